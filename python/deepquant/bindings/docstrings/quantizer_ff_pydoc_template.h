@@ -1,0 +1,42 @@
+/*
+ * Copyright 2026 Free Software Foundation, Inc.
+ *
+ * This file is part of GNU Radio
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ */
+#include "pydoc_macros.h"
+#define D(...) DOC(gr, deepquant, __VA_ARGS__)
+/*
+  This file contains placeholders for docstrings for the Python bindings.
+  Do not edit! These were automatically extracted during the binding process
+  and will be overwritten during the build process
+ */
+
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_quantizer_ff_0 = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_quantizer_ff_1 = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_make = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_set_thresholds = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_thresholds = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_levels = R"doc()doc";
+
+
+ static const char *__doc_gr_deepquant_quantizer_ff_nan_count = R"doc()doc";
+
+  
