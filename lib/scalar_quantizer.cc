@@ -350,15 +350,33 @@ void scalar_quantizer::set_uniform(float lo, float hi, std::size_t num_levels)
     // Exact switching points of the float computation, so that the uniform path
     // obeys index = searchsorted(thresholds(), x, side='right').
     d_thresholds.resize(num_levels - 1);
+    // Binary search over the float ordering (uint32 keys, monotonic in the float value) for the
+    // smallest float t with f(t) >= i; f(t0 - delta) < i <= f(t0 + delta) bracket it.
     auto f = [&](float x) { return uniform_pos(x, d_lo, d_scale, top); };
+    auto key = [](float x) {
+        std::uint32_t b;
+        std::memcpy(&b, &x, 4);
+        return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    };
+    auto from_key = [](std::uint32_t k) {
+        const std::uint32_t b = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+        float x;
+        std::memcpy(&x, &b, 4);
+        return x;
+    };
     for (std::size_t i = 1; i < num_levels; i++) {
-        float t = float(double(lo) + double(i) * delta);
+        const double t0 = double(lo) + double(i) * delta;
+        std::uint32_t a = key(float(t0 - delta)), b = key(float(t0 + delta));
         const float fi = float(i);
-        while (f(t) >= fi)
-            t = std::nextafter(t, -std::numeric_limits<float>::infinity());
-        while (f(t) < fi)
-            t = std::nextafter(t, std::numeric_limits<float>::infinity());
-        d_thresholds[i - 1] = t;
+        // invariant: f(from_key(a)) < fi <= f(from_key(b))
+        while (b - a > 1) {
+            const std::uint32_t mid = a + (b - a) / 2;
+            if (f(from_key(mid)) >= fi)
+                b = mid;
+            else
+                a = mid;
+        }
+        d_thresholds[i - 1] = from_key(b);
     }
     finish_setup();
 }

@@ -1,23 +1,40 @@
 #
-# Copyright 2008,2009 Free Software Foundation, Inc.
+# Copyright 2026 gr-deepquant authors.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
+"""gr-deepquant: learned, quantization-aware receiver and transmitter processing for GNU Radio.
 
-# The presence of this file turns this directory into a Python package
+Conventions used everywhere in the module:
 
-'''
-This is the GNU Radio DEEPQUANT module. Place your Python package
-description here (python/__init__.py).
-'''
-import os
+* LLR ``L = ln P(b=1|y) / P(b=0|y)`` (positive means bit 1).
+* QAM bit labelling of 3GPP TS 38.211 §5.1, unit average symbol energy.
+* MIMO channel use ``y = H x + n``: y (Nr,), H (Nr, Nt) row-major when flattened, x (Nt,),
+  ``n ~ CN(0, sigma^2 I)``; LLRs stream-major (all K bits of stream 0, then stream 1, ...).
 
-# import pybind11 generated symbols into the deepquant namespace
-try:
-    # this might fail if the module is python-only
-    from .deepquant_python import *
-except ModuleNotFoundError:
-    pass
+The C++ blocks and the hard-quantization kernel (``scalar_quantizer``) come from the compiled
+bindings. Python blocks and the numeric sub-packages (``phy``, ...) are imported on first use,
+so ``import gnuradio.deepquant`` stays fast and does not import torch.
+"""
+import importlib
 
-# import any pure python here
-#
+# The compiled bindings: a failure here is a real installation problem and must surface.
+from .deepquant_python import *  # noqa: F401,F403
+from ._version import __version__  # noqa: F401
+
+# Python blocks, imported lazily (name -> module inside the package).
+_LAZY_BLOCKS = {
+}
+
+
+def __getattr__(name):
+    if name in _LAZY_BLOCKS:
+        mod = importlib.import_module("." + _LAZY_BLOCKS[name], __name__)
+        obj = getattr(mod, name)
+        globals()[name] = obj
+        return obj
+    raise AttributeError(f"module 'gnuradio.deepquant' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_BLOCKS))

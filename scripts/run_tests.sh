@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: C++ unit tests (ctest) then the Python tests (pytest) against the
+# module installed in the venv. Called by `./dq test` after setup; extra args go to pytest.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${DQ_VENV:-$repo/venv}"
+build="${DQ_BUILD:-$repo/build}"
+export DQ_VENV="$venv" DQ_BUILD="$build"
+ctest --test-dir "$build" --output-on-failure
+cd "$repo"
+exec "$venv/bin/python" -m pytest "$@"
