@@ -6,9 +6,10 @@
  */
 
 // The hard scalar quantizer. Non-uniform thresholds are searched with a branch-free
-// binary search over an implicit tree stored level by level; on AVX2 each level's
-// lookup is an in-register permute (vpermps on 8 entries, blended by the prefix bits
-// for wider levels) instead of a gather, which is slow on recent Intel microcode.
+// binary search over an implicit tree stored level by level; on AVX2/AVX-512 each
+// level's lookup is an in-register permute (vpermps on 8/16 entries, vpermi2ps on 32,
+// blended on the prefix bits for wider levels) instead of a gather, which is slow on
+// recent Intel microcode.
 // The uniform path is clip/scale/truncate. Every path gives bit-identical results
 // (checked by tests against numpy.searchsorted(side='right')).
 
@@ -68,7 +69,7 @@ tree_search(const float* tree, __m256 v, __m256i& pre)
         const __m256 t = tree_lookup<size>(tree, pre);
         const __m256i ge = _mm256_castps_si256(_mm256_cmp_ps(v, t, _CMP_GE_OQ));
         pre = _mm256_sub_epi32(_mm256_add_epi32(pre, pre), ge); // 2*pre + (v >= t)
-        tree_search<L, l + 1>(tree + (size < 8 ? 8 : size), v, pre);
+        tree_search<L, l + 1>(tree + (size < 16 ? 16 : size), v, pre);
     }
 }
 
@@ -180,6 +181,105 @@ std::size_t avx2_tree_dispatch(unsigned depth,
     default: return 0; // deeper trees (M > 256, uint16 only) use the portable path
     }
 }
+
+// ---- AVX-512: 16 lanes, 16-entry (vpermps) and 32-entry (vpermi2ps) in-register lookups ----
+template <int SIZE>
+__attribute__((target("avx512f"), always_inline)) inline __m512 tree_lookup512(const float* tbl,
+                                                                              __m512i pre)
+{
+    if constexpr (SIZE <= 16) {
+        return _mm512_permutexvar_ps(pre, _mm512_loadu_ps(tbl));
+    } else if constexpr (SIZE == 32) {
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(tbl), pre, _mm512_loadu_ps(tbl + 16));
+    } else {
+        const __m512 lo = tree_lookup512<SIZE / 2>(tbl, pre);
+        const __m512 hi = tree_lookup512<SIZE / 2>(tbl + SIZE / 2, pre);
+        constexpr int bit = __builtin_ctz(SIZE) - 1;
+        const __mmask16 m = _mm512_test_epi32_mask(pre, _mm512_set1_epi32(1 << bit));
+        return _mm512_mask_blend_ps(m, lo, hi);
+    }
+}
+
+template <int L, int l = 0>
+__attribute__((target("avx512f"), always_inline)) inline void
+tree_search512(const float* tree, __m512 v, __m512i& pre)
+{
+    if constexpr (l < L) {
+        constexpr int size = 1 << l;
+        const __m512 t = tree_lookup512<size>(tree, pre);
+        const __mmask16 ge = _mm512_cmp_ps_mask(v, t, _CMP_GE_OQ);
+        const __m512i twice = _mm512_add_epi32(pre, pre);
+        pre = _mm512_mask_add_epi32(twice, ge, twice, _mm512_set1_epi32(1));
+        tree_search512<L, l + 1>(tree + (size < 16 ? 16 : size), v, pre);
+    }
+}
+
+template <typename T>
+__attribute__((target("avx512f"), always_inline)) inline void store512(T* out, __m512i p)
+{
+    if constexpr (sizeof(T) == 1)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtusepi32_epi8(p));
+    else
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtusepi32_epi16(p));
+}
+
+template <int L, typename T>
+__attribute__((target("avx512f"))) std::size_t avx512_tree(const float* in,
+                                                           T* out,
+                                                           std::size_t n,
+                                                           const float* tree,
+                                                           int maxidx,
+                                                           int nanidx,
+                                                           std::uint64_t& nans)
+{
+    const __m512i lim = _mm512_set1_epi32(maxidx);
+    const __m512i nani = _mm512_set1_epi32(nanidx);
+    std::uint64_t cnt = 0;
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512 v0 = _mm512_loadu_ps(in + i);
+        const __m512 v1 = _mm512_loadu_ps(in + i + 16);
+        __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512();
+        tree_search512<L>(tree, v0, p0);
+        tree_search512<L>(tree, v1, p1);
+        p0 = _mm512_min_epi32(p0, lim);
+        p1 = _mm512_min_epi32(p1, lim);
+        const __mmask16 n0 = _mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q);
+        const __mmask16 n1 = _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q);
+        if (n0 | n1) {
+            cnt += __builtin_popcount(unsigned(n0)) + __builtin_popcount(unsigned(n1));
+            p0 = _mm512_mask_blend_epi32(n0, p0, nani);
+            p1 = _mm512_mask_blend_epi32(n1, p1, nani);
+        }
+        store512(out + i, p0);
+        store512(out + i + 16, p1);
+    }
+    nans += cnt;
+    return i;
+}
+
+template <typename T>
+std::size_t avx512_tree_dispatch(unsigned depth,
+                                 const float* in,
+                                 T* out,
+                                 std::size_t n,
+                                 const float* tree,
+                                 int maxidx,
+                                 int nanidx,
+                                 std::uint64_t& nans)
+{
+    switch (depth) {
+    case 1: return avx512_tree<1>(in, out, n, tree, maxidx, nanidx, nans);
+    case 2: return avx512_tree<2>(in, out, n, tree, maxidx, nanidx, nans);
+    case 3: return avx512_tree<3>(in, out, n, tree, maxidx, nanidx, nans);
+    case 4: return avx512_tree<4>(in, out, n, tree, maxidx, nanidx, nans);
+    case 5: return avx512_tree<5>(in, out, n, tree, maxidx, nanidx, nans);
+    case 6: return avx512_tree<6>(in, out, n, tree, maxidx, nanidx, nans);
+    case 7: return avx512_tree<7>(in, out, n, tree, maxidx, nanidx, nans);
+    case 8: return avx512_tree<8>(in, out, n, tree, maxidx, nanidx, nans);
+    default: return 0;
+    }
+}
 #endif // DQ_X86
 
 void check_thresholds(const std::vector<float>& t, const std::vector<float>& levels)
@@ -234,17 +334,37 @@ bool scalar_quantizer::cpu_has_avx2()
 #endif
 }
 
+bool scalar_quantizer::cpu_has_avx512()
+{
+#if DQ_X86
+    static const bool has = __builtin_cpu_supports("avx512f");
+    return has;
+#else
+    return false;
+#endif
+}
+
+static int best_isa()
+{
+    return scalar_quantizer::cpu_has_avx512() ? 2 : (scalar_quantizer::cpu_has_avx2() ? 1 : 0);
+}
+
+std::string scalar_quantizer::isa() const
+{
+    return d_isa == 2 ? "avx512" : (d_isa == 1 ? "avx2" : "generic");
+}
+
 scalar_quantizer::scalar_quantizer(const std::vector<float>& thresholds,
                                    const std::vector<float>& levels)
 {
-    d_avx2 = cpu_has_avx2();
+    d_isa = best_isa();
     set_thresholds(thresholds, levels);
 }
 
 scalar_quantizer scalar_quantizer::make_uniform(float lo, float hi, std::size_t num_levels)
 {
     scalar_quantizer q;
-    q.d_avx2 = cpu_has_avx2();
+    q.d_isa = best_isa();
     q.set_uniform(lo, hi, num_levels);
     return q;
 }
@@ -260,7 +380,7 @@ scalar_quantizer::scalar_quantizer(const scalar_quantizer& o)
       d_hi(o.d_hi),
       d_scale(o.d_scale),
       d_nan_index(o.d_nan_index),
-      d_avx2(o.d_avx2),
+      d_isa(o.d_isa),
       d_nan_count(o.d_nan_count.load())
 {
 }
@@ -278,7 +398,7 @@ scalar_quantizer& scalar_quantizer::operator=(const scalar_quantizer& o)
         d_hi = o.d_hi;
         d_scale = o.d_scale;
         d_nan_index = o.d_nan_index;
-        d_avx2 = o.d_avx2;
+        d_isa = o.d_isa;
         d_nan_count.store(o.d_nan_count.load());
     }
     return *this;
@@ -287,13 +407,19 @@ scalar_quantizer& scalar_quantizer::operator=(const scalar_quantizer& o)
 void scalar_quantizer::set_isa(const std::string& isa)
 {
     if (isa == "generic") {
-        d_avx2 = false;
-    } else if (isa == "avx2" || isa == "auto") {
-        if (isa == "avx2" && !cpu_has_avx2())
+        d_isa = 0;
+    } else if (isa == "avx2") {
+        if (!cpu_has_avx2())
             throw std::invalid_argument("scalar_quantizer: this CPU has no AVX2");
-        d_avx2 = cpu_has_avx2();
+        d_isa = 1;
+    } else if (isa == "avx512") {
+        if (!cpu_has_avx512())
+            throw std::invalid_argument("scalar_quantizer: this CPU has no AVX-512F");
+        d_isa = 2;
+    } else if (isa == "auto") {
+        d_isa = best_isa();
     } else {
-        throw std::invalid_argument("scalar_quantizer: isa must be 'auto', 'avx2' or "
+        throw std::invalid_argument("scalar_quantizer: isa must be 'auto', 'avx512', 'avx2' or "
                                     "'generic', got '" +
                                     isa + "'");
     }
@@ -387,10 +513,10 @@ void scalar_quantizer::finish_setup()
     // NaN is quantized as 0.0 would be.
     std::uint16_t idx = 0;
     const float zero = 0.0f;
-    const bool keep = d_avx2;
-    d_avx2 = false;
+    const int keep = d_isa;
+    d_isa = 0;
     quantize_impl(&zero, &idx, 1);
-    d_avx2 = keep;
+    d_isa = keep;
     d_nan_index = idx;
 }
 
@@ -408,7 +534,7 @@ void scalar_quantizer::build_tree()
     for (unsigned l = 0; l < d_depth; l++) {
         const std::size_t size = std::size_t(1) << l;
         d_tree_off.push_back(d_tree.size());
-        const std::size_t stored = std::max<std::size_t>(size, 8);
+        const std::size_t stored = std::max<std::size_t>(size, 16);
         d_tree.resize(d_tree.size() + stored, std::numeric_limits<float>::infinity());
         for (std::size_t p = 0; p < size; p++)
             d_tree[d_tree_off[l] + p] = t[((2 * p + 1) << (d_depth - l - 1)) - 1];
@@ -425,7 +551,7 @@ scalar_quantizer::quantize_impl(const float* in, T* out, std::size_t n) const
     if (d_uniform) {
         const float top = float(maxidx);
 #if DQ_X86
-        if (d_avx2)
+        if (d_isa >= 1) // memory-bound: AVX2 already reaches the copy speed
             i = avx2_uniform(in, out, n, d_lo, d_scale, top, int(d_nan_index), nans);
 #endif
         for (; i < n; i++) {
@@ -437,7 +563,10 @@ scalar_quantizer::quantize_impl(const float* in, T* out, std::size_t n) const
         }
     } else {
 #if DQ_X86
-        if (d_avx2 && d_depth >= 1 && d_depth <= 8)
+        if (d_isa == 2 && d_depth >= 1 && d_depth <= 8)
+            i = avx512_tree_dispatch(
+                d_depth, in, out, n, d_tree.data(), maxidx, int(d_nan_index), nans);
+        else if (d_isa == 1 && d_depth >= 1 && d_depth <= 8)
             i = avx2_tree_dispatch(
                 d_depth, in, out, n, d_tree.data(), maxidx, int(d_nan_index), nans);
 #endif

@@ -7,7 +7,8 @@ from hypothesis.extra import numpy as hnp
 
 from gnuradio import deepquant as dq
 
-ISAS = ["generic"] + (["avx2"] if dq.scalar_quantizer.cpu_has_avx2() else [])
+ISAS = (["generic"] + (["avx2"] if dq.scalar_quantizer.cpu_has_avx2() else [])
+        + (["avx512"] if dq.scalar_quantizer.cpu_has_avx512() else []))
 
 
 def reference(thresholds, x, nan_index):

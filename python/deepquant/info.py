@@ -40,7 +40,7 @@ def collect() -> dict:
         "python": platform.python_version(),
         "module_path": str(paths.package_dir()),
         "bindings": str(Path(deepquant_python.__file__)),
-        "kernel_isa": "avx2" if scalar_quantizer.cpu_has_avx2() else "generic",
+        "kernel_isa": scalar_quantizer([0.0]).isa,
         "grc_blocks_dir": str(blocks_dir),
         "grc_blocks_installed": sorted(p.name for p in blocks_dir.glob("deepquant_*.block.yml")),
         "grc_finds_blocks": bool(str(blocks_dir) in grc_env.split(os.pathsep) or conf_has

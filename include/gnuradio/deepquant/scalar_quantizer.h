@@ -42,8 +42,8 @@ namespace deepquant {
  * obeys the same searchsorted rule.
  *
  * Indices are uint8 for M <= 256 and uint16 for M <= 65536.
- * The hot loops use AVX2 (checked at run time) with a portable fallback;
- * set_isa("generic") forces the fallback (tests compare both).
+ * The hot loops use AVX-512 or AVX2 (checked at run time) with a portable
+ * fallback; set_isa() forces one of them (tests compare all against numpy).
  */
 class DEEPQUANT_API scalar_quantizer
 {
@@ -79,11 +79,15 @@ public:
     /*! \brief Index that NaN samples receive (the bin of 0.0). */
     std::size_t nan_index() const { return d_nan_index; }
 
-    /*! \brief "avx2" or "generic": the code path in use. */
-    std::string isa() const { return d_avx2 ? "avx2" : "generic"; }
-    /*! \brief Force "generic", or "avx2"/"auto" (throws if the CPU lacks AVX2). */
+    /*! \brief "avx512", "avx2" or "generic": the code path in use. */
+    std::string isa() const;
+    /*!
+     * \brief Force "generic", "avx2" or "avx512" (throws if the CPU lacks it), or "auto"
+     * (the best the CPU has).
+     */
     void set_isa(const std::string& isa);
     static bool cpu_has_avx2();
+    static bool cpu_has_avx512();
 
     /*! \brief float -> index (M <= 256). Returns the number of NaN inputs. */
     std::uint64_t quantize(const float* in, std::uint8_t* out, std::size_t n) const;
@@ -121,14 +125,14 @@ private:
     std::vector<float> d_thresholds;
     std::vector<float> d_levels;
     // Binary-search tree by level: level l (2^l nodes) starts at d_tree_off[l];
-    // every level is padded to at least 8 floats for the AVX2 permute lookups.
+    // every level is padded to at least 16 floats for the in-register permute lookups.
     std::vector<float> d_tree;
     std::vector<std::size_t> d_tree_off;
     unsigned d_depth = 0; // ceil(log2(M))
     bool d_uniform = false;
     float d_lo = 0.0f, d_hi = 0.0f, d_scale = 0.0f;
     std::size_t d_nan_index = 0;
-    bool d_avx2 = false;
+    int d_isa = 0; // 0 generic, 1 avx2, 2 avx512
     mutable std::atomic<std::uint64_t> d_nan_count{ 0 };
 };
 

@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=10_000_000, help="samples per measurement")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--levels", type=int, nargs="+", default=[4, 16, 64, 256])
+    ap.add_argument("--isa", default="auto", choices=["auto", "avx512", "avx2", "generic"],
+                    help="kernel code path for the non-uniform rows (default: the best the CPU has)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
@@ -100,8 +102,11 @@ def main(argv=None) -> int:
     copy_s = _median_time(lambda: np.copyto(dst, x), args.repeats)
     copy_rate = args.n / copy_s
     rows = []
-    print(f"N = {args.n:.0e} float32 samples, median of {args.repeats}; kernel ISA: "
-          f"{'avx2' if dq.scalar_quantizer.cpu_has_avx2() else 'generic'}; torch threads 1")
+    probe = dq.scalar_quantizer([0.0])
+    probe.set_isa(args.isa)
+    isa = probe.isa
+    print(f"N = {args.n:.0e} float32 samples, median of {args.repeats}; kernel ISA: {isa} "
+          f"(uniform path: avx2 or generic); torch threads 1")
     print(f"copy of the same bytes (numpy.copyto): {copy_rate / 1e9:.2f} G samples/s")
     print(f"{'levels':>6} {'kind':>11} {'kernel S/s':>11} {'searchsorted':>12} {'bucketize':>10} "
           f"{'x searchsorted':>14} {'x bucketize':>11} {'copy/kernel time':>16}")
@@ -113,6 +118,7 @@ def main(argv=None) -> int:
                 t_ref = np.asarray(q.thresholds, dtype=np.float32)
             else:
                 q = dq.scalar_quantizer(thr.tolist())
+                q.set_isa(args.isa)
                 t_ref = thr
             out = np.empty(args.n, dtype=np.uint8)
             k_s = _median_time(lambda: q.quantize(x, out), args.repeats)
@@ -137,6 +143,7 @@ def main(argv=None) -> int:
     # the block in a flowgraph, 64 non-uniform levels
     thr64 = np.sort(rng.standard_normal(63) * 1.5).astype(np.float32).tolist()
     q64 = dq.scalar_quantizer(thr64)
+    q64.set_isa(args.isa)
     out = np.empty(args.n, dtype=np.uint8)
     kernel64 = args.n / _median_time(lambda: q64.quantize(x, out), args.repeats)
     fg_e2e, fg_work, plumbing = _flowgraph_in_child(thr64, args.n)
@@ -148,6 +155,7 @@ def main(argv=None) -> int:
     uni = [r for r in rows if r["kind"] == "uniform"]
     result = {
         "n_samples": args.n,
+        "kernel_isa": isa,
         "copy_samples_per_s": copy_rate,
         "nonuniform64_samples_per_s": nu64["kernel_samples_per_s"],
         "nonuniform64_speedup_vs_searchsorted": nu64["speedup_vs_searchsorted"],

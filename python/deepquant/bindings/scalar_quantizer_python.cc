@@ -14,7 +14,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(scalar_quantizer.h)                                        */
-/* BINDTOOL_HEADER_FILE_HASH(069fee65cebb441d73bdbc97c7767a22)                     */
+/* BINDTOOL_HEADER_FILE_HASH(348bb216265980cf0f2eb2a315a60159)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -128,12 +128,13 @@ levels : sequence of float, length M (optional; default: cell centres)
                     "Uniform mid-rise quantizer with num_levels levels over [lo, hi]: "
                     "index = clip(floor((x - lo) * M / (hi - lo)), 0, M-1).")
         .def_static("cpu_has_avx2", &sq::cpu_has_avx2)
+        .def_static("cpu_has_avx512", &sq::cpu_has_avx512)
         .def("set_thresholds",
              &sq::set_thresholds,
              py::arg("thresholds"),
              py::arg("levels") = std::vector<float>())
         .def("set_uniform", &sq::set_uniform, py::arg("lo"), py::arg("hi"), py::arg("num_levels"))
-        .def("set_isa", &sq::set_isa, py::arg("isa"), "Force 'generic' or 'avx2' ('auto': best).")
+        .def("set_isa", &sq::set_isa, py::arg("isa"), "Force 'generic', 'avx2' or 'avx512' ('auto': the best the CPU has).")
         .def_property_readonly("isa", &sq::isa)
         .def_property_readonly("num_levels", &sq::num_levels)
         .def_property_readonly("is_uniform", &sq::is_uniform)
