@@ -24,6 +24,9 @@ from ._version import __version__  # noqa: F401
 
 # Python blocks, imported lazily (name -> module inside the package).
 _LAZY_BLOCKS = {
+    "qam_mapper": "blocks.qam_mapper",
+    "soft_demapper_cf": "blocks.soft_demapper_cf",
+    "mimo_detector": "blocks.mimo_detector",
 }
 
 

@@ -1,0 +1,53 @@
+"""Shared plumbing of the module's Python blocks: torch threads, bad-input accounting."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_THREADS_SET = False
+
+
+def configure_torch_threads() -> int:
+    """Set torch's intra-op threads once per process, deliberately.
+
+    Several torch blocks in one flowgraph each run in their own GNU Radio thread; letting each
+    spawn an OpenMP pool of all cores oversubscribes the CPU (measured 20x slower on 2 cores).
+    Default: 1 thread per block; override with ``DEEPQUANT_TORCH_THREADS``.
+    """
+    global _THREADS_SET
+    import torch
+
+    n = int(os.environ.get("DEEPQUANT_TORCH_THREADS", "1"))
+    if not _THREADS_SET:
+        torch.set_num_threads(max(1, n))
+        _THREADS_SET = True
+    return torch.get_num_threads()
+
+
+class BadInputCounter:
+    """Counts rejected items and logs at the 1st, 2nd, 4th, 8th ... occurrence (never floods)."""
+
+    def __init__(self, logger, what: str):
+        self.logger = logger
+        self.what = what
+        self.count = 0
+        self._events = 0
+
+    def add(self, n: int, detail: str = "") -> None:
+        if n <= 0:
+            return
+        self.count += int(n)
+        self._events += 1
+        if self._events & (self._events - 1) == 0:
+            self.logger.warn(f"{n} {self.what}{(' (' + detail + ')') if detail else ''}; "
+                             f"{self.count} so far")
+
+
+def finite_rows(*arrays: np.ndarray) -> np.ndarray:
+    """Boolean mask [B]: True where every value of row b of every array is finite."""
+    ok = None
+    for a in arrays:
+        a2 = np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+        ok = a2 if ok is None else (ok & a2)
+    return ok

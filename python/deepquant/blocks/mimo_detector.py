@@ -1,0 +1,93 @@
+"""``mimo_detector``: soft MIMO detection y, H, sigma^2 -> LLRs, with a switchable method."""
+from __future__ import annotations
+
+import numpy as np
+from gnuradio import gr
+
+from ._common import BadInputCounter, configure_torch_threads
+
+
+def available_methods():
+    """Names accepted by ``method`` (classical detectors; learned ones register themselves)."""
+    from ..phy import mimo
+
+    return tuple(sorted(mimo.DETECTORS))
+
+
+def check_params(nr, nt, bits_per_symbol, method):
+    if int(nr) < 1 or int(nt) < 1:
+        raise ValueError(f"mimo_detector: nr and nt must be >= 1, got nr={nr}, nt={nt}")
+    if int(bits_per_symbol) not in (1, 2, 4, 6, 8):
+        raise ValueError(f"mimo_detector: bits_per_symbol must be 1, 2, 4, 6 or 8, got {bits_per_symbol}")
+    methods = available_methods()
+    if method not in methods:
+        raise ValueError(f"mimo_detector: unknown method {method!r}; choose one of {methods}")
+
+
+class mimo_detector(gr.sync_block):
+    """Soft MIMO detector: per channel use, y (Nr), H (Nr x Nt, row-major) and sigma^2 -> Nt*K LLRs.
+
+    Model: ``y = H x + n``, ``n ~ CN(0, sigma^2 I)``; LLR ``L = ln P(b=1|y)/P(b=0|y)``, stream-major
+    (all K bits of stream 0, then stream 1, ...).
+
+    Parameters
+    ----------
+    nr, nt : int
+        Receive and transmit antennas.
+    bits_per_symbol : int
+        K: 1, 2, 4, 6 or 8.
+    method : str
+        'exact_ml', 'maxlog_ml', 'zf_sic' or 'lmmse' (learned methods are added by later
+        capabilities behind the same ports).
+
+    Inputs: 0 y (complex, vlen nr), 1 H (complex, vlen nr*nt), 2 sigma^2 (float).
+    Output: LLRs (float, vlen nt*K).
+
+    Channel uses with non-finite y or H, or a sigma^2 that is not positive and finite, produce
+    zero LLRs, are counted in ``bad_count`` and logged (rate-limited); the flowgraph keeps running.
+    Everything GNU Radio hands to work() is detected in one batched torch call.
+    """
+
+    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="exact_ml"):
+        check_params(nr, nt, bits_per_symbol, method)
+        self.nr, self.nt, self.k = int(nr), int(nt), int(bits_per_symbol)
+        gr.sync_block.__init__(self, name="mimo_detector",
+                               in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
+                               out_sig=[(np.float32, self.nt * self.k)])
+        self.method = method
+        configure_torch_threads()
+        from ..phy import mimo
+
+        self._mimo = mimo
+        self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
+                                                 "variance detected as zero LLRs")
+
+    @property
+    def bad_count(self) -> int:
+        return self._bad.count
+
+    def set_method(self, method):
+        if method not in self._mimo.DETECTORS:
+            self.logger.error(f"ignoring unknown method {method!r}; choose one of {available_methods()}")
+            return
+        self.method = method
+
+    def work(self, input_items, output_items):
+        n = len(output_items[0])
+        y = input_items[0][:n]
+        h = input_items[1][:n].reshape(n, self.nr, self.nt)
+        nv = input_items[2][:n]
+        ok = (np.isfinite(y).all(axis=1) & np.isfinite(h).reshape(n, -1).all(axis=1)
+              & np.isfinite(nv) & (nv > 0))
+        if not ok.all():
+            self._bad.add(int((~ok).sum()))
+            y = np.where(ok[:, None], y, 0).astype(np.complex64)
+            eye = np.zeros((self.nr, self.nt), np.complex64)
+            np.fill_diagonal(eye, 1)
+            h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
+            nv = np.where(ok, nv, 1.0).astype(np.float32)
+        llr = self._mimo.detect(self.method, y, h, nv, bits_per_symbol=self.k)
+        out = output_items[0]
+        out[:n] = np.asarray(llr, dtype=np.float32)
+        out[:n][~ok] = 0.0
+        return n
