@@ -14,7 +14,7 @@ Conventions
   (positive means bit 1), ``float32``, one per codeword bit in the standard order.
 * Circulant ``P^s`` (Z x Z, ``s >= 0``): row ``r`` has its single 1 in column ``(r + s) mod Z``,
   i.e. the identity with its columns cyclically shifted right by ``s`` (IEEE Std 802.11-2020,
-  §19.3.11.7.2 / Annex F).  Applied to a length-Z vector, ``(P^s v)[r] = v[(r + s) mod Z]``.
+  §19.3.11.7 and Annex F).  Applied to a length-Z vector, ``(P^s v)[r] = v[(r + s) mod Z]``.
 
 What is taken from elsewhere and what is written here, and why
 --------------------------------------------------------------
@@ -281,7 +281,9 @@ def syndrome(c):
     """
     if _is_torch(c):
         c = c.detach().cpu().numpy()
-    h = parity_check_matrix(sparse=True).astype(np.int32)
+    if "H_csr" not in _CACHE:
+        _CACHE["H_csr"] = parity_check_matrix(sparse=True).astype(np.int32)
+    h = _CACHE["H_csr"]
     c = np.asarray(c)
     flat = c.reshape(-1, N).astype(np.int32)
     s = (h @ flat.T).T % 2
