@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Throughput of the soft MIMO detectors of gnuradio.deepquant.phy.mimo (channel uses per second).
+
+Run: venv/bin/python bench/detectors.py [--threads 2] [--out out/bench_detectors.json]
+     [--min-time 0.5] [--skip-slow]
+
+For 2x2 64-QAM and 4x4 16-QAM, each detector (exact_ml, maxlog_ml, zf_sic, lmmse) is timed at
+batch 1, 256 and 8192 channel uses per call (i.i.d. Rayleigh H with CN(0, 1) entries, SNR
+E||Hx||^2 / (Nr noise_var) = 20 dB, torch complex64 inputs, float32 LLR outputs). Each figure
+is the median over repeated calls after one warm-up call, repeated for at least --min-time
+seconds (at least one timed call). The machine may be shared: the 1-minute load average is
+printed before and after, and with more runnable processes than cores the figures drop.
+
+Prints a table, writes JSON to --out, and ends with one line ``RESULT {json}`` holding the
+figures, keyed ``<row name>_<config>_b<batch>_<unit>`` (e.g.
+``exact_ml_2x2_64qam_b8192_cu_per_s``). Goal (issue: link-level toolkit): exact ML on
+2x2 64-QAM >= 200 000 channel uses/s at batch 8192 with 2 torch threads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gnuradio.deepquant.phy import mapping, mimo
+
+CONFIGS = [  # (config name, Nr, Nt, bits per symbol)
+    ("2x2_64qam", 2, 2, 6),
+    ("4x4_16qam", 4, 4, 4),
+]
+BATCHES = (1, 256, 8192)
+SNR_DB = 20.0
+GOAL_KEY = "exact_ml_2x2_64qam_b8192_cu_per_s"
+GOAL_CU_PER_S = 200_000
+
+
+def ldpc_rows():
+    """HOOK for the LDPC decoder benchmark rows (added later by the LDPC owner).
+
+    Return a list of dicts ``{"name": str, "config": str, "batch": int, "rate": float,
+    "unit": str}`` (``unit`` names the rate, e.g. ``"codewords_per_s"``); they are appended to
+    the table, the JSON and the RESULT figures (key ``<name>_<config>_b<batch>_<unit>``).
+    """
+    return []
+
+
+def _data(batch, nr, nt, k, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    H = torch.randn(batch, nr, nt, dtype=torch.complex64, generator=g)  # CN(0, 1) entries
+    pts = torch.from_numpy(mapping.constellation(k).astype(np.complex64))
+    x = pts[torch.randint(0, 2 ** k, (batch, nt), generator=g)]
+    nv = torch.full((batch,), nt / 10 ** (SNR_DB / 10))
+    n = torch.randn(batch, nr, dtype=torch.complex64, generator=g) * math.sqrt(nt / 10 ** (SNR_DB / 10))
+    y = (H @ x.unsqueeze(-1)).squeeze(-1) + n
+    return y, H, nv
+
+
+def _time(fn, min_time):
+    t0 = time.perf_counter()
+    fn()  # warm-up (caches, allocator)
+    warm = time.perf_counter() - t0
+    reps = max(1, min(200, int(min_time / max(warm, 1e-6))))
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), reps
+
+
+def detector_rows(min_time, skip_slow):
+    rows = []
+    for cfg, nr, nt, k in CONFIGS:
+        for batch in BATCHES:
+            y, H, nv = _data(batch, nr, nt, k)
+            for name, fn in mimo.DETECTORS.items():
+                if skip_slow and cfg == "4x4_16qam" and batch == 8192 and name.endswith("_ml"):
+                    continue
+                dt, reps = _time(lambda: fn(y, H, nv, k), min_time)
+                rows.append({"name": name, "config": cfg, "batch": batch, "rate": batch / dt,
+                             "unit": "cu_per_s", "s_per_call": dt, "timed_calls": reps})
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    ap.add_argument("--out", default="out/bench_detectors.json", help="JSON output path")
+    ap.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per figure")
+    ap.add_argument("--skip-slow", action="store_true", help="skip 4x4 16-QAM ML at batch 8192 (~seconds each)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, threads = {torch.get_num_threads()}, cpus = {os.cpu_count()}, "
+          f"load average (1 min) = {load0:.2f}, SNR = {SNR_DB} dB")
+    rows = detector_rows(args.min_time, args.skip_slow) + list(ldpc_rows())
+    load1 = os.getloadavg()[0]
+
+    print(f"\n{'name':<10} {'config':<10} {'batch':>6} {'rate':>14}  unit")
+    for r in rows:
+        print(f"{r['name']:<10} {r['config']:<10} {r['batch']:>6} {r['rate']:>14,.0f}  {r['unit']}")
+    print(f"load average (1 min) after: {load1:.2f}")
+
+    figures = {f"{r['name']}_{r['config']}_b{r['batch']}_{r['unit']}": round(r["rate"], 1) for r in rows}
+    figures["torch_threads"] = torch.get_num_threads()
+    goal = figures.get(GOAL_KEY)
+    if goal is not None:
+        print(f"goal {GOAL_KEY} >= {GOAL_CU_PER_S:,}: {goal:,.0f} -> {'met' if goal >= GOAL_CU_PER_S else 'NOT met'}")
+    report = {"torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+              "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+              "load_average_1min": [load0, load1], "snr_db": SNR_DB, "rows": rows, "figures": figures}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+    print("RESULT " + json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
