@@ -47,3 +47,11 @@ def test_block_loads_in_grc(platform, yml):
         assert "Parameters" in doc, f"{bid}: documentation lacks 'Parameters:'"
     assert "from gnuradio import deepquant" in data["templates"]["imports"]
     assert "deepquant." in data["templates"]["make"]
+
+
+@pytest.mark.parametrize("yml", YMLS, ids=[p.stem for p in YMLS])
+def test_no_quoted_enum_comparisons(yml):
+    """GRC evaluates a string parameter before templates see it: ``method == "'x'"`` is always
+    False (the value is ``x``); compare with ``method == 'x'``."""
+    for i, line in enumerate(yml.read_text().splitlines(), 1):
+        assert "== \"'" not in line and "!= \"'" not in line, f"{yml.name}:{i}: {line.strip()}"
