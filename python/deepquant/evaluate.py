@@ -19,7 +19,7 @@ Scenarios (name -> setup):
   Nr = Nt = 1 is the same).
 
 A point stops after ``min_errors`` block errors or ``max_codewords`` codewords; the sweep stops at
-the first SNR with no block error (the curve is below what the budget can measure).
+the first SNR with no block error or with BLER below ``stop_bler`` (default 1e-3).
 """
 from __future__ import annotations
 
@@ -187,8 +187,11 @@ def required_snr(snr_db: Sequence[float], bler: Sequence[float], target: float =
 
 def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int = 100,
           max_codewords: int = 20000, batch: int = 500, seed: int = 0, compressor: str = "none",
-          progress: bool = True) -> dict:
-    """BLER/BER vs SNR for one detector on one scenario (see the module docstring)."""
+          progress: bool = True, stop_bler: float = 1e-3) -> dict:
+    """BLER/BER vs SNR for one detector on one scenario (see the module docstring).
+
+    The sweep ends after the first point with no block error or with BLER below ``stop_bler``
+    (the figures of interest span BLER 1 ... 1e-3)."""
     from tqdm import tqdm
 
     sc = SCENARIOS[scenario]
@@ -221,7 +224,7 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
         if progress:
             print(f"  {scenario} {detector:>10} {s:5.1f} dB  BLER {row['bler']:.2e} ({row['block_errors']}/{n})  "
                   f"BER {row['ber']:.2e}  uncoded {row['uncoded_ber']:.2e}")
-        if tot["block_errors"] == 0:
+        if tot["block_errors"] == 0 or row["bler"] < stop_bler:
             break
     return {
         "scenario": scenario, "detector": detector, "compressor": compressor,
