@@ -143,6 +143,16 @@ def test_exact_ml_extreme_snr_stable():
     assert np.all(np.isfinite(mimo.exact_ml(y, H, nv, 6)))
 
 
+@pytest.mark.parametrize("nr,nt,k,B", [(2, 2, 6, 30), (2, 2, 8, 8), (4, 4, 4, 3)])
+def test_float32_accuracy_at_high_snr(nr, nt, k, B):
+    """float32 output stays within 1e-5 relative of the float64 brute force at 25..40 dB,
+    where ||y||^2 / noise_var reaches 1e4 (the large statistics are kept in float64)."""
+    rng = np.random.default_rng(7 * k + nt)
+    y, H, nv = rand_case(rng, B, nr, nt, k, snr_db=(25, 40))
+    for fn, ml in ((mimo.exact_ml, False), (mimo.maxlog_ml, True)):
+        assert_llr_close(fn(y, H, nv, k), ref_ml(y, H, nv, k, maxlog=ml), 1e-5)
+
+
 def test_single_stream_equals_mrc_siso_demapping():
     """Nt = 1: exact ML equals SISO demapping of the matched-filter output."""
     rng = np.random.default_rng(2)

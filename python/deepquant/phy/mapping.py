@@ -41,6 +41,14 @@ difference of two log-sum-exp over the ``2**(K/2)`` PAM levels of one dimension 
 the max subtracted, no underflow / overflow at any SNR). This is *exactly* the LLR of the 2-D
 sum over all ``2**K`` points (the other dimension's sum cancels); the tests check it against the
 brute-force 2-D formula. Max-log replaces log-sum-exp by max.
+
+Numerics: ``u`` and ``g`` (which reach ~1e4 at high SNR while LLRs are small differences of
+metrics) are formed in float64; each level's metric is then taken relative to the best level of
+its dimension, ``(a_l - a*)(2 w - g (a_l - a*))`` with ``w = t - g a*`` (small numbers), and only
+these offsets and their exponentials use the working precision. float32 LLRs are therefore
+accurate to ~1e-6 relative at any SNR (tested <= 1e-5 against a float64 brute force up to
+45 dB), and exp() arguments are floored at ln(smallest normal float) so that no denormal
+(slow) arithmetic occurs.
 """
 from __future__ import annotations
 
