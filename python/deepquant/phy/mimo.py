@@ -276,7 +276,7 @@ def _coefficients(z, G, last, k):
     return ca, ct, G[:, last, last].real
 
 
-def _run(ca, ct, g, phi_a, phi_u, k, maxlog, lo):
+def _run(ca, ct, g, phi_a, phi_u, k, maxlog, lo, work=None):
     """Log-metric of every conditioned hypothesis, summed (or maximised) over the last stream.
 
     Batch innermost. ``ca`` [F_a, c], ``ct`` [F_u, D, c], ``g`` [c] and the feature matrices
@@ -288,7 +288,7 @@ def _run(ca, ct, g, phi_a, phi_u, k, maxlog, lo):
     """
     a = phi_a @ ca  # [P, c]
     t = (phi_u @ ct.flatten(1)).view(phi_u.shape[0], -1, ca.shape[1])  # [P, D, c]
-    f, cmax = level_offsets(t, g, k, lo, not maxlog)  # f [P, D, A, c] <= 0; cmax [P, D, c]: max
+    f, cmax = level_offsets(t, g, k, lo, not maxlog, work)  # f [P, D, A, c] <= 0; cmax [P, D, c]
     T = a.add_(cmax.sum(1))
     T = T.sub_(T.amax(0)).to(lo)
     if maxlog:
@@ -356,12 +356,17 @@ def _ml(y, H, noise_var, bits_per_symbol, dtype, chunk_size, maxlog, name):
         ca, ct, g = _coefficients(z, G, last, k)
         runs.append((last, ca.T.contiguous(), ct.permute(2, 1, 0).contiguous(), g))
     hyp_shape = (m,) * n_c
+    work = None
+    if not maxlog:  # storage reused by every chunk (see mapping.level_offsets)
+        sp = _spec(k)
+        numel = n_hyp * sp.n_dims * (1 << sp.bits_per_dim) * min(chunk, b)
+        work = (torch.empty(numel, dtype=rdt, device=yt.device), torch.empty(numel, dtype=rdt, device=yt.device))
     for s0 in range(0, b, chunk):
         sl = slice(s0, s0 + chunk)
         c = min(chunk, b - s0)
         marg = []
         for last, ca, ct, g in runs:
-            T = _run(ca[:, sl], ct[:, :, sl].contiguous(), g[sl], phi_a, phi_u, k, maxlog, rdt)
+            T = _run(ca[:, sl], ct[:, :, sl].contiguous(), g[sl], phi_a, phi_u, k, maxlog, rdt, work)
             T = T.view(*hyp_shape, c)
             for i in (range(n_c) if last == nt - 1 else [n_c - 1]):
                 marg.append(_stream_marginal(T, i, maxlog))
