@@ -27,6 +27,9 @@ _LAZY_BLOCKS = {
     "qam_mapper": "blocks.qam_mapper",
     "soft_demapper_cf": "blocks.soft_demapper_cf",
     "mimo_detector": "blocks.mimo_detector",
+    "tbq_channel_estimator": "blocks.tbq_channel_estimator",
+    "mmse_channel_estimator": "blocks.mmse_channel_estimator",
+    "uniform_adc_channel_estimator": "blocks.uniform_adc_channel_estimator",
 }
 
 
