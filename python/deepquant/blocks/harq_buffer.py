@@ -1,0 +1,160 @@
+"""``harq_buffer``: HARQ soft buffer that stores failed packets' LLRs compressed (any soft-bit
+codec) and chase-combines them with retransmissions.
+
+LLR convention ``L = ln P(b=1)/P(b=0)``; chase combining is the sum of the LLRs of the same coded
+bits (independent noise), i.e. ``L_comb = L_stored + L_new``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from ._common import BadInputCounter
+
+POLICIES = ("evict_oldest", "drop_new")
+
+
+class harq_buffer(gr.basic_block):
+    """Compressed HARQ soft buffer (message block).
+
+    Message ports
+    -------------
+    ``llr_in`` (in)
+        PDU ``(meta, f32vector)``: the LLRs of one received transmission (``n`` LLRs, multiple of
+        K); ``meta`` must hold the integer key ``packet_id_key``.  PDUs without it are forwarded
+        unchanged and not stored.
+    ``ack`` (in)
+        A PDU or dict whose ``packet_id_key`` names a packet decoded correctly: its entry is
+        released.  (A bare integer PMT is accepted as well.)
+    ``llr_out`` (out)
+        PDU ``(meta, f32vector)``: the new LLRs combined with the decompressed stored ones (if
+        any), to feed the LDPC decoder; meta gains ``harq_combined`` (transmissions summed),
+        ``harq_bytes_stored`` (total buffer occupancy after storing) and ``harq_stored``
+        (bool, false when the policy refused to store it).
+
+    Parameters
+    ----------
+    bits_per_symbol : int
+    method : str
+        Codec for storage (see :func:`gnuradio.deepquant.softbit.make_codec`).
+    model : str
+        Model file ('' = shipped).
+    max_bytes : int
+        Bound on the sum of the stored frames' sizes (bytes, headers included).
+    policy : {'evict_oldest', 'drop_new'}
+        When a new entry does not fit: evict the least recently stored packets until it fits,
+        or keep the buffer and do not store the new one.
+    packet_id_key : str
+
+    After each combination the combined LLRs replace the stored entry (so later retransmissions
+    accumulate all earlier ones).  ``bytes_stored()``, ``entries()`` and ``evictions`` report the
+    state.
+    """
+
+    def __init__(self, bits_per_symbol=6, method="learned", model="", max_bytes=1 << 20,
+                 policy="evict_oldest", packet_id_key="packet_id", bits=0):
+        gr.basic_block.__init__(self, name="harq_buffer", in_sig=None, out_sig=None)
+        from ..softbit import make_codec
+
+        if policy not in POLICIES:
+            raise ValueError(f"harq_buffer: policy must be one of {POLICIES}, got {policy!r}")
+        if int(max_bytes) <= 0:
+            raise ValueError(f"harq_buffer: max_bytes must be > 0, got {max_bytes}")
+        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
+        self.k = int(bits_per_symbol)
+        self.max_bytes = int(max_bytes)
+        self.policy = policy
+        self.key = pmt.intern(packet_id_key)
+        self.store = OrderedDict()  # packet id -> (frame bytes, transmissions)
+        self._bytes = 0
+        self.evictions = 0
+        self.refused = 0
+        self.p_in, self.p_ack, self.p_out = pmt.intern("llr_in"), pmt.intern("ack"), pmt.intern("llr_out")
+        self.message_port_register_in(self.p_in)
+        self.message_port_register_in(self.p_ack)
+        self.message_port_register_out(self.p_out)
+        self.set_msg_handler(self.p_in, self._on_llr)
+        self.set_msg_handler(self.p_ack, self._on_ack)
+        self.bad = BadInputCounter(self.logger, "bad HARQ inputs")
+
+    # -- state ----------------------------------------------------------------------------------
+    def bytes_stored(self) -> int:
+        return self._bytes
+
+    def entries(self) -> int:
+        return len(self.store)
+
+    def _drop(self, pid):
+        fb, _ = self.store.pop(pid)
+        self._bytes -= len(fb)
+
+    def _put(self, pid, llr, ntx) -> bool:
+        fb = self.codec.encode(llr.reshape(-1, self.k))
+        if pid in self.store:
+            self._drop(pid)
+        if len(fb) > self.max_bytes:
+            self.refused += 1
+            return False
+        while self._bytes + len(fb) > self.max_bytes:
+            if self.policy == "drop_new":
+                self.refused += 1
+                return False
+            oldest = next(iter(self.store))
+            self._drop(oldest)
+            self.evictions += 1
+        self.store[pid] = (fb, ntx)
+        self._bytes += len(fb)
+        return True
+
+    def combine(self, pid, llr: np.ndarray):
+        """Numeric core (no message passing): -> (combined LLRs, transmissions, stored)."""
+        llr = np.asarray(llr, dtype=np.float32).reshape(-1)
+        if llr.size % self.k:
+            raise ValueError(f"{llr.size} LLRs is not a multiple of K={self.k}")
+        ntx = 1
+        if pid in self.store:
+            fb, prev = self.store[pid]
+            old = self.codec.decode(fb).reshape(-1)
+            if old.size == llr.size:
+                llr = llr + old
+                ntx = prev + 1
+            else:
+                self.bad.add(1, f"packet {pid}: stored {old.size} LLRs, retransmission has {llr.size}")
+        stored = self._put(pid, llr, ntx)
+        return llr, ntx, stored
+
+    # -- message handlers ---------------------------------------------------------------------------
+    def _on_llr(self, msg):
+        try:
+            meta, vec = pmt.car(msg), pmt.cdr(msg)
+            llr = np.asarray(pmt.f32vector_elements(vec), dtype=np.float32)
+        except Exception as e:  # noqa: BLE001
+            self.bad.add(1, f"not an f32vector PDU: {e}")
+            return
+        if not pmt.is_dict(meta) or not pmt.dict_has_key(meta, self.key):
+            self.message_port_pub(self.p_out, msg)
+            return
+        pid = pmt.to_python(pmt.dict_ref(meta, self.key, pmt.PMT_NIL))
+        try:
+            out, ntx, stored = self.combine(pid, llr)
+        except Exception as e:  # noqa: BLE001 - never crash the flowgraph
+            self.bad.add(1, str(e))
+            return
+        meta = pmt.dict_add(meta, pmt.intern("harq_combined"), pmt.from_long(ntx))
+        meta = pmt.dict_add(meta, pmt.intern("harq_bytes_stored"), pmt.from_long(self._bytes))
+        meta = pmt.dict_add(meta, pmt.intern("harq_stored"), pmt.from_bool(stored))
+        self.message_port_pub(self.p_out, pmt.cons(meta, pmt.init_f32vector(out.size, out.tolist())))
+
+    def _on_ack(self, msg):
+        try:
+            m = pmt.car(msg) if pmt.is_pair(msg) else msg
+            pid = pmt.to_python(pmt.dict_ref(m, self.key, pmt.PMT_NIL)) if pmt.is_dict(m) else pmt.to_python(m)
+        except Exception as e:  # noqa: BLE001
+            self.bad.add(1, f"bad ack: {e}")
+            return
+        if pid in self.store:
+            self._drop(pid)

@@ -1,0 +1,237 @@
+"""Soft-bit (LLR) compression blocks: ``softbit_compressor`` (LLR stream -> compressed PDUs) and
+``softbit_decompressor`` (PDUs -> LLR tagged stream), with any codec of
+:mod:`gnuradio.deepquant.softbit` (learned, deepllr[-ec], maxmi[-ec], uniform[-ec], int8).
+
+LLR convention: ``L = ln P(b=1)/P(b=0)`` (positive means bit 1), K consecutive LLRs per channel use
+(bits b0..b(K-1) of one QAM symbol).
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from ._common import BadInputCounter
+
+_META_SKIP = {"packet_len"}
+
+
+def _pmt_to_py(v):
+    try:
+        return pmt.to_python(v)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+class softbit_compressor(gr.sync_block):
+    """LLR stream -> one compressed PDU per frame.
+
+    Parameters
+    ----------
+    bits_per_symbol : int
+        K (LLRs per channel use).
+    method : str
+        Codec method (see :func:`gnuradio.deepquant.softbit.make_codec`).
+    frame_len : int
+        Channel uses per frame (frame = ``frame_len * K`` LLRs) when no length tag is present.
+    model : str
+        Model file ('' = the shipped model for ``method`` and K).
+    len_tag_key : str
+        Stream tag whose value (an LLR count, multiple of K) starts a frame of that length
+        (e.g. ``packet_len``); '' = fixed ``frame_len`` framing only.
+    bits : int
+        Bits per soft bit for ``uniform``/``maxmi`` (0 = the codec's default).
+    snr_tag_key : str
+        Tag carrying the SNR in dB (used by ``maxmi`` to pick its per-SNR codebook).
+
+    Output PDUs on message port ``pdus``: ``(meta, u8vector frame)``; meta holds ``packet_num``,
+    ``llr_count`` and every tag found on the frame's first item except the length tag (e.g. a
+    ``packet_id``).  ``bytes_out`` / ``frames_out`` count what was produced.
+    """
+
+    def __init__(self, bits_per_symbol=6, method="learned", frame_len=108, model="", len_tag_key="packet_len",
+                 bits=0, snr_tag_key="snr_db"):
+        gr.sync_block.__init__(self, name="softbit_compressor", in_sig=[np.float32], out_sig=None)
+        from ..softbit import make_codec
+
+        if int(frame_len) < 1:
+            raise ValueError(f"softbit_compressor: frame_len must be >= 1, got {frame_len}")
+        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
+        self.k = int(bits_per_symbol)
+        self.frame_len = int(frame_len)
+        self.len_tag_key = len_tag_key
+        self.snr_tag_key = snr_tag_key
+        self.port = pmt.intern("pdus")
+        self.message_port_register_out(self.port)
+        self._buf = np.zeros(0, np.float32)
+        self._buf_start = 0  # absolute index of _buf[0]
+        self._frame_len_items = self.frame_len * self.k
+        self._pending_meta = {}
+        self._cur_len = None  # LLR count of the frame being accumulated (from a tag)
+        self._snr = None
+        self.packet_num = 0
+        self.bytes_out = 0
+        self.frames_out = 0
+        self.bad = BadInputCounter(self.logger, "LLRs dropped by softbit_compressor")
+
+    def _publish(self, frames, metas):
+        for fb, meta in zip(frames, metas):
+            d = pmt.make_dict()
+            d = pmt.dict_add(d, pmt.intern("packet_num"), pmt.from_long(self.packet_num))
+            d = pmt.dict_add(d, pmt.intern("llr_count"), pmt.from_long(meta.pop("_n")))
+            for key, val in meta.items():
+                d = pmt.dict_add(d, pmt.intern(key), val)
+            self.message_port_pub(self.port, pmt.cons(d, pmt.init_u8vector(len(fb), list(fb))))
+            self.packet_num += 1
+            self.bytes_out += len(fb)
+            self.frames_out += 1
+
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        n = len(x)
+        base = self.nitems_read(0)
+        tags = self.get_tags_in_window(0, 0, n)
+        # split the input at tags so that a frame-start tag is seen at the right place
+        cuts = sorted({int(t.offset - base) for t in tags} | {n})
+        pos = 0
+        tag_at = {}
+        for t in tags:
+            tag_at.setdefault(int(t.offset - base), []).append(t)
+        for c in cuts:
+            self._absorb(x[pos:c])
+            pos = c
+            for t in tag_at.get(c, []) if c < n else []:
+                self._on_tag(t)
+        return n
+
+    def _on_tag(self, t):
+        key = pmt.symbol_to_string(t.key)
+        if self.len_tag_key and key == self.len_tag_key:
+            if self._buf.size:
+                self.bad.add(self._buf.size, "incomplete frame before a new length tag")
+                self._buf = np.zeros(0, np.float32)
+            length = int(pmt.to_long(t.value))
+            if length <= 0 or length % self.k:
+                self.bad.add(1, f"length tag {length} is not a positive multiple of {self.k}")
+                self._cur_len = None
+            else:
+                self._cur_len = length
+            return
+        if key == self.snr_tag_key:
+            v = _pmt_to_py(t.value)
+            self._snr = float(v) if isinstance(v, (int, float)) else None
+        self._pending_meta[key] = t.value
+
+    def _absorb(self, x):
+        if x.size:
+            self._buf = np.concatenate([self._buf, x]) if self._buf.size else np.array(x, dtype=np.float32)
+        flen = self._cur_len or self._frame_len_items
+        nf = self._buf.size // flen
+        if self._cur_len is not None:
+            nf = min(nf, 1)
+        if nf == 0:
+            return
+        block = self._buf[: nf * flen].reshape(nf, flen // self.k, self.k)
+        self._buf = self._buf[nf * flen:]
+        frames = self.codec.encode_frames(block, snr_db=self._snr)
+        metas = []
+        for i in range(nf):
+            m = dict(self._pending_meta) if i == 0 else {}
+            m["_n"] = flen
+            metas.append(m)
+        self._pending_meta = {}
+        self._cur_len = None
+        self._publish(frames, metas)
+        if self._buf.size:
+            self._absorb(np.zeros(0, np.float32))
+
+
+class softbit_decompressor(gr.sync_block):
+    """Compressed PDUs -> LLR tagged stream (float32).
+
+    Parameters
+    ----------
+    bits_per_symbol : int
+    method : str
+    model : str
+        Must match the compressor's (frames carry a model id; foreign frames are rejected).
+    bits : int
+        As for the compressor (``uniform``/``maxmi``).
+    len_tag_key : str
+        Tag put on the first LLR of every frame with the frame's LLR count.
+
+    Invalid PDUs (truncated, corrupted, foreign) are dropped, counted in ``bad_frames`` and logged
+    (rate-limited); the flowgraph keeps running.  PDU meta entries become tags on the first LLR.
+    """
+
+    def __init__(self, bits_per_symbol=6, method="learned", model="", bits=0, len_tag_key="packet_len"):
+        gr.sync_block.__init__(self, name="softbit_decompressor", in_sig=None, out_sig=[np.float32])
+        from ..softbit import make_codec
+
+        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
+        if hasattr(self.codec, "lut"):
+            self.codec.lut  # build the decoder lookup table now, not on the first frame
+        self.len_tag = pmt.intern(len_tag_key) if len_tag_key else None
+        self.port = pmt.intern("pdus")
+        self.message_port_register_in(self.port)
+        self.set_msg_handler(self.port, self._handle)
+        self._q = deque()
+        self._cv = threading.Condition()
+        self._cur = None
+        self._cur_pos = 0
+        self.frames_in = 0
+        self.bad_frames = 0
+        self.bytes_in = 0
+        self._bad = BadInputCounter(self.logger, "invalid soft-bit frames dropped")
+
+    def _handle(self, msg):
+        try:
+            meta, vec = pmt.car(msg), pmt.cdr(msg)
+            data = bytes(pmt.u8vector_elements(vec))
+            llr = self.codec.decode(data).reshape(-1)
+        except Exception as e:  # noqa: BLE001 - never crash the flowgraph on a bad PDU
+            self.bad_frames += 1
+            self._bad.add(1, str(e))
+            return
+        self.frames_in += 1
+        self.bytes_in += len(data)
+        with self._cv:
+            self._q.append((meta, llr))
+            self._cv.notify()
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        produced = 0
+        while produced < len(out):
+            if self._cur is None:
+                with self._cv:
+                    if not self._q and produced == 0:
+                        self._cv.wait(0.01)
+                    if not self._q:
+                        break
+                    self._cur = self._q.popleft()
+                    self._cur_pos = 0
+            meta, llr = self._cur
+            if self._cur_pos == 0:
+                off = self.nitems_written(0) + produced
+                if self.len_tag is not None:
+                    self.add_item_tag(0, off, self.len_tag, pmt.from_long(llr.size))
+                if pmt.is_dict(meta):
+                    items = pmt.dict_items(meta)
+                    for i in range(pmt.length(items)):
+                        kv = pmt.nth(i, items)
+                        key = pmt.car(kv)
+                        if self.len_tag is None or not pmt.eq(key, self.len_tag):
+                            self.add_item_tag(0, off, key, pmt.cdr(kv))
+            n = min(len(out) - produced, llr.size - self._cur_pos)
+            out[produced:produced + n] = llr[self._cur_pos:self._cur_pos + n]
+            self._cur_pos += n
+            produced += n
+            if self._cur_pos >= llr.size:
+                self._cur = None
+        return produced

@@ -1,0 +1,420 @@
+"""Soft-bit codecs with one API for the learned method and every baseline.
+
+``make_codec(method, bits_per_symbol, model='', **options)`` returns a :class:`Codec`:
+
+* ``encode(llrs, snr_db=None) -> bytes``: ``llrs`` float ``(frame_len, K)`` (LLR ``ln P1/P0``,
+  one row per channel use, bits ``b0..b(K-1)``) to one self-describing frame (:mod:`.frame`).
+* ``decode(frame) -> llrs``: float32 ``(frame_len, K)``; raises :class:`.frame.FrameError` on
+  truncated, corrupted or foreign frames.
+* ``encode_frames(llrs[F, frame_len, K])`` / ``decode_frames(list)``: the same, vectorised.
+
+Methods (``method`` string -> what is stored):
+
+==============  =================================================================================
+``learned``     paper 001: encoder f -> 3 latents -> fixed 64-level quantizer (C++ kernel) ->
+                range coding with the shipped entropy tables; decoder g as a lookup table over all
+                64^3 latent triples (exact: g is evaluated on every possible input once at load).
+``deepllr``     paper [13]: same backbone trained without entropy term or quantization, 6-bit
+                latents stored at a fixed 18 bits per channel use (``deepllr-ec``: range coded).
+``maxmi``       max-MI scalar quantizer per bit position, ``bits`` (default 3) bits per soft bit,
+                fixed rate (``maxmi-ec``: range coded).  With ``snr_db`` the quantizer designed
+                for the nearest training SNR is used (the paper's per-SNR codebooks), else the
+                one designed on all training SNRs pooled.
+``uniform``     uniform scalar LLR quantizer, ``bits`` (default 4), best clipping (``uniform-ec``).
+``int8``        ``round(4 L)`` clipped to [-127, 127] (0.25 LLR steps, |L| <= 31.75): 8 bits.
+==============  =================================================================================
+
+Model files (safetensors, numpy tensors + a JSON string under metadata key ``meta``) are looked
+up in ``gnuradio/deepquant/models/softbit/`` when ``model`` is empty:
+``softbit-learned-k{K}``, ``softbit-deepllr-k{K}``, ``softbit-scalar-k{K}``.
+The model id in every frame is the CRC32 of the file's tensors (sorted by name).
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from . import frame as fr
+
+METHODS = ("learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
+_BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x40, "maxmi-ec": 0x50,
+              "uniform": 0x60, "uniform-ec": 0x70, "int8": 0x88}
+INT8_SCALE = 4.0
+
+
+# ---------------------------------------------------------------------------------------------
+# model files
+def models_dir() -> Path:
+    """Directory of the shipped soft-bit models."""
+    return Path(__file__).resolve().parent.parent / "models" / "softbit"
+
+
+def default_model_path(kind: str, bits_per_symbol: int) -> Path:
+    return models_dir() / f"softbit-{kind}-k{int(bits_per_symbol)}.safetensors"
+
+
+def model_id_of(tensors: dict) -> int:
+    crc = 0
+    for k in sorted(tensors):
+        crc = zlib.crc32(k.encode(), crc)
+        crc = zlib.crc32(np.ascontiguousarray(tensors[k]).tobytes(), crc)
+    return crc & 0xFFFFFFFF
+
+
+def save_tensors(path, tensors: dict, meta: dict) -> Path:
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    meta = dict(meta)
+    meta["model_id"] = f"{model_id_of(tensors):#010x}"
+    save_file(tensors, str(path), metadata={"meta": json.dumps(meta)})
+    return path
+
+
+def load_tensors(path):
+    """-> (tensors dict of numpy arrays, meta dict, model id int)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"soft-bit model file not found: {path}")
+    with safe_open(str(path), framework="numpy") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = json.loads((f.metadata() or {}).get("meta", "{}"))
+    return tensors, meta, model_id_of(tensors)
+
+
+def save_model(path, model, tables: np.ndarray, meta: dict) -> Path:
+    """Autoencoder (torch) + entropy tables -> safetensors."""
+    t = {f"net.{k}": v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    t["entropy.tables"] = np.asarray(tables, dtype=np.float64)
+    meta = dict(meta)
+    meta.update({"kind": "autoencoder", "bits_per_symbol": model.bits_per_symbol,
+                 "hidden_layers": model.hidden_layers, "width_factor": model.width_factor})
+    return save_tensors(path, t, meta)
+
+
+def _mlp_layers(tensors: dict, prefix: str):
+    idx = sorted({int(k.split(".")[2]) for k in tensors if k.startswith(prefix + ".") and k.endswith("weight")})
+    return [(tensors[f"{prefix}.{i}.weight"].astype(np.float32).T.copy(), tensors[f"{prefix}.{i}.bias"].astype(np.float32))
+            for i in idx]
+
+
+def _run_mlp(layers, x: np.ndarray) -> np.ndarray:
+    """ReLU hidden layers, tanh output (float32)."""
+    h = x
+    for i, (w, b) in enumerate(layers):
+        h = h @ w
+        h += b
+        if i < len(layers) - 1:
+            np.maximum(h, 0, out=h)
+        else:
+            np.tanh(h, out=h)
+    return h
+
+
+# ---------------------------------------------------------------------------------------------
+class Codec:
+    """Common frame handling. Subclasses implement ``_encode_rows`` / ``_decode_payload``."""
+
+    method = ""
+    code = 0
+    model_id = 0
+    streams = 1
+
+    def __init__(self, bits_per_symbol: int):
+        from ..phy.mapping import check_bits_per_symbol
+
+        self.bits_per_symbol = check_bits_per_symbol(bits_per_symbol)
+
+    # -- public API ---------------------------------------------------------------------------
+    def encode(self, llrs, snr_db: Optional[float] = None) -> bytes:
+        """One frame: ``llrs`` float ``(frame_len, K)`` (or flat ``(frame_len*K,)``) -> bytes."""
+        x = self._check(llrs)
+        return self.encode_frames(x[None], snr_db=snr_db)[0]
+
+    def decode(self, frame_bytes) -> np.ndarray:
+        """Frame bytes -> float32 LLRs ``(frame_len, K)``; :class:`FrameError` if invalid."""
+        hdr, payload = fr.unpack(frame_bytes, method=self.code, model_id=self.model_id,
+                                 bits_per_symbol=self.bits_per_symbol)
+        if hdr.latent_count % self.streams:
+            raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
+        n = hdr.latent_count // self.streams
+        try:
+            return self._decode_payload(payload, hdr.table_id, n)
+        except fr.FrameError:
+            raise
+        except Exception as e:  # noqa: BLE001 - payload decoders must never crash the caller
+            raise fr.FrameError(f"undecodable payload: {e}") from e
+
+    def encode_frames(self, llrs, snr_db: Optional[float] = None) -> List[bytes]:
+        """``llrs`` float ``(F, frame_len, K)`` -> list of F frames."""
+        x = np.asarray(llrs, dtype=np.float32)
+        if x.ndim != 3 or x.shape[2] != self.bits_per_symbol:
+            raise ValueError(f"expected LLRs of shape (F, frame_len, {self.bits_per_symbol}), got {x.shape}")
+        x = np.nan_to_num(x, nan=0.0, posinf=1e4, neginf=-1e4)
+        return self._encode_frames(x, snr_db)
+
+    def decode_frames(self, frames: Sequence) -> List[np.ndarray]:
+        return [self.decode(f) for f in frames]
+
+    def roundtrip(self, llrs, snr_db: Optional[float] = None) -> np.ndarray:
+        """decode(encode(.)) of frames ``(F, frame_len, K)`` -> float32 same shape."""
+        x = np.asarray(llrs, dtype=np.float32)
+        return np.stack(self.decode_frames(self.encode_frames(x, snr_db)))
+
+    def frame_sizes(self, llrs, snr_db: Optional[float] = None) -> np.ndarray:
+        """Payload bytes of each frame of ``(F, frame_len, K)`` (header not included)."""
+        return np.array([len(f) - fr.HEADER_BYTES for f in self.encode_frames(llrs, snr_db)])
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _check(self, llrs) -> np.ndarray:
+        x = np.asarray(llrs, dtype=np.float32)
+        k = self.bits_per_symbol
+        if x.ndim == 1 and x.size % k == 0:
+            x = x.reshape(-1, k)
+        if x.ndim != 2 or x.shape[1] != k:
+            raise ValueError(f"expected LLRs of shape (frame_len, {k}), got {x.shape}")
+        return x
+
+    def _pack(self, table_id: int, n_rows: int, payload: bytes) -> bytes:
+        return fr.pack(self.code, self.model_id, int(table_id), self.bits_per_symbol, n_rows * self.streams, payload)
+
+    def __repr__(self):
+        return f"<softbit codec {self.method} K={self.bits_per_symbol} model={self.model_id:#010x}>"
+
+
+def _pack_bits(sym: np.ndarray, bits: int) -> bytes:
+    """Fixed-rate packing of symbols < 2^bits, MSB first, zero-padded to a byte."""
+    b = np.unpackbits(sym.astype(np.uint8).reshape(-1, 1), axis=1)[:, 8 - bits:]
+    return np.packbits(b.reshape(-1)).tobytes()
+
+
+def _unpack_bits(payload: bytes, bits: int, count: int) -> np.ndarray:
+    need = (count * bits + 7) // 8
+    if len(payload) != need:
+        raise fr.FrameError(f"payload is {len(payload)} bytes, {count} symbols of {bits} bits need {need}")
+    b = np.unpackbits(np.frombuffer(payload, np.uint8))[: count * bits].reshape(count, bits)
+    return (b.astype(np.uint16) @ (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+class AutoencoderCodec(Codec):
+    """``learned`` (range coded) and ``deepllr`` / ``deepllr-ec`` (paper [13])."""
+
+    def __init__(self, bits_per_symbol: int, method: str = "learned", model: str = ""):
+        super().__init__(bits_per_symbol)
+        from . import core
+        from .entropy import RangeCoder
+
+        kind = "learned" if method == "learned" else "deepllr"
+        path = Path(model) if model else default_model_path(kind, self.bits_per_symbol)
+        tensors, meta, mid = load_tensors(path)
+        if int(meta.get("bits_per_symbol", -1)) != self.bits_per_symbol:
+            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {self.bits_per_symbol}")
+        self.path, self.meta, self.model_id = path, meta, mid
+        self.method, self.code, self.streams = method, _BASE_CODE[method], core.LATENT_DIM
+        self.entropy_coded = method in ("learned", "deepllr-ec")
+        self.enc_layers = _mlp_layers(tensors, "net.encoder")
+        self.dec_layers = _mlp_layers(tensors, "net.decoder")
+        self.kernel = core.latent_kernel()
+        self.levels = core.latent_levels()
+        self.coder = RangeCoder(tensors["entropy.tables"])
+        self._lut = None
+
+    def latents(self, llrs: np.ndarray) -> np.ndarray:
+        """Quantized latent indices: LLRs ``(n, K)`` -> uint8 ``(n, 3)``."""
+        lam = np.tanh(np.asarray(llrs, dtype=np.float32).reshape(-1, self.bits_per_symbol) * np.float32(0.5))
+        z = _run_mlp(self.enc_layers, lam)
+        return self.kernel.quantize(np.ascontiguousarray(z, dtype=np.float32))
+
+    @property
+    def lut(self) -> np.ndarray:
+        """Decoder output as LLRs for every latent triple: float32 ``(64^3, K)``; row
+        ``(i*64 + j)*64 + l`` is ``2 atanh g(Q_i, Q_j, Q_l)``."""
+        if self._lut is None:
+            from .core import softbit_to_llr
+
+            g = np.stack(np.meshgrid(self.levels, self.levels, self.levels, indexing="ij"), -1).reshape(-1, 3)
+            self._lut = softbit_to_llr(_run_mlp(self.dec_layers, g.astype(np.float32)))
+        return self._lut
+
+    def reconstruct(self, sym: np.ndarray) -> np.ndarray:
+        """Latent indices ``(n, 3)`` -> LLRs float32 ``(n, K)``."""
+        s = sym.astype(np.int64)
+        return self.lut[(s[:, 0] * 64 + s[:, 1]) * 64 + s[:, 2]]
+
+    def _encode_frames(self, x, snr_db):
+        f, n, _ = x.shape
+        sym = self.latents(x.reshape(-1, self.bits_per_symbol)).reshape(f, n, 3)
+        if not self.entropy_coded:
+            return [self._pack(0, n, _pack_bits(sym[i], 6)) for i in range(f)]
+        tids = self.coder.choose_tables(sym)
+        return [self._pack(tids[i], n, self.coder.encode(sym[i], int(tids[i]))) for i in range(f)]
+
+    def _decode_payload(self, payload, table_id, n):
+        if self.entropy_coded:
+            if table_id >= self.coder.n_tables:
+                raise fr.FrameError(f"table id {table_id} unknown to this model ({self.coder.n_tables} tables)")
+            sym = self.coder.decode(payload, table_id, n)
+        else:
+            sym = _unpack_bits(payload, 6, n * 3).reshape(n, 3)
+        return self.reconstruct(sym)
+
+
+class ScalarCodec(Codec):
+    """Per-soft-bit quantizers: ``uniform``, ``maxmi`` (fixed rate or ``-ec``) and ``int8``."""
+
+    def __init__(self, bits_per_symbol: int, method: str = "maxmi", model: str = "", bits: Optional[int] = None):
+        super().__init__(bits_per_symbol)
+        from gnuradio import deepquant as dq
+
+        from .entropy import RangeCoder
+
+        self.method = method
+        self.streams = self.bits_per_symbol
+        k = self.bits_per_symbol
+        if method == "int8":
+            self.bits, self.code, self.model_id, self.entropy_coded = 8, _BASE_CODE["int8"], 0, False
+            return
+        self.bits = int(bits if bits is not None else (3 if method.startswith("maxmi") else 4))
+        if not 1 <= self.bits <= 8:
+            raise ValueError(f"bits must be in 1..8, got {self.bits}")
+        self.entropy_coded = method.endswith("-ec")
+        self.code = _BASE_CODE[method] | self.bits
+        path = Path(model) if model else default_model_path("scalar", k)
+        tensors, meta, mid = load_tensors(path)
+        if int(meta.get("bits_per_symbol", -1)) != k:
+            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
+        self.path, self.meta, self.model_id = path, meta, mid
+        b = self.bits
+        if method.startswith("uniform"):
+            key = f"uniform.b{b}.clip"
+            if key not in tensors:
+                raise ValueError(f"{path} has no uniform quantizer with {b} bits")
+            c = float(tensors[key][0])
+            self.clip = c
+            # one kernel per bit position (same grid), so that both families share the code path
+            self.kernels = [[dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)] * k]
+            self.snr_grid = np.zeros(0)
+            self.tables = tensors[f"uniform.b{b}.tables"]
+        else:
+            key = f"maxmi.b{b}.thresholds"
+            if key not in tensors:
+                raise ValueError(f"{path} has no max-MI quantizer with {b} bits")
+            thr, lev = tensors[key], tensors[f"maxmi.b{b}.levels"]  # (1+S, K, M-1), (1+S, K, M)
+            self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
+                             for j in range(k)] for s in range(thr.shape[0])]
+            self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
+            self.tables = tensors[f"maxmi.b{b}.tables"]  # (1+S, K, M): one table per quantizer set
+        self.coder = RangeCoder(self.tables)
+
+    def quantizer_set(self, snr_db: Optional[float]) -> int:
+        """0 = pooled design; i+1 = design for training SNR i (max-MI only)."""
+        if snr_db is None or self.snr_grid.size == 0:
+            return 0
+        return 1 + int(np.argmin(np.abs(self.snr_grid - float(snr_db))))
+
+    def indices(self, x: np.ndarray, qset: int) -> np.ndarray:
+        """LLRs ``(n, K)`` -> uint8 indices ``(n, K)``."""
+        ks = self.kernels[qset] if len(self.kernels) > 1 or qset == 0 else self.kernels[0]
+        if len(self.kernels) == 1 and self.method.startswith("uniform"):
+            return ks[0].quantize(np.ascontiguousarray(x, dtype=np.float32))
+        out = np.empty(x.shape, dtype=np.uint8)
+        for j in range(self.bits_per_symbol):
+            out[:, j] = ks[j].quantize(np.ascontiguousarray(x[:, j]))
+        return out
+
+    def levels_of(self, sym: np.ndarray, qset: int) -> np.ndarray:
+        ks = self.kernels[qset] if not self.method.startswith("uniform") else self.kernels[0]
+        if self.method.startswith("uniform"):
+            return ks[0].dequantize(np.ascontiguousarray(sym))
+        out = np.empty(sym.shape, dtype=np.float32)
+        for j in range(self.bits_per_symbol):
+            out[:, j] = ks[j].dequantize(np.ascontiguousarray(sym[:, j]))
+        return out
+
+    def _encode_frames(self, x, snr_db):
+        f, n, k = x.shape
+        if self.method == "int8":
+            q = np.clip(np.rint(x * INT8_SCALE), -127, 127).astype(np.int8)
+            return [self._pack(0, n, q[i].tobytes()) for i in range(f)]
+        qset = self.quantizer_set(snr_db) if self.method.startswith("maxmi") else 0
+        sym = self.indices(x.reshape(-1, k), qset).reshape(f, n, k)
+        if not self.entropy_coded:
+            return [self._pack(qset, n, _pack_bits(sym[i], self.bits)) for i in range(f)]
+        if self.method.startswith("uniform"):
+            tids = self.coder.choose_tables(sym)
+        else:
+            tids = np.full(f, qset)
+        return [self._pack(tids[i], n, self.coder.encode(sym[i], int(tids[i]))) for i in range(f)]
+
+    def _decode_payload(self, payload, table_id, n):
+        k = self.bits_per_symbol
+        if self.method == "int8":
+            if len(payload) != n * k:
+                raise fr.FrameError(f"int8 payload is {len(payload)} bytes, expected {n * k}")
+            return np.frombuffer(payload, np.int8).reshape(n, k).astype(np.float32) / INT8_SCALE
+        if self.entropy_coded:
+            if table_id >= self.coder.n_tables:
+                raise fr.FrameError(f"table id {table_id} unknown ({self.coder.n_tables} tables)")
+            sym = self.coder.decode(payload, table_id, n)
+            qset = table_id if self.method.startswith("maxmi") else 0
+        else:
+            if table_id >= len(self.kernels):
+                raise fr.FrameError(f"quantizer set {table_id} unknown ({len(self.kernels)} sets)")
+            qset = table_id
+            sym = _unpack_bits(payload, self.bits, n * k).reshape(n, k)
+        return self.levels_of(sym, qset)
+
+
+def make_codec(method: str, bits_per_symbol: int, model: str = "", **options) -> Codec:
+    """Codec factory (see the module docstring). ``options``: ``bits`` for uniform/maxmi."""
+    if method not in METHODS:
+        raise ValueError(f"unknown soft-bit method {method!r}; choose one of {', '.join(METHODS)}")
+    if method in ("learned", "deepllr", "deepllr-ec"):
+        if options:
+            raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
+        return AutoencoderCodec(bits_per_symbol, method, model)
+    return ScalarCodec(bits_per_symbol, method, model, **options)
+
+
+def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 300, seed: int = 7,
+               bits=(2, 3, 4, 5), out: Optional[str] = None) -> Path:
+    """Design the scalar baselines on i.i.d. Rayleigh training data and write
+    ``softbit-scalar-k{K}.safetensors``: uniform clips (best MI) with effective-SNR entropy tables,
+    and max-MI quantizers per bit position (pooled + one per training SNR) with one entropy table
+    per quantizer set (estimated on the same training SNR)."""
+    from . import baselines, data, entropy, train
+    from gnuradio import deepquant as dq
+
+    k = int(bits_per_symbol)
+    grid = train.snr_grid(snr_db_grid or train.DEFAULT_SNR[k])
+    llr, snr, eff = data.rayleigh_llrs(k, grid, codewords_per_snr, seed=seed)
+    t = {}
+    for b in bits:
+        c = baselines.best_uniform_clip(llr[::4], b)
+        t[f"uniform.b{b}.clip"] = np.array([c], dtype=np.float64)
+        q = dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)
+        sym = q.quantize(np.ascontiguousarray(llr))
+        t[f"uniform.b{b}.tables"], _ = entropy.tables_by_effective_snr(sym, eff, 2 ** b)
+        thr = np.zeros((1 + len(grid), k, 2 ** b - 1))
+        lev = np.zeros((1 + len(grid), k, 2 ** b))
+        tabs = np.zeros((1 + len(grid), k, 2 ** b))
+        sets = [np.ones(len(snr), bool)] + [snr == s for s in grid]
+        for si, mask in enumerate(sets):
+            sub = llr[mask][:: (4 if si == 0 else 1)]
+            for j in range(k):
+                thr[si, j], lev[si, j] = baselines.maxmi_quantizer(sub[:, j], b)
+                idx = np.searchsorted(thr[si, j], sub[:, j], side="right")
+                tabs[si, j] = entropy._normalise(np.bincount(idx, minlength=2 ** b)[None])[0]
+        t[f"maxmi.b{b}.thresholds"], t[f"maxmi.b{b}.levels"], t[f"maxmi.b{b}.tables"] = thr, lev, tabs
+    meta = {"kind": "scalar", "bits_per_symbol": k, "snr_db_grid": grid, "codewords_per_snr": codewords_per_snr,
+            "seed": seed, "bits": list(bits), "channel": "iid-rayleigh"}
+    return save_tensors(out or default_model_path("scalar", k), t, meta)

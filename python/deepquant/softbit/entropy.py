@@ -1,0 +1,137 @@
+"""Entropy models and range coding of quantized symbols (latent indices or scalar-quantizer
+indices) for a whole frame.
+
+Symbols come as a ``(n, S)`` array of small integers (``S`` streams: the 3 latent dimensions, or
+the K bit positions of a scalar quantizer; ``M`` symbols per stream).  A frame is coded with one
+*table* ``p[t, s, m]`` (probabilities per stream), chosen by the encoder among the ``T`` tables
+shipped with the model as the one with the smallest ideal code length for that frame (a
+histogram dot product, no trial coding); its index goes into the frame header.
+
+Tables are estimated on the *training* channels (i.i.d. Rayleigh): table 0 pools all training
+symbols, tables 1..T-1 pool the channel uses whose effective SNR ``|h|^2 / sigma^2`` falls in one
+2 dB bin.  Over a wideband (OFDM) codeword the effective SNR varies slowly across subcarriers, so
+one of these tables usually fits a frame closely; no EPA data is used to build them.
+
+Coder: ``constriction`` 0.5 queue (range) coder with 32-bit words.  Measured on this machine
+(frames of 324 symbols, 64-letter alphabet): encoding 1.8 M symbols/s for one small frame call and
+130-200 M symbols/s for long frames, decoding 12-40 M symbols/s, with 26-32 bits of overhead per
+frame over the ideal code length; the coder is written in Rust and needs only numpy, whereas
+``torchac`` needs a compiled torch extension (not available in this environment).  Words are
+serialised big-endian and trailing zero bytes are dropped (restored on decoding), which removes
+most of the sealing overhead.  Probabilities are floored (every symbol codable) and turned into
+``constriction`` models with ``perfect=False``; coding is lossless for any symbol in ``[0, M)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PROB_FLOOR = 1e-7
+EFF_SNR_EDGES_DB = np.arange(-6.0, 50.0, 2.0)
+
+
+def _normalise(counts: np.ndarray) -> np.ndarray:
+    p = counts.astype(np.float64) + 0.5
+    p = p / p.sum(-1, keepdims=True)
+    p = np.maximum(p, PROB_FLOOR)
+    return p / p.sum(-1, keepdims=True)
+
+
+def histograms(sym: np.ndarray, m: int) -> np.ndarray:
+    """Counts per stream: ``sym`` (n, S) ints -> (S, M) int64."""
+    sym = np.asarray(sym)
+    s = sym.shape[1]
+    flat = (np.arange(s)[None, :] * m + sym.astype(np.int64)).reshape(-1)
+    return np.bincount(flat, minlength=s * m).reshape(s, m)
+
+
+def tables_by_effective_snr(sym: np.ndarray, eff_snr_db: np.ndarray, m: int, edges=EFF_SNR_EDGES_DB):
+    """Table 0 (all rows) and one table per effective-SNR bin.
+
+    Parameters
+    ----------
+    sym : numpy.ndarray
+        ``(n, S)`` symbols in ``[0, m)``.
+    eff_snr_db : numpy.ndarray
+        ``(n,)`` effective SNR of each row, dB.
+    m : int
+        Alphabet size.
+    edges : array_like
+        Bin edges (dB); rows below/above the range go to the first/last bin.
+
+    Returns
+    -------
+    tables : numpy.ndarray
+        float64 ``(1 + len(edges) - 1, S, m)``, rows summing to 1, all entries > 0.
+    edges : numpy.ndarray
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    nb = len(edges) - 1
+    b = np.clip(np.searchsorted(edges, eff_snr_db, side="right") - 1, 0, nb - 1)
+    tabs = [_normalise(histograms(sym, m))]
+    for i in range(nb):
+        tabs.append(_normalise(histograms(sym[b == i], m)))
+    return np.stack(tabs), edges
+
+
+def entropy_bits(sym: np.ndarray, m: int) -> float:
+    """Empirical entropy of the symbols, in bits per row: sum over streams of the marginal
+    entropy of each stream's histogram (the rate an ideal coder with per-stream statistics
+    matched to ``sym`` would reach)."""
+    c = histograms(sym, m).astype(np.float64)
+    p = c / c.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.nansum(np.where(p > 0, p * np.log2(p), 0.0), axis=-1)
+    return float(h.sum())
+
+
+class RangeCoder:
+    """Range coder over frames with a fixed set of probability tables.
+
+    Parameters
+    ----------
+    tables : numpy.ndarray
+        ``(T, S, M)`` probabilities (see :func:`tables_by_effective_snr`).
+    """
+
+    def __init__(self, tables: np.ndarray):
+        import constriction
+
+        self._c = constriction
+        self.tables = np.asarray(tables, dtype=np.float64)
+        self.n_tables, self.streams, self.m = self.tables.shape
+        self.cost = -np.log2(self.tables)  # (T, S, M) bits
+        self._models = {}
+
+    def model(self, t: int, s: int):
+        key = (t, s)
+        mdl = self._models.get(key)
+        if mdl is None:
+            mdl = self._models[key] = self._c.stream.model.Categorical(self.tables[t, s], perfect=False)
+        return mdl
+
+    def choose_tables(self, sym_frames: np.ndarray) -> np.ndarray:
+        """Best table per frame: ``sym_frames`` (F, n, S) -> (F,) int64."""
+        f, n, s = sym_frames.shape
+        flat = ((np.arange(f)[:, None, None] * s + np.arange(s)[None, None, :]) * self.m
+                + sym_frames.astype(np.int64)).reshape(-1)
+        counts = np.bincount(flat, minlength=f * s * self.m).reshape(f, s * self.m).astype(np.float64)
+        bits = counts @ self.cost.reshape(self.n_tables, -1).T  # (F, T)
+        return np.argmin(bits, axis=1)
+
+    def encode(self, sym: np.ndarray, t: int) -> bytes:
+        """Code one frame ``sym`` (n, S) with table ``t`` -> payload bytes."""
+        enc = self._c.stream.queue.RangeEncoder()
+        for s in range(self.streams):
+            enc.encode(np.ascontiguousarray(sym[:, s], dtype=np.int32), self.model(t, s))
+        words = enc.get_compressed()
+        return words.astype(">u4").tobytes().rstrip(b"\0")
+
+    def decode(self, payload: bytes, t: int, n: int) -> np.ndarray:
+        """Inverse of :meth:`encode`: -> (n, S) uint8 (uint16 if M > 256)."""
+        pad = (-len(payload)) % 4
+        words = np.frombuffer(payload + b"\0" * pad, dtype=">u4").astype(np.uint32)
+        dec = self._c.stream.queue.RangeDecoder(words)
+        out = np.empty((n, self.streams), dtype=np.uint8 if self.m <= 256 else np.uint16)
+        for s in range(self.streams):
+            out[:, s] = dec.decode(self.model(t, s), n)
+        return out
