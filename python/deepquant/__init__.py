@@ -27,9 +27,18 @@ _LAZY_BLOCKS = {
     "qam_mapper": "blocks.qam_mapper",
     "soft_demapper_cf": "blocks.soft_demapper_cf",
     "mimo_detector": "blocks.mimo_detector",
+    "ldpc_encoder_bb": "blocks.ldpc_blocks",
+    "ldpc_decoder_fb": "blocks.ldpc_blocks",
+    "bit_interleaver": "blocks.ldpc_blocks",
+    "frame_error_counter": "blocks.frame_error_counter",
+    "mimo_channel": "blocks.mimo_channel",
+    "mu_uplink_channel": "blocks.mu_uplink_channel",
     "tbq_channel_estimator": "blocks.tbq_channel_estimator",
     "mmse_channel_estimator": "blocks.mmse_channel_estimator",
     "uniform_adc_channel_estimator": "blocks.uniform_adc_channel_estimator",
+    "softbit_compressor": "blocks.softbit_blocks",
+    "softbit_decompressor": "blocks.softbit_blocks",
+    "harq_buffer": "blocks.harq_buffer",
 }
 
 
