@@ -72,6 +72,7 @@ def main(argv=None):
     ap.add_argument("--snr-k6", type=float, nargs="+", default=[14, 16, 18, 20, 22, 24, 26, 28])
     ap.add_argument("--snr-k8", type=float, nargs="+", default=[20, 24, 28])
     ap.add_argument("--alpha-models-k8", nargs="*", default=[], help="extra K=8 learned model files (Fig. 5)")
+    ap.add_argument("--extra-learned-k6", nargs="*", default=[], help="extra K=6 learned model files (reported too)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", default="softbit_results")
     a = ap.parse_args(argv)
@@ -85,7 +86,11 @@ def main(argv=None):
           "uniform-4b": ("uniform", {"bits": 4}), "uniform-4b-ec": ("uniform-ec", {"bits": 4}),
           "uniform-5b": ("uniform", {"bits": 5}), "uniform-5b-ec": ("uniform-ec", {"bits": 5}),
           "int8": ("int8", {})}
-    rows6 = run_k(6, a.snr_k6, a.codewords, m6, a.seed)
+    models6 = {}
+    for p in a.extra_learned_k6:
+        m6[f"learned-{Path(p).stem}"] = ("learned", {})
+        models6[f"learned-{Path(p).stem}"] = p
+    rows6 = run_k(6, a.snr_k6, a.codewords, m6, a.seed, models6)
     c6 = curves(rows6, m6)
     ref = c6["float"]["required_snr_db_at_bler_1e-2"]
     # SNRs of practical interest: float BLER in [1e-3, 1]

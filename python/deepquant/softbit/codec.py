@@ -13,7 +13,8 @@ Methods (``method`` string -> what is stored):
 ==============  =================================================================================
 ``learned``     paper 001: encoder f -> 3 latents -> fixed 64-level quantizer (C++ kernel) ->
                 range coding with the shipped entropy tables; decoder g as a lookup table over all
-                64^3 latent triples (exact: g is evaluated on every possible input once at load).
+                64^3 latent triples (exact: g is evaluated on every possible input once at load),
+                with the centroid-refined cells of the model file (see train.py) overriding g.
 ``deepllr``     paper [13]: same backbone trained without entropy term or quantization, 6-bit
                 latents stored at a fixed 18 bits per channel use (``deepllr-ec``: range coded).
 ``maxmi``       max-MI scalar quantizer per bit position, ``bits`` (default 3) bits per soft bit,
@@ -90,9 +91,10 @@ def load_tensors(path):
     return tensors, meta, model_id_of(tensors)
 
 
-def save_model(path, model, tables: np.ndarray, meta: dict) -> Path:
-    """Autoencoder (torch) + entropy tables -> safetensors."""
+def save_model(path, model, tables: np.ndarray, meta: dict, extra: Optional[dict] = None) -> Path:
+    """Autoencoder (torch) + entropy tables (+ extra tensors, e.g. refined decoder cells) -> safetensors."""
     t = {f"net.{k}": v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    t.update(extra or {})
     t["entropy.tables"] = np.asarray(tables, dtype=np.float64)
     meta = dict(meta)
     meta.update({"kind": "autoencoder", "bits_per_symbol": model.bits_per_symbol,
@@ -226,6 +228,7 @@ class AutoencoderCodec(Codec):
         self.kernel = core.latent_kernel()
         self.levels = core.latent_levels()
         self.coder = RangeCoder(tensors["entropy.tables"])
+        self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
         self._lut = None
 
     def latents(self, llrs: np.ndarray) -> np.ndarray:
@@ -242,7 +245,11 @@ class AutoencoderCodec(Codec):
             from .core import softbit_to_llr
 
             g = np.stack(np.meshgrid(self.levels, self.levels, self.levels, indexing="ij"), -1).reshape(-1, 3)
-            self._lut = softbit_to_llr(_run_mlp(self.dec_layers, g.astype(np.float32)))
+            lut = softbit_to_llr(_run_mlp(self.dec_layers, g.astype(np.float32)))
+            cells, vals = self.refined
+            if cells is not None:
+                lut[cells.astype(np.int64)] = vals.astype(np.float32) / 8.0  # train.REFINED_SCALE
+            self._lut = lut
         return self._lut
 
     def reconstruct(self, sym: np.ndarray) -> np.ndarray:
