@@ -12,7 +12,9 @@ Methods (``method`` string -> what is stored):
 
 ==============  =================================================================================
 ``learned``     paper 001: encoder f -> 3 latents -> fixed 64-level quantizer (C++ kernel) ->
-                range coding with the shipped entropy tables; decoder g as a lookup table over all
+                range coding with the shipped entropy tables (the chain model
+                p(z0) p(z1|z0) p(z2|z1) of entropy.ChainCoder when the model file has it, else
+                per-latent marginals); decoder g as a lookup table over all
                 64^3 latent triples (exact: g is evaluated on every possible input once at load),
                 with the centroid-refined cells of the model file (see train.py) overriding g.
 ``deepllr``     paper [13]: same backbone trained without entropy term or quantization, 6-bit
@@ -227,7 +229,13 @@ class AutoencoderCodec(Codec):
         self.dec_layers = _mlp_layers(tensors, "net.decoder")
         self.kernel = core.latent_kernel()
         self.levels = core.latent_levels()
-        self.coder = RangeCoder(tensors["entropy.tables"])
+        if "entropy.chain_marg" in tensors:
+            from .entropy import ChainCoder
+
+            self.coder = ChainCoder(tensors["entropy.chain_marg"], tensors["entropy.chain_c1"].astype(np.float64),
+                                    tensors["entropy.chain_c2"].astype(np.float64))
+        else:
+            self.coder = RangeCoder(tensors["entropy.tables"])
         self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
         self._lut = None
 

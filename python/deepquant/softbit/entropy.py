@@ -84,6 +84,19 @@ def entropy_bits(sym: np.ndarray, m: int) -> float:
     return float(h.sum())
 
 
+def chain_entropy_bits(sym: np.ndarray, m: int = 64) -> float:
+    """Empirical entropy of ``(n, 3)`` latents under the chain factorisation, bits per row:
+    ``H(z0) + H(z1|z0) + H(z2|z1) = H(z0,z1) + H(z1,z2) - H(z1)`` (plug-in estimates)."""
+    s = np.asarray(sym).astype(np.int64)
+
+    def h(v, size):
+        c = np.bincount(v, minlength=size).astype(np.float64)
+        p = c[c > 0] / c.sum()
+        return float(-(p * np.log2(p)).sum())
+
+    return h(s[:, 0] * m + s[:, 1], m * m) + h(s[:, 1] * m + s[:, 2], m * m) - h(s[:, 1], m)
+
+
 class RangeCoder:
     """Range coder over frames with a fixed set of probability tables.
 
@@ -134,4 +147,107 @@ class RangeCoder:
         out = np.empty((n, self.streams), dtype=np.uint8 if self.m <= 256 else np.uint16)
         for s in range(self.streams):
             out[:, s] = dec.decode(self.model(t, s), n)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditional ("chain") entropy model for the three latents of the autoencoder codecs.
+CHAIN_EDGES_DB = np.arange(-6.0, 51.0, 4.0)
+CHAIN_SMOOTHING = 2.0
+
+
+def chain_tables(sym: np.ndarray, eff_snr_db: np.ndarray, m: int = 64, edges=CHAIN_EDGES_DB):
+    """Tables of the chain model ``p(z0) p(z1 | z0) p(z2 | z1)`` (table 0 pooled, then one per
+    4 dB bin of effective SNR).
+
+    Parameters
+    ----------
+    sym : numpy.ndarray
+        ``(n, 3)`` latent indices in ``[0, m)``.
+    eff_snr_db : numpy.ndarray
+        ``(n,)`` effective SNR per row (dB).
+
+    Returns
+    -------
+    marg : numpy.ndarray
+        float64 ``(T, m)``, ``p(z0)``.
+    c1, c2 : numpy.ndarray
+        float64 ``(T, m, m)``: ``c1[t, a, b] = p(z1 = b | z0 = a)``, ``c2[t, a, b] = p(z2 = b | z1 = a)``;
+        rows are smoothed toward the bin's marginal of the predicted latent
+        (``(n_ab + 2 p(b)) / (n_a + 2)``) so every symbol stays codable.
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    nb = len(edges) - 1
+    b = np.clip(np.searchsorted(edges, eff_snr_db, side="right") - 1, 0, nb - 1)
+    sel = [np.ones(len(sym), bool)] + [b == i for i in range(nb)]
+    s = sym.astype(np.int64)
+    marg, c1, c2 = [], [], []
+    for msk in sel:
+        ss = s[msk]
+        h = _normalise(histograms(ss, m))  # (3, m)
+        marg.append(h[0])
+        for (src, dst), out in (((0, 1), c1), ((1, 2), c2)):
+            pair = np.bincount(ss[:, src] * m + ss[:, dst], minlength=m * m).reshape(m, m).astype(np.float64)
+            p = (pair + CHAIN_SMOOTHING * h[dst][None, :]) / (pair.sum(1, keepdims=True) + CHAIN_SMOOTHING)
+            p = np.maximum(p, PROB_FLOOR)
+            out.append(p / p.sum(1, keepdims=True))
+    return np.stack(marg), np.stack(c1), np.stack(c2)
+
+
+class ChainCoder:
+    """Range coder of ``(n, 3)`` latents with the chain model of :func:`chain_tables`:
+    stream z0 with ``p_t(z0)``, then z1 with ``p_t(z1 | z0)`` and z2 with ``p_t(z2 | z1)``
+    (per-symbol categorical models); same payload conventions as :class:`RangeCoder`."""
+
+    streams = 3
+
+    def __init__(self, marg: np.ndarray, c1: np.ndarray, c2: np.ndarray):
+        import constriction
+
+        self._c = constriction
+        self.marg = np.maximum(np.asarray(marg, np.float64), PROB_FLOOR)
+        self.c1 = np.maximum(np.asarray(c1, np.float64), PROB_FLOOR)
+        self.c2 = np.maximum(np.asarray(c2, np.float64), PROB_FLOOR)
+        for a in (self.marg, self.c1, self.c2):
+            a /= a.sum(-1, keepdims=True)
+        self.n_tables, self.m = self.marg.shape
+        self.lm, self.l1, self.l2 = -np.log2(self.marg), -np.log2(self.c1), -np.log2(self.c2)
+        self._fam = constriction.stream.model.Categorical(perfect=False)
+        self._models = {}
+
+    def _marg_model(self, t):
+        mdl = self._models.get(t)
+        if mdl is None:
+            mdl = self._models[t] = self._c.stream.model.Categorical(self.marg[t], perfect=False)
+        return mdl
+
+    def choose_tables(self, sym_frames: np.ndarray) -> np.ndarray:
+        """Best table per frame (smallest ideal code length): (F, n, 3) -> (F,)."""
+        f, n, _ = sym_frames.shape
+        s = sym_frames.reshape(-1, 3).astype(np.int64)
+        bits = self.lm[:, s[:, 0]] + self.l1[:, s[:, 0], s[:, 1]] + self.l2[:, s[:, 1], s[:, 2]]  # (T, F*n)
+        return np.argmin(bits.reshape(self.n_tables, f, n).sum(-1), axis=0)
+
+    def ideal_bits(self, sym: np.ndarray, t: int) -> float:
+        s = sym.astype(np.int64)
+        return float((self.lm[t, s[:, 0]] + self.l1[t, s[:, 0], s[:, 1]] + self.l2[t, s[:, 1], s[:, 2]]).sum())
+
+    def encode(self, sym: np.ndarray, t: int) -> bytes:
+        s = np.ascontiguousarray(sym, dtype=np.int32)
+        enc = self._c.stream.queue.RangeEncoder()
+        enc.encode(np.ascontiguousarray(s[:, 0]), self._marg_model(t))
+        if len(s):
+            enc.encode(np.ascontiguousarray(s[:, 1]), self._fam, self.c1[t][s[:, 0]])
+            enc.encode(np.ascontiguousarray(s[:, 2]), self._fam, self.c2[t][s[:, 1]])
+        return enc.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+
+    def decode(self, payload: bytes, t: int, n: int) -> np.ndarray:
+        pad = (-len(payload)) % 4
+        words = np.frombuffer(payload + b"\0" * pad, dtype=">u4").astype(np.uint32)
+        dec = self._c.stream.queue.RangeDecoder(words)
+        out = np.empty((n, 3), dtype=np.uint8)
+        out[:, 0] = dec.decode(self._marg_model(t), n)
+        if n:
+            out[:, 1] = dec.decode(self._fam, self.c1[t][out[:, 0].astype(np.int64)])
+            out[:, 2] = dec.decode(self._fam, self.c2[t][out[:, 1].astype(np.int64)])
         return out

@@ -49,7 +49,10 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
     Returns a dict ``{"float": {...}, name: {...}}`` with per-method ``block_errors``, ``bler``
     and, for codecs, ``payload_bits_per_softbit`` (mean over frames, header excluded),
     ``frame_bits_per_softbit`` (header included), ``entropy_bits_per_softbit`` (empirical
-    entropy of the coded symbols over all frames of the point, per-stream marginals), and
+    entropy of the coded symbols over all frames of the point: per-stream marginals for scalar
+    quantizers — the rate of an ideal memoryless coder of their indices — and the chain
+    factorisation ``H(z0) + H(z1|z0) + H(z2|z1)`` for the autoencoders whose model uses the
+    chain coder), and
     ``encode_s``/``decode_s`` (wall time).
     """
     from ..phy import ldpc
@@ -77,7 +80,12 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
         e = bler_of(rec)
         sizes = np.array([len(f) for f in frames], dtype=np.float64)
         sym, m = symbols_of(codec, llr.reshape(-1, k), s)
-        ent = None if sym is None else entropy.entropy_bits(sym, m) / k
+        if sym is None:
+            ent = None
+        elif isinstance(getattr(codec, "coder", None), entropy.ChainCoder):
+            ent = entropy.chain_entropy_bits(sym, m) / k
+        else:
+            ent = entropy.entropy_bits(sym, m) / k
         res[name] = {
             "block_errors": e, "bler": e / n_cw,
             "payload_bits_per_softbit": float(np.mean(sizes - HEADER_BYTES) * 8 / nbits),

@@ -11,7 +11,8 @@ A config is a JSON object (every key optional except ``bits_per_symbol``)::
       "hidden_layers": 4, "width_factor": 8,   # hidden width = width_factor * K (see below)
       "snr_db": [6, 32, 1],          # training SNR grid (start, stop inclusive, step), dB
       "codewords_per_snr": 600,      # i.i.d. Rayleigh LDPC codewords per SNR
-      "calib_codewords_per_snr": 300,# separate draw for the entropy tables
+      "calib_codewords_per_snr": 300,# separate draw for the marginal entropy tables
+      "chain_calib_codewords_per_snr": 400,  # draw (same seed) for the chain model (0 = none)
       "steps": 3000, "batch": 4096,
       "entropy_batch": 1024,         # rows of the mini-batch used for the soft entropy (speed)
       "lr": 0.003, "lr_final": 0.00005,
@@ -42,6 +43,10 @@ storage it halved the eq. (3) distortion on Rayleigh data yet raised the EPA blo
 over 60 % (the 1/(|Lambda|+eps) weights let a few near-zero soft bits flip the sign of a whole
 cell's reconstruction), so it stays off until that is understood.
 
+Entropy model: per-latent marginal tables (``entropy.tables``) and the conditional chain model
+``p(z0) p(z1|z0) p(z2|z1)`` (``entropy.chain_*``, used by the codecs when present), both
+estimated on a separate draw of the training channels.
+
 Outputs in ``out_dir``: ``<name>.safetensors`` (weights + entropy tables, see
 :mod:`.codec`), ``<name>.json`` (config, model id, training log) and ``checkpoint_<step>.pt``.
 One optimisation step draws a random mini-batch from the whole training set (all SNRs mixed);
@@ -53,6 +58,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -62,7 +68,8 @@ from . import core
 DEFAULTS = {
     "name": None, "kind": "learned", "alpha": 0.001, "hidden_layers": 4, "width_factor": 8,
     "snr_db": None, "codewords_per_snr": 600, "calib_codewords_per_snr": 300, "steps": 3000,
-    "batch": 4096, "entropy_batch": 1024, "refine_decoder": False, "refine_min_count": 3, "lr": 3e-3, "lr_final": 5e-5, "seed": 0, "out_dir": None, "checkpoint_every": 1000,
+    "batch": 4096, "entropy_batch": 1024, "refine_decoder": False, "refine_min_count": 3,
+    "chain_calib_codewords_per_snr": 400, "lr": 3e-3, "lr_final": 5e-5, "seed": 0, "out_dir": None, "checkpoint_every": 1000,
 }
 
 REFINED_SCALE = 8.0
@@ -168,7 +175,42 @@ def train(cfg: dict, progress: bool = True) -> Path:
 
     meta["refined_cells"] = int(len(extra.get("decoder.refined_cells", [])))
     path = save_model(out_dir / f"{c['name']}.safetensors", model, tables, meta, extra)
+    if c["chain_calib_codewords_per_snr"]:
+        add_chain_tables(path, codewords_per_snr=c["chain_calib_codewords_per_snr"])
+    from .codec import load_tensors
+
+    _, final_meta, _ = load_tensors(path)
+    (out_dir / f"{c['name']}.json").write_text(json.dumps(final_meta, indent=1))
     return path
+
+
+def chain_extra(sym: np.ndarray, eff_snr_db: np.ndarray) -> dict:
+    """The chain entropy model's tensors (see entropy.chain_tables); conditionals as float16."""
+    from . import entropy
+
+    marg, c1, c2 = entropy.chain_tables(np.asarray(sym), np.asarray(eff_snr_db), core.LATENT_LEVELS)
+    return {"entropy.chain_marg": marg.astype(np.float64), "entropy.chain_c1": c1.astype(np.float16),
+            "entropy.chain_c2": c2.astype(np.float16)}
+
+
+def add_chain_tables(path, out=None, codewords_per_snr: Optional[int] = None) -> Path:
+    """Add the chain entropy model to a trained autoencoder file, estimated on a fresh draw of the
+    training channels (i.i.d. Rayleigh, the config's SNR grid, seed + 1000)."""
+    from . import codec, data
+
+    tensors, meta, _ = codec.load_tensors(path)
+    c = meta["config"]
+    k = int(c["bits_per_symbol"])
+    n = int(codewords_per_snr or c["calib_codewords_per_snr"])
+    cal, _, eff = data.rayleigh_llrs(k, snr_grid(c["snr_db"]), n, seed=c["seed"] + 1000)
+    z = codec._run_mlp(codec._mlp_layers(tensors, "net.encoder"), core.llr_to_softbit(cal))
+    sym = core.latent_kernel().quantize(np.ascontiguousarray(z, dtype=np.float32))
+    tensors = {kk: v for kk, v in tensors.items() if not kk.startswith("entropy.chain")}
+    tensors.update(chain_extra(sym, eff))
+    meta = dict(meta)
+    meta.pop("model_id", None)
+    meta["chain_calib_codewords_per_snr"] = n
+    return codec.save_tensors(out or path, tensors, meta)
 
 
 def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
