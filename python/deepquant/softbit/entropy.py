@@ -212,6 +212,11 @@ class ChainCoder:
             a /= a.sum(-1, keepdims=True)
         self.n_tables, self.m = self.marg.shape
         self.lm, self.l1, self.l2 = -np.log2(self.marg), -np.log2(self.c1), -np.log2(self.c2)
+        # table-selection costs, float32, laid out [cell, table] so one gather serves all tables
+        t = self.n_tables
+        self._sel_m = np.ascontiguousarray(self.lm.T, dtype=np.float32)  # (m, T)
+        self._sel_1 = np.ascontiguousarray(self.l1.reshape(t, -1).T, dtype=np.float32)  # (m*m, T)
+        self._sel_2 = np.ascontiguousarray(self.l2.reshape(t, -1).T, dtype=np.float32)
         self._fam = constriction.stream.model.Categorical(perfect=False)
         self._models = {}
 
@@ -224,9 +229,12 @@ class ChainCoder:
     def choose_tables(self, sym_frames: np.ndarray) -> np.ndarray:
         """Best table per frame (smallest ideal code length): (F, n, 3) -> (F,)."""
         f, n, _ = sym_frames.shape
-        s = sym_frames.reshape(-1, 3).astype(np.int64)
-        bits = self.lm[:, s[:, 0]] + self.l1[:, s[:, 0], s[:, 1]] + self.l2[:, s[:, 1], s[:, 2]]  # (T, F*n)
-        return np.argmin(bits.reshape(self.n_tables, f, n).sum(-1), axis=0)
+        s = sym_frames.reshape(-1, 3).astype(np.intp)
+        m = self.m
+        bits = self._sel_m[s[:, 0]]
+        bits += self._sel_1[s[:, 0] * m + s[:, 1]]
+        bits += self._sel_2[s[:, 1] * m + s[:, 2]]  # (F*n, T)
+        return np.argmin(bits.reshape(f, n, self.n_tables).sum(1), axis=1)
 
     def ideal_bits(self, sym: np.ndarray, t: int) -> float:
         s = sym.astype(np.int64)
