@@ -287,3 +287,15 @@ def test_gr_decoder_large_llrs(gr_dec):
     torch_bits = ldpc.decode_batch(llr, backend="torch")
     assert int((gr_bits != torch_bits).any(1).sum()) <= 1
     assert int((gr_bits != msg).any(1).sum()) <= max(3, int((torch_bits != msg).any(1).sum()) + 1)
+
+
+def test_gr_decoder_zero_llrs(gr_dec):
+    """Regression: exact-zero LLRs (erasures, the detectors' zero fallback) made GNU Radio's
+    decoder fail on every frame; they are passed as GR_ZERO_LLR instead."""
+    rng = np.random.default_rng(21)
+    msg = rng.integers(0, 2, size=(60, K), dtype=np.uint8)
+    llr = bpsk_awgn_llr(ldpc.encode(msg), 4.0, rng)
+    llr[rng.random(llr.shape) < 0.03] = 0.0
+    llr[0, :5] = np.nan
+    assert (gr_dec.decode(llr) != msg).any(1).sum() <= 1
+    assert (ldpc.decode_batch(llr, workers=1) != msg).any(1).sum() <= 1

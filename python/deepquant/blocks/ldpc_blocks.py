@@ -86,7 +86,8 @@ class ldpc_encoder_bb(gr.interp_block):
 
 
 class _llr_to_gr(gr.sync_block):
-    """Standard order -> GNU Radio column order, |L| clipped to ldpc.GR_LLR_CLIP, NaN -> 0."""
+    """Standard order -> GNU Radio column order, made safe by ldpc.prepare_gr_llr (|L| clipped
+    to 10, NaN and exact zeros -> 1e-3: GNU Radio's decoder fails every frame on zero LLRs)."""
 
     def __init__(self):
         gr.sync_block.__init__(self, name="llr_to_gr_order", in_sig=[np.float32], out_sig=[np.float32])
@@ -94,8 +95,7 @@ class _llr_to_gr(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = (len(output_items[0]) // ldpc.N) * ldpc.N
-        x = np.nan_to_num(input_items[0][:n].reshape(-1, ldpc.N), nan=0.0)
-        np.clip(x, -ldpc.GR_LLR_CLIP, ldpc.GR_LLR_CLIP, out=x)
+        x = ldpc.prepare_gr_llr(input_items[0][:n].reshape(-1, ldpc.N).copy())
         output_items[0][:n] = ldpc.to_gr_order(x).reshape(-1)
         return n
 
@@ -109,7 +109,7 @@ class ldpc_decoder_fb(gr.hier_block2):
 
     Inside: a reordering block (standard -> GNU Radio column order, |L| clipped to 10 -- GNU
     Radio's single-precision probability-domain decoder overflows above, see ldpc.GR_LLR_CLIP --
-    NaN -> 0)
+    NaN and exact-zero LLRs (erasures) -> 1e-3, because zero LLRs make it fail every frame)
     followed by ``fec.decoder`` around ``fec.ldpc_decoder`` built by
     :func:`gnuradio.deepquant.phy.ldpc.make_gr_ldpc_decoder` (sigma and signature handled there).
 

@@ -55,6 +55,8 @@ __all__ = [
     "GR_COLUMN_ORDER",
     "LLR_CLIP",
     "GR_LLR_CLIP",
+    "GR_ZERO_LLR",
+    "prepare_gr_llr",
     "base_matrix",
     "expand_base_matrix",
     "parity_check_matrix",
@@ -92,6 +94,21 @@ LLR_CLIP = 50.0
 #: at 10 both decoders agree (tests/phy/test_ldpc.py::test_gr_decoder_large_llrs). Clipping
 #: at 10 (P(error) = 4.5e-5 per bit) costs nothing measurable.
 GR_LLR_CLIP = 10.0
+
+#: Exact-zero LLRs (erasures, NaN inputs, zero fallbacks of the detectors) are replaced by this
+#: tiny value before GNU Radio's decoder: with |L| = 0 it fails on every frame (measured: 2 % of
+#: the LLRs of 64-QAM AWGN frames at 14 dB set to 0 -> 3000 of 3000 frames wrong, 1 with 1e-3,
+#: 0 with the tanh-domain decoder; tests/phy/test_ldpc.py::test_gr_decoder_zero_llrs).
+GR_ZERO_LLR = 1e-3
+
+
+def prepare_gr_llr(llr: np.ndarray) -> np.ndarray:
+    """LLRs (any order, float) made safe for GNU Radio's decoder, in place when float32:
+    NaN -> erasure, ``|L|`` clipped to :data:`GR_LLR_CLIP`, erasures (0) -> :data:`GR_ZERO_LLR`."""
+    g = np.nan_to_num(np.asarray(llr, dtype=np.float32), nan=0.0, copy=False)
+    np.clip(g, -GR_LLR_CLIP, GR_LLR_CLIP, out=g)
+    g[g == 0] = GR_ZERO_LLR
+    return g
 
 _BASE_FILE = "ieee80211n_ldpc_648_r12_base.txt"
 
@@ -552,7 +569,8 @@ class GrLdpcDecoder:
         llr : array_like or torch.Tensor
             Shape ``(B, 648)`` or ``(648,)``, standard bit order, ``L = ln P(1)/P(0)``
             (positive = bit 1).  Converted to ``float32`` and clipped to
-            ``[-GR_LLR_CLIP, GR_LLR_CLIP]``; NaN is treated as 0 (erasure).
+            ``[-GR_LLR_CLIP, GR_LLR_CLIP]``; NaN is treated as an erasure and erasures (0)
+            become ``GR_ZERO_LLR`` (see :func:`prepare_gr_llr`).
 
         Returns
         -------
@@ -568,8 +586,7 @@ class GrLdpcDecoder:
             raise ValueError(f"llr must have shape (B, {N}) or ({N},), got {llr.shape}")
         single = llr.ndim == 1
         llr2 = llr.reshape(-1, N)
-        g = np.nan_to_num(llr2[:, GR_COLUMN_ORDER], nan=0.0)
-        np.clip(g, -GR_LLR_CLIP, GR_LLR_CLIP, out=g)
+        g = prepare_gr_llr(llr2[:, GR_COLUMN_ORDER])
         out = np.empty((g.shape[0], K), dtype=np.uint8)
         its = np.empty(g.shape[0], dtype=np.float32)
         work = self.fec.generic_work
