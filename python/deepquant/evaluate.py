@@ -222,7 +222,7 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
         }
         rows.append(row)
         if progress:
-            print(f"  {scenario} {detector:>10} {s:5.1f} dB  BLER {row['bler']:.2e} ({row['block_errors']}/{n})  "
+            tqdm.write(f"  {scenario} {detector:>10} {s:5.1f} dB  BLER {row['bler']:.2e} ({row['block_errors']}/{n})  "
                   f"BER {row['ber']:.2e}  uncoded {row['uncoded_ber']:.2e}")
         if tot["block_errors"] == 0 or row["bler"] < stop_bler:
             break
