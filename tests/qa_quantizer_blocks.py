@@ -23,7 +23,7 @@ def post(blk, msg):
     blk.to_basic_block()._post(pmt.intern("set"), msg)
 
 
-def run_with_messages(blk, src_data, msgs, in_type, out_type, rate=2e5):
+def run_with_messages(blk, src_data, msgs, in_type, out_type, rate=1e5):
     """Run src -> throttle -> blk -> sink and post ``msgs`` to the 'set' port while it runs."""
     tb = gr.top_block()
     src = getattr(blocks, f"vector_source_{in_type}")(list(src_data), False)
@@ -79,7 +79,7 @@ def test_runtime_threshold_change_callback_and_message():
     np.testing.assert_array_equal(run_chain(x, blk, "f", "b"), np.searchsorted([-1.0, 1.0], x, side="right"))
     # messages on the 'set' port while the flowgraph runs: malformed ones are logged and
     # ignored (the flowgraph keeps running), the valid one takes effect
-    x2 = np.tile(x, 1000)
+    x2 = np.tile(x, 2000)  # 1.2 s at 1e5 items/s: the messages (0.2 s) arrive well before the end
     out = run_with_messages(blk, x2, [
         pmt.intern("garbage"),
         fdict(thresholds=[1.0, 0.0]),  # unsorted
