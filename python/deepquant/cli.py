@@ -13,8 +13,8 @@ import sys
 from ._version import __version__
 
 BENCHES = {
-    "quantizer": "gnuradio.deepquant.bench.quantizer",
-    "chanest": "gnuradio.deepquant.chanest.bench",
+    "quantizer": "gnuradio.deepquant.apps.bench_quantizer",
+    "chanest": "gnuradio.deepquant.apps.bench_chanest",
 }
 
 # `deepquant train <what>`: each capability's module provides add_parser(subparsers) (light to
@@ -34,7 +34,7 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from . import demo
+    from .apps import demo
 
     demo.run(bits=tuple(args.bits), n_samples=args.samples, json_path=args.json)
     return 0

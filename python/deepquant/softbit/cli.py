@@ -12,7 +12,12 @@ The shipped models' configs are in gnuradio/deepquant/models/softbit/*.config.js
 def _run(args) -> int:
     from . import train
 
-    return train.main(args.config, progress=not args.quiet)
+    import json
+    from pathlib import Path
+
+    path = train.train(json.loads(Path(args.config).read_text()), progress=not args.quiet)
+    print(f"softbit model written to {path}")
+    return 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

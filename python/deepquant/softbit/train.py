@@ -56,6 +56,7 @@ One optimisation step draws a random mini-batch from the whole training set (all
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Optional
@@ -246,10 +247,10 @@ def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
 
 
 def main(config_path: str, progress: bool = True) -> int:
-    """CLI entry: train from a JSON config file, print the output path."""
+    """Train from a JSON config file (the model path is logged); returns 0."""
     cfg = json.loads(Path(config_path).read_text())
     path = train(cfg, progress=progress)
-    print(f"softbit model written to {path}")
+    logging.getLogger(__name__).info("softbit model written to %s", path)
     return 0
 
 

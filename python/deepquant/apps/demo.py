@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import quantization
+from .. import quantization
 
 __all__ = ["adc_loopback", "run"]
 
@@ -40,7 +40,7 @@ def adc_loopback(bits: int, nonuniform: bool, n_samples: int, seed: int = 1):
     """
     from gnuradio import blocks, gr
 
-    from . import deepquant_python as dq
+    from .. import deepquant_python as dq
 
     m = 2**bits
     sigma = math.sqrt(0.5)  # CN(0, 1): each of I and Q has variance 1/2

@@ -72,7 +72,7 @@ def _flowgraph_in_child(thresholds, n_items):
     import sys
 
     env = dict(os.environ, GR_CONF_PERFCOUNTERS_ON="True")
-    code = ("import json, sys; from gnuradio.deepquant.bench.quantizer import _flowgraph_rate as f; "
+    code = ("import json, sys; from gnuradio.deepquant.apps.bench_quantizer import _flowgraph_rate as f; "
             f"t = {list(map(float, thresholds))!r}; n = {int(n_items)}; "
             "a = f(t, n, True, 3); b = f(t, n, False, 3); print(json.dumps([a[0], a[1], b[0]]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -43,7 +43,7 @@ def _flowgraph_rates(kind, rate, n_items, repeats):
     """(end-to-end estimates/s, estimates/s inside work()) -- median of ``repeats`` runs."""
     from gnuradio import blocks, gr
 
-    from .system import ChannelSetup
+    from ..chanest.system import ChannelSetup
 
     y, _ = ChannelSetup(NT, NU, TP).sample_complex(1024, np.random.default_rng(0))
     data = y.astype(np.complex64).ravel().tolist()
@@ -70,7 +70,7 @@ def _in_child(kind, rate, n_items, repeats):
     import sys
 
     env = dict(os.environ, GR_CONF_PERFCOUNTERS_ON="True", OMP_NUM_THREADS="1")
-    code = ("import json; from gnuradio.deepquant.chanest.bench import _flowgraph_rates as f; "
+    code = ("import json; from gnuradio.deepquant.apps.bench_chanest import _flowgraph_rates as f; "
             f"print(json.dumps(f({kind!r}, {float(rate)!r}, {int(n_items)}, {int(repeats)})))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -98,8 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
-    from .estimators import make_estimator, MMSEEstimator, UniformADCEstimator
-    from .system import ChannelSetup
+    from ..chanest.estimators import make_estimator, MMSEEstimator, UniformADCEstimator
+    from ..chanest.system import ChannelSetup
 
     y, _ = ChannelSetup(NT, NU, TP).sample_complex(args.batch, np.random.default_rng(1))
     y = y.astype(np.complex64)
