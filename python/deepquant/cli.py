@@ -22,6 +22,7 @@ BENCHES = {
 TRAINERS = {
     "chanest": "gnuradio.deepquant.chanest.cli",
     "softbit": "gnuradio.deepquant.softbit.cli",
+    "eqnet": "gnuradio.deepquant.eqnet.cli",
 }
 
 

@@ -596,7 +596,8 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: st
     Parameters
     ----------
     method : str
-        A key of :data:`DETECTORS`.
+        A key of :data:`DETECTORS`; ``eqnet_*`` names register themselves on first use
+        (:mod:`gnuradio.deepquant.eqnet`, shipped models).
     y, H, noise_var, bits_per_symbol
         As :func:`exact_ml`.
     on_invalid : {"raise", "zero"}
@@ -612,6 +613,8 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: st
     numpy.ndarray or torch.Tensor
         [B, Nt*K] LLRs.
     """
+    if method not in DETECTORS and isinstance(method, str) and method.startswith("eqnet"):
+        from .. import eqnet  # noqa: F401  (registers the learned detectors)
     try:
         fn = DETECTORS[method]
     except (KeyError, TypeError):

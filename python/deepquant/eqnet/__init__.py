@@ -1,0 +1,218 @@
+"""EQ-Net (paper 002: Arvinte & Tamir, "EQ-Net: joint deep learning-based log-likelihood ratio
+estimation and quantization"): one network family that estimates MIMO LLRs (detection) and
+compresses them (quantization).  Pure torch/numpy; no GNU Radio import.
+
+* :mod:`.models` -- f_Q (quantization encoder), g (shared branched decoder), f_E (estimation
+  encoder, EQ-Net-L: 1 residual block, EQ-Net-P: 3).
+* :mod:`.data` -- exact-ML training data (seeded, cached on disk).
+* :mod:`.train` -- the two-stage training (``deepquant train eqnet --config FILE``).
+* :mod:`.io` -- model files (safetensors + versioned JSON metadata, no pickle), shipped models.
+* :class:`EQNetRuntime` -- inference: ``detect`` (estimation mode), ``quantize`` /
+  ``dequantize`` (quantization mode, 5 or 6 bits per latent dimension, k-means++ codebooks),
+  ``estimate_indices`` (joint estimation + quantization), ``pack`` / ``unpack`` (bitstreams).
+
+Importing the package registers the detectors ``eqnet_l`` / ``eqnet_p`` (shipped model chosen by
+the (Nr, Nt, K) of the call) and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6`` in
+``phy.mimo.DETECTORS``, and the quantizers ``eqnet-q5`` / ``eqnet-q6`` in
+``evaluate.COMPRESSORS``, so ``deepquant eval`` and the ``mimo_detector`` block use them like the
+classical detectors.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Dict, Tuple
+
+import numpy as np
+import torch
+
+from . import io as _io
+from .io import SHIPPED, ModelFileError  # noqa: F401
+from .models import llr_to_softbit, softbit_to_llr
+
+VARIANTS = ("l", "p")
+
+
+class EQNetRuntime:
+    """A loaded EQ-Net model ready for inference (CPU, torch inference mode, float32).
+
+    Parameters
+    ----------
+    path : str or Path
+        Model file (see :mod:`.io`).
+    expect : (nr, nt, K), optional
+        Raise :class:`ModelFileError` when the file is for another configuration.
+    need_estimator : bool
+        Raise when the file has no f_E (detection impossible).
+    """
+
+    def __init__(self, path, expect=None, need_estimator: bool = False):
+        self.path = str(path)
+        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator)
+        self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
+        self.latent_dim = 3 * self.nt
+        self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
+
+    @classmethod
+    def shipped(cls, nr: int, nt: int, k: int, variant: str = "l", need_estimator: bool = True):
+        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator)
+
+    @property
+    def has_estimator(self) -> bool:
+        return self.net.f_e is not None
+
+    def _bits(self, bits: int) -> int:
+        if int(bits) not in self.codebooks:
+            raise ValueError(f"EQ-Net model {self.path} has codebooks for {sorted(self.codebooks)} bits per latent, "
+                             f"not {bits}")
+        return int(bits)
+
+    # ---- estimation ---------------------------------------------------------------------------
+    def latents(self, y, H, noise_var) -> torch.Tensor:
+        y = torch.as_tensor(np.asarray(y, np.complex64)).reshape(-1, self.nr)
+        H = torch.as_tensor(np.asarray(H, np.complex64)).reshape(-1, self.nr, self.nt)
+        nv = torch.as_tensor(np.asarray(noise_var, np.float32)).reshape(-1)
+        if nv.numel() == 1 and y.shape[0] != 1:
+            nv = nv.expand(y.shape[0])
+        with torch.inference_mode():
+            return self.net.f_e(y, H, nv)
+
+    def detect(self, y, H, noise_var) -> np.ndarray:
+        """Estimation mode: y [B, Nr], H [B, Nr, Nt], sigma^2 [B] -> LLRs [B, Nt K] float32."""
+        if not self.has_estimator:
+            raise ModelFileError(f"EQ-Net model {self.path} has no estimation encoder")
+        z = self.latents(y, H, noise_var)
+        with torch.inference_mode():
+            return softbit_to_llr(self.net.g(z)).numpy()
+
+    # ---- quantization -------------------------------------------------------------------------
+    def encode_latents(self, llr) -> np.ndarray:
+        s = llr_to_softbit(torch.as_tensor(np.asarray(llr, np.float32)).reshape(-1, self.nt * self.k))
+        with torch.inference_mode():
+            return self.net.f_q(s).numpy()
+
+    def latent_indices(self, z: np.ndarray, bits: int) -> np.ndarray:
+        """Nearest codeword per latent dimension: uint8 [B, 3 Nt]."""
+        thr = self._thr[self._bits(bits)]
+        z = np.asarray(z, np.float32)
+        out = np.empty(z.shape, np.uint8)
+        for d in range(z.shape[1]):  # per latent dimension (3 Nt columns), vectorised over the batch
+            out[:, d] = np.searchsorted(thr[d], z[:, d], side="right")
+        return out
+
+    def quantize(self, llr, bits: int = 6) -> np.ndarray:
+        """Quantization mode: LLRs [B, Nt K] -> latent indices uint8 [B, 3 Nt]."""
+        return self.latent_indices(self.encode_latents(llr), bits)
+
+    def dequantize(self, idx, bits: int = 6) -> np.ndarray:
+        """Latent indices [B, 3 Nt] -> LLRs [B, Nt K] float32 (through g)."""
+        cb = self.codebooks[self._bits(bits)]
+        idx = np.asarray(idx).reshape(-1, self.latent_dim).astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= cb.shape[1]):
+            raise ValueError(f"latent index out of range 0..{cb.shape[1] - 1}")
+        z = cb[np.arange(self.latent_dim)[None, :], idx]
+        with torch.inference_mode():
+            return softbit_to_llr(self.net.g(torch.from_numpy(np.ascontiguousarray(z, np.float32)))).numpy()
+
+    def estimate_indices(self, y, H, noise_var, bits: int = 6) -> np.ndarray:
+        """Joint estimation and quantization: (y, H, sigma^2) -> latent indices uint8 [B, 3 Nt]."""
+        if not self.has_estimator:
+            raise ModelFileError(f"EQ-Net model {self.path} has no estimation encoder")
+        return self.latent_indices(self.latents(y, H, noise_var).numpy(), bits)
+
+    # ---- bitstreams ---------------------------------------------------------------------------
+    def pack(self, idx, bits: int) -> bytes:
+        """Indices [B, 3 Nt] -> bytes: each index as ``bits`` bits, MSB first, channel uses in
+        order, zero-padded to a whole byte."""
+        return pack_indices(idx, bits)
+
+    def unpack(self, payload: bytes, bits: int, n_uses: int = None) -> np.ndarray:
+        idx = unpack_indices(payload, bits)
+        n_full = idx.size // self.latent_dim if n_uses is None else int(n_uses)
+        if n_full * self.latent_dim > idx.size:
+            raise ValueError(f"bitstream of {len(payload)} bytes holds fewer than {n_full} channel uses")
+        return idx[: n_full * self.latent_dim].reshape(n_full, self.latent_dim)
+
+
+def pack_indices(idx, bits: int) -> bytes:
+    idx = np.asarray(idx, np.uint8).reshape(-1)
+    b = ((idx[:, None] >> np.arange(bits - 1, -1, -1, dtype=np.uint8)) & 1).astype(np.uint8)
+    return np.packbits(b.reshape(-1)).tobytes()
+
+
+def unpack_indices(payload: bytes, bits: int) -> np.ndarray:
+    b = np.unpackbits(np.frombuffer(payload, np.uint8))
+    n = b.size // bits
+    w = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)
+    return (b[: n * bits].reshape(n, bits) @ w).astype(np.uint8)
+
+
+# ---- registry hooks -----------------------------------------------------------------------------
+_CACHE: Dict[Tuple, EQNetRuntime] = {}
+_LOCK = threading.Lock()
+
+
+def runtime(nr: int, nt: int, k: int, variant: str, model: str = "") -> EQNetRuntime:
+    """Cached runtime: the shipped model for (nr, nt, K, variant), or ``model`` (a file)."""
+    key = (int(nr), int(nt), int(k), variant, str(model or ""))
+    with _LOCK:
+        rt = _CACHE.get(key)
+        if rt is None:
+            if model:
+                rt = EQNetRuntime(model, expect=(nr, nt, k), need_estimator=False)
+            else:
+                rt = EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=False)
+            _CACHE[key] = rt
+    return rt
+
+
+def _detector(variant: str, bits=None):
+    def fn(y, H, noise_var, bits_per_symbol, *, dtype=None, **_):
+        as_torch = isinstance(y, torch.Tensor)
+        yn = y.detach().cpu().numpy() if as_torch else np.asarray(y)
+        Hn = H.detach().cpu().numpy() if isinstance(H, torch.Tensor) else np.asarray(H)
+        nv = noise_var.detach().cpu().numpy() if isinstance(noise_var, torch.Tensor) else np.asarray(noise_var)
+        nr, nt = Hn.shape[-2], Hn.shape[-1]
+        rt = runtime(nr, nt, bits_per_symbol, variant)
+        nv = np.broadcast_to(np.asarray(nv, np.float32).reshape(-1) if np.ndim(nv) else np.float32(nv), (yn.shape[0],))
+        if bits is None:
+            llr = rt.detect(yn, Hn, nv)
+        else:
+            llr = rt.dequantize(rt.estimate_indices(yn, Hn, nv, bits), bits)
+        if dtype == "float64":
+            llr = llr.astype(np.float64)
+        return torch.from_numpy(llr).to(y.device) if as_torch else llr
+
+    fn.__name__ = f"eqnet_{variant}" + (f"_q{bits}" if bits else "")
+    fn.__doc__ = (f"EQ-Net-{variant.upper()} " + ("estimation" if bits is None else
+                  f"joint estimation + {bits}-bit latent quantization") + " with the shipped model for the "
+                  f"call's (Nr, Nt, K).")
+    return fn
+
+
+def _compressor(bits: int):
+    def f(llr):
+        x = np.asarray(llr, np.float32)
+        n = x.shape[1]
+        cfgs = [c for c in SHIPPED if c[1] * c[2] == n]
+        if not cfgs:
+            raise ValueError(f"eqnet-q{bits}: no shipped EQ-Net model for {n} LLRs per channel use")
+        nr, nt, k, _ = cfgs[0]
+        rt = runtime(nr, nt, k, "l")
+        return rt.dequantize(rt.quantize(x, bits), bits)
+
+    return f
+
+
+def register() -> None:
+    from .. import evaluate
+    from ..phy import mimo
+
+    for v in VARIANTS:
+        mimo.DETECTORS.setdefault(f"eqnet_{v}", _detector(v))
+        for b in (5, 6):
+            mimo.DETECTORS.setdefault(f"eqnet_{v}_q{b}", _detector(v, b))
+    for b in (5, 6):
+        evaluate.COMPRESSORS.setdefault(f"eqnet-q{b}", _compressor(b))
+
+
+register()

@@ -1,0 +1,86 @@
+"""``deepquant train eqnet --config FILE`` / ``--shipped`` (light to import)."""
+from __future__ import annotations
+
+import argparse
+
+SHIPPED_ORDER = ("eqnet-l-2x2-64qam", "eqnet-p-2x2-64qam", "eqnet-l-4x4-16qam")
+
+_EPILOG = """config: a JSON object, e.g.
+  {"nr": 2, "nt": 2, "bits_per_symbol": 6, "variant": "l", "codewords_per_snr": 10000,
+   "stage1": {"steps": 8000}, "stage2": {"steps": 12000}, "seed": 0}
+keys and defaults: `python -c "import gnuradio.deepquant.eqnet.train as t; help(t)"`.
+"stage1_from" may name a model file, or the name of a model trained earlier into the same --out.
+The shipped models' configs: gnuradio/deepquant/models/eqnet/*.config.json; `--shipped` retrains all
+three in order (EQ-Net-P reuses EQ-Net-L's stage 1) and writes them to --out.
+Multi-GPU: torchrun --nproc_per_node N $(which deepquant) train eqnet --config FILE"""
+
+
+def _resolve_stage1(cfg: dict, out):
+    """A ``stage1_from`` that is a model name (not a file) -> the file trained earlier."""
+    from pathlib import Path
+
+    from .. import paths
+
+    src = cfg.get("stage1_from")
+    if not src or Path(src).is_file():
+        return cfg
+    cands = [paths.cache_dir() / "eqnet" / src / f"{src}.safetensors"]
+    if out:
+        cands = [Path(out) / f"{src}.safetensors", Path(out) / src / f"{src}.safetensors"] + cands
+    for cand in cands:
+        if cand.is_file():
+            cfg["stage1_from"] = str(cand)
+            return cfg
+    raise SystemExit(f"stage1_from {src!r}: no such model file (train {src} first, into the same --out)")
+
+
+def _run(args) -> int:
+    import json
+    import shutil
+    from importlib import resources
+    from pathlib import Path
+
+    from . import train
+
+    if args.shipped:
+        cfg_dir = Path(str(resources.files("gnuradio.deepquant") / "models" / "eqnet"))
+        names = SHIPPED_ORDER
+        cfgs = [json.loads((cfg_dir / f"{n}.config.json").read_text()) for n in names]
+    else:
+        if not args.config:
+            raise SystemExit("give --config FILE or --shipped")
+        cfgs = [json.loads(Path(args.config).read_text())]
+    for cfg in cfgs:
+        if args.out:
+            cfg.setdefault("out_dir", str(Path(args.out) / cfg.get("name", "eqnet")))
+        if args.device:
+            cfg["device"] = args.device
+        if args.threads:
+            cfg["threads"] = args.threads
+        cfg = _resolve_stage1(cfg, args.out)
+        path = train.train(cfg, progress=not args.quiet, resume=args.resume)
+        if args.out and args.shipped:
+            shutil.copy(path, Path(args.out) / path.name)
+            shutil.copy(path.with_suffix(".json"), Path(args.out) / path.with_suffix(".json").name)
+        print(f"EQ-Net model written to {path}")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    s = subparsers.add_parser(
+        "eqnet", help="EQ-Net joint MIMO LLR estimation and quantization (paper 002), two-stage training",
+        description="Stage 1: quantization encoder f_Q + branched decoder g as an autoencoder on exact-ML soft "
+                    "bits (weighted MSE, latent noise); k-means++ latent codebooks (5 and 6 bits). Stage 2: "
+                    "estimation encoder f_E (y, H, sigma) -> frozen f_Q latents (L1). Generates and caches "
+                    "exact-ML training data on first use. Writes a safetensors model, a JSON log and "
+                    "checkpoints (--resume continues). CPU by default, CUDA when present; DDP under torchrun.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--config", metavar="FILE", help="JSON training config")
+    s.add_argument("--shipped", action="store_true", help="retrain the three shipped models in order")
+    s.add_argument("--out", metavar="DIR", help="output directory (default: the cache, ~/.cache/gr-deepquant/eqnet)")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device (default auto)")
+    s.add_argument("--threads", type=int, help="CPU threads (default 1)")
+    s.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoint.pt")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=_run)
+    return s

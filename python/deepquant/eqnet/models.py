@@ -1,0 +1,158 @@
+"""EQ-Net networks (paper 002, Arvinte & Tamir, "EQ-Net: joint deep learning-based log-likelihood
+ratio estimation and quantization"): quantization encoder f_Q, shared branched decoder g,
+estimation encoder f_E.  Pure torch, no GNU Radio.
+
+Shapes for ``Nt`` streams, ``K`` bits per symbol, ``D = 3 Nt`` latent dimensions (the ZF-SIC
+dimension of the paper's Theorem 1):
+
+* ``QuantEncoder``   soft bits ``tanh(L/2)`` [B, Nt K] -> latents [B, D] in (-1, 1) (tanh).
+  MLP, ``hidden_layers`` (6) hidden layers of width ``4 Nt K``, ReLU.
+* ``BranchedDecoder`` latents [B, D] -> soft bits [B, Nt K]: ``Nt K`` parallel MLPs, each sees the
+  whole latent and produces one soft bit (tanh output), ``hidden_layers`` (6) hidden layers of
+  width ``branch_width``.  The branches are evaluated together as batched matrix products
+  (weights [Nt K, in, out]), not a Python loop.
+* ``EstimationEncoder`` (y, H, sigma) -> latents [B, D]: one dense input layer per input (y and H
+  real-flattened: real parts then imaginary parts; the noise input is ``[sigma, ln sigma^2]``),
+  concatenation, a dense layer to the trunk width, ``blocks`` residual blocks (EQ-Net-L: 1,
+  EQ-Net-P: 3), each ``layers_per_block`` (6) hidden layers with a skip connection around every
+  layer (``x <- x + relu(W x + b)``), and a linear output of size D.
+
+Choices the paper leaves open (documented here, measured in the model cards): the branch width,
+the trunk width, the exact residual wiring, and the noise input (``sigma`` alone is badly scaled
+over 15-25 dB; ``ln sigma^2`` is added next to it).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def llr_to_softbit(llr: torch.Tensor) -> torch.Tensor:
+    return torch.tanh(0.5 * llr)
+
+
+#: soft bits are clipped to +-SOFTBIT_MAX before atanh (|L| <= 2 atanh(1 - 1e-6) ~ 28.6)
+SOFTBIT_MAX = 1.0 - 1e-6
+
+
+def softbit_to_llr(s: torch.Tensor) -> torch.Tensor:
+    return 2.0 * torch.atanh(s.clamp(-SOFTBIT_MAX, SOFTBIT_MAX))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_in: int, width: int, hidden_layers: int, d_out: int):
+        super().__init__()
+        layers, d = [], d_in
+        for _ in range(hidden_layers):
+            layers += [nn.Linear(d, width), nn.ReLU()]
+            d = width
+        layers.append(nn.Linear(d, d_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class QuantEncoder(nn.Module):
+    """f_Q: soft bits [B, Nt K] -> latents [B, 3 Nt] (tanh)."""
+
+    def __init__(self, nt: int, k: int, hidden_layers: int = 6, width_factor: int = 4):
+        super().__init__()
+        n = nt * k
+        self.mlp = MLP(n, width_factor * n, hidden_layers, 3 * nt)
+
+    def forward(self, s):
+        return torch.tanh(self.mlp(s))
+
+
+class BranchedDecoder(nn.Module):
+    """g: latents [B, D] -> soft bits [B, n_out]; n_out parallel MLPs batched as bmm."""
+
+    def __init__(self, d_latent: int, n_out: int, branch_width: int = 32, hidden_layers: int = 6):
+        super().__init__()
+        self.n_out, self.hidden_layers = n_out, hidden_layers
+        dims = [d_latent] + [branch_width] * hidden_layers + [1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(dims[:-1], dims[1:]):
+            w = torch.empty(n_out, a, b)
+            bound = 1.0 / math.sqrt(a)  # torch.nn.Linear's default init, per branch
+            nn.init.uniform_(w, -bound, bound)
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(torch.empty(n_out, 1, b).uniform_(-bound, bound)))
+
+    def forward(self, z):
+        h = z.unsqueeze(0).expand(self.n_out, -1, -1)  # [n_out, B, D]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = torch.relu(h)
+        return torch.tanh(h.squeeze(-1).transpose(0, 1))  # [B, n_out]
+
+
+def real_flat(x: torch.Tensor) -> torch.Tensor:
+    """Complex [B, ...] -> real [B, 2 prod(...)]: real parts (row-major) then imaginary parts."""
+    x = x.reshape(x.shape[0], -1)
+    return torch.cat([x.real, x.imag], dim=1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, width: int, layers: int = 6):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(layers))
+
+    def forward(self, x):
+        for lin in self.layers:
+            x = x + torch.relu(lin(x))
+        return x
+
+
+class EstimationEncoder(nn.Module):
+    """f_E: (y [B, Nr] complex, H [B, Nr, Nt] complex, noise_var [B]) -> latents [B, 3 Nt]."""
+
+    def __init__(self, nr: int, nt: int, width: int = 128, blocks: int = 1, layers_per_block: int = 6,
+                 input_width: int = 64):
+        super().__init__()
+        self.nr, self.nt = nr, nt
+        self.in_y = nn.Linear(2 * nr, input_width)
+        self.in_h = nn.Linear(2 * nr * nt, input_width)
+        self.in_s = nn.Linear(2, input_width)
+        self.fuse = nn.Linear(3 * input_width, width)
+        self.blocks = nn.ModuleList(ResidualBlock(width, layers_per_block) for _ in range(blocks))
+        self.out = nn.Linear(width, 3 * nt)
+
+    def features(self, y, H, noise_var):
+        nv = noise_var.reshape(-1, 1).to(torch.float32)
+        s = torch.cat([nv.sqrt(), nv.log()], dim=1)
+        return real_flat(y).to(torch.float32), real_flat(H).to(torch.float32), s
+
+    def forward(self, y, H, noise_var):
+        fy, fh, fs = self.features(y, H, noise_var)
+        x = torch.cat([torch.relu(self.in_y(fy)), torch.relu(self.in_h(fh)), torch.relu(self.in_s(fs))], dim=1)
+        x = torch.relu(self.fuse(x))
+        for b in self.blocks:
+            x = b(x)
+        return self.out(x)
+
+
+class EQNet(nn.Module):
+    """The three EQ-Net networks for one (Nr, Nt, K) configuration; f_E is optional (a model
+    trained only through stage 1 quantizes but does not estimate)."""
+
+    def __init__(self, nr: int, nt: int, k: int, *, enc_hidden_layers: int = 6, enc_width_factor: int = 4,
+                 dec_branch_width: int = 32, dec_hidden_layers: int = 6, est_width: int = 128,
+                 est_blocks: int = 1, est_layers_per_block: int = 6, est_input_width: int = 64,
+                 with_estimator: bool = True):
+        super().__init__()
+        self.nr, self.nt, self.k = nr, nt, k
+        self.f_q = QuantEncoder(nt, k, enc_hidden_layers, enc_width_factor)
+        self.g = BranchedDecoder(3 * nt, nt * k, dec_branch_width, dec_hidden_layers)
+        self.f_e = (EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width)
+                    if with_estimator else None)
+
+    @property
+    def latent_dim(self) -> int:
+        return 3 * self.nt

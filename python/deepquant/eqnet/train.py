@@ -1,0 +1,323 @@
+"""Two-stage EQ-Net training (``deepquant train eqnet --config FILE``).
+
+Stage 1: f_Q + g as an autoencoder on exact-ML soft bits ``s = tanh(L/2)`` with the weighted MSE
+of eq. (7), ``sum_i w_i (g(f_Q(s) + u)_i - s_i)^2 / (|s_i| + eps)`` (eps = 1e-6; w_i proportional
+to the mean |s_i| of bit position i in the training set, normalised to mean 1; averaged over the
+batch), Gaussian latent noise ``u ~ N(0, sigma_u^2)``, sigma_u = 1e-3, in training only (eq. 8).
+Codebooks: per latent dimension, k-means++ (scikit-learn ``KMeans``) on the f_Q latents of a
+subset of the training set, 5 and 6 bits.  Stage 2: f_E trained with the L1 loss of eq. (9) to the
+frozen f_Q latents (f_Q and g frozen).  Adam (lr 1e-3 as the paper), learning rate decayed
+exponentially to ``lr_final`` over the steps (the paper runs 1000 epochs at batch 32768 on a GPU;
+a 2-core CPU affords a few epochs, see the model cards for the measured cost of that).
+
+Config (JSON; every key optional but ``nr``, ``nt``, ``bits_per_symbol``)::
+
+    {"name": "eqnet-l-2x2-64qam", "nr": 2, "nt": 2, "bits_per_symbol": 6,
+     "variant": "l",                  # "l" (1 residual block) or "p" (3 blocks)
+     "snr_db": [15.5, ..., 22.0],     # default: data.DEFAULT_SNR_DB
+     "codewords_per_snr": 10000, "val_fraction": 0.2, "seed": 0,
+     "arch": {...},                   # models.EQNet keyword arguments (defaults per variant below)
+     "stage1": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
+     "stage2": {"steps": 12000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
+     "stage1_from": null,             # reuse f_Q, g and codebooks of an existing model file
+     "codebook_bits": [5, 6], "codebook_samples": 200000,
+     "val_every": 500, "checkpoint_every": 1000, "out_dir": null, "threads": 1}
+
+``stage1_from`` lets EQ-Net-L and EQ-Net-P of one configuration share f_Q, g and the codebooks
+(the paper's shared decoder): train L with stage 1, then P with ``stage1_from`` = L's file.
+
+Devices and parallelism: CPU by default, CUDA when available (``"device": "auto"``).  Under
+``torchrun --nproc_per_node N`` (environment ``WORLD_SIZE`` > 1) the trainer initialises
+``torch.distributed`` (NCCL on CUDA, Gloo on CPU), wraps the trained network in
+``DistributedDataParallel``, gives every rank its own seeded mini-batches (the global batch is
+``batch`` x N) and lets rank 0 alone validate, checkpoint and write the model.
+
+Checkpoints ``<out_dir>/checkpoint.pt`` (weights_only-loadable: tensors, numbers, strings) hold
+the stage, step, network and optimiser state; ``--resume`` continues from it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from . import data as data_mod
+from . import io as eqio
+from .models import EQNet, llr_to_softbit
+
+log = logging.getLogger(__name__)
+
+EPS = 1e-6
+
+ARCH_DEFAULTS = {
+    "l": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
+          "est_width": 96, "est_blocks": 1, "est_layers_per_block": 6, "est_input_width": 32},
+    "p": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
+          "est_width": 96, "est_blocks": 3, "est_layers_per_block": 6, "est_input_width": 32},
+}
+
+DEFAULTS = {
+    "name": None, "variant": "l", "snr_db": None, "codewords_per_snr": 10000, "val_fraction": 0.2, "seed": 0,
+    "arch": None,
+    "stage1": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
+    "stage2": {"steps": 12000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
+    "stage1_from": None, "codebook_bits": [5, 6], "codebook_samples": 200000,
+    "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
+    "device": "auto",
+}
+
+
+def full_config(cfg: dict) -> dict:
+    """Defaults filled in; ValueError on unknown keys or bad values."""
+    unknown = set(cfg) - set(DEFAULTS) - {"nr", "nt", "bits_per_symbol"}
+    if unknown:
+        raise ValueError(f"unknown eqnet config keys: {sorted(unknown)}")
+    for key in ("nr", "nt", "bits_per_symbol"):
+        if key not in cfg:
+            raise ValueError(f"eqnet config needs {key!r}")
+    c = json.loads(json.dumps(DEFAULTS))
+    for key, v in cfg.items():
+        if isinstance(v, dict) and isinstance(c.get(key), dict):
+            c[key].update(v)
+        else:
+            c[key] = v
+    if c["variant"] not in ARCH_DEFAULTS:
+        raise ValueError(f"variant must be 'l' or 'p', got {c['variant']!r}")
+    arch = dict(ARCH_DEFAULTS[c["variant"]])
+    arch.update(c["arch"] or {})
+    c["arch"] = arch
+    nr, nt, k = int(c["nr"]), int(c["nt"]), int(c["bits_per_symbol"])
+    if nr < nt:
+        raise ValueError(f"EQ-Net needs nr >= nt (got {nr}x{nt})")
+    if k not in (2, 4, 6, 8):
+        raise ValueError(f"bits_per_symbol must be 2, 4, 6 or 8, got {k}")
+    if c["snr_db"] is None:
+        if (nr, nt, k) not in data_mod.DEFAULT_SNR_DB:
+            raise ValueError(f"no default SNR grid for {nr}x{nt} K={k}: give 'snr_db' (exact-ML BLER ~1 .. 1e-4)")
+        c["snr_db"] = data_mod.DEFAULT_SNR_DB[(nr, nt, k)]
+    if c["name"] is None:
+        c["name"] = f"eqnet-{c['variant']}-{nr}x{nt}-k{k}"
+    return c
+
+
+def bit_weights(s: torch.Tensor) -> torch.Tensor:
+    """w_i of eq. (7): mean |s_i| per bit position, normalised to mean 1."""
+    w = s.abs().mean(dim=0)
+    return w / w.mean()
+
+
+def wmse(s_hat: torch.Tensor, s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Eq. (7) averaged over the batch."""
+    return ((s_hat - s) ** 2 / (s.abs() + EPS) * w).sum(dim=1).mean()
+
+
+def kmeans_codebook(z: np.ndarray, bits: int, seed: int) -> np.ndarray:
+    """Per-dimension k-means++ scalar codebooks: float32 [D, 2^bits], sorted per row."""
+    from sklearn.cluster import KMeans
+
+    out = np.empty((z.shape[1], 2 ** bits), np.float32)
+    for d in range(z.shape[1]):
+        km = KMeans(n_clusters=2 ** bits, init="k-means++", n_init=1, random_state=seed + d, max_iter=100)
+        km.fit(z[:, d:d + 1].astype(np.float64))
+        c = np.sort(km.cluster_centers_[:, 0]).astype(np.float32)
+        # strictly increasing (ties are impossible in practice, but keep the file valid)
+        c = np.maximum.accumulate(c + np.arange(c.size, dtype=np.float32) * 1e-7)
+        out[d] = c
+    return out
+
+
+class _Dist:
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and self.world > 1:
+            device = f"cuda:{self.local}"
+            torch.cuda.set_device(self.local)
+        self.device = torch.device(device)
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, module):
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            return DistributedDataParallel(module, device_ids=[self.local] if self.device.type == "cuda" else None)
+        return module
+
+
+class _Autoencoder(torch.nn.Module):
+    """Stage 1 network: f_Q, the training quantizer of eq. (8) (additive Gaussian noise), g."""
+
+    def __init__(self, f_q, g, sigma_u: float):
+        super().__init__()
+        self.f_q, self.g, self.sigma_u = f_q, g, sigma_u
+
+    def forward(self, s):
+        z = self.f_q(s)
+        if self.training:
+            z = z + self.sigma_u * torch.randn_like(z)
+        return self.g(z)
+
+
+def _split(n: int, val_fraction: float, seed: int):
+    perm = np.random.default_rng(seed + 7).permutation(n)
+    nv = int(round(n * val_fraction))
+    return perm[nv:], perm[:nv]
+
+
+def _save_ckpt(path: Path, stage: int, step: int, net, opt, log_rows) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"stage": stage, "step": step, "net": net.state_dict(), "opt": opt.state_dict(),
+                "log": json.dumps(log_rows)}, tmp)
+    tmp.replace(path)
+
+
+def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist, resume_state, progress):
+    from tqdm import tqdm
+
+    sc = c[f"stage{stage}"]
+    steps = int(sc["steps"])
+    opt = torch.optim.Adam(params, lr=sc["lr"])
+    gamma = (sc["lr_final"] / sc["lr"]) ** (1.0 / max(1, steps))
+    start, rows = 0, []
+    if resume_state is not None and resume_state["stage"] == stage:
+        net.load_state_dict(resume_state["net"])
+        opt.load_state_dict(resume_state["opt"])
+        start = int(resume_state["step"]) + 1
+        rows = json.loads(resume_state["log"])
+    for gph in opt.param_groups:
+        gph["lr"] = sc["lr"] * gamma ** start
+    g = torch.Generator().manual_seed(c["seed"] * 1000 + stage * 100 + dist.rank + start)
+    tidx = torch.from_numpy(train_idx)
+    bar = tqdm(range(start, steps), desc=f"{c['name']} stage {stage}", disable=not (progress and dist.main),
+               mininterval=2.0, initial=start, total=steps)
+    t0 = time.perf_counter()
+    for step in bar:
+        idx = tidx[torch.randint(0, tidx.numel(), (int(sc["batch"]),), generator=g)]
+        loss = loss_fn(idx)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for gph in opt.param_groups:
+            gph["lr"] *= gamma
+        last = step == steps - 1
+        if dist.main and (step % c["val_every"] == 0 or last):
+            v = val_fn()
+            rows.append({"stage": stage, "step": step, "train_loss": float(loss.detach()), "val_loss": v,
+                         "seconds": time.perf_counter() - t0})
+            bar.set_postfix(train=f"{float(loss.detach()):.3e}", val=f"{v:.3e}")
+        if dist.main and c["checkpoint_every"] and (step % c["checkpoint_every"] == 0 or last) and step > start:
+            _save_ckpt(out_dir / "checkpoint.pt", stage, step, net, opt, rows)
+    bar.close()
+    return rows
+
+
+def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
+    """Train one EQ-Net model from a config dict; returns the model file path (see module doc)."""
+    from .. import paths
+
+    c = full_config(cfg)
+    dist = _Dist(c["device"])
+    if dist.device.type == "cpu":
+        torch.set_num_threads(int(c["threads"]))
+    torch.manual_seed(c["seed"])
+    nr, nt, k = int(c["nr"]), int(c["nt"]), int(c["bits_per_symbol"])
+    out_dir = Path(c["out_dir"] or (paths.cache_dir() / "eqnet" / c["name"]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    ds = data_mod.load_or_generate(nr, nt, k, c["snr_db"], c["codewords_per_snr"], c["seed"], progress=progress)
+    t_data = time.perf_counter() - t_start
+    dev = dist.device
+    s_all = llr_to_softbit(torch.from_numpy(ds["llr"])).to(dev)
+    y_all = torch.from_numpy(ds["y"]).to(dev)
+    h_all = torch.from_numpy(ds["H"]).to(dev)
+    nv_all = torch.from_numpy(ds["noise_var"]).to(dev)
+    train_idx, val_idx = _split(s_all.shape[0], c["val_fraction"], c["seed"])
+    val_idx = torch.from_numpy(val_idx[: int(c["val_samples"])]).to(dev)
+    w = bit_weights(s_all[torch.from_numpy(train_idx).to(dev)]).to(dev)
+    net = EQNet(nr, nt, k, **c["arch"]).to(dev)
+    resume_state = None
+    ck = out_dir / "checkpoint.pt"
+    if resume and ck.exists():
+        resume_state = torch.load(ck, map_location=dev, weights_only=True)
+        log.info("resuming from %s (stage %d, step %d)", ck, resume_state["stage"], resume_state["step"])
+        if resume_state["stage"] == 2:
+            net.load_state_dict(resume_state["net"])
+    history = []
+    codebooks = {}
+    # ---------------- stage 1 ----------------
+    if c["stage1_from"]:
+        src, codebooks, src_meta = eqio.load(c["stage1_from"], expect=(nr, nt, k))
+        net.f_q.load_state_dict(src.f_q.state_dict())
+        net.g.load_state_dict(src.g.state_dict())
+        history += [dict(r, source=str(c["stage1_from"])) for r in src_meta.get("history", []) if r["stage"] == 1]
+    elif resume_state is None or resume_state["stage"] == 1:
+        sigma_u = float(c["stage1"]["sigma_u"])
+        ae = _Autoencoder(net.f_q, net.g, sigma_u)
+        ae_w = dist.wrap(ae)
+
+        def loss1(idx):
+            s = s_all[idx]
+            return wmse(ae_w(s), s, w)
+
+        def val1():
+            with torch.no_grad():
+                s = s_all[val_idx]
+                return float(wmse(net.g(net.f_q(s)), s, w))
+
+        history += _run_stage(1, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
+                              resume_state, progress)
+    if not codebooks:
+        with torch.no_grad():
+            sub = torch.from_numpy(train_idx[: int(c["codebook_samples"])]).to(dev)
+            z = net.f_q(s_all[sub]).cpu().numpy()
+        codebooks = {int(b): kmeans_codebook(z, int(b), c["seed"]) for b in c["codebook_bits"]}
+    t_stage1 = time.perf_counter() - t_start - t_data
+    # ---------------- stage 2 ----------------
+    for p in list(net.f_q.parameters()) + list(net.g.parameters()):
+        p.requires_grad_(False)
+    fe = dist.wrap(net.f_e)
+    with torch.no_grad():
+        z_all = torch.cat([net.f_q(s_all[i:i + 262144]) for i in range(0, s_all.shape[0], 262144)])
+
+    def loss2(idx):
+        return (fe(y_all[idx], h_all[idx], nv_all[idx]) - z_all[idx]).abs().sum(dim=1).mean()
+
+    def val2():
+        with torch.no_grad():
+            return float((net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean())
+
+    rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
+    history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
+    t_total = time.perf_counter() - t_start
+    if not dist.main:
+        return out_dir / f"{c['name']}.safetensors"
+    with torch.no_grad():
+        s = s_all[val_idx]
+        val = {"stage1_wmse": float(wmse(net.g(net.f_q(s)), s, w)),
+               "stage2_l1": float((net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean()),
+               "estimate_wmse": float(wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w))}
+    meta = {"nr": nr, "nt": nt, "k": k, "variant": c["variant"], "arch": c["arch"], "config": c,
+            "bit_weights": w.cpu().tolist(), "train_samples": int(train_idx.size), "validation": val,
+            "seconds": {"data": t_data, "stage1": t_stage1, "total": t_total, "threads": torch.get_num_threads(),
+                        "device": str(dev), "world_size": dist.world},
+            "history": history}
+    net_cpu = net.to("cpu")
+    path = eqio.save(out_dir / f"{c['name']}.safetensors", net_cpu, codebooks, meta)
+    (out_dir / f"{c['name']}.json").write_text(json.dumps(meta, indent=1))
+    log.info("EQ-Net model written to %s", path)
+    return path

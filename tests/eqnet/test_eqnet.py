@@ -1,0 +1,184 @@
+"""EQ-Net numerics: networks, loss, codebooks, bitstreams, model files, registry, training smoke."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gnuradio.deepquant import eqnet
+from gnuradio.deepquant.eqnet import io as eqio
+from gnuradio.deepquant.eqnet import models, train
+
+
+def test_branched_decoder_equals_independent_mlps():
+    torch.manual_seed(0)
+    dec = models.BranchedDecoder(6, 12, branch_width=8, hidden_layers=3)
+    z = torch.randn(50, 6)
+    out = dec(z)
+    ref = torch.empty(50, 12)
+    for j in range(12):  # one plain MLP per output, from the same weights
+        h = z
+        for i, (w, b) in enumerate(zip(dec.weights, dec.biases)):
+            h = h @ w[j] + b[j, 0]
+            if i < len(dec.weights) - 1:
+                h = torch.relu(h)
+        ref[:, j] = torch.tanh(h[:, 0])
+    assert torch.allclose(out, ref, atol=1e-6)
+
+
+def test_shapes_and_latent_range():
+    net = models.EQNet(2, 2, 6, est_width=16, dec_branch_width=8)
+    s = torch.rand(7, 12) * 2 - 1
+    z = net.f_q(s)
+    assert z.shape == (7, 6) and z.abs().max() < 1
+    assert net.g(z).shape == (7, 12)
+    y = torch.randn(7, 2, dtype=torch.complex64)
+    H = torch.randn(7, 2, 2, dtype=torch.complex64)
+    assert net.f_e(y, H, torch.ones(7)).shape == (7, 6)
+
+
+def test_real_flat_order():
+    x = torch.tensor([[1 + 2j, 3 + 4j]], dtype=torch.complex64)
+    assert models.real_flat(x).tolist() == [[1.0, 3.0, 2.0, 4.0]]
+
+
+def test_wmse_matches_formula():
+    rng = np.random.default_rng(0)
+    s = rng.uniform(-1, 1, (20, 4)).astype(np.float32)
+    sh = rng.uniform(-1, 1, (20, 4)).astype(np.float32)
+    w = np.abs(s).mean(0)
+    w = w / w.mean()
+    ref = np.mean(np.sum(w * (sh - s) ** 2 / (np.abs(s) + 1e-6), axis=1))
+    got = train.wmse(torch.from_numpy(sh), torch.from_numpy(s), train.bit_weights(torch.from_numpy(s)))
+    assert float(got) == pytest.approx(ref, rel=1e-5)
+
+
+def test_softbit_llr_roundtrip():
+    # float32 soft bits resolve |L| up to ~14.5 (2 atanh(1 - 1e-6)); beyond, LLRs saturate there
+    llr = torch.linspace(-13, 13, 101)
+    assert torch.allclose(models.softbit_to_llr(models.llr_to_softbit(llr)), llr, atol=0.05)
+    big = models.softbit_to_llr(models.llr_to_softbit(torch.tensor([-40.0, 40.0])))
+    assert torch.allclose(big, torch.tensor([-14.5, 14.5]), atol=0.01)
+
+
+def test_pack_unpack_roundtrip_and_bit_order():
+    idx = np.array([[1, 2, 3]], np.uint8)
+    data = eqnet.pack_indices(idx, 5)
+    # 00001 00010 00011 + one pad bit -> 0000100010000110
+    assert data == bytes([0b00001000, 0b10000110])
+    rng = np.random.default_rng(1)
+    for bits in (5, 6):
+        x = rng.integers(0, 2 ** bits, (33, 6), dtype=np.uint8)
+        got = eqnet.unpack_indices(eqnet.pack_indices(x, bits), bits)[: x.size].reshape(x.shape)
+        assert np.array_equal(got, x)
+
+
+def test_kmeans_codebook_sorted_and_nearest():
+    rng = np.random.default_rng(0)
+    z = np.tanh(rng.standard_normal((3000, 2)))
+    cb = train.kmeans_codebook(z, 4, seed=0)
+    assert cb.shape == (2, 16) and np.all(np.diff(cb, axis=1) > 0)
+
+
+def _tiny(tmp_path, **kw):
+    net = models.EQNet(2, 2, 6, **dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8), )
+    cbs = {5: np.sort(np.random.default_rng(0).uniform(-1, 1, (6, 32)), axis=1).astype(np.float32),
+           6: np.sort(np.random.default_rng(1).uniform(-1, 1, (6, 64)), axis=1).astype(np.float32)}
+    meta = {"nr": 2, "nt": 2, "k": 6, "variant": "l",
+            "arch": dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8)}
+    meta.update(kw)
+    return eqio.save(tmp_path / "m.safetensors", net, cbs, meta), net, cbs
+
+
+def test_model_file_roundtrip_and_nearest_codeword(tmp_path):
+    path, net, cbs = _tiny(tmp_path)
+    rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
+    rng = np.random.default_rng(2)
+    llr = rng.normal(0, 5, (40, 12)).astype(np.float32)
+    z = rt.encode_latents(llr)
+    idx = rt.quantize(llr, 6)
+    brute = np.abs(z[:, :, None] - cbs[6][None]).argmin(axis=2)
+    assert np.array_equal(idx, brute)
+    with torch.no_grad():
+        ref = models.softbit_to_llr(net.g(torch.from_numpy(cbs[6][np.arange(6)[None], brute]))).numpy()
+    assert np.allclose(rt.dequantize(idx, 6), ref, atol=1e-5)
+
+
+def test_model_file_errors(tmp_path):
+    path, _, _ = _tiny(tmp_path)
+    with pytest.raises(eqio.ModelFileError, match="2x2 with 6 bits.*4x4 with 4"):
+        eqnet.EQNetRuntime(path, expect=(4, 4, 4))
+    bad = tmp_path / "garbage.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(eqio.ModelFileError, match="not a readable safetensors"):
+        eqnet.EQNetRuntime(bad)
+    with pytest.raises(eqio.ModelFileError, match="does not exist"):
+        eqnet.EQNetRuntime(tmp_path / "nope.safetensors")
+    # wrong version
+    from safetensors.torch import load_file, save_file
+
+    t = load_file(str(path))
+    save_file(t, str(tmp_path / "v9.safetensors"), metadata={"deepquant": json.dumps(
+        {"format": "deepquant-eqnet", "version": 9})})
+    with pytest.raises(eqio.ModelFileError, match="version 9"):
+        eqnet.EQNetRuntime(tmp_path / "v9.safetensors")
+    # weights that do not match the declared architecture
+    path2, _, _ = _tiny(tmp_path)
+    t = load_file(str(path2))
+    from safetensors import safe_open
+
+    with safe_open(str(path2), framework="pt") as f:
+        md = json.loads(f.metadata()["deepquant"])
+    md["arch"]["est_width"] = 32
+    save_file(t, str(tmp_path / "shape.safetensors"), metadata={"deepquant": json.dumps(md)})
+    with pytest.raises(eqio.ModelFileError, match="do not match"):
+        eqnet.EQNetRuntime(tmp_path / "shape.safetensors")
+    with pytest.raises(eqio.ModelFileError, match="no shipped"):
+        eqio.shipped_path(3, 3, 2, "l")
+
+
+def test_training_smoke_and_resume(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = {"name": "smoke", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
+           "arch": {"est_width": 16, "dec_branch_width": 8},
+           "stage1": {"steps": 30, "batch": 256}, "stage2": {"steps": 30, "batch": 256},
+           "val_every": 10, "checkpoint_every": 10, "codebook_samples": 2000, "out_dir": str(tmp_path / "out")}
+    path = train.train(cfg, progress=False)
+    rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
+    meta = rt.meta
+    h = meta["history"]
+    assert [r["stage"] for r in h].count(1) >= 3 and [r["stage"] for r in h].count(2) >= 3
+    # training lowers the validation losses
+    v1 = [r["val_loss"] for r in h if r["stage"] == 1]
+    v2 = [r["val_loss"] for r in h if r["stage"] == 2]
+    assert v1[-1] < v1[0] and v2[-1] < v2[0]
+    assert (tmp_path / "out" / "checkpoint.pt").exists()
+    ck = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)
+    assert ck["stage"] == 2
+    # resume: a longer stage 2 continues from the checkpoint, not from scratch
+    cfg["stage2"]["steps"] = 40
+    path2 = train.train(cfg, progress=False, resume=True)
+    h2 = eqnet.EQNetRuntime(path2).meta["history"]
+    assert max(r["step"] for r in h2 if r["stage"] == 2) == 39
+    # same seed, same data: data set is cached and reproducible
+    from gnuradio.deepquant.eqnet import data
+
+    a = data.generate(2, 2, 6, [18.0], 2, seed=3)
+    b = data.generate(2, 2, 6, [18.0], 2, seed=3)
+    assert np.array_equal(a["llr"], b["llr"]) and a["llr"].shape == (108, 12)
+    # LLR labels are exact-ML LLRs of the stored channel uses
+    from gnuradio.deepquant.phy import mimo
+
+    ref = mimo.exact_ml(a["y"], a["H"], a["noise_var"], 6)
+    assert np.allclose(ref, a["llr"], atol=1e-4)
+    # bits are what the hard decisions of exact ML mostly recover
+    assert np.mean((a["llr"] > 0) == a["bits"].astype(bool)) > 0.8
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="unknown eqnet config keys"):
+        train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "bogus": 1})
+    with pytest.raises(ValueError, match="needs 'nr'"):
+        train.full_config({"nt": 2, "bits_per_symbol": 6})
+    with pytest.raises(ValueError, match="nr >= nt"):
+        train.full_config({"nr": 1, "nt": 2, "bits_per_symbol": 6})
