@@ -39,6 +39,8 @@ _LAZY_BLOCKS = {
     "softbit_compressor": "blocks.softbit_blocks",
     "softbit_decompressor": "blocks.softbit_blocks",
     "harq_buffer": "blocks.harq_buffer",
+    "eqnet_quantizer": "blocks.eqnet_blocks",
+    "eqnet_dequantizer": "blocks.eqnet_blocks",
 }
 
 

@@ -192,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "func", None) is not _cmd_grc:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.files = extra + list(args.files)  # grcc/GRC options (e.g. -o DIR) pass through
     return args.func(args)
 
 

@@ -92,7 +92,7 @@ class Link:
     decoding uses GNU Radio's LDPC decoder through :func:`gnuradio.deepquant.phy.ldpc.decode_batch`)."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, interleaver_seed: int = 1234, max_iter: int = 50,
-                 workers: int = 2):
+                 workers: int = 2, csi_error_var: float = 0.0):
         from .phy import interleaver, ldpc
 
         self.sc = scenario
@@ -103,6 +103,9 @@ class Link:
         self.workers = workers
         self.interleaver = interleaver.BitInterleaver(N_CODE, seed=interleaver_seed)
         self._batch_counter = 0
+        # imperfect CSI: the detector sees H_hat = H + E, E i.i.d. CN(0, csi_error_var) (0 = genie CSI)
+        self.csi_error_var = float(csi_error_var)
+        self._csi_rng = np.random.default_rng(seed + 99991)
 
     # ---- channel -------------------------------------------------------------------------------
     def _channels(self, n_uses: int, n_codewords: int):
@@ -152,6 +155,9 @@ class Link:
         nv = sc.noise_var(snr_db)
         noise = (self.rng.standard_normal((n_uses, sc.nr)) + 1j * self.rng.standard_normal((n_uses, sc.nr)))
         y = (np.einsum("bij,bj->bi", h, x) + np.sqrt(nv / 2) * noise).astype(np.complex64)
+        if self.csi_error_var > 0:  # separate generator: the link itself is unchanged (paired runs)
+            e = self._csi_rng.standard_normal(h.shape + (2,)) @ np.array([1.0, 1j])
+            h = (h + np.sqrt(self.csi_error_var / 2) * e).astype(np.complex64)
         llr = np.asarray(mimo.detect(detector, y, h, np.full(n_uses, nv, np.float32),
                                      bits_per_symbol=sc.bits_per_symbol), dtype=np.float32)
         uncoded_err = int(np.sum((llr > 0).astype(np.uint8) != use_bits))
@@ -187,7 +193,7 @@ def required_snr(snr_db: Sequence[float], bler: Sequence[float], target: float =
 
 def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int = 100,
           max_codewords: int = 20000, batch: int = 500, seed: int = 0, compressor: str = "none",
-          progress: bool = True, stop_bler: float = 1e-3) -> dict:
+          progress: bool = True, stop_bler: float = 1e-3, csi_error_var: float = 0.0) -> dict:
     """BLER/BER vs SNR for one detector on one scenario (see the module docstring).
 
     The sweep ends after the first point with no block error or with BLER below ``stop_bler``
@@ -195,7 +201,7 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
     from tqdm import tqdm
 
     sc = SCENARIOS[scenario]
-    link = Link(sc, seed=seed)
+    link = Link(sc, seed=seed, csi_error_var=csi_error_var)
     rows = []
     for s in snr_db:
         tot = {"codewords": 0, "block_errors": 0, "bit_errors": 0, "uncoded_bit_errors": 0, "uncoded_bits": 0}
@@ -232,7 +238,7 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
         "ber": [r["ber"] for r in rows], "uncoded_ber": [r["uncoded_ber"] for r in rows],
         "codewords": [r["codewords"] for r in rows], "block_errors": [r["block_errors"] for r in rows],
         "required_snr_db_at_bler_1e-2": required_snr([r["snr_db"] for r in rows], [r["bler"] for r in rows]),
-        "min_errors": min_errors, "max_codewords": max_codewords, "seed": seed,
+        "min_errors": min_errors, "max_codewords": max_codewords, "seed": seed, "csi_error_var": csi_error_var,
     }
 
 

@@ -48,7 +48,7 @@ def test_wmse_matches_formula():
     sh = rng.uniform(-1, 1, (20, 4)).astype(np.float32)
     w = np.abs(s).mean(0)
     w = w / w.mean()
-    ref = np.mean(np.sum(w * (sh - s) ** 2 / (np.abs(s) + 1e-6), axis=1))
+    ref = np.mean(np.sum(w * (sh - s) ** 2 / (np.abs(s) + train.EPS), axis=1))
     got = train.wmse(torch.from_numpy(sh), torch.from_numpy(s), train.bit_weights(torch.from_numpy(s)))
     assert float(got) == pytest.approx(ref, rel=1e-5)
 

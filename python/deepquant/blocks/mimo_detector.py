@@ -6,12 +6,15 @@ from gnuradio import gr
 
 from ._common import BadInputCounter, configure_torch_threads
 
+#: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
+LEARNED = ("eqnet_l", "eqnet_p")
+
 
 def available_methods():
-    """Names accepted by ``method`` (classical detectors; learned ones register themselves)."""
+    """Names accepted by ``method``: the classical detectors and EQ-Net-L / EQ-Net-P."""
     from ..phy import mimo
 
-    return tuple(sorted(mimo.DETECTORS))
+    return tuple(sorted(set(k for k in mimo.DETECTORS if not k.startswith("eqnet")) | set(LEARNED)))
 
 
 def check_params(nr, nt, bits_per_symbol, method):
@@ -22,6 +25,17 @@ def check_params(nr, nt, bits_per_symbol, method):
     methods = available_methods()
     if method not in methods:
         raise ValueError(f"mimo_detector: unknown method {method!r}; choose one of {methods}")
+
+
+def load_learned(nr, nt, k, method, model=""):
+    """The EQ-Net runtime for ``method`` ('eqnet_l'/'eqnet_p'): ``model`` (a file) or the shipped
+    model for (nr, nt, K).  Raises ValueError (ModelFileError) naming the mismatch and the fix."""
+    from .. import eqnet
+
+    variant = method.split("_")[1]
+    if model:
+        return eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=True)
+    return eqnet.EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=True)
 
 
 class mimo_detector(gr.sync_block):
@@ -37,8 +51,12 @@ class mimo_detector(gr.sync_block):
     bits_per_symbol : int
         K: 1, 2, 4, 6 or 8.
     method : str
-        'exact_ml', 'maxlog_ml', 'zf_sic' or 'lmmse' (learned methods are added by later
-        capabilities behind the same ports).
+        'eqnet_p' (default), 'eqnet_l' (EQ-Net, paper 002: learned estimation encoder + decoder),
+        'exact_ml', 'maxlog_ml', 'zf_sic' or 'lmmse'.
+    model : str
+        EQ-Net model file for the learned methods; empty = the shipped model for (nr, nt, K)
+        (shipped: 2x2 64-QAM EQ-Net-L and -P, 4x4 16-QAM EQ-Net-L). A model for another
+        configuration raises ValueError at construction.
 
     Inputs: 0 y (complex, vlen nr), 1 H (complex, vlen nr*nt), 2 sigma^2 (float).
     Output: LLRs (float, vlen nt*K).
@@ -48,17 +66,20 @@ class mimo_detector(gr.sync_block):
     Everything GNU Radio hands to work() is detected in one batched torch call.
     """
 
-    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="exact_ml"):
+    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="eqnet_p", model=""):
         check_params(nr, nt, bits_per_symbol, method)
         self.nr, self.nt, self.k = int(nr), int(nt), int(bits_per_symbol)
         gr.sync_block.__init__(self, name="mimo_detector",
                                in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
                                out_sig=[(np.float32, self.nt * self.k)])
-        self.method = method
         configure_torch_threads()
         from ..phy import mimo
 
         self._mimo = mimo
+        self.model = str(model or "")
+        self._learned = {}
+        self.method = None
+        self._set(method, raise_errors=True)
         self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
                                                  "variance detected as zero LLRs")
 
@@ -66,11 +87,25 @@ class mimo_detector(gr.sync_block):
     def bad_count(self) -> int:
         return self._bad.count
 
-    def set_method(self, method):
-        if method not in self._mimo.DETECTORS:
-            self.logger.error(f"ignoring unknown method {method!r}; choose one of {available_methods()}")
+    def _set(self, method, raise_errors):
+        if method not in available_methods():
+            msg = f"unknown method {method!r}; choose one of {available_methods()}"
+            if raise_errors:
+                raise ValueError(f"mimo_detector: {msg}")
+            self.logger.error(f"ignoring {msg}")
             return
+        if method in LEARNED and method not in self._learned:
+            try:
+                self._learned[method] = load_learned(self.nr, self.nt, self.k, method, self.model)
+            except ValueError as e:
+                if raise_errors:
+                    raise ValueError(f"mimo_detector: {e}") from None
+                self.logger.error(f"ignoring method {method!r}: {e}")
+                return
         self.method = method
+
+    def set_method(self, method):
+        self._set(method, raise_errors=False)
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
@@ -86,7 +121,11 @@ class mimo_detector(gr.sync_block):
             np.fill_diagonal(eye, 1)
             h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
             nv = np.where(ok, nv, 1.0).astype(np.float32)
-        llr = self._mimo.detect(self.method, y, h, nv, bits_per_symbol=self.k)
+        method = self.method
+        if method in LEARNED:
+            llr = self._learned[method].detect(y, h, nv)
+        else:
+            llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
         out = output_items[0]
         out[:n] = np.asarray(llr, dtype=np.float32)
         out[:n][~ok] = 0.0

@@ -30,6 +30,8 @@ from .io import SHIPPED, ModelFileError  # noqa: F401
 from .models import llr_to_softbit, softbit_to_llr
 
 VARIANTS = ("l", "p")
+#: rows per decoder call (see EQNetRuntime._decode)
+CHUNK = 1024
 
 
 class EQNetRuntime:
@@ -45,12 +47,32 @@ class EQNetRuntime:
         Raise when the file has no f_E (detection impossible).
     """
 
-    def __init__(self, path, expect=None, need_estimator: bool = False):
+    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript"):
         self.path = str(path)
         self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator)
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
         self.latent_dim = 3 * self.nt
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
+        if backend not in ("eager", "torchscript"):
+            raise ValueError(f"backend must be 'eager' or 'torchscript', got {backend!r}")
+        self.backend = backend
+        self._core = None
+        self._g = self.net.g
+        if backend == "torchscript":
+            with torch.inference_mode(False), torch.no_grad():
+                self._g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
+                    self.net.g.eval(), (torch.zeros(4, self.latent_dim),))))
+        if self.has_estimator:
+            from .models import DetectCore
+
+            core = DetectCore(self.net).eval()
+            if backend == "torchscript":
+                # traced + frozen + optimize_for_inference (bench/eqnet.py: outputs equal to eager
+                # within 1e-5; see the README for the measured speed-up)
+                with torch.inference_mode(False), torch.no_grad():
+                    ex = (torch.zeros(4, 2 * self.nr), torch.zeros(4, 2 * self.nr * self.nt), torch.ones(4, 2))
+                    core = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(core, ex)))
+            self._core = core
 
     @classmethod
     def shipped(cls, nr: int, nt: int, k: int, variant: str = "l", need_estimator: bool = True):
@@ -80,9 +102,27 @@ class EQNetRuntime:
         """Estimation mode: y [B, Nr], H [B, Nr, Nt], sigma^2 [B] -> LLRs [B, Nt K] float32."""
         if not self.has_estimator:
             raise ModelFileError(f"EQ-Net model {self.path} has no estimation encoder")
-        z = self.latents(y, H, noise_var)
+        y = torch.as_tensor(np.asarray(y, np.complex64)).reshape(-1, self.nr)
+        H = torch.as_tensor(np.asarray(H, np.complex64)).reshape(-1, self.nr, self.nt)
+        nv = torch.as_tensor(np.asarray(noise_var, np.float32)).reshape(-1)
+        if nv.numel() == 1 and y.shape[0] != 1:
+            nv = nv.expand(y.shape[0])
+        fy, fh, fs = self.net.f_e.features(y, H, nv)
+        out = np.empty((y.shape[0], self.nt * self.k), np.float32)
         with torch.inference_mode():
-            return softbit_to_llr(self.net.g(z)).numpy()
+            for i in range(0, y.shape[0], CHUNK):
+                sl = slice(i, i + CHUNK)
+                out[sl] = softbit_to_llr(self._core(fy[sl], fh[sl], fs[sl])).numpy()
+        return out
+
+    def _decode(self, z: torch.Tensor) -> np.ndarray:
+        """g in cache-sized chunks (the branched decoder's activations, [Nt K, rows, width], run
+        ~2x faster per row when they stay in L2: measured 1.2e5 vs 6.4e4 rows/s at 1024 vs 4096)."""
+        out = np.empty((z.shape[0], self.nt * self.k), np.float32)
+        with torch.inference_mode():
+            for i in range(0, z.shape[0], CHUNK):
+                out[i:i + CHUNK] = softbit_to_llr(self._g(z[i:i + CHUNK])).numpy()
+        return out
 
     # ---- quantization -------------------------------------------------------------------------
     def encode_latents(self, llr) -> np.ndarray:
@@ -110,8 +150,7 @@ class EQNetRuntime:
         if idx.size and (idx.min() < 0 or idx.max() >= cb.shape[1]):
             raise ValueError(f"latent index out of range 0..{cb.shape[1] - 1}")
         z = cb[np.arange(self.latent_dim)[None, :], idx]
-        with torch.inference_mode():
-            return softbit_to_llr(self.net.g(torch.from_numpy(np.ascontiguousarray(z, np.float32)))).numpy()
+        return self._decode(torch.from_numpy(np.ascontiguousarray(z, np.float32)))
 
     def estimate_indices(self, y, H, noise_var, bits: int = 6) -> np.ndarray:
         """Joint estimation and quantization: (y, H, sigma^2) -> latent indices uint8 [B, 3 Nt]."""

@@ -41,12 +41,26 @@ def softbit_to_llr(s: torch.Tensor) -> torch.Tensor:
     return 2.0 * torch.atanh(s.clamp(-SOFTBIT_MAX, SOFTBIT_MAX))
 
 
+def he_init_(lin: nn.Linear) -> nn.Linear:
+    """He (Kaiming) normal weights for a ReLU layer, zero bias.
+
+    torch's default Linear init (variance 1/(3 fan_in)) shrinks the signal ~6x per ReLU layer:
+    through the 6-layer f_Q and the 6-layer decoder branches it vanishes, and stage 1 trained that
+    way left whole outputs stuck near 0 (2x2 64-QAM: soft-bit sign agreement 0.86 and eq. (7)
+    loss 3.0 after 1500 steps, autoencoder BLER 0.97 at 20.5 dB after 7000); with He init the same
+    run reached 0.96 and 0.90 after 1500 steps.
+    """
+    nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+    nn.init.zeros_(lin.bias)
+    return lin
+
+
 class MLP(nn.Module):
     def __init__(self, d_in: int, width: int, hidden_layers: int, d_out: int):
         super().__init__()
         layers, d = [], d_in
         for _ in range(hidden_layers):
-            layers += [nn.Linear(d, width), nn.ReLU()]
+            layers += [he_init_(nn.Linear(d, width)), nn.ReLU()]
             d = width
         layers.append(nn.Linear(d, d_out))
         self.net = nn.Sequential(*layers)
@@ -76,12 +90,16 @@ class BranchedDecoder(nn.Module):
         dims = [d_latent] + [branch_width] * hidden_layers + [1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for a, b in zip(dims[:-1], dims[1:]):
-            w = torch.empty(n_out, a, b)
-            bound = 1.0 / math.sqrt(a)  # torch.nn.Linear's default init, per branch
-            nn.init.uniform_(w, -bound, bound)
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            if i < hidden_layers:  # He init for the ReLU layers (see he_init_), zero biases
+                w = torch.randn(n_out, a, b) * math.sqrt(2.0 / a)
+                bias = torch.zeros(n_out, 1, b)
+            else:  # output layer: torch.nn.Linear's default init, per branch
+                bound = 1.0 / math.sqrt(a)
+                w = torch.empty(n_out, a, b).uniform_(-bound, bound)
+                bias = torch.empty(n_out, 1, b).uniform_(-bound, bound)
             self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(torch.empty(n_out, 1, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(bias))
 
     def forward(self, z):
         h = z.unsqueeze(0).expand(self.n_out, -1, -1)  # [n_out, B, D]
@@ -117,10 +135,12 @@ class EstimationEncoder(nn.Module):
                  input_width: int = 64):
         super().__init__()
         self.nr, self.nt = nr, nt
-        self.in_y = nn.Linear(2 * nr, input_width)
-        self.in_h = nn.Linear(2 * nr * nt, input_width)
-        self.in_s = nn.Linear(2, input_width)
-        self.fuse = nn.Linear(3 * input_width, width)
+        # He init for the ReLU input and fusion layers; the residual layers keep torch's default
+        # (smaller) init so that x + relu(W x) does not double the signal at each of up to 18 layers
+        self.in_y = he_init_(nn.Linear(2 * nr, input_width))
+        self.in_h = he_init_(nn.Linear(2 * nr * nt, input_width))
+        self.in_s = he_init_(nn.Linear(2, input_width))
+        self.fuse = he_init_(nn.Linear(3 * input_width, width))
         self.blocks = nn.ModuleList(ResidualBlock(width, layers_per_block) for _ in range(blocks))
         self.out = nn.Linear(width, 3 * nt)
 
@@ -130,7 +150,10 @@ class EstimationEncoder(nn.Module):
         return real_flat(y).to(torch.float32), real_flat(H).to(torch.float32), s
 
     def forward(self, y, H, noise_var):
-        fy, fh, fs = self.features(y, H, noise_var)
+        return self.core(*self.features(y, H, noise_var))
+
+    def core(self, fy, fh, fs):
+        """f_E on the real features of :meth:`features` (the part worth compiling)."""
         x = torch.cat([torch.relu(self.in_y(fy)), torch.relu(self.in_h(fh)), torch.relu(self.in_s(fs))], dim=1)
         x = torch.relu(self.fuse(x))
         for b in self.blocks:
@@ -156,3 +179,15 @@ class EQNet(nn.Module):
     @property
     def latent_dim(self) -> int:
         return 3 * self.nt
+
+
+class DetectCore(nn.Module):
+    """Estimation mode on real features: (fy, fh, fs) -> soft bits (f_E core, then g); the unit
+    that :class:`gnuradio.deepquant.eqnet.EQNetRuntime` compiles with TorchScript."""
+
+    def __init__(self, net: EQNet):
+        super().__init__()
+        self.f_e, self.g = net.f_e, net.g
+
+    def forward(self, fy, fh, fs):
+        return self.g(self.f_e.core(fy, fh, fs))

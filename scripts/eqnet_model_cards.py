@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Finish shipped EQ-Net models: copy trained files into the package, write each model's
+known-output check file (``<name>.check.json``, read by tests/eqnet/test_shipped.py) and model
+card (``<name>.md``) with config, data, seed, training time and -- when the reproduction and bench
+JSON are given -- the measured BLER gaps and latency.
+
+Run: venv/bin/python scripts/eqnet_model_cards.py [--from runs/eqnet] [--repro results/eqnet]
+     [--bench out/bench_eqnet.json]
+Ends with ``RESULT {json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CHECK_SEED = 1234
+CHECK_USES = 8
+
+
+def check_inputs(nr, nt, k, seed=CHECK_SEED, n=CHECK_USES):
+    """Deterministic inputs (numpy only, so the test regenerates them exactly)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr))).astype(np.complex64)
+    H = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
+    nv = np.full(n, 0.05, np.float32)
+    llr = rng.normal(0, 4, (n, nt * k)).astype(np.float32)
+    return y, H, nv, llr
+
+
+def write_check(rt, path):
+    y, H, nv, llr = check_inputs(rt.nr, rt.nt, rt.k)
+    d = {"seed": CHECK_SEED, "uses": CHECK_USES, "model_id": rt.meta["model_id"]}
+    if rt.has_estimator:
+        d["detect_llr"] = rt.detect(y, H, nv).round(5).tolist()
+    for b in sorted(rt.codebooks):
+        idx = rt.quantize(llr, b)
+        d[f"quantize_b{b}"] = idx.tolist()
+        d[f"dequantize_b{b}"] = rt.dequantize(idx, b).round(5).tolist()
+    Path(path).write_text(json.dumps(d))
+
+
+def card(name, meta, repro, bench):
+    c = meta["config"]
+    nr, nt, k, v = meta["nr"], meta["nt"], meta["k"], meta["variant"]
+    sec = meta["seconds"]
+    lines = [f"# {name}", "",
+             f"EQ-Net-{v.upper()} (paper 002) for {nr}x{nt} MIMO, {2 ** k}-QAM (K = {k}), i.i.d. Rayleigh training.",
+             "", "## Use", "",
+             f"`deepquant.mimo_detector({nr}, {nt}, {k}, method='eqnet_{v}')` (estimation), "
+             f"`deepquant.eqnet_quantizer({nt}, {k}, 6)` / `eqnet_dequantizer` (quantization, 5 or 6 bits per "
+             f"latent), `gnuradio.deepquant.eqnet.EQNetRuntime.shipped({nr}, {nt}, {k}, '{v}')`.", "",
+             "## Training (reproduce: `deepquant train eqnet --shipped --out DIR`)", "",
+             f"- config: `{name}.config.json` (seed {c['seed']}); architecture `{json.dumps(meta['arch'])}`",
+             f"- data: exact-ML LLRs of interleaved 802.11n (648, 324) codewords, {c['codewords_per_snr']} codewords "
+             f"at each SNR of {c['snr_db']} dB (SNR = E||H||_F^2 / sigma^2), {meta['train_samples']} training "
+             f"channel uses ({int(c['val_fraction'] * 100)} % held out)",
+             f"- stage 1: {'shared with ' + str(Path(c['stage1_from']).stem) if c.get('stage1_from') else json.dumps(c['stage1'])}; "
+             f"stage 2: {json.dumps(c['stage2'])}; eq. (7) eps = {c.get('eps')}",
+             f"- wall time: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
+             f"(data {sec['data']:.0f} s), on a 2-core machine shared with other jobs",
+             f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
+             ""]
+    if repro:
+        lines += ["## Measured (scripts/reproduce_eqnet.py)", ""]
+        for part in repro:
+            lines.append(f"- {part}")
+        lines.append("")
+    if bench:
+        lines += ["## Speed (bench/eqnet.py)", ""] + [f"- {b}" for b in bench] + [""]
+    lines += ["## Limits", "",
+              "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see the "
+              "README's EQ-Net section for the measured gap this leaves.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--from", dest="src", default="runs/eqnet")
+    p.add_argument("--repro", default="")
+    p.add_argument("--bench", default="")
+    a = p.parse_args(argv)
+    from gnuradio.deepquant import eqnet
+
+    dst = Path(__file__).resolve().parents[1] / "python" / "deepquant" / "models" / "eqnet"
+    done = {}
+    for key, name in eqnet.SHIPPED.items():
+        src = next((q for q in [Path(a.src) / f"{name}.safetensors", Path(a.src) / name / f"{name}.safetensors"]
+                    if q.is_file()), None)
+        if src is not None:
+            shutil.copy(src, dst / f"{name}.safetensors")
+        if not (dst / f"{name}.safetensors").is_file():
+            print(f"{name}: no model file", file=sys.stderr)
+            continue
+        rt = eqnet.EQNetRuntime(dst / f"{name}.safetensors", expect=key[:3])
+        write_check(rt, dst / f"{name}.check.json")
+        repro, bench = [], []
+        nr, nt, k, v = key
+        sc = f"{nr}x{nt}-{2 ** k}qam-rayleigh"
+        if a.repro and (Path(a.repro) / "detection.json").is_file():
+            det = json.loads((Path(a.repro) / "detection.json").read_text())
+            if sc in det:
+                g = det[sc]["gap_db_to_exact_ml_at_bler_1e-2"]
+                repro.append(f"{sc}: SNR gap to exact ML at BLER 1e-2: EQ-Net-{v.upper()} "
+                             f"{g.get('eqnet_' + v)} dB (LMMSE {g.get('lmmse')} dB, max-log {g.get('maxlog_ml')} dB)")
+        if a.repro and (Path(a.repro) / "quantization.json").is_file() and key[:3] == (2, 2, 6):
+            q = json.loads((Path(a.repro) / "quantization.json").read_text())["gap_db_to_unquantized_at_bler_1e-2"]
+            repro.append(f"quantization of exact-ML LLRs (2x2 64-QAM), gap to unquantized at BLER 1e-2: "
+                         f"{json.dumps(q)}")
+        if a.bench and Path(a.bench).is_file():
+            f = json.loads(Path(a.bench).read_text())["figures"]
+            cfg = f"{nr}x{nt}_{2 ** k}qam"
+            for b in (1, 256, 8192):
+                kk = f"eqnet_{v}_{cfg}_b{b}"
+                if f"{kk}_cu_per_s" in f:
+                    bench.append(f"batch {b}: {f[kk + '_cu_per_s']:.3g} channel uses/s, {f[kk + '_latency_ms']:.3f} ms per call")
+        (dst / f"{name}.md").write_text(card(name, rt.meta, repro, bench))
+        done[name] = rt.meta["model_id"]
+    print("RESULT " + json.dumps(done))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Every shipped EQ-Net model loads (without pickle) and reproduces its stored known output."""
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gnuradio.deepquant import eqnet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import eqnet_model_cards as cards  # noqa: E402
+
+
+@pytest.mark.parametrize("key", sorted(eqnet.SHIPPED))
+def test_shipped_model_reproduces_known_output(key):
+    name = eqnet.SHIPPED[key]
+    d = Path(str(resources.files("gnuradio.deepquant") / "models" / "eqnet"))
+    check = json.loads((d / f"{name}.check.json").read_text())
+    assert (d / f"{name}.md").is_file() and (d / f"{name}.config.json").is_file()
+    rt = eqnet.EQNetRuntime.shipped(*key)
+    assert rt.meta["model_id"] == check["model_id"]
+    assert rt.has_estimator and sorted(rt.codebooks) == [5, 6]
+    y, H, nv, llr = cards.check_inputs(rt.nr, rt.nt, rt.k, check["seed"], check["uses"])
+    np.testing.assert_allclose(rt.detect(y, H, nv), np.array(check["detect_llr"]), atol=2e-3, rtol=1e-4)
+    for b in (5, 6):
+        idx = rt.quantize(llr, b)
+        assert np.array_equal(idx, np.array(check[f"quantize_b{b}"]))
+        np.testing.assert_allclose(rt.dequantize(idx, b), np.array(check[f"dequantize_b{b}"]), atol=2e-3, rtol=1e-4)
+    # eager torch gives the same LLRs as the TorchScript path the blocks use
+    eager = eqnet.EQNetRuntime(eqnet.io.shipped_path(*key), backend="eager")
+    np.testing.assert_allclose(eager.detect(y, H, nv), rt.detect(y, H, nv), atol=1e-3, rtol=1e-4)
