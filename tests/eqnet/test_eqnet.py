@@ -182,3 +182,26 @@ def test_config_errors():
         train.full_config({"nt": 2, "bits_per_symbol": 6})
     with pytest.raises(ValueError, match="nr >= nt"):
         train.full_config({"nr": 1, "nt": 2, "bits_per_symbol": 6})
+
+
+def test_ddp_training_under_torchrun(tmp_path):
+    """Two CPU processes (gloo) under torchrun train one model without code changes."""
+    import json as _json
+    import os
+    import subprocess
+    import sys
+
+    cfg = {"name": "ddp", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 3,
+           "arch": {"est_width": 16, "dec_branch_width": 8},
+           "stage1": {"steps": 12, "batch": 128}, "stage2": {"steps": 12, "batch": 128},
+           "val_every": 6, "checkpoint_every": 0, "codebook_samples": 1000, "out_dir": str(tmp_path / "out")}
+    (tmp_path / "c.json").write_text(_json.dumps(cfg))
+    env = dict(os.environ, DEEPQUANT_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    deepquant = os.path.join(os.path.dirname(sys.executable), "deepquant")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        deepquant, "train", "eqnet", "--config", str(tmp_path / "c.json"), "--quiet"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rt = eqnet.EQNetRuntime(tmp_path / "out" / "ddp.safetensors")
+    assert rt.meta["seconds"]["world_size"] == 2
+    assert (tmp_path / "out" / "ddp.validation.png").exists()

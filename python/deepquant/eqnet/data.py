@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Dict, Sequence
@@ -105,7 +106,7 @@ def load_or_generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codeword
             return {key: z[key] for key in z.files}
     t0 = time.perf_counter()
     ds = generate(nr, nt, k, snr_db, codewords_per_snr, seed, progress=progress)
-    tmp = f.with_suffix(".tmp.npz")
+    tmp = f.with_name(f"{f.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **ds)
     tmp.replace(f)
     (d / (f.stem + ".json")).write_text(json.dumps(dict(spec, seconds=time.perf_counter() - t0,

@@ -247,7 +247,12 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     out_dir = Path(c["out_dir"] or (paths.cache_dir() / "eqnet" / c["name"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    ds = data_mod.load_or_generate(nr, nt, k, c["snr_db"], c["codewords_per_snr"], c["seed"], progress=progress)
+    if dist.world > 1 and not dist.main:  # rank 0 generates (or loads) the cached data set first
+        torch.distributed.barrier()
+    ds = data_mod.load_or_generate(nr, nt, k, c["snr_db"], c["codewords_per_snr"], c["seed"],
+                                   progress=progress and dist.main)
+    if dist.world > 1 and dist.main:
+        torch.distributed.barrier()
     t_data = time.perf_counter() - t_start
     dev = dist.device
     s_all = llr_to_softbit(torch.from_numpy(ds["llr"])).to(dev)
@@ -327,5 +332,29 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     net_cpu = net.to("cpu")
     path = eqio.save(out_dir / f"{c['name']}.safetensors", net_cpu, codebooks, meta)
     (out_dir / f"{c['name']}.json").write_text(json.dumps(meta, indent=1))
+    plot_history(history, out_dir / f"{c['name']}.validation.png", c["name"])
     log.info("EQ-Net model written to %s", path)
     return path
+
+
+def plot_history(history, path, title="") -> None:
+    """Training and validation loss of both stages vs step (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, stage, what in ((axes[0], 1, "eq. (7) weighted MSE"), (axes[1], 2, "eq. (9) L1 latent distance")):
+        rows = [r for r in history if r["stage"] == stage]
+        if rows:
+            ax.semilogy([r["step"] for r in rows], [r["train_loss"] for r in rows], label="train (batch)")
+            ax.semilogy([r["step"] for r in rows], [r["val_loss"] for r in rows], label="validation")
+        ax.set_title(f"{title} stage {stage}")
+        ax.set_xlabel("step")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
