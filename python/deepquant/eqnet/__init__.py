@@ -70,7 +70,9 @@ class EQNetRuntime:
                 # traced + frozen + optimize_for_inference (bench/eqnet.py: outputs equal to eager
                 # within 1e-5; see the README for the measured speed-up)
                 with torch.inference_mode(False), torch.no_grad():
-                    ex = (torch.zeros(4, 2 * self.nr), torch.zeros(4, 2 * self.nr * self.nt), torch.ones(4, 2))
+                    y0 = torch.randn(4, self.nr, dtype=torch.complex64)
+                    h0 = torch.randn(4, self.nr, self.nt, dtype=torch.complex64)
+                    ex = self._feats(y0, h0, torch.ones(4))
                     core = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(core, ex)))
             self._core = core
 
@@ -107,13 +109,18 @@ class EQNetRuntime:
         nv = torch.as_tensor(np.asarray(noise_var, np.float32)).reshape(-1)
         if nv.numel() == 1 and y.shape[0] != 1:
             nv = nv.expand(y.shape[0])
-        fy, fh, fs = self.net.f_e.features(y, H, nv)
+        feats = self._feats(y, H, nv)
         out = np.empty((y.shape[0], self.nt * self.k), np.float32)
         with torch.inference_mode():
             for i in range(0, y.shape[0], CHUNK):
                 sl = slice(i, i + CHUNK)
-                out[sl] = softbit_to_llr(self._core(fy[sl], fh[sl], fs[sl])).numpy()
+                out[sl] = softbit_to_llr(self._core(*(f[sl] for f in feats))).numpy()
         return out
+
+    def _feats(self, y, H, nv):
+        """f_E's input features, always four tensors (the fourth is empty without LMMSE stats)."""
+        f = self.net.f_e.features(y, H, nv)
+        return f if len(f) == 4 else f + (torch.zeros(y.shape[0], 0),)
 
     def _decode(self, z: torch.Tensor) -> np.ndarray:
         """g in cache-sized chunks (the branched decoder's activations, [Nt K, rows, width], run

@@ -21,6 +21,8 @@ Config (JSON; every key optional but ``nr``, ``nt``, ``bits_per_symbol``)::
      "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
      "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
      "eps": 1e-3,                     # eq. (7); see EPS below for why not the paper's 1e-6
+     "stage1b": null,                 # optional warm restart of stage 1: {"steps", "batch", "lr", "lr_final"}
+     "stage1_init": null,             # start stage 1 from the f_Q, g of a model file (then stage1b only)
      "stage1_from": null,             # reuse f_Q, g and codebooks of an existing model file
      "codebook_bits": [5, 6], "codebook_samples": 200000,
      "val_every": 500, "checkpoint_every": 1000, "out_dir": null, "threads": 1}
@@ -66,9 +68,9 @@ EPS = 1e-3
 
 ARCH_DEFAULTS = {
     "l": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
-          "est_width": 96, "est_blocks": 1, "est_layers_per_block": 6, "est_input_width": 32},
+          "est_width": 96, "est_blocks": 1, "est_layers_per_block": 6, "est_input_width": 32, "est_stats": True},
     "p": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
-          "est_width": 96, "est_blocks": 3, "est_layers_per_block": 6, "est_input_width": 32},
+          "est_width": 96, "est_blocks": 3, "est_layers_per_block": 6, "est_input_width": 32, "est_stats": True},
 }
 
 DEFAULTS = {
@@ -76,6 +78,7 @@ DEFAULTS = {
     "arch": None,
     "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
     "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
+    "stage1b": None, "stage1_init": None,
     "stage1_from": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
     "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
     "device": "auto",
@@ -167,6 +170,17 @@ class _Dist:
         return module
 
 
+class _FECore(torch.nn.Module):
+    """f_E on precomputed features (a module, so DistributedDataParallel can wrap its forward)."""
+
+    def __init__(self, f_e):
+        super().__init__()
+        self.f_e = f_e
+
+    def forward(self, *feats):
+        return self.f_e.core(*feats)
+
+
 class _Autoencoder(torch.nn.Module):
     """Stage 1 network: f_Q, the training quantizer of eq. (8) (additive Gaussian noise), g."""
 
@@ -194,10 +208,11 @@ def _save_ckpt(path: Path, stage: int, step: int, net, opt, log_rows) -> None:
     tmp.replace(path)
 
 
-def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist, resume_state, progress):
+def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist, resume_state, progress,
+               schedule=None):
     from tqdm import tqdm
 
-    sc = c[f"stage{stage}"]
+    sc = schedule or c[f"stage{stage}"]
     steps = int(sc["steps"])
     opt = torch.optim.Adam(params, lr=sc["lr"])
     gamma = (sc["lr_final"] / sc["lr"]) ** (1.0 / max(1, steps))
@@ -209,7 +224,7 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
         rows = json.loads(resume_state["log"])
     for gph in opt.param_groups:
         gph["lr"] = sc["lr"] * gamma ** start
-    g = torch.Generator().manual_seed(c["seed"] * 1000 + stage * 100 + dist.rank + start)
+    g = torch.Generator().manual_seed(int(c["seed"] * 1000 + stage * 100 + dist.rank + start))
     tidx = torch.from_numpy(train_idx)
     bar = tqdm(range(start, steps), desc=f"{c['name']} stage {stage}", disable=not (progress and dist.main),
                mininterval=2.0, initial=start, total=steps)
@@ -268,7 +283,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     if resume and ck.exists():
         resume_state = torch.load(ck, map_location=dev, weights_only=True)
         log.info("resuming from %s (stage %d, step %d)", ck, resume_state["stage"], resume_state["step"])
-        if resume_state["stage"] == 2:
+        if resume_state["stage"] in (1.5, 2):
             net.load_state_dict(resume_state["net"])
     history = []
     codebooks = {}
@@ -278,7 +293,11 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
         net.f_q.load_state_dict(src.f_q.state_dict())
         net.g.load_state_dict(src.g.state_dict())
         history += [dict(r, source=str(c["stage1_from"])) for r in src_meta.get("history", []) if r["stage"] == 1]
-    elif resume_state is None or resume_state["stage"] == 1:
+    elif resume_state is None or resume_state["stage"] in (1, 1.5):
+        if c.get("stage1_init") and resume_state is None:  # warm start of stage 1 from a model file
+            src, _, _ = eqio.load(c["stage1_init"], expect=(nr, nt, k))
+            net.f_q.load_state_dict(src.f_q.state_dict())
+            net.g.load_state_dict(src.g.state_dict())
         sigma_u = float(c["stage1"]["sigma_u"])
         ae = _Autoencoder(net.f_q, net.g, sigma_u)
         ae_w = dist.wrap(ae)
@@ -292,8 +311,13 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
                 s = s_all[val_idx]
                 return float(wmse(net.g(net.f_q(s)), s, w, c["eps"]))
 
-        history += _run_stage(1, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
-                              resume_state, progress)
+        if not c.get("stage1_init") and (resume_state is None or resume_state["stage"] == 1):
+            history += _run_stage(1, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
+                                  resume_state, progress)
+        if c.get("stage1b"):  # warm restart of stage 1 with a second learning-rate schedule
+            rs = resume_state if (resume_state is not None and resume_state["stage"] == 1.5) else None
+            history += _run_stage(1.5, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
+                                  rs, progress, schedule=c["stage1b"])
     if not codebooks:
         with torch.no_grad():
             sub = torch.from_numpy(train_idx[: int(c["codebook_samples"])]).to(dev)
@@ -303,16 +327,22 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     # ---------------- stage 2 ----------------
     for p in list(net.f_q.parameters()) + list(net.g.parameters()):
         p.requires_grad_(False)
-    fe = dist.wrap(net.f_e)
+    fe = dist.wrap(_FECore(net.f_e))
     with torch.no_grad():
-        z_all = torch.cat([net.f_q(s_all[i:i + 262144]) for i in range(0, s_all.shape[0], 262144)])
+        step = 262144
+        z_all = torch.cat([net.f_q(s_all[i:i + step]) for i in range(0, s_all.shape[0], step)])
+        # f_E's input features once for the whole data set (they do not depend on the weights)
+        parts = [net.f_e.features(y_all[i:i + step], h_all[i:i + step], nv_all[i:i + step])
+                 for i in range(0, s_all.shape[0], step)]
+        feats = [torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))]
+        del parts
 
     def loss2(idx):
-        return (fe(y_all[idx], h_all[idx], nv_all[idx]) - z_all[idx]).abs().sum(dim=1).mean()
+        return (fe(*(f[idx] for f in feats)) - z_all[idx]).abs().sum(dim=1).mean()
 
     def val2():
         with torch.no_grad():
-            return float((net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean())
+            return float((net.f_e.core(*(f[val_idx] for f in feats)) - z_all[val_idx]).abs().sum(1).mean())
 
     rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
     history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
