@@ -39,6 +39,11 @@ _LAZY_BLOCKS = {
     "softbit_compressor": "blocks.softbit_blocks",
     "softbit_decompressor": "blocks.softbit_blocks",
     "harq_buffer": "blocks.harq_buffer",
+    # --- slp (issue 7) ---
+    "slp_precoder": "blocks.slp_blocks",
+    "mu_miso_channel": "blocks.slp_blocks",
+    "psk_detector": "blocks.slp_blocks",
+    "symbol_error_counter": "blocks.slp_blocks",
 }
 
 

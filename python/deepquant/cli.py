@@ -22,6 +22,8 @@ BENCHES = {
 TRAINERS = {
     "chanest": "gnuradio.deepquant.chanest.cli",
     "softbit": "gnuradio.deepquant.softbit.cli",
+    # --- slp (issue 7) ---
+    "slp": "gnuradio.deepquant.slp.cli",
 }
 
 
