@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Speed of the symbol-level precoders (one run, one CPU thread): precoded symbol vectors per
+second for SLP-DNet fp32 / binary / ternary / SQ-binary / SQ-ternary (batched torch, dense float
+kernels: the quantized weights are decoded to floats, so no bit-op speedup is claimed), the
+optimisation SLP (one Clarabel QP per vector) and block-level precoding (a new W per vector,
+i.e. every vector with its own channel), plus the slp_precoder block in a GNU Radio flowgraph,
+and FLOP counts per vector. M = K = 4, QPSK, Gamma = 30 dB, n0 = 1. Median of --repeats runs.
+
+Run: venv/bin/python bench/slp.py [--vectors 4000] [--solver-vectors 400] [--json out.json]
+Ends with ``RESULT {json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+LEARNED = ("fp32", "binary", "ternary", "sq-binary", "sq-ternary")
+
+
+def _rate(fn, n, repeats):
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return n / float(np.median(ts))
+
+
+def flowgraph_rate(method, H, s):
+    from gnuradio import blocks, gr
+
+    from gnuradio import deepquant
+
+    n = len(H)
+    tb = gr.top_block()
+    pre = deepquant.slp_precoder(4, 4, 4, method, 30.0, 1.0)
+    tb.connect(blocks.vector_source_c(s.astype(np.complex64).ravel().tolist(), False, 4), (pre, 0))
+    tb.connect(blocks.vector_source_c(H.astype(np.complex64).ravel().tolist(), False, 16), (pre, 1))
+    tb.connect(pre, blocks.null_sink(gr.sizeof_gr_complex * 4))
+    t0 = time.perf_counter()
+    tb.run()
+    return n / (time.perf_counter() - t0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vectors", type=int, default=4000)
+    ap.add_argument("--solver-vectors", type=int, default=400)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    from gnuradio.deepquant.slp import experiment as ex, precoder as pc
+
+    H, _, s = ex.test_set(a.vectors, seed=99)
+    rates = {}
+    for m in LEARNED:
+        pre = pc.SlpPrecoder(4, 4, 4, m, 30.0, 1.0)
+        pre(H[:64], s[:64])  # warm-up
+        rates[m] = _rate(lambda: pre(H, s), a.vectors, a.repeats)
+    pre = pc.SlpPrecoder(4, 4, 4, "optimization", 30.0, 1.0)
+    ns = a.solver_vectors
+    rates["optimization"] = _rate(lambda: pre(H[:ns], s[:ns]), ns, a.repeats)
+    from gnuradio.deepquant.slp import solvers as sv
+
+    rates["block_new_channel_each_vector"] = _rate(lambda: sv.block_level(H, 30.0, 1.0) @ s[..., None], a.vectors,
+                                                   a.repeats)
+    pz = pc.SlpPrecoder(4, 4, 4, "zf", 30.0, 1.0)
+    rates["zf"] = _rate(lambda: pz(H, s), a.vectors, a.repeats)
+    fg = {m: flowgraph_rate(m, H, s) for m in ("fp32", "sq-ternary")}
+    fg["optimization"] = flowgraph_rate("optimization", H[:ns], s[:ns])
+    speedup = {m: rates[m] / rates["optimization"] for m in LEARNED}
+    flops = {m: ex.flops_learned(pc.SlpPrecoder(4, 4, 4, m, 30.0, 1.0).net.cfg) for m in LEARNED}
+    print(f"{'method':>30} {'vectors/s':>12} {'x optimisation':>15}")
+    for m, r in rates.items():
+        print(f"{m:>30} {r:12.0f} {r / rates['optimization']:15.1f}")
+    print("GNU Radio flowgraph (slp_precoder alone): " + ", ".join(f"{m} {r:.0f}/s" for m, r in fg.items()))
+    print("FLOPs per vector (SLP-DNet, float / binary ops): " + ", ".join(
+        f"{m} {f['float_flops']:.0f} / {f['binary_ops']:.0f}" for m, f in flops.items())
+          + f"; optimisation SLP, paper eq. (27): {ex.flops_opt_paper(4, 4):.3g}")
+    res = {"vectors_per_s": {m: round(r, 1) for m, r in rates.items()},
+           "speedup_vs_optimization": {m: round(v, 1) for m, v in speedup.items()},
+           "flowgraph_vectors_per_s": {m: round(r, 1) for m, r in fg.items()},
+           "flops_per_vector": {m: f["float_flops"] for m, f in flops.items()},
+           "binary_ops_per_vector": {m: f["binary_ops"] for m, f in flops.items()},
+           "flops_optimization_paper_eq27": ex.flops_opt_paper(4, 4), "threads": torch.get_num_threads()}
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    print("RESULT " + json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
