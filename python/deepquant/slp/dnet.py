@@ -48,8 +48,9 @@ Choices the paper leaves open (ours, measured in scripts/reproduce_slp.py)
   from the current latent weights; the partition drawn at 80 % of training is kept for the rest
   of training and for inference (the paper keeps QR fixed; it does not say when the partition is
   frozen). QR is the fraction of *rows* of each quantized layer.
-* Double precision inside the network (the barrier Newton systems get ill-conditioned near the
-  boundary); weights are stored in float32.
+* The barrier network computes in float32; the unfolded iterations, the multipliers and the loss
+  in float64 (the barrier Newton systems get ill-conditioned near the boundary). Weights are stored
+  in float32 (1/2-bit codes + float32 scales for the quantized rows).
 """
 from __future__ import annotations
 
@@ -167,6 +168,16 @@ class SlpDNet(nn.Module):
         self.f_logit = nn.Parameter(torch.full((L,), math.log(0.95 / 0.05)))
         self.tan_t = pb.tan_theta(cfg.psk_order)
         self.double()
+        for mod in self.aux_modules():  # the network runs in float32 (fast kernels), the iterations in float64
+            mod.float()
+        for conv in (self.conv1, self.conv2):
+            conv.to(memory_format=torch.channels_last)
+
+    def aux_modules(self):
+        mods = [self.conv1, self.bn1, self.conv2, self.bn2, self.fc1, self.bn3, self.fc2]
+        if not self.cfg.quantized:
+            mods += [self.act1, self.act2, self.act3]
+        return mods
 
     # -- the auxiliary network
     def _act(self, x, i):
@@ -176,11 +187,12 @@ class SlpDNet(nn.Module):
 
     def aux(self, An):
         """An [B, K, M] complex (normalised rotated channel) -> raw outputs [B, L+1]."""
-        img = torch.cat([An.real.transpose(1, 2), An.imag.transpose(1, 2)], dim=1).unsqueeze(1)  # B,1,2M,K
+        img = torch.cat([An.real.transpose(1, 2), An.imag.transpose(1, 2)], dim=1).unsqueeze(1).float()  # B,1,2M,K
+        img = img.contiguous(memory_format=torch.channels_last)  # 2x faster convolutions on these tiny images
         z = self._act(self.bn1(self.conv1(img)), 0)
         z = self._act(self.bn2(self.conv2(z)), 1)
-        z = self._act(self.bn3(self.fc1(z.flatten(1))), 2)
-        return self.fc2(z)
+        z = self._act(self.bn3(self.fc1(z.contiguous().flatten(1))), 2)
+        return self.fc2(z).double()
 
     @staticmethod
     def real_constraints(An, tan_t):
@@ -210,8 +222,9 @@ class SlpDNet(nn.Module):
             sl = h - torch.einsum("bij,bj->bi", G, x)
             w = v[:, None] / sl
             grad = 2 * x + torch.einsum("bij,bi->bj", G, w)
-            Hs = 2 * eye + torch.einsum("bij,bi,bik->bjk", G, w / sl, G)
-            d = -torch.linalg.solve(Hs, grad.unsqueeze(-1)).squeeze(-1)
+            Hs = 2 * eye + torch.bmm((G * (w / sl).unsqueeze(-1)).transpose(1, 2), G)  # SPD
+            Lc, _ = torch.linalg.cholesky_ex(Hs)
+            d = -torch.cholesky_solve(grad.unsqueeze(-1), Lc).squeeze(-1)
             Gd = torch.einsum("bij,bj->bi", G, d)
             ratio = torch.where(Gd > 0, sl / torch.where(Gd > 0, Gd, torch.ones_like(Gd)),
                                 torch.full_like(Gd, 1e30)).amin(-1)
@@ -329,7 +342,7 @@ def load_model(path) -> SlpDNet:
             sd[name] = torch.from_numpy(qz.decode_weight(parts, cfg.kind, meta["quant_shapes"][layer]))
         else:
             sd[name] = torch.from_numpy(np.asarray(t[name]))
-    net.load_state_dict({k: v.double() for k, v in sd.items()}, strict=False)
+    net.load_state_dict(sd, strict=False)  # copies cast to each parameter's dtype
     for lay in net.quant_layers():
         lay.frozen = True
     net.meta = meta
