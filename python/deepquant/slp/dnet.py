@@ -182,13 +182,45 @@ class SlpDNet(nn.Module):
     # -- the auxiliary network
     def _act(self, x, i):
         if self.cfg.quantized:
-            return qz.act_quant(x, self.cfg.act_bits, -self.cfg.act_clip, self.cfg.act_clip)
-        return (self.act1, self.act2, self.act3)[i](x)
+            if torch.is_grad_enabled():
+                return qz.act_quant(x, self.cfg.act_bits, -self.cfg.act_clip, self.cfg.act_clip)
+            n = (1 << int(self.cfg.act_bits)) - 1
+            lo, hi = -self.cfg.act_clip, self.cfg.act_clip
+            # the same levels as eq. (22), in-place (round and clamp to integer bounds commute)
+            return x.mul(n / (hi - lo)).add_(-lo * n / (hi - lo)).round_().clamp_(0, n).mul_((hi - lo) / n).add_(lo)
+        if torch.is_grad_enabled():
+            return (self.act1, self.act2, self.act3)[i](x)
+        return nn.functional.leaky_relu(x, float((self.act1, self.act2, self.act3)[i].weight))
+
+    @torch.no_grad()
+    def fuse_for_inference(self):
+        """Fold each eval-mode BatchNorm into the layer before it (same function, fewer passes):
+        W' = diag(g / sqrt(var + eps)) W_eff, b' = (b - mean) g / sqrt(var + eps) + beta. Used by
+        load_model; training never calls it (the fused tensors are dropped by ``self.train()``)."""
+        fused = []
+        for lay, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.fc1, self.bn3)):
+            a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            W = lay.eff_weight() * a.view(-1, *([1] * (lay.weight.dim() - 1)))
+            if W.dim() == 4:
+                W = W.contiguous(memory_format=torch.channels_last)
+            fused.append((W, (lay.bias - bn.running_mean) * a + bn.bias))
+        self._fused = fused
+
+    def train(self, mode: bool = True):
+        if mode:
+            self._fused = None
+        return super().train(mode)
 
     def aux(self, An):
         """An [B, K, M] complex (normalised rotated channel) -> raw outputs [B, L+1]."""
         img = torch.cat([An.real.transpose(1, 2), An.imag.transpose(1, 2)], dim=1).unsqueeze(1).float()  # B,1,2M,K
         img = img.contiguous(memory_format=torch.channels_last)  # 2x faster convolutions on these tiny images
+        f = getattr(self, "_fused", None)
+        if f is not None and not self.training and not torch.is_grad_enabled():
+            z = self._act(nn.functional.conv2d(img, f[0][0], f[0][1], padding=1), 0)
+            z = self._act(nn.functional.conv2d(z, f[1][0], f[1][1], padding=1), 1)
+            z = self._act(nn.functional.linear(z.contiguous().flatten(1), f[2][0], f[2][1]), 2)
+            return self.fc2(z).double()
         z = self._act(self.bn1(self.conv1(img)), 0)
         z = self._act(self.bn2(self.conv2(z)), 1)
         z = self._act(self.bn3(self.fc1(z.contiguous().flatten(1))), 2)
@@ -347,4 +379,5 @@ def load_model(path) -> SlpDNet:
         lay.frozen = True
     net.meta = meta
     net.eval()
+    net.fuse_for_inference()
     return net
