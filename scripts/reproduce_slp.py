@@ -11,7 +11,7 @@
 3. FLOP counts per symbol vector (ours for SLP-DNet; the paper's Table I formulas for the solvers).
 
 All methods precode the same test vectors (seed 2024, n0 = 1; every power scales with Gamma n0).
-Run:  venv/bin/python scripts/reproduce_slp.py [--vectors 2000] [--out results/slp] [--no-train]
+Run:  venv/bin/python scripts/reproduce_slp.py [--vectors 2000] [--out runs/slp] [--no-train]
 Ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv=None):
     ap.add_argument("--no-train", action="store_true", help="use only shipped models (no QR sweep training)")
     ap.add_argument("--large-vectors", type=int, default=20000,
                     help="second, larger test set at 30 dB (the mean power is heavy-tailed; 0 = skip)")
-    ap.add_argument("--out", default="results/slp")
+    ap.add_argument("--out", default="runs/slp")
     a = ap.parse_args(argv)
     import torch
 
