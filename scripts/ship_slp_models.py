@@ -65,7 +65,7 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    from gnuradio.deepquant.slp import dnet, experiment, precoder, problem as pb, solvers as sv
+    from gnuradio.deepquant.slp import dnet, experiment, problem as pb, solvers as sv
 
     DST.mkdir(parents=True, exist_ok=True)
     H, _, s = experiment.test_set(a.vectors)
@@ -86,7 +86,6 @@ def main(argv=None):
         (DST / f"{name}.check.json").write_text(json.dumps(check_output(dst)))
         (DST / f"{name}.md").write_text(card(name, dst, log, ev, mem, net.cfg.__dict__))
         print(f"{name}: power/opt {ev['ratio']:.4f}, satisfied {ev['satisfied']:.4f}, {mem['file_bytes']} bytes")
-    _ = precoder
     return 0
 
 

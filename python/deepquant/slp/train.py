@@ -125,7 +125,6 @@ def train(cfg: dict, progress: bool = True) -> Path:
             st["_step"] = torch.tensor(step + 1)
             save_file(st, str(ckpt))
     log["train_seconds"] = time.time() - t0
-    # BN statistics settle in eval mode on a fresh batch? BN running stats come from training.
     path = dn.save_model(out_dir / f"{c['name']}.safetensors", net,
                          {"name": c["name"], "train": {k: c[k] for k in c if k not in ("out_dir", "resume")},
                           "train_seconds": round(log["train_seconds"], 1)})
