@@ -41,6 +41,10 @@ _LAZY_BLOCKS = {
     "harq_buffer": "blocks.harq_buffer",
     "eqnet_quantizer": "blocks.eqnet_blocks",
     "eqnet_dequantizer": "blocks.eqnet_blocks",
+    "slp_precoder": "blocks.slp_blocks",
+    "mu_miso_channel": "blocks.slp_blocks",
+    "psk_detector": "blocks.slp_blocks",
+    "symbol_error_counter": "blocks.slp_blocks",
 }
 
 

@@ -23,6 +23,7 @@ TRAINERS = {
     "chanest": "gnuradio.deepquant.chanest.cli",
     "softbit": "gnuradio.deepquant.softbit.cli",
     "eqnet": "gnuradio.deepquant.eqnet.cli",
+    "slp": "gnuradio.deepquant.slp.cli",
 }
 
 
