@@ -39,6 +39,14 @@ _LAZY_BLOCKS = {
     "softbit_compressor": "blocks.softbit_blocks",
     "softbit_decompressor": "blocks.softbit_blocks",
     "harq_buffer": "blocks.harq_buffer",
+    # --- OFDM receivers (issue 8) ---
+    "ofdm_tx": "blocks.ofdm_tx",
+    "ofdm_rx": "blocks.ofdm_rx",
+    "ofdm_pilot_phase_tracker": "blocks.ofdm_pilot_phase_tracker",
+    "ofdm_channel_noise_estimator": "blocks.ofdm_channel_noise_estimator",
+    "ofdm_impairments": "blocks.ofdm_impairments",
+    "block_fading_cc": "blocks.ofdm_impairments",
+    "ofdm_fer_counter": "blocks.ofdm_fer_counter",
 }
 
 
