@@ -27,7 +27,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     Outputs (one item per data subcarrier of every symbol, in carrier order):
       0 y (complex), 1 h (complex), 2 sigma^2 (float).
-    Tags on the input (``packet_num``, ...) are carried to the first item of the frame.
+    Tags on the input (``ofdm_packet_num``, ...) are carried to the first item of the frame.
 
     Parameters
     ----------

@@ -9,12 +9,16 @@ from gnuradio import gr
 from ..ofdm import reference
 from ..phy import ldpc
 
+#: the packet-number tag of ``ofdm_rx`` (not ``packet_num``: the soft-bit compressor numbers its
+#: own frames under that key)
+PACKET_NUM_KEY = "ofdm_packet_num"
+
 
 class ofdm_fer_counter(gr.sync_block):
-    """Counts codeword errors of decoded packets, using the ``packet_num`` tag of each packet.
+    """Counts codeword errors of decoded packets, using the ``ofdm_packet_num`` tag of each packet.
 
     Input: decoded info bits (bytes 0/1) from ``ofdm_rx``, ``324 * n_codewords`` per packet,
-    ``packet_num`` tag on each packet's first bit. The transmitter must send
+    ``ofdm_packet_num`` tag on each packet's first bit. The transmitter must send
     :func:`gnuradio.deepquant.ofdm.reference.reference_stream` ``(seed, period, 324 *
     n_codewords)`` repeated: packet p carries reference payload ``p % period``.
 
@@ -62,7 +66,7 @@ class ofdm_fer_counter(gr.sync_block):
         n = len(x)
         base = self.nitems_read(0)
         tags = {int(t.offset - base): int(pmt.to_long(t.value))
-                for t in self.get_tags_in_window(0, 0, n, pmt.intern("packet_num"))}
+                for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY))}
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:

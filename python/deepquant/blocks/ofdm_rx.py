@@ -8,6 +8,7 @@ import pmt
 from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
+from .ofdm_fer_counter import PACKET_NUM_KEY
 from .ofdm_tx import LEN_KEY
 
 FRAME_KEY = "frame_len"
@@ -40,7 +41,7 @@ class header_decoder(gr.sync_block):
     replicas of every bit combined (MRC, ``Re(conj(h) y)``), CRC-8 checked; (3) once the CRC
     passed, the header symbols are known too and the channel, sigma^2 and the estimate's error
     variance are re-estimated from all 4 symbols. Message output ``header_data``: a dict
-    (``frame_len`` payload OFDM symbols, ``packet_len`` data symbols, ``packet_num``,
+    (``frame_len`` payload OFDM symbols, ``packet_len`` data symbols, ``ofdm_packet_num``,
     ``dq_chan_est`` (c32vector), ``dq_noise_var``, ``dq_est_err_var``) which the demux puts on
     the payload's first symbol as tags, or ``#f`` for a failed header (the demux resumes its
     search). Counters: ``headers_ok``, ``headers_failed``.
@@ -89,7 +90,7 @@ class header_decoder(gr.sync_block):
         d = pmt.make_dict()
         d = pmt.dict_add(d, pmt.intern(FRAME_KEY), pmt.from_long(lay.payload_ofdm_symbols))
         d = pmt.dict_add(d, pmt.intern(LEN_KEY), pmt.from_long(lay.data_symbols))
-        d = pmt.dict_add(d, pmt.intern("packet_num"), pmt.from_long(res[0]))
+        d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(res[0]))
         d = pmt.dict_add(d, pmt.intern(CHAN_EST_KEY), pmt.init_c32vector(lay.fft_len, h.tolist()))
         d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
         d = pmt.dict_add(d, pmt.intern(EST_ERR_KEY), pmt.from_double(err))
@@ -102,7 +103,7 @@ class ofdm_rx(gr.hier_block2):
     Input: complex baseband (from ``ofdm_tx`` through a channel, a file, or an SDR source).
     Outputs:
       0 decoded information bits (bytes 0/1, 324 per codeword, ``n_codewords`` per packet),
-        tagged ``packet_num`` (from the header) on each packet's first bit;
+        tagged ``ofdm_packet_num`` (from the header) on each packet's first bit;
       1 equalised data symbols y/h (complex, for a constellation display);
       2 per-data-subcarrier channel estimate h (complex, ``len(occupied)`` per OFDM symbol).
 
