@@ -14,11 +14,12 @@ def test_default_layout_sizes():
     assert lay.samples_per_packet == (2 + 2 + 9) * 80 + 32
     w1, w2 = lay.sync_words()
     assert np.allclose(np.abs(w2[lay.idx(lay.active)]), 1)
-    # Schmidl & Cox word: only odd carriers (two identical halves in time)
+    # Schmidl & Cox word: only odd carriers (two halves in time equal up to the sign, which
+    # GNU Radio's ofdm_sync_sc_cfb expects with use_even_carriers=False)
     nz = np.flatnonzero(w1) - lay.fft_len // 2
     assert np.all(nz % 2 == 1)
     t = np.fft.ifft(np.fft.ifftshift(w1))
-    np.testing.assert_allclose(t[:32], t[32:], atol=1e-6)
+    np.testing.assert_allclose(t[:32], -t[32:], atol=1e-6)
 
 
 @pytest.mark.parametrize("kw", [dict(n_codewords=3), dict(fft_len=60), dict(cp_len=0), dict(bits_per_symbol=3)])
