@@ -42,7 +42,7 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
             fading: str = "epa_block", softbit_method: str = "none", softbit_bits: int = 0,
             layout: OfdmLayout | None = None, seed: int = 0, samp_rate: float = SAMP_RATE,
             ref_seed: int = REF_SEED, period: int = REF_PERIOD, doppler_hz: float = 50.0,
-            impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 8) -> dict:
+            impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 5) -> dict:
     """Play IQ through ``ofdm_impairments`` -> ``ofdm_rx`` -> ``ofdm_fer_counter``.
 
     Returns a dict: codewords sent/decoded, codeword errors (lost packets included), ``fer``,
