@@ -90,30 +90,11 @@ def child(name: str, packets: int) -> dict:
     else:
         from gnuradio.deepquant.apps import mimo_ofdm
 
-        # build the same flowgraph as mimo_ofdm.run, keeping the objects
-        captured = {}
-        orig = gr.top_block.run
-
-        def run_and_capture(self):
-            captured["tb"] = self
-            return orig(self)
-
-        gr.top_block.run = run_and_capture
-        t0 = time.perf_counter()
-        r = mimo_ofdm.run(24.0, method, max(4, packets // 4), "epa")
-        gr.top_block.run = orig
-        # the blocks are locals of run(): re-run with introspection through gc
-        import gc
-
-        blks = [o for o in gc.get_objects() if hasattr(o, "pc_work_time_total") and hasattr(o, "alias")]
-        times = {}
-        for b in blks:
-            try:
-                times[b.alias()] = times.get(b.alias(), 0.0) + float(b.pc_work_time_total())
-            except Exception:  # noqa: BLE001
-                pass
-        return {"flowgraph": name, "samples": r["frames"] * 11 * 80, "wall_s": r["wall_s"], "work_ns": times,
-                "fer": r["fer"]}
+        n_frames = max(4, packets // 4)
+        tb, blks = mimo_ofdm.build(24.0, method, n_frames, "epa")
+        objs = list(blks.items())
+        cnt = blks["counter"]
+        n_samples = n_frames * 11 * 80  # time-domain samples the frames stand for
     t0 = time.perf_counter()
     tb.run()
     dt = time.perf_counter() - t0

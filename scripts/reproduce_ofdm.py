@@ -120,7 +120,7 @@ def main(argv=None) -> int:
                     label=f"GNU Radio flowgraph, CFO {cfo:+.2f}, SRO {a.sro_ppm:g} ppm")
     ax.set_xlabel("SNR per subcarrier (dB)")
     ax.set_ylabel("codeword error rate")
-    ax.set_title(f"SISO OFDM, 64-QAM, 802.11n LDPC (648,324), EPA-like, LLR storage: {a.softbit}")
+    ax.set_title(f"SISO OFDM, 64-QAM, 802.11n LDPC (648,324), EPA-like, LLR storage: {a.softbit}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

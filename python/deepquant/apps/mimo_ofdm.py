@@ -10,9 +10,9 @@ import numpy as np
 SAMP_RATE = 20e6  # the OFDM numerology the frames stand for (64-point FFT, 16-sample CP)
 
 
-def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-        seed: int = 0, t_data: int = 9) -> dict:
-    """One point: FER of 8-codeword frames (2 streams x 9 OFDM symbols x 48 carriers x 64-QAM)."""
+def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
+          seed: int = 0, t_data: int = 9):
+    """The flowgraph: returns (top_block, dict of its blocks by name)."""
     from gnuradio import blocks, gr
 
     from ..blocks.frame_error_counter import frame_error_counter
@@ -45,6 +45,15 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
     tb.connect((est, 2), (det, 2))
     tb.connect(det, v2s, dec, (cnt, 1))
     tb.connect(src, (cnt, 0))
+    return tb, {"source": src, "encoder": enc, "mapper": mapper, "s2v": s2v, "framer": framer, "channel": chan,
+                "estimator": est, "detector": det, "v2s": v2s, "decoder": dec, "counter": cnt}
+
+
+def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
+        seed: int = 0, t_data: int = 9) -> dict:
+    """One point: FER of 8-codeword frames (2 streams x 9 OFDM symbols x 48 carriers x 64-QAM)."""
+    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, t_data)
+    chan, est, cnt = b["channel"], b["estimator"], b["counter"]
     t0 = time.perf_counter()
     tb.run()
     dt = time.perf_counter() - t0
