@@ -8,8 +8,8 @@ header/payload demux and FFT -> the module's channel/noise estimation, pilot pha
 exact soft demapper -> LLR storage (float, learned soft-bit codec, uniform scalar) -> GNU Radio's
 LDPC decoder -> codeword error counter.
 
-Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``, when installed): see
-:mod:`gnuradio.deepquant.apps.mimo_ofdm`.
+Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``; frequency-domain frames,
+simplified synchronisation): see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
 
 Prints a table (FER per method and SNR, stored bits per soft bit, samples/s through the
 receive flowgraph vs the 20 Msps real-time rate), writes PNG plots and JSON, and ends with a
@@ -95,13 +95,11 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
     rows = run_siso(snr_db, methods, packets)
     mimo_rows = []
     if mimo:
-        try:
-            from . import mimo_ofdm
-        except ImportError:
-            mimo_ofdm = None
-        if mimo_ofdm is not None:
-            print(f"Flowgraph 2: 2x2 MIMO-OFDM ({mimo_packets} packets per point)")
-            mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
+        from . import mimo_ofdm
+
+        print(f"Flowgraph 2: 2x2 MIMO-OFDM, EPA-like per antenna pair, LS pilots ({mimo_packets} frames = "
+              f"{mimo_packets * 8} codewords per point)")
+        mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
     print()
     print(f"{'flowgraph':<12} {'method':<26} " + " ".join(f"{'FER@%gdB' % s:>10}" for s in snr_db)
           + f" {'bits/LLR':>9} {'samples/s':>10} {'x real time':>11}")
@@ -149,9 +147,12 @@ variant examples/ofdm_siso_loopback_qt.grc):
   Table: codeword error rate per LLR storage method (float / learned codec / uniform scalar)
   and SNR, stored bits per soft bit, and receive-flowgraph samples/s vs 20 Msps real time.
 
-Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc): two streams, per-subcarrier
-  2x2 Rayleigh channel, pilot-based LS channel estimation, MIMO Detector (method switchable in
-  GRC: exact ML, LMMSE, and the learned detectors when installed), LDPC decoding, FER.
+Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc; GUI variant
+  examples/mimo_ofdm_loopback_qt.grc): two 64-QAM streams, per-subcarrier 2x2 channel (EPA-like
+  per antenna pair; Rayleigh or 3GPP CDL-A selectable), orthogonal pilot symbols and LS channel
+  estimation smoothed over frequency, MIMO Detector (method switchable in GRC: exact ML,
+  max-log ML, LMMSE, ZF-SIC; learned detectors join the list), LDPC decoding, FER. Simplified
+  synchronisation: frequency-domain frames with ideal timing and frequency.
 
 Open a flowgraph in GNU Radio Companion (with the module's blocks on the path):
   deepquant grc examples/ofdm_siso_loopback_qt.grc
