@@ -34,7 +34,10 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
     s2v = blocks.stream_to_vector(gr.sizeof_gr_complex, uses * nt)
     framer = mimo_ofdm_framer(nt, t_data)
     chan = mimo_ofdm_channel(nr, nt, model, snr_db, t_data, seed)
-    est = mimo_ofdm_ls_estimator(nr, nt, t_data)
+    # i.i.d. Rayleigh per carrier has no frequency correlation to smooth over: raw LS and the
+    # true sigma^2 there
+    smooth = model != "rayleigh"
+    est = mimo_ofdm_ls_estimator(nr, nt, t_data, smooth, smooth, chan.noise_var)
     det = mimo_detector(nr, nt, k, method)
     v2s = blocks.vector_to_stream(gr.sizeof_float, nt * k)
     dec = ldpc_decoder_fb(50)

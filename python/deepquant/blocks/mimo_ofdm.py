@@ -128,6 +128,8 @@ class mimo_ofdm_ls_estimator(gr.interp_block):
     nr, nt : int
     n_data_symbols : int
     smooth : bool
+        Smoothing assumes a channel impulse response within the cyclic prefix (EPA, CDL-A);
+        switch it off for i.i.d. Rayleigh per carrier.
     estimate_noise : bool
         Estimate sigma^2 (needs ``smooth``), else use ``noise_var``.
     noise_var : float
