@@ -45,7 +45,7 @@ def test_cli_version_help_info(venv_python, tmp_path):
 
 def test_demo_small_run(venv_python):
     exe = venv_python.parent / "deepquant"
-    r = subprocess.run([str(exe), "demo", "--bits", "2", "--samples", "200000"],
+    r = subprocess.run([str(exe), "demo", "quantizer", "--bits", "2", "--samples", "200000"],
                        env=_clean_env(venv_python), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")][-1]

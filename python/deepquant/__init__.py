@@ -45,6 +45,16 @@ _LAZY_BLOCKS = {
     "mu_miso_channel": "blocks.slp_blocks",
     "psk_detector": "blocks.slp_blocks",
     "symbol_error_counter": "blocks.slp_blocks",
+    "ofdm_tx": "blocks.ofdm_tx",
+    "ofdm_rx": "blocks.ofdm_rx",
+    "ofdm_pilot_phase_tracker": "blocks.ofdm_pilot_phase_tracker",
+    "ofdm_channel_noise_estimator": "blocks.ofdm_channel_noise_estimator",
+    "ofdm_impairments": "blocks.ofdm_impairments",
+    "block_fading_cc": "blocks.ofdm_impairments",
+    "ofdm_fer_counter": "blocks.ofdm_fer_counter",
+    "mimo_ofdm_framer": "blocks.mimo_ofdm",
+    "mimo_ofdm_channel": "blocks.mimo_ofdm",
+    "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm",
 }
 
 

@@ -36,9 +36,15 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_demo(args) -> int:
+    if args.which == "quantizer":
+        from .apps import demo_quantizer
+
+        demo_quantizer.run(bits=tuple(args.bits), n_samples=args.samples, json_path=args.json)
+        return 0
     from .apps import demo
 
-    demo.run(bits=tuple(args.bits), n_samples=args.samples, json_path=args.json)
+    demo.run(snr_db=tuple(args.snr_db), methods=tuple(args.methods), packets=args.packets,
+             mimo=not args.no_mimo, mimo_packets=args.mimo_packets, out=args.out)
     return 0
 
 
@@ -143,16 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
     s.set_defaults(func=_cmd_info)
 
+    # --- demo (issue 8: OFDM receivers; `demo quantizer` keeps the ADC loopback) ---
+    from .apps.demo import HELP as _DEMO_HELP
+
     s = sub.add_parser(
-        "demo", help="run the main demo headless (prints a table and a RESULT line)",
-        description="The quantizer loopback: complex Gaussian samples through the module's uniform and "
-                    "Lloyd-Max ADC blocks in a GNU Radio flowgraph; measured SQNR vs closed-form theory, "
-                    "index path (quantizer_fb -> dequantizer_bf) vs level path (quantizer_ff), and "
-                    "flowgraph throughput. Open examples/quantizer_loopback.grc in GNU Radio Companion "
-                    "(`deepquant grc examples/quantizer_loopback.grc`) for the same flowgraph.")
-    s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="ADC resolutions to run")
-    s.add_argument("--samples", type=int, default=2_000_000, help="complex samples per run")
-    s.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+        "demo", help="run the main demo headless: OFDM receivers in GNU Radio (table, PNG, RESULT line)",
+        description=_DEMO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("which", nargs="?", default="ofdm", choices=["ofdm", "quantizer"],
+                   help="ofdm (default): flowgraphs 1 and 2; quantizer: the low-resolution ADC loopback")
+    s.add_argument("--snr-db", type=float, nargs="+", default=[18.0, 22.0, 26.0], help="flowgraph 1 SNRs (dB)")
+    s.add_argument("--methods", nargs="+", default=["none", "learned", "uniform"],
+                   help="flowgraph 1 LLR storage methods ('none' = float LLRs)")
+    s.add_argument("--packets", type=int, default=120, help="flowgraph 1 packets per point (4 codewords each)")
+    s.add_argument("--mimo-packets", type=int, default=60, help="flowgraph 2 packets per point")
+    s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
+    s.add_argument("--out", default="out/demo", help="output directory (JSON, PNG)")
+    s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="quantizer: ADC resolutions")
+    s.add_argument("--samples", type=int, default=2_000_000, help="quantizer: complex samples per run")
+    s.add_argument("--json", metavar="FILE", help="quantizer: also write the figures as JSON")
     s.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser(
