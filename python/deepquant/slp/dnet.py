@@ -49,8 +49,10 @@ Choices the paper leaves open (ours, measured in scripts/reproduce_slp.py)
   of training and for inference (the paper keeps QR fixed; it does not say when the partition is
   frozen). QR is the fraction of *rows* of each quantized layer.
 * The barrier network computes in float32; the unfolded iterations, the multipliers and the loss
-  in float64 (the barrier Newton systems get ill-conditioned near the boundary). Weights are stored
-  in float32 (1/2-bit codes + float32 scales for the quantized rows).
+  in float64 (the barrier Newton systems get ill-conditioned near the boundary). Stored weights
+  (model format 2): the fp32 model in float32; quantized models as 1/2-bit codes + float32 per-row
+  scales for the quantized rows and float16 for every other float tensor except the per-layer
+  scalars (read back into float32).
 """
 from __future__ import annotations
 
@@ -320,8 +322,34 @@ def precode(net: SlpDNet, H, s, gamma, chunk: int = 8192):
 
 # ------------------------------------------------------------------------------------------
 # model files
+# Format 2 (current): quantized rows bit-packed (+ float32 per-row scales), every other float tensor of a
+# quantized model (its full-precision rows of conv1/conv2/fc1, fc2, biases, BN) stored as float16 and
+# read back into float32; the per-layer scalars (v_off, s_off, f_logit) stay float32. The fp32 model
+# is the reference and keeps float32 storage throughout.
+# Format 1 (first release): the same tensors, all floats in float32. load_model refuses it with a
+# message; convert_file() rewrites a format-1 file as format 2 (exact float32 -> float16 rounding).
+FORMAT = "deepquant-slp-dnet-2"
+LEGACY_FORMATS = ("deepquant-slp-dnet-1",)
+FLOAT32_ALWAYS = ("v_off", "s_off", "f_logit")
+
+
+def storage_dtype(name: str, cfg: DNetConfig):
+    """The dtype a float tensor ``name`` of a model with config ``cfg`` is stored with (format 2)."""
+    if not cfg.quantized or name in FLOAT32_ALWAYS or name.endswith(".beta"):
+        return np.float32
+    return np.float16
+
+
+def _to_storage(name, arr, cfg):
+    dt = storage_dtype(name, cfg)
+    out = np.asarray(arr, dtype=np.float32).astype(dt)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name}: values outside the {np.dtype(dt).name} range, cannot store this model")
+    return out
+
+
 def state_to_tensors(net: SlpDNet) -> dict:
-    """The shipped representation: quantized rows bit-packed, everything else float32."""
+    """The shipped representation (format 2): quantized rows bit-packed, floats as storage_dtype()."""
     cfg = net.cfg
     out = {}
     sd = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
@@ -331,10 +359,10 @@ def state_to_tensors(net: SlpDNet) -> dict:
             continue
         if cfg.quantized and layer in QUANT_LAYERS and name.endswith(".weight"):
             mask = sd[layer + ".qmask"].astype(bool)
-            for part, arr in qz.encode_weight(t, cfg.kind, mask).items():
-                out[f"{name}.{part}"] = arr
+            for part, arr in qz.encode_weight(t, cfg.kind, mask, storage_dtype(name + ".fp", cfg)).items():
+                out[f"{name}.{part}"] = _to_storage(f"{name}.{part}", arr, cfg) if part == "fp" else arr
         else:
-            out[name] = t.astype(np.float32)
+            out[name] = _to_storage(name, t, cfg)
     return out
 
 
@@ -347,21 +375,56 @@ def save_model(path, net: SlpDNet, meta: dict):
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = {n: list(getattr(net, n).weight.shape) for n in QUANT_LAYERS}
     m = dict(meta)
-    m.update({"config": asdict(net.cfg), "quant_shapes": shapes, "format": "deepquant-slp-dnet-1"})
+    m.update({"config": asdict(net.cfg), "quant_shapes": shapes, "format": FORMAT})
     tensors = {k: np.ascontiguousarray(v) for k, v in state_to_tensors(net).items()}
     save_file(tensors, str(path), metadata={"meta": json.dumps(m)})
     return path
 
 
-def load_model(path) -> SlpDNet:
-    """Load a model file: bit-packed weights decoded into float64 tensors, eval mode."""
+def _read_file(path):
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as f:
-        meta = json.loads(f.metadata()["meta"])
-        if meta.get("format") != "deepquant-slp-dnet-1":
-            raise ValueError(f"{path}: not an SLP-DNet model file (format {meta.get('format')!r})")
+        md = f.metadata() or {}
+        if "meta" not in md:
+            raise ValueError(f"{path}: not an SLP-DNet model file (no 'meta' metadata)")
+        meta = json.loads(md["meta"])
         t = {k: f.get_tensor(k) for k in f.keys()}
+    return meta, t
+
+
+def convert_file(src, dst):
+    """Rewrite an SLP-DNet model file (format 1 or 2) as format 2 at ``dst``. Quantized codes and
+    scales are copied; float tensors are rounded to storage_dtype(). Returns ``dst``."""
+    from pathlib import Path
+
+    from safetensors.numpy import save_file
+
+    meta, t = _read_file(src)
+    fmt = meta.get("format")
+    if fmt not in LEGACY_FORMATS + (FORMAT,):
+        raise ValueError(f"{src}: not an SLP-DNet model file (format {fmt!r})")
+    cfg = DNetConfig(**meta["config"])
+    out = {k: (_to_storage(k, v, cfg) if v.dtype.kind == "f" else v) for k, v in t.items()}
+    meta["format"] = FORMAT
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in out.items()}, str(dst), metadata={"meta": json.dumps(meta)})
+    return dst
+
+
+def load_model(path) -> SlpDNet:
+    """Load a model file (format 2): bit-packed weights decoded, float16 tensors read back into
+    float32 (the network's dtypes), eval mode, BatchNorm folded for inference."""
+    meta, t = _read_file(path)
+    fmt = meta.get("format")
+    if fmt in LEGACY_FORMATS:
+        raise ValueError(f"{path}: SLP-DNet model file format {fmt!r} (float32 storage) is no longer read; this "
+                         f"version reads {FORMAT!r}. Convert it with `python scripts/ship_slp_models.py --convert "
+                         f"{path} NEW.safetensors` (or gnuradio.deepquant.slp.dnet.convert_file) or retrain with "
+                         f"`deepquant train slp`.")
+    if fmt != FORMAT:
+        raise ValueError(f"{path}: not an SLP-DNet model file (format {fmt!r}, expected {FORMAT!r})")
     cfg = DNetConfig(**meta["config"])
     net = SlpDNet(cfg)
     sd = {}
@@ -372,8 +435,11 @@ def load_model(path) -> SlpDNet:
         if cfg.quantized and layer in QUANT_LAYERS and name.endswith(".weight"):
             parts = {k[len(name) + 1:]: v for k, v in t.items() if k.startswith(name + ".")}
             sd[name] = torch.from_numpy(qz.decode_weight(parts, cfg.kind, meta["quant_shapes"][layer]))
+            if "qrows" in parts:  # keep the SQ partition (re-saving a loaded model keeps it)
+                rows = meta["quant_shapes"][layer][0]
+                sd[layer + ".qmask"] = torch.from_numpy(np.unpackbits(parts["qrows"])[:rows].astype(bool))
         else:
-            sd[name] = torch.from_numpy(np.asarray(t[name]))
+            sd[name] = torch.from_numpy(np.asarray(t[name], dtype=np.float32))
     net.load_state_dict(sd, strict=False)  # copies cast to each parameter's dtype
     for lay in net.quant_layers():
         lay.frozen = True
