@@ -112,6 +112,27 @@ def test_shipped_model_reproduces_stored_output(path):
     assert (path.parent / (path.name[:-len(".safetensors")] + ".md")).exists()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_inference_form_matches_the_training_graph(mode):
+    """load_model's inference form (folded BN/activation affine maps, conv1 as one matrix product,
+    incremental slacks) computes the training graph's function: equal to float round-off except a
+    rare 2-bit activation exactly at a rounding boundary."""
+    net = dnet.load_model(pc.shipped_model_path(mode, 4, 4, 4, 0.5))
+    H, _, s = ex.test_set(2000, seed=5)
+    An = torch.from_numpy(dnet.normalise(H, s)[0])
+    with torch.no_grad():
+        x1 = net.infer(An)
+        f, net._fused = net._fused, None
+        x0 = net(An)["x"]
+        net._fused = f
+    rel = ((x1 - x0).abs().max(1).values / x0.abs().max(1).values).numpy()
+    assert np.median(rel) < 1e-7  # float32 network: folded weights round differently
+    assert np.mean(rel > 1e-6) <= 0.002, (mode, np.sort(rel)[-5:])
+    u, _ = dnet.precode(net, H, s, 1.0)
+    B = 37  # any batch size, chunked or not
+    np.testing.assert_allclose(dnet.precode(net, H[:B], s[:B], 1.0, chunk=8)[0], u[:B], rtol=1e-12, atol=1e-12)
+
+
 def test_shipped_models_quality_and_memory():
     H, _, s = ex.test_set(300, seed=11)
     from gnuradio.deepquant.slp import solvers as sv
