@@ -361,8 +361,7 @@ class SlpDNet(nn.Module):
             w = V[:, l:l + 1] / sl
             grad = torch.bmm(Gt, w.unsqueeze(-1)).squeeze(-1).add_(x, alpha=2.0)
             Hs = torch.baddbmm(eye2, Gt * (w / sl).unsqueeze(1), G)  # 2I + G^T diag(w / s) G, SPD
-            Lc, _ = torch.linalg.cholesky_ex(Hs)
-            d = torch.cholesky_solve(grad.unsqueeze(-1), Lc)  # minus the Newton direction
+            d = torch.linalg.solve_ex(Hs, grad.unsqueeze(-1))[0]  # minus the Newton direction (one LAPACK call)
             Gd = torch.bmm(G, d).squeeze(-1)
             d = d.squeeze(-1)
             # largest feasible step along -d: min over G_j d < 0 of s_j / -(G_j d)
@@ -403,7 +402,7 @@ class SlpDNet(nn.Module):
 def normalise(H, s):
     """(A_n [B, K, M] complex128, rho [B])."""
     A = pb.rotated(np.asarray(H, dtype=np.complex128), np.asarray(s))
-    rho = np.sqrt(np.mean(np.abs(A) ** 2, axis=(1, 2)))
+    rho = np.sqrt(np.mean(A.real ** 2 + A.imag ** 2, axis=(1, 2)))
     rho = np.where(rho > 0, rho, 1.0)
     return A / rho[:, None, None], rho
 
