@@ -103,6 +103,7 @@ from .mapping import (
 
 __all__ = [
     "DETECTORS",
+    "CLASSICAL",
     "detect",
     "exact_ml",
     "maxlog_ml",
@@ -588,6 +589,10 @@ DETECTORS = {
     "zf_sic": zf_sic,
     "lmmse": lmmse,
 }
+
+#: the classical detectors above (learned ones, e.g. ``eqnet_l``, join DETECTORS when
+#: :mod:`gnuradio.deepquant.eqnet` is imported)
+CLASSICAL = ("exact_ml", "maxlog_ml", "zf_sic", "lmmse")
 
 
 def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: str = "raise", **kwargs):
