@@ -55,6 +55,10 @@ def main(argv=None) -> int:
     p.add_argument("--goal-db", type=float, default=1.0, help="allowed gap of EQ-Net-P to exact ML")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="out/mimo_ofdm")
+    p.add_argument("--reuse", metavar="JSON",
+                   help="take the points of a previous run (its mimo_ofdm.json) for the methods it has and this run "
+                        "does not list in --methods; it must have the same --frames, --seed and --model (the same "
+                        "bits, channels and noise, so the comparison stays paired)")
     a = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -75,9 +79,25 @@ def main(argv=None) -> int:
         else:
             methods.append(m)
     rows = []
+    if a.reuse:
+        prev = json.loads(Path(a.reuse).read_text())
+        if (prev["frames_per_point"], prev["model"]) != (a.frames, a.model):
+            raise SystemExit(f"--reuse {a.reuse}: frames/model {prev['frames_per_point']}/{prev['model']} differ "
+                             f"from this run's {a.frames}/{a.model}")
+        for r in prev["points"]:
+            # a point is reusable when it was made with the seed this run would use at that SNR
+            if (r["method"] not in a.methods and r["snr_db"] in a.snr_db
+                    and r.get("seed") == a.seed * 100 + a.snr_db.index(r["snr_db"])):
+                rows.append(r)
+        reused = sorted({r["method"] for r in rows})
+        methods = reused + methods
+        print(f"reusing {reused} from {a.reuse}", file=sys.stderr)
     for i, s in enumerate(a.snr_db):
         for m in methods:
+            if any(r["method"] == m and r["snr_db"] == s for r in rows):
+                continue
             r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i)
+            r["seed"] = a.seed * 100 + i
             rows.append(r)
             print(f"  {s:5.1f} dB {m:>9}: FER {r['fer']:.4f} ({r['codeword_errors']}/{r['codewords']}), "
                   f"sigma^2 est/true {r['noise_var_est_mean'] / r['noise_var_true']:.2f}, {r['wall_s']:.1f} s",
@@ -90,7 +110,9 @@ def main(argv=None) -> int:
     ref = at_target.get("exact_ml")
     gaps = {m: (None if v is None or ref is None else float(v - ref)) for m, v in at_target.items() if m != "exact_ml"}
     gap_p = gaps.get("eqnet_p")
-    result = {"model": a.model, "frames_per_point": a.frames, "codewords_per_point": a.frames * 8,
+    rows.sort(key=lambda r: (r["snr_db"], methods.index(r["method"])))
+    result = {"model": a.model, "frames_per_point": a.frames, "seed": a.seed, "reused_from": a.reuse,
+              "codewords_per_point": a.frames * 8,
               "target_fer": a.target_fer, "snr_db_at_target": at_target, "gap_to_exact_ml_db": gaps,
               "goal_db": a.goal_db, "goal_met": None if gap_p is None else bool(gap_p <= a.goal_db),
               "skipped": skipped, "points": rows, "wall_s": time.time() - t_start}
