@@ -163,6 +163,13 @@ Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc; GUI variant
   eqnet_p) at 20/24/28 dB. Simplified synchronisation: frequency-domain frames with ideal
   timing and frequency. FER vs SNR with more frames: scripts/reproduce_mimo_ofdm.py.
 
+Flowgraph 3 -- MU-MISO downlink with symbol-level precoding (not part of this demo's table;
+  examples/slp_downlink.grc headless, examples/slp_downlink_qt.grc with per-user constellations,
+  running SER, average transmit power and a precoding-method chooser): random QPSK for 4 users ->
+  SLP Precoder (learned SLP-DNet with fp32 / binary / ternary / SQ weights, optimisation SLP,
+  block-level, zero forcing) -> MU-MISO channel -> per-user PSK detection. Numbers:
+  scripts/reproduce_slp.py.
+
 Open a flowgraph in GNU Radio Companion (with the module's blocks on the path):
   deepquant grc examples/ofdm_siso_loopback_qt.grc
 Compile and run the headless one:
