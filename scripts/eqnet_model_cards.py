@@ -61,7 +61,12 @@ def card(name, meta, repro, bench):
              f"channel uses ({int(c['val_fraction'] * 100)} % held out)",
              f"- stage 1: {'shared with ' + str(Path(c['stage1_from']).stem) if c.get('stage1_from') else json.dumps(c['stage1'])}; "
              f"stage 2: {json.dumps(c['stage2'])}; eq. (7) eps = {c.get('eps')}",
-             f"- wall time: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
+             (f"- this file's stage 1 was warm-started (`stage1_init`) from the f_Q/g of a finished run of the "
+              f"same config's first stage-1 schedule, then trained with `stage1b`; `--shipped` runs both in one go"
+              if c.get("stage1_init") else None),
+             (f"- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
+              if c.get("stage1_from") else None),
+             f"- wall time of this file's run: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
              f"(data {sec['data']:.0f} s), on a 2-core machine shared with other jobs",
              f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
              ""]
@@ -75,7 +80,7 @@ def card(name, meta, repro, bench):
     lines += ["## Limits", "",
               "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see the "
               "README's EQ-Net section for the measured gap this leaves.", ""]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line is not None) + "\n"
 
 
 def main(argv=None):

@@ -40,8 +40,10 @@ def detection(args, out):
 
     res = {}
     specs = {"2x2-64qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l", "eqnet_p"], _grid(17.5, 22.5, 0.5)),
-             "4x4-16qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l"], _grid(16.5, 21.0, 0.5))}
+             "4x4-16qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l"], _grid(16.5, 23.5, 0.5))}
     for sc, (dets, grid) in specs.items():
+        if args.scenarios and sc not in args.scenarios.split(","):
+            continue
         curves = []
         for d in dets:
             c = ev.sweep(sc, d, grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
@@ -133,11 +135,13 @@ def robustness(args, out):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="detection,quantization,robustness")
+    p.add_argument("--scenarios", default="", help="detection part: comma-separated subset of "
+                   "2x2-64qam-rayleigh,4x4-16qam-rayleigh (default both)")
     p.add_argument("--min-errors", type=int, default=100)
-    p.add_argument("--max-codewords", type=int, default=10000)
+    p.add_argument("--max-codewords", type=int, default=6000)
     p.add_argument("--stop-bler", type=float, default=2e-3)
     p.add_argument("--csi-snr-db", type=float, default=21.0)
-    p.add_argument("--out", default="results/eqnet")
+    p.add_argument("--out", default="out/eqnet")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     import torch

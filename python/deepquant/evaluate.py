@@ -79,9 +79,12 @@ COMPRESSORS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"none": lambda llr
 
 def get_compressor(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """COMPRESSORS[name]; ``softbit-*`` names are registered on first use by importing
-    :mod:`gnuradio.deepquant.softbit` (e.g. ``softbit-learned-6``, ``softbit-maxmi-ec-6``)."""
+    :mod:`gnuradio.deepquant.softbit` (e.g. ``softbit-learned-6``, ``softbit-maxmi-ec-6``),
+    ``eqnet-q5`` / ``eqnet-q6`` by importing :mod:`gnuradio.deepquant.eqnet`."""
     if name not in COMPRESSORS and name.startswith("softbit-"):
         from . import softbit  # noqa: F401  (registers its compressors)
+    if name not in COMPRESSORS and name.startswith("eqnet-"):
+        from . import eqnet  # noqa: F401  (registers eqnet-q5 / eqnet-q6)
     if name not in COMPRESSORS:
         raise KeyError(f"unknown compressor {name!r}; known: {sorted(COMPRESSORS)}")
     return COMPRESSORS[name]

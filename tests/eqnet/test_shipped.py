@@ -31,3 +31,21 @@ def test_shipped_model_reproduces_known_output(key):
     # eager torch gives the same LLRs as the TorchScript path the blocks use
     eager = eqnet.EQNetRuntime(eqnet.io.shipped_path(*key), backend="eager")
     np.testing.assert_allclose(eager.detect(y, H, nv), rt.detect(y, H, nv), atol=1e-3, rtol=1e-4)
+
+
+def test_registry_hooks_reach_the_shipped_models():
+    """``phy.mimo.detect('eqnet_*')`` and ``evaluate`` compressors ``eqnet-q5/q6`` resolve lazily."""
+    from gnuradio.deepquant import evaluate
+    from gnuradio.deepquant.phy import mimo
+
+    y, H, nv, llr = cards.check_inputs(2, 2, 6)
+    out = mimo.detect("eqnet_l", y, H, nv, bits_per_symbol=6)
+    np.testing.assert_allclose(out, eqnet.runtime(2, 2, 6, "l").detect(y, H, nv), atol=1e-5)
+    j = mimo.detect("eqnet_p_q6", y, H, nv, bits_per_symbol=6)
+    assert j.shape == (8, 12)
+    for name in ("eqnet-q5", "eqnet-q6"):
+        rec = evaluate.get_compressor(name)(llr)
+        assert rec.shape == llr.shape and np.mean(np.sign(rec) == np.sign(llr)) > 0.8
+    link = evaluate.Link(evaluate.SCENARIOS["2x2-64qam-rayleigh"], seed=0, workers=1)
+    r = link.run_batch("eqnet_l", 30.0, 10)
+    assert r["codewords"] == 10 and r["block_errors"] == 0

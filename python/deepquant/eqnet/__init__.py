@@ -219,7 +219,8 @@ def _detector(variant: str, bits=None):
         nv = noise_var.detach().cpu().numpy() if isinstance(noise_var, torch.Tensor) else np.asarray(noise_var)
         nr, nt = Hn.shape[-2], Hn.shape[-1]
         rt = runtime(nr, nt, bits_per_symbol, variant)
-        nv = np.broadcast_to(np.asarray(nv, np.float32).reshape(-1) if np.ndim(nv) else np.float32(nv), (yn.shape[0],))
+        nv = np.array(np.broadcast_to(np.asarray(nv, np.float32).reshape(-1) if np.ndim(nv) else np.float32(nv),
+                                      (yn.shape[0],)))  # a writable copy (torch warns on read-only views)
         if bits is None:
             llr = rt.detect(yn, Hn, nv)
         else:

@@ -24,6 +24,7 @@ Config (JSON; every key optional but ``nr``, ``nt``, ``bits_per_symbol``)::
      "stage1b": null,                 # optional warm restart of stage 1: {"steps", "batch", "lr", "lr_final"}
      "stage1_init": null,             # start stage 1 from the f_Q, g of a model file (then stage1b only)
      "stage1_from": null,             # reuse f_Q, g and codebooks of an existing model file
+     "stage2_init": null,             # warm-start f_E from a (shallower) model's f_E, see init_estimator_from
      "codebook_bits": [5, 6], "codebook_samples": 200000,
      "val_every": 500, "checkpoint_every": 1000, "out_dir": null, "threads": 1}
 
@@ -78,7 +79,7 @@ DEFAULTS = {
     "arch": None,
     "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
     "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
-    "stage1b": None, "stage1_init": None,
+    "stage1b": None, "stage1_init": None, "stage2_init": None,
     "stage1_from": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
     "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
     "device": "auto",
@@ -168,6 +169,32 @@ class _Dist:
 
             return DistributedDataParallel(module, device_ids=[self.local] if self.device.type == "cuda" else None)
         return module
+
+
+def init_estimator_from(f_e, src) -> None:
+    """Warm start of a deeper f_E (EQ-Net-P) from a trained shallower one (EQ-Net-L): input, fusion
+    and output layers and the first residual blocks are copied; the extra residual blocks start
+    with zero biases and tiny weights (std 1e-3), i.e. as nearly the identity (x + relu(~0) ~ x), so
+    the network starts at the source's function and training refines it (exactly zero weights
+    would never move: relu'(0) = 0).  Measured on 2x2 64-QAM:
+    EQ-Net-P trained from scratch for 6000 steps (its 18 residual layers blow the first outputs up
+    to an L1 of ~185) ended 1.98 dB from exact ML, behind EQ-Net-L's 1.01 dB."""
+    if src.stats != f_e.stats or src.out.weight.shape != f_e.out.weight.shape or \
+            src.fuse.weight.shape != f_e.fuse.weight.shape:
+        raise ValueError("stage2_init: the source estimator has another width or input set")
+    with torch.no_grad():
+        for name in ("in_y", "in_h", "in_s", "in_x", "fuse", "out"):
+            a, b = getattr(f_e, name), getattr(src, name)
+            if a is not None:
+                a.weight.copy_(b.weight)
+                a.bias.copy_(b.bias)
+        for i, blk in enumerate(f_e.blocks):
+            if i < len(src.blocks):
+                blk.load_state_dict(src.blocks[i].state_dict())
+            else:
+                for lin in blk.layers:  # ~identity, but not exactly 0: relu'(0) = 0 would freeze them
+                    lin.weight.normal_(0.0, 1e-3)
+                    lin.bias.zero_()
 
 
 class _FECore(torch.nn.Module):
@@ -327,6 +354,8 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     # ---------------- stage 2 ----------------
     for p in list(net.f_q.parameters()) + list(net.g.parameters()):
         p.requires_grad_(False)
+    if c.get("stage2_init") and not (resume_state is not None and resume_state["stage"] == 2):
+        init_estimator_from(net.f_e, eqio.load(c["stage2_init"], expect=(nr, nt, k), need_estimator=True)[0].f_e)
     fe = dist.wrap(_FECore(net.f_e))
     with torch.no_grad():
         step = 262144
