@@ -59,6 +59,8 @@ def main(argv=None) -> int:
                    help="take the points of a previous run (its mimo_ofdm.json) for the methods it has and this run "
                         "does not list in --methods; it must have the same --frames, --seed and --model (the same "
                         "bits, channels and noise, so the comparison stays paired)")
+    p.add_argument("--new-snr-db", type=float, nargs="+", default=None,
+                   help="with --reuse: run the --methods only at these of the --snr-db points (time on a busy machine)")
     a = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
     for i, s in enumerate(a.snr_db):
         for m in methods:
             if any(r["method"] == m and r["snr_db"] == s for r in rows):
+                continue
+            if a.new_snr_db is not None and s not in a.new_snr_db:
                 continue
             r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i)
             r["seed"] = a.seed * 100 + i
