@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Speed of the symbol-level precoders (one run, one CPU thread): precoded symbol vectors per
-second for SLP-DNet fp32 / binary / ternary / SQ-binary / SQ-ternary (batched torch, dense float
-kernels: the quantized weights are decoded to floats, so no bit-op speedup is claimed), the
+second for SLP-DNet fp32 / binary / ternary / SQ-binary / SQ-ternary (batched torch in chunks of
+1024 vectors, the inference form of dnet.SlpDNet.fuse_for_inference / infer; dense float kernels:
+the quantized weights are decoded to floats, so no bit-op speedup is claimed), the
 optimisation SLP (one Clarabel QP per vector) and block-level precoding (a new W per vector,
 i.e. every vector with its own channel), plus the slp_precoder block in a GNU Radio flowgraph,
 and FLOP counts per vector. M = K = 4, QPSK, Gamma = 30 dB, n0 = 1. Median of --repeats runs.

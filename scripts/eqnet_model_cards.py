@@ -66,6 +66,8 @@ def card(name, meta, repro, bench):
               if c.get("stage1_init") else None),
              (f"- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
               if c.get("stage1_from") else None),
+             (f"- f_E warm-started from EQ-Net-L's (`stage2_init`: shared layers copied, extra residual blocks "
+              f"near identity)" if c.get("stage2_init") else None),
              f"- wall time of this file's run: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
              f"(data {sec['data']:.0f} s), on a 2-core machine shared with other jobs",
              f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
@@ -110,12 +112,14 @@ def main(argv=None):
             det = json.loads((Path(a.repro) / "detection.json").read_text())
             if sc in det:
                 g = det[sc]["gap_db_to_exact_ml_at_bler_1e-2"]
+                f2 = (lambda x: "n/a" if x is None else f"{x:+.2f}")
                 repro.append(f"{sc}: SNR gap to exact ML at BLER 1e-2: EQ-Net-{v.upper()} "
-                             f"{g.get('eqnet_' + v)} dB (LMMSE {g.get('lmmse')} dB, max-log {g.get('maxlog_ml')} dB)")
+                             f"{f2(g.get('eqnet_' + v))} dB (LMMSE {f2(g.get('lmmse'))} dB, max-log "
+                             f"{f2(g.get('maxlog_ml'))} dB, ZF-SIC {f2(g.get('zf_sic'))} dB)")
         if a.repro and (Path(a.repro) / "quantization.json").is_file() and key[:3] == (2, 2, 6):
             q = json.loads((Path(a.repro) / "quantization.json").read_text())["gap_db_to_unquantized_at_bler_1e-2"]
-            repro.append(f"quantization of exact-ML LLRs (2x2 64-QAM), gap to unquantized at BLER 1e-2: "
-                         f"{json.dumps(q)}")
+            repro.append("quantization of exact-ML LLRs (2x2 64-QAM), gap to unquantized at BLER 1e-2: " + ", ".join(
+                f"{kk.replace('exact_ml + ', '')} {vv:+.2f} dB" for kk, vv in q.items() if vv is not None and kk != "exact_ml"))
         if a.bench and Path(a.bench).is_file():
             f = json.loads(Path(a.bench).read_text())["figures"]
             cfg = f"{nr}x{nt}_{2 ** k}qam"

@@ -120,6 +120,7 @@ def main(argv=None):
     with torch.no_grad():
         abl.fc2.weight.zero_()
         abl.fc2.bias.zero_()
+    abl.fuse_for_inference()  # the inference form holds its own copy of the weights
     u_abl, _ = dnet.precode(abl, H, s, g30)
     ablation = {"fp32_without_network_power_over_opt": float(pb.power(u_abl).mean() / p_opt),
                 "zero_forcing_power_over_opt": float(pb.power(pb.zf_precoder(H, s, g30)).mean() / p_opt)}

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Copy trained SLP-DNet models into the package (python/deepquant/models/slp/) with a check file
-(a stored output for fixed inputs, used by tests/slp/test_slp_models.py) and a model card.
+"""Write trained SLP-DNet models into the package (python/deepquant/models/slp/) in the current
+model-file format (2: float16 full-precision tensors in the quantized models; format-1 training
+outputs are converted), with a check file (a stored output for fixed inputs, used by
+tests/slp/test_slp_dnet.py) and a model card.
 
 Run: venv/bin/python scripts/ship_slp_models.py SRC_DIR [--vectors 2000]
-(SRC_DIR holds the ``deepquant train slp`` outputs: <name>.safetensors and <name>.log.json).
+(SRC_DIR holds the ``deepquant train slp`` outputs: <name>.safetensors and <name>.log.json),
+or   venv/bin/python scripts/ship_slp_models.py --convert OLD.safetensors NEW.safetensors
+(rewrite one model file, e.g. a format-1 file, in the current format; nothing else).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -31,6 +34,8 @@ def check_output(path):
 
 def card(name, path, log, ev, mem, cfg):
     w = cfg["weights"]
+    half = (" Float16 tensors are read back\n  into float32 at inference." if mem["float16_values"] else
+            " The reference model: float32 storage\n  throughout.")
     cmd = f"deepquant train slp --weights {w}" + (f" --qr {cfg['qr']}" if w.startswith("sq-") else "")
     return f"""# Model card: {name}
 
@@ -40,8 +45,9 @@ def card(name, path, log, ev, mem, cfg):
   {cfg['layers']} deep-unfolded log-barrier Newton iterations; barrier network conv3x3(1->{cfg['c1']}) -
   conv3x3({cfg['c1']}->{cfg['c2']}) - fc({cfg['c2']}*{2 * cfg['m'] * cfg['k']}->{cfg['hidden']}) - fc({cfg['hidden']}->{cfg['layers'] + 1});
   {'PReLU activations' if w == 'fp32' else '%d-bit activations (eq. 22)' % cfg['act_bits']}. Design choices: `gnuradio.deepquant.slp.dnet` docstring.
-* File: `{path.name}`, {mem['file_bytes']} bytes ({mem['tensor_bytes']} bytes of tensors: {mem['quantized_weights']}
-  weights at {mem['quantized_bits_each']} bit(s) + {mem['float32_values']} float32 values; {mem['header_bytes']} bytes of header/metadata).
+* File: `{path.name}` (format `{mem['format']}`), {mem['file_bytes']} bytes ({mem['tensor_bytes']} bytes of tensors:
+  {mem['quantized_weights']} weights at {mem['quantized_bits_each']} bit(s) + {mem['float32_scales']} float32 row scales + {mem['float16_values']} float16 values
+  + {mem['float32_values']} float32 values; {mem['header_bytes']} bytes of header/metadata).{half}
 * Training: unsupervised (no solver labels), relative duality gap loss (eqs. 9-10), i.i.d. CN(0, 1)
   channels, uniform PSK symbols, Gamma ~ U(0, 45) dB (divided out exactly), {log['config']['steps']} Adam steps of
   {log['config']['batch']} channels, lr {log['config']['lr']} x 0.65 every {log['config']['steps'] // (log['config']['lr_drops'] + 1)} steps, seed {log['config']['seed']},
@@ -59,9 +65,17 @@ def card(name, path, log, ev, mem, cfg):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("src")
+    ap.add_argument("src", nargs="?")
     ap.add_argument("--vectors", type=int, default=2000)
+    ap.add_argument("--convert", nargs=2, metavar=("OLD", "NEW"), help="only rewrite OLD in the current format as NEW")
     a = ap.parse_args(argv)
+    if a.convert:
+        from gnuradio.deepquant.slp import dnet
+
+        print(dnet.convert_file(*a.convert))
+        return 0
+    if not a.src:
+        ap.error("SRC_DIR is required (or --convert OLD NEW)")
     import torch
 
     torch.set_num_threads(1)
@@ -76,7 +90,7 @@ def main(argv=None):
             continue
         name = src.name[: -len(".safetensors")]
         dst = DST / src.name
-        shutil.copyfile(src, dst)
+        dnet.convert_file(src, dst)  # the current format (training outputs of older versions: format 1)
         log = json.loads((src.parent / f"{name}.log.json").read_text())
         net = dnet.load_model(dst)
         u, fb = dnet.precode(net, H, s, g)

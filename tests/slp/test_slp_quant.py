@@ -47,7 +47,12 @@ def test_encode_decode_round_trip(kind, qr):
     D = qz.decode_weight(parts, kind, W.shape)
     c, b = (qz.bwn_np if kind == "binary" else qz.twn_np)(W.reshape(16, -1)[mask])
     np.testing.assert_array_equal(D.reshape(16, -1)[mask], (c * b[:, None]).astype(np.float32))
-    np.testing.assert_array_equal(D.reshape(16, -1)[~mask], W.reshape(16, -1)[~mask])
+    # full-precision rows: float16 storage (default), exact float32 on request
+    np.testing.assert_array_equal(D.reshape(16, -1)[~mask], W.reshape(16, -1)[~mask].astype(np.float16).astype(np.float32))
+    if "fp" in parts:
+        assert parts["fp"].dtype == np.float16
+    D32 = qz.decode_weight(qz.encode_weight(W, kind, mask, np.float32), kind, W.shape)
+    np.testing.assert_array_equal(D32.reshape(16, -1)[~mask], W.reshape(16, -1)[~mask])
     bits = 1 if kind == "binary" else 2
     if mask.any():
         assert parts["bits"].nbytes == -(-int(mask.sum()) * 72 * bits // 8)

@@ -49,8 +49,10 @@ Choices the paper leaves open (ours, measured in scripts/reproduce_slp.py)
   of training and for inference (the paper keeps QR fixed; it does not say when the partition is
   frozen). QR is the fraction of *rows* of each quantized layer.
 * The barrier network computes in float32; the unfolded iterations, the multipliers and the loss
-  in float64 (the barrier Newton systems get ill-conditioned near the boundary). Weights are stored
-  in float32 (1/2-bit codes + float32 scales for the quantized rows).
+  in float64 (the barrier Newton systems get ill-conditioned near the boundary). Stored weights
+  (model format 2): the fp32 model in float32; quantized models as 1/2-bit codes + float32 per-row
+  scales for the quantized rows and float16 for every other float tensor except the per-layer
+  scalars (read back into float32).
 """
 from __future__ import annotations
 
@@ -194,33 +196,99 @@ class SlpDNet(nn.Module):
 
     @torch.no_grad()
     def fuse_for_inference(self):
-        """Fold each eval-mode BatchNorm into the layer before it (same function, fewer passes):
-        W' = diag(g / sqrt(var + eps)) W_eff, b' = (b - mean) g / sqrt(var + eps) + beta. Used by
-        load_model; training never calls it (the fused tensors are dropped by ``self.train()``)."""
+        """Precompute the inference form of the barrier network (the same function, fewer passes over
+        memory). Used by load_model; training never calls it (``self.train()`` drops it); call it
+        again after changing any weight of a loaded model.
+
+        * Each eval-mode BatchNorm is folded into the layer before it:
+          W' = diag(g / sqrt(var + eps)) W_eff, b' = (b - mean) g / sqrt(var + eps) + beta.
+        * conv1 (one input channel, 2M x K image) becomes one matrix product with its dense
+          [2MK, c1 2MK] matrix whose output is laid out channels-last (position-major), so conv2
+          reads it as a channels-last image and fc1 reads conv2's channels-last output without a
+          copy (fc1's columns are permuted to that order).
+        * Quantized variants: eq. (22) ``act(z) = lo + c q``, ``q = clamp(round(a z - a lo), 0, n)``,
+          ``a = n / (hi - lo)``, ``c = 1 / a``: the affine map before the rounding is folded into the
+          layer that produces z, the one after it into the layer that consumes q (for conv2 with
+          its zero padding, a per-position bias map), so each activation is round + clamp in place.
+          Float round-off of the folded weights can move a pre-activation lying within ~1e-7 of a
+          rounding boundary to the other level (rare; the check outputs of the shipped models
+          are unchanged to 1e-6).
+        """
+        F = nn.functional
+        cfg = self.cfg
+        M2, K = 2 * cfg.m, cfg.k
+        npos = M2 * K
         fused = []
         for lay, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.fc1, self.bn3)):
             a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
             W = lay.eff_weight() * a.view(-1, *([1] * (lay.weight.dim() - 1)))
-            if W.dim() == 4:
-                W = W.contiguous(memory_format=torch.channels_last)
-            fused.append((W, (lay.bias - bn.running_mean) * a + bn.bias))
-        self._fused = fused
+            fused.append((W.float(), ((lay.bias - bn.running_mean) * a + bn.bias).float()))
+        (W1, b1), (W2, b2), (W3, b3) = fused
+        c1, c2 = W1.shape[0], W2.shape[0]
+        # conv1 as a dense matrix: row p = the response to a one-hot image at position p, columns (pos, chan)
+        basis = torch.eye(npos, dtype=torch.float32).view(npos, 1, M2, K)
+        D1 = F.conv2d(basis, W1, None, padding=1).permute(0, 2, 3, 1).reshape(npos, npos * c1)
+        B1 = b1.repeat(npos)
+        # fc1 columns from (chan, pos) to (pos, chan) order
+        W3p = W3.view(W3.shape[0], c2, npos).transpose(1, 2).reshape(W3.shape[0], npos * c2)
+        W4, B4 = self.fc2.weight.detach().float(), self.fc2.bias.detach().float()
+        inf = {"quantized": cfg.quantized}
+        if cfg.quantized:
+            n = (1 << int(cfg.act_bits)) - 1
+            lo, hi = -float(cfg.act_clip), float(cfg.act_clip)
+            sa, c = n / (hi - lo), (hi - lo) / n
+            inf["n"] = float(n)
+            inf["D1"], inf["B1"] = (D1 * sa).contiguous(), B1 * sa - lo * sa
+            ones = torch.ones(1, c1, M2, K)
+            map2 = F.conv2d(ones, W2, None, padding=1) * lo + b2.view(1, -1, 1, 1)  # response to the constant lo
+            inf["W2"] = (W2 * (sa * c)).contiguous(memory_format=torch.channels_last)
+            inf["B2"] = (map2 * sa - lo * sa).contiguous(memory_format=torch.channels_last)
+            inf["W3t"] = (W3p * (sa * c)).t().contiguous()
+            inf["B3"] = (b3 + lo * W3p.sum(1)) * sa - lo * sa
+            inf["W4t"] = (W4 * c).t().contiguous()
+            inf["B4"] = B4 + lo * W4.sum(1)
+        else:
+            inf["slopes"] = [float(m.weight) for m in (self.act1, self.act2, self.act3)]
+            inf["D1"], inf["B1"] = D1.contiguous(), B1
+            inf["W2"], inf["B2"] = W2.contiguous(memory_format=torch.channels_last), b2
+            inf["W3t"], inf["B3"] = W3p.t().contiguous(), b3
+            inf["W4t"], inf["B4"] = W4.t().contiguous(), B4
+        self._fused = inf
 
     def train(self, mode: bool = True):
         if mode:
             self._fused = None
         return super().train(mode)
 
+    def _aux_fused(self, An):
+        """Inference form of :meth:`aux` (see fuse_for_inference)."""
+        f = self._fused
+        B = An.shape[0]
+        M2, K = 2 * self.cfg.m, self.cfg.k
+        x = torch.cat([An.real, An.imag], 2).transpose(1, 2).reshape(B, M2 * K).float()  # the 2M x K image
+        z = torch.addmm(f["B1"], x, f["D1"])  # [B, pos * c1], channels-last
+        c1 = z.shape[1] // (M2 * K)
+        img = z.view(B, M2, K, c1).permute(0, 3, 1, 2)  # channels-last view, no copy
+        if f["quantized"]:
+            n = f["n"]
+            z.round_().clamp_(0.0, n)
+            z2 = nn.functional.conv2d(img, f["W2"], None, padding=1).add_(f["B2"]).round_().clamp_(0.0, n)
+            flat = z2.permute(0, 2, 3, 1).reshape(B, -1)  # channels-last memory: a view
+            z3 = torch.addmm(f["B3"], flat, f["W3t"]).round_().clamp_(0.0, n)
+        else:
+            sl = f["slopes"]
+            nn.functional.leaky_relu_(z, sl[0])
+            z2 = nn.functional.leaky_relu_(nn.functional.conv2d(img, f["W2"], f["B2"], padding=1), sl[1])
+            flat = z2.permute(0, 2, 3, 1).reshape(B, -1)
+            z3 = nn.functional.leaky_relu_(torch.addmm(f["B3"], flat, f["W3t"]), sl[2])
+        return torch.addmm(f["B4"], z3, f["W4t"]).double()
+
     def aux(self, An):
         """An [B, K, M] complex (normalised rotated channel) -> raw outputs [B, L+1]."""
+        if getattr(self, "_fused", None) is not None and not self.training and not torch.is_grad_enabled():
+            return self._aux_fused(An)
         img = torch.cat([An.real.transpose(1, 2), An.imag.transpose(1, 2)], dim=1).unsqueeze(1).float()  # B,1,2M,K
         img = img.contiguous(memory_format=torch.channels_last)  # 2x faster convolutions on these tiny images
-        f = getattr(self, "_fused", None)
-        if f is not None and not self.training and not torch.is_grad_enabled():
-            z = self._act(nn.functional.conv2d(img, f[0][0], f[0][1], padding=1), 0)
-            z = self._act(nn.functional.conv2d(z, f[1][0], f[1][1], padding=1), 1)
-            z = self._act(nn.functional.linear(z.contiguous().flatten(1), f[2][0], f[2][1]), 2)
-            return self.fc2(z).double()
         z = self._act(self.bn1(self.conv1(img)), 0)
         z = self._act(self.bn2(self.conv2(z)), 1)
         z = self._act(self.bn3(self.fc1(z.contiguous().flatten(1))), 2)
@@ -266,6 +334,43 @@ class SlpDNet(nn.Module):
         lam = v[:, None] / sl
         return {"x": x, "lam": lam, "G": G, "h": h, "xzf": xzf}
 
+    @torch.no_grad()
+    def infer(self, An):
+        """Inference form of :meth:`forward` (needs :meth:`fuse_for_inference`): An [B, K, M]
+        complex128 -> the last primal iterate x [B, 2M]. The same iterations with fewer passes:
+        all barrier weights at once, the slacks updated with the step instead of recomputed
+        (``s <- s + t G d``, equal to ``h - G x`` up to float64 round-off), Newton direction
+        ``d = H^-1 grad`` and ``x <- x - t d``."""
+        cfg = self.cfg
+        B = An.shape[0]
+        G, _ = self.real_constraints(An, self.tan_t)
+        ones = torch.ones(B, cfg.k, 1, dtype=An.dtype)
+        Ah = An.conj().transpose(1, 2)
+        uzf = (Ah @ torch.linalg.solve(An @ Ah, ones)).squeeze(-1)
+        xzf = torch.cat([uzf.real, uzf.imag], -1)
+        o = self._aux_fused(An)
+        L = cfg.layers
+        x = (1.0 + nn.functional.softplus(o[:, L] + self.s_off)).unsqueeze(-1) * xzf
+        p0 = (xzf * xzf).sum(-1) / (2 * cfg.k)
+        V = p0.unsqueeze(-1) * nn.functional.softplus(o[:, :L] + self.v_off)  # [B, L]
+        frac = torch.sigmoid(self.f_logit)
+        eye2 = 2 * torch.eye(2 * cfg.m, dtype=x.dtype)
+        Gt = G.transpose(1, 2)
+        sl = -self.tan_t - torch.bmm(G, x.unsqueeze(-1)).squeeze(-1)
+        for l in range(L):
+            w = V[:, l:l + 1] / sl
+            grad = torch.bmm(Gt, w.unsqueeze(-1)).squeeze(-1).add_(x, alpha=2.0)
+            Hs = torch.baddbmm(eye2, Gt * (w / sl).unsqueeze(1), G)  # 2I + G^T diag(w / s) G, SPD
+            d = torch.linalg.solve_ex(Hs, grad.unsqueeze(-1))[0]  # minus the Newton direction (one LAPACK call)
+            Gd = torch.bmm(G, d).squeeze(-1)
+            d = d.squeeze(-1)
+            # largest feasible step along -d: min over G_j d < 0 of s_j / -(G_j d)
+            ratio = torch.where(Gd < 0, sl / Gd, torch.full_like(Gd, -1e30)).amax(-1).neg_()
+            step = torch.clamp(frac[l] * ratio, max=1.0).unsqueeze(-1)
+            x = x - step * d
+            sl = sl + step * Gd
+        return x
+
     # -- losses / helpers on the normalised problem
     def scaled_power(self, out):
         """||x||^2 after the feasibility step (gamma = 1): ||x||^2 / min_i c_i(x)^2."""
@@ -297,21 +402,24 @@ class SlpDNet(nn.Module):
 def normalise(H, s):
     """(A_n [B, K, M] complex128, rho [B])."""
     A = pb.rotated(np.asarray(H, dtype=np.complex128), np.asarray(s))
-    rho = np.sqrt(np.mean(np.abs(A) ** 2, axis=(1, 2)))
+    rho = np.sqrt(np.mean(A.real ** 2 + A.imag ** 2, axis=(1, 2)))
     rho = np.where(rho > 0, rho, 1.0)
     return A / rho[:, None, None], rho
 
 
 @torch.no_grad()
-def precode(net: SlpDNet, H, s, gamma, chunk: int = 8192):
+def precode(net: SlpDNet, H, s, gamma, chunk: int = 1024):
     """Learned precoder: H [B, K, M], s [B, K], gamma scalar or [B] -> (u [B, M] complex128 feasible,
-    fallback [B] bool: rows where the final step had to use zero forcing)."""
+    fallback [B] bool: rows where the final step had to use zero forcing). Runs in chunks of
+    ``chunk`` vectors (1024: the activations stay in cache; measured faster than 8192 on one thread)."""
     net.eval()
     H = np.asarray(H)
     An, rho = normalise(H, s)
+    fused = getattr(net, "_fused", None) is not None
     xs = []
     for i in range(0, len(An), chunk):
-        xs.append(net(torch.from_numpy(An[i:i + chunk]))["x"].numpy())
+        a = torch.from_numpy(An[i:i + chunk])
+        xs.append((net.infer(a) if fused else net(a)["x"]).numpy())
     x = np.concatenate(xs) if xs else np.zeros((0, 2 * net.cfg.m))
     g = np.broadcast_to(np.asarray(gamma, dtype=float), rho.shape)
     u = pb.to_complex(x) * (g / rho)[:, None]
@@ -320,8 +428,34 @@ def precode(net: SlpDNet, H, s, gamma, chunk: int = 8192):
 
 # ------------------------------------------------------------------------------------------
 # model files
+# Format 2 (current): quantized rows bit-packed (+ float32 per-row scales), every other float tensor of a
+# quantized model (its full-precision rows of conv1/conv2/fc1, fc2, biases, BN) stored as float16 and
+# read back into float32; the per-layer scalars (v_off, s_off, f_logit) stay float32. The fp32 model
+# is the reference and keeps float32 storage throughout.
+# Format 1 (first release): the same tensors, all floats in float32. load_model refuses it with a
+# message; convert_file() rewrites a format-1 file as format 2 (exact float32 -> float16 rounding).
+FORMAT = "deepquant-slp-dnet-2"
+LEGACY_FORMATS = ("deepquant-slp-dnet-1",)
+FLOAT32_ALWAYS = ("v_off", "s_off", "f_logit")
+
+
+def storage_dtype(name: str, cfg: DNetConfig):
+    """The dtype a float tensor ``name`` of a model with config ``cfg`` is stored with (format 2)."""
+    if not cfg.quantized or name in FLOAT32_ALWAYS or name.endswith(".beta"):
+        return np.float32
+    return np.float16
+
+
+def _to_storage(name, arr, cfg):
+    dt = storage_dtype(name, cfg)
+    out = np.asarray(arr, dtype=np.float32).astype(dt)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name}: values outside the {np.dtype(dt).name} range, cannot store this model")
+    return out
+
+
 def state_to_tensors(net: SlpDNet) -> dict:
-    """The shipped representation: quantized rows bit-packed, everything else float32."""
+    """The shipped representation (format 2): quantized rows bit-packed, floats as storage_dtype()."""
     cfg = net.cfg
     out = {}
     sd = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
@@ -331,10 +465,10 @@ def state_to_tensors(net: SlpDNet) -> dict:
             continue
         if cfg.quantized and layer in QUANT_LAYERS and name.endswith(".weight"):
             mask = sd[layer + ".qmask"].astype(bool)
-            for part, arr in qz.encode_weight(t, cfg.kind, mask).items():
-                out[f"{name}.{part}"] = arr
+            for part, arr in qz.encode_weight(t, cfg.kind, mask, storage_dtype(name + ".fp", cfg)).items():
+                out[f"{name}.{part}"] = _to_storage(f"{name}.{part}", arr, cfg) if part == "fp" else arr
         else:
-            out[name] = t.astype(np.float32)
+            out[name] = _to_storage(name, t, cfg)
     return out
 
 
@@ -347,21 +481,56 @@ def save_model(path, net: SlpDNet, meta: dict):
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = {n: list(getattr(net, n).weight.shape) for n in QUANT_LAYERS}
     m = dict(meta)
-    m.update({"config": asdict(net.cfg), "quant_shapes": shapes, "format": "deepquant-slp-dnet-1"})
+    m.update({"config": asdict(net.cfg), "quant_shapes": shapes, "format": FORMAT})
     tensors = {k: np.ascontiguousarray(v) for k, v in state_to_tensors(net).items()}
     save_file(tensors, str(path), metadata={"meta": json.dumps(m)})
     return path
 
 
-def load_model(path) -> SlpDNet:
-    """Load a model file: bit-packed weights decoded into float64 tensors, eval mode."""
+def _read_file(path):
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as f:
-        meta = json.loads(f.metadata()["meta"])
-        if meta.get("format") != "deepquant-slp-dnet-1":
-            raise ValueError(f"{path}: not an SLP-DNet model file (format {meta.get('format')!r})")
+        md = f.metadata() or {}
+        if "meta" not in md:
+            raise ValueError(f"{path}: not an SLP-DNet model file (no 'meta' metadata)")
+        meta = json.loads(md["meta"])
         t = {k: f.get_tensor(k) for k in f.keys()}
+    return meta, t
+
+
+def convert_file(src, dst):
+    """Rewrite an SLP-DNet model file (format 1 or 2) as format 2 at ``dst``. Quantized codes and
+    scales are copied; float tensors are rounded to storage_dtype(). Returns ``dst``."""
+    from pathlib import Path
+
+    from safetensors.numpy import save_file
+
+    meta, t = _read_file(src)
+    fmt = meta.get("format")
+    if fmt not in LEGACY_FORMATS + (FORMAT,):
+        raise ValueError(f"{src}: not an SLP-DNet model file (format {fmt!r})")
+    cfg = DNetConfig(**meta["config"])
+    out = {k: (_to_storage(k, v, cfg) if v.dtype.kind == "f" else v) for k, v in t.items()}
+    meta["format"] = FORMAT
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in out.items()}, str(dst), metadata={"meta": json.dumps(meta)})
+    return dst
+
+
+def load_model(path) -> SlpDNet:
+    """Load a model file (format 2): bit-packed weights decoded, float16 tensors read back into
+    float32 (the network's dtypes), eval mode, BatchNorm folded for inference."""
+    meta, t = _read_file(path)
+    fmt = meta.get("format")
+    if fmt in LEGACY_FORMATS:
+        raise ValueError(f"{path}: SLP-DNet model file format {fmt!r} (float32 storage) is no longer read; this "
+                         f"version reads {FORMAT!r}. Convert it with `python scripts/ship_slp_models.py --convert "
+                         f"{path} NEW.safetensors` (or gnuradio.deepquant.slp.dnet.convert_file) or retrain with "
+                         f"`deepquant train slp`.")
+    if fmt != FORMAT:
+        raise ValueError(f"{path}: not an SLP-DNet model file (format {fmt!r}, expected {FORMAT!r})")
     cfg = DNetConfig(**meta["config"])
     net = SlpDNet(cfg)
     sd = {}
@@ -372,8 +541,11 @@ def load_model(path) -> SlpDNet:
         if cfg.quantized and layer in QUANT_LAYERS and name.endswith(".weight"):
             parts = {k[len(name) + 1:]: v for k, v in t.items() if k.startswith(name + ".")}
             sd[name] = torch.from_numpy(qz.decode_weight(parts, cfg.kind, meta["quant_shapes"][layer]))
+            if "qrows" in parts:  # keep the SQ partition (re-saving a loaded model keeps it)
+                rows = meta["quant_shapes"][layer][0]
+                sd[layer + ".qmask"] = torch.from_numpy(np.unpackbits(parts["qrows"])[:rows].astype(bool))
         else:
-            sd[name] = torch.from_numpy(np.asarray(t[name]))
+            sd[name] = torch.from_numpy(np.asarray(t[name], dtype=np.float32))
     net.load_state_dict(sd, strict=False)  # copies cast to each parameter's dtype
     for lay in net.quant_layers():
         lay.frozen = True

@@ -62,9 +62,11 @@ def file_memory(path) -> dict:
                  if layer + ".weight.qrows" in tensors else rows)
         n_q += int(qrows) * cols
     n_float = int(sum(t.size for k, t in tensors.items() if t.dtype == np.float32 and not k.endswith(".beta")))
-    return {"file": path.name, "weights": cfg["weights"], "qr": cfg["qr"], "file_bytes": path.stat().st_size,
-            "tensor_bytes": payload, "header_bytes": path.stat().st_size - payload,
-            "float32_values": n_float, "quantized_weights": n_q,
+    n_half = int(sum(t.size for t in tensors.values() if t.dtype == np.float16))
+    n_beta = int(sum(t.size for k, t in tensors.items() if k.endswith(".beta")))
+    return {"file": path.name, "format": meta.get("format"), "weights": cfg["weights"], "qr": cfg["qr"],
+            "file_bytes": path.stat().st_size, "tensor_bytes": payload, "header_bytes": path.stat().st_size - payload,
+            "float32_values": n_float, "float16_values": n_half, "float32_scales": n_beta, "quantized_weights": n_q,
             "quantized_bits_each": 0 if cfg["weights"] == "fp32" else (1 if "binary" in cfg["weights"] else 2)}
 
 

@@ -104,7 +104,10 @@ def satisfied(H, s, u, order: int, gamma, rtol: float = 1e-4) -> np.ndarray:
 
 def power(u) -> np.ndarray:
     """Transmit power ||u||^2, [B]."""
-    return np.sum(np.abs(np.asarray(u)) ** 2, axis=-1)
+    u = np.asarray(u)
+    if np.iscomplexobj(u):
+        return np.sum(u.real ** 2 + u.imag ** 2, axis=-1)
+    return np.sum(u * u, axis=-1)
 
 
 def zf_precoder(H, s, gamma) -> np.ndarray:

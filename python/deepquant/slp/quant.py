@@ -12,7 +12,8 @@ All quantizers pass gradients straight through (STE) to the latent float weights
 
 Storage: binary rows as 1 bit per weight (``np.packbits`` of ``W >= 0``), ternary rows as 2 bits
 per weight (code 0 -> 0, 1 -> +1, 2 -> -1, four codes per byte), one float32 ``beta`` per
-quantized row, the full-precision rows as float32 and the row partition as 1 bit per row.
+quantized row, the full-precision rows as float16 (model format 2; float32 in format 1; decoded
+back to float32) and the row partition as 1 bit per row.
 """
 from __future__ import annotations
 
@@ -93,8 +94,9 @@ def unpack_ternary(packed: np.ndarray, n: int) -> np.ndarray:
     return np.where(v == 0, 0, np.where(v == 1, 1, -1)).astype(np.int8)
 
 
-def encode_weight(W: np.ndarray, kind: str, qmask: np.ndarray) -> dict:
-    """Quantize rows ``qmask`` of weight ``W`` (first axis = rows) with ``kind`` and pack them.
+def encode_weight(W: np.ndarray, kind: str, qmask: np.ndarray, fp_dtype=np.float16) -> dict:
+    """Quantize rows ``qmask`` of weight ``W`` (first axis = rows) with ``kind`` and pack them;
+    the other (full-precision) rows are stored as ``fp_dtype``.
 
     Returns the tensors stored in the model file for this weight (suffix -> array).
     """
@@ -106,7 +108,7 @@ def encode_weight(W: np.ndarray, kind: str, qmask: np.ndarray) -> dict:
         out["bits"] = pack_binary(codes) if kind == "binary" else pack_ternary(codes)
         out["beta"] = beta
     if (~qmask).any():
-        out["fp"] = W2[~qmask].copy()
+        out["fp"] = W2[~qmask].astype(fp_dtype)
     if not qmask.all():
         out["qrows"] = np.packbits(qmask.astype(np.uint8))
     return out
@@ -123,7 +125,7 @@ def decode_weight(parts: dict, kind: str, shape) -> np.ndarray:
         codes = (unpack_binary if kind == "binary" else unpack_ternary)(parts["bits"], nq * cols)
         W2[qmask] = codes.reshape(nq, cols) * parts["beta"][:, None]
     if nq < rows:
-        W2[~qmask] = parts["fp"]
+        W2[~qmask] = parts["fp"].astype(np.float32)
     return W2.reshape(shape)
 
 
