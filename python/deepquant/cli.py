@@ -44,7 +44,7 @@ def _cmd_demo(args) -> int:
     from .apps import demo
 
     demo.run(snr_db=tuple(args.snr_db), methods=tuple(args.methods), packets=args.packets,
-             mimo=not args.no_mimo, mimo_packets=args.mimo_packets, out=args.out)
+             mimo=not args.no_mimo, mimo_methods=args.mimo_methods, mimo_packets=args.mimo_packets, out=args.out)
     return 0
 
 
@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flowgraph 1 LLR storage methods ('none' = float LLRs)")
     s.add_argument("--packets", type=int, default=120, help="flowgraph 1 packets per point (4 codewords each)")
     s.add_argument("--mimo-packets", type=int, default=60, help="flowgraph 2 packets per point")
+    s.add_argument("--mimo-methods", nargs="+", default=None,
+                   help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p; also maxlog_ml, zf_sic)")
     s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
     s.add_argument("--out", default="out/demo", help="output directory (JSON, PNG)")
     s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="quantizer: ADC resolutions")

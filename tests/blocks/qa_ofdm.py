@@ -153,6 +153,28 @@ def test_mimo_ofdm_flowgraph_high_snr_and_estimates():
         assert 1.2 < r["noise_var_est_mean"] / r["noise_var_true"] < 2.4
 
 
+@pytest.mark.parametrize("method", ["eqnet_l", "eqnet_p"])
+def test_mimo_ofdm_flowgraph_with_eqnet(method):
+    """Flowgraph 2 with the shipped EQ-Net detectors (LS channel estimates, estimated sigma^2)
+    decodes at high SNR."""
+    from gnuradio.deepquant.apps import mimo_ofdm
+
+    assert method in mimo_ofdm.DEMO_METHODS
+    why = mimo_ofdm.unavailable(method)
+    if why:
+        pytest.skip(why)
+    r = mimo_ofdm.run(34.0, method, 4)
+    assert r["codewords"] == 32 and r["codeword_errors"] == 0
+
+
+def test_mimo_ofdm_unavailable_names_the_reason():
+    from gnuradio.deepquant.apps import mimo_ofdm
+
+    assert mimo_ofdm.unavailable("lmmse") is None
+    assert "unknown method" in mimo_ofdm.unavailable("no_such_detector")
+    assert "EQ-Net" in mimo_ofdm.unavailable("eqnet_l", 3, 3, 6)
+
+
 def test_mimo_ofdm_ls_estimator_block_matches_numerics():
     from gnuradio.deepquant.ofdm import mimo
     from gnuradio.deepquant.ofdm.layout import OfdmLayout

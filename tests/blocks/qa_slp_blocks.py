@@ -63,6 +63,23 @@ def test_sinr_callback_rescales_power():
     np.testing.assert_allclose(u2, u1, rtol=1e-3, atol=1e-4)  # Gamma n0 unchanged
 
 
+def test_method_callback_switches_precoder():
+    """set_method (the GRC callback behind a QT chooser) switches to another method's output,
+    keeps SINR/n0, restarts the totals and ignores unusable methods."""
+    H, _, s = _data(40, seed=5)
+    blk = dq.slp_precoder(M, K, 4, "zf", 0.0, 1.0)
+    blk.set_sinr_db(10.0)
+    _run_precoder(blk, H, s)
+    blk.set_method("fp32")
+    assert blk.pre.method == "fp32" and blk.pre.sinr_db == 10.0 and blk.vectors == 0
+    u = _run_precoder(blk, H, s)
+    ref = dq.slp_precoder(M, K, 4, "fp32", 10.0, 1.0)
+    np.testing.assert_allclose(u, _run_precoder(ref, H, s), rtol=1e-4, atol=1e-5)
+    assert blk.vectors == 40 and np.isfinite(blk.mean_power())
+    blk.set_method("no_such_method")
+    assert blk.pre.method == "fp32"
+
+
 def test_loopback_ser():
     n = 3000
     H, idx, s = _data(n, seed=2)

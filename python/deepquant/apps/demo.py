@@ -30,6 +30,9 @@ METHOD_LABELS = {"none": "float LLRs (32 bit)", "learned": "learned soft-bit cod
                  "uniform-ec": "uniform + entropy coding", "maxmi": "max-MI scalar", "int8": "int8",
                  "deepllr": "deep LLR quantization"}
 
+MIMO_LABELS = {"lmmse": "LMMSE", "exact_ml": "exact ML", "maxlog_ml": "max-log ML", "zf_sic": "ZF-SIC",
+               "eqnet_l": "EQ-Net-L (learned)", "eqnet_p": "EQ-Net-P (learned)"}
+
 
 def run_siso(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, cfo=0.15, sro_ppm=10.0, seed=1,
              progress=print):
@@ -71,7 +74,8 @@ def _plot(rows, mimo_rows, out: Path):
         ax = axes[0][1]
         for m in sorted({r["method"] for r in mimo_rows}):
             pts = [r for r in mimo_rows if r["method"] == m]
-            ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-s", label=m)
+            ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-s",
+                        label=MIMO_LABELS.get(m, m))
         ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LS pilots")
         ax.set_xlabel("SNR (dB)")
         ax.grid(True, which="both", alpha=0.3)
@@ -81,7 +85,7 @@ def _plot(rows, mimo_rows, out: Path):
     plt.close(fig)
 
 
-def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, mimo_methods=("lmmse", "exact_ml"),
+def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, mimo_methods=None,
         mimo_snr_db=(20.0, 24.0, 28.0), mimo_packets=60, out="out/demo") -> dict:
     """Run the demo; prints the table and the RESULT line, writes JSON and PNG under ``out``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -97,6 +101,7 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
     if mimo:
         from . import mimo_ofdm
 
+        mimo_methods = tuple(mimo_methods or mimo_ofdm.DEMO_METHODS)
         print(f"Flowgraph 2: 2x2 MIMO-OFDM, EPA-like per antenna pair, LS pilots ({mimo_packets} frames = "
               f"{mimo_packets * 8} codewords per point)")
         mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
@@ -116,8 +121,10 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
         msnr = sorted({r["snr_db"] for r in mimo_rows})
         for m in mimo_methods:
             pts = [r for r in mimo_rows if r["method"] == m]
+            if not pts:
+                continue
             sps = float(np.median([r["samples_per_s"] for r in pts]))
-            print(f"{'2 MIMO 2x2':<12} {m:<26} " + " ".join(f"{r['fer']:>10.4f}" for r in pts)
+            print(f"{'2 MIMO 2x2':<12} {MIMO_LABELS.get(m, m):<26} " + " ".join(f"{r['fer']:>10.4f}" for r in pts)
                   + f" {32.0:>9.2f} {sps:>10.3g} {sps / pts[0]['samp_rate']:>11.4f}"
                   + f"   (SNRs {', '.join('%g' % s for s in msnr)} dB)")
             summary[f"mimo_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "samples_per_s": sps}
@@ -150,9 +157,18 @@ variant examples/ofdm_siso_loopback_qt.grc):
 Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc; GUI variant
   examples/mimo_ofdm_loopback_qt.grc): two 64-QAM streams, per-subcarrier 2x2 channel (EPA-like
   per antenna pair; Rayleigh or 3GPP CDL-A selectable), orthogonal pilot symbols and LS channel
-  estimation smoothed over frequency, MIMO Detector (method switchable in GRC: exact ML,
-  max-log ML, LMMSE, ZF-SIC; learned detectors join the list), LDPC decoding, FER. Simplified
-  synchronisation: frequency-domain frames with ideal timing and frequency.
+  estimation smoothed over frequency, MIMO Detector (method switchable in GRC: EQ-Net-P and
+  EQ-Net-L with the shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC), LDPC
+  decoding, FER. Table: FER per detector (--mimo-methods, default lmmse exact_ml eqnet_l
+  eqnet_p) at 20/24/28 dB. Simplified synchronisation: frequency-domain frames with ideal
+  timing and frequency. FER vs SNR with more frames: scripts/reproduce_mimo_ofdm.py.
+
+Flowgraph 3 -- MU-MISO downlink with symbol-level precoding (not part of this demo's table;
+  examples/slp_downlink.grc headless, examples/slp_downlink_qt.grc with per-user constellations,
+  running SER, average transmit power and a precoding-method chooser): random QPSK for 4 users ->
+  SLP Precoder (learned SLP-DNet with fp32 / binary / ternary / SQ weights, optimisation SLP,
+  block-level, zero forcing) -> MU-MISO channel -> per-user PSK detection. Numbers:
+  scripts/reproduce_slp.py.
 
 Open a flowgraph in GNU Radio Companion (with the module's blocks on the path):
   deepquant grc examples/ofdm_siso_loopback_qt.grc

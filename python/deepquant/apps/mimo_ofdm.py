@@ -68,10 +68,38 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
             "wall_s": dt}
 
 
-def run_demo(snr_db=(20.0, 24.0, 28.0), methods=("lmmse", "exact_ml"), n_frames=60, model="epa", progress=print):
+#: the detectors flowgraph 2 compares by default: classical baselines and EQ-Net (paper 002)
+DEMO_METHODS = ("lmmse", "exact_ml", "eqnet_l", "eqnet_p")
+
+
+def unavailable(method: str, nr: int = 2, nt: int = 2, k: int = 6):
+    """None if ``mimo_detector`` can run ``method`` for (nr, nt, K), else the reason (e.g. no
+    shipped EQ-Net model for that configuration)."""
+    from ..blocks.mimo_detector import LEARNED, check_params, load_learned
+
+    try:
+        check_params(nr, nt, k, method)
+        if method in LEARNED:
+            load_learned(nr, nt, k, method)
+    except (ValueError, OSError) as e:
+        return str(e)
+    return None
+
+
+def run_demo(snr_db=(20.0, 24.0, 28.0), methods=DEMO_METHODS, n_frames=60, model="epa", progress=print):
+    """Each SNR and detector (the same frames, channels and noise for every detector at one SNR);
+    detectors that cannot run here (no shipped model) are skipped with a message."""
     rows = []
+    skip = {}
+    for m in methods:
+        why = unavailable(m)
+        if why:
+            skip[m] = why
+            progress(f"  flowgraph 2  skipping {m}: {why}")
     for i, s in enumerate(snr_db):
         for m in methods:
+            if m in skip:
+                continue
             r = run(s, m, n_frames, model, seed=i)
             rows.append(r)
             progress(f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords)")

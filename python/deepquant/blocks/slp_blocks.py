@@ -36,8 +36,30 @@ class slp_precoder(gr.sync_block):
                                                                   (np.complex64, self.k * self.m)],
                                out_sig=[(np.complex64, self.m)])
         self.bad = BadInputCounter(self.logger, "symbol vectors with non-finite symbols or channel (output zeros)")
+        # a model file belongs to the method it was given with; other methods use the shipped ones
+        self._psk_order, self._qr, self._model, self._model_method = psk_order, qr, model, method
         self.vectors = 0
         self.fallbacks = 0
+        self._power_sum = 0.0
+
+    def set_method(self, method):
+        """Switch the precoding method at run time (e.g. a GUI chooser); the run-time totals
+        (vectors, mean_power(), fallbacks) restart. An unusable method (unknown, no model) is
+        logged and ignored: the flowgraph keeps the current one."""
+        if method == self.pre.method:
+            return
+        from ..slp.precoder import LEARNED, SlpPrecoder
+
+        try:
+            if method in LEARNED:
+                configure_torch_threads()
+            pre = SlpPrecoder(self.m, self.k, self._psk_order, method, self.pre.sinr_db, self.pre.noise_var,
+                              self._qr, self._model if method == self._model_method else "")
+        except ValueError as e:
+            self.logger.error(f"ignoring method {method!r}: {e}")
+            return
+        self.pre = pre
+        self.vectors = self.fallbacks = 0
         self._power_sum = 0.0
 
     def set_sinr_db(self, sinr_db):
