@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--packets", type=int, default=120, help="flowgraph 1 packets per point (4 codewords each)")
     s.add_argument("--mimo-packets", type=int, default=60, help="flowgraph 2 packets per point")
     s.add_argument("--mimo-methods", nargs="+", default=None,
-                   help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p; also maxlog_ml, zf_sic)")
+                   help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
+                        "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)")
     s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
     s.add_argument("--out", default="out/demo", help="output directory (JSON, PNG)")
     s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="quantizer: ADC resolutions")

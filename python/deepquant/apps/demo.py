@@ -31,7 +31,8 @@ METHOD_LABELS = {"none": "float LLRs (32 bit)", "learned": "learned soft-bit cod
                  "deepllr": "deep LLR quantization"}
 
 MIMO_LABELS = {"lmmse": "LMMSE", "exact_ml": "exact ML", "maxlog_ml": "max-log ML", "zf_sic": "ZF-SIC",
-               "eqnet_l": "EQ-Net-L (learned)", "eqnet_p": "EQ-Net-P (learned)"}
+               "eqnet_l": "EQ-Net-L (learned)", "eqnet_p": "EQ-Net-P (learned)",
+               "eqnet_p+q6": "EQ-Net-P + EQ-Net storage"}
 
 
 def run_siso(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, cfo=0.15, sro_ppm=10.0, seed=1,
@@ -125,7 +126,7 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
                 continue
             sps = float(np.median([r["samples_per_s"] for r in pts]))
             print(f"{'2 MIMO 2x2':<12} {MIMO_LABELS.get(m, m):<26} " + " ".join(f"{r['fer']:>10.4f}" for r in pts)
-                  + f" {32.0:>9.2f} {sps:>10.3g} {sps / pts[0]['samp_rate']:>11.4f}"
+                  + f" {pts[0].get('stored_bits_per_llr', 32.0):>9.2f} {sps:>10.3g} {sps / pts[0]['samp_rate']:>11.4f}"
                   + f"   (SNRs {', '.join('%g' % s for s in msnr)} dB)")
             summary[f"mimo_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "samples_per_s": sps}
     print(f"(samples/s: receive flowgraph incl. impairments, one process, torch 1 thread; real time = "

@@ -11,8 +11,12 @@ SAMP_RATE = 20e6  # the OFDM numerology the frames stand for (64-point FFT, 16-s
 
 
 def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-          seed: int = 0, t_data: int = 9):
-    """The flowgraph: returns (top_block, dict of its blocks by name)."""
+          seed: int = 0, t_data: int = 9, storage: int = 0):
+    """The flowgraph: returns (top_block, dict of its blocks by name).
+
+    ``storage`` = 5 or 6: the detector's LLRs are stored EQ-Net-quantized (``eqnet_quantizer`` ->
+    ``eqnet_dequantizer``, 3 Nt latents of that many bits per channel use: 2.5 or 3 bits per LLR
+    for 2x2 64-QAM) before decoding; 0 = float LLRs."""
     from gnuradio import blocks, gr
 
     from ..blocks.frame_error_counter import frame_error_counter
@@ -46,16 +50,25 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
     tb.connect((est, 0), (det, 0))
     tb.connect((est, 1), (det, 1))
     tb.connect((est, 2), (det, 2))
-    tb.connect(det, v2s, dec, (cnt, 1))
+    blks = {}
+    if storage:
+        from ..blocks.eqnet_blocks import eqnet_dequantizer, eqnet_quantizer
+
+        blks["quantizer"] = eqnet_quantizer(nt, k, int(storage), nr=nr)
+        blks["dequantizer"] = eqnet_dequantizer(nt, k, int(storage), nr=nr)
+        tb.connect(det, blks["quantizer"], blks["dequantizer"], v2s, dec, (cnt, 1))
+    else:
+        tb.connect(det, v2s, dec, (cnt, 1))
     tb.connect(src, (cnt, 0))
-    return tb, {"source": src, "encoder": enc, "mapper": mapper, "s2v": s2v, "framer": framer, "channel": chan,
-                "estimator": est, "detector": det, "v2s": v2s, "decoder": dec, "counter": cnt}
+    blks.update({"source": src, "encoder": enc, "mapper": mapper, "s2v": s2v, "framer": framer, "channel": chan,
+                 "estimator": est, "detector": det, "v2s": v2s, "decoder": dec, "counter": cnt})
+    return tb, blks
 
 
 def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-        seed: int = 0, t_data: int = 9) -> dict:
+        seed: int = 0, t_data: int = 9, storage: int = 0) -> dict:
     """One point: FER of 8-codeword frames (2 streams x 9 OFDM symbols x 48 carriers x 64-QAM)."""
-    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, t_data)
+    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, t_data, storage)
     chan, est, cnt = b["channel"], b["estimator"], b["counter"]
     t0 = time.perf_counter()
     tb.run()
@@ -64,12 +77,21 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
     tv = chan.noise_var
     return {"snr_db": float(snr_db), "method": method, "model": model, "frames": n_frames, "codewords": cnt.frames,
             "codeword_errors": cnt.frame_errors, "fer": cnt.fer(), "samples_per_s": samples / dt, "samp_rate": SAMP_RATE,
+            "storage": f"eqnet-q{storage}" if storage else "float",
+            "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
             "noise_var_true": tv, "noise_var_est_mean": float(np.mean(est.noise_var_history)) if est.noise_var_history else None,
             "wall_s": dt}
 
 
-#: the detectors flowgraph 2 compares by default: classical baselines and EQ-Net (paper 002)
-DEMO_METHODS = ("lmmse", "exact_ml", "eqnet_l", "eqnet_p")
+#: the detectors flowgraph 2 compares by default: classical baselines and EQ-Net (paper 002);
+#: "<method>+q<b>" stores that detector's LLRs EQ-Net-quantized at b bits per latent
+DEMO_METHODS = ("lmmse", "exact_ml", "eqnet_l", "eqnet_p", "eqnet_p+q6")
+
+
+def split_method(name: str):
+    """'eqnet_p+q6' -> ('eqnet_p', 6); 'lmmse' -> ('lmmse', 0)."""
+    base, _, q = name.partition("+q")
+    return base, int(q) if q else 0
 
 
 def unavailable(method: str, nr: int = 2, nt: int = 2, k: int = 6):
@@ -92,7 +114,7 @@ def run_demo(snr_db=(20.0, 24.0, 28.0), methods=DEMO_METHODS, n_frames=60, model
     rows = []
     skip = {}
     for m in methods:
-        why = unavailable(m)
+        why = unavailable(split_method(m)[0])
         if why:
             skip[m] = why
             progress(f"  flowgraph 2  skipping {m}: {why}")
@@ -100,7 +122,9 @@ def run_demo(snr_db=(20.0, 24.0, 28.0), methods=DEMO_METHODS, n_frames=60, model
         for m in methods:
             if m in skip:
                 continue
-            r = run(s, m, n_frames, model, seed=i)
+            base, storage = split_method(m)
+            r = run(s, base, n_frames, model, seed=i, storage=storage)
+            r["method"] = m
             rows.append(r)
             progress(f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords)")
     return rows
