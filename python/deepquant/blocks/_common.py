@@ -51,3 +51,19 @@ def finite_rows(*arrays: np.ndarray) -> np.ndarray:
         a2 = np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
         ok = a2 if ok is None else (ok & a2)
     return ok
+
+
+def sanitize_channel_uses(y, h, nv):
+    """Mask of valid MIMO channel uses (finite y and H, 0 < sigma^2 < inf) and inputs in which the
+    invalid ones are replaced by harmless values (y = 0, H = identity, sigma^2 = 1), so one batched
+    detector call runs on everything; the caller zeroes the invalid uses' outputs and counts them.
+
+    y [n, Nr] complex, h [n, Nr, Nt] complex, nv [n] float -> (ok [n] bool, y, h, nv)."""
+    n = y.shape[0]
+    ok = np.isfinite(y).all(axis=1) & np.isfinite(h).reshape(n, -1).all(axis=1) & np.isfinite(nv) & (nv > 0)
+    if not ok.all():
+        y = np.where(ok[:, None], y, 0).astype(np.complex64)
+        eye = np.eye(h.shape[1], h.shape[2], dtype=np.complex64)
+        h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
+        nv = np.where(ok, nv, 1.0).astype(np.float32)
+    return ok, y, h, nv

@@ -9,7 +9,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads
+from ._common import BadInputCounter, configure_torch_threads, sanitize_channel_uses
 
 
 def _runtime(nt, k, bits_per_latent, model, nr, need_estimator):
@@ -105,14 +105,8 @@ class eqnet_quantizer(gr.sync_block):
         y = input_items[0][:n]
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]
-        ok = np.isfinite(y).all(axis=1) & np.isfinite(h).reshape(n, -1).all(axis=1) & np.isfinite(nv) & (nv > 0)
-        if not ok.all():
-            self._bad.add(int((~ok).sum()))
-            y = np.where(ok[:, None], y, 0).astype(np.complex64)
-            eye = np.zeros((self.nr, self.nt), np.complex64)
-            np.fill_diagonal(eye, 1)
-            h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
-            nv = np.where(ok, nv, 1.0).astype(np.float32)
+        ok, y, h, nv = sanitize_channel_uses(y, h, nv)
+        self._bad.add(int((~ok).sum()))
         idx = self.rt.estimate_indices(y, h, nv, self.bits)
         if not ok.all():  # bad uses -> the indices of all-zero LLRs
             idx[~ok] = self.rt.quantize(np.zeros((1, self.nt * self.k), np.float32), self.bits)[0]

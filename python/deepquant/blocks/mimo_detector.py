@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads
+from ._common import BadInputCounter, configure_torch_threads, sanitize_channel_uses
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
 LEARNED = ("eqnet_l", "eqnet_p")
@@ -112,15 +112,8 @@ class mimo_detector(gr.sync_block):
         y = input_items[0][:n]
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]
-        ok = (np.isfinite(y).all(axis=1) & np.isfinite(h).reshape(n, -1).all(axis=1)
-              & np.isfinite(nv) & (nv > 0))
-        if not ok.all():
-            self._bad.add(int((~ok).sum()))
-            y = np.where(ok[:, None], y, 0).astype(np.complex64)
-            eye = np.zeros((self.nr, self.nt), np.complex64)
-            np.fill_diagonal(eye, 1)
-            h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
-            nv = np.where(ok, nv, 1.0).astype(np.float32)
+        ok, y, h, nv = sanitize_channel_uses(y, h, nv)
+        self._bad.add(int((~ok).sum()))
         method = self.method
         if method in LEARNED:
             llr = self._learned[method].detect(y, h, nv)
