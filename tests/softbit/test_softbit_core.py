@@ -78,28 +78,34 @@ def test_frame_roundtrip_and_errors():
     with pytest.raises(fr.FrameError, match="magic"):
         fr.unpack(b"XX" + f[2:])
     v2 = bytearray(f)
-    v2[2] = 2
+    v2[2] = fr.FORMAT_VERSION + 1
     with pytest.raises(fr.FrameError, match="version"):
         fr.unpack(bytes(v2))
+    v1 = bytearray(f)
+    v1[2] = 1  # constriction-coded frames of format 1
+    with pytest.raises(fr.FrameError, match="older gr-deepquant"):
+        fr.unpack(bytes(v1))
 
 
+@pytest.mark.parametrize("coder", ["RangeCoder", "RansCoder"])
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 6), st.integers(0, 300), st.sampled_from([2, 8, 64]), st.integers(0, 2**31))
-def test_range_coder_lossless(streams, n, m, seed):
+@given(st.integers(1, 6), st.integers(0, 300), st.sampled_from([2, 8, 64, 256]), st.integers(0, 2**31))
+def test_range_coder_lossless(coder, streams, n, m, seed):
     rng = np.random.default_rng(seed)
     tables = rng.dirichlet(np.full(m, 0.3), size=(3, streams))
     tables = np.maximum(tables, 1e-9)
     tables /= tables.sum(-1, keepdims=True)
-    rc = entropy.RangeCoder(tables)
+    rc = getattr(entropy, coder)(tables)
     sym = rng.integers(0, m, (n, streams))
     for t in range(3):
         assert np.array_equal(rc.decode(rc.encode(sym, t), t, n), sym)
 
 
-def test_range_coder_near_ideal_and_table_choice():
+@pytest.mark.parametrize("coder", ["RangeCoder", "RansCoder"])
+def test_range_coder_near_ideal_and_table_choice(coder):
     rng = np.random.default_rng(3)
     p = rng.dirichlet(np.ones(64), size=(2, 3))
-    rc = entropy.RangeCoder(p)
+    rc = getattr(entropy, coder)(p)
     sym = np.stack([rng.choice(64, 3000, p=p[1, s]) for s in range(3)], 1)
     assert rc.choose_tables(sym[None])[0] == 1
     ideal = -sum(np.log2(p[1, s][sym[:, s]]).sum() for s in range(3))
@@ -122,14 +128,15 @@ def test_maxmi_beats_uniform_in_mutual_information():
     assert np.all(np.diff(lev) > 0) and abs(lev[0] + lev[-1]) < 0.2
 
 
+@pytest.mark.parametrize("coder", ["ChainCoder", "RansChainCoder"])
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 300), st.integers(0, 2**31))
-def test_chain_coder_lossless_and_near_ideal(n, seed):
+def test_chain_coder_lossless_and_near_ideal(coder, n, seed):
     rng = np.random.default_rng(seed)
     sym = rng.integers(0, 64, (5000, 3))
     sym[:, 1] = (sym[:, 0] + rng.integers(0, 3, 5000)) % 64  # z1 depends on z0
     marg, c1, c2 = entropy.chain_tables(sym, rng.uniform(0, 30, 5000))
-    cc = entropy.ChainCoder(marg, c1, c2)
+    cc = getattr(entropy, coder)(marg, c1, c2)
     x = sym[:n]
     t = int(cc.choose_tables(x[None])[0]) if n else 0
     pay = cc.encode(x, t)

@@ -19,7 +19,7 @@ def test_train_smoke(tmp_path):
         assert json.loads((tmp_path / f"t-{kind}.json").read_text())["model_id"].startswith("0x")
         c = softbit.make_codec("learned" if kind == "learned" else "deepllr-ec", 6, model=str(path))
         meta = c.meta
-        assert type(c.coder).__name__ == "ChainCoder"
+        assert type(c.coder).__name__ == "RansChainCoder"
         assert meta["config"]["kind"] == kind and len(meta["log"]) >= 1
         assert np.isfinite(meta["log"][-1]["distortion"])
         x = np.random.default_rng(0).normal(0, 5, (108, 6)).astype(np.float32)

@@ -26,6 +26,9 @@ namespace py = pybind11;
     void bind_quantizer_ff(py::module& m);
     void bind_dequantizer_bf(py::module& m);
     void bind_adc_cc(py::module& m);
+    void bind_rans_coder(py::module& m);
+    void bind_mlp_f32(py::module& m);
+    void bind_pdu_utils(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -59,5 +62,8 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_quantizer_ff(m);
     bind_dequantizer_bf(m);
     bind_adc_cc(m);
+    bind_rans_coder(m);
+    bind_mlp_f32(m);
+    bind_pdu_utils(m);
     // ) END BINDING_FUNCTION_CALLS
 }

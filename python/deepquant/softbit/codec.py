@@ -12,9 +12,10 @@ Methods (``method`` string -> what is stored):
 
 ==============  =================================================================================
 ``learned``     paper 001: encoder f -> 3 latents -> fixed 64-level quantizer (C++ kernel) ->
-                range coding with the shipped entropy tables (the chain model
-                p(z0) p(z1|z0) p(z2|z1) of entropy.ChainCoder when the model file has it, else
-                per-latent marginals); decoder g as a lookup table over all
+                range coding (the module's C++ rANS coder) with the shipped entropy tables (the
+                chain model p(z0) p(z1|z0) p(z2|z1) of entropy.RansChainCoder when the model
+                file has it, else per-latent marginals); encoder f in C++
+                (``gnuradio.deepquant.mlp_f32``); decoder g as a lookup table over all
                 64^3 latent triples (exact: g is evaluated on every possible input once at load),
                 with the centroid-refined cells of the model file (see train.py) overriding g.
 ``deepllr``     paper [13]: same backbone trained without entropy term or quantization, 6-bit
@@ -173,6 +174,55 @@ class Codec:
     def decode_frames(self, frames: Sequence) -> List[np.ndarray]:
         return [self.decode(f) for f in frames]
 
+    def decode_many(self, frames: Sequence):
+        """Decode many frames in one batch (the blocks' path): -> ``(llrs, errors)`` where
+        ``llrs[i]`` is float32 ``(frame_len_i, K)`` or ``None`` and ``errors[i]`` the reason
+        (``None`` when frame ``i`` decoded).  Never raises on bad frames."""
+        n_fr = len(frames)
+        errors: List[Optional[str]] = [None] * n_fr
+        ok, payloads, tids, rows = [], [], [], []
+        for i, f in enumerate(frames):
+            try:
+                hdr, payload = fr.unpack(f, method=self.code, model_id=self.model_id,
+                                         bits_per_symbol=self.bits_per_symbol)
+                if hdr.latent_count % self.streams:
+                    raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
+                self._check_table(hdr.table_id)
+            except fr.FrameError as e:
+                errors[i] = str(e)
+                continue
+            ok.append(i)
+            payloads.append(payload)
+            tids.append(hdr.table_id)
+            rows.append(hdr.latent_count // self.streams)
+        out: List[Optional[np.ndarray]] = [None] * n_fr
+        if ok:
+            llr, errs = self._decode_batch(payloads, tids, rows)
+            pos = 0
+            for j, i in enumerate(ok):
+                if errs[j] is None:
+                    out[i] = llr[pos:pos + rows[j]]
+                else:
+                    errors[i] = f"undecodable payload: {errs[j]}"
+                pos += rows[j]
+        return out, errors
+
+    def _check_table(self, table_id: int) -> None:
+        """Raise FrameError if ``table_id`` is unknown to this codec."""
+
+    def _decode_batch(self, payloads, tids, rows):
+        """Payloads -> (float32 (sum rows, K), per-frame error or None); generic fallback."""
+        parts, errs = [], []
+        for p, t, n in zip(payloads, tids, rows):
+            try:
+                parts.append(self._decode_payload(p, t, n))
+                errs.append(None)
+            except Exception as e:  # noqa: BLE001
+                parts.append(np.zeros((n, self.bits_per_symbol), np.float32))
+                errs.append(str(e))
+        k = self.bits_per_symbol
+        return (np.concatenate(parts) if parts else np.zeros((0, k), np.float32)), errs
+
     def roundtrip(self, llrs, snr_db: Optional[float] = None) -> np.ndarray:
         """decode(encode(.)) of frames ``(F, frame_len, K)`` -> float32 same shape."""
         x = np.asarray(llrs, dtype=np.float32)
@@ -219,8 +269,10 @@ class AutoencoderCodec(Codec):
 
     def __init__(self, bits_per_symbol: int, method: str = "learned", model: str = ""):
         super().__init__(bits_per_symbol)
+        from gnuradio import deepquant as dq
+
         from . import core
-        from .entropy import RangeCoder
+        from .entropy import RansCoder
 
         kind = "learned" if method == "learned" else "deepllr"
         path = Path(model) if model else default_model_path(kind, self.bits_per_symbol)
@@ -232,23 +284,29 @@ class AutoencoderCodec(Codec):
         self.entropy_coded = method in ("learned", "deepllr-ec")
         self.enc_layers = _mlp_layers(tensors, "net.encoder")
         self.dec_layers = _mlp_layers(tensors, "net.decoder")
+        # the encoder in C++ (AVX2/FMA; ~4x numpy): weights back in torch's (out, in) layout
+        self.encoder = dq.mlp_f32([w.T.copy() for w, _ in self.enc_layers], [b for _, b in self.enc_layers], True)
         self.kernel = core.latent_kernel()
         self.levels = core.latent_levels()
         if "entropy.chain_marg" in tensors:
-            from .entropy import ChainCoder
+            from .entropy import RansChainCoder
 
-            self.coder = ChainCoder(tensors["entropy.chain_marg"], tensors["entropy.chain_c1"].astype(np.float64),
-                                    tensors["entropy.chain_c2"].astype(np.float64))
+            self.coder = RansChainCoder(tensors["entropy.chain_marg"], tensors["entropy.chain_c1"].astype(np.float64),
+                                        tensors["entropy.chain_c2"].astype(np.float64))
         else:
-            self.coder = RangeCoder(tensors["entropy.tables"])
+            self.coder = RansCoder(tensors["entropy.tables"])
         self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
         self._lut = None
 
     def latents(self, llrs: np.ndarray) -> np.ndarray:
         """Quantized latent indices: LLRs ``(n, K)`` -> uint8 ``(n, 3)``."""
+        z = self.encoder.forward(np.asarray(llrs, dtype=np.float32).reshape(-1, self.bits_per_symbol))
+        return self.kernel.quantize(z)
+
+    def latents_reference(self, llrs: np.ndarray) -> np.ndarray:
+        """Pre-quantization latents computed with numpy (the reference of the C++ encoder)."""
         lam = np.tanh(np.asarray(llrs, dtype=np.float32).reshape(-1, self.bits_per_symbol) * np.float32(0.5))
-        z = _run_mlp(self.enc_layers, lam)
-        return self.kernel.quantize(np.ascontiguousarray(z, dtype=np.float32))
+        return _run_mlp(self.enc_layers, lam)
 
     @property
     def lut(self) -> np.ndarray:
@@ -276,7 +334,18 @@ class AutoencoderCodec(Codec):
         if not self.entropy_coded:
             return [self._pack(0, n, _pack_bits(sym[i], 6)) for i in range(f)]
         tids = self.coder.choose_tables(sym)
-        return [self._pack(tids[i], n, self.coder.encode(sym[i], int(tids[i]))) for i in range(f)]
+        payloads = self.coder.encode_frames(sym, tids)
+        return [self._pack(int(tids[i]), n, payloads[i]) for i in range(f)]
+
+    def _check_table(self, table_id):
+        if self.entropy_coded and table_id >= self.coder.n_tables:
+            raise fr.FrameError(f"table id {table_id} unknown to this model ({self.coder.n_tables} tables)")
+
+    def _decode_batch(self, payloads, tids, rows):
+        if not self.entropy_coded:
+            return super()._decode_batch(payloads, tids, rows)
+        sym, errs = self.coder.decode_frames(payloads, tids, rows)
+        return self.reconstruct(sym), errs
 
     def _decode_payload(self, payload, table_id, n):
         if self.entropy_coded:
@@ -295,7 +364,7 @@ class ScalarCodec(Codec):
         super().__init__(bits_per_symbol)
         from gnuradio import deepquant as dq
 
-        from .entropy import RangeCoder
+        from .entropy import RansCoder
 
         self.method = method
         self.streams = self.bits_per_symbol
@@ -333,7 +402,7 @@ class ScalarCodec(Codec):
                              for j in range(k)] for s in range(thr.shape[0])]
             self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
             self.tables = tensors[f"maxmi.b{b}.tables"]  # (1+S, K, M): one table per quantizer set
-        self.coder = RangeCoder(self.tables)
+        self.coder = RansCoder(self.tables)
 
     def quantizer_set(self, snr_db: Optional[float]) -> int:
         """0 = pooled design; i+1 = design for training SNR i (max-MI only)."""
@@ -373,7 +442,8 @@ class ScalarCodec(Codec):
             tids = self.coder.choose_tables(sym)
         else:
             tids = np.full(f, qset)
-        return [self._pack(tids[i], n, self.coder.encode(sym[i], int(tids[i]))) for i in range(f)]
+        payloads = self.coder.encode_frames(sym, tids)
+        return [self._pack(int(tids[i]), n, payloads[i]) for i in range(f)]
 
     def _decode_payload(self, payload, table_id, n):
         k = self.bits_per_symbol

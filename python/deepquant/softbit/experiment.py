@@ -82,7 +82,7 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
         sym, m = symbols_of(codec, llr.reshape(-1, k), s)
         if sym is None:
             ent = None
-        elif isinstance(getattr(codec, "coder", None), entropy.ChainCoder):
+        elif isinstance(getattr(codec, "coder", None), (entropy.ChainCoder, entropy.RansChainCoder)):
             ent = entropy.chain_entropy_bits(sym, m) / k
         else:
             ent = entropy.entropy_bits(sym, m) / k

@@ -4,7 +4,8 @@ Layout (big-endian, 22-byte header, then the payload)::
 
     offset size field
     0      2    magic  b"SB"
-    2      1    format version (FORMAT_VERSION = 1)
+    2      1    format version (FORMAT_VERSION = 2: payloads range coded with the module's rANS
+                coder; version 1 used constriction's range coder and is refused)
     3      1    method code (see codec.METHOD_CODES)
     4      4    model id (CRC32 of the model's weights and tables; 0 for parameter-free methods)
     8      1    table id (method specific: entropy table, or quantizer set of max-MI)
@@ -25,7 +26,7 @@ import zlib
 from typing import NamedTuple, Optional
 
 MAGIC = b"SB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HDR = struct.Struct(">2sBBIBBII")
 _CRC = struct.Struct(">I")
 HEADER_BYTES = _HDR.size + _CRC.size  # 22
@@ -82,7 +83,8 @@ def unpack(frame, method: Optional[int] = None, model_id: Optional[int] = None,
     if magic != MAGIC:
         raise FrameError(f"not a soft-bit frame: magic {magic!r}, expected {MAGIC!r}")
     if ver != FORMAT_VERSION:
-        raise FrameError(f"unsupported soft-bit frame format version {ver} (this decoder reads {FORMAT_VERSION})")
+        hint = " (made by an older gr-deepquant: re-compress the LLRs)" if ver < FORMAT_VERSION else ""
+        raise FrameError(f"unsupported soft-bit frame format version {ver} (this decoder reads {FORMAT_VERSION}){hint}")
     if len(frame) - HEADER_BYTES != plen:
         what = "truncated" if len(frame) - HEADER_BYTES < plen else "oversized"
         raise FrameError(f"{what} frame: header announces a {plen}-byte payload, "

@@ -1,0 +1,271 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-deepquant authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+// Byte-wise rANS (asymmetric numeral systems, range variant) with a 32-bit state, after
+// J. Duda, "Asymmetric numeral systems", 2013, in the byte-renormalising form: the state x stays
+// in [L, 256 L) with L = 2^23 between symbols. Written for this module (static models only).
+
+#include <gnuradio/deepquant/rans_coder.h>
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace gr {
+namespace deepquant {
+
+namespace {
+constexpr uint32_t RANS_L = 1u << 23; // lower bound of the normalised state
+
+// Quantize one probability row to integer frequencies summing to total, each >= 1.
+// Largest-remainder rounding of p * (total - M) on top of the floor of 1 per symbol keeps the
+// Kullback-Leibler cost tiny for the alphabets used here (<= 256 symbols, total >= 2^8 M).
+void quantize_row(const double* p, unsigned m, uint32_t total, uint32_t* f)
+{
+    double s = 0.0;
+    for (unsigned i = 0; i < m; i++) {
+        if (!std::isfinite(p[i]) || p[i] < 0.0)
+            throw std::invalid_argument("rans_coder: probabilities must be finite and >= 0");
+        s += p[i];
+    }
+    if (!(s > 0.0))
+        throw std::invalid_argument("rans_coder: a probability row sums to 0");
+    const uint32_t spare = total - m;
+    std::vector<std::pair<double, unsigned>> rem(m);
+    uint32_t used = 0;
+    for (unsigned i = 0; i < m; i++) {
+        const double v = p[i] / s * spare;
+        const uint32_t fl = uint32_t(std::floor(v));
+        f[i] = 1 + fl;
+        used += fl;
+        rem[i] = { v - fl, i };
+    }
+    uint32_t left = spare - used; // < m
+    std::stable_sort(rem.begin(), rem.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first;
+    });
+    for (unsigned j = 0; j < left; j++)
+        f[rem[j].second] += 1;
+}
+} // namespace
+
+rans_coder::rans_coder(const std::vector<double>& probs,
+                       unsigned n_models,
+                       unsigned alphabet,
+                       unsigned precision)
+    : d_n_models(n_models), d_alphabet(alphabet), d_precision(precision)
+{
+    if (alphabet < 2 || alphabet > max_alphabet)
+        throw std::invalid_argument("rans_coder: alphabet must be in 2..256, got " +
+                                    std::to_string(alphabet));
+    if (precision < 8 || precision > 16)
+        throw std::invalid_argument("rans_coder: precision must be in 8..16, got " +
+                                    std::to_string(precision));
+    if ((1u << precision) < 2u * alphabet)
+        throw std::invalid_argument("rans_coder: precision too low for the alphabet");
+    if (n_models == 0)
+        throw std::invalid_argument("rans_coder: need at least one model");
+    if (probs.size() != std::size_t(n_models) * alphabet)
+        throw std::invalid_argument("rans_coder: got " + std::to_string(probs.size()) +
+                                    " probabilities, expected n_models x alphabet = " +
+                                    std::to_string(std::size_t(n_models) * alphabet));
+    d_freq.resize(std::size_t(n_models) * alphabet);
+    d_cum.resize(std::size_t(n_models) * (alphabet + 1));
+    d_cost.resize(std::size_t(n_models) * alphabet);
+    const uint32_t total = 1u << precision;
+    for (unsigned k = 0; k < n_models; k++) {
+        uint32_t* f = &d_freq[std::size_t(k) * alphabet];
+        quantize_row(&probs[std::size_t(k) * alphabet], alphabet, total, f);
+        uint32_t* c = &d_cum[std::size_t(k) * (alphabet + 1)];
+        c[0] = 0;
+        for (unsigned i = 0; i < alphabet; i++) {
+            c[i + 1] = c[i] + f[i];
+            d_cost[std::size_t(k) * alphabet + i] = float(precision - std::log2(double(f[i])));
+        }
+    }
+}
+
+uint32_t rans_coder::freq(unsigned model, unsigned symbol) const
+{
+    if (model >= d_n_models || symbol >= d_alphabet)
+        throw std::out_of_range("rans_coder::freq: model or symbol out of range");
+    return d_freq[std::size_t(model) * d_alphabet + symbol];
+}
+
+void rans_coder::check_layout(std::size_t n,
+                              unsigned streams,
+                              unsigned base,
+                              const uint32_t* offset,
+                              const uint8_t* conditional) const
+{
+    (void)n;
+    if (streams == 0)
+        throw std::invalid_argument("rans_coder: need at least one stream");
+    for (unsigned s = 0; s < streams; s++) {
+        const uint64_t hi = uint64_t(base) + offset[s] + (conditional[s] ? d_alphabet - 1 : 0);
+        if (hi >= d_n_models)
+            throw std::invalid_argument("rans_coder: stream " + std::to_string(s) +
+                                        " reaches model " + std::to_string(hi) + " of " +
+                                        std::to_string(d_n_models));
+        if (conditional[s] && s == 0)
+            throw std::invalid_argument("rans_coder: stream 0 cannot be conditional");
+    }
+}
+
+void rans_coder::encode_rows(const uint8_t* sym,
+                             std::size_t n,
+                             unsigned streams,
+                             unsigned base,
+                             const uint32_t* offset,
+                             const uint8_t* conditional,
+                             std::vector<uint8_t>& out) const
+{
+    check_layout(n, streams, base, offset, conditional);
+    const std::size_t total = n * streams;
+    for (std::size_t i = 0; i < total; i++)
+        if (sym[i] >= d_alphabet)
+            throw std::invalid_argument("rans_coder: symbol " + std::to_string(sym[i]) +
+                                        " outside the alphabet of " + std::to_string(d_alphabet));
+    // rANS is last-in first-out: encode in reverse decoding order, emitting bytes backwards.
+    std::vector<uint8_t> rev;
+    rev.reserve(total + 8);
+    uint32_t x = RANS_L;
+    const unsigned prec = d_precision;
+    const unsigned m = d_alphabet;
+    for (unsigned s = streams; s-- > 0;) {
+        const std::size_t mbase = std::size_t(base) + offset[s];
+        const bool cond = conditional[s] != 0;
+        for (std::size_t i = n; i-- > 0;) {
+            const std::size_t model = mbase + (cond ? sym[i * streams + s - 1] : 0);
+            const unsigned v = sym[i * streams + s];
+            const uint32_t f = d_freq[model * m + v];
+            const uint32_t c = d_cum[model * (m + 1) + v];
+            const uint32_t x_max = ((RANS_L >> prec) << 8) * f;
+            while (x >= x_max) {
+                rev.push_back(uint8_t(x & 0xff));
+                x >>= 8;
+            }
+            x = ((x / f) << prec) + (x % f) + c;
+        }
+    }
+    // final state, most significant byte first in the forward stream
+    for (int k = 0; k < 4; k++) {
+        rev.push_back(uint8_t(x & 0xff));
+        x >>= 8;
+    }
+    out.insert(out.end(), rev.rbegin(), rev.rend());
+}
+
+void rans_coder::decode_rows(const uint8_t* payload,
+                             std::size_t len,
+                             std::size_t n,
+                             unsigned streams,
+                             unsigned base,
+                             const uint32_t* offset,
+                             const uint8_t* conditional,
+                             uint8_t* out) const
+{
+    check_layout(n, streams, base, offset, conditional);
+    if (len < 4)
+        throw rans_error("rans payload of " + std::to_string(len) +
+                         " bytes is shorter than the 4-byte final state");
+    std::size_t pos = 0;
+    uint32_t x = 0;
+    for (int k = 0; k < 4; k++)
+        x = (x << 8) | payload[pos++];
+    if (x < RANS_L)
+        throw rans_error("rans payload starts with an impossible coder state");
+    const unsigned prec = d_precision;
+    const uint32_t mask = (1u << prec) - 1;
+    const unsigned m = d_alphabet;
+    for (unsigned s = 0; s < streams; s++) {
+        const std::size_t mbase = std::size_t(base) + offset[s];
+        const bool cond = conditional[s] != 0;
+        for (std::size_t i = 0; i < n; i++) {
+            const std::size_t model = mbase + (cond ? out[i * streams + s - 1] : 0);
+            const uint32_t* c = &d_cum[model * (m + 1)];
+            const uint32_t slot = x & mask;
+            // largest v with c[v] <= slot (c[0] = 0 <= slot < c[m] = 2^prec)
+            unsigned lo = 0, hi = m;
+            while (hi - lo > 1) {
+                const unsigned mid = (lo + hi) >> 1;
+                if (c[mid] <= slot)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            out[i * streams + s] = uint8_t(lo);
+            x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
+            while (x < RANS_L) {
+                if (pos >= len)
+                    throw rans_error("truncated rans payload: needs more than its " +
+                                     std::to_string(len) + " bytes");
+                x = (x << 8) | payload[pos++];
+            }
+        }
+    }
+    if (x != RANS_L)
+        throw rans_error("corrupted rans payload: the coder does not end in its initial state");
+    if (pos != len)
+        throw rans_error("rans payload has " + std::to_string(len - pos) +
+                         " bytes after the last symbol");
+}
+
+std::size_t rans_coder::choose_base(const uint8_t* sym,
+                                    std::size_t n,
+                                    unsigned streams,
+                                    const uint32_t* bases,
+                                    std::size_t n_bases,
+                                    const uint32_t* offset,
+                                    const uint8_t* conditional) const
+{
+    if (n_bases == 0)
+        throw std::invalid_argument("rans_coder::choose_base: no candidate bases");
+    for (std::size_t b = 0; b < n_bases; b++)
+        check_layout(n, streams, bases[b], offset, conditional);
+    const unsigned m = d_alphabet;
+    for (std::size_t i = 0; i < n * streams; i++)
+        if (sym[i] >= m)
+            throw std::invalid_argument("rans_coder: symbol outside the alphabet");
+    // cost of every candidate accumulated in one pass over the symbols
+    std::vector<float> acc(n_bases, 0.0f);
+    for (unsigned s = 0; s < streams; s++) {
+        const bool cond = conditional[s] != 0;
+        for (std::size_t i = 0; i < n; i++) {
+            const std::size_t rel =
+                (std::size_t(offset[s]) + (cond ? sym[i * streams + s - 1] : 0)) * m +
+                sym[i * streams + s];
+            for (std::size_t b = 0; b < n_bases; b++)
+                acc[b] += d_cost[std::size_t(bases[b]) * m + rel];
+        }
+    }
+    return std::size_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+}
+
+double rans_coder::code_length_bits(const uint8_t* sym,
+                                    std::size_t n,
+                                    unsigned streams,
+                                    unsigned base,
+                                    const uint32_t* offset,
+                                    const uint8_t* conditional) const
+{
+    check_layout(n, streams, base, offset, conditional);
+    const unsigned m = d_alphabet;
+    double bits = 0.0;
+    for (unsigned s = 0; s < streams; s++) {
+        const std::size_t mbase = std::size_t(base) + offset[s];
+        for (std::size_t i = 0; i < n; i++) {
+            const std::size_t model = mbase + (conditional[s] ? sym[i * streams + s - 1] : 0);
+            const unsigned v = sym[i * streams + s];
+            if (v >= m)
+                throw std::invalid_argument("rans_coder: symbol outside the alphabet");
+            bits += double(d_precision) - std::log2(double(d_freq[model * m + v]));
+        }
+    }
+    return bits;
+}
+
+} // namespace deepquant
+} // namespace gr
