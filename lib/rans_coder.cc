@@ -244,6 +244,58 @@ std::size_t rans_coder::choose_base(const uint8_t* sym,
     return std::size_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
 }
 
+void rans_coder::choose_bases(const uint8_t* sym,
+                              std::size_t frames,
+                              std::size_t n,
+                              unsigned streams,
+                              const uint32_t* bases,
+                              std::size_t n_bases,
+                              const uint32_t* offset,
+                              const uint8_t* conditional,
+                              int64_t* out) const
+{
+    if (frames < 16 || n_bases < 2) {
+        for (std::size_t f = 0; f < frames; f++)
+            out[f] = int64_t(choose_base(sym + f * n * streams, n, streams, bases, n_bases, offset,
+                                         conditional));
+        return;
+    }
+    if (n_bases == 0)
+        throw std::invalid_argument("rans_coder::choose_bases: no candidate bases");
+    for (std::size_t b = 0; b < n_bases; b++)
+        check_layout(n, streams, bases[b], offset, conditional);
+    const unsigned m = d_alphabet;
+    for (std::size_t i = 0; i < frames * n * streams; i++)
+        if (sym[i] >= m)
+            throw std::invalid_argument("rans_coder: symbol outside the alphabet");
+    // relative models used by the layout: [offset[s], offset[s] + (cond ? m : 1))
+    uint32_t rel_models = 0;
+    for (unsigned s = 0; s < streams; s++)
+        rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
+    const std::size_t nb = n_bases, cells = std::size_t(rel_models) * m;
+    std::vector<float> ct(cells * nb);
+    for (std::size_t c = 0; c < cells; c++)
+        for (std::size_t b = 0; b < nb; b++)
+            ct[c * nb + b] = d_cost[std::size_t(bases[b]) * m + c];
+    std::vector<float> acc(nb);
+    for (std::size_t f = 0; f < frames; f++) {
+        const uint8_t* fs = sym + f * n * streams;
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (unsigned s = 0; s < streams; s++) {
+            const bool cond = conditional[s] != 0;
+            for (std::size_t i = 0; i < n; i++) {
+                const std::size_t rel =
+                    (std::size_t(offset[s]) + (cond ? fs[i * streams + s - 1] : 0)) * m +
+                    fs[i * streams + s];
+                const float* row = &ct[rel * nb];
+                for (std::size_t b = 0; b < nb; b++)
+                    acc[b] += row[b];
+            }
+        }
+        out[f] = int64_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+    }
+}
+
 double rans_coder::code_length_bits(const uint8_t* sym,
                                     std::size_t n,
                                     unsigned streams,

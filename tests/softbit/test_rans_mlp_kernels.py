@@ -109,6 +109,9 @@ def test_choose_bases_picks_the_cheapest_table():
         costs = [c.ideal_bits(f, u) for u in range(4)]
         assert costs[t] == min(costs)
     assert list(chosen) == [2, 0, 3]
+    # the batched path (>= 16 frames) agrees with the per-frame one
+    many = np.concatenate([frames] * 7)
+    assert list(c.choose_tables(many)) == [2, 0, 3] * 7
 
 
 @pytest.mark.parametrize("isa", ["avx2", "generic"])

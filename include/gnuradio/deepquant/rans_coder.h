@@ -120,6 +120,21 @@ public:
                             const uint32_t* offset,
                             const uint8_t* conditional) const;
 
+    /*!
+     * \brief choose_base for F frames of n rows each (\p sym: F*n*S, \p out: F indices);
+     * for many frames it gathers the candidates' costs into one contiguous row per symbol
+     * context first (one vector add per symbol instead of one lookup per candidate).
+     */
+    void choose_bases(const uint8_t* sym,
+                      std::size_t frames,
+                      std::size_t n,
+                      unsigned streams,
+                      const uint32_t* bases,
+                      std::size_t n_bases,
+                      const uint32_t* offset,
+                      const uint8_t* conditional,
+                      int64_t* out) const;
+
     //! Ideal code length in bits of a frame under the quantized models.
     double code_length_bits(const uint8_t* sym,
                             std::size_t n,

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(3ff08071eff514c49905ff7fef0255e2)                     */
+/* BINDTOOL_HEADER_FILE_HASH(a8fa55a92b4282491ab364dd93fd0899)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>
@@ -164,9 +164,8 @@ py::array_t<int64_t> choose_bases(const rc& self, const py::object& symbols,
     int64_t* o = out.mutable_data();
     {
         py::gil_scoped_release nogil;
-        for (std::size_t i = 0; i < f; i++)
-            o[i] = int64_t(self.choose_base(s.data() + i * n * streams, n, streams, b.data(),
-                                            std::size_t(b.size()), l.offset.data(), l.cond.data()));
+        self.choose_bases(s.data(), f, n, streams, b.data(), std::size_t(b.size()),
+                          l.offset.data(), l.cond.data(), o);
     }
     return out;
 }

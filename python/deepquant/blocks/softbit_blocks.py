@@ -7,7 +7,7 @@ LLR convention: ``L = ln P(b=1)/P(b=0)`` (positive means bit 1), K consecutive L
 """
 from __future__ import annotations
 
-import threading
+import time
 from collections import deque
 
 import numpy as np
@@ -77,18 +77,23 @@ class softbit_compressor(gr.sync_block):
         self.bytes_out = 0
         self.frames_out = 0
         self.bad = BadInputCounter(self.logger, "LLRs dropped by softbit_compressor")
+        self._empty = pmt.make_dict()
+        self._k_num, self._k_cnt = pmt.intern("packet_num"), pmt.intern("llr_count")
 
     def _publish(self, frames, metas):
+        from gnuradio.deepquant import make_pdu
+
+        k_num, k_cnt = self._k_num, self._k_cnt
+        pub, port = self.message_port_pub, self.port
         for fb, meta in zip(frames, metas):
-            d = pmt.make_dict()
-            d = pmt.dict_add(d, pmt.intern("packet_num"), pmt.from_long(self.packet_num))
-            d = pmt.dict_add(d, pmt.intern("llr_count"), pmt.from_long(meta.pop("_n")))
+            d = pmt.dict_add(self._empty, k_num, pmt.from_long(self.packet_num))
+            d = pmt.dict_add(d, k_cnt, pmt.from_long(meta.pop("_n")))
             for key, val in meta.items():
                 d = pmt.dict_add(d, pmt.intern(key), val)
-            self.message_port_pub(self.port, pmt.cons(d, pmt.init_u8vector(len(fb), list(fb))))
+            pub(port, make_pdu(d, fb))
             self.packet_num += 1
             self.bytes_out += len(fb)
-            self.frames_out += 1
+        self.frames_out += len(frames)
 
     def work(self, input_items, output_items):
         x = input_items[0]
@@ -180,8 +185,10 @@ class softbit_decompressor(gr.sync_block):
         self.port = pmt.intern("pdus")
         self.message_port_register_in(self.port)
         self.set_msg_handler(self.port, self._handle)
-        self._q = deque()
-        self._cv = threading.Condition()
+        self._q = deque()  # raw PDUs, decoded in batches by work()
+        self._ready = deque()  # (meta, llrs) decoded, not yet written
+        self._empty = pmt.make_dict()
+        self.idle_wait = 0.002  # s; latency bound of an idle decompressor
         self._cur = None
         self._cur_pos = 0
         self.frames_in = 0
@@ -189,45 +196,70 @@ class softbit_decompressor(gr.sync_block):
         self.bytes_in = 0
         self._bad = BadInputCounter(self.logger, "invalid soft-bit frames dropped")
 
+    # Messages are handled on this block's thread between work() calls: the handler only queues
+    # the PDU; work() decodes everything queued in one batch (one rANS call for all frames, one
+    # decoder-table gather for all rows), which is what makes the block fast.
     def _handle(self, msg):
-        try:
-            meta, vec = pmt.car(msg), pmt.cdr(msg)
-            data = bytes(pmt.u8vector_elements(vec))
-            llr = self.codec.decode(data).reshape(-1)
-        except Exception as e:  # noqa: BLE001 - never crash the flowgraph on a bad PDU
-            self.bad_frames += 1
-            self._bad.add(1, str(e))
+        self._q.append(msg)
+
+    def _decode_queued(self):
+        from gnuradio.deepquant import u8vector_to_bytes
+
+        msgs = list(self._q)
+        self._q.clear()
+        metas, frames = [], []
+        for msg in msgs:
+            try:
+                meta, data = pmt.car(msg), u8vector_to_bytes(pmt.cdr(msg))
+            except Exception as e:  # noqa: BLE001 - not a (meta . u8vector) pair
+                self.bad_frames += 1
+                self._bad.add(1, f"not a PDU of bytes: {e}")
+                continue
+            metas.append(meta)
+            frames.append(data)
+        if not frames:
             return
-        self.frames_in += 1
-        self.bytes_in += len(data)
-        with self._cv:
-            self._q.append((meta, llr))
-            self._cv.notify()
+        llrs, errors = self.codec.decode_many(frames)
+        for meta, data, llr, err in zip(metas, frames, llrs, errors):
+            if err is not None:
+                self.bad_frames += 1
+                self._bad.add(1, err)
+                continue
+            self.frames_in += 1
+            self.bytes_in += len(data)
+            self._ready.append((meta, llr.reshape(-1)))
+
+    def _tag_frame(self, off, meta, size):
+        if self.len_tag is not None:
+            self.add_item_tag(0, off, self.len_tag, pmt.from_long(size))
+        if pmt.is_dict(meta) and not pmt.eq(meta, self._empty):
+            items = pmt.dict_items(meta)
+            for i in range(pmt.length(items)):
+                kv = pmt.nth(i, items)
+                key = pmt.car(kv)
+                if self.len_tag is None or not pmt.eq(key, self.len_tag):
+                    self.add_item_tag(0, off, key, pmt.cdr(kv))
 
     def work(self, input_items, output_items):
         out = output_items[0]
+        if self._q:
+            self._decode_queued()
+        if not self._ready and self._cur is None:
+            # nothing to do: PDUs are handled on this thread between work() calls, so wait
+            # briefly instead of spinning
+            time.sleep(self.idle_wait)
+            return 0
         produced = 0
+        base = self.nitems_written(0)
         while produced < len(out):
             if self._cur is None:
-                with self._cv:
-                    if not self._q and produced == 0:
-                        self._cv.wait(0.01)
-                    if not self._q:
-                        break
-                    self._cur = self._q.popleft()
-                    self._cur_pos = 0
+                if not self._ready:
+                    break
+                self._cur = self._ready.popleft()
+                self._cur_pos = 0
             meta, llr = self._cur
             if self._cur_pos == 0:
-                off = self.nitems_written(0) + produced
-                if self.len_tag is not None:
-                    self.add_item_tag(0, off, self.len_tag, pmt.from_long(llr.size))
-                if pmt.is_dict(meta):
-                    items = pmt.dict_items(meta)
-                    for i in range(pmt.length(items)):
-                        kv = pmt.nth(i, items)
-                        key = pmt.car(kv)
-                        if self.len_tag is None or not pmt.eq(key, self.len_tag):
-                            self.add_item_tag(0, off, key, pmt.cdr(kv))
+                self._tag_frame(base + produced, meta, llr.size)
             n = min(len(out) - produced, llr.size - self._cur_pos)
             out[produced:produced + n] = llr[self._cur_pos:self._cur_pos + n]
             self._cur_pos += n

@@ -325,8 +325,12 @@ class AutoencoderCodec(Codec):
 
     def reconstruct(self, sym: np.ndarray) -> np.ndarray:
         """Latent indices ``(n, 3)`` -> LLRs float32 ``(n, K)``."""
-        s = sym.astype(np.int64)
-        return self.lut[(s[:, 0] * 64 + s[:, 1]) * 64 + s[:, 2]]
+        i = sym[:, 0].astype(np.intp)
+        i <<= 6
+        i |= sym[:, 1]
+        i <<= 6
+        i |= sym[:, 2]
+        return self.lut.take(i, axis=0)
 
     def _encode_frames(self, x, snr_db):
         f, n, _ = x.shape
