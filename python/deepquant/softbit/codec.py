@@ -291,10 +291,13 @@ class AutoencoderCodec(Codec):
         if "entropy.chain_marg" in tensors:
             from .entropy import RansChainCoder
 
-            self.coder = RansChainCoder(tensors["entropy.chain_marg"], tensors["entropy.chain_c1"].astype(np.float64),
-                                        tensors["entropy.chain_c2"].astype(np.float64))
+            self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
+                                 "c1": tensors["entropy.chain_c1"].astype(np.float64),
+                                 "c2": tensors["entropy.chain_c2"].astype(np.float64)}
+            self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
         else:
-            self.coder = RansCoder(tensors["entropy.tables"])
+            self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
+            self.coder = RansCoder(self.coder_tables["tables"])
         self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
         self._lut = None
 

@@ -75,9 +75,13 @@ def quantize_st(z: torch.Tensor) -> torch.Tensor:
     return z + (zq - z).detach()
 
 
-def tau_at(step: int) -> float:
-    """Inverse temperature of the soft entropy at optimisation step ``step``: 40 * 1.001^step."""
-    return TAU0 * TAU_GROWTH ** step
+def tau_at(step: int, tau_max=None) -> float:
+    """Inverse temperature of the soft entropy at optimisation step ``step``: 40 * 1.001^step,
+    capped at ``tau_max`` when given (see train.py: without a cap, runs longer than ~15 k steps
+    reach tau ~ 1e9, where the soft assignment is hard except in a sliver at the cell boundaries
+    and its gradients destabilise training)."""
+    tau = TAU0 * TAU_GROWTH ** min(step, 100_000)
+    return min(tau, float(tau_max)) if tau_max else tau
 
 
 def soft_entropy(z: torch.Tensor, tau: float) -> torch.Tensor:

@@ -20,7 +20,8 @@ A config is a JSON object (every key optional except ``bits_per_symbol``)::
       "refine_decoder": false,       # learned only: centroid refinement of g (see below)
       "refine_min_count": 3,
       "out_dir": "...",              # default: <cache>/softbit/<name>
-      "checkpoint_every": 1000
+      "checkpoint_every": 1000,
+      "tau_max": null                # cap of the soft-entropy inverse temperature (null: none)
     }
 
 Hidden width: the issue/paper text says 4K, but the paper also reports 82.8 kB of float weights
@@ -49,6 +50,12 @@ estimated on a separate draw of the training channels.
 
 Outputs in ``out_dir``: ``<name>.safetensors`` (weights + entropy tables, see
 :mod:`.codec`), ``<name>.json`` (config, model id, training log) and ``checkpoint_<step>.pt``.
+Long runs: tau_t = 40 * 1.001^t passes 1e9 after ~17 k steps.  Measured (K = 6, alpha = 0.001,
+40 k steps, no cap): the distortion fell to 0.007 by step 15 k, then jumped repeatedly up to
+0.09 while the soft entropy dropped, i.e. the near-hard assignment's boundary gradients took
+over; ``"tau_max"`` (e.g. 1e4, where neighbouring levels' weights still differ by e^13 at a
+cell centre) keeps long runs stable.
+
 One optimisation step draws a random mini-batch from the whole training set (all SNRs mixed);
 ``tau`` anneals per step (see :mod:`.core`).  Learning rate decays exponentially from ``lr`` to
 ``lr_final``.  Everything is seeded (numpy + torch) and runs on one CPU thread.
@@ -71,6 +78,7 @@ DEFAULTS = {
     "snr_db": None, "codewords_per_snr": 600, "calib_codewords_per_snr": 300, "steps": 3000,
     "batch": 4096, "entropy_batch": 1024, "refine_decoder": False, "refine_min_count": 3,
     "chain_calib_codewords_per_snr": 400, "lr": 3e-3, "lr_final": 5e-5, "seed": 0, "out_dir": None, "checkpoint_every": 1000,
+    "tau_max": None,
 }
 
 REFINED_SCALE = 8.0
@@ -138,7 +146,7 @@ def train(cfg: dict, progress: bool = True) -> Path:
         lam_hat, z = model(lam, quantize=learned)
         d = core.distortion(lam, lam_hat)
         if learned and c["alpha"] > 0:
-            h = core.soft_entropy(z[: c["entropy_batch"]], core.tau_at(step))
+            h = core.soft_entropy(z[: c["entropy_batch"]], core.tau_at(step, c["tau_max"]))
             loss = d + c["alpha"] * h
         else:
             h = torch.zeros(())
