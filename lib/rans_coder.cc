@@ -114,6 +114,59 @@ void rans_coder::check_layout(std::size_t n,
     }
 }
 
+void rans_coder::encode_impl(const uint8_t* sym,
+                             std::size_t n,
+                             unsigned streams,
+                             const uint32_t* row_base,
+                             const uint32_t* offset,
+                             const uint8_t* conditional,
+                             const uint8_t* pre,
+                             std::size_t n_pre,
+                             unsigned pre_model,
+                             std::vector<uint8_t>& out) const
+{
+    const std::size_t total = n * streams;
+    for (std::size_t i = 0; i < total; i++)
+        if (sym[i] >= d_alphabet)
+            throw std::invalid_argument("rans_coder: symbol " + std::to_string(sym[i]) +
+                                        " outside the alphabet of " + std::to_string(d_alphabet));
+    for (std::size_t i = 0; i < n_pre; i++)
+        if (pre[i] >= d_alphabet)
+            throw std::invalid_argument("rans_coder: prefix symbol outside the alphabet");
+    // rANS is last-in first-out: encode in reverse decoding order, emitting bytes backwards.
+    std::vector<uint8_t> rev;
+    rev.reserve(total + n_pre + 8);
+    uint32_t x = RANS_L;
+    const unsigned prec = d_precision;
+    const unsigned m = d_alphabet;
+    auto put = [&](std::size_t model, unsigned v) {
+        const uint32_t f = d_freq[model * m + v];
+        const uint32_t c = d_cum[model * (m + 1) + v];
+        const uint32_t x_max = ((RANS_L >> prec) << 8) * f;
+        while (x >= x_max) {
+            rev.push_back(uint8_t(x & 0xff));
+            x >>= 8;
+        }
+        x = ((x / f) << prec) + (x % f) + c;
+    };
+    for (unsigned s = streams; s-- > 0;) {
+        const bool cond = conditional[s] != 0;
+        for (std::size_t i = n; i-- > 0;) {
+            const std::size_t model =
+                std::size_t(row_base[i]) + offset[s] + (cond ? sym[i * streams + s - 1] : 0);
+            put(model, sym[i * streams + s]);
+        }
+    }
+    for (std::size_t i = n_pre; i-- > 0;)
+        put(pre_model, pre[i]);
+    // final state, most significant byte first in the forward stream
+    for (int k = 0; k < 4; k++) {
+        rev.push_back(uint8_t(x & 0xff));
+        x >>= 8;
+    }
+    out.insert(out.end(), rev.rbegin(), rev.rend());
+}
+
 void rans_coder::encode_rows(const uint8_t* sym,
                              std::size_t n,
                              unsigned streams,
@@ -123,39 +176,171 @@ void rans_coder::encode_rows(const uint8_t* sym,
                              std::vector<uint8_t>& out) const
 {
     check_layout(n, streams, base, offset, conditional);
-    const std::size_t total = n * streams;
-    for (std::size_t i = 0; i < total; i++)
-        if (sym[i] >= d_alphabet)
-            throw std::invalid_argument("rans_coder: symbol " + std::to_string(sym[i]) +
-                                        " outside the alphabet of " + std::to_string(d_alphabet));
-    // rANS is last-in first-out: encode in reverse decoding order, emitting bytes backwards.
-    std::vector<uint8_t> rev;
-    rev.reserve(total + 8);
-    uint32_t x = RANS_L;
+    std::vector<uint32_t> rb(n, base);
+    encode_impl(sym, n, streams, rb.data(), offset, conditional, nullptr, 0, 0, out);
+}
+
+namespace {
+std::size_t n_segments(std::size_t n, std::size_t seg_rows)
+{
+    if (seg_rows == 0)
+        throw std::invalid_argument("rans_coder: seg_rows must be >= 1");
+    return (n + seg_rows - 1) / seg_rows;
+}
+} // namespace
+
+void rans_coder::encode_segmented(const uint8_t* sym,
+                                  std::size_t n,
+                                  unsigned streams,
+                                  std::size_t seg_rows,
+                                  const uint8_t* seg_ids,
+                                  unsigned table_stride,
+                                  unsigned id_model,
+                                  const uint32_t* offset,
+                                  const uint8_t* conditional,
+                                  std::vector<uint8_t>& out) const
+{
+    const std::size_t g = n_segments(n, seg_rows);
+    if (id_model >= d_n_models)
+        throw std::invalid_argument("rans_coder: id model out of range");
+    std::vector<uint32_t> rb(n);
+    for (std::size_t j = 0; j < g; j++) {
+        const uint32_t base = uint32_t(seg_ids[j]) * table_stride;
+        check_layout(n, streams, base, offset, conditional);
+        for (std::size_t i = j * seg_rows; i < std::min(n, (j + 1) * seg_rows); i++)
+            rb[i] = base;
+    }
+    if (streams == 0)
+        throw std::invalid_argument("rans_coder: need at least one stream");
+    encode_impl(sym, n, streams, rb.data(), offset, conditional, seg_ids, g, id_model, out);
+}
+
+void rans_coder::decode_segmented(const uint8_t* payload,
+                                  std::size_t len,
+                                  std::size_t n,
+                                  unsigned streams,
+                                  std::size_t seg_rows,
+                                  unsigned n_tables,
+                                  unsigned table_stride,
+                                  unsigned id_model,
+                                  const uint32_t* offset,
+                                  const uint8_t* conditional,
+                                  uint8_t* out,
+                                  uint8_t* seg_ids) const
+{
+    const std::size_t g = n_segments(n, seg_rows);
+    if (id_model >= d_n_models)
+        throw std::invalid_argument("rans_coder: id model out of range");
+    if (n_tables == 0)
+        throw std::invalid_argument("rans_coder: n_tables must be >= 1");
+    check_layout(n, streams, (n_tables - 1) * table_stride, offset, conditional);
+    if (len < 4)
+        throw rans_error("rans payload of " + std::to_string(len) +
+                         " bytes is shorter than the 4-byte final state");
+    std::size_t pos = 0;
+    uint32_t x = 0;
+    for (int k = 0; k < 4; k++)
+        x = (x << 8) | payload[pos++];
+    if (x < RANS_L)
+        throw rans_error("rans payload starts with an impossible coder state");
     const unsigned prec = d_precision;
+    const uint32_t mask = (1u << prec) - 1;
     const unsigned m = d_alphabet;
-    for (unsigned s = streams; s-- > 0;) {
-        const std::size_t mbase = std::size_t(base) + offset[s];
+    auto get = [&](std::size_t model) -> unsigned {
+        const uint32_t* c = &d_cum[model * (m + 1)];
+        const uint32_t slot = x & mask;
+        unsigned lo = 0, hi = m;
+        while (hi - lo > 1) {
+            const unsigned mid = (lo + hi) >> 1;
+            if (c[mid] <= slot)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
+        while (x < RANS_L) {
+            if (pos >= len)
+                throw rans_error("truncated rans payload: needs more than its " +
+                                 std::to_string(len) + " bytes");
+            x = (x << 8) | payload[pos++];
+        }
+        return lo;
+    };
+    std::vector<uint32_t> rb(n);
+    for (std::size_t j = 0; j < g; j++) {
+        const unsigned t = get(id_model);
+        if (t >= n_tables)
+            throw rans_error("corrupted rans payload: segment table id " + std::to_string(t) +
+                             " >= " + std::to_string(n_tables) + " tables");
+        if (seg_ids)
+            seg_ids[j] = uint8_t(t);
+        for (std::size_t i = j * seg_rows; i < std::min(n, (j + 1) * seg_rows); i++)
+            rb[i] = uint32_t(t) * table_stride;
+    }
+    for (unsigned s = 0; s < streams; s++) {
         const bool cond = conditional[s] != 0;
-        for (std::size_t i = n; i-- > 0;) {
-            const std::size_t model = mbase + (cond ? sym[i * streams + s - 1] : 0);
-            const unsigned v = sym[i * streams + s];
-            const uint32_t f = d_freq[model * m + v];
-            const uint32_t c = d_cum[model * (m + 1) + v];
-            const uint32_t x_max = ((RANS_L >> prec) << 8) * f;
-            while (x >= x_max) {
-                rev.push_back(uint8_t(x & 0xff));
-                x >>= 8;
-            }
-            x = ((x / f) << prec) + (x % f) + c;
+        for (std::size_t i = 0; i < n; i++) {
+            const std::size_t model =
+                std::size_t(rb[i]) + offset[s] + (cond ? out[i * streams + s - 1] : 0);
+            out[i * streams + s] = uint8_t(get(model));
         }
     }
-    // final state, most significant byte first in the forward stream
-    for (int k = 0; k < 4; k++) {
-        rev.push_back(uint8_t(x & 0xff));
-        x >>= 8;
+    if (x != RANS_L)
+        throw rans_error("corrupted rans payload: the coder does not end in its initial state");
+    if (pos != len)
+        throw rans_error("rans payload has " + std::to_string(len - pos) +
+                         " bytes after the last symbol");
+}
+
+void rans_coder::choose_segments(const uint8_t* sym,
+                                 std::size_t frames,
+                                 std::size_t n,
+                                 unsigned streams,
+                                 std::size_t seg_rows,
+                                 unsigned n_tables,
+                                 unsigned table_stride,
+                                 const uint32_t* offset,
+                                 const uint8_t* conditional,
+                                 uint8_t* ids) const
+{
+    const std::size_t g = n_segments(n, seg_rows);
+    if (n_tables == 0 || n_tables > 256)
+        throw std::invalid_argument("rans_coder: n_tables must be in 1..256");
+    check_layout(n, streams, (n_tables - 1) * table_stride, offset, conditional);
+    const unsigned m = d_alphabet;
+    for (std::size_t i = 0; i < frames * n * streams; i++)
+        if (sym[i] >= m)
+            throw std::invalid_argument("rans_coder: symbol outside the alphabet");
+    uint32_t rel_models = 0;
+    for (unsigned s = 0; s < streams; s++)
+        rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
+    const std::size_t nb = n_tables, cells = std::size_t(rel_models) * m;
+    // costs of every table laid out contiguously per symbol context
+    std::vector<float> ct(cells * nb);
+    for (std::size_t c = 0; c < cells; c++)
+        for (std::size_t b = 0; b < nb; b++)
+            ct[c * nb + b] = d_cost[(b * table_stride) * m + c];
+    std::vector<float> acc(nb);
+    for (std::size_t f = 0; f < frames; f++) {
+        const uint8_t* fs = sym + f * n * streams;
+        for (std::size_t j = 0; j < g; j++) {
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            const std::size_t i1 = std::min(n, (j + 1) * seg_rows);
+            for (unsigned s = 0; s < streams; s++) {
+                const bool cond = conditional[s] != 0;
+                for (std::size_t i = j * seg_rows; i < i1; i++) {
+                    const std::size_t rel =
+                        (std::size_t(offset[s]) + (cond ? fs[i * streams + s - 1] : 0)) * m +
+                        fs[i * streams + s];
+                    const float* row = &ct[rel * nb];
+                    for (std::size_t b = 0; b < nb; b++)
+                        acc[b] += row[b];
+                }
+            }
+            ids[f * g + j] =
+                uint8_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+        }
     }
-    out.insert(out.end(), rev.rbegin(), rev.rend());
 }
 
 void rans_coder::decode_rows(const uint8_t* payload,

@@ -135,6 +135,55 @@ public:
                       const uint8_t* conditional,
                       int64_t* out) const;
 
+    /*!
+     * \brief Segmented frames: rows are split into segments of \p seg_rows (the last one
+     * shorter), each coded with its own table set t (base = t * table_stride). The G segment
+     * table ids are coded first, in the same payload, with model \p id_model (e.g. uniform over
+     * the tables). G = ceil(n / seg_rows) (0 for n = 0).
+     */
+    void encode_segmented(const uint8_t* sym,
+                          std::size_t n,
+                          unsigned streams,
+                          std::size_t seg_rows,
+                          const uint8_t* seg_ids,
+                          unsigned table_stride,
+                          unsigned id_model,
+                          const uint32_t* offset,
+                          const uint8_t* conditional,
+                          std::vector<uint8_t>& out) const;
+
+    /*!
+     * \brief Inverse of encode_segmented; \p seg_ids receives the G ids (may be null). Throws
+     * rans_error on an invalid payload (including a table id >= \p n_tables).
+     */
+    void decode_segmented(const uint8_t* payload,
+                          std::size_t len,
+                          std::size_t n,
+                          unsigned streams,
+                          std::size_t seg_rows,
+                          unsigned n_tables,
+                          unsigned table_stride,
+                          unsigned id_model,
+                          const uint32_t* offset,
+                          const uint8_t* conditional,
+                          uint8_t* out,
+                          uint8_t* seg_ids) const;
+
+    /*!
+     * \brief Best table per segment (shortest ideal code) for F frames of n rows:
+     * \p ids receives F * G table ids.
+     */
+    void choose_segments(const uint8_t* sym,
+                         std::size_t frames,
+                         std::size_t n,
+                         unsigned streams,
+                         std::size_t seg_rows,
+                         unsigned n_tables,
+                         unsigned table_stride,
+                         const uint32_t* offset,
+                         const uint8_t* conditional,
+                         uint8_t* ids) const;
+
     //! Ideal code length in bits of a frame under the quantized models.
     double code_length_bits(const uint8_t* sym,
                             std::size_t n,
@@ -148,6 +197,17 @@ private:
     std::vector<uint32_t> d_freq; // n_models x M
     std::vector<uint32_t> d_cum;  // n_models x (M + 1)
     std::vector<float> d_cost;    // n_models x M: -log2(freq / 2^precision) bits
+
+    void encode_impl(const uint8_t* sym,
+                     std::size_t n,
+                     unsigned streams,
+                     const uint32_t* row_base,
+                     const uint32_t* offset,
+                     const uint8_t* conditional,
+                     const uint8_t* pre,
+                     std::size_t n_pre,
+                     unsigned pre_model,
+                     std::vector<uint8_t>& out) const;
 
     void check_layout(std::size_t n,
                       unsigned streams,

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(a8fa55a92b4282491ab364dd93fd0899)                     */
+/* BINDTOOL_HEADER_FILE_HASH(98c90f3e32da393e1ae3bfd34c7d1f26)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>
@@ -170,6 +170,111 @@ py::array_t<int64_t> choose_bases(const rc& self, const py::object& symbols,
     return out;
 }
 
+py::list encode_segmented(const rc& self, const py::object& symbols, const py::object& ids,
+                          std::size_t seg_rows, unsigned table_stride, unsigned id_model,
+                          const py::object& offsets, const py::object& conditional)
+{
+    auto s = u8arr::ensure(symbols);
+    if (!s || s.ndim() != 3)
+        throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    const std::size_t f = s.shape(0), n = s.shape(1);
+    const unsigned streams = unsigned(s.shape(2));
+    if (seg_rows == 0)
+        throw py::value_error("seg_rows must be >= 1");
+    const std::size_t g = (n + seg_rows - 1) / seg_rows;
+    auto d = u8arr::ensure(ids);
+    if (!d || d.ndim() != 2 || std::size_t(d.shape(0)) != f || std::size_t(d.shape(1)) != g)
+        throw py::value_error("ids: expected a uint8 array (frames, " + std::to_string(g) + ")");
+    layout l = get_layout(offsets, conditional, streams);
+    std::vector<std::vector<uint8_t>> outs(f);
+    {
+        py::gil_scoped_release nogil;
+        for (std::size_t i = 0; i < f; i++) {
+            outs[i].reserve(n * streams + g + 8);
+            self.encode_segmented(s.data() + i * n * streams, n, streams, seg_rows, d.data() + i * g,
+                                  table_stride, id_model, l.offset.data(), l.cond.data(), outs[i]);
+        }
+    }
+    py::list res(f);
+    for (std::size_t i = 0; i < f; i++)
+        res[i] = py::bytes(reinterpret_cast<const char*>(outs[i].data()), outs[i].size());
+    return res;
+}
+
+py::tuple decode_segmented(const rc& self, const py::list& payloads, const py::object& rows,
+                           std::size_t seg_rows, unsigned n_tables, unsigned table_stride,
+                           unsigned id_model, const py::object& offsets,
+                           const py::object& conditional)
+{
+    const std::size_t f = payloads.size();
+    auto nr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(rows);
+    if (!nr || std::size_t(nr.size()) != f)
+        throw py::value_error("rows: need one entry per payload");
+    auto o = u32arr::ensure(offsets);
+    const unsigned streams = unsigned(o.size());
+    layout l = get_layout(offsets, conditional, streams);
+    std::vector<std::string_view> views(f);
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < f; i++) {
+        py::handle h = payloads[i];
+        if (!PyBytes_Check(h.ptr()))
+            throw py::type_error("payloads must be bytes");
+        views[i] = std::string_view(PyBytes_AS_STRING(h.ptr()), PyBytes_GET_SIZE(h.ptr()));
+        if (nr.data()[i] < 0)
+            throw py::value_error("negative row count");
+        total += std::size_t(nr.data()[i]);
+    }
+    py::array_t<uint8_t> out({ py::ssize_t(total), py::ssize_t(streams) });
+    uint8_t* dst = out.mutable_data();
+    std::vector<std::string> err(f);
+    {
+        py::gil_scoped_release nogil;
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < f; i++) {
+            const std::size_t n = std::size_t(nr.data()[i]);
+            try {
+                self.decode_segmented(reinterpret_cast<const uint8_t*>(views[i].data()),
+                                      views[i].size(), n, streams, seg_rows, n_tables,
+                                      table_stride, id_model, l.offset.data(), l.cond.data(),
+                                      dst + pos * streams, nullptr);
+            } catch (const std::exception& e) {
+                err[i] = e.what();
+                if (err[i].empty())
+                    err[i] = "undecodable payload";
+            }
+            pos += n;
+        }
+    }
+    py::list errors(f);
+    for (std::size_t i = 0; i < f; i++)
+        errors[i] = err[i].empty() ? py::object(py::none()) : py::object(py::str(err[i]));
+    return py::make_tuple(out, errors);
+}
+
+py::array_t<uint8_t> choose_segments(const rc& self, const py::object& symbols,
+                                     std::size_t seg_rows, unsigned n_tables,
+                                     unsigned table_stride, const py::object& offsets,
+                                     const py::object& conditional)
+{
+    auto s = u8arr::ensure(symbols);
+    if (!s || s.ndim() != 3)
+        throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    const std::size_t f = s.shape(0), n = s.shape(1);
+    const unsigned streams = unsigned(s.shape(2));
+    if (seg_rows == 0)
+        throw py::value_error("seg_rows must be >= 1");
+    const std::size_t g = (n + seg_rows - 1) / seg_rows;
+    layout l = get_layout(offsets, conditional, streams);
+    py::array_t<uint8_t> out({ py::ssize_t(f), py::ssize_t(g) });
+    uint8_t* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        self.choose_segments(s.data(), f, n, streams, seg_rows, n_tables, table_stride,
+                             l.offset.data(), l.cond.data(), o);
+    }
+    return out;
+}
+
 double code_length(const rc& self, const py::object& symbols, unsigned base,
                    const py::object& offsets, const py::object& conditional)
 {
@@ -226,6 +331,17 @@ base + offsets[s] + (conditional[s] ? sym[i, s-1] : 0).
         .def("choose_bases", &choose_bases, py::arg("symbols"), py::arg("bases"),
              py::arg("offsets"), py::arg("conditional"),
              "uint8 (F, n, S) -> index into bases (F,) of the shortest ideal code per frame")
+        .def("encode_segmented", &encode_segmented, py::arg("symbols"), py::arg("ids"),
+             py::arg("seg_rows"), py::arg("table_stride"), py::arg("id_model"), py::arg("offsets"),
+             py::arg("conditional"),
+             "uint8 (F, n, S) symbols, segment table ids (F, G) -> list of F payloads")
+        .def("decode_segmented", &decode_segmented, py::arg("payloads"), py::arg("rows"),
+             py::arg("seg_rows"), py::arg("n_tables"), py::arg("table_stride"),
+             py::arg("id_model"), py::arg("offsets"), py::arg("conditional"),
+             "list of payloads -> (uint8 (sum rows, S), list of error message or None per frame)")
+        .def("choose_segments", &choose_segments, py::arg("symbols"), py::arg("seg_rows"),
+             py::arg("n_tables"), py::arg("table_stride"), py::arg("offsets"),
+             py::arg("conditional"), "uint8 (F, n, S) -> best table id per segment, uint8 (F, G)")
         .def("code_length_bits", &code_length, py::arg("symbols"), py::arg("base"),
              py::arg("offsets"), py::arg("conditional"));
 }

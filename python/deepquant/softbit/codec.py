@@ -43,6 +43,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from . import frame as fr
+from .entropy import SEG_ROWS
 
 METHODS = ("learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
 _BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x40, "maxmi-ec": 0x50,
@@ -340,25 +341,35 @@ class AutoencoderCodec(Codec):
         sym = self.latents(x.reshape(-1, self.bits_per_symbol)).reshape(f, n, 3)
         if not self.entropy_coded:
             return [self._pack(0, n, _pack_bits(sym[i], 6)) for i in range(f)]
-        tids = self.coder.choose_tables(sym)
-        payloads = self.coder.encode_frames(sym, tids)
-        return [self._pack(int(tids[i]), n, payloads[i]) for i in range(f)]
+        # one table per segment of SEG_ROWS rows, ids inside the payload; the header's table
+        # field carries the segment length
+        payloads = self.coder.encode_segmented(sym, SEG_ROWS)
+        return [self._pack(SEG_ROWS, n, p) for p in payloads]
 
     def _check_table(self, table_id):
-        if self.entropy_coded and table_id >= self.coder.n_tables:
-            raise fr.FrameError(f"table id {table_id} unknown to this model ({self.coder.n_tables} tables)")
+        if self.entropy_coded and table_id == 0:
+            raise fr.FrameError("invalid frame: segment length 0 in the table field")
 
     def _decode_batch(self, payloads, tids, rows):
         if not self.entropy_coded:
             return super()._decode_batch(payloads, tids, rows)
-        sym, errs = self.coder.decode_frames(payloads, tids, rows)
+        if len(set(tids)) == 1:
+            sym, errs = self.coder.decode_segmented(payloads, rows, tids[0])
+        else:  # frames of differing segment lengths (other encoder settings): one call each
+            parts, errs = [], []
+            for p, t, n in zip(payloads, tids, rows):
+                s1, e1 = self.coder.decode_segmented([p], [n], t)
+                parts.append(s1)
+                errs += e1
+            sym = np.concatenate(parts)
         return self.reconstruct(sym), errs
 
     def _decode_payload(self, payload, table_id, n):
         if self.entropy_coded:
-            if table_id >= self.coder.n_tables:
-                raise fr.FrameError(f"table id {table_id} unknown to this model ({self.coder.n_tables} tables)")
-            sym = self.coder.decode(payload, table_id, n)
+            self._check_table(table_id)
+            sym, errs = self.coder.decode_segmented([bytes(payload)], [n], table_id)
+            if errs[0] is not None:
+                raise fr.FrameError(f"undecodable payload: {errs[0]}")
         else:
             sym = _unpack_bits(payload, 6, n * 3).reshape(n, 3)
         return self.reconstruct(sym)

@@ -8,7 +8,8 @@ Layout (big-endian, 22-byte header, then the payload)::
                 coder; version 1 used constriction's range coder and is refused)
     3      1    method code (see codec.METHOD_CODES)
     4      4    model id (CRC32 of the model's weights and tables; 0 for parameter-free methods)
-    8      1    table id (method specific: entropy table, or quantizer set of max-MI)
+    8      1    table id (method specific: entropy table of uniform-ec, quantizer set of max-MI,
+                rows per table segment of the range-coded autoencoder codecs)
     9      1    bits per symbol K
     10     4    latent count: coded symbols in the frame (rows x streams)
     14     4    payload length in bytes
