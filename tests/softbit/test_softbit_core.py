@@ -146,3 +146,19 @@ def test_chain_coder_lossless_and_near_ideal(coder, n, seed):
     if n >= 200:
         assert cc.ideal_bits(x, 0) < entropy.RangeCoder(entropy.tables_by_effective_snr(
             sym, np.zeros(5000), 64)[0]).cost[0][np.arange(3), x].sum() * 0.85
+
+
+def test_conditional_soft_entropy():
+    """One group: equals the pooled soft entropy; groups with different latent statistics: the
+    conditional entropy is lower than the pooled one."""
+    torch.manual_seed(0)
+    z = torch.tanh(torch.randn(2000, 3)) * 0.8
+    g0 = torch.zeros(2000, dtype=torch.int64)
+    a = core.soft_entropy(z, 2000.0)
+    b = core.soft_entropy_conditional(z, 2000.0, g0, 4)
+    assert torch.allclose(a, b, atol=1e-5)
+    z2 = torch.cat([torch.full((1000, 3), -0.5) + 0.01 * torch.randn(1000, 3),
+                    torch.full((1000, 3), 0.5) + 0.01 * torch.randn(1000, 3)])
+    grp = torch.cat([torch.zeros(1000, dtype=torch.int64), torch.ones(1000, dtype=torch.int64)])
+    assert core.soft_entropy_conditional(z2, 2000.0, grp, 2) < core.soft_entropy(z2, 2000.0) - 0.5
+    assert core.tau_at(10 ** 6, 1e4) == 1e4 and core.tau_at(0) == core.TAU0

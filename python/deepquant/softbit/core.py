@@ -84,6 +84,32 @@ def tau_at(step: int, tau_max=None) -> float:
     return min(tau, float(tau_max)) if tau_max else tau
 
 
+def soft_entropy_conditional(z: torch.Tensor, tau: float, group: torch.Tensor, n_groups: int,
+                             prior_weight: float = 16.0) -> torch.Tensor:
+    """tau-soft entropy conditioned on a per-row group (e.g. the effective-SNR bin the coder's
+    tables are chosen by): like :func:`soft_entropy` but each row's code length uses the
+    histogram of its own group, smoothed toward the pooled histogram with ``prior_weight``
+    pseudo-counts, ``p_g = (c_g + w p) / (n_g + w)``.  Bits per latent.
+
+    This is H(Z | group) instead of the paper's H(Z): the codecs code each segment of a frame
+    with an effective-SNR-binned table, so the pooled entropy over-counts the rate the coder pays
+    (it also charges for the spread *between* SNRs)."""
+    lv = torch.as_tensor(latent_levels(), dtype=z.dtype, device=z.device)
+    q = torch.softmax(-tau * (z.unsqueeze(-1) - lv) ** 2, dim=-1)  # (n, D, M)
+    with torch.no_grad():
+        idx = quantize_index_torch(z)  # (n, D)
+        n, d = idx.shape
+        cell = (group.view(-1, 1) * d + torch.arange(d, device=z.device).view(1, -1)) * LATENT_LEVELS + idx
+        counts = torch.zeros(n_groups * d * LATENT_LEVELS, dtype=z.dtype, device=z.device)
+        counts.scatter_add_(0, cell.reshape(-1), torch.ones(n * d, dtype=z.dtype, device=z.device))
+        counts = counts.view(n_groups, d, LATENT_LEVELS)
+        pooled = counts.sum(0) / n  # (D, M)
+        ng = counts.sum(-1, keepdim=True)  # (G, D, 1)
+        p = ((counts + prior_weight * pooled) / (ng + prior_weight)).clamp_min(1e-6)
+        logp = torch.log2(p)[group]  # (n, D, M)
+    return -(q * logp).sum(-1).mean()
+
+
 def soft_entropy(z: torch.Tensor, tau: float) -> torch.Tensor:
     """tau-soft entropy, eq. (7), in bits per latent (mean over latent dimensions).
 

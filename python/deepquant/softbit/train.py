@@ -21,7 +21,9 @@ A config is a JSON object (every key optional except ``bits_per_symbol``)::
       "refine_min_count": 3,
       "out_dir": "...",              # default: <cache>/softbit/<name>
       "checkpoint_every": 1000,
-      "tau_max": null                # cap of the soft-entropy inverse temperature (null: none)
+      "tau_max": null,               # cap of the soft-entropy inverse temperature (null: none)
+      "entropy_condition": "none"    # "eff_snr": soft entropy per effective-SNR bin (the coder's
+                                     # table bins) instead of pooled, see core.soft_entropy_conditional
     }
 
 Hidden width: the issue/paper text says 4K, but the paper also reports 82.8 kB of float weights
@@ -78,7 +80,7 @@ DEFAULTS = {
     "snr_db": None, "codewords_per_snr": 600, "calib_codewords_per_snr": 300, "steps": 3000,
     "batch": 4096, "entropy_batch": 1024, "refine_decoder": False, "refine_min_count": 3,
     "chain_calib_codewords_per_snr": 400, "lr": 3e-3, "lr_final": 5e-5, "seed": 0, "out_dir": None, "checkpoint_every": 1000,
-    "tau_max": None,
+    "tau_max": None, "entropy_condition": "none",
 }
 
 REFINED_SCALE = 8.0
@@ -129,8 +131,14 @@ def train(cfg: dict, progress: bool = True) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     grid = snr_grid(c["snr_db"])
     t0 = time.perf_counter()
-    llr, _, _ = data.rayleigh_llrs(k, grid, c["codewords_per_snr"], seed=c["seed"])
+    llr, _, eff_all = data.rayleigh_llrs(k, grid, c["codewords_per_snr"], seed=c["seed"])
     x_all = torch.from_numpy(core.llr_to_softbit(llr))
+    if c["entropy_condition"] not in ("none", "eff_snr"):
+        raise ValueError(f"entropy_condition must be 'none' or 'eff_snr', got {c['entropy_condition']!r}")
+    n_bins = len(entropy.CHAIN_EDGES_DB) - 1
+    bins_all = torch.from_numpy(np.clip(np.searchsorted(entropy.CHAIN_EDGES_DB, eff_all, side="right") - 1,
+                                        0, n_bins - 1).astype(np.int64))
+    del eff_all
     t_data = time.perf_counter() - t0
     model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
     opt = torch.optim.Adam(model.parameters(), lr=c["lr"])
@@ -146,7 +154,11 @@ def train(cfg: dict, progress: bool = True) -> Path:
         lam_hat, z = model(lam, quantize=learned)
         d = core.distortion(lam, lam_hat)
         if learned and c["alpha"] > 0:
-            h = core.soft_entropy(z[: c["entropy_batch"]], core.tau_at(step, c["tau_max"]))
+            eb = c["entropy_batch"]
+            if c["entropy_condition"] == "eff_snr":
+                h = core.soft_entropy_conditional(z[:eb], core.tau_at(step, c["tau_max"]), bins_all[idx[:eb]], n_bins)
+            else:
+                h = core.soft_entropy(z[:eb], core.tau_at(step, c["tau_max"]))
             loss = d + c["alpha"] * h
         else:
             h = torch.zeros(())
