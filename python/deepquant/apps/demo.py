@@ -8,8 +8,11 @@ header/payload demux and FFT -> the module's channel/noise estimation, pilot pha
 exact soft demapper -> LLR storage (float, learned soft-bit codec, uniform scalar) -> GNU Radio's
 LDPC decoder -> codeword error counter.
 
-Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``; frequency-domain frames,
-simplified synchronisation): see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
+Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``): two streams of real OFDM
+(GNU Radio carrier allocator, IFFT, cyclic prefix) through EPA-like multipath per antenna pair,
+CFO and noise in the time domain; two receive chains sharing one Schmidl & Cox timing/CFO
+estimate, LS channel estimation per antenna pair from time-orthogonal training symbols,
+``mimo_detector``: see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
 
 Prints a table (FER per method and SNR, stored bits per soft bit, samples/s through the
 receive flowgraph vs the 20 Msps real-time rate), writes PNG plots and JSON, and ends with a
@@ -77,7 +80,7 @@ def _plot(rows, mimo_rows, out: Path):
             pts = [r for r in mimo_rows if r["method"] == m]
             ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-s",
                         label=MIMO_LABELS.get(m, m))
-        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LS pilots")
+        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, EPA, CFO 0.1, real sync")
         ax.set_xlabel("SNR (dB)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -87,7 +90,7 @@ def _plot(rows, mimo_rows, out: Path):
 
 
 def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, mimo_methods=None,
-        mimo_snr_db=(20.0, 24.0, 28.0), mimo_packets=60, out="out/demo") -> dict:
+        mimo_snr_db=(22.0, 25.0, 28.0), mimo_packets=60, out="out/demo") -> dict:
     """Run the demo; prints the table and the RESULT line, writes JSON and PNG under ``out``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from . import ofdm_flowgraphs as fg
@@ -103,8 +106,8 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
         from . import mimo_ofdm
 
         mimo_methods = tuple(mimo_methods or mimo_ofdm.DEMO_METHODS)
-        print(f"Flowgraph 2: 2x2 MIMO-OFDM, EPA-like per antenna pair, LS pilots ({mimo_packets} frames = "
-              f"{mimo_packets * 8} codewords per point)")
+        print(f"Flowgraph 2: 2x2 MIMO-OFDM in the time domain, EPA-like per antenna pair, CFO 0.1 subcarrier, "
+              f"shared Schmidl & Cox sync, LS training ({mimo_packets} packets = {mimo_packets * 8} codewords per point)")
         mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
     print()
     print(f"{'flowgraph':<12} {'method':<26} " + " ".join(f"{'FER@%gdB' % s:>10}" for s in snr_db)
@@ -155,14 +158,19 @@ variant examples/ofdm_siso_loopback_qt.grc):
   Table: codeword error rate per LLR storage method (float / learned codec / uniform scalar)
   and SNR, stored bits per soft bit, and receive-flowgraph samples/s vs 20 Msps real time.
 
-Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc; GUI variant
-  examples/mimo_ofdm_loopback_qt.grc): two 64-QAM streams, per-subcarrier 2x2 channel (EPA-like
-  per antenna pair; Rayleigh or 3GPP CDL-A selectable), orthogonal pilot symbols and LS channel
-  estimation smoothed over frequency, MIMO Detector (method switchable in GRC: EQ-Net-P and
-  EQ-Net-L with the shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC), LDPC
-  decoding, FER. Table: FER per detector (--mimo-methods, default lmmse exact_ml eqnet_l
-  eqnet_p) at 20/24/28 dB. Simplified synchronisation: frequency-domain frames with ideal
-  timing and frequency. FER vs SNR with more frames: scripts/reproduce_mimo_ofdm.py.
+Flowgraph 2 -- 2x2 MIMO-OFDM in the time domain (examples/mimo_ofdm_loopback.grc; GUI variant
+  examples/mimo_ofdm_loopback_qt.grc): reference bits -> MIMO-OFDM Transmitter [802.11n LDPC,
+  64-QAM, two streams of GNU Radio OFDM (carrier allocator / IFFT / cyclic prefix), Schmidl & Cox
+  word, time-orthogonal training symbols per antenna, CRC header] -> MIMO-OFDM Channel
+  Impairments [EPA-like taps per antenna pair, CFO 0.1 subcarrier, noise] -> MIMO-OFDM Receiver
+  [two receive chains sharing one GNU Radio Schmidl & Cox timing/CFO estimate, header/payload
+  demux and FFT per chain, LS channel per antenna pair smoothed over frequency, sigma^2, pilot
+  phase tracking] -> MIMO Detector (method switchable in GRC: EQ-Net-P and EQ-Net-L with the
+  shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC) -> [EQ-Net-quantized LLR
+  storage] -> GNU Radio LDPC decoder -> OFDM FER Counter. Table: FER per detector
+  (--mimo-methods, default lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6) at 22/25/28 dB.
+  FER vs SNR with more packets: scripts/reproduce_mimo_ofdm.py (--domain frequency: the
+  ideal-sync frequency-domain reference).
 
 Flowgraph 3 -- MU-MISO downlink with symbol-level precoding (not part of this demo's table;
   examples/slp_downlink.grc headless, examples/slp_downlink_qt.grc with per-user constellations,

@@ -238,7 +238,7 @@ def unavailable(method: str, nr: int = 2, nt: int = 2, k: int = 6):
     return None
 
 
-def run_demo(snr_db=(20.0, 24.0, 28.0), methods=DEMO_METHODS, n_frames=60, model="epa", progress=print):
+def run_demo(snr_db=(22.0, 25.0, 28.0), methods=DEMO_METHODS, n_frames=60, model="epa", progress=print):
     """Each SNR and detector (the same frames, channels and noise for every detector at one SNR);
     detectors that cannot run here (no shipped model) are skipped with a message."""
     rows = []
