@@ -134,3 +134,31 @@ def test_ltf_estimate_and_alignment_numerics():
     ha, phi_est = ofdm_mimo.residual_cfo_align(h, yh, x_hdr, lay)
     assert abs(phi_est - phi) < 1e-6
     np.testing.assert_allclose(ha[act], hf[act], atol=1e-4)
+
+
+def test_refine_column0_uses_header_as_training():
+    """With noise, column 0 re-estimated from training symbol + decoded header is closer to the
+    truth than the training symbol alone (about 3x less error), column 1 is untouched."""
+    lay = OfdmLayout(n_codewords=8)
+    rng = np.random.default_rng(5)
+    k = np.arange(-32, 32)
+    act = lay.idx(lay.active)
+    w2 = lay.sync_words()[1]
+    e_ltf, e_ref = [], []
+    for trial in range(20):
+        g = (rng.standard_normal((2, 2, 6)) + 1j * rng.standard_normal((2, 2, 6))) / np.sqrt(12)
+        hf = np.einsum("rjl,kl->krj", g, np.exp(-2j * np.pi * np.outer(k, np.arange(6)) / 64))
+        nz = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)) * np.sqrt(0.01 / 2)  # noqa: E731
+        y = np.stack([(hf[:, :, j] * w2[:, None]).T for j in range(2)], axis=1) + nz(2, 2, 64)
+        x_hdr = np.sign(rng.standard_normal((2, 48))).astype(np.complex64)
+        yh = np.zeros((2, 2, 64), complex)
+        for t in range(2):
+            yh[:, t, lay.data_idx] = (hf[lay.data_idx, :, 0] * x_hdr[t][:, None]).T
+        yh += nz(2, 2, 64)
+        h, nv, _ = ofdm_mimo.ltf_estimate(y, lay, 0, 20)
+        hr, nv_r, _ = ofdm_mimo.refine_column0(h, y, yh, x_hdr, lay)
+        e_ltf.append(np.mean(np.abs(h[act, :, 0] - hf[act, :, 0]) ** 2))
+        e_ref.append(np.mean(np.abs(hr[act, :, 0] - hf[act, :, 0]) ** 2))
+        np.testing.assert_array_equal(hr[:, :, 1], h[:, :, 1])
+        assert 0.5 < nv_r / 0.01 < 1.6
+    assert np.mean(e_ref) < 0.5 * np.mean(e_ltf)

@@ -239,19 +239,23 @@ class mimo_ofdm_header_decoder(gr.sync_block):
     Per packet: LS estimate per antenna pair from the training symbols
     (:func:`gnuradio.deepquant.ofdm.mimo.ltf_estimate`), header MRC over the chains with column 0
     and CRC-8 check, column alignment against the residual CFO measured on the decoded header
-    (:func:`~gnuradio.deepquant.ofdm.mimo.residual_cfo_align`). Message ``header_data`` (to every
+    (:func:`~gnuradio.deepquant.ofdm.mimo.residual_cfo_align`), and (``refine``) column 0
+    re-estimated with the decoded header as extra training
+    (:func:`~gnuradio.deepquant.ofdm.mimo.refine_column0`). Message ``header_data`` (to every
     chain's demux): dict ``frame_len``, ``packet_len``, ``ofdm_packet_num``, ``dq_mimo_chan_est``
     (c32vector fft_len*Nr*Nt, [carrier, r, j]), ``dq_noise_var``, ``dq_est_err_var``; ``#f`` when
     the CRC fails.
     """
 
-    def __init__(self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20):
+    def __init__(self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20,
+                 refine: bool = True):
         gr.sync_block.__init__(self, name="mimo_ofdm_header_decoder", in_sig=[(np.complex64, layout.fft_len)] * nr,
                                out_sig=None)
         from ..ofdm import header
 
         self.layout, self.nr, self.nt = layout, int(nr), int(nt)
         self.taps_pre, self.taps_post = int(taps_pre), int(taps_post)
+        self.refine = bool(refine)
         self._header = header
         self.n_hdr = layout.header_symbols
         self.n_sym = 1 + self.nt + self.n_hdr
@@ -284,6 +288,11 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         self.headers_ok += 1
         x_hdr = self._header.header_symbols(res[0], res[1], len(lay.occupied)).reshape(self.n_hdr, -1)
         h, phi = ofdm_mimo.residual_cfo_align(h, y_hdr, x_hdr, lay)
+        if self.refine:
+            # column 0 again with the decoded header as training (3 known symbols, not 1)
+            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post)
+            nv = (nv * nt + nv0) / (nt + 1)
+            err = (err * (nt - 1) + err0) / nt
         self.cfo_residual.append(phi)
         if len(self.cfo_residual) > 1000:
             del self.cfo_residual[:-1000]

@@ -236,3 +236,42 @@ def payload_channel_uses(y_pay: np.ndarray, h: np.ndarray, layout: OfdmLayout, t
     phases = linear_phase_fit(c, t0) if tracking else np.zeros(t)
     y = y_pay[:, :, di] * np.exp(-1j * phases)[None, :, None]
     return (np.transpose(y, (1, 2, 0)).reshape(-1, nr).astype(np.complex64), h[di].astype(np.complex64), phases)
+
+
+def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: np.ndarray, layout: OfdmLayout,
+                   taps_pre: int = 0, taps_post: int = 20):
+    """Re-estimate column 0 of ``h`` with the decoded header as extra training.
+
+    Stream 0 sends the header alone on the data carriers, so once its CRC passed, every chain
+    has three known symbols of column 0 (training symbol 1 and the two header symbols) instead
+    of one: :func:`.estimation.estimate_channel` over all of them (header pilots, sent by every
+    stream, are left out; each symbol's residual-CFO phase aligned to the training symbol)
+    cuts that column's estimation error about threefold.
+
+    Parameters
+    ----------
+    h : ndarray complex [fft_len, nr, nt]
+    y_ltf : ndarray complex [nr, nt, fft_len]
+    y_hdr : ndarray complex [nr, n_hdr, fft_len]
+    x_hdr : ndarray complex [n_hdr, n_data]
+
+    Returns
+    -------
+    (h complex64 [fft_len, nr, nt] with column 0 replaced, noise_var float, err_var of column 0)
+    """
+    from .estimation import estimate_channel
+
+    nr = h.shape[1]
+    w2 = layout.sync_words()[1]
+    x = np.zeros((1 + x_hdr.shape[0], layout.fft_len), np.complex64)
+    x[0] = w2
+    x[1:, layout.data_idx] = x_hdr
+    out = np.array(h, dtype=np.complex64)
+    nvs, errs = [], []
+    for r in range(nr):
+        y = np.concatenate([y_ltf[r, 0][None, :], y_hdr[r]], axis=0)
+        hh, nv, err = estimate_channel(y, x, layout, taps_pre, taps_post, ref_row=0)
+        out[:, r, 0] = hh
+        nvs.append(nv)
+        errs.append(err)
+    return out, float(np.mean(nvs)), float(np.mean(errs))
