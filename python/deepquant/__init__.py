@@ -60,7 +60,7 @@ _LAZY_BLOCKS = {
     "mimo_ofdm_impairments": "blocks.mimo_ofdm_td",
     "mimo_ofdm_rx": "blocks.mimo_ofdm_td",
     # HARQ in flowgraph 1 (branch ofdm2)
-    "llr_to_pdu_f": "blocks.llr_to_pdu_f",
+    "harq_combiner_ff": "blocks.harq_combiner_ff",
 }
 
 

@@ -131,6 +131,6 @@ def harq_summary(errors_by_num: dict, buf, harq_period: int, layout: OfdmLayout,
             "retransmissions_needed": retx, "retransmission_rate": retx / p,
             "harq_method": method,
             "peak_bytes_stored": int(buf.peak_bytes), "bytes_stored_at_end": int(buf.bytes_stored()),
-            "entries_at_end": int(buf.entries()), "frames_stored": int(buf.frames_stored),
+            "entries_at_end": int(buf.entries()), "frames_stored": int(buf.frames_stored), "acks": int(buf.acks),
             "stored_bits_per_llr": float(buf.stored_bits_per_llr()),
             "float_bytes_per_packet": 4 * layout.coded_bits}

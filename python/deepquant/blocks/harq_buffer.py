@@ -74,6 +74,7 @@ class harq_buffer(gr.basic_block):
         self.evictions = 0
         self.refused = 0
         self.peak_bytes = 0  # highest occupancy seen
+        self.acks = 0  # entries released by an ack
         self.frames_stored = 0  # entries written (a combined entry rewritten counts again)
         self.bytes_written = 0
         self.llrs_written = 0
@@ -128,6 +129,26 @@ class harq_buffer(gr.basic_block):
     def stored_bits_per_llr(self) -> float:
         """Bits per LLR of everything written to the buffer (NaN before the first entry)."""
         return 8.0 * self.bytes_written / self.llrs_written if self.llrs_written else float("nan")
+
+    def lookup(self, pid):
+        """Decompressed stored LLRs of ``pid`` and their transmission count, or (None, 0)."""
+        if pid not in self.store:
+            return None, 0
+        fb, ntx = self.store[pid]
+        return np.asarray(self.codec.decode(fb), dtype=np.float32).reshape(-1), ntx
+
+    def put(self, pid, llr: np.ndarray, ntx: int) -> bool:
+        """Store ``llr`` (compressed) as ``pid``'s entry after ``ntx`` transmissions; False when the
+        policy refused it."""
+        return self._put(pid, np.asarray(llr, dtype=np.float32).reshape(-1), int(ntx))
+
+    def release(self, pid) -> bool:
+        """Drop ``pid``'s entry (what an ack does); True if there was one."""
+        if pid in self.store:
+            self._drop(pid)
+            self.acks += 1
+            return True
+        return False
 
     def combine(self, pid, llr: np.ndarray):
         """Numeric core (no message passing): -> (combined LLRs, transmissions, stored)."""
@@ -185,5 +206,4 @@ class harq_buffer(gr.basic_block):
         if pid is None:
             self.bad.add(1, f"ack without {pmt.symbol_to_string(self.key)!r}")
             return
-        if pid in self.store:
-            self._drop(pid)
+        self.release(pid)

@@ -116,8 +116,8 @@ class ofdm_rx(gr.hier_block2):
     known; tells the demux the payload length and hands it the estimates as tags) ->
     payload: ``fft_vcc`` -> ``ofdm_pilot_phase_tracker`` -> ``ofdm_channel_noise_estimator``
     -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
-    ``softbit_decompressor``] -> [HARQ: ``llr_to_pdu_f`` -> ``harq_buffer`` ->
-    ``pdu_to_tagged_stream``] -> ``ldpc_decoder_fb``.
+    ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
+    ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
     LLR convention ``L = ln P(b=1)/P(b=0)``.
 
     Parameters
@@ -145,8 +145,9 @@ class ofdm_rx(gr.hier_block2):
     harq_period : int
         0: no HARQ. P > 0: retransmission mode -- packet ``n + P`` is the retransmission of packet
         ``n`` (the transmitter sends the same payload again); every packet's LLRs go through
-        ``harq_buffer``, which chase-combines them with the stored LLRs of the same ``harq_id``
-        (``n mod P``), stores the result compressed with ``harq_method``, and releases the entry
+        ``harq_combiner_ff`` and its ``harq_buffer`` (``self.harq``), which chase-combine them
+        with the stored LLRs of the same ``harq_id`` (``n mod P``), store the result compressed
+        with ``harq_method``, and release the entry
         when an ``ack`` message names it (message input port ``ack``: connect the FER counter's
         or a CRC checker's ``ack`` output). So a packet that failed is decoded again from the sum
         of both transmissions' LLRs.
@@ -225,22 +226,15 @@ class ofdm_rx(gr.hier_block2):
         self.message_port_register_hier_in("ack")
         self.harq_period = int(harq_period)
         if self.harq_period:
-            from gnuradio import pdu
+            from .harq_combiner_ff import harq_combiner_ff
 
-            from .harq_buffer import harq_buffer
-            from .llr_to_pdu_f import llr_to_pdu_f
-
-            self.harq_framer = llr_to_pdu_f(lay.coded_bits, PACKET_NUM_KEY, self.harq_period)
-            self.harq = harq_buffer(lay.bits_per_symbol, harq_method, "", int(harq_max_bytes), "evict_oldest",
-                                    "harq_id", int(harq_bits))
-            self.harq_stream = pdu.pdu_to_tagged_stream(gr.types.float_t, "harq_llr_len")
-            self.connect(llr_out, self.harq_framer)
-            self.msg_connect(self.harq_framer, "pdus", self.harq, "llr_in")
-            self.msg_connect(self.harq, "llr_out", self.harq_stream, "pdus")
-            self.msg_connect(self, "ack", self.harq, "ack")
-            self.connect(self.harq_stream, self.decoder)
+            self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
+                                                  int(harq_bits), int(harq_max_bytes))
+            self.harq = self.harq_combiner.buffer
+            self.connect(llr_out, self.harq_combiner, self.decoder)
+            self.msg_connect(self, "ack", self.harq_combiner, "ack")
         else:
-            self.harq = self.harq_framer = self.harq_stream = None
+            self.harq = self.harq_combiner = None
             self.connect(llr_out, self.decoder)
         self.connect(self.decoder, (self, 0))
         # --- monitoring outputs -------------------------------------------------------------------
