@@ -9,8 +9,10 @@ is the block with the largest share (GNU Radio runs one thread per block, so on 
 as many cores as blocks it bounds the throughput; on these 2 cores the sum matters too).
 
 Flowgraphs: 1 SISO OFDM receive chain (sync, header, estimation, demapper, LDPC) with float
-LLRs and with the learned soft-bit codec; 2 MIMO-OFDM 2x2 with LMMSE and exact ML.
-Samples/s are complex baseband samples at the 20 Msps numerology (real time = 2e7).
+LLRs and with the learned soft-bit codec; 2 MIMO-OFDM 2x2 in the time domain (two receive
+chains sharing one Schmidl & Cox sync, LS training, detector, LDPC) with LMMSE and exact ML.
+Samples/s are complex baseband samples at the 20 Msps numerology (real time = 2e7; MIMO: per
+antenna).
 
 Run:  venv/bin/python bench/flowgraphs.py [--packets 150] [--out out/bench_flowgraphs]
 Ends with one line ``RESULT {json}``.
@@ -91,10 +93,11 @@ def child(name: str, packets: int) -> dict:
         from gnuradio.deepquant.apps import mimo_ofdm
 
         n_frames = max(4, packets // 4)
-        tb, blks = mimo_ofdm.build(24.0, method, n_frames, "epa")
-        objs = list(blks.items())
+        tb, blks = mimo_ofdm.build(24.0, method, n_frames, "epa")  # time domain: two chains, shared sync
+        n_samples = blks.pop("n_samples")  # per antenna, lead-in and tail zeros included
+        srcs = blks.pop("sources")
+        objs = list(blks.items()) + [(f"source{j}", s) for j, s in enumerate(srcs)]
         cnt = blks["counter"]
-        n_samples = n_frames * 11 * 80  # time-domain samples the frames stand for
     t0 = time.perf_counter()
     tb.run()
     dt = time.perf_counter() - t0

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Flowgraph 2 (2x2 MIMO-OFDM) with EQ-Net: FER vs SNR per detector, JSON + PNG.
 
-Chain (GNU Radio flowgraph, ``gnuradio.deepquant.apps.mimo_ofdm``, same as
-``examples/mimo_ofdm_loopback.grc``): info bits -> 802.11n LDPC (648, 324) -> 64-QAM -> two
-streams in ``mimo_ofdm_framer`` frames (2 orthogonal pilot OFDM symbols + 9 data symbols x 48
-carriers, 8 codewords per frame) -> ``mimo_ofdm_channel`` (per-subcarrier 2x2, one
-realisation per frame; default EPA-like per antenna pair) -> ``mimo_ofdm_ls_estimator`` (LS
-from the pilots, smoothed over frequency, sigma^2 from the residual, inflated by the estimate's
-error) -> ``mimo_detector`` (the method under test) -> GNU Radio's LDPC decoder (50 iterations)
--> codeword error counter.  At each SNR every detector sees the same bits, channels and noise
-(paired comparison).
+Chain (one GNU Radio flowgraph, ``gnuradio.deepquant.apps.mimo_ofdm.run``, the same as
+``examples/mimo_ofdm_loopback.grc``): reference bits -> ``mimo_ofdm_tx`` (802.11n LDPC (648, 324),
+64-QAM, two streams of GNU Radio OFDM: carrier allocator, IFFT, cyclic prefix; Schmidl & Cox
+word, two time-orthogonal training symbols, CRC header, 9 payload symbols x 48 carriers = 8
+codewords per packet) -> ``mimo_ofdm_impairments`` (EPA-like taps per antenna pair, one draw per
+packet; CFO 0.1 subcarrier; noise) -> ``mimo_ofdm_rx`` (two receive chains sharing one Schmidl &
+Cox timing/CFO estimate, FFT, LS channel per antenna pair smoothed over frequency, sigma^2 from the
+fit residual, header MRC, pilot phase tracking) -> ``mimo_detector`` (the method under test) ->
+GNU Radio's LDPC decoder (50 iterations) -> ``ofdm_fer_counter`` (lost packets count as 8 codeword
+errors).  At each SNR every detector sees the same bits, channels and noise (paired comparison).
+``--domain frequency`` runs the ideal-sync frequency-domain reference (``run_fd``) instead.
 
 SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).  For each detector the SNR where the FER
 curve crosses the target (default 1e-2) is interpolated log-linearly between the two measured
@@ -17,7 +19,7 @@ points around it; the gap is EQ-Net's SNR minus exact ML's.  Goal (issue 8): EQ-
 1 dB of exact ML at FER 1e-2.
 
 Run:  venv/bin/python scripts/reproduce_mimo_ofdm.py [--frames 600] [--snr-db 22 24 26 28 30]
-      [--methods eqnet_p eqnet_l exact_ml lmmse] [--model epa] [--out out/mimo_ofdm]
+      [--methods eqnet_p exact_ml lmmse] [--model epa] [--domain time] [--out out/mimo_ofdm]
 Ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -47,10 +49,15 @@ def snr_at_fer(target, snrs, fers, floor):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--frames", type=int, default=600, help="frames per point (8 codewords each)")
+    p.add_argument("--frames", type=int, default=400, help="frames (packets) per point (8 codewords each)")
     p.add_argument("--snr-db", type=float, nargs="+", default=[22.0, 24.0, 26.0, 28.0, 30.0])
-    p.add_argument("--methods", nargs="+", default=["eqnet_p", "eqnet_l", "exact_ml", "lmmse"])
-    p.add_argument("--model", default="epa", choices=["epa", "rayleigh", "cdla"], help="channel model")
+    p.add_argument("--methods", nargs="+", default=["eqnet_p", "exact_ml", "lmmse"])
+    p.add_argument("--domain", default="time", choices=["time", "frequency"],
+                   help="time: the real OFDM flowgraph with shared Schmidl & Cox sync (default); frequency: the "
+                        "ideal-sync frequency-domain reference")
+    p.add_argument("--model", default="epa", choices=["epa", "flat", "rayleigh", "cdla"],
+                   help="channel model (time domain: epa, flat; frequency domain: epa, rayleigh, cdla)")
+    p.add_argument("--cfo", type=float, default=0.1, help="carrier offset (subcarrier spacings, time domain)")
     p.add_argument("--target-fer", type=float, default=1e-2)
     p.add_argument("--goal-db", type=float, default=1.0, help="allowed gap of EQ-Net-P to exact ML")
     p.add_argument("--seed", type=int, default=1)
@@ -83,7 +90,7 @@ def main(argv=None) -> int:
     rows = []
     if a.reuse:
         prev = json.loads(Path(a.reuse).read_text())
-        if (prev["frames_per_point"], prev["model"]) != (a.frames, a.model):
+        if (prev["frames_per_point"], prev["model"], prev.get("domain", "frequency")) != (a.frames, a.model, a.domain):
             raise SystemExit(f"--reuse {a.reuse}: frames/model {prev['frames_per_point']}/{prev['model']} differ "
                              f"from this run's {a.frames}/{a.model}")
         for r in prev["points"]:
@@ -100,11 +107,15 @@ def main(argv=None) -> int:
                 continue
             if a.new_snr_db is not None and s not in a.new_snr_db:
                 continue
-            r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i)
+            if a.domain == "time":
+                r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i, cfo_subcarriers=a.cfo)
+            else:
+                r = mimo_ofdm.run_fd(s, m, a.frames, a.model, seed=a.seed * 100 + i)
             r["seed"] = a.seed * 100 + i
             rows.append(r)
             print(f"  {s:5.1f} dB {m:>9}: FER {r['fer']:.4f} ({r['codeword_errors']}/{r['codewords']}), "
-                  f"sigma^2 est/true {r['noise_var_est_mean'] / r['noise_var_true']:.2f}, {r['wall_s']:.1f} s",
+                  f"sigma^2 est/true {(r['noise_var_est_mean'] or float('nan')) / r['noise_var_true']:.2f}, "
+                  f"{r.get('lost_packets', 0)} packets lost, {r['wall_s']:.1f} s",
                   file=sys.stderr, flush=True)
     at_target = {}
     for m in methods:
@@ -115,7 +126,8 @@ def main(argv=None) -> int:
     gaps = {m: (None if v is None or ref is None else float(v - ref)) for m, v in at_target.items() if m != "exact_ml"}
     gap_p = gaps.get("eqnet_p")
     rows.sort(key=lambda r: (r["snr_db"], methods.index(r["method"])))
-    result = {"model": a.model, "frames_per_point": a.frames, "seed": a.seed, "reused_from": a.reuse,
+    result = {"domain": a.domain, "cfo_subcarriers": a.cfo if a.domain == "time" else 0.0,
+              "model": a.model, "frames_per_point": a.frames, "seed": a.seed, "reused_from": a.reuse,
               "codewords_per_point": a.frames * 8,
               "target_fer": a.target_fer, "snr_db_at_target": at_target, "gap_to_exact_ml_db": gaps,
               "goal_db": a.goal_db, "goal_met": None if gap_p is None else bool(gap_p <= a.goal_db),
@@ -139,13 +151,15 @@ def main(argv=None) -> int:
     ax.axhline(a.target_fer, color="k", lw=0.6, ls=":")
     ax.set_xlabel("SNR = E||H||_F^2 / sigma^2 (dB)")
     ax.set_ylabel(f"codeword error rate ({a.frames * 8} codewords per point)")
-    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model}, LS pilots", fontsize=9)
+    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model}, "
+                 + ("time domain, shared S&C sync, CFO %g" % a.cfo if a.domain == "time" else "ideal sync (frequency domain)"),
+                 fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "mimo_ofdm.png", dpi=120)
     print(f"wrote {out / 'mimo_ofdm.json'} and {out / 'mimo_ofdm.png'}", file=sys.stderr)
-    summary = {"model": a.model, "codewords_per_point": a.frames * 8,
+    summary = {"domain": a.domain, "model": a.model, "codewords_per_point": a.frames * 8,
                "snr_db_at_fer_1e-2" if a.target_fer == 1e-2 else f"snr_db_at_fer_{a.target_fer:g}":
                    {m: (None if v is None else round(v, 2)) for m, v in at_target.items()},
                "gap_to_exact_ml_db": {m: (None if v is None else round(v, 2)) for m, v in gaps.items()},

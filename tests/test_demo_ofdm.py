@@ -8,7 +8,7 @@ def test_demo_help_explains_flowgraphs(venv_python):
     r = subprocess.run([str(exe), "demo", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     for word in ("Flowgraph 1", "Flowgraph 2", "deepquant grc", "ofdm_siso_loopback", "mimo_ofdm_loopback", "quantizer",
-                 "EQ-Net-P", "--mimo-methods"):
+                 "EQ-Net-P", "--mimo-methods", "HARQ", "--no-harq", "Schmidl & Cox"):
         assert word in r.stdout
 
 
@@ -22,4 +22,5 @@ def test_demo_small_run(venv_python, tmp_path):
     assert res["siso_none"]["fer"]["30"] == 0.0
     assert res["siso_uniform"]["stored_bits_per_llr"] < 8
     assert "mimo_lmmse" in res and "mimo_eqnet_l" in res
+    assert res["siso_harq"]["fer_after_harq"] == 0.0 and res["siso_harq"]["packets"] == 16
     assert (tmp_path / "demo_fer.png").exists() and (tmp_path / "demo.json").exists()

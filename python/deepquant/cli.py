@@ -44,7 +44,8 @@ def _cmd_demo(args) -> int:
     from .apps import demo
 
     demo.run(snr_db=tuple(args.snr_db), methods=tuple(args.methods), packets=args.packets,
-             mimo=not args.no_mimo, mimo_methods=args.mimo_methods, mimo_packets=args.mimo_packets, out=args.out)
+             mimo=not args.no_mimo, mimo_methods=args.mimo_methods, mimo_packets=args.mimo_packets, out=args.out,
+             harq=not args.no_harq)
     return 0
 
 
@@ -166,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
                         "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)")
     s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
+    s.add_argument("--no-harq", action="store_true",
+                   help="skip flowgraph 1's HARQ retransmission run (at the lowest --snr-db)")
     s.add_argument("--out", default="out/demo", help="output directory (JSON, PNG)")
     s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="quantizer: ADC resolutions")
     s.add_argument("--samples", type=int, default=2_000_000, help="quantizer: complex samples per run")

@@ -8,8 +8,11 @@ header/payload demux and FFT -> the module's channel/noise estimation, pilot pha
 exact soft demapper -> LLR storage (float, learned soft-bit codec, uniform scalar) -> GNU Radio's
 LDPC decoder -> codeword error counter.
 
-Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``; frequency-domain frames,
-simplified synchronisation): see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
+Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``): two streams of real OFDM
+(GNU Radio carrier allocator, IFFT, cyclic prefix) through EPA-like multipath per antenna pair,
+CFO and noise in the time domain; two receive chains sharing one Schmidl & Cox timing/CFO
+estimate, LS channel estimation per antenna pair from time-orthogonal training symbols,
+``mimo_detector``: see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
 
 Prints a table (FER per method and SNR, stored bits per soft bit, samples/s through the
 receive flowgraph vs the 20 Msps real-time rate), writes PNG plots and JSON, and ends with a
@@ -52,6 +55,24 @@ def run_siso(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, cfo=0.
     return rows
 
 
+def run_harq(snr_db, packets=120, cfo=0.15, sro_ppm=10.0, seed=1, method="learned", progress=print):
+    """Flowgraph 1 in HARQ retransmission mode at one SNR: P packets (a multiple of 16 near
+    ``packets / 2``) each sent twice, packet P + n retransmitting packet n; failed packets are
+    kept compressed (``method``) in ``harq_buffer`` and chase-combined with their retransmission."""
+    from . import ofdm_flowgraphs as fg
+
+    p = 16 * max(1, -(-int(packets) // 32))
+    iq, starts = fg.transmit(2 * p)
+    r = fg.receive(iq, starts, float(snr_db), cfo, sro_ppm, "epa_block", seed=seed * 100 + 99, harq_period=p,
+                   harq_method=method)
+    r["flowgraph"] = "siso_ofdm_harq"
+    h = r["harq"]
+    progress(f"  flowgraph 1  {snr_db:5.1f} dB  HARQ ({method}): FER first transmission {h['fer_first_tx']:.4f} -> "
+             f"after one retransmission {h['fer_after_harq']:.4f} ({h['retransmissions_needed']}/{p} packets "
+             f"retransmitted, {h['stored_bits_per_llr']:.2f} bits/LLR stored)")
+    return r
+
+
 def _plot(rows, mimo_rows, out: Path):
     import matplotlib
 
@@ -77,7 +98,7 @@ def _plot(rows, mimo_rows, out: Path):
             pts = [r for r in mimo_rows if r["method"] == m]
             ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-s",
                         label=MIMO_LABELS.get(m, m))
-        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LS pilots")
+        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, EPA, CFO 0.1, real sync")
         ax.set_xlabel("SNR (dB)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -87,7 +108,7 @@ def _plot(rows, mimo_rows, out: Path):
 
 
 def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, mimo_methods=None,
-        mimo_snr_db=(20.0, 24.0, 28.0), mimo_packets=60, out="out/demo") -> dict:
+        mimo_snr_db=(22.0, 25.0, 28.0), mimo_packets=60, out="out/demo", harq=True) -> dict:
     """Run the demo; prints the table and the RESULT line, writes JSON and PNG under ``out``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from . import ofdm_flowgraphs as fg
@@ -98,13 +119,14 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
     print(f"Flowgraph 1: SISO OFDM receiver with Schmidl & Cox sync ({packets} packets = {packets * 4} LDPC "
           f"codewords per point, {fg.SAMP_RATE / 1e6:g} Msps, CFO 0.15 subcarrier, SRO 10 ppm, EPA-like fading)")
     rows = run_siso(snr_db, methods, packets)
+    harq_row = run_harq(min(snr_db), packets) if harq else None
     mimo_rows = []
     if mimo:
         from . import mimo_ofdm
 
         mimo_methods = tuple(mimo_methods or mimo_ofdm.DEMO_METHODS)
-        print(f"Flowgraph 2: 2x2 MIMO-OFDM, EPA-like per antenna pair, LS pilots ({mimo_packets} frames = "
-              f"{mimo_packets * 8} codewords per point)")
+        print(f"Flowgraph 2: 2x2 MIMO-OFDM in the time domain, EPA-like per antenna pair, CFO 0.1 subcarrier, "
+              f"shared Schmidl & Cox sync, LS training ({mimo_packets} packets = {mimo_packets * 8} codewords per point)")
         mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
     print()
     print(f"{'flowgraph':<12} {'method':<26} " + " ".join(f"{'FER@%gdB' % s:>10}" for s in snr_db)
@@ -118,6 +140,16 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
               + f" {bits:>9.2f} {sps:>10.3g} {sps / fg.SAMP_RATE:>11.4f}")
         summary[f"siso_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "stored_bits_per_llr": bits,
                                 "samples_per_s": sps}
+    if harq_row:
+        h = harq_row["harq"]
+        print(f"{'1 + HARQ':<12} {'chase combining, learned':<26} FER {h['fer_first_tx']:.4f} (first transmission) -> "
+              f"{h['fer_after_harq']:.4f} (after one retransmission) at {harq_row['snr_db']:g} dB; "
+              f"{h['retransmissions_needed']}/{h['packets']} packets retransmitted; HARQ buffer "
+              f"{h['stored_bits_per_llr']:.2f} bits/LLR ({h['float_bytes_per_packet']} B per packet as float), "
+              f"peak {h['peak_bytes_stored']} B")
+        summary["siso_harq"] = {"snr_db": harq_row["snr_db"], **{k: h[k] for k in (
+            "fer_first_tx", "fer_after_harq", "retransmissions_needed", "packets", "stored_bits_per_llr",
+            "peak_bytes_stored")}}
     if mimo_rows:
         msnr = sorted({r["snr_db"] for r in mimo_rows})
         for m in mimo_methods:
@@ -132,7 +164,7 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
     print(f"(samples/s: receive flowgraph incl. impairments, one process, torch 1 thread; real time = "
           f"{fg.SAMP_RATE / 1e6:g} Msps; float LLRs are stored as 32-bit floats)")
     _plot(rows, mimo_rows, outp)
-    result = {"siso": rows, "mimo": mimo_rows, "wall_s": time.time() - t0}
+    result = {"siso": rows, "siso_harq": harq_row, "mimo": mimo_rows, "wall_s": time.time() - t0}
     (outp / "demo.json").write_text(json.dumps(result, indent=2))
     print(f"wrote {outp / 'demo.json'} and {outp / 'demo_fer.png'}  ({time.time() - t0:.0f} s)")
     summary["wall_s"] = round(time.time() - t0, 1)
@@ -154,15 +186,24 @@ variant examples/ofdm_siso_loopback_qt.grc):
   GNU Radio LDPC decoder] -> OFDM FER Counter.
   Table: codeword error rate per LLR storage method (float / learned codec / uniform scalar)
   and SNR, stored bits per soft bit, and receive-flowgraph samples/s vs 20 Msps real time.
+  HARQ row (at the lowest --snr-db; --no-harq skips it): retransmission mode -- every packet is
+  sent again P packets later, ofdm_rx keeps failed packets' LLRs compressed in harq_buffer
+  (learned codec) and chase-combines them with the retransmission; FER of the first
+  transmission and after one retransmission, stored bits per LLR, peak buffer bytes.
 
-Flowgraph 2 -- 2x2 MIMO-OFDM (examples/mimo_ofdm_loopback.grc; GUI variant
-  examples/mimo_ofdm_loopback_qt.grc): two 64-QAM streams, per-subcarrier 2x2 channel (EPA-like
-  per antenna pair; Rayleigh or 3GPP CDL-A selectable), orthogonal pilot symbols and LS channel
-  estimation smoothed over frequency, MIMO Detector (method switchable in GRC: EQ-Net-P and
-  EQ-Net-L with the shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC), LDPC
-  decoding, FER. Table: FER per detector (--mimo-methods, default lmmse exact_ml eqnet_l
-  eqnet_p) at 20/24/28 dB. Simplified synchronisation: frequency-domain frames with ideal
-  timing and frequency. FER vs SNR with more frames: scripts/reproduce_mimo_ofdm.py.
+Flowgraph 2 -- 2x2 MIMO-OFDM in the time domain (examples/mimo_ofdm_loopback.grc; GUI variant
+  examples/mimo_ofdm_loopback_qt.grc): reference bits -> MIMO-OFDM Transmitter [802.11n LDPC,
+  64-QAM, two streams of GNU Radio OFDM (carrier allocator / IFFT / cyclic prefix), Schmidl & Cox
+  word, time-orthogonal training symbols per antenna, CRC header] -> MIMO-OFDM Channel
+  Impairments [EPA-like taps per antenna pair, CFO 0.1 subcarrier, noise] -> MIMO-OFDM Receiver
+  [two receive chains sharing one GNU Radio Schmidl & Cox timing/CFO estimate, header/payload
+  demux and FFT per chain, LS channel per antenna pair smoothed over frequency, sigma^2, pilot
+  phase tracking] -> MIMO Detector (method switchable in GRC: EQ-Net-P and EQ-Net-L with the
+  shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC) -> [EQ-Net-quantized LLR
+  storage] -> GNU Radio LDPC decoder -> OFDM FER Counter. Table: FER per detector
+  (--mimo-methods, default lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6) at 22/25/28 dB.
+  FER vs SNR with more packets: scripts/reproduce_mimo_ofdm.py (--domain frequency: the
+  ideal-sync frequency-domain reference).
 
 Flowgraph 3 -- MU-MISO downlink with symbol-level precoding (not part of this demo's table;
   examples/slp_downlink.grc headless, examples/slp_downlink_qt.grc with per-user constellations,

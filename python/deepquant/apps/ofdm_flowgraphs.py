@@ -42,12 +42,22 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
             fading: str = "epa_block", softbit_method: str = "none", softbit_bits: int = 0,
             layout: OfdmLayout | None = None, seed: int = 0, samp_rate: float = SAMP_RATE,
             ref_seed: int = REF_SEED, period: int = REF_PERIOD, doppler_hz: float = 50.0,
-            impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 5) -> dict:
+            impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 5,
+            harq_period: int = 0, harq_method: str = "learned", harq_bits: int = 0) -> dict:
     """Play IQ through ``ofdm_impairments`` -> ``ofdm_rx`` -> ``ofdm_fer_counter``.
 
     Returns a dict: codewords sent/decoded, codeword errors (lost packets included), ``fer``,
     ``lost_packets``, ``stored_bits_per_llr``, mean estimated and true sigma^2, the receive
-    flowgraph's wall time and ``samples_per_s``."""
+    flowgraph's wall time and ``samples_per_s``.
+
+    ``harq_period`` = P > 0 (retransmission mode): the IQ must hold 2P packets, packet P + n the
+    retransmission of packet n (:func:`transmit` with ``2 P`` packets and P a multiple of the
+    reference period sends exactly that). ``ofdm_rx`` chase-combines every packet with its stored
+    earlier transmission in ``harq_buffer``; the FER counter's ``ack`` (a packet decoded without
+    error, the loopback's stand-in for a CRC) releases the entry. The result then also holds
+    ``harq``: first-transmission FER, FER after one retransmission (a packet fails when its
+    first transmission and the combined retransmission both fail), retransmissions needed, the
+    buffer's peak bytes and stored bits per LLR."""
     import pmt
     from gnuradio import blocks, gr
 
@@ -64,9 +74,15 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
             for s in starts]
     tb = gr.top_block("ofdm_rx_run")
     src = blocks.vector_source_c(sig.tolist(), False, 1, tags)
+    if harq_period and (n_packets != 2 * harq_period or harq_period % period):
+        raise ValueError(f"HARQ mode needs 2 * harq_period packets with harq_period a multiple of the reference period "
+                         f"{period}; got {n_packets} packets, harq_period {harq_period}")
     rx = ofdm_rx(lay.fft_len, lay.cp_len, lay.n_codewords, lay.bits_per_symbol, softbit_method, softbit_bits,
-                sync_threshold=sync_threshold, timing_advance=timing_advance)
-    cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False)
+                 sync_threshold=sync_threshold, timing_advance=timing_advance, harq_period=harq_period,
+                 harq_method=harq_method, harq_bits=harq_bits)
+    cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False, harq_period)
+    if harq_period:
+        tb_msg = (cnt, "ack", rx, "ack")
     if impairments:
         ch = ofdm_impairments(samp_rate, snr_db, cfo_subcarriers, sro_ppm, fading, doppler_hz, lay.fft_len, seed)
         tb.connect(src, ch, rx)
@@ -74,6 +90,8 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
         ch = None
         tb.connect(src, rx)
     tb.connect((rx, 0), cnt)
+    if harq_period:
+        tb.msg_connect(*tb_msg)
     tb.connect((rx, 1), blocks.null_sink(gr.sizeof_gr_complex))
     tb.connect((rx, 2), blocks.null_sink(gr.sizeof_gr_complex))
     t0 = time.perf_counter()
@@ -84,7 +102,8 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     cw = n_packets * lay.n_codewords
     errs = cnt.codeword_errors + missing * lay.n_codewords
     nv_est = rx.noise_var_estimates()
-    return {
+    harq = harq_summary(cnt.errors_by_num, rx.harq, harq_period, lay, harq_method) if harq_period else None
+    return {"harq": harq,
         "snr_db": float(snr_db), "cfo_subcarriers": float(cfo_subcarriers), "sro_ppm": float(sro_ppm),
         "fading": fading, "softbit_method": softbit_method,
         "packets_sent": int(n_packets), "packets_decoded": int(cnt.packets),
@@ -96,3 +115,22 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
         "noise_var_est_mean": float(nv_est.mean()) if nv_est.size else float("nan"),
         "rx_wall_s": dt, "samples": int(sig.size), "samples_per_s": sig.size / dt,
     }
+
+
+def harq_summary(errors_by_num: dict, buf, harq_period: int, layout: OfdmLayout, method: str = "") -> dict:
+    """HARQ statistics of a retransmission-mode run (packet ``P + n`` retransmits packet ``n``).
+
+    A packet never decoded (lost) counts as failed. First-transmission FER counts codewords of
+    packets 0..P-1; after HARQ a packet's codewords are those of the first transmission if it
+    decoded without error, else those of the combined retransmission."""
+    p, ncw = int(harq_period), layout.n_codewords
+    first = [errors_by_num.get(n, ncw) for n in range(p)]
+    after = [0 if first[n] == 0 else errors_by_num.get(p + n, ncw) for n in range(p)]
+    retx = sum(1 for e in first if e)
+    return {"packets": p, "fer_first_tx": sum(first) / (p * ncw), "fer_after_harq": sum(after) / (p * ncw),
+            "retransmissions_needed": retx, "retransmission_rate": retx / p,
+            "harq_method": method,
+            "peak_bytes_stored": int(buf.peak_bytes), "bytes_stored_at_end": int(buf.bytes_stored()),
+            "entries_at_end": int(buf.entries()), "frames_stored": int(buf.frames_stored), "acks": int(buf.acks),
+            "stored_bits_per_llr": float(buf.stored_bits_per_llr()),
+            "float_bytes_per_packet": 4 * layout.coded_bits}

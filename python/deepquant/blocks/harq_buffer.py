@@ -51,7 +51,7 @@ class harq_buffer(gr.basic_block):
 
     After each combination the combined LLRs replace the stored entry (so later retransmissions
     accumulate all earlier ones).  ``bytes_stored()``, ``entries()`` and ``evictions`` report the
-    state.
+    state; ``peak_bytes``, ``frames_stored`` and ``stored_bits_per_llr()`` the storage cost.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", model="", max_bytes=1 << 20,
@@ -73,6 +73,11 @@ class harq_buffer(gr.basic_block):
         self._bytes = 0
         self.evictions = 0
         self.refused = 0
+        self.peak_bytes = 0  # highest occupancy seen
+        self.acks = 0  # entries released by an ack
+        self.frames_stored = 0  # entries written (a combined entry rewritten counts again)
+        self.bytes_written = 0
+        self.llrs_written = 0
         self.p_in, self.p_ack, self.p_out = pmt.intern("llr_in"), pmt.intern("ack"), pmt.intern("llr_out")
         self.message_port_register_in(self.p_in)
         self.message_port_register_in(self.p_ack)
@@ -108,7 +113,42 @@ class harq_buffer(gr.basic_block):
             self.evictions += 1
         self.store[pid] = (fb, ntx)
         self._bytes += len(fb)
+        self.peak_bytes = max(self.peak_bytes, self._bytes)
+        self.frames_stored += 1
+        self.bytes_written += len(fb)
+        self.llrs_written += int(llr.size)
         return True
+
+    def stop(self):
+        if self.frames_stored:
+            self.logger.info(f"HARQ buffer: {self.frames_stored} entries written ({self.stored_bits_per_llr():.2f} bits "
+                             f"per LLR), peak {self.peak_bytes} bytes, {self._bytes} bytes in {len(self.store)} entries "
+                             f"at the end, {self.evictions} evicted")
+        return True
+
+    def stored_bits_per_llr(self) -> float:
+        """Bits per LLR of everything written to the buffer (NaN before the first entry)."""
+        return 8.0 * self.bytes_written / self.llrs_written if self.llrs_written else float("nan")
+
+    def lookup(self, pid):
+        """Decompressed stored LLRs of ``pid`` and their transmission count, or (None, 0)."""
+        if pid not in self.store:
+            return None, 0
+        fb, ntx = self.store[pid]
+        return np.asarray(self.codec.decode(fb), dtype=np.float32).reshape(-1), ntx
+
+    def put(self, pid, llr: np.ndarray, ntx: int) -> bool:
+        """Store ``llr`` (compressed) as ``pid``'s entry after ``ntx`` transmissions; False when the
+        policy refused it."""
+        return self._put(pid, np.asarray(llr, dtype=np.float32).reshape(-1), int(ntx))
+
+    def release(self, pid) -> bool:
+        """Drop ``pid``'s entry (what an ack does); True if there was one."""
+        if pid in self.store:
+            self._drop(pid)
+            self.acks += 1
+            return True
+        return False
 
     def combine(self, pid, llr: np.ndarray):
         """Numeric core (no message passing): -> (combined LLRs, transmissions, stored)."""
@@ -150,11 +190,20 @@ class harq_buffer(gr.basic_block):
         self.message_port_pub(self.p_out, pmt.cons(meta, pmt.init_f32vector(out.size, out.tolist())))
 
     def _on_ack(self, msg):
+        # a non-empty PMT dict is also a pair: look for the key in the message itself first, then
+        # in its car (a PDU's meta); a bare integer names the packet directly
+        pid = None
         try:
-            m = pmt.car(msg) if pmt.is_pair(msg) else msg
-            pid = pmt.to_python(pmt.dict_ref(m, self.key, pmt.PMT_NIL)) if pmt.is_dict(m) else pmt.to_python(m)
+            for m in (msg, pmt.car(msg) if pmt.is_pair(msg) else None):
+                if m is not None and pmt.is_dict(m) and pmt.dict_has_key(m, self.key):
+                    pid = pmt.to_python(pmt.dict_ref(m, self.key, pmt.PMT_NIL))
+                    break
+            else:
+                pid = pmt.to_python(msg) if pmt.is_integer(msg) else None
         except Exception as e:  # noqa: BLE001
             self.bad.add(1, f"bad ack: {e}")
             return
-        if pid in self.store:
-            self._drop(pid)
+        if pid is None:
+            self.bad.add(1, f"ack without {pmt.symbol_to_string(self.key)!r}")
+            return
+        self.release(pid)

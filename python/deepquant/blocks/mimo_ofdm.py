@@ -3,9 +3,11 @@
 MIMO channel, one realisation per frame) and ``mimo_ofdm_ls_estimator`` (pilot LS channel,
 smoothed over frequency, noise variance) feeding ``mimo_detector``.
 
-Synchronisation is simplified in flowgraph 2: frames are aligned resource grids (perfect timing
-and frequency), so the flowgraph measures detection and channel estimation; flowgraph 1 has
-the full time-domain synchronisation.
+These are the **ideal-sync reference** of flowgraph 2 (``apps.mimo_ofdm.run_fd``,
+``scripts/reproduce_mimo_ofdm.py --domain frequency``): frames are aligned resource grids
+(perfect timing and frequency), which isolates detection and channel estimation. Flowgraph 2
+itself runs in the time domain with real OFDM modulation and shared Schmidl & Cox
+synchronisation: :mod:`gnuradio.deepquant.blocks.mimo_ofdm_td`.
 """
 from __future__ import annotations
 

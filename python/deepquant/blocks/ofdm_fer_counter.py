@@ -33,12 +33,16 @@ class ofdm_fer_counter(gr.sync_block):
         As given to ``reference_stream``.
     report : bool
         Log the totals when the flowgraph stops.
+    harq_period : int
+        Packet-number distance between a transmission and its retransmission (``harq_id`` of the
+        ``ack`` messages; 0: the packet number itself).
 
     Totals: ``packets``, ``lost_packets``, ``codewords``, ``codeword_errors``, ``bit_errors``,
-    ``fer()``, ``ber()``; ``errors_per_packet`` (list of codeword-error counts, latest 10000).
+    ``fer()``, ``ber()``; ``errors_per_packet`` (list of codeword-error counts, latest 10000);
+    ``errors_by_num`` (packet number -> codeword errors, latest 10000 packets).
     """
 
-    def __init__(self, n_codewords=4, seed=1, period=16, report=True):
+    def __init__(self, n_codewords=4, seed=1, period=16, report=True, harq_period=0):
         gr.sync_block.__init__(self, name="ofdm_fer_counter", in_sig=[np.uint8], out_sig=None)
         self.ncw = int(n_codewords)
         self.plen = self.ncw * ldpc.K
@@ -47,6 +51,10 @@ class ofdm_fer_counter(gr.sync_block):
         self.report = bool(report)
         self.port = pmt.intern("fer")
         self.message_port_register_out(self.port)
+        self.ack_port = pmt.intern("ack")
+        self.message_port_register_out(self.ack_port)
+        self.harq_period = int(harq_period)
+        self.errors_by_num = {}
         self.packets = self.lost_packets = self.codewords = self.codeword_errors = self.bit_errors = 0
         self.errors_per_packet = []
         self._buf = np.zeros(0, np.uint8)
@@ -98,6 +106,13 @@ class ofdm_fer_counter(gr.sync_block):
             self.codeword_errors += e
             self.bit_errors += int(err.sum())
             self.errors_per_packet.append(e)
+            self.errors_by_num[num] = e
+            if len(self.errors_by_num) > 10000:
+                del self.errors_by_num[next(iter(self.errors_by_num))]
+            if e == 0:
+                d = pmt.dict_add(pmt.make_dict(), pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
+                hid = num % self.harq_period if self.harq_period > 0 else num
+                self.message_port_pub(self.ack_port, pmt.dict_add(d, pmt.intern("harq_id"), pmt.from_long(hid)))
             if len(self.errors_per_packet) > 10000:
                 del self.errors_per_packet[:-10000]
             self._num = (num + 1) % reference.PACKET_NUM_MODULO  # if the next tag is missing

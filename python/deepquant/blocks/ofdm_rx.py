@@ -116,7 +116,8 @@ class ofdm_rx(gr.hier_block2):
     known; tells the demux the payload length and hands it the estimates as tags) ->
     payload: ``fft_vcc`` -> ``ofdm_pilot_phase_tracker`` -> ``ofdm_channel_noise_estimator``
     -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
-    ``softbit_decompressor``] -> ``ldpc_decoder_fb``.
+    ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
+    ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
     LLR convention ``L = ln P(b=1)/P(b=0)``.
 
     Parameters
@@ -141,12 +142,29 @@ class ofdm_rx(gr.hier_block2):
         than 4 samples would leak the previous symbol in). 5 keeps EPA's 8 samples clean with
         +-4 samples of timing jitter, erring early (a late window takes the next symbol's
         strongest taps, an early one only the previous symbol's weakest).
+    harq_period : int
+        0: no HARQ. P > 0: retransmission mode -- packet ``n + P`` is the retransmission of packet
+        ``n`` (the transmitter sends the same payload again); every packet's LLRs go through
+        ``harq_combiner_ff`` and its ``harq_buffer`` (``self.harq``), which chase-combine them
+        with the stored LLRs of the same ``harq_id`` (``n mod P``), store the result compressed
+        with ``harq_method``, and release the entry
+        when an ``ack`` message names it (message input port ``ack``: connect the FER counter's
+        or a CRC checker's ``ack`` output). So a packet that failed is decoded again from the sum
+        of both transmissions' LLRs.
+    harq_method : str
+        Soft-bit codec of the HARQ buffer (:func:`gnuradio.deepquant.softbit.make_codec`).
+    harq_bits : int
+        Bits per soft bit for 'uniform'/'maxmi' HARQ storage (0 = codec default).
+    harq_max_bytes : int
+        HARQ buffer size (bytes).
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",
                  softbit_bits=0, demapper="exact", max_iter=50, sync_threshold=0.7, phase_tracking=True,
-                 timing_advance=5):
+                 timing_advance=5, harq_period=0, harq_method="learned", harq_bits=0, harq_max_bytes=1 << 20):
         check_params(bits_per_symbol, softbit_method, demapper)
+        if int(harq_period) < 0:
+            raise ValueError(f"ofdm_rx: harq_period must be >= 0 (0 = no HARQ), got {harq_period}")
         gr.hier_block2.__init__(self, "ofdm_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature.makev(3, 3, [gr.sizeof_char, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
         from . import ldpc_blocks, soft_demapper_cf
@@ -194,7 +212,7 @@ class ofdm_rx(gr.hier_block2):
         self.softbit_method = softbit_method
         if softbit_method == "none":
             self.compressor = self.decompressor = None
-            self.connect(self.demapper, self.decoder)
+            llr_out = self.demapper
         else:
             from .softbit_blocks import softbit_compressor, softbit_decompressor
 
@@ -203,7 +221,21 @@ class ofdm_rx(gr.hier_block2):
             self.decompressor = softbit_decompressor(lay.bits_per_symbol, softbit_method, "", int(softbit_bits), "")
             self.connect(self.demapper, self.compressor)
             self.msg_connect(self.compressor, "pdus", self.decompressor, "pdus")
-            self.connect(self.decompressor, self.decoder)
+            llr_out = self.decompressor
+        # --- HARQ (retransmission mode) ------------------------------------------------------------
+        self.message_port_register_hier_in("ack")
+        self.harq_period = int(harq_period)
+        if self.harq_period:
+            from .harq_combiner_ff import harq_combiner_ff
+
+            self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
+                                                  int(harq_bits), int(harq_max_bytes))
+            self.harq = self.harq_combiner.buffer
+            self.connect(llr_out, self.harq_combiner, self.decoder)
+            self.msg_connect(self, "ack", self.harq_combiner, "ack")
+        else:
+            self.harq = self.harq_combiner = None
+            self.connect(llr_out, self.decoder)
         self.connect(self.decoder, (self, 0))
         # --- monitoring outputs -------------------------------------------------------------------
         self.eq_div = blocks.divide_cc()

@@ -1,0 +1,449 @@
+"""Flowgraph 2 in the time domain: 2x2 (any Nr x Nt) MIMO-OFDM with real OFDM modulation and
+synchronisation.
+
+* ``mimo_ofdm_tx``          info bits -> LDPC -> QAM -> Nt streams of GNU Radio OFDM packets
+  (carrier allocator, IFFT, cyclic prefix): Schmidl & Cox word, Nt time-orthogonal long-training
+  symbols, a CRC header, the payload (packet layout: :mod:`gnuradio.deepquant.ofdm.mimo`).
+* ``mimo_ofdm_impairments`` multipath taps per antenna pair (EPA-like, one independent draw per
+  packet), carrier frequency offset and white noise, in the time domain.
+* ``mimo_ofdm_rx``          Nr receive chains sharing one Schmidl & Cox timing and CFO estimate
+  (GNU Radio's ``ofdm_sync_sc_cfb`` on chain 0), one ``header_payload_demux`` and FFT per chain,
+  LS estimation of every antenna pair from the training symbols, header decoding (MRC over the
+  chains), pilot phase tracking -> y, H, sigma^2 per data channel use for ``mimo_detector``.
+
+Conventions: y = H x + n per data subcarrier, H (Nr x Nt, row-major), unit-energy 38.211 QAM per
+stream, ``n ~ CN(0, sigma^2 I)``; SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pmt
+from gnuradio import analog, blocks, digital, fft, gr
+
+from ..ofdm import mimo as ofdm_mimo
+from ..ofdm.layout import OfdmLayout
+from .ofdm_fer_counter import PACKET_NUM_KEY
+from .ofdm_tx import LEN_KEY
+
+FRAME_KEY = "frame_len"
+CHAN_KEY = "dq_mimo_chan_est"
+NOISE_VAR_KEY = "dq_noise_var"
+MODELS = ("epa", "flat", "none")
+
+
+def make_layout(fft_len=64, cp_len=16, n_codewords=8, bits_per_symbol=6, nt=2) -> OfdmLayout:
+    """The layout of a time-domain MIMO-OFDM packet (raises ValueError naming the fix when the
+    codewords do not fill whole OFDM symbols on ``nt`` streams)."""
+    if int(nt) < 1:
+        raise ValueError(f"nt must be >= 1, got {nt}")
+    lay = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
+    ofdm_mimo.td_payload_symbols(lay, int(nt))
+    return lay
+
+
+class mimo_ofdm_tx(gr.hier_block2):
+    """MIMO-OFDM transmitter: Nt spatially multiplexed streams of GNU Radio OFDM packets.
+
+    Input: unpacked information bits (bytes 0/1), ``324 * n_codewords`` per packet.
+    Outputs: Nt complex baseband streams (one per transmit antenna), sample-aligned, packets of
+    ``(1 + Nt + 2 + T) * (fft_len + cp_len) + fft_len/2`` samples tagged ``packet_len``.
+
+    Chain: ``ldpc_encoder_bb`` -> ``qam_mapper`` -> ``blocks.deinterleave`` (channel use = Nt
+    consecutive symbols, stream j takes symbol j, so LLRs come out stream-major) -> per stream
+    ``tagged_stream_mux`` (header | payload) -> ``ofdm_carrier_allocator_cvc`` (preamble symbols
+    of :func:`gnuradio.deepquant.ofdm.mimo.td_sync_words`, pilots) -> ``fft_vcc`` (inverse) ->
+    ``ofdm_cyclic_prefixer`` -> ``1/fft_len`` -> ``burst_shaper_cc`` (guard zeros).
+    Stream 0 carries the Schmidl & Cox word and the BPSK header; training symbol ``1 + j`` is sent
+    by stream j alone. With GNU Radio's unnormalised receive FFT, a data subcarrier reads
+    ``y = H x + n``, ``Var(n) = fft_len * sigma_t^2``.
+
+    Parameters
+    ----------
+    nt : int
+        Transmit streams.
+    n_codewords : int
+        802.11n (648, 324) codewords per packet (8 for 2 streams of 9 symbols of 48 x 64-QAM).
+    bits_per_symbol : int
+    fft_len, cp_len : int
+    """
+
+    def __init__(self, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16):
+        nt = int(nt)
+        lay = self.layout = make_layout(fft_len, cp_len, n_codewords, bits_per_symbol, nt)
+        gr.hier_block2.__init__(self, "mimo_ofdm_tx", gr.io_signature(1, 1, gr.sizeof_char),
+                                gr.io_signature(nt, nt, gr.sizeof_gr_complex))
+        from . import ldpc_blocks, qam_mapper
+        from .ofdm_tx import header_gen_bc
+
+        self.nt = nt
+        self.t = ofdm_mimo.td_payload_symbols(lay, nt)
+        per_stream = self.t * len(lay.occupied)
+        self.encoder = ldpc_blocks.ldpc_encoder_bb()
+        self.mapper = qam_mapper.qam_mapper(lay.bits_per_symbol)
+        self.split = blocks.deinterleave(gr.sizeof_gr_complex, 1)
+        self.header_gen = header_gen_bc(lay)
+        self.connect(self, self.encoder, self.mapper, self.split)
+        self.connect(self.encoder, self.header_gen)
+        words = ofdm_mimo.td_sync_words(lay, nt)
+        self._keep = []
+        for j in range(nt):
+            ptag = blocks.stream_to_tagged_stream(gr.sizeof_gr_complex, 1, per_stream, LEN_KEY)
+            hsrc = self.header_gen if j == 0 else blocks.multiply_const_cc(0.0)
+            if j:
+                self.connect(self.header_gen, hsrc)
+            htag = blocks.stream_to_tagged_stream(gr.sizeof_gr_complex, 1, self.header_gen.n_out, LEN_KEY)
+            mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LEN_KEY, 1)
+            alloc = digital.ofdm_carrier_allocator_cvc(lay.fft_len, lay.gr_occupied(), lay.gr_pilots(),
+                                                       lay.gr_pilot_symbols(), [list(w) for w in words[j]],
+                                                       LEN_KEY, True)
+            ifft = fft.fft_vcc(lay.fft_len, False, (), True)
+            cp = digital.ofdm_cyclic_prefixer(lay.fft_len, lay.fft_len + lay.cp_len, 0, LEN_KEY)
+            scale = blocks.multiply_const_cc(1.0 / lay.fft_len)
+            guard = digital.burst_shaper_cc([], 0, lay.guard_len, False, LEN_KEY)
+            self.connect((self.split, j), ptag, (mux, 1))
+            self.connect(hsrc, htag, (mux, 0))
+            self.connect(mux, alloc, ifft, cp, scale, guard, (self, j))
+            self._keep += [ptag, hsrc, htag, mux, alloc, ifft, cp, scale, guard]
+
+    def samples_per_packet(self) -> int:
+        return ofdm_mimo.td_samples_per_packet(self.layout, self.nt)
+
+
+class mimo_ofdm_impairments(gr.sync_block):
+    """Time-domain MIMO channel for MIMO-OFDM loopbacks: multipath per antenna pair, CFO, noise.
+
+    ``y_r[n] = e^{j 2 pi f n} sum_j (g_rj * x_j)[n] + w_r[n]``: an independent tap vector
+    ``g_rj`` per antenna pair, drawn anew at every ``len_tag_key`` tag on input 0 (block fading,
+    one realisation per packet); one carrier offset ``f`` for all chains (shared oscillator);
+    white noise ``w_r ~ CN(0, sigma^2 / fft_len)`` so that a data subcarrier after the receiver's
+    FFT has noise variance ``sigma^2`` with ``SNR = E||H||_F^2 / sigma^2``.
+
+    Inputs: Nt complex streams (``mimo_ofdm_tx``). Outputs: Nr complex streams.
+
+    Parameters
+    ----------
+    nr, nt : int
+    snr_db : float
+        ``E||H||_F^2 / sigma^2`` per subcarrier (:func:`gnuradio.deepquant.phy.channels.snr_to_noise_var`).
+    cfo_subcarriers : float
+        Carrier frequency offset in subcarrier spacings (|cfo| < 0.5).
+    model : {'epa', 'flat', 'none'}
+        'epa': LTE EPA power-delay profile with delays rounded to samples at ``samp_rate``
+        (0..8 samples at 20 Msps), Rayleigh taps, E sum|g|^2 = 1; 'flat': one Rayleigh tap per
+        pair; 'none': identity for r == j, 0 otherwise.
+    samp_rate : float
+    fft_len : int
+    seed : int
+    len_tag_key : str
+
+    ``taps_history`` keeps the last 1000 tap tensors [Nr, Nt, L] (genie).
+    """
+
+    def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64, seed=0,
+                 len_tag_key=LEN_KEY):
+        self.nr, self.nt = int(nr), int(nt)
+        if self.nr < 1 or self.nt < 1:
+            raise ValueError(f"mimo_ofdm_impairments: nr and nt must be >= 1, got {nr}, {nt}")
+        if model not in MODELS:
+            raise ValueError(f"mimo_ofdm_impairments: model must be one of {MODELS}, got {model!r}")
+        if not samp_rate > 0 or int(fft_len) < 2:
+            raise ValueError("mimo_ofdm_impairments: samp_rate must be > 0 and fft_len >= 2")
+        gr.sync_block.__init__(self, name="mimo_ofdm_impairments", in_sig=[np.complex64] * self.nt,
+                               out_sig=[np.complex64] * self.nr)
+        from ..ofdm import channel as ofdm_channel
+
+        self.model = model
+        self.fft_len = int(fft_len)
+        if model == "epa":
+            self.delays, self.powers = ofdm_channel.epa_integer_profile(float(samp_rate))
+        else:
+            self.delays, self.powers = np.array([0]), np.array([1.0])
+        self._draw_taps = ofdm_channel.draw_taps
+        self.ntaps = int(self.delays.max()) + 1
+        self.rng = np.random.default_rng(int(seed))
+        self.key = pmt.intern(len_tag_key)
+        self._hist = np.zeros((self.nt, self.ntaps - 1), np.complex64)
+        self._phase = 0.0
+        self.taps_history = []
+        self.set_snr_db(snr_db)
+        self.set_cfo_subcarriers(cfo_subcarriers)
+        self._g = self._draw()
+        self.set_tag_propagation_policy(gr.TPP_ONE_TO_ONE if self.nr == self.nt else gr.TPP_DONT)
+
+    def set_snr_db(self, snr_db):
+        from ..phy.channels import snr_to_noise_var
+
+        self.snr_db = float(snr_db)
+        self.noise_var = float(snr_to_noise_var(self.snr_db, self.nr, self.nt))
+        self._sigma_t = np.sqrt(self.noise_var / self.fft_len / 2)
+
+    def set_cfo_subcarriers(self, cfo):
+        if abs(float(cfo)) >= 0.5:
+            raise ValueError(f"mimo_ofdm_impairments: |cfo_subcarriers| must be < 0.5 (the receiver corrects "
+                             f"fractional offsets only), got {cfo}")
+        self.cfo = float(cfo)
+        self._w = 2 * np.pi * self.cfo / self.fft_len
+
+    def _draw(self):
+        if self.model == "none":
+            g = np.zeros((self.nr, self.nt, 1), np.complex64)
+            for i in range(min(self.nr, self.nt)):
+                g[i, i, 0] = 1
+        else:
+            g = self._draw_taps(self.rng, self.delays, self.powers, self.nr * self.nt)
+            g = g.reshape(self.nr, self.nt, -1).astype(np.complex64)
+        self.taps_history.append(g)
+        if len(self.taps_history) > 1000:
+            del self.taps_history[:-1000]
+        return g
+
+    def _filter(self, seg):
+        """seg [nt, m] -> [nr, m] with the current taps and the filter memory."""
+        m = seg.shape[1]
+        xx = np.concatenate([self._hist, seg], axis=1)  # [nt, L-1+m]
+        y = np.zeros((self.nr, m), np.complex128)
+        for l in range(self.ntaps):
+            if np.any(self._g[:, :, l]):
+                y += self._g[:, :, l] @ xx[:, self.ntaps - 1 - l: self.ntaps - 1 - l + m]
+        if self.ntaps > 1:
+            self._hist = xx[:, xx.shape[1] - (self.ntaps - 1):]
+        return y
+
+    def work(self, input_items, output_items):
+        n = len(output_items[0])
+        x = np.stack([np.asarray(input_items[j][:n]) for j in range(self.nt)])
+        base = self.nitems_read(0)
+        offs = sorted({int(t.offset - base) for t in self.get_tags_in_window(0, 0, n, self.key)})
+        y = np.zeros((self.nr, n), np.complex128)
+        pos = 0
+        for c in offs + [n]:
+            if c > pos:
+                y[:, pos:c] = self._filter(x[:, pos:c])
+            if c < n:
+                self._g = self._draw()
+            pos = c
+        rot = np.exp(1j * (self._phase + self._w * np.arange(n)))
+        self._phase = float(np.mod(self._phase + self._w * n, 2 * np.pi))
+        y *= rot[None, :]
+        y += (self.rng.standard_normal(y.shape) + 1j * self.rng.standard_normal(y.shape)) * self._sigma_t
+        for r in range(self.nr):
+            output_items[r][:n] = y[r]
+        return n
+
+
+class mimo_ofdm_header_decoder(gr.sync_block):
+    """Preamble and header of every chain -> LS channel of every antenna pair, sigma^2, header.
+
+    Inputs: Nr streams of fft-shifted symbols (``1 + Nt + 2`` per trigger of the chains'
+    ``header_payload_demux``: Schmidl & Cox word, training symbols, header).
+    Per packet: LS estimate per antenna pair from the training symbols
+    (:func:`gnuradio.deepquant.ofdm.mimo.ltf_estimate`), header MRC over the chains with column 0
+    and CRC-8 check, column alignment against the residual CFO measured on the decoded header
+    (:func:`~gnuradio.deepquant.ofdm.mimo.residual_cfo_align`), and (``refine``) column 0
+    re-estimated with the decoded header as extra training
+    (:func:`~gnuradio.deepquant.ofdm.mimo.refine_column0`). Message ``header_data`` (to every
+    chain's demux): dict ``frame_len``, ``packet_len``, ``ofdm_packet_num``, ``dq_mimo_chan_est``
+    (c32vector fft_len*Nr*Nt, [carrier, r, j]), ``dq_noise_var``, ``dq_est_err_var``; ``#f`` when
+    the CRC fails.
+    """
+
+    def __init__(self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20,
+                 refine: bool = True):
+        gr.sync_block.__init__(self, name="mimo_ofdm_header_decoder", in_sig=[(np.complex64, layout.fft_len)] * nr,
+                               out_sig=None)
+        from ..ofdm import header
+
+        self.layout, self.nr, self.nt = layout, int(nr), int(nt)
+        self.taps_pre, self.taps_post = int(taps_pre), int(taps_post)
+        self.refine = bool(refine)
+        self._header = header
+        self.n_hdr = layout.header_symbols
+        self.n_sym = 1 + self.nt + self.n_hdr
+        self.t = ofdm_mimo.td_payload_symbols(layout, self.nt)
+        self.port = pmt.intern("header_data")
+        self.message_port_register_out(self.port)
+        self._pending = np.zeros((self.nr, 0, layout.fft_len), np.complex64)
+        self.headers_ok = self.headers_failed = 0
+        self.cfo_residual = []
+
+    def work(self, input_items, output_items):
+        n = len(input_items[0])
+        x = np.stack([np.asarray(input_items[r][:n]) for r in range(self.nr)])
+        self._pending = np.concatenate([self._pending, x], axis=1)
+        while self._pending.shape[1] >= self.n_sym:
+            self._packet(self._pending[:, : self.n_sym])
+            self._pending = self._pending[:, self.n_sym:]
+        return n
+
+    def _packet(self, ys):
+        lay, nt = self.layout, self.nt
+        y_ltf = ys[:, 1:1 + nt]
+        y_hdr = ys[:, 1 + nt:]
+        h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post)
+        res = self._header.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
+        if res is None or res[1] != lay.n_codewords:
+            self.headers_failed += 1
+            self.message_port_pub(self.port, pmt.PMT_F)
+            return
+        self.headers_ok += 1
+        x_hdr = self._header.header_symbols(res[0], res[1], len(lay.occupied)).reshape(self.n_hdr, -1)
+        h, phi = ofdm_mimo.residual_cfo_align(h, y_hdr, x_hdr, lay)
+        if self.refine:
+            # column 0 again with the decoded header as training (3 known symbols, not 1)
+            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post)
+            nv = (nv * nt + nv0) / (nt + 1)
+            err = (err * (nt - 1) + err0) / nt
+        self.cfo_residual.append(phi)
+        if len(self.cfo_residual) > 1000:
+            del self.cfo_residual[:-1000]
+        d = pmt.make_dict()
+        d = pmt.dict_add(d, pmt.intern(FRAME_KEY), pmt.from_long(self.t))
+        d = pmt.dict_add(d, pmt.intern(LEN_KEY), pmt.from_long(self.t * len(lay.occupied)))
+        d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(res[0]))
+        d = pmt.dict_add(d, pmt.intern(CHAN_KEY), pmt.init_c32vector(h.size, h.reshape(-1).tolist()))
+        d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
+        d = pmt.dict_add(d, pmt.intern("dq_est_err_var"), pmt.from_double(err))
+        self.message_port_pub(self.port, d)
+
+
+class mimo_ofdm_payload_estimator(gr.interp_block):
+    """Payload symbols of every chain + the header's channel tags -> channel uses for ``mimo_detector``.
+
+    Inputs: Nr streams of fft-shifted payload symbols (T per packet), the first symbol of each
+    packet on input 0 tagged with ``dq_mimo_chan_est``, ``dq_noise_var``, ``dq_est_err_var`` and
+    ``ofdm_packet_num`` (from ``mimo_ofdm_header_decoder`` via ``header_payload_demux``).
+    Outputs, one item per data channel use (T * 48 per packet, symbol-major): 0 y (vlen Nr, the
+    packet's first tagged ``ofdm_packet_num``), 1 H (vlen Nr*Nt, row-major), 2 sigma^2 (float,
+    ``sigma^2 + Nt * err_var``: noise plus the estimate's error).
+    Pilot common-phase tracking (:func:`gnuradio.deepquant.ofdm.mimo.payload_channel_uses`).
+    """
+
+    def __init__(self, layout: OfdmLayout, nr: int, nt: int, phase_tracking: bool = True):
+        self.layout, self.nr, self.nt = layout, int(nr), int(nt)
+        self.nd = len(layout.occupied)
+        gr.interp_block.__init__(self, name="mimo_ofdm_payload_estimator",
+                                 in_sig=[(np.complex64, layout.fft_len)] * self.nr,
+                                 out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
+                                 interp=self.nd)
+        self.t = ofdm_mimo.td_payload_symbols(layout, self.nt)
+        self.t0 = float(self.nt + layout.header_symbols)
+        self.tracking = bool(phase_tracking)
+        self.set_output_multiple(self.t * self.nd)
+        self.set_tag_propagation_policy(gr.TPP_DONT)
+        self._h = None
+        self._nv = None
+        self._num = None
+        self.noise_var_history = []
+        self.untagged = 0
+
+    def work(self, input_items, output_items):
+        m = self.t * self.nd
+        f = len(output_items[0]) // m
+        base = self.nitems_read(0)
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, f * self.t):
+            tags.setdefault(int(t.offset - base), {})[pmt.symbol_to_string(t.key)] = t.value
+        for i in range(f):
+            tg = tags.get(i * self.t, {})
+            if CHAN_KEY in tg:
+                self._h = np.asarray(pmt.c32vector_elements(tg[CHAN_KEY]), np.complex64).reshape(
+                    self.layout.fft_len, self.nr, self.nt)
+                nv = pmt.to_double(tg[NOISE_VAR_KEY]) if NOISE_VAR_KEY in tg else 1.0
+                err = pmt.to_double(tg["dq_est_err_var"]) if "dq_est_err_var" in tg else 0.0
+                self._nv = nv + self.nt * err
+            else:
+                self.untagged += 1
+            self._num = pmt.to_long(tg[PACKET_NUM_KEY]) if PACKET_NUM_KEY in tg else None
+            sl = slice(i * m, (i + 1) * m)
+            if self._h is None:
+                output_items[0][sl] = 0
+                output_items[1][sl] = 0
+                output_items[2][sl] = 1.0
+                continue
+            ys = np.stack([np.asarray(input_items[r][i * self.t:(i + 1) * self.t]) for r in range(self.nr)])
+            y, hu, _ = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
+            output_items[0][sl] = y
+            output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
+            output_items[2][sl] = np.float32(self._nv)
+            self.noise_var_history.append(self._nv)
+            if self._num is not None:
+                self.add_item_tag(0, self.nitems_written(0) + i * m, pmt.intern(PACKET_NUM_KEY), pmt.from_long(self._num))
+        if len(self.noise_var_history) > 1000:
+            del self.noise_var_history[:-1000]
+        return f * m
+
+
+class mimo_ofdm_rx(gr.hier_block2):
+    """MIMO-OFDM receiver front end: Nr chains sharing one timing/CFO estimate -> channel uses.
+
+    Inputs: Nr complex baseband streams (one per receive antenna: ``mimo_ofdm_impairments``, a
+    recording, or a coherent multi-channel SDR source).
+    Outputs, one item per data channel use, straight into ``mimo_detector``:
+      0 y (complex, vlen Nr), tagged ``ofdm_packet_num`` at each packet's first channel use;
+      1 H estimate (complex, vlen Nr*Nt, row-major); 2 sigma^2 (float, estimate's error included).
+
+    Chain: ``tag_gate`` per chain -> GNU Radio ``ofdm_sync_sc_cfb`` on chain 0 (Schmidl & Cox
+    timing and fractional CFO, shared) -> per chain: delay, CFO correction (one oscillator for all
+    chains), ``header_payload_demux`` (the same trigger for all chains), ``fft_vcc`` of header and
+    payload -> ``mimo_ofdm_header_decoder`` (LS channel per antenna pair from the time-orthogonal
+    training symbols, smoothed over frequency; sigma^2; header MRC + CRC-8; residual-CFO column
+    alignment; answers every demux) -> ``mimo_ofdm_payload_estimator`` (pilot phase tracking,
+    channel uses).
+
+    Parameters
+    ----------
+    nr, nt : int
+    n_codewords, bits_per_symbol, fft_len, cp_len : int
+        Must match ``mimo_ofdm_tx``.
+    sync_threshold : float
+        Schmidl & Cox plateau threshold (0..1).
+    timing_advance : int
+        Samples every FFT window is moved later than GNU Radio's Schmidl & Cox trigger
+        (see ``ofdm_rx``); the impulse response is fitted on ``[0, 20]`` samples of the window.
+    phase_tracking : bool
+    """
+
+    def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
+                 timing_advance=5, phase_tracking=True):
+        nr, nt = int(nr), int(nt)
+        if nr < 1:
+            raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
+        lay = self.layout = make_layout(fft_len, cp_len, n_codewords, bits_per_symbol, nt)
+        if not 0 <= int(timing_advance) < lay.cp_len:
+            raise ValueError(f"mimo_ofdm_rx: timing_advance must be in [0, cp_len), got {timing_advance}")
+        if not 0 < float(sync_threshold) < 1:
+            raise ValueError(f"mimo_ofdm_rx: sync_threshold must be in (0, 1), got {sync_threshold}")
+        gr.hier_block2.__init__(self, "mimo_ofdm_rx", gr.io_signature(nr, nr, gr.sizeof_gr_complex),
+                                gr.io_signature.makev(3, 3, [gr.sizeof_gr_complex * nr,
+                                                             gr.sizeof_gr_complex * nr * nt, gr.sizeof_float]))
+        self.nr, self.nt = nr, nt
+        n, cp = lay.fft_len, lay.cp_len
+        n_head = 1 + nt + lay.header_symbols
+        self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
+        self.osc = analog.frequency_modulator_fc(-2.0 / n)
+        self.connect((self.sync, 0), self.osc)
+        self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt)
+        self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking))
+        self._keep = []
+        for r in range(nr):
+            gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
+            delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
+            mixer = blocks.multiply_cc()
+            hpd = digital.header_payload_demux(n_head, n, cp, FRAME_KEY, "", True)
+            hfft = fft.fft_vcc(n, True, (), True)
+            pfft = fft.fft_vcc(n, True, (), True)
+            self.connect((self, r), gate, delay, (mixer, 0), (hpd, 0))
+            if r == 0:
+                self.connect(gate, self.sync)
+            self.connect(self.osc, (mixer, 1))
+            self.connect((self.sync, 1), (hpd, 1))
+            self.connect((hpd, 0), hfft, (self.header_dec, r))
+            self.connect((hpd, 1), pfft, (self.payload, r))
+            self.msg_connect(self.header_dec, "header_data", hpd, "header_data")
+            self._keep += [gate, delay, mixer, hpd, hfft, pfft]
+        for i in range(3):
+            self.connect((self.payload, i), (self, i))
+
+    def noise_var_estimates(self) -> np.ndarray:
+        """sigma^2 (estimate's error included) of the latest packets (up to 1000)."""
+        return np.asarray(self.payload.noise_var_history, dtype=np.float64)
