@@ -65,6 +65,8 @@ class harq_buffer(gr.basic_block):
             raise ValueError(f"harq_buffer: max_bytes must be > 0, got {max_bytes}")
         opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
+        if hasattr(self.codec, "lut"):
+            self.codec.lut  # build the decoder lookup table now, not on the first retransmission
         self.k = int(bits_per_symbol)
         self.max_bytes = int(max_bytes)
         self.policy = policy

@@ -320,7 +320,10 @@ class AutoencoderCodec(Codec):
             from .core import softbit_to_llr
 
             g = np.stack(np.meshgrid(self.levels, self.levels, self.levels, indexing="ij"), -1).reshape(-1, 3)
-            lut = softbit_to_llr(_run_mlp(self.dec_layers, g.astype(np.float32)))
+            from gnuradio import deepquant as dq
+
+            dec = dq.mlp_f32([w.T.copy() for w, _ in self.dec_layers], [b for _, b in self.dec_layers], False)
+            lut = softbit_to_llr(dec.forward(np.ascontiguousarray(g, dtype=np.float32)))
             cells, vals = self.refined
             if cells is not None:
                 lut[cells.astype(np.int64)] = vals.astype(np.float32) / 8.0  # train.REFINED_SCALE
