@@ -292,6 +292,36 @@ void rans_coder::decode_segmented(const uint8_t* payload,
                          " bytes after the last symbol");
 }
 
+std::shared_ptr<const rans_coder::cost_cache>
+rans_coder::table_costs(unsigned n_tables,
+                        unsigned table_stride,
+                        unsigned streams,
+                        const uint32_t* offset,
+                        const uint8_t* conditional,
+                        uint32_t rel_models) const
+{
+    std::vector<uint32_t> key = { n_tables, table_stride, streams, rel_models };
+    for (unsigned s = 0; s < streams; s++) {
+        key.push_back(offset[s]);
+        key.push_back(conditional[s]);
+    }
+    std::lock_guard<std::mutex> lock(d_cache_mutex);
+    if (d_cache && d_cache->key == key)
+        return d_cache;
+    auto c = std::make_shared<cost_cache>();
+    c->key = std::move(key);
+    // rows padded to a multiple of 8 candidates (padding costs 1e30: never chosen) so that the
+    // accumulation is whole AVX vectors
+    const std::size_t m = d_alphabet, nb = n_tables, cells = std::size_t(rel_models) * m;
+    const std::size_t nbp = (nb + 7) / 8 * 8;
+    c->ct.assign(cells * nbp, 1e30f);
+    for (std::size_t cell = 0; cell < cells; cell++)
+        for (std::size_t b = 0; b < nb; b++)
+            c->ct[cell * nbp + b] = d_cost[(b * table_stride) * m + cell];
+    d_cache = c;
+    return d_cache;
+}
+
 void rans_coder::choose_segments(const uint8_t* sym,
                                  std::size_t frames,
                                  std::size_t n,
@@ -315,16 +345,16 @@ void rans_coder::choose_segments(const uint8_t* sym,
     for (unsigned s = 0; s < streams; s++)
         rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
     const std::size_t nb = n_tables, cells = std::size_t(rel_models) * m;
-    // costs of every table laid out contiguously per symbol context
-    std::vector<float> ct(cells * nb);
-    for (std::size_t c = 0; c < cells; c++)
-        for (std::size_t b = 0; b < nb; b++)
-            ct[c * nb + b] = d_cost[(b * table_stride) * m + c];
-    std::vector<float> acc(nb);
+    (void)cells;
+    const auto cache = table_costs(n_tables, table_stride, streams, offset, conditional, rel_models);
+    const std::vector<float>& ct = cache->ct;
+    const std::size_t nbp = (nb + 7) / 8 * 8;
+    std::vector<float> acc(nbp);
     for (std::size_t f = 0; f < frames; f++) {
         const uint8_t* fs = sym + f * n * streams;
         for (std::size_t j = 0; j < g; j++) {
             std::fill(acc.begin(), acc.end(), 0.0f);
+            float* __restrict a = acc.data();
             const std::size_t i1 = std::min(n, (j + 1) * seg_rows);
             for (unsigned s = 0; s < streams; s++) {
                 const bool cond = conditional[s] != 0;
@@ -332,13 +362,12 @@ void rans_coder::choose_segments(const uint8_t* sym,
                     const std::size_t rel =
                         (std::size_t(offset[s]) + (cond ? fs[i * streams + s - 1] : 0)) * m +
                         fs[i * streams + s];
-                    const float* row = &ct[rel * nb];
-                    for (std::size_t b = 0; b < nb; b++)
-                        acc[b] += row[b];
+                    const float* __restrict row = &ct[rel * nbp];
+                    for (std::size_t b = 0; b < nbp; b++)
+                        a[b] += row[b];
                 }
             }
-            ids[f * g + j] =
-                uint8_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+            ids[f * g + j] = uint8_t(std::min_element(acc.begin(), acc.begin() + nb) - acc.begin());
         }
     }
 }

@@ -11,6 +11,8 @@
 #include <gnuradio/deepquant/api.h>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -197,6 +199,21 @@ private:
     std::vector<uint32_t> d_freq; // n_models x M
     std::vector<uint32_t> d_cum;  // n_models x (M + 1)
     std::vector<float> d_cost;    // n_models x M: -log2(freq / 2^precision) bits
+
+    // costs of the candidate tables laid out contiguously per symbol context, for
+    // choose_segments; built on first use for one (tables, stride, layout) and kept
+    struct cost_cache {
+        std::vector<uint32_t> key;
+        std::vector<float> ct;
+    };
+    mutable std::mutex d_cache_mutex;
+    mutable std::shared_ptr<const cost_cache> d_cache;
+    std::shared_ptr<const cost_cache> table_costs(unsigned n_tables,
+                                                  unsigned table_stride,
+                                                  unsigned streams,
+                                                  const uint32_t* offset,
+                                                  const uint8_t* conditional,
+                                                  uint32_t rel_models) const;
 
     void encode_impl(const uint8_t* sym,
                      std::size_t n,

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(98c90f3e32da393e1ae3bfd34c7d1f26)                     */
+/* BINDTOOL_HEADER_FILE_HASH(6ce3506ddfcc9197b696f3e1e551562e)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>

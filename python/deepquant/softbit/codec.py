@@ -169,7 +169,8 @@ class Codec:
         x = np.asarray(llrs, dtype=np.float32)
         if x.ndim != 3 or x.shape[2] != self.bits_per_symbol:
             raise ValueError(f"expected LLRs of shape (F, frame_len, {self.bits_per_symbol}), got {x.shape}")
-        x = np.nan_to_num(x, nan=0.0, posinf=1e4, neginf=-1e4)
+        if not np.isfinite(x).all():
+            x = np.nan_to_num(x, nan=0.0, posinf=1e4, neginf=-1e4)
         return self._encode_frames(x, snr_db)
 
     def decode_frames(self, frames: Sequence) -> List[np.ndarray]:
