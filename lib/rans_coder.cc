@@ -18,6 +18,11 @@ namespace deepquant {
 
 namespace {
 constexpr uint32_t RANS_L = 1u << 23; // lower bound of the normalised state
+// The encoder starts from state 1 instead of L: until its state first needs renormalising it
+// emits nothing, so the ~23 bits a start at L would carry (and the final flush would repeat)
+// are not spent (about 3 bytes per frame). The decoder mirrors this: it refills only while
+// payload bytes are left, and a valid payload ends in state 1 with every byte consumed.
+constexpr uint32_t RANS_X0 = 1;
 
 // Quantize one probability row to integer frequencies summing to total, each >= 1.
 // Largest-remainder rounding of p * (total - M) on top of the floor of 1 per symbol keeps the
@@ -136,7 +141,7 @@ void rans_coder::encode_impl(const uint8_t* sym,
     // rANS is last-in first-out: encode in reverse decoding order, emitting bytes backwards.
     std::vector<uint8_t> rev;
     rev.reserve(total + n_pre + 8);
-    uint32_t x = RANS_L;
+    uint32_t x = RANS_X0;
     const unsigned prec = d_precision;
     const unsigned m = d_alphabet;
     auto put = [&](std::size_t model, unsigned v) {
@@ -241,7 +246,7 @@ void rans_coder::decode_segmented(const uint8_t* payload,
     uint32_t x = 0;
     for (int k = 0; k < 4; k++)
         x = (x << 8) | payload[pos++];
-    if (x < RANS_L)
+    if (x < RANS_X0)
         throw rans_error("rans payload starts with an impossible coder state");
     const unsigned prec = d_precision;
     const uint32_t mask = (1u << prec) - 1;
@@ -258,12 +263,8 @@ void rans_coder::decode_segmented(const uint8_t* payload,
                 hi = mid;
         }
         x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
-        while (x < RANS_L) {
-            if (pos >= len)
-                throw rans_error("truncated rans payload: needs more than its " +
-                                 std::to_string(len) + " bytes");
+        while (x < RANS_L && pos < len)
             x = (x << 8) | payload[pos++];
-        }
         return lo;
     };
     std::vector<uint32_t> rb(n);
@@ -285,8 +286,9 @@ void rans_coder::decode_segmented(const uint8_t* payload,
             out[i * streams + s] = uint8_t(get(model));
         }
     }
-    if (x != RANS_L)
-        throw rans_error("corrupted rans payload: the coder does not end in its initial state");
+    if (x != RANS_X0)
+        throw rans_error("corrupted or truncated rans payload: the coder does not end in its "
+                         "initial state");
     if (pos != len)
         throw rans_error("rans payload has " + std::to_string(len - pos) +
                          " bytes after the last symbol");
@@ -389,7 +391,7 @@ void rans_coder::decode_rows(const uint8_t* payload,
     uint32_t x = 0;
     for (int k = 0; k < 4; k++)
         x = (x << 8) | payload[pos++];
-    if (x < RANS_L)
+    if (x < RANS_X0)
         throw rans_error("rans payload starts with an impossible coder state");
     const unsigned prec = d_precision;
     const uint32_t mask = (1u << prec) - 1;
@@ -412,16 +414,13 @@ void rans_coder::decode_rows(const uint8_t* payload,
             }
             out[i * streams + s] = uint8_t(lo);
             x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
-            while (x < RANS_L) {
-                if (pos >= len)
-                    throw rans_error("truncated rans payload: needs more than its " +
-                                     std::to_string(len) + " bytes");
+            while (x < RANS_L && pos < len)
                 x = (x << 8) | payload[pos++];
-            }
         }
     }
-    if (x != RANS_L)
-        throw rans_error("corrupted rans payload: the coder does not end in its initial state");
+    if (x != RANS_X0)
+        throw rans_error("corrupted or truncated rans payload: the coder does not end in its "
+                         "initial state");
     if (pos != len)
         throw rans_error("rans payload has " + std::to_string(len - pos) +
                          " bytes after the last symbol");
