@@ -77,22 +77,24 @@ class softbit_compressor(gr.sync_block):
         self.bytes_out = 0
         self.frames_out = 0
         self.bad = BadInputCounter(self.logger, "LLRs dropped by softbit_compressor")
-        self._empty = pmt.make_dict()
-        self._k_num, self._k_cnt = pmt.intern("packet_num"), pmt.intern("llr_count")
+        self._basic = None  # this block as a gr.basic_block (for the C++ publisher), set on first use
 
     def _publish(self, frames, metas):
-        from gnuradio.deepquant import make_pdu
+        """One PDU per frame (meta: packet_num, llr_count, + the pending tags on the first);
+        built and published in C++ (deepquant.publish_frames) without the GIL."""
+        from gnuradio.deepquant import publish_frames
 
-        k_num, k_cnt = self._k_num, self._k_cnt
-        pub, port = self.message_port_pub, self.port
-        for fb, meta in zip(frames, metas):
-            d = pmt.dict_add(self._empty, k_num, pmt.from_long(self.packet_num))
-            d = pmt.dict_add(d, k_cnt, pmt.from_long(meta.pop("_n")))
-            for key, val in meta.items():
-                d = pmt.dict_add(d, pmt.intern(key), val)
-            pub(port, make_pdu(d, fb))
-            self.packet_num += 1
-            self.bytes_out += len(fb)
+        first = metas[0] if metas else {}
+        extra = {k: v for k, v in first.items() if k != "_n"}
+        d = pmt.make_dict()
+        for key, val in extra.items():
+            d = pmt.dict_add(d, pmt.intern(key), val)
+        counts = np.array([m["_n"] for m in metas], dtype=np.int64)
+        if self._basic is None:
+            self._basic = self.to_basic_block()
+        publish_frames(self._basic, self.port, frames, self.packet_num, counts, d if extra else pmt.PMT_NIL)
+        self.packet_num += len(frames)
+        self.bytes_out += sum(len(fb) for fb in frames)
         self.frames_out += len(frames)
 
     def work(self, input_items, output_items):
