@@ -220,25 +220,21 @@ void rans_coder::encode_segmented(const uint8_t* sym,
     encode_impl(sym, n, streams, rb.data(), offset, conditional, seg_ids, g, id_model, out);
 }
 
-void rans_coder::decode_segmented(const uint8_t* payload,
-                                  std::size_t len,
-                                  std::size_t n,
-                                  unsigned streams,
-                                  std::size_t seg_rows,
-                                  unsigned n_tables,
-                                  unsigned table_stride,
-                                  unsigned id_model,
-                                  const uint32_t* offset,
-                                  const uint8_t* conditional,
-                                  uint8_t* out,
-                                  uint8_t* seg_ids) const
+void rans_coder::decode_impl(const uint8_t* payload,
+                             std::size_t len,
+                             std::size_t n,
+                             unsigned streams,
+                             const uint32_t* offset,
+                             const uint8_t* conditional,
+                             uint8_t* out,
+                             std::size_t g,
+                             std::size_t seg_rows,
+                             unsigned id_model,
+                             unsigned n_tables,
+                             unsigned table_stride,
+                             unsigned fixed_base,
+                             uint8_t* seg_ids) const
 {
-    const std::size_t g = n_segments(n, seg_rows);
-    if (id_model >= d_n_models)
-        throw std::invalid_argument("rans_coder: id model out of range");
-    if (n_tables == 0)
-        throw std::invalid_argument("rans_coder: n_tables must be >= 1");
-    check_layout(n, streams, (n_tables - 1) * table_stride, offset, conditional);
     if (len < 4)
         throw rans_error("rans payload of " + std::to_string(len) +
                          " bytes is shorter than the 4-byte final state");
@@ -267,7 +263,7 @@ void rans_coder::decode_segmented(const uint8_t* payload,
             x = (x << 8) | payload[pos++];
         return lo;
     };
-    std::vector<uint32_t> rb(n);
+    std::vector<uint32_t> rb(n, fixed_base);
     for (std::size_t j = 0; j < g; j++) {
         const unsigned t = get(id_model);
         if (t >= n_tables)
@@ -292,6 +288,30 @@ void rans_coder::decode_segmented(const uint8_t* payload,
     if (pos != len)
         throw rans_error("rans payload has " + std::to_string(len - pos) +
                          " bytes after the last symbol");
+}
+
+
+void rans_coder::decode_segmented(const uint8_t* payload,
+                                  std::size_t len,
+                                  std::size_t n,
+                                  unsigned streams,
+                                  std::size_t seg_rows,
+                                  unsigned n_tables,
+                                  unsigned table_stride,
+                                  unsigned id_model,
+                                  const uint32_t* offset,
+                                  const uint8_t* conditional,
+                                  uint8_t* out,
+                                  uint8_t* seg_ids) const
+{
+    const std::size_t g = n_segments(n, seg_rows);
+    if (id_model >= d_n_models)
+        throw std::invalid_argument("rans_coder: id model out of range");
+    if (n_tables == 0)
+        throw std::invalid_argument("rans_coder: n_tables must be >= 1");
+    check_layout(n, streams, (n_tables - 1) * table_stride, offset, conditional);
+    decode_impl(payload, len, n, streams, offset, conditional, out, g, seg_rows, id_model,
+                n_tables, table_stride, 0, seg_ids);
 }
 
 std::shared_ptr<const rans_coder::cost_cache>
@@ -384,46 +404,7 @@ void rans_coder::decode_rows(const uint8_t* payload,
                              uint8_t* out) const
 {
     check_layout(n, streams, base, offset, conditional);
-    if (len < 4)
-        throw rans_error("rans payload of " + std::to_string(len) +
-                         " bytes is shorter than the 4-byte final state");
-    std::size_t pos = 0;
-    uint32_t x = 0;
-    for (int k = 0; k < 4; k++)
-        x = (x << 8) | payload[pos++];
-    if (x < RANS_X0)
-        throw rans_error("rans payload starts with an impossible coder state");
-    const unsigned prec = d_precision;
-    const uint32_t mask = (1u << prec) - 1;
-    const unsigned m = d_alphabet;
-    for (unsigned s = 0; s < streams; s++) {
-        const std::size_t mbase = std::size_t(base) + offset[s];
-        const bool cond = conditional[s] != 0;
-        for (std::size_t i = 0; i < n; i++) {
-            const std::size_t model = mbase + (cond ? out[i * streams + s - 1] : 0);
-            const uint32_t* c = &d_cum[model * (m + 1)];
-            const uint32_t slot = x & mask;
-            // largest v with c[v] <= slot (c[0] = 0 <= slot < c[m] = 2^prec)
-            unsigned lo = 0, hi = m;
-            while (hi - lo > 1) {
-                const unsigned mid = (lo + hi) >> 1;
-                if (c[mid] <= slot)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
-            out[i * streams + s] = uint8_t(lo);
-            x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
-            while (x < RANS_L && pos < len)
-                x = (x << 8) | payload[pos++];
-        }
-    }
-    if (x != RANS_X0)
-        throw rans_error("corrupted or truncated rans payload: the coder does not end in its "
-                         "initial state");
-    if (pos != len)
-        throw rans_error("rans payload has " + std::to_string(len - pos) +
-                         " bytes after the last symbol");
+    decode_impl(payload, len, n, streams, offset, conditional, out, 0, 1, 0, 0, 0, base, nullptr);
 }
 
 std::size_t rans_coder::choose_base(const uint8_t* sym,

@@ -226,6 +226,23 @@ private:
                      unsigned pre_model,
                      std::vector<uint8_t>& out) const;
 
+    // g segment ids (model id_model, each < n_tables) first, then rows with base
+    // id * table_stride per segment; g = 0: every row uses fixed_base
+    void decode_impl(const uint8_t* payload,
+                     std::size_t len,
+                     std::size_t n,
+                     unsigned streams,
+                     const uint32_t* offset,
+                     const uint8_t* conditional,
+                     uint8_t* out,
+                     std::size_t g,
+                     std::size_t seg_rows,
+                     unsigned id_model,
+                     unsigned n_tables,
+                     unsigned table_stride,
+                     unsigned fixed_base,
+                     uint8_t* seg_ids) const;
+
     void check_layout(std::size_t n,
                       unsigned streams,
                       unsigned base,

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(6ce3506ddfcc9197b696f3e1e551562e)                     */
+/* BINDTOOL_HEADER_FILE_HASH(c35cb947ecd06ba4b7eb0c71f23fbb7f)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>
@@ -97,19 +97,16 @@ py::array_t<uint8_t> decode(const rc& self, const py::bytes& payload, std::size_
     return out;
 }
 
-// Many frames: -> (symbols (sum n, S), list of error strings or None per frame).
-py::tuple decode_frames(const rc& self, const py::list& payloads, const py::object& rows,
-                        const py::object& bases, const py::object& offsets,
-                        const py::object& conditional)
+// Decode many payloads: views of the bytes, one output array for all rows, one error string
+// per frame (None when it decoded); decode_one(i, data, len, rows, dst) runs without the GIL.
+template <typename F>
+py::tuple decode_many(const py::list& payloads, const py::object& rows, unsigned streams,
+                      F decode_one)
 {
     const std::size_t f = payloads.size();
     auto nr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(rows);
-    auto b = u32arr::ensure(bases);
-    if (!nr || std::size_t(nr.size()) != f || !b || std::size_t(b.size()) != f)
-        throw py::value_error("rows and bases need one entry per payload");
-    auto o = u32arr::ensure(offsets);
-    const unsigned streams = unsigned(o.size());
-    layout l = get_layout(offsets, conditional, streams);
+    if (!nr || std::size_t(nr.size()) != f)
+        throw py::value_error("rows: need one entry per payload");
     std::vector<std::string_view> views(f);
     std::size_t total = 0;
     for (std::size_t i = 0; i < f; i++) {
@@ -130,9 +127,8 @@ py::tuple decode_frames(const rc& self, const py::list& payloads, const py::obje
         for (std::size_t i = 0; i < f; i++) {
             const std::size_t n = std::size_t(nr.data()[i]);
             try {
-                self.decode_rows(reinterpret_cast<const uint8_t*>(views[i].data()), views[i].size(),
-                                 n, streams, b.data()[i], l.offset.data(), l.cond.data(),
-                                 dst + pos * streams);
+                decode_one(i, reinterpret_cast<const uint8_t*>(views[i].data()), views[i].size(), n,
+                           dst + pos * streams);
             } catch (const std::exception& e) {
                 err[i] = e.what();
                 if (err[i].empty())
@@ -145,6 +141,24 @@ py::tuple decode_frames(const rc& self, const py::list& payloads, const py::obje
     for (std::size_t i = 0; i < f; i++)
         errors[i] = err[i].empty() ? py::object(py::none()) : py::object(py::str(err[i]));
     return py::make_tuple(out, errors);
+}
+
+// Many frames: -> (symbols (sum n, S), list of error strings or None per frame).
+py::tuple decode_frames(const rc& self, const py::list& payloads, const py::object& rows,
+                        const py::object& bases, const py::object& offsets,
+                        const py::object& conditional)
+{
+    auto b = u32arr::ensure(bases);
+    if (!b || std::size_t(b.size()) != payloads.size())
+        throw py::value_error("bases: need one entry per payload");
+    auto o = u32arr::ensure(offsets);
+    const unsigned streams = unsigned(o.size());
+    layout l = get_layout(offsets, conditional, streams);
+    const uint32_t* bp = b.data();
+    return decode_many(payloads, rows, streams,
+                       [&](std::size_t i, const uint8_t* p, std::size_t len, std::size_t n, uint8_t* dst) {
+                           self.decode_rows(p, len, n, streams, bp[i], l.offset.data(), l.cond.data(), dst);
+                       });
 }
 
 py::array_t<int64_t> choose_bases(const rc& self, const py::object& symbols,
@@ -206,49 +220,14 @@ py::tuple decode_segmented(const rc& self, const py::list& payloads, const py::o
                            unsigned id_model, const py::object& offsets,
                            const py::object& conditional)
 {
-    const std::size_t f = payloads.size();
-    auto nr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(rows);
-    if (!nr || std::size_t(nr.size()) != f)
-        throw py::value_error("rows: need one entry per payload");
     auto o = u32arr::ensure(offsets);
     const unsigned streams = unsigned(o.size());
     layout l = get_layout(offsets, conditional, streams);
-    std::vector<std::string_view> views(f);
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < f; i++) {
-        py::handle h = payloads[i];
-        if (!PyBytes_Check(h.ptr()))
-            throw py::type_error("payloads must be bytes");
-        views[i] = std::string_view(PyBytes_AS_STRING(h.ptr()), PyBytes_GET_SIZE(h.ptr()));
-        if (nr.data()[i] < 0)
-            throw py::value_error("negative row count");
-        total += std::size_t(nr.data()[i]);
-    }
-    py::array_t<uint8_t> out({ py::ssize_t(total), py::ssize_t(streams) });
-    uint8_t* dst = out.mutable_data();
-    std::vector<std::string> err(f);
-    {
-        py::gil_scoped_release nogil;
-        std::size_t pos = 0;
-        for (std::size_t i = 0; i < f; i++) {
-            const std::size_t n = std::size_t(nr.data()[i]);
-            try {
-                self.decode_segmented(reinterpret_cast<const uint8_t*>(views[i].data()),
-                                      views[i].size(), n, streams, seg_rows, n_tables,
-                                      table_stride, id_model, l.offset.data(), l.cond.data(),
-                                      dst + pos * streams, nullptr);
-            } catch (const std::exception& e) {
-                err[i] = e.what();
-                if (err[i].empty())
-                    err[i] = "undecodable payload";
-            }
-            pos += n;
-        }
-    }
-    py::list errors(f);
-    for (std::size_t i = 0; i < f; i++)
-        errors[i] = err[i].empty() ? py::object(py::none()) : py::object(py::str(err[i]));
-    return py::make_tuple(out, errors);
+    return decode_many(payloads, rows, streams,
+                       [&](std::size_t, const uint8_t* p, std::size_t len, std::size_t n, uint8_t* dst) {
+                           self.decode_segmented(p, len, n, streams, seg_rows, n_tables, table_stride,
+                                                 id_model, l.offset.data(), l.cond.data(), dst, nullptr);
+                       });
 }
 
 py::array_t<uint8_t> choose_segments(const rc& self, const py::object& symbols,
