@@ -144,3 +144,15 @@ def test_fuzz_valid_crc_garbage_payload(codecs, method, payload, table, count):
     except FrameError:
         return
     assert out.shape == (count // c.streams, K) and np.all(np.isfinite(out))
+
+
+def test_decode_many_isolates_a_forged_frame(codecs, llrs):
+    """A frame with a valid CRC but a garbage range-coded payload, batched with good frames: the
+    good ones decode exactly, the forged one is reported, nothing raises."""
+    c = codecs["learned"]
+    good = c.encode_frames(llrs[:3])
+    forged = softbit.frame.pack(c.code, c.model_id, 18, K, 108 * 3, bytes(range(7, 250)))
+    out, errors = c.decode_many([good[0], forged, good[1], good[2]])
+    assert errors[0] is None and errors[2] is None and errors[3] is None and errors[1] is not None
+    for i, j in ((0, 0), (2, 1), (3, 2)):
+        assert np.array_equal(out[i], c.decode(good[j]))

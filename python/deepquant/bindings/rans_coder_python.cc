@@ -21,6 +21,7 @@
 namespace py = pybind11;
 
 #include <gnuradio/deepquant/rans_coder.h>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,19 @@ layout get_layout(const py::object& offsets, const py::object& conditional, unsi
     return l;
 }
 
-py::list encode_frames(const rc& self, const py::object& symbols, const py::object& bases,
-                       const py::object& offsets, const py::object& conditional)
+// symbols of F frames: uint8 (frames, rows, streams)
+u8arr frames_array(const py::object& symbols)
 {
     auto s = u8arr::ensure(symbols);
     if (!s || s.ndim() != 3)
         throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    return s;
+}
+
+py::list encode_frames(const rc& self, const py::object& symbols, const py::object& bases,
+                       const py::object& offsets, const py::object& conditional)
+{
+    auto s = frames_array(symbols);
     const std::size_t f = s.shape(0), n = s.shape(1);
     const unsigned streams = unsigned(s.shape(2));
     auto b = u32arr::ensure(bases);
@@ -133,6 +141,9 @@ py::tuple decode_many(const py::list& payloads, const py::object& rows, unsigned
                 err[i] = e.what();
                 if (err[i].empty())
                     err[i] = "undecodable payload";
+                // rows of a failed frame hold no symbols: zero them (valid table indices for
+                // callers that gather over every row before dropping the failed frames)
+                std::fill(dst + pos * streams, dst + (pos + n) * streams, uint8_t(0));
             }
             pos += n;
         }
@@ -165,9 +176,7 @@ py::array_t<int64_t> choose_bases(const rc& self, const py::object& symbols,
                                   const py::object& bases, const py::object& offsets,
                                   const py::object& conditional)
 {
-    auto s = u8arr::ensure(symbols);
-    if (!s || s.ndim() != 3)
-        throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    auto s = frames_array(symbols);
     const std::size_t f = s.shape(0), n = s.shape(1);
     const unsigned streams = unsigned(s.shape(2));
     auto b = u32arr::ensure(bases);
@@ -188,9 +197,7 @@ py::list encode_segmented(const rc& self, const py::object& symbols, const py::o
                           std::size_t seg_rows, unsigned table_stride, unsigned id_model,
                           const py::object& offsets, const py::object& conditional)
 {
-    auto s = u8arr::ensure(symbols);
-    if (!s || s.ndim() != 3)
-        throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    auto s = frames_array(symbols);
     const std::size_t f = s.shape(0), n = s.shape(1);
     const unsigned streams = unsigned(s.shape(2));
     if (seg_rows == 0)
@@ -235,9 +242,7 @@ py::array_t<uint8_t> choose_segments(const rc& self, const py::object& symbols,
                                      unsigned table_stride, const py::object& offsets,
                                      const py::object& conditional)
 {
-    auto s = u8arr::ensure(symbols);
-    if (!s || s.ndim() != 3)
-        throw py::value_error("symbols: expected a uint8 array (frames, rows, streams)");
+    auto s = frames_array(symbols);
     const std::size_t f = s.shape(0), n = s.shape(1);
     const unsigned streams = unsigned(s.shape(2));
     if (seg_rows == 0)
