@@ -14,6 +14,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from ..deepquant_python import publish_frames as _publish_frames, u8vector_to_bytes as _u8vector_to_bytes
 from ._common import BadInputCounter
 
 _META_SKIP = {"packet_len"}
@@ -82,8 +83,6 @@ class softbit_compressor(gr.sync_block):
     def _publish(self, frames, metas):
         """One PDU per frame (meta: packet_num, llr_count, + the pending tags on the first);
         built and published in C++ (deepquant.publish_frames) without the GIL."""
-        from gnuradio.deepquant import publish_frames
-
         first = metas[0] if metas else {}
         extra = {k: v for k, v in first.items() if k != "_n"}
         d = pmt.make_dict()
@@ -92,7 +91,7 @@ class softbit_compressor(gr.sync_block):
         counts = np.array([m["_n"] for m in metas], dtype=np.int64)
         if self._basic is None:
             self._basic = self.to_basic_block()
-        publish_frames(self._basic, self.port, frames, self.packet_num, counts, d if extra else pmt.PMT_NIL)
+        _publish_frames(self._basic, self.port, frames, self.packet_num, counts, d if extra else pmt.PMT_NIL)
         self.packet_num += len(frames)
         self.bytes_out += sum(len(fb) for fb in frames)
         self.frames_out += len(frames)
@@ -205,14 +204,12 @@ class softbit_decompressor(gr.sync_block):
         self._q.append(msg)
 
     def _decode_queued(self):
-        from gnuradio.deepquant import u8vector_to_bytes
-
         msgs = list(self._q)
         self._q.clear()
         metas, frames = [], []
         for msg in msgs:
             try:
-                meta, data = pmt.car(msg), u8vector_to_bytes(pmt.cdr(msg))
+                meta, data = pmt.car(msg), _u8vector_to_bytes(pmt.cdr(msg))
             except Exception as e:  # noqa: BLE001 - not a (meta . u8vector) pair
                 self.bad_frames += 1
                 self._bad.add(1, f"not a PDU of bytes: {e}")

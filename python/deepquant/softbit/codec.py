@@ -152,17 +152,7 @@ class Codec:
 
     def decode(self, frame_bytes) -> np.ndarray:
         """Frame bytes -> float32 LLRs ``(frame_len, K)``; :class:`FrameError` if invalid."""
-        hdr, payload = fr.unpack(frame_bytes, method=self.code, model_id=self.model_id,
-                                 bits_per_symbol=self.bits_per_symbol)
-        if hdr.latent_count % self.streams:
-            raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
-        n = hdr.latent_count // self.streams
-        try:
-            return self._decode_payload(payload, hdr.table_id, n)
-        except fr.FrameError:
-            raise
-        except Exception as e:  # noqa: BLE001 - payload decoders must never crash the caller
-            raise fr.FrameError(f"undecodable payload: {e}") from e
+        return self.decode_frames([frame_bytes])[0]
 
     def encode_frames(self, llrs, snr_db: Optional[float] = None) -> List[bytes]:
         """``llrs`` float ``(F, frame_len, K)`` -> list of F frames."""
@@ -174,7 +164,12 @@ class Codec:
         return self._encode_frames(x, snr_db)
 
     def decode_frames(self, frames: Sequence) -> List[np.ndarray]:
-        return [self.decode(f) for f in frames]
+        """Like :meth:`decode_many` but raises :class:`FrameError` on the first invalid frame."""
+        out, errors = self.decode_many(frames)
+        for e in errors:
+            if e is not None:
+                raise fr.FrameError(e)
+        return out
 
     def decode_many(self, frames: Sequence):
         """Decode many frames in one batch (the blocks' path): -> ``(llrs, errors)`` where
@@ -369,14 +364,8 @@ class AutoencoderCodec(Codec):
         return self.reconstruct(sym), errs
 
     def _decode_payload(self, payload, table_id, n):
-        if self.entropy_coded:
-            self._check_table(table_id)
-            sym, errs = self.coder.decode_segmented([bytes(payload)], [n], table_id)
-            if errs[0] is not None:
-                raise fr.FrameError(f"undecodable payload: {errs[0]}")
-        else:
-            sym = _unpack_bits(payload, 6, n * 3).reshape(n, 3)
-        return self.reconstruct(sym)
+        """Fixed-rate frames (``deepllr``); range-coded ones go through :meth:`_decode_batch`."""
+        return self.reconstruct(_unpack_bits(payload, 6, n * 3).reshape(n, 3))
 
 
 class ScalarCodec(Codec):
