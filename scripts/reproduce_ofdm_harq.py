@@ -9,7 +9,7 @@ subcarrier, SRO 10 ppm, noise) -> ``ofdm_rx`` in retransmission mode (``harq_per
 P + n carries packet n's payload again; GNU Radio sync, header/payload demux, FFT, the module's
 channel/noise estimation, phase tracking, exact soft demapper -> ``llr_to_pdu_f`` ->
 ``harq_buffer`` (chase combining: the sum of both transmissions' LLRs; entries stored compressed
-with the codec under test, released by the FER counter's ack) -> ``pdu_to_tagged_stream`` ->
+with the codec under test, released by the ack of ``packet_crc_check``: the payload's CRC-32) -> ``pdu_to_tagged_stream`` ->
 GNU Radio LDPC decoder) -> ``ofdm_fer_counter``.  At each SNR every codec sees the same packets,
 channels and noise.  A packet fails after HARQ when its first transmission and its combined
 retransmission both fail; lost packets count as failed.

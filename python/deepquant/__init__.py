@@ -52,6 +52,7 @@ _LAZY_BLOCKS = {
     "ofdm_impairments": "blocks.ofdm_impairments",
     "block_fading_cc": "blocks.ofdm_impairments",
     "ofdm_fer_counter": "blocks.ofdm_fer_counter",
+    "packet_crc_check": "blocks.packet_crc_check",
     "mimo_ofdm_framer": "blocks.mimo_ofdm",
     "mimo_ofdm_channel": "blocks.mimo_ofdm",
     "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm",

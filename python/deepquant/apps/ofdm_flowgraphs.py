@@ -53,8 +53,8 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     ``harq_period`` = P > 0 (retransmission mode): the IQ must hold 2P packets, packet P + n the
     retransmission of packet n (:func:`transmit` with ``2 P`` packets and P a multiple of the
     reference period sends exactly that). ``ofdm_rx`` chase-combines every packet with its stored
-    earlier transmission in ``harq_buffer``; the FER counter's ``ack`` (a packet decoded without
-    error, the loopback's stand-in for a CRC) releases the entry. The result then also holds
+    earlier transmission in ``harq_buffer``; ``packet_crc_check``'s ``ack`` (the packet's CRC-32
+    holds: the reference payloads end with one) releases the entry. The result then also holds
     ``harq``: first-transmission FER, FER after one retransmission (a packet fails when its
     first transmission and the combined retransmission both fail), retransmissions needed, the
     buffer's peak bytes and stored bits per LLR."""
@@ -64,6 +64,7 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     from ..blocks.ofdm_fer_counter import ofdm_fer_counter
     from ..blocks.ofdm_impairments import ofdm_impairments
     from ..blocks.ofdm_rx import ofdm_rx
+    from ..blocks.packet_crc_check import packet_crc_check
 
     lay = layout or OfdmLayout()
     n_packets = len(starts)
@@ -81,8 +82,12 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
                  sync_threshold=sync_threshold, timing_advance=timing_advance, harq_period=harq_period,
                  harq_method=harq_method, harq_bits=harq_bits)
     cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False, harq_period)
+    crc = None
     if harq_period:
-        tb_msg = (cnt, "ack", rx, "ack")
+        # acks from the payload's CRC-32, as a real receiver gets them (not from the reference)
+        crc = packet_crc_check(lay.info_bits, harq_period)
+        tb.connect((rx, 0), crc)
+        tb_msg = (crc, "ack", rx, "ack")
     if impairments:
         ch = ofdm_impairments(samp_rate, snr_db, cfo_subcarriers, sro_ppm, fading, doppler_hz, lay.fft_len, seed)
         tb.connect(src, ch, rx)

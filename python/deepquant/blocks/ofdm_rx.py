@@ -148,8 +148,8 @@ class ofdm_rx(gr.hier_block2):
         ``harq_combiner_ff`` and its ``harq_buffer`` (``self.harq``), which chase-combine them
         with the stored LLRs of the same ``harq_id`` (``n mod P``), store the result compressed
         with ``harq_method``, and release the entry
-        when an ``ack`` message names it (message input port ``ack``: connect the FER counter's
-        or a CRC checker's ``ack`` output). So a packet that failed is decoded again from the sum
+        when an ``ack`` message names it (message input port ``ack``: connect the ``ack`` output
+        of ``packet_crc_check``, or of the FER counter for a genie ack). So a packet that failed is decoded again from the sum
         of both transmissions' LLRs.
     harq_method : str
         Soft-bit codec of the HARQ buffer (:func:`gnuradio.deepquant.softbit.make_codec`).
