@@ -16,22 +16,29 @@ Multi-GPU: torchrun --nproc_per_node N $(which deepquant) train eqnet --config F
 
 
 def _resolve_stage1(cfg: dict, out):
-    """A ``stage1_from`` that is a model name (not a file) -> the file trained earlier."""
+    """A ``stage1_from`` / ``stage2_init`` that is a model name (not a file) -> the file trained
+    earlier into ``out`` (or the cache); without ``out``, a name falls back to the shipped
+    model of that name."""
     from pathlib import Path
 
     from .. import paths
 
-    src = cfg.get("stage1_from")
-    if not src or Path(src).is_file():
-        return cfg
-    cands = [paths.cache_dir() / "eqnet" / src / f"{src}.safetensors"]
-    if out:
-        cands = [Path(out) / f"{src}.safetensors", Path(out) / src / f"{src}.safetensors"] + cands
-    for cand in cands:
-        if cand.is_file():
-            cfg["stage1_from"] = str(cand)
-            return cfg
-    raise SystemExit(f"stage1_from {src!r}: no such model file (train {src} first, into the same --out)")
+    for key in ("stage1_from", "stage2_init"):
+        src = cfg.get(key)
+        if not src or Path(src).is_file():
+            continue
+        cands = [paths.cache_dir() / "eqnet" / src / f"{src}.safetensors"]
+        if out:
+            cands = [Path(out) / f"{src}.safetensors", Path(out) / src / f"{src}.safetensors"] + cands
+        if not out:
+            from .io import shipped_dir
+
+            cands.append(shipped_dir() / f"{src}.safetensors")
+        found = next((c for c in cands if c.is_file()), None)
+        if found is None:
+            raise SystemExit(f"{key} {src!r}: no such model file (train {src} first, into the same --out)")
+        cfg[key] = str(found)
+    return cfg
 
 
 def _run(args) -> int:

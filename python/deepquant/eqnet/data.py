@@ -22,7 +22,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -38,8 +38,17 @@ log = logging.getLogger(__name__)
 
 
 def generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codewords_per_snr: int, seed: int,
-             interleaver_seed: int = 1234, chunk_codewords: int = 2000, progress: bool = False) -> Dict[str, np.ndarray]:
+             interleaver_seed: int = 1234, chunk_codewords: int = 2000, progress: bool = False,
+             csi_error: Optional[dict] = None) -> Dict[str, np.ndarray]:
     """Generate a data set (see the module docstring).
+
+    ``csi_error`` (optional) ``{"fraction": f, "rel_max": r}``: a fraction ``f`` of the channel
+    uses is seen through an estimated channel, as a pilot-based receiver sees it: the stored ``H``
+    is ``H_hat = H + E``, ``E`` i.i.d. ``CN(0, c sigma^2)`` with ``c ~ U(0, r)`` per channel use,
+    and the stored noise variance is ``sigma^2 (1 + Nt c)`` (noise plus the estimate's error, what
+    the module's OFDM receivers report).  The teacher (exact ML) then sees the same ``H_hat`` and
+    noise variance, so the labels stay a function of the network's inputs.  (Measured in the
+    time-domain MIMO-OFDM flowgraph: reported / true sigma^2 = 1.59, i.e. ``c ~ 0.3``.)
 
     Returns
     -------
@@ -76,6 +85,11 @@ def generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codewords_per_sn
         noise = (rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr))) * math.sqrt(nv / 2)
         y = (np.einsum("bij,bj->bi", H, x) + noise).astype(np.complex64)
         nvv = np.full(n, nv, np.float32)
+        if csi_error:
+            rel = rng.uniform(0.0, float(csi_error["rel_max"]), n) * (rng.random(n) < float(csi_error["fraction"]))
+            e = rng.standard_normal((n, nr, nt, 2)) @ np.array([1.0, 1j])
+            H = (H + e * np.sqrt(rel * nv / 2)[:, None, None]).astype(np.complex64)
+            nvv = (nv * (1.0 + nt * rel)).astype(np.float32)
         llr = np.asarray(mimo.detect("exact_ml", y, H, nvv, bits_per_symbol=k), dtype=np.float32)
         for key, v in (("y", y), ("H", H), ("noise_var", nvv), ("snr_db", np.full(n, s, np.float32)),
                        ("llr", llr), ("bits", bits)):
@@ -92,12 +106,14 @@ def dataset_key(spec: dict) -> str:
 
 
 def load_or_generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codewords_per_snr: int, seed: int,
-                     cache_dir=None, progress: bool = False) -> Dict[str, np.ndarray]:
+                     cache_dir=None, progress: bool = False, csi_error: Optional[dict] = None) -> Dict[str, np.ndarray]:
     """:func:`generate`, cached as ``<cache>/eqnet/<key>.npz`` (key = hash of the arguments)."""
     from .. import paths
 
     spec = {"nr": nr, "nt": nt, "k": k, "snr_db": [float(s) for s in snr_db],
             "codewords_per_snr": int(codewords_per_snr), "seed": int(seed), "version": 1}
+    if csi_error:
+        spec["csi_error"] = {"fraction": float(csi_error["fraction"]), "rel_max": float(csi_error["rel_max"])}
     d = Path(cache_dir) if cache_dir else paths.cache_dir() / "eqnet"
     d.mkdir(parents=True, exist_ok=True)
     f = d / f"data_{nr}x{nt}_k{k}_{dataset_key(spec)}.npz"
@@ -105,7 +121,7 @@ def load_or_generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codeword
         with np.load(f) as z:
             return {key: z[key] for key in z.files}
     t0 = time.perf_counter()
-    ds = generate(nr, nt, k, snr_db, codewords_per_snr, seed, progress=progress)
+    ds = generate(nr, nt, k, snr_db, codewords_per_snr, seed, progress=progress, csi_error=csi_error)
     tmp = f.with_name(f"{f.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **ds)
     tmp.replace(f)

@@ -17,6 +17,7 @@ Config (JSON; every key optional but ``nr``, ``nt``, ``bits_per_symbol``)::
      "variant": "l",                  # "l" (1 residual block) or "p" (3 blocks)
      "snr_db": [15.5, ..., 22.0],     # default: data.DEFAULT_SNR_DB
      "codewords_per_snr": 10000, "val_fraction": 0.2, "seed": 0,
+     "csi_error": null,               # {"fraction", "rel_max"}: estimated-channel inputs, see data.generate
      "arch": {...},                   # models.EQNet keyword arguments (defaults per variant below)
      "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
      "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
@@ -80,7 +81,7 @@ DEFAULTS = {
     "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
     "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
     "stage1b": None, "stage1_init": None, "stage2_init": None,
-    "stage1_from": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
+    "stage1_from": None, "csi_error": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
     "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
     "device": "auto",
 }
@@ -110,6 +111,11 @@ def full_config(cfg: dict) -> dict:
         raise ValueError(f"EQ-Net needs nr >= nt (got {nr}x{nt})")
     if k not in (2, 4, 6, 8):
         raise ValueError(f"bits_per_symbol must be 2, 4, 6 or 8, got {k}")
+    ce = c["csi_error"]
+    if ce is not None:
+        if not isinstance(ce, dict) or set(ce) != {"fraction", "rel_max"} or not 0 <= float(ce["fraction"]) <= 1 \
+                or not float(ce["rel_max"]) >= 0:
+            raise ValueError(f"csi_error must be null or {{'fraction': 0..1, 'rel_max': >= 0}}, got {ce!r}")
     if c["snr_db"] is None:
         if (nr, nt, k) not in data_mod.DEFAULT_SNR_DB:
             raise ValueError(f"no default SNR grid for {nr}x{nt} K={k}: give 'snr_db' (exact-ML BLER ~1 .. 1e-4)")
@@ -292,7 +298,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     if dist.world > 1 and not dist.main:  # rank 0 generates (or loads) the cached data set first
         torch.distributed.barrier()
     ds = data_mod.load_or_generate(nr, nt, k, c["snr_db"], c["codewords_per_snr"], c["seed"],
-                                   progress=progress and dist.main)
+                                   progress=progress and dist.main, csi_error=c["csi_error"])
     if dist.world > 1 and dist.main:
         torch.distributed.barrier()
     t_data = time.perf_counter() - t_start
