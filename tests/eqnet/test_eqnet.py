@@ -175,6 +175,28 @@ def test_training_smoke_and_resume(tmp_path, monkeypatch):
     assert np.mean((a["llr"] > 0) == a["bits"].astype(bool)) > 0.8
 
 
+def test_data_with_estimated_channels():
+    """csi_error: stored H is the estimate, sigma^2 includes its error, labels are exact ML of them."""
+    from gnuradio.deepquant.eqnet import data
+    from gnuradio.deepquant.phy import mimo
+
+    a = data.generate(2, 2, 6, [24.0], 40, seed=5)
+    b = data.generate(2, 2, 6, [24.0], 40, seed=5, csi_error={"fraction": 0.5, "rel_max": 0.6})
+    assert np.array_equal(a["bits"], b["bits"])
+    nv = float(a["noise_var"][0])
+    rel = (b["noise_var"] / nv - 1.0) / 2.0  # sigma^2 (1 + Nt c)
+    assert np.all(rel >= -1e-6) and np.all(rel <= 0.6 + 1e-6)
+    assert 0.35 < np.mean(rel > 1e-6) < 0.65  # about half the channel uses see an estimate
+    # the error's variance matches c sigma^2 (y is unchanged: the link is the same)
+    e = b["H"] - a["H"]
+    assert np.array_equal(a["y"], b["y"])
+    np.testing.assert_allclose(np.mean(np.abs(e) ** 2), np.mean(rel) * nv, rtol=0.1)
+    ref = mimo.exact_ml(b["y"], b["H"], b["noise_var"], 6)
+    assert np.allclose(ref, b["llr"], atol=1e-4)
+    with pytest.raises(ValueError, match="csi_error"):
+        train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "csi_error": {"fraction": 2, "rel_max": 1}})
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown eqnet config keys"):
         train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "bogus": 1})
