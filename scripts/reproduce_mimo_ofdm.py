@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     ax.axhline(a.target_fer, color="k", lw=0.6, ls=":")
     ax.set_xlabel("SNR = E||H||_F^2 / sigma^2 (dB)")
     ax.set_ylabel(f"codeword error rate ({a.frames * 8} codewords per point)")
-    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model}, "
+    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model},\n"
                  + ("time domain, shared S&C sync, CFO %g, CP %d, SRO %g ppm" % (a.cfo, a.cp_len, a.sro_ppm)
                     if a.domain == "time" else "ideal sync (frequency domain)"),
                  fontsize=8)

@@ -4,12 +4,16 @@ synchronisation.
 * ``mimo_ofdm_tx``          info bits -> LDPC -> QAM -> Nt streams of GNU Radio OFDM packets
   (carrier allocator, IFFT, cyclic prefix): Schmidl & Cox word, Nt time-orthogonal long-training
   symbols, a CRC header, the payload (packet layout: :mod:`gnuradio.deepquant.ofdm.mimo`).
-* ``mimo_ofdm_impairments`` multipath taps per antenna pair (EPA-like, one independent draw per
-  packet), carrier frequency offset and white noise, in the time domain.
+* ``mimo_ofdm_impairments`` multipath taps per antenna pair (EPA-like, or 3GPP CDL-A of the whole
+  array; one independent draw per packet), carrier frequency offset, white noise and a
+  sampling-rate offset, in the time domain.
 * ``mimo_ofdm_rx``          Nr receive chains sharing one Schmidl & Cox timing and CFO estimate
   (GNU Radio's ``ofdm_sync_sc_cfb`` on chain 0), one ``header_payload_demux`` and FFT per chain,
   LS estimation of every antenna pair from the training symbols, header decoding (MRC over the
   chains), pilot phase tracking -> y, H, sigma^2 per data channel use for ``mimo_detector``.
+  A longer cyclic prefix (``cp_len=32`` for CDL-A at 100 ns) moves the timing advance and the
+  channel-fit window with it and turns on a Schmidl & Cox trigger hold-off
+  (:class:`sc_trigger_holdoff`).
 
 Conventions: y = H x + n per data subcarrier, H (Nr x Nt, row-major), unit-energy 38.211 QAM per
 stream, ``n ~ CN(0, sigma^2 I)``; SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).
