@@ -18,8 +18,13 @@ curve crosses the target (default 1e-2) is interpolated log-linearly between the
 points around it; the gap is EQ-Net's SNR minus exact ML's.  Goal (issue 8): EQ-Net-P within
 1 dB of exact ML at FER 1e-2.
 
+``--model cdla`` (time domain) draws the toolkit's 3GPP CDL-A channel of the whole 2x2 array per
+packet (``--delay-spread``, default 100 ns = 19.3 samples at 20 Msps) as band-limited taps; it
+needs ``--cp-len 32``. ``--sro-ppm`` adds a sampling-rate offset (one clock for both chains).
+
 Run:  venv/bin/python scripts/reproduce_mimo_ofdm.py [--frames 600] [--snr-db 22 24 26 28 30]
       [--methods eqnet_p exact_ml lmmse] [--model epa] [--domain time] [--out out/mimo_ofdm]
+      [--model cdla --cp-len 32 --sro-ppm 20]
 Ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -56,7 +61,12 @@ def main(argv=None) -> int:
                    help="time: the real OFDM flowgraph with shared Schmidl & Cox sync (default); frequency: the "
                         "ideal-sync frequency-domain reference")
     p.add_argument("--model", default="epa", choices=["epa", "flat", "rayleigh", "cdla"],
-                   help="channel model (time domain: epa, flat; frequency domain: epa, rayleigh, cdla)")
+                   help="channel model (time domain: epa, flat, cdla; frequency domain: epa, rayleigh, cdla)")
+    p.add_argument("--cp-len", type=int, default=16,
+                   help="cyclic prefix in samples (time domain; CDL-A at 100 ns needs 32)")
+    p.add_argument("--sro-ppm", type=float, default=0.0, help="sampling-rate offset in ppm (time domain)")
+    p.add_argument("--delay-spread", type=float, default=100e-9,
+                   help="CDL-A rms delay spread in seconds (time domain, --model cdla)")
     p.add_argument("--cfo", type=float, default=0.1, help="carrier offset (subcarrier spacings, time domain)")
     p.add_argument("--target-fer", type=float, default=1e-2)
     p.add_argument("--goal-db", type=float, default=1.0, help="allowed gap of EQ-Net-P to exact ML")
@@ -69,6 +79,8 @@ def main(argv=None) -> int:
     p.add_argument("--new-snr-db", type=float, nargs="+", default=None,
                    help="with --reuse: run the --methods only at these of the --snr-db points (time on a busy machine)")
     a = p.parse_args(argv)
+    if a.domain == "time" and a.model == "rayleigh":
+        p.error("--model rayleigh (i.i.d. per carrier) exists in the frequency domain only")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
@@ -90,9 +102,10 @@ def main(argv=None) -> int:
     rows = []
     if a.reuse:
         prev = json.loads(Path(a.reuse).read_text())
-        if (prev["frames_per_point"], prev["model"], prev.get("domain", "frequency")) != (a.frames, a.model, a.domain):
+        if ((prev["frames_per_point"], prev["model"], prev.get("domain", "frequency"), prev.get("cp_len", 16),
+             prev.get("sro_ppm", 0.0)) != (a.frames, a.model, a.domain, a.cp_len, a.sro_ppm)):
             raise SystemExit(f"--reuse {a.reuse}: frames/model {prev['frames_per_point']}/{prev['model']} differ "
-                             f"from this run's {a.frames}/{a.model}")
+                             f"from this run's {a.frames}/{a.model} (or cp_len/sro_ppm differ)")
         for r in prev["points"]:
             # a point is reusable when it was made with the seed this run would use at that SNR
             if (r["method"] not in a.methods and r["snr_db"] in a.snr_db
@@ -108,7 +121,8 @@ def main(argv=None) -> int:
             if a.new_snr_db is not None and s not in a.new_snr_db:
                 continue
             if a.domain == "time":
-                r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i, cfo_subcarriers=a.cfo)
+                r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i, cfo_subcarriers=a.cfo,
+                                  cp_len=a.cp_len, sro_ppm=a.sro_ppm, delay_spread=a.delay_spread)
             else:
                 r = mimo_ofdm.run_fd(s, m, a.frames, a.model, seed=a.seed * 100 + i)
             r["seed"] = a.seed * 100 + i
@@ -127,6 +141,9 @@ def main(argv=None) -> int:
     gap_p = gaps.get("eqnet_p")
     rows.sort(key=lambda r: (r["snr_db"], methods.index(r["method"])))
     result = {"domain": a.domain, "cfo_subcarriers": a.cfo if a.domain == "time" else 0.0,
+              "cp_len": a.cp_len if a.domain == "time" else None,
+              "sro_ppm": a.sro_ppm if a.domain == "time" else 0.0,
+              "delay_spread_s": a.delay_spread if a.model == "cdla" else None,
               "model": a.model, "frames_per_point": a.frames, "seed": a.seed, "reused_from": a.reuse,
               "codewords_per_point": a.frames * 8,
               "target_fer": a.target_fer, "snr_db_at_target": at_target, "gap_to_exact_ml_db": gaps,
@@ -151,8 +168,9 @@ def main(argv=None) -> int:
     ax.axhline(a.target_fer, color="k", lw=0.6, ls=":")
     ax.set_xlabel("SNR = E||H||_F^2 / sigma^2 (dB)")
     ax.set_ylabel(f"codeword error rate ({a.frames * 8} codewords per point)")
-    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model}, "
-                 + ("time domain, shared S&C sync, CFO %g" % a.cfo if a.domain == "time" else "ideal sync (frequency domain)"),
+    ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model},\n"
+                 + ("time domain, shared S&C sync, CFO %g, CP %d, SRO %g ppm" % (a.cfo, a.cp_len, a.sro_ppm)
+                    if a.domain == "time" else "ideal sync (frequency domain)"),
                  fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
@@ -160,6 +178,7 @@ def main(argv=None) -> int:
     fig.savefig(out / "mimo_ofdm.png", dpi=120)
     print(f"wrote {out / 'mimo_ofdm.json'} and {out / 'mimo_ofdm.png'}", file=sys.stderr)
     summary = {"domain": a.domain, "model": a.model, "codewords_per_point": a.frames * 8,
+               "cp_len": result["cp_len"], "sro_ppm": result["sro_ppm"],
                "snr_db_at_fer_1e-2" if a.target_fer == 1e-2 else f"snr_db_at_fer_{a.target_fer:g}":
                    {m: (None if v is None else round(v, 2)) for m, v in at_target.items()},
                "gap_to_exact_ml_db": {m: (None if v is None else round(v, 2)) for m, v in gaps.items()},

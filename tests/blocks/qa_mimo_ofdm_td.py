@@ -191,3 +191,80 @@ def test_4x4_chain_decodes():
     tb.connect(det, v2s, dec, cnt)
     tb.run()
     assert cnt.packets >= 5 and cnt.codeword_errors == 0 and cnt.lost_packets == 0
+
+
+# --- CDL-A, long cyclic prefix, sampling-rate offset ------------------------------------------------
+
+def test_impairments_cdla_taps_per_packet_and_sro():
+    """'cdla' draws one 2x2 tap tensor (29 taps at 100 ns, 20 Msps) per packet_len tag; the
+    sampling-rate offset resamples every chain (1000 ppm: 20 fewer samples of 20000)."""
+    n, spp = 20000, 2000
+    tags = [gr.tag_utils.python_to_tag((i * spp, pmt.intern("packet_len"), pmt.from_long(spp), pmt.intern("t")))
+            for i in range(n // spp)]
+    x = np.exp(2j * np.pi * 0.01 * np.arange(n)).astype(np.complex64)
+    tb = gr.top_block()
+    ch = dq.mimo_ofdm_impairments(2, 2, 40.0, 0.0, "cdla", 20e6, 64, 1, sro_ppm=1000.0)
+    srcs = [blocks.vector_source_c(x.tolist(), False, 1, tags), blocks.vector_source_c(x.tolist())]
+    snks = [blocks.vector_sink_c(), blocks.vector_sink_c()]
+    for j in range(2):
+        tb.connect(srcs[j], (ch, j))
+        tb.connect((ch, j), snks[j])
+    tb.run()
+    assert ch.model == "cdla" and ch.ntaps == 29 and len(ch.resamplers) == 2
+    assert len(ch.taps_history) == 1 + n // spp  # one at start-up, then one per tag
+    assert all(g.shape == (2, 2, 29) for g in ch.taps_history)
+    for s in snks:
+        assert abs(len(s.data()) - n / 1.001) <= 12  # the interpolator keeps a few samples at the end
+    with pytest.raises(ValueError):
+        dq.mimo_ofdm_impairments(model="cdla", delay_spread=-1e-9)
+    with pytest.raises(ValueError):
+        dq.mimo_ofdm_impairments(sro_ppm=5000)
+    assert not dq.mimo_ofdm_impairments().resamplers  # no resampler without an offset
+
+
+def test_sc_trigger_holdoff():
+    """Triggers within the hold-off after an accepted one are dropped, the CFO of the accepted
+    trigger is held until the next accepted one (across work calls)."""
+    from gnuradio.deepquant.blocks.mimo_ofdm_td import sc_trigger_holdoff
+
+    n = 1000
+    trig = np.zeros(n, np.int8)
+    trig[[10, 50, 300, 350, 420]] = 1
+    f = np.zeros(n, np.float32)
+    for i, v in [(10, 0.1), (50, 0.9), (300, 0.2), (350, 0.8), (420, 0.3)]:
+        f[i:] = v
+    tb = gr.top_block()
+    blk = sc_trigger_holdoff(100)
+    sf, st = blocks.vector_source_f(f.tolist()), blocks.vector_source_b(trig.view(np.uint8).tolist())
+    of, ot = blocks.vector_sink_f(), blocks.vector_sink_b()
+    tb.connect(sf, (blk, 0))
+    tb.connect(st, (blk, 1))
+    tb.connect((blk, 0), of)
+    tb.connect((blk, 1), ot)
+    tb.run()
+    assert list(np.flatnonzero(ot.data())) == [10, 300, 420] and blk.suppressed == 2
+    out = np.asarray(of.data())
+    assert np.allclose(out[10:300], 0.1) and np.allclose(out[300:420], 0.2) and np.allclose(out[420:], 0.3)
+
+
+def test_rx_window_follows_cp_len():
+    """Defaults for the 16-sample prefix are the measured ones (advance 5, fit [0, 20], GNU
+    Radio's triggers as they come); a 32-sample prefix gets advance 11, fit [0, 24] and the
+    trigger hold-off."""
+    rx16, rx32 = dq.mimo_ofdm_rx(), dq.mimo_ofdm_rx(cp_len=32)
+    assert (rx16.timing_advance, rx16.taps_post, rx16.holdoff) == (5, 20, None)
+    assert (rx32.timing_advance, rx32.taps_post) == (11, 24) and rx32.holdoff is not None
+    assert dq.mimo_ofdm_rx(cp_len=32, trigger_holdoff=0).holdoff is None
+    with pytest.raises(ValueError):
+        dq.mimo_ofdm_rx(taps_post=60)
+    with pytest.raises(ValueError):
+        dq.mimo_ofdm_rx(trigger_holdoff=2)
+
+
+@pytest.mark.parametrize("method", ["exact_ml", "lmmse"])
+def test_flowgraph_cdla_cp32_sro_decodes_at_high_snr(method):
+    """CDL-A (100 ns: 19.3 samples of delay) with a 32-sample prefix, CFO and a 20 ppm
+    sampling-rate offset: every packet found and decoded at 35 dB."""
+    r = mimo_ofdm.run(35.0, method, 6, "cdla", seed=2, cfo_subcarriers=0.15, cp_len=32, sro_ppm=20.0)
+    assert r["cp_len"] == 32 and r["sro_ppm"] == 20.0 and r["delay_spread_s"] == 100e-9
+    assert r["codewords"] == 48 and r["lost_packets"] == 0 and r["codeword_errors"] == 0

@@ -101,7 +101,7 @@ N_CODEWORDS = 8
 
 
 def transmit(n_frames: int, nt: int = 2, n_codewords: int = N_CODEWORDS, ref_seed: int = REF_SEED,
-             period: int = REF_PERIOD):
+             period: int = REF_PERIOD, cp_len: int = 16):
     """Run ``mimo_ofdm_tx`` on ``n_frames`` reference payloads; returns (IQ complex64 [nt, S],
     packet starts)."""
     from gnuradio import blocks, gr
@@ -109,7 +109,7 @@ def transmit(n_frames: int, nt: int = 2, n_codewords: int = N_CODEWORDS, ref_see
     from ..blocks.mimo_ofdm_td import mimo_ofdm_tx
     from ..ofdm import reference
 
-    tx = mimo_ofdm_tx(nt, n_codewords)
+    tx = mimo_ofdm_tx(nt, n_codewords, cp_len=int(cp_len))
     lay = tx.layout
     tb = gr.top_block("mimo_ofdm_tx_run")
     src = blocks.vector_source_b(reference.reference_stream(ref_seed, period, lay.info_bits), True)
@@ -131,12 +131,16 @@ _TX_CACHE = {}
 
 
 def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-          seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, iq=None, starts=None):
+          seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, iq=None, starts=None, cp_len: int = 16,
+          sro_ppm: float = 0.0, delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
+          sync_threshold: float = 0.7):
     """The time-domain flowgraph (``examples/mimo_ofdm_loopback.grc``): returns (top_block, blocks).
 
-    ``iq``/``starts`` (from :func:`transmit`) are played through ``mimo_ofdm_impairments`` ->
-    ``mimo_ofdm_rx`` -> ``mimo_detector`` -> [``eqnet_quantizer`` -> ``eqnet_dequantizer`` when
-    ``storage`` = 5 or 6 bits per latent] -> ``ldpc_decoder_fb`` -> ``ofdm_fer_counter``."""
+    ``iq``/``starts`` (from :func:`transmit`, made with the same ``cp_len``) are played through
+    ``mimo_ofdm_impairments`` (``model`` 'epa', 'flat', 'none' or 'cdla' with ``delay_spread``;
+    ``sro_ppm``) -> ``mimo_ofdm_rx`` (``cp_len``, ``taps_post``) -> ``mimo_detector`` ->
+    [``eqnet_quantizer`` -> ``eqnet_dequantizer`` when ``storage`` = 5 or 6 bits per latent] ->
+    ``ldpc_decoder_fb`` -> ``ofdm_fer_counter``. CDL-A at 100 ns needs ``cp_len=32``."""
     import pmt
     from gnuradio import blocks, gr
 
@@ -147,10 +151,10 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
 
     k = 6
     if iq is None:
-        key = (n_frames, nt)
+        key = (n_frames, nt, int(cp_len))
         if key not in _TX_CACHE:
             _TX_CACHE.clear()
-            _TX_CACHE[key] = transmit(n_frames, nt)
+            _TX_CACHE[key] = transmit(n_frames, nt, cp_len=int(cp_len))
         iq, starts = _TX_CACHE[key]
     spp = int(starts[1] - starts[0]) if len(starts) > 1 else iq.shape[1]
     lead = spp
@@ -162,8 +166,10 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
         tags = [gr.tag_utils.python_to_tag((int(s) + lead, pmt.intern("packet_len"), pmt.from_long(spp),
                                             pmt.intern("tx"))) for s in starts] if j == 0 else []
         srcs.append(blocks.vector_source_c(sig.tolist(), False, 1, tags))
-    chan = mimo_ofdm_impairments(nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed)
-    rx = mimo_ofdm_rx(nr, nt, N_CODEWORDS, k)
+    chan = mimo_ofdm_impairments(nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed,
+                                 delay_spread=delay_spread, sro_ppm=sro_ppm)
+    rx = mimo_ofdm_rx(nr, nt, N_CODEWORDS, k, cp_len=int(cp_len), taps_post=int(taps_post),
+                      timing_advance=int(timing_advance), sync_threshold=float(sync_threshold))
     det = mimo_detector(nr, nt, k, method)
     v2s = blocks.vector_to_stream(gr.sizeof_float, nt * k)
     dec = ldpc_decoder_fb(50)
@@ -189,11 +195,17 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
 
 
 def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-        seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1) -> dict:
+        seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, cp_len: int = 16, sro_ppm: float = 0.0,
+        delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
+        sync_threshold: float = 0.7) -> dict:
     """One point of the time-domain flowgraph 2: FER of 8-codeword packets (2 streams x 9 payload
     OFDM symbols x 48 carriers x 64-QAM), lost packets (missed sync or failed header) counted as
-    8 codeword errors each. Every detector at one ``seed`` sees the same bits, channels and noise."""
-    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, storage, cfo_subcarriers)
+    8 codeword errors each. Every detector at one ``seed`` sees the same bits, channels and noise.
+    ``cp_len``, ``sro_ppm``, ``delay_spread`` (for ``model='cdla'``), ``taps_post``,
+    ``timing_advance``, ``sync_threshold``: see :func:`build`."""
+    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, storage, cfo_subcarriers, cp_len=cp_len,
+                  sro_ppm=sro_ppm, delay_spread=delay_spread, taps_post=taps_post, timing_advance=timing_advance,
+                  sync_threshold=sync_threshold)
     chan, rx, cnt = b["channel"], b["rx"], b["counter"]
     t0 = time.perf_counter()
     tb.run()
@@ -205,7 +217,8 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
     return {"snr_db": float(snr_db), "method": method, "model": model, "frames": n_frames, "codewords": cw,
             "codeword_errors": int(errs), "fer": errs / cw, "lost_packets": int(cnt.lost_packets + missing),
             "headers_ok": int(rx.header_dec.headers_ok), "headers_failed": int(rx.header_dec.headers_failed),
-            "cfo_subcarriers": float(cfo_subcarriers),
+            "cfo_subcarriers": float(cfo_subcarriers), "cp_len": int(cp_len), "sro_ppm": float(sro_ppm),
+            "delay_spread_s": float(delay_spread) if model == "cdla" else None,
             "samples_per_s": b["n_samples"] / dt, "samp_rate": SAMP_RATE,
             "storage": f"eqnet-q{storage}" if storage else "float",
             "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,

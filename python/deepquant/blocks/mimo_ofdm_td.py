@@ -4,12 +4,16 @@ synchronisation.
 * ``mimo_ofdm_tx``          info bits -> LDPC -> QAM -> Nt streams of GNU Radio OFDM packets
   (carrier allocator, IFFT, cyclic prefix): Schmidl & Cox word, Nt time-orthogonal long-training
   symbols, a CRC header, the payload (packet layout: :mod:`gnuradio.deepquant.ofdm.mimo`).
-* ``mimo_ofdm_impairments`` multipath taps per antenna pair (EPA-like, one independent draw per
-  packet), carrier frequency offset and white noise, in the time domain.
+* ``mimo_ofdm_impairments`` multipath taps per antenna pair (EPA-like, or 3GPP CDL-A of the whole
+  array; one independent draw per packet), carrier frequency offset, white noise and a
+  sampling-rate offset, in the time domain.
 * ``mimo_ofdm_rx``          Nr receive chains sharing one Schmidl & Cox timing and CFO estimate
   (GNU Radio's ``ofdm_sync_sc_cfb`` on chain 0), one ``header_payload_demux`` and FFT per chain,
   LS estimation of every antenna pair from the training symbols, header decoding (MRC over the
   chains), pilot phase tracking -> y, H, sigma^2 per data channel use for ``mimo_detector``.
+  A longer cyclic prefix (``cp_len=32`` for CDL-A at 100 ns) moves the timing advance and the
+  channel-fit window with it and turns on a Schmidl & Cox trigger hold-off
+  (:class:`sc_trigger_holdoff`).
 
 Conventions: y = H x + n per data subcarrier, H (Nr x Nt, row-major), unit-energy 38.211 QAM per
 stream, ``n ~ CN(0, sigma^2 I)``; SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).
@@ -28,7 +32,7 @@ from .ofdm_tx import LEN_KEY
 FRAME_KEY = "frame_len"
 CHAN_KEY = "dq_mimo_chan_est"
 NOISE_VAR_KEY = "dq_noise_var"
-MODELS = ("epa", "flat", "none")
+MODELS = ("epa", "flat", "none", "cdla")
 
 
 def make_layout(fft_len=64, cp_len=16, n_codewords=8, bits_per_symbol=6, nt=2) -> OfdmLayout:
@@ -109,38 +113,13 @@ class mimo_ofdm_tx(gr.hier_block2):
         return ofdm_mimo.td_samples_per_packet(self.layout, self.nt)
 
 
-class mimo_ofdm_impairments(gr.sync_block):
-    """Time-domain MIMO channel for MIMO-OFDM loopbacks: multipath per antenna pair, CFO, noise.
-
-    ``y_r[n] = e^{j 2 pi f n} sum_j (g_rj * x_j)[n] + w_r[n]``: an independent tap vector
-    ``g_rj`` per antenna pair, drawn anew at every ``len_tag_key`` tag on input 0 (block fading,
-    one realisation per packet); one carrier offset ``f`` for all chains (shared oscillator);
-    white noise ``w_r ~ CN(0, sigma^2 / fft_len)`` so that a data subcarrier after the receiver's
-    FFT has noise variance ``sigma^2`` with ``SNR = E||H||_F^2 / sigma^2``.
-
-    Inputs: Nt complex streams (``mimo_ofdm_tx``). Outputs: Nr complex streams.
-
-    Parameters
-    ----------
-    nr, nt : int
-    snr_db : float
-        ``E||H||_F^2 / sigma^2`` per subcarrier (:func:`gnuradio.deepquant.phy.channels.snr_to_noise_var`).
-    cfo_subcarriers : float
-        Carrier frequency offset in subcarrier spacings (|cfo| < 0.5).
-    model : {'epa', 'flat', 'none'}
-        'epa': LTE EPA power-delay profile with delays rounded to samples at ``samp_rate``
-        (0..8 samples at 20 Msps), Rayleigh taps, E sum|g|^2 = 1; 'flat': one Rayleigh tap per
-        pair; 'none': identity for r == j, 0 otherwise.
-    samp_rate : float
-    fft_len : int
-    seed : int
-    len_tag_key : str
-
-    ``taps_history`` keeps the last 1000 tap tensors [Nr, Nt, L] (genie).
-    """
+class mimo_ofdm_fading_core(gr.sync_block):
+    """The sample-synchronous part of :class:`mimo_ofdm_impairments` (multipath per antenna pair,
+    CFO, noise; parameters as there). ``mimo_ofdm_impairments`` wraps it and adds the
+    sampling-rate offset, which changes the number of samples."""
 
     def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64, seed=0,
-                 len_tag_key=LEN_KEY):
+                 len_tag_key=LEN_KEY, delay_spread=100e-9):
         self.nr, self.nt = int(nr), int(nt)
         if self.nr < 1 or self.nt < 1:
             raise ValueError(f"mimo_ofdm_impairments: nr and nt must be >= 1, got {nr}, {nt}")
@@ -148,18 +127,29 @@ class mimo_ofdm_impairments(gr.sync_block):
             raise ValueError(f"mimo_ofdm_impairments: model must be one of {MODELS}, got {model!r}")
         if not samp_rate > 0 or int(fft_len) < 2:
             raise ValueError("mimo_ofdm_impairments: samp_rate must be > 0 and fft_len >= 2")
+        if not 0 <= float(delay_spread) <= 2e-6:
+            raise ValueError(f"mimo_ofdm_impairments: delay_spread must be in [0, 2e-6] s (CDL-A rms delay spread), "
+                             f"got {delay_spread}")
         gr.sync_block.__init__(self, name="mimo_ofdm_impairments", in_sig=[np.complex64] * self.nt,
                                out_sig=[np.complex64] * self.nr)
         from ..ofdm import channel as ofdm_channel
 
         self.model = model
         self.fft_len = int(fft_len)
+        self.samp_rate = float(samp_rate)
+        self.delay_spread = float(delay_spread)
         if model == "epa":
             self.delays, self.powers = ofdm_channel.epa_integer_profile(float(samp_rate))
         else:
             self.delays, self.powers = np.array([0]), np.array([1.0])
         self._draw_taps = ofdm_channel.draw_taps
         self.ntaps = int(self.delays.max()) + 1
+        if model == "cdla":
+            import torch
+
+            self._torch_gen = torch.Generator().manual_seed(int(seed))
+            self.ntaps = ofdm_mimo.cdl_a_span(self.samp_rate, self.delay_spread)
+            self._band = min(max(abs(k) for k in OfdmLayout().active), self.fft_len // 2 - 1)
         self.rng = np.random.default_rng(int(seed))
         self.key = pmt.intern(len_tag_key)
         self._hist = np.zeros((self.nt, self.ntaps - 1), np.complex64)
@@ -189,6 +179,10 @@ class mimo_ofdm_impairments(gr.sync_block):
             g = np.zeros((self.nr, self.nt, 1), np.complex64)
             for i in range(min(self.nr, self.nt)):
                 g[i, i, 0] = 1
+        elif self.model == "cdla":
+            taps, _ = ofdm_mimo.cdl_a_taps(1, self.nr, self.nt, self.fft_len, self.samp_rate, self.delay_spread,
+                                           band=self._band, generator=self._torch_gen)
+            g = taps[0].astype(np.complex64)
         else:
             g = self._draw_taps(self.rng, self.delays, self.powers, self.nr * self.nt)
             g = g.reshape(self.nr, self.nt, -1).astype(np.complex64)
@@ -229,6 +223,86 @@ class mimo_ofdm_impairments(gr.sync_block):
         for r in range(self.nr):
             output_items[r][:n] = y[r]
         return n
+
+
+class mimo_ofdm_impairments(gr.hier_block2):
+    """Time-domain MIMO channel for MIMO-OFDM loopbacks: multipath per antenna pair, CFO, noise,
+    sampling-rate offset.
+
+    ``y_r[n] = e^{j 2 pi f n} sum_j (g_rj * x_j)[n] + w_r[n]``: an independent tap vector
+    ``g_rj`` per antenna pair, drawn anew at every ``len_tag_key`` tag on input 0 (block fading,
+    one realisation per packet); one carrier offset ``f`` for all chains (shared oscillator);
+    white noise ``w_r ~ CN(0, sigma^2 / fft_len)`` so that a data subcarrier after the receiver's
+    FFT has noise variance ``sigma^2`` with ``SNR = E||H||_F^2 / sigma^2``. With ``sro_ppm`` != 0
+    every receive chain is then resampled by GNU Radio's ``filter.mmse_resampler_cc`` with the
+    same ratio ``1 + sro_ppm * 1e-6`` (one sampling clock for all chains; the convention of
+    ``channels.channel_model``'s epsilon, which ``ofdm_impairments`` of flowgraph 1 uses).
+
+    Inputs: Nt complex streams (``mimo_ofdm_tx``). Outputs: Nr complex streams.
+
+    Parameters
+    ----------
+    nr, nt : int
+    snr_db : float
+        ``E||H||_F^2 / sigma^2`` per subcarrier (:func:`gnuradio.deepquant.phy.channels.snr_to_noise_var`).
+    cfo_subcarriers : float
+        Carrier frequency offset in subcarrier spacings (|cfo| < 0.5).
+    model : {'epa', 'flat', 'none', 'cdla'}
+        'epa': LTE EPA power-delay profile with delays rounded to samples at ``samp_rate``
+        (0..8 samples at 20 Msps), Rayleigh taps, E sum|g|^2 = 1; 'flat': one Rayleigh tap per
+        pair; 'none': identity for r == j, 0 otherwise; 'cdla': 3GPP CDL-A of the whole Nr x Nt
+        array (spatially correlated, ``delay_spread``) as band-limited taps
+        (:func:`gnuradio.deepquant.ofdm.mimo.cdl_a_taps`: 29 taps at 20 Msps and 100 ns, channel
+        delayed by 4 samples; needs a cyclic prefix of 32 samples at the receiver).
+    samp_rate : float
+    fft_len : int
+    seed : int
+    len_tag_key : str
+    delay_spread : float
+        rms delay spread of 'cdla' in seconds (default 100 ns; ignored by the other models).
+    sro_ppm : float
+        Sampling-rate offset in parts per million (|sro_ppm| <= 1000; 0: no resampler).
+
+    ``taps_history`` keeps the last 1000 tap tensors [Nr, Nt, L] (genie); ``noise_var``,
+    ``ntaps``, ``model`` come from the fading part.
+    """
+
+    def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64, seed=0,
+                 len_tag_key=LEN_KEY, delay_spread=100e-9, sro_ppm=0.0):
+        if not abs(float(sro_ppm)) <= 1000:
+            raise ValueError(f"mimo_ofdm_impairments: |sro_ppm| must be <= 1000, got {sro_ppm}")
+        self.core = mimo_ofdm_fading_core(nr, nt, snr_db, cfo_subcarriers, model, samp_rate, fft_len, seed,
+                                          len_tag_key, delay_spread)
+        nr, nt = self.core.nr, self.core.nt
+        gr.hier_block2.__init__(self, "mimo_ofdm_impairments", gr.io_signature(nt, nt, gr.sizeof_gr_complex),
+                                gr.io_signature(nr, nr, gr.sizeof_gr_complex))
+        self.sro_ppm = float(sro_ppm)
+        self.resamplers = []
+        for j in range(nt):
+            self.connect((self, j), (self.core, j))
+        for r in range(nr):
+            if self.sro_ppm:
+                from gnuradio import filter as gr_filter
+
+                rs = gr_filter.mmse_resampler_cc(0.0, 1.0 + self.sro_ppm * 1e-6)
+                self.resamplers.append(rs)
+                self.connect((self.core, r), rs, (self, r))
+            else:
+                self.connect((self.core, r), (self, r))
+
+    def __getattr__(self, name):
+        # the fading part's state (taps_history, noise_var, ntaps, model, ...) reads through; the
+        # rest (to_basic_block, ...) goes to the C++ hier block as in gr.hier_block2
+        core = self.__dict__.get("core")
+        if core is not None and name in core.__dict__:
+            return core.__dict__[name]
+        return gr.hier_block2.__getattr__(self, name)
+
+    def set_snr_db(self, snr_db):
+        self.core.set_snr_db(snr_db)
+
+    def set_cfo_subcarriers(self, cfo):
+        self.core.set_cfo_subcarriers(cfo)
 
 
 class mimo_ofdm_header_decoder(gr.sync_block):
@@ -373,6 +447,58 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         return f * m
 
 
+class sc_trigger_holdoff(gr.sync_block):
+    """Schmidl & Cox trigger hold-off: after a trigger, ignore further triggers for ``holdoff``
+    samples, and keep the CFO estimate of the accepted trigger.
+
+    Inputs: 0 the CFO output of ``digital.ofdm_sync_sc_cfb`` (float, sampled-and-held at every
+    trigger), 1 its trigger output (bytes). Outputs: 0 the CFO held from the last accepted
+    trigger, 1 the accepted triggers.
+
+    Why: with ``cp_len = fft_len / 2`` the cyclic prefix of a training symbol is the second half
+    of its body, and all ``Nt`` training symbols carry the same sync word (from different
+    antennas). So the second half of training symbol 1 followed by the prefix of training
+    symbol 2 is a half-symbol repetition -- exactly what Schmidl & Cox looks for -- whenever the
+    two antennas' channels to chain 0 are alike (CDL-A's correlated arrays make that common;
+    measured: 2 of 20 packets at 35 dB). GNU Radio's block then re-triggers inside the preamble
+    and its sample-and-hold replaces the CFO estimate in the middle of the packet;
+    ``header_payload_demux`` ignores the trigger but the CFO correction of the rest of the packet
+    is wrong and the header fails.
+    """
+
+    def __init__(self, holdoff: int):
+        gr.sync_block.__init__(self, name="sc_trigger_holdoff", in_sig=[np.float32, np.int8],
+                               out_sig=[np.float32, np.int8])
+        if int(holdoff) < 1:
+            raise ValueError(f"sc_trigger_holdoff: holdoff must be >= 1 sample, got {holdoff}")
+        self.holdoff = int(holdoff)
+        self._left = 0  # samples of hold-off still to go at the start of the next call
+        self._cfo = 0.0
+        self.suppressed = 0
+
+    def work(self, input_items, output_items):
+        f, t = input_items[0], input_items[1]
+        n = len(output_items[0])
+        out_f, out_t = output_items[0], output_items[1]
+        out_t[:n] = 0
+        cuts, vals = [0], [self._cfo]
+        pos_free = self._left  # first index where a trigger may be accepted
+        for i in np.flatnonzero(t[:n]):
+            if i < pos_free:
+                self.suppressed += 1
+                continue
+            out_t[i] = 1
+            cuts.append(int(i))
+            vals.append(float(f[i]))
+            pos_free = int(i) + self.holdoff
+        cuts.append(n)
+        for a, b, v in zip(cuts[:-1], cuts[1:], vals):
+            out_f[a:b] = v
+        self._cfo = vals[-1]
+        self._left = max(0, pos_free - n)
+        return n
+
+
 class mimo_ofdm_rx(gr.hier_block2):
     """MIMO-OFDM receiver front end: Nr chains sharing one timing/CFO estimate -> channel uses.
 
@@ -399,20 +525,45 @@ class mimo_ofdm_rx(gr.hier_block2):
         Schmidl & Cox plateau threshold (0..1).
     timing_advance : int
         Samples every FFT window is moved later than GNU Radio's Schmidl & Cox trigger
-        (see ``ofdm_rx``); the impulse response is fitted on ``[0, 20]`` samples of the window.
+        (see ``ofdm_rx``); -1 (default): ``5 + 3 (cp_len - 16) // 8`` (5 for the 16-sample
+        prefix, 11 for 32). GNU Radio triggers in the middle of the Schmidl & Cox plateau, which
+        grows with the prefix, so a longer prefix needs a larger advance. Measured with CDL-A
+        100 ns, cp_len 32, LMMSE, 30 dB, 1600 codewords: advance 9/11/13/15 -> 1/0/8/52 codeword
+        errors (from 13 on the window cuts the channel's first samples at unlucky timing).
     phase_tracking : bool
+    taps_pre, taps_post : int
+        The channel estimator fits the impulse response on ``[-taps_pre, taps_post]`` samples
+        of the FFT window; ``taps_post`` -1 (default) means ``20 + (cp_len - 16) // 4`` (20 for
+        the 16-sample prefix, 24 for 32). A longer fit covers more of a long channel but adds
+        estimation noise: CDL-A 100 ns, cp_len 32, advance 13, 27 dB, LMMSE, 2400 codewords:
+        taps_post 20/24/28/32/36 -> 55/50/63/77/87 codeword errors.
+    trigger_holdoff : int
+        1: after a Schmidl & Cox trigger, further triggers are ignored until the packet's
+        header has passed and the CFO estimate is held (:class:`sc_trigger_holdoff`); 0: GNU
+        Radio's triggers as they come; -1 (default): on when ``2 cp_len >= fft_len`` (where the
+        training symbols look like a Schmidl & Cox word), off otherwise.
     """
 
     def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
-                 timing_advance=5, phase_tracking=True):
+                 timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1):
         nr, nt = int(nr), int(nt)
         if nr < 1:
             raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
         lay = self.layout = make_layout(fft_len, cp_len, n_codewords, bits_per_symbol, nt)
+        if int(timing_advance) == -1:
+            timing_advance = max(0, min(lay.cp_len - 1, 5 + 3 * (lay.cp_len - 16) // 8))
         if not 0 <= int(timing_advance) < lay.cp_len:
-            raise ValueError(f"mimo_ofdm_rx: timing_advance must be in [0, cp_len), got {timing_advance}")
+            raise ValueError(f"mimo_ofdm_rx: timing_advance must be in [0, cp_len) or -1 (auto), got {timing_advance}")
+        self.timing_advance = int(timing_advance)
         if not 0 < float(sync_threshold) < 1:
             raise ValueError(f"mimo_ofdm_rx: sync_threshold must be in (0, 1), got {sync_threshold}")
+        self.taps_pre = int(taps_pre)
+        self.taps_post = max(1, 20 + (lay.cp_len - 16) // 4) if int(taps_post) == -1 else int(taps_post)
+        n_fit = len(lay.active) - 8
+        if self.taps_pre < 0 or self.taps_post < 0 or self.taps_pre + self.taps_post + 1 > n_fit:
+            raise ValueError(f"mimo_ofdm_rx: taps_pre and taps_post must be >= 0 (taps_post -1: auto) with "
+                             f"taps_pre + taps_post + 1 <= {n_fit} (the fit needs fewer taps than the "
+                             f"{len(lay.active)} active carriers), got {taps_pre}, {taps_post}")
         gr.hier_block2.__init__(self, "mimo_ofdm_rx", gr.io_signature(nr, nr, gr.sizeof_gr_complex),
                                 gr.io_signature.makev(3, 3, [gr.sizeof_gr_complex * nr,
                                                              gr.sizeof_gr_complex * nr * nt, gr.sizeof_float]))
@@ -421,8 +572,19 @@ class mimo_ofdm_rx(gr.hier_block2):
         n_head = 1 + nt + lay.header_symbols
         self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
         self.osc = analog.frequency_modulator_fc(-2.0 / n)
-        self.connect((self.sync, 0), self.osc)
-        self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt)
+        if int(trigger_holdoff) not in (-1, 0, 1):
+            raise ValueError(f"mimo_ofdm_rx: trigger_holdoff must be -1 (auto), 0 or 1, got {trigger_holdoff}")
+        use_holdoff = 2 * cp >= n if int(trigger_holdoff) == -1 else bool(trigger_holdoff)
+        if use_holdoff:
+            self.holdoff = sc_trigger_holdoff(n_head * (n + cp))
+            self.connect((self.sync, 0), (self.holdoff, 0))
+            self.connect((self.sync, 1), (self.holdoff, 1))
+            sync_out = self.holdoff
+        else:
+            self.holdoff = None
+            sync_out = self.sync
+        self.connect((sync_out, 0), self.osc)
+        self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
         self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking))
         self._keep = []
         for r in range(nr):
@@ -436,7 +598,7 @@ class mimo_ofdm_rx(gr.hier_block2):
             if r == 0:
                 self.connect(gate, self.sync)
             self.connect(self.osc, (mixer, 1))
-            self.connect((self.sync, 1), (hpd, 1))
+            self.connect((sync_out, 1), (hpd, 1))
             self.connect((hpd, 0), hfft, (self.header_dec, r))
             self.connect((hpd, 1), pfft, (self.payload, r))
             self.msg_connect(self.header_dec, "header_data", hpd, "header_data")
