@@ -49,7 +49,8 @@ def card(name, meta, repro, bench):
     nr, nt, k, v = meta["nr"], meta["nt"], meta["k"], meta["variant"]
     sec = meta["seconds"]
     lines = [f"# {name}", "",
-             f"EQ-Net-{v.upper()} (paper 002) for {nr}x{nt} MIMO, {2 ** k}-QAM (K = {k}), i.i.d. Rayleigh training.",
+             f"EQ-Net-{v.upper()} (paper 002) for {nr}x{nt} MIMO, {2 ** k}-QAM (K = {k}), i.i.d. Rayleigh training"
+             + (", with estimated-channel inputs (see data)." if c.get("csi_error") else "."),
              "", "## Use", "",
              f"`deepquant.mimo_detector({nr}, {nt}, {k}, method='eqnet_{v}')` (estimation), "
              f"`deepquant.eqnet_quantizer({nt}, {k}, 6)` / `eqnet_dequantizer` (quantization, 5 or 6 bits per "
@@ -59,6 +60,10 @@ def card(name, meta, repro, bench):
              f"- data: exact-ML LLRs of interleaved 802.11n (648, 324) codewords, {c['codewords_per_snr']} codewords "
              f"at each SNR of {c['snr_db']} dB (SNR = E||H||_F^2 / sigma^2), {meta['train_samples']} training "
              f"channel uses ({int(c['val_fraction'] * 100)} % held out)",
+             (f"- estimated channels (`csi_error` {json.dumps(c['csi_error'])}): on that fraction of the channel uses "
+              f"f_E (and its exact-ML teacher) sees `H_hat = H + E`, `E ~ CN(0, c sigma^2)`, `c ~ U(0, rel_max)`, and "
+              f"sigma^2 (1 + Nt c), as the module's OFDM receivers report LS estimates"
+              if c.get("csi_error") else None),
              f"- stage 1: {'shared with ' + str(Path(c['stage1_from']).stem) if c.get('stage1_from') else json.dumps(c['stage1'])}; "
              f"stage 2: {json.dumps(c['stage2'])}; eq. (7) eps = {c.get('eps')}",
              (f"- this file's stage 1 was warm-started (`stage1_init`) from the f_Q/g of a finished run of the "
@@ -66,8 +71,8 @@ def card(name, meta, repro, bench):
               if c.get("stage1_init") else None),
              (f"- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
               if c.get("stage1_from") else None),
-             (f"- f_E warm-started from EQ-Net-L's (`stage2_init`: shared layers copied, extra residual blocks "
-              f"near identity)" if c.get("stage2_init") else None),
+             (f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
+              f"residual blocks, if any, start near identity)" if c.get("stage2_init") else None),
              f"- wall time of this file's run: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
              f"(data {sec['data']:.0f} s), on a 2-core machine shared with other jobs",
              f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
