@@ -62,6 +62,8 @@ def main(argv=None) -> int:
     p.add_argument("--cfo", type=float, nargs="+", default=[0.2, -0.2], help="CFO in subcarrier spacings")
     p.add_argument("--sro-ppm", type=float, default=20.0)
     p.add_argument("--softbit", default="learned", help="LLR storage method ('none' = float)")
+    p.add_argument("--decision-feedback", type=int, choices=[0, 1], default=1,
+                   help="ofdm_rx decoder-aided channel/phase re-estimation (1 = on, the default)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="out/ofdm")
     a = p.parse_args(argv)
@@ -89,7 +91,8 @@ def main(argv=None) -> int:
     real = []
     for cfo in a.cfo:
         for j, s in enumerate(a.snr_db):
-            r = fg.receive(iq, starts, s, cfo, a.sro_ppm, "epa_block", a.softbit, layout=lay, seed=a.seed * 100 + j)
+            r = fg.receive(iq, starts, s, cfo, a.sro_ppm, "epa_block", a.softbit, layout=lay, seed=a.seed * 100 + j,
+                           decision_feedback=bool(a.decision_feedback))
             gs = genie_snr_at(r["fer"], [c["snr_db"] for c in g_curve], [c["fer"] for c in g_curve])
             r["genie_snr_db_at_same_fer"] = gs
             r["gap_db"] = None if gs is None else float(s - gs)
@@ -102,7 +105,7 @@ def main(argv=None) -> int:
         "layout": {"fft_len": lay.fft_len, "cp_len": lay.cp_len, "data_carriers": len(lay.occupied),
                    "bits_per_symbol": lay.bits_per_symbol, "codewords_per_packet": lay.n_codewords,
                    "samp_rate_hz": fg.SAMP_RATE},
-        "softbit": a.softbit, "sro_ppm": a.sro_ppm, "genie": g_curve, "real": real,
+        "softbit": a.softbit, "sro_ppm": a.sro_ppm, "decision_feedback": bool(a.decision_feedback), "genie": g_curve, "real": real,
         "max_gap_db": max(gaps) if gaps else None, "mean_gap_db": float(np.mean(gaps)) if gaps else None,
         "wall_s": time.time() - t_start,
     }

@@ -43,7 +43,8 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
             layout: OfdmLayout | None = None, seed: int = 0, samp_rate: float = SAMP_RATE,
             ref_seed: int = REF_SEED, period: int = REF_PERIOD, doppler_hz: float = 50.0,
             impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 5,
-            harq_period: int = 0, harq_method: str = "learned", harq_bits: int = 0) -> dict:
+            harq_period: int = 0, harq_method: str = "learned", harq_bits: int = 0,
+            decision_feedback: bool = True) -> dict:
     """Play IQ through ``ofdm_impairments`` -> ``ofdm_rx`` -> ``ofdm_fer_counter``.
 
     Returns a dict: codewords sent/decoded, codeword errors (lost packets included), ``fer``,
@@ -80,7 +81,7 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
                          f"{period}; got {n_packets} packets, harq_period {harq_period}")
     rx = ofdm_rx(lay.fft_len, lay.cp_len, lay.n_codewords, lay.bits_per_symbol, softbit_method, softbit_bits,
                  sync_threshold=sync_threshold, timing_advance=timing_advance, harq_period=harq_period,
-                 harq_method=harq_method, harq_bits=harq_bits)
+                 harq_method=harq_method, harq_bits=harq_bits, decision_feedback=decision_feedback)
     cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False, harq_period)
     crc = None
     if harq_period:

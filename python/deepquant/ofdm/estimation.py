@@ -218,3 +218,48 @@ def known_preamble(layout: OfdmLayout, header_syms=None) -> np.ndarray:
             r[layout.pilot_idx] = np.asarray(layout.pilot_symbols)
             rows.append(r)
     return np.stack(rows).astype(np.complex64)
+
+
+def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: float, x_known: np.ndarray,
+                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None):
+    """Re-estimates a frame's common phases and channel from payload symbols that became known
+    (re-encoded codewords the LDPC decoder validated) plus the pilots.
+
+    1. Common phase per OFDM symbol, ``angle(sum conj(h x) y)`` over every known symbol (up to
+       52 carriers instead of the 4 pilots), smoothed by :func:`linear_phase_fit`, removed from
+       ``y``.
+    2. Channel: the preamble estimate ``h`` enters as a prior -- one pseudo-observation per
+       active carrier with weight ``noise_var / err_var`` (as many unit-energy symbols as the
+       preamble was worth) -- together with the known symbols, then the weighted least-squares
+       impulse-response fit of :func:`estimate_channel` on ``[-taps_pre, taps_post]`` samples.
+
+    Parameters
+    ----------
+    y : ndarray complex [T, fft_len]
+        Payload symbols (fft-shifted), phase-tracked against ``h`` from the pilots.
+    h : ndarray complex [fft_len]
+        The preamble estimate.
+    noise_var, err_var : float
+        sigma^2 and the mean error variance of ``h`` per carrier.
+    x_known : ndarray complex [T, fft_len]
+        Known transmitted data symbols, 0 where unknown (pilots are added here).
+
+    Returns
+    -------
+    (y_new complex64 [T, fft_len], h_new complex64 [fft_len], err_var_new float)
+    """
+    taps_post = layout.cp_len if taps_post is None else int(taps_post)
+    y = np.asarray(y, dtype=np.complex128)
+    h = np.asarray(h, dtype=np.complex128)
+    x = np.array(x_known, dtype=np.complex128)
+    x[:, layout.pilot_idx] = np.asarray(layout.pilot_symbols, dtype=np.complex128)[None, :]
+    c = np.sum(np.conj(h[None, :] * x) * y, axis=1)
+    y = y * np.exp(-1j * linear_phase_fit(c))[:, None]
+    w = float(noise_var / err_var) if err_var > 0 else 1e6
+    prior = np.zeros(layout.fft_len, np.complex128)
+    prior[layout.idx(tuple(int(k) for k in layout.active))] = np.sqrt(w)
+    h_new, nv_fit, err_fit = estimate_channel(np.vstack([y, (prior * h)[None, :]]), np.vstack([x, prior[None, :]]),
+                                              layout, taps_pre, taps_post, ref_row=None)
+    # estimate_channel scales its error variance with its own residual sigma^2; use sigma^2
+    err_new = float(err_fit / nv_fit * noise_var) if nv_fit > 0 else float(err_var)
+    return y.astype(np.complex64), h_new, err_new
