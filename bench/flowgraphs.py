@@ -9,7 +9,8 @@ is the block with the largest share (GNU Radio runs one thread per block, so on 
 as many cores as blocks it bounds the throughput; on these 2 cores the sum matters too).
 
 Flowgraphs: 1 SISO OFDM receive chain (sync, header, estimation, demapper, LDPC) with float
-LLRs and with the learned soft-bit codec; 2 MIMO-OFDM 2x2 in the time domain (two receive
+LLRs and with the learned soft-bit codec (both with the default decoder-aided re-estimation), and
+with float LLRs without it; 2 MIMO-OFDM 2x2 in the time domain (two receive
 chains sharing one Schmidl & Cox sync, LS training, detector, LDPC) with LMMSE and exact ML.
 Samples/s are complex baseband samples at the 20 Msps numerology (real time = 2e7; MIMO: per
 antenna).
@@ -30,6 +31,7 @@ from pathlib import Path
 FLOWGRAPHS = {
     "siso_float": ("siso", "none"),
     "siso_learned": ("siso", "learned"),
+    "siso_float_no_feedback": ("siso", "none/nofb"),
     "mimo_lmmse": ("mimo", "lmmse"),
     "mimo_exact_ml": ("mimo", "exact_ml"),
 }
@@ -82,7 +84,7 @@ def child(name: str, packets: int) -> dict:
         tb = gr.top_block()
         src = blocks.vector_source_c(sig.tolist(), False, 1, tags)
         ch = ofdm_impairments(fg.SAMP_RATE, 24.0, 0.15, 10.0, "epa_block", 50.0, 64, 1)
-        rx = ofdm_rx(softbit_method=method)
+        rx = ofdm_rx(softbit_method=method.split("/")[0], decision_feedback=not method.endswith("/nofb"))
         cnt = ofdm_fer_counter(4, 1, 16, False)
         tb.connect(src, ch, rx, cnt)
         tb.connect((rx, 1), blocks.null_sink(gr.sizeof_gr_complex))
