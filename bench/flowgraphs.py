@@ -11,7 +11,9 @@ as many cores as blocks it bounds the throughput; on these 2 cores the sum matte
 Flowgraphs: 1 SISO OFDM receive chain (sync, header, estimation, demapper, LDPC) with float
 LLRs and with the learned soft-bit codec (both with the default decoder-aided re-estimation), and
 with float LLRs without it; 2 MIMO-OFDM 2x2 in the time domain (two receive
-chains sharing one Schmidl & Cox sync, LS training, detector, LDPC) with LMMSE and exact ML.
+chains sharing one Schmidl & Cox sync, LS training, detector, LDPC) with LMMSE and exact ML
+(both with the default decoder-aided re-estimation in the payload estimator), and exact ML
+without it.
 Samples/s are complex baseband samples at the 20 Msps numerology (real time = 2e7; MIMO: per
 antenna).
 
@@ -34,6 +36,7 @@ FLOWGRAPHS = {
     "siso_float_no_feedback": ("siso", "none/nofb"),
     "mimo_lmmse": ("mimo", "lmmse"),
     "mimo_exact_ml": ("mimo", "exact_ml"),
+    "mimo_exact_ml_no_feedback": ("mimo", "exact_ml/nofb"),
 }
 
 
@@ -95,7 +98,9 @@ def child(name: str, packets: int) -> dict:
         from gnuradio.deepquant.apps import mimo_ofdm
 
         n_frames = max(4, packets // 4)
-        tb, blks = mimo_ofdm.build(24.0, method, n_frames, "epa")  # time domain: two chains, shared sync
+        # time domain: two chains, shared sync
+        tb, blks = mimo_ofdm.build(24.0, method.split("/")[0], n_frames, "epa",
+                                   decision_feedback=not method.endswith("/nofb"))
         n_samples = blks.pop("n_samples")  # per antenna, lead-in and tail zeros included
         srcs = blks.pop("sources")
         objs = list(blks.items()) + [(f"source{j}", s) for j, s in enumerate(srcs)]

@@ -68,6 +68,8 @@ def main(argv=None) -> int:
     p.add_argument("--delay-spread", type=float, default=100e-9,
                    help="CDL-A rms delay spread in seconds (time domain, --model cdla)")
     p.add_argument("--cfo", type=float, default=0.1, help="carrier offset (subcarrier spacings, time domain)")
+    p.add_argument("--decision-feedback", type=int, choices=[0, 1], default=1,
+                   help="mimo_ofdm_rx decoder-aided re-estimation (1 = on, the default; time domain)")
     p.add_argument("--target-fer", type=float, default=1e-2)
     p.add_argument("--goal-db", type=float, default=1.0, help="allowed gap of EQ-Net-P to exact ML")
     p.add_argument("--seed", type=int, default=1)
@@ -103,7 +105,8 @@ def main(argv=None) -> int:
     if a.reuse:
         prev = json.loads(Path(a.reuse).read_text())
         if ((prev["frames_per_point"], prev["model"], prev.get("domain", "frequency"), prev.get("cp_len", 16),
-             prev.get("sro_ppm", 0.0)) != (a.frames, a.model, a.domain, a.cp_len, a.sro_ppm)):
+             prev.get("sro_ppm", 0.0), prev.get("decision_feedback", 0))
+                != (a.frames, a.model, a.domain, a.cp_len, a.sro_ppm, a.decision_feedback)):
             raise SystemExit(f"--reuse {a.reuse}: frames/model {prev['frames_per_point']}/{prev['model']} differ "
                              f"from this run's {a.frames}/{a.model} (or cp_len/sro_ppm differ)")
         for r in prev["points"]:
@@ -122,7 +125,8 @@ def main(argv=None) -> int:
                 continue
             if a.domain == "time":
                 r = mimo_ofdm.run(s, m, a.frames, a.model, seed=a.seed * 100 + i, cfo_subcarriers=a.cfo,
-                                  cp_len=a.cp_len, sro_ppm=a.sro_ppm, delay_spread=a.delay_spread)
+                                  cp_len=a.cp_len, sro_ppm=a.sro_ppm, delay_spread=a.delay_spread,
+                                  decision_feedback=bool(a.decision_feedback))
             else:
                 r = mimo_ofdm.run_fd(s, m, a.frames, a.model, seed=a.seed * 100 + i)
             r["seed"] = a.seed * 100 + i
@@ -143,6 +147,7 @@ def main(argv=None) -> int:
     result = {"domain": a.domain, "cfo_subcarriers": a.cfo if a.domain == "time" else 0.0,
               "cp_len": a.cp_len if a.domain == "time" else None,
               "sro_ppm": a.sro_ppm if a.domain == "time" else 0.0,
+              "decision_feedback": a.decision_feedback if a.domain == "time" else 0,
               "delay_spread_s": a.delay_spread if a.model == "cdla" else None,
               "model": a.model, "frames_per_point": a.frames, "seed": a.seed, "reused_from": a.reuse,
               "codewords_per_point": a.frames * 8,
@@ -169,7 +174,8 @@ def main(argv=None) -> int:
     ax.set_xlabel("SNR = E||H||_F^2 / sigma^2 (dB)")
     ax.set_ylabel(f"codeword error rate ({a.frames * 8} codewords per point)")
     ax.set_title(f"Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, LDPC (648,324), {a.model},\n"
-                 + ("time domain, shared S&C sync, CFO %g, CP %d, SRO %g ppm" % (a.cfo, a.cp_len, a.sro_ppm)
+                 + ("time domain, shared S&C sync, CFO %g, CP %d, SRO %g ppm%s" % (
+                     a.cfo, a.cp_len, a.sro_ppm, ", decoder-aided re-estimation" if a.decision_feedback else "")
                     if a.domain == "time" else "ideal sync (frequency domain)"),
                  fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
@@ -179,6 +185,7 @@ def main(argv=None) -> int:
     print(f"wrote {out / 'mimo_ofdm.json'} and {out / 'mimo_ofdm.png'}", file=sys.stderr)
     summary = {"domain": a.domain, "model": a.model, "codewords_per_point": a.frames * 8,
                "cp_len": result["cp_len"], "sro_ppm": result["sro_ppm"],
+               "decision_feedback": result["decision_feedback"],
                "snr_db_at_fer_1e-2" if a.target_fer == 1e-2 else f"snr_db_at_fer_{a.target_fer:g}":
                    {m: (None if v is None else round(v, 2)) for m, v in at_target.items()},
                "gap_to_exact_ml_db": {m: (None if v is None else round(v, 2)) for m, v in gaps.items()},

@@ -133,14 +133,15 @@ _TX_CACHE = {}
 def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
           seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, iq=None, starts=None, cp_len: int = 16,
           sro_ppm: float = 0.0, delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-          sync_threshold: float = 0.7):
+          sync_threshold: float = 0.7, decision_feedback: bool = True):
     """The time-domain flowgraph (``examples/mimo_ofdm_loopback.grc``): returns (top_block, blocks).
 
     ``iq``/``starts`` (from :func:`transmit`, made with the same ``cp_len``) are played through
     ``mimo_ofdm_impairments`` (``model`` 'epa', 'flat', 'none' or 'cdla' with ``delay_spread``;
     ``sro_ppm``) -> ``mimo_ofdm_rx`` (``cp_len``, ``taps_post``) -> ``mimo_detector`` ->
     [``eqnet_quantizer`` -> ``eqnet_dequantizer`` when ``storage`` = 5 or 6 bits per latent] ->
-    ``ldpc_decoder_fb`` -> ``ofdm_fer_counter``. CDL-A at 100 ns needs ``cp_len=32``."""
+    ``ldpc_decoder_fb`` -> ``ofdm_fer_counter``. CDL-A at 100 ns needs ``cp_len=32``.
+    ``decision_feedback``: the receiver's decoder-aided re-estimation (``mimo_ofdm_rx``)."""
     import pmt
     from gnuradio import blocks, gr
 
@@ -169,7 +170,8 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
     chan = mimo_ofdm_impairments(nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed,
                                  delay_spread=delay_spread, sro_ppm=sro_ppm)
     rx = mimo_ofdm_rx(nr, nt, N_CODEWORDS, k, cp_len=int(cp_len), taps_post=int(taps_post),
-                      timing_advance=int(timing_advance), sync_threshold=float(sync_threshold))
+                      timing_advance=int(timing_advance), sync_threshold=float(sync_threshold),
+                      decision_feedback=bool(decision_feedback))
     det = mimo_detector(nr, nt, k, method)
     v2s = blocks.vector_to_stream(gr.sizeof_float, nt * k)
     dec = ldpc_decoder_fb(50)
@@ -197,15 +199,15 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
 def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
         seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, cp_len: int = 16, sro_ppm: float = 0.0,
         delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-        sync_threshold: float = 0.7) -> dict:
+        sync_threshold: float = 0.7, decision_feedback: bool = True) -> dict:
     """One point of the time-domain flowgraph 2: FER of 8-codeword packets (2 streams x 9 payload
     OFDM symbols x 48 carriers x 64-QAM), lost packets (missed sync or failed header) counted as
     8 codeword errors each. Every detector at one ``seed`` sees the same bits, channels and noise.
     ``cp_len``, ``sro_ppm``, ``delay_spread`` (for ``model='cdla'``), ``taps_post``,
-    ``timing_advance``, ``sync_threshold``: see :func:`build`."""
+    ``timing_advance``, ``sync_threshold``, ``decision_feedback``: see :func:`build`."""
     tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, storage, cfo_subcarriers, cp_len=cp_len,
                   sro_ppm=sro_ppm, delay_spread=delay_spread, taps_post=taps_post, timing_advance=timing_advance,
-                  sync_threshold=sync_threshold)
+                  sync_threshold=sync_threshold, decision_feedback=decision_feedback)
     chan, rx, cnt = b["channel"], b["rx"], b["counter"]
     t0 = time.perf_counter()
     tb.run()
@@ -222,6 +224,7 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
             "samples_per_s": b["n_samples"] / dt, "samp_rate": SAMP_RATE,
             "storage": f"eqnet-q{storage}" if storage else "float",
             "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
+            "decision_feedback": bool(decision_feedback),
             "noise_var_true": chan.noise_var, "noise_var_est_mean": float(np.mean(nv)) if nv.size else None,
             "wall_s": dt, "domain": "time"}
 

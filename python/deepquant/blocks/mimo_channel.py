@@ -55,6 +55,10 @@ class mimo_channel(gr.sync_block):
         self.period = int(coherence) if model == "rayleigh" else int(n_subcarriers)
         self.delay_spread_ns = float(delay_spread_ns)
         self.rng = np.random.default_rng(seed)
+        # noise and CSI error from their own generators, drawn item-major: the same sequence
+        # whatever chunks the scheduler hands work() (runs at one seed are repeatable)
+        self._noise_rng = np.random.default_rng([int(seed), 1])
+        self._csi_rng = np.random.default_rng([int(seed), 2])
         import torch
 
         self._torch_gen = torch.Generator().manual_seed(int(seed))
@@ -101,12 +105,18 @@ class mimo_channel(gr.sync_block):
         x = input_items[0][:n]
         y = np.einsum("bij,bj->bi", h, x)
         if self.noise_var > 0:
-            y = y + np.sqrt(self.noise_var / 2) * (self.rng.standard_normal(y.shape)
-                                                   + 1j * self.rng.standard_normal(y.shape))
+            y = y + np.sqrt(self.noise_var / 2) * _cn_sample_major(self._noise_rng, y.shape)
         output_items[0][:n] = y.astype(np.complex64)
         hout = h
         if self.csi_error_var > 0:
-            hout = h + np.sqrt(self.csi_error_var / 2) * (self.rng.standard_normal(h.shape)
-                                                          + 1j * self.rng.standard_normal(h.shape))
+            hout = h + np.sqrt(self.csi_error_var / 2) * _cn_sample_major(self._csi_rng, h.shape)
         output_items[1][:n] = hout.reshape(n, self.nr * self.nt).astype(np.complex64)
         return n
+
+
+def _cn_sample_major(rng, shape):
+    """Unit-variance complex Gaussian of ``shape`` (axis 0 = items) with real and imaginary parts
+    drawn together per item, so consecutive calls give the same values however the items are
+    split between them."""
+    w = rng.standard_normal(tuple(shape) + (2,))
+    return w[..., 0] + 1j * w[..., 1]

@@ -32,6 +32,8 @@ from .ofdm_tx import LEN_KEY
 FRAME_KEY = "frame_len"
 CHAN_KEY = "dq_mimo_chan_est"
 NOISE_VAR_KEY = "dq_noise_var"
+#: per-column error variance of the header decoder's channel estimate (f64vector, Nt)
+ERR_COLS_KEY = "dq_est_err_var_cols"
 MODELS = ("epa", "flat", "none", "cdla")
 
 
@@ -150,7 +152,11 @@ class mimo_ofdm_fading_core(gr.sync_block):
             self._torch_gen = torch.Generator().manual_seed(int(seed))
             self.ntaps = ofdm_mimo.cdl_a_span(self.samp_rate, self.delay_spread)
             self._band = min(max(abs(k) for k in OfdmLayout().active), self.fft_len // 2 - 1)
+        # channel draws and noise from separate generators, the noise drawn sample-major
+        # ([n, nr, re/im]): both sequences are then the same whatever chunks the scheduler hands
+        # work(), so every run (every detector) at one seed sees the same channels and noise
         self.rng = np.random.default_rng(int(seed))
+        self.noise_rng = np.random.default_rng([int(seed), 1])
         self.key = pmt.intern(len_tag_key)
         self._hist = np.zeros((self.nt, self.ntaps - 1), np.complex64)
         self._phase = 0.0
@@ -219,7 +225,8 @@ class mimo_ofdm_fading_core(gr.sync_block):
         rot = np.exp(1j * (self._phase + self._w * np.arange(n)))
         self._phase = float(np.mod(self._phase + self._w * n, 2 * np.pi))
         y *= rot[None, :]
-        y += (self.rng.standard_normal(y.shape) + 1j * self.rng.standard_normal(y.shape)) * self._sigma_t
+        w = self.noise_rng.standard_normal((n, self.nr, 2))
+        y += (w[:, :, 0] + 1j * w[:, :, 1]).T * self._sigma_t
         for r in range(self.nr):
             output_items[r][:n] = y[r]
         return n
@@ -354,6 +361,7 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         y_ltf = ys[:, 1:1 + nt]
         y_hdr = ys[:, 1 + nt:]
         h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post)
+        err_cols = [err] * nt
         res = self._header.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
         if res is None or res[1] != lay.n_codewords:
             self.headers_failed += 1
@@ -367,6 +375,7 @@ class mimo_ofdm_header_decoder(gr.sync_block):
             h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post)
             nv = (nv * nt + nv0) / (nt + 1)
             err = (err * (nt - 1) + err0) / nt
+            err_cols[0] = err0
         self.cfo_residual.append(phi)
         if len(self.cfo_residual) > 1000:
             del self.cfo_residual[:-1000]
@@ -377,6 +386,7 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         d = pmt.dict_add(d, pmt.intern(CHAN_KEY), pmt.init_c32vector(h.size, h.reshape(-1).tolist()))
         d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
         d = pmt.dict_add(d, pmt.intern("dq_est_err_var"), pmt.from_double(err))
+        d = pmt.dict_add(d, pmt.intern(ERR_COLS_KEY), pmt.init_f64vector(nt, [float(e) for e in err_cols]))
         self.message_port_pub(self.port, d)
 
 
@@ -384,15 +394,30 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     """Payload symbols of every chain + the header's channel tags -> channel uses for ``mimo_detector``.
 
     Inputs: Nr streams of fft-shifted payload symbols (T per packet), the first symbol of each
-    packet on input 0 tagged with ``dq_mimo_chan_est``, ``dq_noise_var``, ``dq_est_err_var`` and
-    ``ofdm_packet_num`` (from ``mimo_ofdm_header_decoder`` via ``header_payload_demux``).
+    packet on input 0 tagged with ``dq_mimo_chan_est``, ``dq_noise_var``, ``dq_est_err_var``
+    (``dq_est_err_var_cols``) and ``ofdm_packet_num`` (from ``mimo_ofdm_header_decoder`` via
+    ``header_payload_demux``).
     Outputs, one item per data channel use (T * 48 per packet, symbol-major): 0 y (vlen Nr, the
     packet's first tagged ``ofdm_packet_num``), 1 H (vlen Nr*Nt, row-major), 2 sigma^2 (float,
-    ``sigma^2 + Nt * err_var``: noise plus the estimate's error).
+    noise plus the estimate's error: ``sigma^2 + Nt * err_var`` from the preamble, or with the
+    decoder-aided re-estimation ``sigma^2`` plus the refined estimate's error on that carrier).
     Pilot common-phase tracking (:func:`gnuradio.deepquant.ofdm.mimo.payload_channel_uses`).
+
+    ``decision_feedback``: decoder-aided re-estimation, the MIMO form of flowgraph 1's
+    (``ofdm_channel_noise_estimator``): every packet is detected here with LMMSE
+    (:func:`gnuradio.deepquant.phy.mimo.lmmse`), LDPC-decoded (belief propagation with
+    a-posteriori LLRs, ``max_iter`` iterations); validated codewords become known symbols of
+    both streams, the others soft symbols (posterior means, weighted by their reliability);
+    with the pilots they re-fit every antenna pair's impulse response on
+    ``[-taps_pre, taps_post]`` samples, the preamble estimate as prior
+    (:func:`gnuradio.deepquant.ofdm.mimo.refine_with_symbols`), ``feedback_rounds`` times
+    (stopping when every codeword validated). The detector downstream -- any method -- then sees
+    the refined channel and the per-carrier error of the refined estimate.
     """
 
-    def __init__(self, layout: OfdmLayout, nr: int, nt: int, phase_tracking: bool = True):
+    def __init__(self, layout: OfdmLayout, nr: int, nt: int, phase_tracking: bool = True,
+                 decision_feedback: bool = False, max_iter: int = 50, feedback_rounds: int = 2,
+                 taps_pre: int = 0, taps_post: int = 20):
         self.layout, self.nr, self.nt = layout, int(nr), int(nt)
         self.nd = len(layout.occupied)
         gr.interp_block.__init__(self, name="mimo_ofdm_payload_estimator",
@@ -402,13 +427,66 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self.t = ofdm_mimo.td_payload_symbols(layout, self.nt)
         self.t0 = float(self.nt + layout.header_symbols)
         self.tracking = bool(phase_tracking)
+        self.decision_feedback = bool(decision_feedback)
+        self.max_iter, self.feedback_rounds = int(max_iter), int(feedback_rounds)
+        self.taps_pre, self.taps_post = int(taps_pre), int(taps_post)
+        if self.max_iter < 1 or self.feedback_rounds < 1:
+            raise ValueError(f"mimo_ofdm_payload_estimator: max_iter and feedback_rounds must be >= 1, "
+                             f"got {max_iter}, {feedback_rounds}")
+        if self.decision_feedback:
+            from ..phy import ldpc
+
+            bits = self.t * self.nd * self.nt * layout.bits_per_symbol
+            if bits % ldpc.N:
+                raise ValueError(f"mimo_ofdm_payload_estimator: decision_feedback needs whole 648-bit codewords "
+                                 f"per packet, got {bits} bits")
         self.set_output_multiple(self.t * self.nd)
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self._h = None
         self._nv = None
+        self._noise = None
+        self._err_cols = None
         self._num = None
         self.noise_var_history = []
         self.untagged = 0
+        self.df_packets = self.df_known = 0
+
+    def _feedback(self, ys, phases):
+        """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
+        from ..phy import ldpc, mapping
+        from ..phy import mimo as phy_mimo
+
+        lay, nr, nt, t, nd = self.layout, self.nr, self.nt, self.t, self.nd
+        k = lay.bits_per_symbol
+        di = lay.data_idx
+        y = ys * np.exp(-1j * phases)[None, :, None]
+        h_pre = self._h
+        h = h_pre
+        eff = np.full(nd, self._nv)
+        self.df_packets += 1
+        ok = None
+        for _ in range(self.feedback_rounds):
+            yu = np.transpose(y[:, :, di], (1, 2, 0)).reshape(-1, nr)
+            hu = np.broadcast_to(h[di][None], (t, nd, nr, nt)).reshape(-1, nr, nt)
+            llr = phy_mimo.lmmse(yu.astype(np.complex64), np.ascontiguousarray(hu, dtype=np.complex64),
+                                 np.tile(eff, t).astype(np.float32), k)
+            _, cw, its, post = ldpc.bp_decode_torch(np.asarray(llr, np.float32).reshape(-1, ldpc.N), self.max_iter,
+                                                    return_codewords=True, return_iterations=True,
+                                                    return_posteriors=True)
+            ok = its.numpy() < self.max_iter
+            mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
+            sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
+            okc = np.repeat(ok, ldpc.N // k)
+            mean = np.where(okc, sym, mean).reshape(t, nd, nt)
+            var = np.where(okc, 0.0, var).reshape(t, nd, nt)
+            y, h, err_d = ofdm_mimo.refine_with_symbols(y, h_pre, self._noise, self._err_cols, mean, var, lay,
+                                                        self.taps_pre, self.taps_post)
+            eff = self._noise + err_d
+            if ok.all():
+                break
+        self.df_known += int(ok.sum())
+        yu = np.transpose(y[:, :, di], (1, 2, 0)).reshape(-1, nr)
+        return yu, h[di], eff
 
     def work(self, input_items, output_items):
         m = self.t * self.nd
@@ -424,6 +502,9 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                     self.layout.fft_len, self.nr, self.nt)
                 nv = pmt.to_double(tg[NOISE_VAR_KEY]) if NOISE_VAR_KEY in tg else 1.0
                 err = pmt.to_double(tg["dq_est_err_var"]) if "dq_est_err_var" in tg else 0.0
+                self._noise = nv
+                self._err_cols = (np.asarray(pmt.f64vector_elements(tg[ERR_COLS_KEY]), np.float64)
+                                  if ERR_COLS_KEY in tg else np.full(self.nt, err))
                 self._nv = nv + self.nt * err
             else:
                 self.untagged += 1
@@ -435,11 +516,14 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                 output_items[2][sl] = 1.0
                 continue
             ys = np.stack([np.asarray(input_items[r][i * self.t:(i + 1) * self.t]) for r in range(self.nr)])
-            y, hu, _ = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
+            y, hu, phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
+            nv_use = np.full(self.nd, self._nv)
+            if self.decision_feedback:
+                y, hu, nv_use = self._feedback(ys, phases)
             output_items[0][sl] = y
             output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
-            output_items[2][sl] = np.float32(self._nv)
-            self.noise_var_history.append(self._nv)
+            output_items[2][sl] = np.tile(nv_use, self.t).astype(np.float32)
+            self.noise_var_history.append(float(np.mean(nv_use)))
             if self._num is not None:
                 self.add_item_tag(0, self.nitems_written(0) + i * m, pmt.intern(PACKET_NUM_KEY), pmt.from_long(self._num))
         if len(self.noise_var_history) > 1000:
@@ -542,10 +626,17 @@ class mimo_ofdm_rx(gr.hier_block2):
         header has passed and the CFO estimate is held (:class:`sc_trigger_holdoff`); 0: GNU
         Radio's triggers as they come; -1 (default): on when ``2 cp_len >= fft_len`` (where the
         training symbols look like a Schmidl & Cox word), off otherwise.
+    decision_feedback : bool
+        Decoder-aided re-estimation in the payload estimator (default on; see
+        :class:`mimo_ofdm_payload_estimator`): each packet is detected (LMMSE) and decoded
+        twice inside the receiver, its validated and soft-decided symbols re-estimate the
+        channel, so the detector sees a far better H than the one training symbol per stream
+        gives.
     """
 
     def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
-                 timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1):
+                 timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1,
+                 decision_feedback=True):
         nr, nt = int(nr), int(nt)
         if nr < 1:
             raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
@@ -585,7 +676,8 @@ class mimo_ofdm_rx(gr.hier_block2):
             sync_out = self.sync
         self.connect((sync_out, 0), self.osc)
         self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
-        self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking))
+        self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking), bool(decision_feedback),
+                                                   taps_pre=self.taps_pre, taps_post=self.taps_post)
         self._keep = []
         for r in range(nr):
             gate = blocks.tag_gate(gr.sizeof_gr_complex, False)

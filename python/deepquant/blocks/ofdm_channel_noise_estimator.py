@@ -44,14 +44,30 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     decision_feedback : bool
         Decoder-aided re-estimation (``dq_chan_est`` frames): every frame is demapped (exact
-        LLRs) and LDPC-decoded once here (GNU Radio's decoder, ``max_iter`` iterations); the
-        codewords the decoder validated (all parity checks hold) are re-encoded and remapped,
-        and with the pilots they re-estimate the common phase of every symbol and the channel
-        (:func:`gnuradio.deepquant.ofdm.estimation.refine_with_known`, the preamble as prior).
-        The outputs then carry the refined y, h and sigma^2, so the receiver's decoder gets a
-        second chance at the codewords that failed. Costs one extra demap + decode per frame.
+        LLRs) and LDPC-decoded here (the module's belief-propagation decoder
+        :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`, ``max_iter`` iterations, with its
+        a-posteriori LLRs). Codewords the decoder validated (all parity checks hold) become
+        known symbols; with ``soft_feedback`` the others contribute their posterior-mean
+        symbols (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`), weighted by their
+        reliability. With the pilots they re-estimate the common phase of every symbol and the
+        channel (:func:`gnuradio.deepquant.ofdm.estimation.refine_with_known`, the preamble as
+        prior). The outputs then carry the refined y, h and sigma^2, so the receiver's decoder
+        gets a second chance at the codewords that failed. Costs ``feedback_rounds`` extra
+        demap + decode passes per frame.
     max_iter : int
         BP iterations of that internal decoding.
+    feedback_rounds : int
+        Demap-decode-re-estimate rounds per frame (each re-estimates from the preamble prior
+        with the newest decisions; stops early when every codeword is validated). Measured,
+        flowgraph 1, 1500 packets, CFO 0.2, 20 ppm, paired: codeword errors at 16 / 19 dB
+        1102 / 236 with one round of validated codewords only, 1066 / 229 with one soft round,
+        1033 / 218 with two, 1025 / 214 with three; with all payloads known (oracle) 918 / 186.
+    soft_feedback : bool
+        Use the posteriors of codewords that did not validate (True) or only validated ones.
+    taps_post : int
+        Impulse-response support ``[0, taps_post]`` of the re-estimation's fit (15: the
+        EPA-like channels' 9 samples plus timing jitter; 21 taps cost 3 % more codeword errors
+        at 16 dB, 12 taps 4 %).
 
     Symbols before the first tag or with a bad tag give h = 1, sigma^2 = 1e3 (LLRs near 0) and
     are counted (``bad_count``). ``noise_var_history`` keeps the last 1000 frame estimates;
@@ -59,7 +75,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, taps_pre=4,
-                 add_estimation_error=True, chan_tag_key=CHAN_TAPS_KEY, decision_feedback=False, max_iter=50):
+                 add_estimation_error=True, chan_tag_key=CHAN_TAPS_KEY, decision_feedback=False, max_iter=50,
+                 feedback_rounds=2, soft_feedback=True, taps_post=15):
         self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         if not 0 <= int(taps_pre) < self.layout.cp_len:
             raise ValueError(f"ofdm_channel_noise_estimator: taps_pre must be in [0, cp_len), got {taps_pre}")
@@ -73,13 +90,21 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.key = chan_tag_key
         self.decision_feedback = bool(decision_feedback)
         self.df_frames = self.df_known = 0
-        self._dec = None
+        self.max_iter = int(max_iter)
+        self.feedback_rounds = int(feedback_rounds)
+        self.soft_feedback = bool(soft_feedback)
+        self.fb_taps_post = int(taps_post)
+        if self.max_iter < 1:
+            raise ValueError(f"ofdm_channel_noise_estimator: max_iter must be >= 1, got {max_iter}")
+        if self.feedback_rounds < 1:
+            raise ValueError(f"ofdm_channel_noise_estimator: feedback_rounds must be >= 1, got {feedback_rounds}")
+        if not 0 < self.fb_taps_post < len(self.layout.active) - 8:
+            raise ValueError(f"ofdm_channel_noise_estimator: taps_post must be in [1, {len(self.layout.active) - 9}], got {taps_post}")
         if self.decision_feedback:
             from ..phy import ldpc
 
             if (self.layout.data_symbols * self.layout.bits_per_symbol) % ldpc.N:
                 raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
-            self._dec = ldpc.make_gr_ldpc_decoder(int(max_iter))
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
@@ -114,27 +139,44 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self._frame = [hs, float(nv) * dof, dof, float(err / nv) if nv > 0 else 0.0]
 
     def _feedback(self, y, hs, nv, err_factor):
-        """One frame: demap, decode, re-encode the validated codewords, re-estimate (see class doc)."""
+        """One frame: demap, decode, soft/validated symbols, re-estimate; ``feedback_rounds``
+        times (see class doc)."""
         from ..phy import ldpc, mapping
 
         lay, di = self.layout, self.layout.data_idx
         k = lay.bits_per_symbol
-        llr = np.asarray(mapping.demap_exact(y[:, di].reshape(-1).astype(np.complex64),
-                                             np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1).astype(np.complex64),
-                                             np.float32(nv * (1.0 + err_factor)), k), dtype=np.float32).reshape(-1, ldpc.N)
-        info = self._dec.decode(llr)
-        ok = self._dec.last_iterations < self._dec.max_iter  # converged: every parity check holds
+        h_pre, err_pre = hs, nv * err_factor
         self.df_frames += 1
-        self.df_known += int(ok.sum())
-        if not ok.any():
-            return y, hs, err_factor
-        cw = np.asarray(ldpc.encode(info), dtype=np.uint8)
-        sym = np.asarray(mapping.map_bits(cw.reshape(-1, k), k), dtype=np.complex128).reshape(ok.size, -1)
-        sym[~ok] = 0
-        xk = np.zeros(y.shape, np.complex128)
-        xk[:, di] = sym.reshape(y.shape[0], self.nd)
-        y2, h2, err = estimation.refine_with_known(y, hs, nv, nv * err_factor, xk, lay, 0, 20)
-        return y2, h2, err / nv
+        ok = None
+        for _ in range(self.feedback_rounds):
+            llr = np.asarray(mapping.demap_exact(y[:, di].reshape(-1).astype(np.complex64),
+                                                 np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1).astype(np.complex64),
+                                                 np.float32(nv * (1.0 + err_factor)), k), dtype=np.float32).reshape(-1, ldpc.N)
+            _, cw, its, post = ldpc.bp_decode_torch(llr, self.max_iter, return_codewords=True, return_iterations=True,
+                                                    return_posteriors=True)
+            ok = its.numpy() < self.max_iter  # converged: every parity check holds
+            if not ok.any() and not self.soft_feedback:
+                break
+            if self.soft_feedback:
+                mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
+            else:
+                mean, var = np.zeros(llr.size // k, np.complex128), np.zeros(llr.size // k)
+            sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
+            okc = np.repeat(ok, ldpc.N // k)
+            mean = np.where(okc, sym, mean)
+            var = np.where(okc, 0.0, var)
+            xk = np.zeros(y.shape, np.complex128)
+            xv = np.zeros(y.shape)
+            xk[:, di] = mean.reshape(y.shape[0], self.nd)
+            xv[:, di] = var.reshape(y.shape[0], self.nd)
+            # every round starts from the preamble prior (the data enter once, with the newest decisions)
+            y, hs, err = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post, x_var=xv)
+            err_factor = err / nv
+            if ok.all():
+                break
+        if ok is not None:
+            self.df_known += int(ok.sum())
+        return y, hs, err_factor
 
     def work(self, input_items, output_items):
         n = len(output_items[0]) // self.nd
@@ -155,7 +197,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             y = x[a:b]
             if d_pre is None:  # sigma^2 from the header decoder (preamble + header residuals)
                 nv = s_pre
-                if self._dec is not None and b - a == self.layout.payload_ofdm_symbols:
+                if self.decision_feedback and b - a == self.layout.payload_ofdm_symbols:
                     y, hs, err_factor = self._feedback(y, hs, nv, err_factor)
             else:
                 # sigma^2 of the frame: preamble residual + pilot residuals of its symbols (work()

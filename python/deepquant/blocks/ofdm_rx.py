@@ -159,10 +159,11 @@ class ofdm_rx(gr.hier_block2):
         HARQ buffer size (bytes).
     decision_feedback : bool
         Decoder-aided re-estimation in ``ofdm_channel_noise_estimator``: every frame is demapped
-        and decoded once there, the validated codewords (all parity checks hold) are re-encoded
-        and with the pilots re-estimate each symbol's common phase and the channel (preamble as
-        prior); the demapper and decoder then see the refined estimate. One extra decode per
-        frame; measured gain in the README ("Flowgraph 1").
+        and decoded there (two rounds), the validated codewords (all parity checks hold) as known
+        symbols and the others as soft decisions from the decoder's posteriors re-estimate, with
+        the pilots, each symbol's common phase and the channel (preamble as prior); the demapper
+        and decoder then see the refined estimate. Two extra demaps + decodes per frame;
+        measured gain in the README ("Flowgraph 1").
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",

@@ -118,8 +118,8 @@ class mu_miso_channel(gr.sync_block):
         H = input_items[1][:n].reshape(n, self.k, self.m)
         y = np.einsum("bkm,bm->bk", H, u)
         if self.noise_var > 0:
-            y = y + np.sqrt(self.noise_var / 2) * (self.rng.standard_normal((n, self.k))
-                                                   + 1j * self.rng.standard_normal((n, self.k)))
+            w = self.rng.standard_normal((n, self.k, 2))  # item-major: independent of work() chunking
+            y = y + np.sqrt(self.noise_var / 2) * (w[..., 0] + 1j * w[..., 1])
         for i in range(self.k):
             output_items[i][:n] = y[:, i]
         return n

@@ -221,17 +221,26 @@ def known_preamble(layout: OfdmLayout, header_syms=None) -> np.ndarray:
 
 
 def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: float, x_known: np.ndarray,
-                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None):
+                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None, x_var: np.ndarray | None = None):
     """Re-estimates a frame's common phases and channel from payload symbols that became known
-    (re-encoded codewords the LDPC decoder validated) plus the pilots.
+    (re-encoded codewords the LDPC decoder validated, or soft decisions from its posteriors)
+    plus the pilots.
 
-    1. Common phase per OFDM symbol, ``angle(sum conj(h x) y)`` over every known symbol (up to
+    1. Common phase per OFDM symbol, ``angle(sum w conj(h x) y)`` over every known symbol (up to
        52 carriers instead of the 4 pilots), smoothed by :func:`linear_phase_fit`, removed from
        ``y``.
     2. Channel: the preamble estimate ``h`` enters as a prior -- one pseudo-observation per
-       active carrier with weight ``noise_var / err_var`` (as many unit-energy symbols as the
-       preamble was worth) -- together with the known symbols, then the weighted least-squares
-       impulse-response fit of :func:`estimate_channel` on ``[-taps_pre, taps_post]`` samples.
+       active carrier weighted as the unit-energy training symbols it was made from
+       (``m sigma^2 / err_var`` with ``m = L/K`` the mean leverage of the ``L``-tap fit over
+       ``K`` carriers: a smoothed estimate with error ``err_var`` came from
+       ``m sigma^2 / err_var`` symbols per carrier) -- together with the known symbols, then the
+       weighted least-squares impulse-response fit of :func:`estimate_channel` on
+       ``[-taps_pre, taps_post]`` samples.
+
+    Soft symbols: with ``x_var`` (the posterior variance of each ``x_known``, 0 where exactly
+    known) ``x_known`` holds posterior means ``E[x]``; ``y = h E[x] + (h e + n)`` is unbiased
+    (the MMSE error ``e`` is uncorrelated with ``E[x]``) with noise ``sigma^2 + |h|^2 Var[x]``,
+    so every cell is weighted by ``1 / (1 + |h|^2 Var[x] / sigma^2)``.
 
     Parameters
     ----------
@@ -242,7 +251,10 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     noise_var, err_var : float
         sigma^2 and the mean error variance of ``h`` per carrier.
     x_known : ndarray complex [T, fft_len]
-        Known transmitted data symbols, 0 where unknown (pilots are added here).
+        Known (or posterior-mean) transmitted data symbols, 0 where unknown (pilots are added
+        here).
+    x_var : ndarray float [T, fft_len] or None
+        Posterior variances of ``x_known`` (None: all exactly known).
 
     Returns
     -------
@@ -253,12 +265,21 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     h = np.asarray(h, dtype=np.complex128)
     x = np.array(x_known, dtype=np.complex128)
     x[:, layout.pilot_idx] = np.asarray(layout.pilot_symbols, dtype=np.complex128)[None, :]
-    c = np.sum(np.conj(h[None, :] * x) * y, axis=1)
+    if x_var is None:
+        a = np.ones(y.shape)
+    else:
+        v = np.array(x_var, dtype=np.float64)
+        v[:, layout.pilot_idx] = 0.0
+        a = 1.0 / np.sqrt(1.0 + np.abs(h)[None, :] ** 2 * v / max(float(noise_var), 1e-30))
+    c = np.sum(np.conj(h[None, :] * x) * a * a * y, axis=1)
     y = y * np.exp(-1j * linear_phase_fit(c))[:, None]
-    w = float(noise_var / err_var) if err_var > 0 else 1e6
+    act = tuple(int(k) for k in layout.active)
+    f = _basis(layout.fft_len, act, int(taps_pre), taps_post)
+    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
+    w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)
-    prior[layout.idx(tuple(int(k) for k in layout.active))] = np.sqrt(w)
-    h_new, nv_fit, err_fit = estimate_channel(np.vstack([y, (prior * h)[None, :]]), np.vstack([x, prior[None, :]]),
+    prior[layout.idx(act)] = np.sqrt(w)
+    h_new, nv_fit, err_fit = estimate_channel(np.vstack([y * a, (prior * h)[None, :]]), np.vstack([x * a, prior[None, :]]),
                                               layout, taps_pre, taps_post, ref_row=None)
     # estimate_channel scales its error variance with its own residual sigma^2; use sigma^2
     err_new = float(err_fit / nv_fit * noise_var) if nv_fit > 0 else float(err_var)

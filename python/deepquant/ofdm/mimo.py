@@ -360,3 +360,101 @@ def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: n
         nvs.append(nv)
         errs.append(err)
     return out, float(np.mean(nvs)), float(np.mean(errs))
+
+
+def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var, x_mean: np.ndarray,
+                        x_var: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
+    """Decoder-aided re-estimation of a MIMO-OFDM packet's channel and common phases.
+
+    The MIMO counterpart of :func:`.estimation.refine_with_known`: payload symbols that became
+    known (codewords the LDPC decoder validated: ``x_var = 0``) or soft decisions (posterior
+    means ``x_mean`` with variances ``x_var``) act as extra training for every antenna pair.
+
+    1. Common phase per OFDM symbol from every known cell and the pilots (every stream sends
+       the same pilots), straight-line fit (:func:`.estimation.linear_phase_fit`), removed.
+    2. Per receive chain r, one weighted least-squares fit of the ``Nt`` impulse responses
+       ``g_rj`` on ``[-taps_pre, taps_post]`` samples to
+       ``y_r[t, k] = sum_j (F g_rj)[k] x_j[t, k] + n`` over all cells (each cell weighted by
+       ``1 / (1 + sum_j |h_rj[k]|^2 Var[x_j] / sigma^2)``: a soft symbol's error acts as extra
+       noise), with the preamble estimate ``h`` as prior (per column j, one pseudo-observation
+       per active carrier worth ``m sigma^2 / err_var_j`` training symbols, ``m = L/K`` the
+       leverage of an ``L``-tap fit on ``K`` carriers).
+    3. Error covariance of the fit ``sigma^2 (A^H A)^-1``: the per-carrier error variance of
+       each entry of the new estimate.
+
+    Parameters
+    ----------
+    y : ndarray complex [nr, T, fft_len]
+        Payload symbols (fft-shifted), common phase already removed (pilot tracking).
+    h : ndarray complex [fft_len, nr, nt]
+        Preamble estimate (columns aligned).
+    noise_var : float
+    err_var : float or array [nt]
+        Mean error variance of one entry of ``h`` (per column j when an array).
+    x_mean, x_var : ndarray [T, n_data, nt]
+        Posterior mean (complex) and variance (float) of every stream's data symbol.
+
+    Returns
+    -------
+    y_new : complex64 [nr, T, fft_len] (phase re-aligned)
+    h_new : complex64 [fft_len, nr, nt]
+    err_data : float64 [n_data]
+        Sum over the ``nt`` columns of the new estimate's error variance per data carrier
+        (mean over the chains): ``sigma^2 + err_data[k]`` is the effective noise of a unit-energy
+        channel use on carrier k.
+    """
+    from .estimation import _basis, linear_phase_fit
+
+    nr, t, n = y.shape
+    nt = h.shape[2]
+    nv = max(float(noise_var), 1e-30)
+    ev = np.broadcast_to(np.asarray(err_var, dtype=np.float64), (nt,))
+    di, pi = layout.data_idx, layout.pilot_idx
+    act = tuple(int(k) for k in layout.active)
+    ai = layout.idx(act)
+    y = np.asarray(y, dtype=np.complex128)
+    h = np.asarray(h, dtype=np.complex128)
+    xm = np.asarray(x_mean, dtype=np.complex128)
+    xv = np.asarray(x_var, dtype=np.float64)
+    s = np.asarray(layout.pilot_symbols, dtype=np.complex128)
+    # 1. common phase: sum over chains, known cells and pilots of w conj(h x) y
+    hx = np.einsum("krj,tkj->rtk", h[di], xm)                          # [nr, T, nd]
+    a2 = 1.0 / (1.0 + np.einsum("krj,tkj->rtk", np.abs(h[di]) ** 2, xv) / nv)
+    c = np.sum(np.conj(hx) * a2 * y[:, :, di], axis=(0, 2))
+    hp = h[pi].sum(axis=2)                                              # [P, nr]
+    c = c + np.einsum("rtp,pr->t", y[:, :, pi], np.conj(hp * s[:, None]))
+    y = y * np.exp(-1j * linear_phase_fit(c))[None, :, None]
+    # 2. per chain: joint fit of the nt impulse responses
+    f = _basis(layout.fft_len, act, int(taps_pre), int(taps_post))     # [K, L]
+    L = f.shape[1]
+    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
+    pos = {int(c_): i for i, c_ in enumerate(ai)}
+    fd = f[[pos[int(c_)] for c_ in di]]                                # [nd, L]
+    fp = f[[pos[int(c_)] for c_ in pi]]                                # [P, L]
+    h_new = np.zeros_like(h)
+    err = np.zeros((layout.fft_len, nt))
+    for r in range(nr):
+        a = np.sqrt(a2[r])                                              # [T, nd]
+        rows_d = (a[:, :, None, None] * xm[:, :, :, None] * fd[None, :, None, :]).reshape(t * len(di), nt * L)
+        obs_d = (a * y[r][:, di]).reshape(-1)
+        rows_p = np.broadcast_to((s[:, None, None] * fp[:, None, :]), (len(pi), nt, L)).reshape(len(pi), nt * L)
+        rows_p = np.tile(rows_p, (t, 1))
+        obs_p = y[r][:, pi].reshape(-1)
+        blocks_ = []
+        obs_pr = []
+        for j in range(nt):
+            w = np.sqrt(lev * nv / ev[j]) if ev[j] > 0 else 1e3
+            blk = np.zeros((len(ai), nt * L), np.complex128)
+            blk[:, j * L:(j + 1) * L] = w * f
+            blocks_.append(blk)
+            obs_pr.append(w * h[ai, r, j])
+        A = np.vstack([rows_d, rows_p] + blocks_)
+        b = np.concatenate([obs_d, obs_p] + obs_pr)
+        gram = A.conj().T @ A
+        ginv = np.linalg.pinv(gram)
+        g = ginv @ (A.conj().T @ b)
+        for j in range(nt):
+            h_new[ai, r, j] = f @ g[j * L:(j + 1) * L]
+            cj = ginv[j * L:(j + 1) * L, j * L:(j + 1) * L]
+            err[ai, j] += nv * np.real(np.einsum("kl,lm,km->k", f, cj, f.conj())) / nr
+    return y.astype(np.complex64), h_new.astype(np.complex64), err[di].sum(axis=1)

@@ -648,7 +648,7 @@ def _torch_tables(device):
 
 
 def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
-                    return_iterations: bool = False):
+                    return_iterations: bool = False, return_posteriors: bool = False):
     """Flooding sum-product (belief-propagation) decoder in torch, batched, any device.
 
     An independent second decoder next to GNU Radio's: it runs where GNU Radio does not (on a
@@ -683,6 +683,10 @@ def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
         ``uint8``, shape ``(..., 648)``.
     iterations : torch.Tensor, optional
         ``int64``, shape ``(...)``.
+    posteriors : torch.Tensor, optional
+        ``float32``, shape ``(..., 648)``: the a-posteriori LLRs of the codeword bits (same sign
+        convention as ``llr``) at convergence, or after ``max_iter`` iterations (soft decisions
+        for decision-directed estimation).
     """
     import torch
 
@@ -698,6 +702,7 @@ def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
     lc = torch.cat([lc, torch.full((b, 1), LLR_CLIP, device=dev)], dim=1)  # (b, N+1)
     flat_idx = col_idx.reshape(-1)
     hard_out = (lc[:, :N] < 0)
+    post_out = lc[:, :N].clone() if return_posteriors else None
     iters = torch.full((b,), max_iter, dtype=torch.int64, device=dev)
     active = torch.arange(b, device=dev)
     c2v = torch.zeros(b, M, dc, device=dev)
@@ -718,6 +723,8 @@ def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
         if bool(done.any()):
             idx = active[done]
             hard_out[idx] = hard[done, :N]
+            if post_out is not None:
+                post_out[idx] = total[done, :N]
             iters[idx] = it
             keep = ~done
             active, c2v, total = active[keep], c2v[keep], total[keep]
@@ -725,12 +732,16 @@ def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
                 break
     if active.numel():
         hard_out[active] = total[:, :N] < 0
+        if post_out is not None:
+            post_out[active] = total[:, :N]
     cw = hard_out.to(torch.uint8).reshape(*shape[:-1], N)
     out = [cw[..., :K]]
     if return_codewords:
         out.append(cw)
     if return_iterations:
         out.append(iters.reshape(shape[:-1]))
+    if return_posteriors:
+        out.append((-post_out).reshape(*shape[:-1], N))
     return out[0] if len(out) == 1 else tuple(out)
 
 

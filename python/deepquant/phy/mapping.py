@@ -640,3 +640,39 @@ def hard_decision(llr):
     if isinstance(llr, torch.Tensor):
         return (llr > 0).to(torch.uint8)
     return (np.asarray(llr) > 0).astype(np.uint8)
+
+
+def soft_symbols(llr, bits_per_symbol: int):
+    """Posterior mean and variance of QAM symbols from bit LLRs (independent bits).
+
+    ``P(x = s) = prod_b P(b = label_b(s))`` with ``P(b = 1) = sigmoid(L_b)``; returns
+    ``E[x] = sum_s P(s) s`` and ``Var[x] = sum_s P(s) |s|^2 - |E[x]|^2``. Used for
+    soft-decision-directed channel estimation: ``E[x]`` is the MMSE estimate of the symbol, so
+    its error is uncorrelated with it and ``y = h E[x] + (h e + n)`` is an unbiased observation
+    of ``h`` with extra noise ``|h|^2 Var[x]``.
+
+    Parameters
+    ----------
+    llr : array_like
+        Real, shape ``(..., K)``, ``L = ln P(b=1)/P(b=0)`` (values beyond +-30 are clipped).
+    bits_per_symbol : int
+        ``K``.
+
+    Returns
+    -------
+    (mean complex128 (...), var float64 (...))
+    """
+    k = check_bits_per_symbol(bits_per_symbol)
+    llr = np.clip(np.asarray(llr, dtype=np.float64), -30.0, 30.0)
+    if llr.shape[-1:] != (k,):
+        raise ValueError(f"soft_symbols: the last axis must hold {k} LLRs, got shape {llr.shape}")
+    shape = llr.shape[:-1]
+    lab = _labels_np(k).astype(np.float64)                      # [M, K]
+    logp = llr.reshape(-1, k) @ lab.T                           # [n, M] (up to a per-row constant)
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    p /= p.sum(axis=1, keepdims=True)
+    pts = _points_np(k).astype(np.complex128)
+    mean = p @ pts
+    var = np.maximum(p @ (np.abs(pts) ** 2) - np.abs(mean) ** 2, 0.0)
+    return mean.reshape(shape), var.reshape(shape)
