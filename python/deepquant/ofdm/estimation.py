@@ -142,7 +142,7 @@ def _basis(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -> np.nda
 
 
 def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre: int = 6,
-                     taps_post: int | None = None, ref_row: int | None = 1):
+                     taps_post: int | None = None, ref_row: int | None = 1, per_carrier: bool = False):
     """Channel, noise variance and estimation-error variance from known OFDM symbols.
 
     Every known symbol (the two sync words and, once its CRC passed, the header) contributes
@@ -200,9 +200,14 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
     nv = float(res / max(n_obs - n_l, 1))
     # mean error variance of the fitted response over the active carriers:
     # (sigma^2 / K) tr(F (F^H W F)^-1 F^H)
-    err = float(nv * np.real(np.einsum("kl,lm,km->", f, ainv, f.conj())) / len(act))
+    ek = nv * np.real(np.einsum("kl,lm,km->k", f, ainv, f.conj()))
+    err = float(ek.mean())
     out = np.zeros(layout.fft_len, np.complex64)
     out[ai] = h
+    if per_carrier:
+        err_k = np.zeros(layout.fft_len)
+        err_k[ai] = ek
+        return out, nv, err, err_k
     return out, nv, err
 
 
@@ -221,7 +226,8 @@ def known_preamble(layout: OfdmLayout, header_syms=None) -> np.ndarray:
 
 
 def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: float, x_known: np.ndarray,
-                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None, x_var: np.ndarray | None = None):
+                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None, x_var: np.ndarray | None = None,
+                      per_carrier: bool = False):
     """Re-estimates a frame's common phases and channel from payload symbols that became known
     (re-encoded codewords the LDPC decoder validated, or soft decisions from its posteriors)
     plus the pilots.
@@ -256,9 +262,13 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     x_var : ndarray float [T, fft_len] or None
         Posterior variances of ``x_known`` (None: all exactly known).
 
+    per_carrier : bool
+        Also return the new estimate's error variance per carrier.
+
     Returns
     -------
-    (y_new complex64 [T, fft_len], h_new complex64 [fft_len], err_var_new float)
+    (y_new complex64 [T, fft_len], h_new complex64 [fft_len], err_var_new float
+    [, err_k float64 [fft_len]])
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
     y = np.asarray(y, dtype=np.complex128)
@@ -279,8 +289,12 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)
     prior[layout.idx(act)] = np.sqrt(w)
-    h_new, nv_fit, err_fit = estimate_channel(np.vstack([y * a, (prior * h)[None, :]]), np.vstack([x * a, prior[None, :]]),
-                                              layout, taps_pre, taps_post, ref_row=None)
+    h_new, nv_fit, err_fit, ek_fit = estimate_channel(np.vstack([y * a, (prior * h)[None, :]]),
+                                                      np.vstack([x * a, prior[None, :]]),
+                                                      layout, taps_pre, taps_post, ref_row=None, per_carrier=True)
     # estimate_channel scales its error variance with its own residual sigma^2; use sigma^2
-    err_new = float(err_fit / nv_fit * noise_var) if nv_fit > 0 else float(err_var)
+    scale = noise_var / nv_fit if nv_fit > 0 else 0.0
+    err_new = float(err_fit * scale) if nv_fit > 0 else float(err_var)
+    if per_carrier:
+        return y.astype(np.complex64), h_new, err_new, ek_fit * scale
     return y.astype(np.complex64), h_new, err_new
