@@ -435,7 +435,9 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                              f"got {max_iter}, {feedback_rounds}")
         if self.decision_feedback:
             from ..phy import ldpc
+            from ._common import configure_torch_threads
 
+            configure_torch_threads()
             bits = self.t * self.nd * self.nt * layout.bits_per_symbol
             if bits % ldpc.N:
                 raise ValueError(f"mimo_ofdm_payload_estimator: decision_feedback needs whole 648-bit codewords "

@@ -8,7 +8,7 @@ from gnuradio import gr
 
 from ..ofdm import estimation
 from ..ofdm.layout import OfdmLayout
-from ._common import BadInputCounter
+from ._common import BadInputCounter, configure_torch_threads
 from .ofdm_pilot_phase_tracker import CHAN_TAPS_KEY, frame_segments, taps_from_pmt
 
 
@@ -108,6 +108,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
             if (self.layout.data_symbols * self.layout.bits_per_symbol) % ldpc.N:
                 raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
+            configure_torch_threads()
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "

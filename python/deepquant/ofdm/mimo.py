@@ -9,6 +9,8 @@ Channel uses: y[k, t] = H[k] x[k, t] + n, H[k] (nr x nt) constant over the frame
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import channel as ofdm_channel
@@ -362,6 +364,22 @@ def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: n
     return out, float(np.mean(nvs)), float(np.mean(errs))
 
 
+@functools.lru_cache(maxsize=16)
+def _refit_basis(fft_len: int, act: tuple, ai: tuple, di: tuple, pi: tuple, taps_pre: int, taps_post: int):
+    """Tap basis of the active carriers, its mean leverage L/K, and its data / pilot rows
+    (cached: the same for every packet)."""
+    from .estimation import _basis
+
+    f = _basis(fft_len, act, taps_pre, taps_post)                      # [K, L]
+    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
+    pos = {c: i for i, c in enumerate(ai)}
+    fd = f[[pos[c] for c in di]]                                        # [nd, L]
+    fp = f[[pos[c] for c in pi]]                                        # [P, L]
+    for a in (f, fd, fp):
+        a.setflags(write=False)
+    return f, lev, fd, fp
+
+
 def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var, x_mean: np.ndarray,
                         x_var: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
     """Decoder-aided re-estimation of a MIMO-OFDM packet's channel and common phases.
@@ -403,7 +421,7 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
         (mean over the chains): ``sigma^2 + err_data[k]`` is the effective noise of a unit-energy
         channel use on carrier k.
     """
-    from .estimation import _basis, linear_phase_fit
+    from .estimation import linear_phase_fit
 
     nr, t, n = y.shape
     nt = h.shape[2]
@@ -425,12 +443,9 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
     c = c + np.einsum("rtp,pr->t", y[:, :, pi], np.conj(hp * s[:, None]))
     y = y * np.exp(-1j * linear_phase_fit(c))[None, :, None]
     # 2. per chain: joint fit of the nt impulse responses
-    f = _basis(layout.fft_len, act, int(taps_pre), int(taps_post))     # [K, L]
+    f, lev, fd, fp = _refit_basis(layout.fft_len, act, tuple(int(c_) for c_ in ai), tuple(int(c_) for c_ in di),
+                                  tuple(int(c_) for c_ in pi), int(taps_pre), int(taps_post))
     L = f.shape[1]
-    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
-    pos = {int(c_): i for i, c_ in enumerate(ai)}
-    fd = f[[pos[int(c_)] for c_ in di]]                                # [nd, L]
-    fp = f[[pos[int(c_)] for c_ in pi]]                                # [P, L]
     h_new = np.zeros_like(h)
     err = np.zeros((layout.fft_len, nt))
     for r in range(nr):
@@ -451,7 +466,7 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
         A = np.vstack([rows_d, rows_p] + blocks_)
         b = np.concatenate([obs_d, obs_p] + obs_pr)
         gram = A.conj().T @ A
-        ginv = np.linalg.pinv(gram)
+        ginv = np.linalg.inv(gram)  # positive definite: the prior rows alone have full column rank
         g = ginv @ (A.conj().T @ b)
         for j in range(nt):
             h_new[ai, r, j] = f @ g[j * L:(j + 1) * L]
