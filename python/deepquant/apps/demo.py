@@ -11,8 +11,8 @@ LDPC decoder -> codeword error counter.
 Flowgraph 2 (2x2 MIMO-OFDM, ``examples/mimo_ofdm_loopback.grc``): two streams of real OFDM
 (GNU Radio carrier allocator, IFFT, cyclic prefix) through EPA-like multipath per antenna pair,
 CFO and noise in the time domain; two receive chains sharing one Schmidl & Cox timing/CFO
-estimate, LS channel estimation per antenna pair from time-orthogonal training symbols,
-``mimo_detector``: see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
+estimate, LS channel estimation per antenna pair from time-orthogonal training symbols refined
+with the decoder's help (validated codewords and soft decisions), ``mimo_detector``: see :mod:`gnuradio.deepquant.apps.mimo_ofdm`.
 
 Prints a table (FER per method and SNR, stored bits per soft bit, samples/s through the
 receive flowgraph vs the 20 Msps real-time rate), writes PNG plots and JSON, and ends with a
@@ -198,7 +198,7 @@ Flowgraph 2 -- 2x2 MIMO-OFDM in the time domain (examples/mimo_ofdm_loopback.grc
   Impairments [EPA-like taps per antenna pair, CFO 0.1 subcarrier, noise] -> MIMO-OFDM Receiver
   [two receive chains sharing one GNU Radio Schmidl & Cox timing/CFO estimate, header/payload
   demux and FFT per chain, LS channel per antenna pair smoothed over frequency, sigma^2, pilot
-  phase tracking] -> MIMO Detector (method switchable in GRC: EQ-Net-P and EQ-Net-L with the
+  phase tracking, decoder-aided re-estimation of the channel] -> MIMO Detector (method switchable in GRC: EQ-Net-P and EQ-Net-L with the
   shipped 2x2 64-QAM models, exact ML, max-log ML, LMMSE, ZF-SIC) -> [EQ-Net-quantized LLR
   storage] -> GNU Radio LDPC decoder -> OFDM FER Counter. Table: FER per detector
   (--mimo-methods, default lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6) at 22/25/28 dB.

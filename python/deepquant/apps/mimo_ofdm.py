@@ -6,7 +6,7 @@ switchable), optional EQ-Net-quantized LLR storage, GNU Radio's LDPC decoder and
 modulation per stream: GNU Radio carrier allocator, IFFT, cyclic prefix) -> ``mimo_ofdm_impairments``
 (multipath per antenna pair, CFO, noise) -> ``mimo_ofdm_rx`` (two receive chains sharing one
 Schmidl & Cox timing/CFO estimate, LS channel per antenna pair from time-orthogonal training
-symbols, header, pilot phase tracking) -> detector -> decoder -> ``ofdm_fer_counter``.
+symbols, header, pilot phase tracking, decoder-aided re-estimation) -> detector -> decoder -> ``ofdm_fer_counter``.
 
 :func:`run_fd` is the frequency-domain reference (aligned resource grids, ideal timing and
 frequency, the same code, mapping and detectors): it isolates detection and channel estimation
