@@ -272,5 +272,6 @@ def run_demo(snr_db=(22.0, 25.0, 28.0), methods=DEMO_METHODS, n_frames=60, model
             r = run(s, base, n_frames, model, seed=i, storage=storage)
             r["method"] = m
             rows.append(r)
-            progress(f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords)")
+            progress(f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords, "
+                     f"{r['lost_packets']} packets lost)")
     return rows
