@@ -163,6 +163,13 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
             summary[f"mimo_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "samples_per_s": sps}
     print(f"(samples/s: receive flowgraph incl. impairments, one process, torch 1 thread; real time = "
           f"{fg.SAMP_RATE / 1e6:g} Msps; float LLRs are stored as 32-bit floats)")
+    if mimo_rows:
+        lost = {}
+        for r in mimo_rows:
+            lost.setdefault(r["snr_db"], r["lost_packets"])
+        print("(FER includes lost packets -- missed Schmidl & Cox triggers, failed headers -- as all their codewords; "
+              "flowgraph 2 lost " + ", ".join(f"{n} at {s:g} dB" for s, n in sorted(lost.items()))
+              + f" of {mimo_rows[0]['frames']} packets, the same for every detector)")
     _plot(rows, mimo_rows, outp)
     result = {"siso": rows, "siso_harq": harq_row, "mimo": mimo_rows, "wall_s": time.time() - t0}
     (outp / "demo.json").write_text(json.dumps(result, indent=2))
