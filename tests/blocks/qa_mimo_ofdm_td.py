@@ -291,3 +291,19 @@ def test_decision_feedback_refines_the_estimate():
     q1 = r1["noise_var_est_mean"] / r1["noise_var_true"]
     assert q0 > 1.3 and q1 < 1.25, (q0, q1)
     assert r0["codeword_errors"] > 0 and r1["codeword_errors"] < r0["codeword_errors"], (r0["codeword_errors"], r1["codeword_errors"])
+
+
+def test_nan_burst_keeps_the_mimo_receiver_running():
+    """NaN samples inside one packet's payload on both chains: the payload estimator skips the
+    re-estimation for it (counted), the detector flags the bad channel uses, the flowgraph keeps
+    running and the other packets decode."""
+    iq, st = mimo_ofdm.transmit(8)
+    iq = iq.copy()
+    s = int(st[3])
+    iq[:, s + 600:s + 800] = np.nan
+    tb, b = mimo_ofdm.build(32.0, "exact_ml", 8, iq=iq, starts=st, seed=1)
+    tb.run()
+    c = b["counter"]
+    assert c.packets == 8 and c.lost_packets == 0
+    assert 0 < c.codeword_errors <= 8
+    assert b["rx"].payload.df_skipped == 1

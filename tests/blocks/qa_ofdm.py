@@ -228,3 +228,17 @@ def test_decision_feedback_refines_the_estimate(tx20):
     q0 = r0["noise_var_est_mean"] / r0["noise_var_true"]
     q1 = r1["noise_var_est_mean"] / r1["noise_var_true"]
     assert q1 < q0 - 0.03, (q0, q1)
+
+
+def test_nan_burst_keeps_the_receiver_running():
+    """NaN samples inside one packet's payload: the decoder-aided re-estimation skips that frame
+    (counted), the demapper flags the bad symbols (zero LLRs), the flowgraph keeps running and
+    every other packet decodes."""
+    lay = OfdmLayout()
+    iq, starts = fg.transmit(12, lay)
+    iq = iq.copy()
+    s = int(starts[5])
+    iq[s + 500:s + 700] = np.nan
+    r = fg.receive(iq, starts, 30.0, 0.1, 0.0, "epa_block", seed=1)
+    assert r["packets_decoded"] == 12 and r["lost_packets"] == 0
+    assert 0 < r["codeword_errors"] <= lay.n_codewords

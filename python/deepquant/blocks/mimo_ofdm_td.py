@@ -451,7 +451,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self._num = None
         self.noise_var_history = []
         self.untagged = 0
-        self.df_packets = self.df_known = 0
+        self.df_packets = self.df_known = self.df_skipped = 0
 
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
@@ -521,7 +521,10 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             y, hu, phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
             nv_use = np.full(self.nd, self._nv)
             if self.decision_feedback:
-                y, hu, nv_use = self._feedback(ys, phases)
+                if np.isfinite(y).all() and np.isfinite(hu).all() and np.isfinite(self._nv):
+                    y, hu, nv_use = self._feedback(ys, phases)
+                else:  # NaN/inf samples: the detector downstream flags them; no re-estimation
+                    self.df_skipped += 1
             output_items[0][sl] = y
             output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
             output_items[2][sl] = np.tile(nv_use, self.t).astype(np.float32)

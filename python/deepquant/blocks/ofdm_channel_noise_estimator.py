@@ -73,7 +73,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     Symbols before the first tag or with a bad tag give h = 1, sigma^2 = 1e3 (LLRs near 0) and
     are counted (``bad_count``). ``noise_var_history`` keeps the last 1000 frame estimates;
-    ``df_frames`` / ``df_known`` count refined frames and the codewords that were known.
+    ``df_frames`` / ``df_known`` count refined frames and the codewords that were known,
+    ``df_skipped`` the frames left unrefined because they held NaN/inf samples.
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, taps_pre=4,
@@ -91,7 +92,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.add_err = bool(add_estimation_error)
         self.key = chan_tag_key
         self.decision_feedback = bool(decision_feedback)
-        self.df_frames = self.df_known = 0
+        self.df_frames = self.df_known = self.df_skipped = 0
         self.max_iter = int(max_iter)
         self.feedback_rounds = int(feedback_rounds)
         self.soft_feedback = bool(soft_feedback)
@@ -151,6 +152,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         k = lay.bits_per_symbol
         h_pre, err_pre = hs, nv * err_factor
         self._err_k = None
+        if not (np.isfinite(y[:, di]).all() and np.isfinite(hs[di]).all() and np.isfinite(nv) and nv > 0):
+            # NaN/inf samples: no re-estimation; the frame goes on as it is and the demapper
+            # downstream flags the bad symbols (LLR 0) -- the flowgraph keeps running
+            self.df_skipped += 1
+            return y, hs, err_factor
         self.df_frames += 1
         ok = None
         for _ in range(self.feedback_rounds):
