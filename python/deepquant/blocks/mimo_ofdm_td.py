@@ -455,7 +455,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
 
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
-        from ..phy import ldpc, mapping
+        from ..ofdm import estimation as ofdm_estimation
         from ..phy import mimo as phy_mimo
 
         lay, nr, nt, t, nd = self.layout, self.nr, self.nt, self.t, self.nd
@@ -472,15 +472,8 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             hu = np.broadcast_to(h[di][None], (t, nd, nr, nt)).reshape(-1, nr, nt)
             llr = phy_mimo.lmmse(yu.astype(np.complex64), np.ascontiguousarray(hu, dtype=np.complex64),
                                  np.tile(eff, t).astype(np.float32), k)
-            _, cw, its, post = ldpc.bp_decode_torch(np.asarray(llr, np.float32).reshape(-1, ldpc.N), self.max_iter,
-                                                    return_codewords=True, return_iterations=True,
-                                                    return_posteriors=True)
-            ok = its.numpy() < self.max_iter
-            mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
-            sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
-            okc = np.repeat(ok, ldpc.N // k)
-            mean = np.where(okc, sym, mean).reshape(t, nd, nt)
-            var = np.where(okc, 0.0, var).reshape(t, nd, nt)
+            mean, var, ok = ofdm_estimation.decoded_symbols(llr, k, self.max_iter)
+            mean, var = mean.reshape(t, nd, nt), var.reshape(t, nd, nt)
             y, h, err_d = ofdm_mimo.refine_with_symbols(y, h_pre, self._noise, self._err_cols, mean, var, lay,
                                                         self.taps_pre, self.taps_post)
             eff = self._noise + err_d

@@ -163,19 +163,9 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             llr = np.asarray(mapping.demap_exact(y[:, di].reshape(-1).astype(np.complex64),
                                                  np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1).astype(np.complex64),
                                                  np.float32(nv * (1.0 + err_factor)), k), dtype=np.float32).reshape(-1, ldpc.N)
-            _, cw, its, post = ldpc.bp_decode_torch(llr, self.max_iter, return_codewords=True, return_iterations=True,
-                                                    return_posteriors=True)
-            ok = its.numpy() < self.max_iter  # converged: every parity check holds
+            mean, var, ok = estimation.decoded_symbols(llr, k, self.max_iter, self.soft_feedback)
             if not ok.any() and not self.soft_feedback:
                 break
-            if self.soft_feedback:
-                mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
-            else:
-                mean, var = np.zeros(llr.size // k, np.complex128), np.zeros(llr.size // k)
-            sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
-            okc = np.repeat(ok, ldpc.N // k)
-            mean = np.where(okc, sym, mean)
-            var = np.where(okc, 0.0, var)
             xk = np.zeros(y.shape, np.complex128)
             xv = np.zeros(y.shape)
             xk[:, di] = mean.reshape(y.shape[0], self.nd)

@@ -141,6 +141,44 @@ def _basis(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -> np.nda
     return np.exp(-2j * np.pi * np.outer(k, lags) / fft_len)  # [K, L]
 
 
+@functools.lru_cache(maxsize=32)
+def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -> float:
+    """Mean leverage ``tr(F (F^H F)^-1 F^H) / K`` of the impulse-response fit on
+    ``[-taps_pre, taps_post]`` over the ``K`` active carriers (``L/K`` at full rank): a smoothed
+    estimate with error ``err`` per carrier came from ``leverage * sigma^2 / err`` unit-energy
+    training symbols per carrier. Cached (the same for every frame)."""
+    f = _basis(fft_len, active, taps_pre, taps_post)
+    return float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(active))
+
+
+def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, soft: bool = True):
+    """Decision symbols for decoder-aided estimation, shared by both OFDM receivers.
+
+    ``llr`` [n_codewords, 648] (channel LLRs of one frame/packet, ``L = ln P(1)/P(0)``) are
+    decoded by :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`. Codewords whose parity checks
+    all hold give their symbols exactly (variance 0); with ``soft`` the others give posterior-mean
+    symbols from the decoder's a-posteriori LLRs (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`),
+    without it they stay unknown (mean 0, variance 0: left out of the fit).
+
+    Returns (mean complex128 [n_symbols], var float64 [n_symbols], ok bool [n_codewords]), symbols
+    in the LLRs' order.
+    """
+    from ..phy import ldpc, mapping
+
+    k = int(bits_per_symbol)
+    _, cw, its, post = ldpc.bp_decode_torch(np.asarray(llr, np.float32).reshape(-1, ldpc.N), int(max_iter),
+                                            return_codewords=True, return_iterations=True, return_posteriors=True)
+    ok = its.numpy() < int(max_iter)  # converged: every parity check holds
+    n_sym = ok.size * ldpc.N // k
+    if soft:
+        mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
+    else:
+        mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
+    sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
+    okc = np.repeat(ok, ldpc.N // k)
+    return np.where(okc, sym, mean), np.where(okc, 0.0, var), ok
+
+
 def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre: int = 6,
                      taps_post: int | None = None, ref_row: int | None = 1, per_carrier: bool = False):
     """Channel, noise variance and estimation-error variance from known OFDM symbols.
@@ -284,8 +322,7 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     c = np.sum(np.conj(h[None, :] * x) * a * a * y, axis=1)
     y = y * np.exp(-1j * linear_phase_fit(c))[:, None]
     act = tuple(int(k) for k in layout.active)
-    f = _basis(layout.fft_len, act, int(taps_pre), taps_post)
-    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
+    lev = basis_leverage(layout.fft_len, act, int(taps_pre), taps_post)
     w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)
     prior[layout.idx(act)] = np.sqrt(w)

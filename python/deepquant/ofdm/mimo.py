@@ -368,10 +368,10 @@ def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: n
 def _refit_basis(fft_len: int, act: tuple, ai: tuple, di: tuple, pi: tuple, taps_pre: int, taps_post: int):
     """Tap basis of the active carriers, its mean leverage L/K, and its data / pilot rows
     (cached: the same for every packet)."""
-    from .estimation import _basis
+    from .estimation import _basis, basis_leverage
 
     f = _basis(fft_len, act, taps_pre, taps_post)                      # [K, L]
-    lev = float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(act))
+    lev = basis_leverage(fft_len, act, taps_pre, taps_post)
     pos = {c: i for i, c in enumerate(ai)}
     fd = f[[pos[c] for c in di]]                                        # [nd, L]
     fp = f[[pos[c] for c in pi]]                                        # [P, L]
