@@ -175,6 +175,50 @@ def test_training_smoke_and_resume(tmp_path, monkeypatch):
     assert np.mean((a["llr"] > 0) == a["bits"].astype(bool)) > 0.8
 
 
+def test_kl_bits_against_reference():
+    """kl_bits is the bitwise KL divergence in bits (independent float64 numpy reference)."""
+    rng = np.random.default_rng(0)
+    L = rng.normal(0, 6, 5000)
+    Lh = L + rng.normal(0, 2, 5000)
+    p, q = 1 / (1 + np.exp(-L)), 1 / (1 + np.exp(-Lh))
+    ref = np.mean(p * np.log2(p / q) + (1 - p) * np.log2((1 - p) / (1 - q)))
+    got = float(train.kl_bits(torch.tensor(Lh, dtype=torch.float32), torch.tensor(L, dtype=torch.float32)))
+    assert abs(got - ref) < 1e-4 * max(1.0, ref) + 1e-6
+    assert abs(float(train.kl_bits(torch.tensor(L), torch.tensor(L)))) < 1e-6
+    # saturated teachers stay finite
+    big = torch.tensor([60.0, -60.0, 1e4])
+    assert torch.isfinite(train.kl_bits(torch.tensor([0.0, 0.0, 0.0]), big))
+
+
+def test_stage3_joint_kl_latent8_bf16_and_resume(tmp_path, monkeypatch):
+    """Stage 3 (f_Q, g, f_E jointly on the KL loss, bf16 autocast) with 8 latents (Theorem 2's
+    Nt (Nt + 2)) trains, lowers its validation loss, writes codebooks of the new width, and resumes
+    inside stage 3 without redoing stages 1-2."""
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = {"name": "s3", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
+           "arch": {"est_width": 16, "dec_branch_width": 8, "latent_dim": 8}, "amp": "bf16",
+           "stage1": {"steps": 20, "batch": 256}, "stage2": {"steps": 20, "batch": 256},
+           "stage3": {"steps": 30, "batch": 256, "lr": 1e-3, "lr_final": 1e-4, "loss": "kl", "joint": True,
+                      "warmup": 5},
+           "val_every": 10, "checkpoint_every": 10, "codebook_samples": 2000, "out_dir": str(tmp_path / "out")}
+    path = train.train(cfg, progress=False)
+    rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
+    assert rt.latent_dim == 8 and rt.codebooks[6].shape == (8, 64)
+    v3 = [r["val_loss"] for r in rt.meta["history"] if r["stage"] == 3]
+    assert len(v3) >= 3 and v3[-1] < v3[0]
+    idx = rt.quantize(np.random.default_rng(1).normal(0, 4, (5, 12)).astype(np.float32), 6)
+    assert idx.shape == (5, 8)
+    ck = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)
+    assert ck["stage"] == 3
+    cfg["stage3"]["steps"] = 40
+    rt2 = eqnet.EQNetRuntime(train.train(cfg, progress=False, resume=True))
+    h = rt2.meta["history"]
+    assert max(r["step"] for r in h if r["stage"] == 3) == 39
+    assert not any(r["stage"] == 2 for r in h)  # stage 2 not rerun on resume in stage 3
+    with pytest.raises(ValueError, match="amp"):
+        train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "amp": "fp8"})
+
+
 def test_data_with_estimated_channels():
     """csi_error: stored H is the estimate, sigma^2 includes its error, labels are exact ML of them."""
     from gnuradio.deepquant.eqnet import data

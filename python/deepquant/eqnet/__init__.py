@@ -51,7 +51,7 @@ class EQNetRuntime:
         self.path = str(path)
         self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator)
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
-        self.latent_dim = 3 * self.nt
+        self.latent_dim = self.net.latent_dim
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
         if backend not in ("eager", "torchscript"):
             raise ValueError(f"backend must be 'eager' or 'torchscript', got {backend!r}")

@@ -2,7 +2,7 @@
 
 One file holds one configuration (Nr, Nt, K): f_Q, g, optionally f_E, and the per-dimension
 k-means++ latent codebooks for 5 and 6 bits.  Tensors: ``f_q.*``, ``g.*``, ``f_e.*`` (torch
-state-dict names) and ``codebook.b<bits>`` float32 [3 Nt, 2^bits] (sorted centroids per latent
+state-dict names) and ``codebook.b<bits>`` float32 [D, 2^bits] (D latent dimensions, 3 Nt unless the arch says) (sorted centroids per latent
 dimension).  Metadata key ``deepquant`` = JSON ``{"format": "deepquant-eqnet", "version": 1,
 "nr", "nt", "k", "variant", "arch": {...}, "config": {...}, ...}``.
 """
@@ -120,7 +120,7 @@ def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bo
     net.eval()
     codebooks = {int(k[len("codebook.b"):]): v.numpy() for k, v in tensors.items() if k.startswith("codebook.b")}
     for b, cb in codebooks.items():
-        if cb.shape != (3 * cfg[1], 2 ** b) or not np.all(np.diff(cb, axis=1) > 0):
+        if cb.shape != (net.latent_dim, 2 ** b) or not np.all(np.diff(cb, axis=1) > 0):
             raise ModelFileError(f"EQ-Net model {path}: codebook for {b} bits has shape {cb.shape} or is not "
-                                 f"strictly increasing (expected ({3 * cfg[1]}, {2 ** b}))")
+                                 f"strictly increasing (expected ({net.latent_dim}, {2 ** b}))")
     return net, codebooks, meta

@@ -2,8 +2,9 @@
 ratio estimation and quantization"): quantization encoder f_Q, shared branched decoder g,
 estimation encoder f_E.  Pure torch, no GNU Radio.
 
-Shapes for ``Nt`` streams, ``K`` bits per symbol, ``D = 3 Nt`` latent dimensions (the ZF-SIC
-dimension of the paper's Theorem 1):
+Shapes for ``Nt`` streams, ``K`` bits per symbol, ``D`` latent dimensions (default ``3 Nt``, the
+ZF-SIC dimension of the paper's Theorem 1; the arch key ``latent_dim`` sets another, e.g. exact ML's
+``Nt (Nt + 2)`` of Theorem 2):
 
 * ``QuantEncoder``   soft bits ``tanh(L/2)`` [B, Nt K] -> latents [B, D] in (-1, 1) (tanh).
   MLP, ``hidden_layers`` (6) hidden layers of width ``4 Nt K``, ReLU.
@@ -84,13 +85,13 @@ class MLP(nn.Module):
 class QuantEncoder(nn.Module):
     """f_Q: soft bits [B, Nt K] -> latents [B, 3 Nt] (tanh)."""
 
-    def __init__(self, nt: int, k: int, hidden_layers: int = 6, width_factor: int = 4):
+    def __init__(self, nt: int, k: int, hidden_layers: int = 6, width_factor: int = 4, d_latent: int = 0):
         super().__init__()
         n = nt * k
-        self.mlp = MLP(n, width_factor * n, hidden_layers, 3 * nt)
+        self.mlp = MLP(n, width_factor * n, hidden_layers, int(d_latent) or 3 * nt)
 
     def forward(self, s):
-        return torch.tanh(self.mlp(s))
+        return torch.tanh(self.mlp(s).float())
 
 
 class BranchedDecoder(nn.Module):
@@ -113,14 +114,20 @@ class BranchedDecoder(nn.Module):
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(bias))
 
-    def forward(self, z):
+    def half_llr(self, z):
+        """Pre-tanh outputs [B, n_out] in float32: L_hat / 2 (soft bit = tanh of it)."""
         h = z.unsqueeze(0).expand(self.n_out, -1, -1)  # [n_out, B, D]
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w)
             if i < last:
                 h = torch.relu(h)
-        return torch.tanh(h.squeeze(-1).transpose(0, 1))  # [B, n_out]
+        # float32: under bf16 autocast the soft bits near +-1 (large LLRs) would otherwise be rounded
+        # to bf16's 2^-8 spacing (|L| > 6 indistinguishable)
+        return h.squeeze(-1).transpose(0, 1).float()
+
+    def forward(self, z):
+        return torch.tanh(self.half_llr(z))  # [B, n_out]
 
 
 def real_flat(x: torch.Tensor) -> torch.Tensor:
@@ -165,7 +172,7 @@ class EstimationEncoder(nn.Module):
     """f_E: (y [B, Nr] complex, H [B, Nr, Nt] complex, noise_var [B]) -> latents [B, 3 Nt]."""
 
     def __init__(self, nr: int, nt: int, width: int = 128, blocks: int = 1, layers_per_block: int = 6,
-                 input_width: int = 64, stats: bool = False):
+                 input_width: int = 64, stats: bool = False, d_latent: int = 0):
         super().__init__()
         self.nr, self.nt, self.stats = nr, nt, bool(stats)
         n_pairs = nt * (nt - 1) // 2
@@ -177,7 +184,7 @@ class EstimationEncoder(nn.Module):
         self.in_s = he_init_(nn.Linear(2, input_width))
         self.fuse = he_init_(nn.Linear((4 if self.stats else 3) * input_width, width))
         self.blocks = nn.ModuleList(ResidualBlock(width, layers_per_block) for _ in range(blocks))
-        self.out = nn.Linear(width, 3 * nt)
+        self.out = nn.Linear(width, int(d_latent) or 3 * nt)
 
     def features(self, y, H, noise_var):
         """Real input features: (y, H, [sigma, ln sigma^2]) and, with ``stats``, the LMMSE statistics
@@ -211,17 +218,23 @@ class EQNet(nn.Module):
     def __init__(self, nr: int, nt: int, k: int, *, enc_hidden_layers: int = 6, enc_width_factor: int = 4,
                  dec_branch_width: int = 32, dec_hidden_layers: int = 6, est_width: int = 128,
                  est_blocks: int = 1, est_layers_per_block: int = 6, est_input_width: int = 64,
-                 est_stats: bool = False, with_estimator: bool = True):
+                 est_stats: bool = False, latent_dim: int = 0, with_estimator: bool = True):
         super().__init__()
         self.nr, self.nt, self.k = nr, nt, k
-        self.f_q = QuantEncoder(nt, k, enc_hidden_layers, enc_width_factor)
-        self.g = BranchedDecoder(3 * nt, nt * k, dec_branch_width, dec_hidden_layers)
+        d = int(latent_dim) or 3 * nt
+        if not 1 <= d <= 4 * nt * k:
+            raise ValueError(f"EQ-Net latent_dim must be in 1..{4 * nt * k}, got {latent_dim}")
+        self._latent_dim = d
+        self.f_q = QuantEncoder(nt, k, enc_hidden_layers, enc_width_factor, d)
+        self.g = BranchedDecoder(d, nt * k, dec_branch_width, dec_hidden_layers)
         self.f_e = (EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width,
-                                      est_stats) if with_estimator else None)
+                                      est_stats, d) if with_estimator else None)
 
     @property
     def latent_dim(self) -> int:
-        return 3 * self.nt
+        """Latent dimensions: 3 Nt (the paper's choice, ZF-SIC's dimension; arch ``latent_dim`` 0) or
+        the arch's ``latent_dim`` (e.g. Nt (Nt + 2), exact ML's, Theorem 2)."""
+        return self._latent_dim
 
 
 class DetectCore(nn.Module):

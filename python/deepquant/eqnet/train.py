@@ -29,6 +29,20 @@ Config (JSON; every key optional but ``nr``, ``nt``, ``bits_per_symbol``)::
      "codebook_bits": [5, 6], "codebook_samples": 200000,
      "val_every": 500, "checkpoint_every": 1000, "out_dir": null, "threads": 1}
 
+Stage 3 (optional, ``"stage3": {"steps", "batch", "lr", "lr_final", "loss", "joint",
+"quant_weight", "sigma_u"}``): fine-tuning through the decoder g on a soft-bit loss, ``"loss"``
+``"kl"`` (default; :func:`kl_bits`, the bit-metric mutual information the estimate loses) or
+``"wmse"`` (eq. (7)).  ``"joint": false``: f_E alone through the frozen g (f_Q, g, codebooks and the
+quantization mode unchanged).  ``"joint": true``: f_Q, g and f_E together on the estimation loss plus
+``quant_weight`` x the quantization (autoencoder) loss, so the decoder stays shared by both modes;
+the latent codebooks are then recomputed.  The L1 latent loss of stage 2 weighs every latent
+direction alike although the decoder is far more sensitive along some than others.
+
+Mixed precision (``"amp"``, default ``"bf16"``): every stage's forward and backward pass runs under
+``torch.autocast(dtype=torch.bfloat16)`` (AMX / AVX-512-BF16 on this module's CPUs, 1.3-3.2x faster
+steps at the shipped widths), with fp32 master weights, fp32 Adam state and fp32 losses; outputs of
+tanh layers are computed in fp32.  ``"none"`` trains in fp32.
+
 ``stage1_from`` lets EQ-Net-L and EQ-Net-P of one configuration share f_Q, g and the codebooks
 (the paper's shared decoder): train L with stage 1, then P with ``stage1_from`` = L's file.
 
@@ -83,7 +97,7 @@ DEFAULTS = {
     "stage1b": None, "stage1_init": None, "stage2_init": None,
     "stage1_from": None, "csi_error": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
     "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
-    "device": "auto",
+    "device": "auto", "amp": "bf16", "stage3": None,
 }
 
 
@@ -101,6 +115,8 @@ def full_config(cfg: dict) -> dict:
             c[key].update(v)
         else:
             c[key] = v
+    if c["amp"] not in AMP_MODES:
+        raise ValueError(f"amp must be one of {sorted(AMP_MODES)}, got {c['amp']!r}")
     if c["variant"] not in ARCH_DEFAULTS:
         raise ValueError(f"variant must be 'l' or 'p', got {c['variant']!r}")
     arch = dict(ARCH_DEFAULTS[c["variant"]])
@@ -125,6 +141,22 @@ def full_config(cfg: dict) -> dict:
     return c
 
 
+#: "bf16": forward and backward passes under ``torch.autocast(dtype=torch.bfloat16)`` (AMX / AVX-512-BF16
+#: matrix products on CPUs that have them, tensor cores on GPUs) with the fp32 master weights and the
+#: fp32 Adam state untouched, and the losses evaluated in fp32; "none": fp32 throughout.
+AMP_MODES = {"bf16": torch.bfloat16, "none": None}
+
+
+def autocast(device: torch.device, amp: str):
+    """The autocast context of a training step (a no-op context for ``amp = "none"``)."""
+    import contextlib
+
+    dt = AMP_MODES[amp]
+    if dt is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dt)
+
+
 def bit_weights(s: torch.Tensor) -> torch.Tensor:
     """w_i of eq. (7): mean |s_i| per bit position, normalised to mean 1."""
     w = s.abs().mean(dim=0)
@@ -134,6 +166,21 @@ def bit_weights(s: torch.Tensor) -> torch.Tensor:
 def wmse(s_hat: torch.Tensor, s: torch.Tensor, w: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """Eq. (7) averaged over the batch."""
     return ((s_hat - s) ** 2 / (s.abs() + eps) * w).sum(dim=1).mean()
+
+
+def kl_bits(llr_hat: torch.Tensor, llr: torch.Tensor) -> torch.Tensor:
+    """Bitwise KL divergence D(P || Q) of the exact-ML bit posteriors ``p = sigmoid(llr)`` from the
+    estimated ones ``q = sigmoid(llr_hat)``, in bits per bit, averaged over the batch and bits.
+
+    This is the loss of bit-metric-decoding mutual information that a mismatched LLR costs (the
+    binary cross-entropy minus the teacher's entropy; the gradient is that of the cross-entropy).
+    Measured on 2x2 64-QAM at 19-22 dB it orders the detectors as their BLER gaps to exact ML do
+    (max-log 0.010, LMMSE 0.022, shipped EQ-Net-P 0.042, EQ-Net-L 0.046 bits per bit, gaps 0.30,
+    0.45, 0.91, 1.01 dB); eq. (7)'s weighted MSE does not (LMMSE 1.39 vs EQ-Net-P 1.36)."""
+    f = torch.nn.functional.logsigmoid
+    llr = llr.float()
+    p = torch.sigmoid(llr)
+    return (p * (f(llr) - f(llr_hat)) + (1.0 - p) * (f(-llr) - f(-llr_hat))).mean() / math.log(2.0)
 
 
 def kmeans_codebook(z: np.ndarray, bits: int, seed: int) -> np.ndarray:
@@ -255,8 +302,13 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
         opt.load_state_dict(resume_state["opt"])
         start = int(resume_state["step"]) + 1
         rows = json.loads(resume_state["log"])
+    warm = int(sc.get("warmup", 0))  # linear learning-rate warm-up (Adam's first steps move every weight by ~lr)
+
+    def lr_at(step):
+        return sc["lr"] * gamma ** step * (min(1.0, (step + 1) / warm) if warm else 1.0)
+
     for gph in opt.param_groups:
-        gph["lr"] = sc["lr"] * gamma ** start
+        gph["lr"] = lr_at(start)
     g = torch.Generator().manual_seed(int(c["seed"] * 1000 + stage * 100 + dist.rank + start))
     tidx = torch.from_numpy(train_idx)
     bar = tqdm(range(start, steps), desc=f"{c['name']} stage {stage}", disable=not (progress and dist.main),
@@ -264,12 +316,13 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
     t0 = time.perf_counter()
     for step in bar:
         idx = tidx[torch.randint(0, tidx.numel(), (int(sc["batch"]),), generator=g)]
-        loss = loss_fn(idx)
+        with autocast(dist.device, c["amp"]):
+            loss = loss_fn(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         for gph in opt.param_groups:
-            gph["lr"] *= gamma
+            gph["lr"] = lr_at(step + 1)
         last = step == steps - 1
         if dist.main and (step % c["val_every"] == 0 or last):
             v = val_fn()
@@ -316,7 +369,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     if resume and ck.exists():
         resume_state = torch.load(ck, map_location=dev, weights_only=True)
         log.info("resuming from %s (stage %d, step %d)", ck, resume_state["stage"], resume_state["step"])
-        if resume_state["stage"] in (1.5, 2):
+        if resume_state["stage"] in (1.5, 2, 3):
             net.load_state_dict(resume_state["net"])
     history = []
     codebooks = {}
@@ -360,7 +413,8 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     # ---------------- stage 2 ----------------
     for p in list(net.f_q.parameters()) + list(net.g.parameters()):
         p.requires_grad_(False)
-    if c.get("stage2_init") and not (resume_state is not None and resume_state["stage"] == 2):
+    resumed_late = resume_state is not None and resume_state["stage"] in (2, 3)
+    if c.get("stage2_init") and not resumed_late:
         init_estimator_from(net.f_e, eqio.load(c["stage2_init"], expect=(nr, nt, k), need_estimator=True)[0].f_e)
     fe = dist.wrap(_FECore(net.f_e))
     with torch.no_grad():
@@ -373,14 +427,59 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
         del parts
 
     def loss2(idx):
-        return (fe(*(f[idx] for f in feats)) - z_all[idx]).abs().sum(dim=1).mean()
+        return (fe(*(f[idx] for f in feats)).float() - z_all[idx]).abs().sum(dim=1).mean()
 
     def val2():
         with torch.no_grad():
             return float((net.f_e.core(*(f[val_idx] for f in feats)) - z_all[val_idx]).abs().sum(1).mean())
 
-    rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
-    history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
+    if not (resume_state is not None and resume_state["stage"] == 3):
+        rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
+        history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
+    # ---------------- stage 3 (optional): fine-tuning through the decoder ---------------------
+    if c.get("stage3"):
+        s3 = c["stage3"]
+        joint = bool(s3.get("joint", False))
+        kind = s3.get("loss", "kl")
+        if kind not in ("kl", "wmse"):
+            raise ValueError(f"stage3 loss must be 'kl' or 'wmse', got {kind!r}")
+        l_all = torch.from_numpy(ds["llr"]).to(dev) if kind == "kl" else None
+        params = list(net.f_e.parameters())
+        if joint:
+            for prm in list(net.f_q.parameters()) + list(net.g.parameters()):
+                prm.requires_grad_(True)
+            params += list(net.f_q.parameters()) + list(net.g.parameters())
+        ae3 = _Autoencoder(net.f_q, net.g, float(s3.get("sigma_u", c["stage1"]["sigma_u"])))
+        qw = float(s3.get("quant_weight", 1.0))
+
+        def est_loss(z, idx):
+            if kind == "kl":
+                return kl_bits(2.0 * net.g.half_llr(z), l_all[idx])
+            return wmse(torch.tanh(net.g.half_llr(z)), s_all[idx], w, c["eps"])
+
+        def loss3(idx):
+            loss = est_loss(fe(*(f[idx] for f in feats)).float(), idx)
+            if joint:
+                z = net.f_q(s_all[idx])
+                if ae3.training:
+                    z = z + ae3.sigma_u * torch.randn_like(z)
+                loss = loss + qw * est_loss(z, idx)
+            return loss
+
+        def val3():
+            with torch.no_grad():
+                return float(est_loss(net.f_e.core(*(f[val_idx] for f in feats)), val_idx))
+
+        rs = resume_state if (resume_state is not None and resume_state["stage"] == 3) else None
+        history += _run_stage(3, c, net, params, loss3, val3, train_idx, out_dir, dist, rs, progress,
+                              schedule=s3)
+        for prm in net.parameters():
+            prm.requires_grad_(False)
+        if joint:  # f_Q moved: new latent codebooks
+            with torch.no_grad():
+                sub = torch.from_numpy(train_idx[: int(c["codebook_samples"])]).to(dev)
+                z = net.f_q(s_all[sub]).cpu().numpy()
+            codebooks = {int(b): kmeans_codebook(z, int(b), c["seed"]) for b in c["codebook_bits"]}
     t_total = time.perf_counter() - t_start
     if not dist.main:
         return out_dir / f"{c['name']}.safetensors"
@@ -409,8 +508,11 @@ def plot_history(history, path, title="") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, stage, what in ((axes[0], 1, "eq. (7) weighted MSE"), (axes[1], 2, "eq. (9) L1 latent distance")):
+    panels = [(1, "eq. (7) weighted MSE"), (2, "eq. (9) L1 latent distance")]
+    if any(r["stage"] == 3 for r in history):
+        panels.append((3, "eq. (7) weighted MSE through g"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (stage, what) in zip(axes, panels):
         rows = [r for r in history if r["stage"] == stage]
         if rows:
             ax.semilogy([r["step"] for r in rows], [r["train_loss"] for r in rows], label="train (batch)")
