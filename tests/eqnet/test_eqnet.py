@@ -219,6 +219,43 @@ def test_stage3_joint_kl_latent8_bf16_and_resume(tmp_path, monkeypatch):
         train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "amp": "fp8"})
 
 
+def test_training_in_pieces(tmp_path, monkeypatch):
+    """max_minutes: a piece stopped in stage 1 checkpoints and raises TrainingPaused; one stopped in
+    stage 3 writes a usable model marked partial; --resume finishes the run, and the wall time of
+    all pieces accumulates."""
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = {"name": "pieces", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
+           "arch": {"est_width": 16, "dec_branch_width": 8},
+           "stage1": {"steps": 20, "batch": 128}, "stage2": {"steps": 10, "batch": 128},
+           "stage3": {"steps": 10, "batch": 128, "lr": 1e-3, "lr_final": 1e-4},
+           "val_every": 5, "checkpoint_every": 5, "codebook_samples": 1000, "out_dir": str(tmp_path / "out")}
+    with pytest.raises(train.TrainingPaused) as e:
+        train.train(cfg, progress=False, max_minutes=0.0)
+    assert e.value.stage == 1 and e.value.step == 0
+    ck = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)
+    assert ck["stage"] == 1 and ck["step"] == 0 and ck["wall_s"] > 0
+    # resume to the end of stage 2 and pause at once in stage 3: the model is written, marked partial
+    monkeypatch.setattr(train, "_run_stage", _pause_in_stage3(train._run_stage))
+    path = train.train(cfg, progress=False, resume=True, max_minutes=10.0)
+    rt = eqnet.EQNetRuntime(path, need_estimator=True)
+    assert rt.meta["partial"] == {"stage": 3, "step": 0, "of": 10}
+    assert rt.meta["seconds"]["all_pieces"] > ck["wall_s"]
+    monkeypatch.undo()
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    rt2 = eqnet.EQNetRuntime(train.train(cfg, progress=False, resume=True))
+    assert rt2.meta["partial"] is None
+    assert max(r["step"] for r in rt2.meta["history"] if r["stage"] == 3) == 9
+
+
+def _pause_in_stage3(run_stage):
+    def wrapped(stage, c, *a, **kw):
+        if stage == 3:
+            c["_deadline"] = 0.0
+        return run_stage(stage, c, *a, **kw)
+
+    return wrapped
+
+
 def test_data_with_estimated_channels():
     """csi_error: stored H is the estimate, sigma^2 includes its error, labels are exact ML of them."""
     from gnuradio.deepquant.eqnet import data

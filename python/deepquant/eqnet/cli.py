@@ -69,7 +69,18 @@ def _run(args) -> int:
         if args.threads:
             cfg["threads"] = args.threads
         cfg = _resolve_stage1(cfg, args.out)
-        path = train.train(cfg, progress=not args.quiet, resume=args.resume)
+        try:
+            path = train.train(cfg, progress=not args.quiet, resume=args.resume, max_minutes=args.max_minutes)
+        except train.TrainingPaused as e:
+            print(f"{cfg.get('name', 'eqnet')}: {e} (time budget of {args.max_minutes} min); continue with the same "
+                  f"command and --resume")
+            return 0
+        from .io import read
+
+        if read(path)[1].get("partial"):
+            print(f"{path}: written as of stage-3 step {read(path)[1]['partial']['step']} (time budget); continue with "
+                  f"the same command and --resume")
+            return 0
         if args.out and args.shipped:
             shutil.copy(path, Path(args.out) / path.name)
             shutil.copy(path.with_suffix(".json"), Path(args.out) / path.with_suffix(".json").name)
@@ -93,5 +104,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, help="CPU threads (default 1)")
     s.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoint.pt")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--max-minutes", type=float, default=None,
+                   help="train for at most this long, then checkpoint and stop (--resume continues); a model "
+                        "stopped in stage 3 is also written as of its last step (its card says 'partial')")
     s.set_defaults(func=_run)
     return s

@@ -281,10 +281,19 @@ def _split(n: int, val_fraction: float, seed: int):
     return perm[nv:], perm[:nv]
 
 
-def _save_ckpt(path: Path, stage: int, step: int, net, opt, log_rows) -> None:
+class TrainingPaused(Exception):
+    """A piece of training ended at its time budget (``max_minutes``); the checkpoint holds the
+    state and ``--resume`` continues from it."""
+
+    def __init__(self, stage, step):
+        super().__init__(f"paused in stage {stage} after step {step}")
+        self.stage, self.step = stage, step
+
+
+def _save_ckpt(path: Path, stage: int, step: int, net, opt, log_rows, wall_s: float = 0.0) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"stage": stage, "step": step, "net": net.state_dict(), "opt": opt.state_dict(),
-                "log": json.dumps(log_rows)}, tmp)
+                "log": json.dumps(log_rows), "wall_s": float(wall_s)}, tmp)
     tmp.replace(path)
 
 
@@ -329,17 +338,32 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
             rows.append({"stage": stage, "step": step, "train_loss": float(loss.detach()), "val_loss": v,
                          "seconds": time.perf_counter() - t0})
             bar.set_postfix(train=f"{float(loss.detach()):.3e}", val=f"{v:.3e}")
+        wall = c["_wall0"] + time.perf_counter() - c["_t0"]
         if dist.main and c["checkpoint_every"] and (step % c["checkpoint_every"] == 0 or last) and step > start:
-            _save_ckpt(out_dir / "checkpoint.pt", stage, step, net, opt, rows)
+            _save_ckpt(out_dir / "checkpoint.pt", stage, step, net, opt, rows, wall)
+        if c["_deadline"] is not None and time.perf_counter() > c["_deadline"] and not last:
+            if dist.main:
+                _save_ckpt(out_dir / "checkpoint.pt", stage, step, net, opt, rows, wall)
+            bar.close()
+            c["_history_tail"] = rows
+            raise TrainingPaused(stage, step)
     bar.close()
     return rows
 
 
-def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
-    """Train one EQ-Net model from a config dict; returns the model file path (see module doc)."""
+def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: Optional[float] = None) -> Path:
+    """Train one EQ-Net model from a config dict; returns the model file path (see module doc).
+
+    ``max_minutes``: a piece of training.  When the budget runs out the state is checkpointed and
+    :class:`TrainingPaused` is raised -- except in stage 3, where the network is complete: there
+    the model file is written as of the last step (``meta["partial"]``) and returned, so the best
+    weights so far can be used while ``resume=True`` continues the run."""
     from .. import paths
 
     c = full_config(cfg)
+    c["_t0"] = time.perf_counter()
+    c["_deadline"] = None if max_minutes is None else c["_t0"] + 60.0 * float(max_minutes)
+    c["_wall0"] = 0.0
     dist = _Dist(c["device"])
     if dist.device.type == "cpu":
         torch.set_num_threads(int(c["threads"]))
@@ -368,7 +392,8 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
     ck = out_dir / "checkpoint.pt"
     if resume and ck.exists():
         resume_state = torch.load(ck, map_location=dev, weights_only=True)
-        log.info("resuming from %s (stage %d, step %d)", ck, resume_state["stage"], resume_state["step"])
+        log.info("resuming from %s (stage %s, step %d)", ck, resume_state["stage"], resume_state["step"])
+        c["_wall0"] = float(resume_state.get("wall_s", 0.0))
         if resume_state["stage"] in (1.5, 2, 3):
             net.load_state_dict(resume_state["net"])
     history = []
@@ -437,6 +462,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
         rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
         history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
     # ---------------- stage 3 (optional): fine-tuning through the decoder ---------------------
+    partial = None
     if c.get("stage3"):
         s3 = c["stage3"]
         joint = bool(s3.get("joint", False))
@@ -471,8 +497,12 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
                 return float(est_loss(net.f_e.core(*(f[val_idx] for f in feats)), val_idx))
 
         rs = resume_state if (resume_state is not None and resume_state["stage"] == 3) else None
-        history += _run_stage(3, c, net, params, loss3, val3, train_idx, out_dir, dist, rs, progress,
-                              schedule=s3)
+        try:
+            history += _run_stage(3, c, net, params, loss3, val3, train_idx, out_dir, dist, rs, progress,
+                                  schedule=s3)
+        except TrainingPaused as e:
+            history += c.pop("_history_tail")
+            partial = {"stage": 3, "step": e.step, "of": int(s3["steps"])}
         for prm in net.parameters():
             prm.requires_grad_(False)
         if joint:  # f_Q moved: new latent codebooks
@@ -481,17 +511,24 @@ def train(cfg: dict, progress: bool = True, resume: bool = False) -> Path:
                 z = net.f_q(s_all[sub]).cpu().numpy()
             codebooks = {int(b): kmeans_codebook(z, int(b), c["seed"]) for b in c["codebook_bits"]}
     t_total = time.perf_counter() - t_start
+    wall_total = c["_wall0"] + time.perf_counter() - c["_t0"]
     if not dist.main:
         return out_dir / f"{c['name']}.safetensors"
     with torch.no_grad():
         s = s_all[val_idx]
+        lv = torch.from_numpy(ds["llr"]).to(dev)[val_idx]
         val = {"stage1_wmse": float(wmse(net.g(net.f_q(s)), s, w, c["eps"])),
                "stage2_l1": float((net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean()),
-               "estimate_wmse": float(wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w, c["eps"]))}
-    meta = {"nr": nr, "nt": nt, "k": k, "variant": c["variant"], "arch": c["arch"], "config": c,
+               "estimate_wmse": float(wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w, c["eps"])),
+               "autoencoder_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_q(s)), lv)),
+               "estimate_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_e(y_all[val_idx], h_all[val_idx],
+                                                                                nv_all[val_idx])), lv))}
+    meta = {"nr": nr, "nt": nt, "k": k, "variant": c["variant"], "arch": c["arch"],
+            "config": {key: v for key, v in c.items() if not key.startswith("_")}, "partial": partial,
             "bit_weights": w.cpu().tolist(), "train_samples": int(train_idx.size), "validation": val,
             "seconds": {"data": t_data, "stage1": t_stage1, "total": t_total, "threads": torch.get_num_threads(),
-                        "device": str(dev), "world_size": dist.world},
+                        "device": str(dev), "world_size": dist.world, "amp": c["amp"],
+                        "all_pieces": wall_total},
             "history": history}
     net_cpu = net.to("cpu")
     path = eqio.save(out_dir / f"{c['name']}.safetensors", net_cpu, codebooks, meta)
