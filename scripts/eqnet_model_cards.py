@@ -73,8 +73,14 @@ def card(name, meta, repro, bench):
               if c.get("stage1_from") else None),
              (f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
               f"residual blocks, if any, start near identity)" if c.get("stage2_init") else None),
-             f"- wall time of this file's run: {sec['total'] / 60:.1f} min on {sec['device']} with {sec['threads']} thread(s) "
-             f"(data {sec['data']:.0f} s), on a 2-core machine shared with other jobs",
+             (f"- stage 3: {json.dumps(c['stage3'])} ("
+              + ("f_Q, g and f_E jointly" if c['stage3'].get('joint') else "f_E through the frozen decoder g")
+              + f", {c['stage3'].get('loss', 'kl')} loss)" if c.get("stage3") else None),
+             (f"- **partial**: written at stage-3 step {meta['partial']['step']} of {meta['partial']['of']} "
+              f"(a time-budgeted piece; `--resume` continues)" if meta.get("partial") else None),
+             f"- wall time of this file's run: {sec.get('all_pieces', sec['total']) / 60:.1f} min on {sec['device']} with "
+             f"{sec['threads']} thread(s), {sec.get('amp', 'none')} autocast (data {sec['data']:.0f} s), on a 2-core "
+             f"machine shared with other jobs; warm starts (`stage1_from`, `stage2_init`) add their own runs' time",
              f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
              ""]
     if repro:

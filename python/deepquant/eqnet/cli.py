@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-#: training order of ``--shipped``: eqnet-p-2x2-64qam-base is an intermediate (not shipped): EQ-Net-P
-#: on perfect CSI at 15.5-22 dB, which eqnet-p-2x2-64qam continues on 15.5-30.5 dB with estimated
-#: channels (measured: same gap on i.i.d. Rayleigh, no FER floor in the MIMO-OFDM flowgraph)
-SHIPPED_ORDER = ("eqnet-l-2x2-64qam", "eqnet-p-2x2-64qam-base", "eqnet-p-2x2-64qam", "eqnet-l-4x4-16qam")
+#: training order of ``--shipped``.  Intermediates (trained, not shipped): eqnet-l-2x2-64qam-s12
+#: (stages 1 + 2 of EQ-Net-L: the shared f_Q, g, codebooks), eqnet-p-2x2-64qam-base (EQ-Net-P on
+#: perfect CSI at 15.5-22 dB, f_E warm-started from it), eqnet-p-2x2-64qam-est (continued on
+#: 15.5-30.5 dB with estimated channels).  Shipped: eqnet-p-2x2-64qam (stage 3: f_Q, g, f_E jointly
+#: on the KL loss), eqnet-l-2x2-64qam (its f_E fine-tuned through eqnet-p-2x2-64qam's decoder, so
+#: L and P share f_Q, g and the codebooks), eqnet-l-4x4-16qam.
+SHIPPED_ORDER = ("eqnet-l-2x2-64qam-s12", "eqnet-p-2x2-64qam-base", "eqnet-p-2x2-64qam-est", "eqnet-p-2x2-64qam",
+                 "eqnet-l-2x2-64qam", "eqnet-l-4x4-16qam", "eqnet-p-4x4-16qam")
 
 _EPILOG = """config: a JSON object, e.g.
   {"nr": 2, "nt": 2, "bits_per_symbol": 6, "variant": "l", "codewords_per_snr": 10000,
