@@ -209,7 +209,7 @@ def layout(fg) -> None:
     ncol = 1 + max(col.values(), default=-1)
     by_col = [[b for b in blocks if col[b] == c] for c in range(ncol)]
     pos = {}
-    for c, bs in enumerate(by_col):
+    for bs in by_col:
         def key(b):
             ps = [pos[p] for p in pred[b] if p in pos]
             return (sum(ps) / len(ps) if ps else float(b.coordinate[1]), b.coordinate[1], b.name)

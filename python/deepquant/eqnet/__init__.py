@@ -11,11 +11,10 @@ compresses them (quantization).  Pure torch/numpy; no GNU Radio import.
   ``dequantize`` (quantization mode, 5 or 6 bits per latent dimension, k-means++ codebooks),
   ``estimate_indices`` (joint estimation + quantization), ``pack`` / ``unpack`` (bitstreams).
 
-Importing the package registers the detectors ``eqnet_l`` / ``eqnet_p`` (shipped model chosen by
-the (Nr, Nt, K) of the call) and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6`` in
-``phy.mimo.DETECTORS``, and the quantizers ``eqnet-q5`` / ``eqnet-q6`` in
-``evaluate.COMPRESSORS``, so ``deepquant eval`` and the ``mimo_detector`` block use them like the
-classical detectors.
+:func:`detectors` (``eqnet_l`` / ``eqnet_p``, shipped model chosen by the (Nr, Nt, K) of the
+call, and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6``) and :func:`compressors`
+(``eqnet-q5`` / ``eqnet-q6``) are listed by :mod:`gnuradio.deepquant.registry`, so ``deepquant
+eval`` uses them like the classical detectors. Importing this package registers nothing.
 """
 from __future__ import annotations
 
@@ -192,7 +191,7 @@ def unpack_indices(payload: bytes, bits: int) -> np.ndarray:
     return (b[: n * bits].reshape(n, bits) @ w).astype(np.uint8)
 
 
-# ---- registry hooks -----------------------------------------------------------------------------
+# ---- named detectors and compressors (listed by ..registry) -----------------------------------------------------------------------------
 _CACHE: Dict[Tuple, EQNetRuntime] = {}
 _LOCK = threading.Lock()
 
@@ -232,7 +231,7 @@ def _detector(variant: str, bits=None):
     fn.__name__ = f"eqnet_{variant}" + (f"_q{bits}" if bits else "")
     fn.__doc__ = (f"EQ-Net-{variant.upper()} " + ("estimation" if bits is None else
                   f"joint estimation + {bits}-bit latent quantization") + " with the shipped model for the "
-                  f"call's (Nr, Nt, K).")
+                  "call's (Nr, Nt, K).")
     return fn
 
 
@@ -250,16 +249,19 @@ def _compressor(bits: int):
     return f
 
 
-def register() -> None:
-    from .. import evaluate
-    from ..phy import mimo
-
+def detectors() -> Dict[str, object]:
+    """The EQ-Net detectors by name, for :mod:`gnuradio.deepquant.registry`: ``eqnet_l`` /
+    ``eqnet_p`` (estimation) and ``eqnet_<v>_q5`` / ``eqnet_<v>_q6`` (joint estimation +
+    quantization), each using the shipped model for the call's (Nr, Nt, K)."""
+    out = {}
     for v in VARIANTS:
-        mimo.DETECTORS.setdefault(f"eqnet_{v}", _detector(v))
+        out[f"eqnet_{v}"] = _detector(v)
         for b in (5, 6):
-            mimo.DETECTORS.setdefault(f"eqnet_{v}_q{b}", _detector(v, b))
-    for b in (5, 6):
-        evaluate.COMPRESSORS.setdefault(f"eqnet-q{b}", _compressor(b))
+            out[f"eqnet_{v}_q{b}"] = _detector(v, b)
+    return out
 
 
-register()
+def compressors() -> Dict[str, object]:
+    """The EQ-Net LLR compressors ``eqnet-q5`` / ``eqnet-q6`` by name, for
+    :mod:`gnuradio.deepquant.registry`."""
+    return {f"eqnet-q{b}": _compressor(b) for b in (5, 6)}
