@@ -85,8 +85,8 @@ def card(name, meta, repro, bench):
     if bench:
         lines += ["## Speed (bench/eqnet.py)", ""] + [f"- {b}" for b in bench] + [""]
     lines += ["## Limits", "",
-              "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see the "
-              "README's EQ-Net section for the measured gap this leaves.", ""]
+              "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see "
+              "docs/eqnet.md for the measured gap this leaves.", ""]
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 

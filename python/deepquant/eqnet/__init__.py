@@ -1,5 +1,5 @@
-"""EQ-Net (paper 002: Arvinte & Tamir, "EQ-Net: joint deep learning-based log-likelihood ratio
-estimation and quantization"): one network family that estimates MIMO LLRs (detection) and
+"""EQ-Net (Arvinte, Tewfik & Vishwanath, "EQ-Net: A Unified Deep Learning Framework for
+Log-Likelihood Ratio Estimation and Quantization"): one network family that estimates MIMO LLRs (detection) and
 compresses them (quantization).  Pure torch/numpy; no GNU Radio import.
 
 * :mod:`.models` -- f_Q (quantization encoder), g (shared branched decoder), f_E (estimation
