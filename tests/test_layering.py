@@ -151,3 +151,22 @@ def test_core_does_not_import_blocks_apps_or_evaluation():
 
 def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_stream_tag_keys_are_defined_once():
+    """Every tag key string lives in gnuradio.deepquant.tags; no block defines or spells it."""
+    from gnuradio.deepquant import tags
+
+    keys = {v for k, v in vars(tags).items() if k.endswith("_KEY")}
+    assert len(keys) == len([k for k in vars(tags) if k.endswith("_KEY")]), "two names, one key"
+    for f in sorted(PKG.rglob("*.py")):
+        if f.name == "tags.py":
+            continue
+        tree = ast.parse(f.read_text(), str(f))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id.endswith("_KEY")
+                                                     for t in node.targets):
+                assert not isinstance(node.value, ast.Constant), f"{f.name}:{node.lineno} defines a tag key"
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "intern" and node.args and \
+                    isinstance(node.args[0], ast.Constant) and node.args[0].value in keys:
+                raise AssertionError(f"{f.name}:{node.lineno} spells the tag key {node.args[0].value!r}")
