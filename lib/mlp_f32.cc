@@ -6,7 +6,12 @@
  */
 
 #include <gnuradio/deepquant/mlp_f32.h>
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define DQ_X86 1
+#else
+#define DQ_X86 0 // no AVX2 kernel: forward() always takes the portable loop
+#endif
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -19,9 +24,15 @@ constexpr unsigned MAX_AVX2_WIDTH = 64;
 
 bool cpu_has_avx2_fma()
 {
+#if DQ_X86
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
 }
+
+#if DQ_X86
 
 // exp(x) for x <= 0 (Cephes-style: x = n ln2 + r, degree-6 polynomial in r), relative error ~1e-7.
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_neg256(__m256 x)
@@ -109,6 +120,7 @@ __attribute__((target("avx2,fma"))) void layer_dispatch(unsigned nv, const float
     default: throw std::logic_error("mlp_f32: layer too wide for the AVX2 kernel");
     }
 }
+#endif // DQ_X86
 } // namespace
 
 mlp_f32::mlp_f32(const std::vector<std::vector<float>>& weights,
@@ -200,6 +212,7 @@ void mlp_f32::forward_generic(const float* x, std::size_t n, float* out) const
     }
 }
 
+#if DQ_X86
 __attribute__((target("avx2,fma"))) void
 mlp_f32::forward_avx2(const float* x, std::size_t n, float* out) const
 {
@@ -243,6 +256,12 @@ mlp_f32::forward_avx2(const float* x, std::size_t n, float* out) const
         r += rows;
     }
 }
+#else
+void mlp_f32::forward_avx2(const float* x, std::size_t n, float* out) const
+{
+    forward_generic(x, n, out); // never selected: d_avx2_ok is false without x86
+}
+#endif // DQ_X86
 
 } // namespace deepquant
 } // namespace gr

@@ -66,10 +66,10 @@ def card(name, meta, repro, bench):
               if c.get("csi_error") else None),
              f"- stage 1: {'shared with ' + str(Path(c['stage1_from']).stem) if c.get('stage1_from') else json.dumps(c['stage1'])}; "
              f"stage 2: {json.dumps(c['stage2'])}; eq. (7) eps = {c.get('eps')}",
-             (f"- this file's stage 1 was warm-started (`stage1_init`) from the f_Q/g of a finished run of the "
-              f"same config's first stage-1 schedule, then trained with `stage1b`; `--shipped` runs both in one go"
+             ("- this file's stage 1 was warm-started (`stage1_init`) from the f_Q/g of a finished run of the "
+              "same config's first stage-1 schedule, then trained with `stage1b`; `--shipped` runs both in one go"
               if c.get("stage1_init") else None),
-             (f"- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
+             ("- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
               if c.get("stage1_from") else None),
              (f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
               f"residual blocks, if any, start near identity)" if c.get("stage2_init") else None),
@@ -91,8 +91,8 @@ def card(name, meta, repro, bench):
     if bench:
         lines += ["## Speed (bench/eqnet.py)", ""] + [f"- {b}" for b in bench] + [""]
     lines += ["## Limits", "",
-              "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see the "
-              "README's EQ-Net section for the measured gap this leaves.", ""]
+              "Trained for a few epochs on a 2-core CPU (the paper: 1000 epochs per stage on a GPU); see "
+              "docs/eqnet.md for the measured gap this leaves.", ""]
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
@@ -123,7 +123,9 @@ def main(argv=None):
             det = json.loads((Path(a.repro) / "detection.json").read_text())
             if sc in det:
                 g = det[sc]["gap_db_to_exact_ml_at_bler_1e-2"]
-                f2 = (lambda x: "n/a" if x is None else f"{x:+.2f}")
+                def f2(x):
+                    return "n/a" if x is None else f"{x:+.2f}"
+
                 repro.append(f"{sc}: SNR gap to exact ML at BLER 1e-2: EQ-Net-{v.upper()} "
                              f"{f2(g.get('eqnet_' + v))} dB (LMMSE {f2(g.get('lmmse'))} dB, max-log "
                              f"{f2(g.get('maxlog_ml'))} dB, ZF-SIC {f2(g.get('zf_sic'))} dB)")

@@ -72,9 +72,10 @@ def quantization(args, out):
         c["detector"] = f"exact_ml + {comp}" if comp != "none" else "exact_ml"
         curves.append(c)
     try:  # max-MI at 2 bits/LLR (below EQ-Net's 2.5), when the codec supports the option
-        from gnuradio.deepquant import softbit
+        from gnuradio.deepquant import registry, softbit
 
-        ev.COMPRESSORS.setdefault("softbit-maxmi2-6", softbit.compressor("maxmi", 6, bits=2))
+        if "softbit-maxmi2-6" not in registry.compressors():
+            registry.register_compressor("softbit-maxmi2-6", softbit.compressor("maxmi", 6, bits=2))
         c = ev.sweep(sc, "exact_ml", grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
                      progress=not args.quiet, compressor="softbit-maxmi2-6", stop_bler=args.stop_bler)
         c["bits_per_llr"] = 2.0

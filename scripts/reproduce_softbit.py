@@ -150,7 +150,7 @@ def main(argv=None):
     # K = 8 (Fig. 5)
     m8 = {"learned": ("learned", {}), "deepllr-ec": ("deepllr-ec", {}), "maxmi-4b": ("maxmi", {"bits": 4})}
     models8 = {}
-    for i, p in enumerate(a.alpha_models_k8):
+    for p in a.alpha_models_k8:
         m8[f"learned-{Path(p).stem}"] = ("learned", {})
         models8[f"learned-{Path(p).stem}"] = p
     rows8 = run_k(8, a.snr_k8, a.codewords_k8, m8, a.seed + 1, models8)

@@ -12,7 +12,11 @@ say() { echo "[deepquant setup] $*" >&2; }
 die() { echo "[deepquant setup] ERROR: $*" >&2; exit 1; }
 
 # ---- 1. Debian packages -------------------------------------------------------------------------
-apt_pkgs=(gnuradio gnuradio-dev pybind11-dev python3-pybind11 cmake g++ python3-venv pkg-config)
+# GNU Radio Companion (the GUI) also needs GTK's GObject introspection data and cairo bindings, which the
+# gnuradio package does not pull in (without them: "Namespace Gtk not available"); xvfb + xauth run it
+# headless (the tests start it under Xvfb).
+apt_pkgs=(gnuradio gnuradio-dev pybind11-dev python3-pybind11 cmake g++ python3-venv pkg-config
+          gir1.2-gtk-3.0 python3-gi-cairo xvfb xauth)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

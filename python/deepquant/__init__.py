@@ -12,15 +12,24 @@ Conventions used everywhere in the module:
 * MIMO channel use ``y = H x + n``: y (Nr,), H (Nr, Nt) row-major when flattened, x (Nt,),
   ``n ~ CN(0, sigma^2 I)``; LLRs stream-major (all K bits of stream 0, then stream 1, ...).
 
-The C++ blocks and the hard-quantization kernel (``scalar_quantizer``) come from the compiled
-bindings. Python blocks and the numeric sub-packages (``phy``, ...) are imported on first use,
-so ``import gnuradio.deepquant`` stays fast and does not import torch.
+Layers: the numeric core (``phy``, ``ofdm``, ``chanest``, ``softbit``, ``eqnet``, ``slp``;
+numpy/torch) imports neither GNU Radio's runtime nor the blocks, so ``import
+gnuradio.deepquant.phy`` works without loading ``gnuradio.gr``; :mod:`.registry` names the
+detectors and compressors above it; the blocks (``blocks/``) adapt streams, tags and PDUs to it.
+
+The C++ blocks and kernels (``quantizer_ff``, ``scalar_quantizer``, ``rans_coder``, ...) come from
+the compiled bindings and the Python blocks from ``blocks/``; both are imported on first use of
+their name, so importing the package (or a numeric sub-package) loads neither GNU Radio's
+runtime nor torch. An error importing the compiled bindings is a real installation problem and
+surfaces at that first use.
 """
 import importlib
 
-# The compiled bindings: a failure here is a real installation problem and must surface.
-from .deepquant_python import *  # noqa: F401,F403
 from ._version import __version__  # noqa: F401
+
+# Names of the compiled bindings (deepquant_python), imported on first use.
+_BINDINGS = ("adc_cc", "dequantizer_bf", "mlp_f32", "publish_frames", "quantizer_fb", "quantizer_ff",
+             "rans_coder", "rans_error", "scalar_quantizer", "u8vector_to_bytes")
 
 # Python blocks, imported lazily (name -> module inside the package).
 _LAZY_BLOCKS = {
@@ -66,6 +75,12 @@ _LAZY_BLOCKS = {
 
 
 def __getattr__(name):
+    if name in _BINDINGS:
+        from . import deepquant_python
+
+        obj = getattr(deepquant_python, name)
+        globals()[name] = obj
+        return obj
     if name in _LAZY_BLOCKS:
         mod = importlib.import_module("." + _LAZY_BLOCKS[name], __name__)
         obj = getattr(mod, name)
@@ -75,4 +90,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY_BLOCKS))
+    return sorted(list(globals()) + list(_BINDINGS) + list(_LAZY_BLOCKS))

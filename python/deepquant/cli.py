@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snr-db", type=float, nargs="+", default=[18.0, 22.0, 26.0], help="flowgraph 1 SNRs (dB)")
     s.add_argument("--methods", nargs="+", default=["none", "learned", "uniform"],
                    help="flowgraph 1 LLR storage methods ('none' = float LLRs)")
-    s.add_argument("--packets", type=int, default=120, help="flowgraph 1 packets per point (4 codewords each)")
-    s.add_argument("--mimo-packets", type=int, default=60, help="flowgraph 2 packets per point")
+    s.add_argument("--packets", type=int, default=200, help="flowgraph 1 packets per point (4 codewords each)")
+    s.add_argument("--mimo-packets", type=int, default=100, help="flowgraph 2 packets per point (8 codewords each)")
     s.add_argument("--mimo-methods", nargs="+", default=None,
                    help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
                         "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)")

@@ -72,22 +72,12 @@ DEFAULT_SNR_DB: Dict[str, list] = {
     "siso-epa-256qam": [float(v) for v in range(16, 35)],
 }
 
-# LLR compressors applied between detection and decoding: name -> f(llr[B, n]) -> llr_hat.
-# 'none' is the identity; the compression capabilities register theirs here.
-COMPRESSORS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"none": lambda llr: llr}
-
-
 def get_compressor(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """COMPRESSORS[name]; ``softbit-*`` names are registered on first use by importing
-    :mod:`gnuradio.deepquant.softbit` (e.g. ``softbit-learned-6``, ``softbit-maxmi-ec-6``),
-    ``eqnet-q5`` / ``eqnet-q6`` by importing :mod:`gnuradio.deepquant.eqnet`."""
-    if name not in COMPRESSORS and name.startswith("softbit-"):
-        from . import softbit  # noqa: F401  (registers its compressors)
-    if name not in COMPRESSORS and name.startswith("eqnet-"):
-        from . import eqnet  # noqa: F401  (registers eqnet-q5 / eqnet-q6)
-    if name not in COMPRESSORS:
-        raise KeyError(f"unknown compressor {name!r}; known: {sorted(COMPRESSORS)}")
-    return COMPRESSORS[name]
+    """The LLR compressor ``name`` applied between detection and decoding (``none``,
+    ``softbit-<method>-<K>``, ``eqnet-q5`` / ``eqnet-q6``, ...): :func:`registry.compressor`."""
+    from . import registry
+
+    return registry.compressor(name)
 
 
 class Link:
@@ -133,7 +123,8 @@ class Link:
     # ---- one batch -----------------------------------------------------------------------------
     def run_batch(self, detector: str, snr_db: float, n_codewords: int, compressor: str = "none"):
         """Simulate ``n_codewords`` codewords. Returns a dict of counts."""
-        from .phy import mapping, mimo
+        from . import registry
+        from .phy import mapping
 
         sc = self.sc
         info = self.rng.integers(0, 2, (n_codewords, K_INFO), dtype=np.uint8)
@@ -161,7 +152,7 @@ class Link:
         if self.csi_error_var > 0:  # separate generator: the link itself is unchanged (paired runs)
             e = self._csi_rng.standard_normal(h.shape + (2,)) @ np.array([1.0, 1j])
             h = (h + np.sqrt(self.csi_error_var / 2) * e).astype(np.complex64)
-        llr = np.asarray(mimo.detect(detector, y, h, np.full(n_uses, nv, np.float32),
+        llr = np.asarray(registry.detect(detector, y, h, np.full(n_uses, nv, np.float32),
                                      bits_per_symbol=sc.bits_per_symbol), dtype=np.float32)
         uncoded_err = int(np.sum((llr > 0).astype(np.uint8) != use_bits))
         llr = get_compressor(compressor)(llr)

@@ -34,7 +34,6 @@ def test_noiseless_output_is_h_times_x(model):
 
 
 def test_rayleigh_statistics_noise_and_coherence():
-    rng = np.random.default_rng(1)
     nr, nt, n = 2, 2, 20000
     x = np.zeros((n, nt), np.complex64)
     ch = dq.mimo_channel(nr, nt, "rayleigh", 0.3, coherence=10, seed=5)

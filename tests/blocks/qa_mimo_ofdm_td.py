@@ -145,7 +145,7 @@ def test_refine_column0_uses_header_as_training():
     act = lay.idx(lay.active)
     w2 = lay.sync_words()[1]
     e_ltf, e_ref = [], []
-    for trial in range(20):
+    for _trial in range(20):
         g = (rng.standard_normal((2, 2, 6)) + 1j * rng.standard_normal((2, 2, 6))) / np.sqrt(12)
         hf = np.einsum("rjl,kl->krj", g, np.exp(-2j * np.pi * np.outer(k, np.arange(6)) / 64))
         nz = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)) * np.sqrt(0.01 / 2)  # noqa: E731

@@ -3,7 +3,6 @@ snapshots with stream_to_vector, agreement with the numpy estimator, MSE, bad-in
 parameter checks and the GRC descriptions."""
 import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -34,14 +34,18 @@ def test_shipped_model_reproduces_known_output(key):
 
 
 def test_registry_hooks_reach_the_shipped_models():
-    """``phy.mimo.detect('eqnet_*')`` and ``evaluate`` compressors ``eqnet-q5/q6`` resolve lazily."""
-    from gnuradio.deepquant import evaluate
+    """``registry.detect('eqnet_*')`` and the ``evaluate`` compressors ``eqnet-q5/q6`` reach the
+    shipped models; ``phy.mimo`` (a lower layer) does not know the learned names itself."""
+    from gnuradio.deepquant import evaluate, registry
     from gnuradio.deepquant.phy import mimo
 
     y, H, nv, llr = cards.check_inputs(2, 2, 6)
-    out = mimo.detect("eqnet_l", y, H, nv, bits_per_symbol=6)
+    out = registry.detect("eqnet_l", y, H, nv, bits_per_symbol=6)
     np.testing.assert_allclose(out, eqnet.runtime(2, 2, 6, "l").detect(y, H, nv), atol=1e-5)
-    j = mimo.detect("eqnet_p_q6", y, H, nv, bits_per_symbol=6)
+    assert "eqnet_l" not in mimo.DETECTORS
+    with pytest.raises(ValueError, match="registry"):
+        mimo.detect("eqnet_l", y, H, nv, bits_per_symbol=6)
+    j = registry.detect("eqnet_p_q6", y, H, nv, bits_per_symbol=6)
     assert j.shape == (8, 12)
     for name in ("eqnet-q5", "eqnet-q6"):
         rec = evaluate.get_compressor(name)(llr)

@@ -215,7 +215,7 @@ def test_mimo_refine_with_symbols_known_payload():
     lay = OfdmLayout()
     rng = np.random.default_rng(11)
     nr = nt = 2
-    ai, di, pi = lay.idx(lay.active), lay.data_idx, lay.pilot_idx
+    di, pi = lay.data_idx, lay.pilot_idx
     t = lay.payload_ofdm_symbols
     pts = np.asarray(mapping.constellation(lay.bits_per_symbol))
     nv = 10 ** (-2.4)

@@ -73,6 +73,50 @@ def run_harq(snr_db, packets=120, cfo=0.15, sro_ppm=10.0, seed=1, method="learne
     return r
 
 
+def _ci(r):
+    """95% Clopper-Pearson interval of a row's codeword error rate."""
+    from ..stats import clopper_pearson
+
+    return clopper_pearson(r["codeword_errors"], r["codewords"])
+
+
+def _fer_cell(r) -> str:
+    lo, hi = _ci(r)
+    return f"{r['fer']:.3f} [{lo:.3f},{hi:.3f}]"
+
+
+def _curve(ax, pts, style, label, dx=0.0):
+    """FER with its 95% interval as error bars; a point with no error seen is drawn at its upper
+    bound as a down-pointing triangle (the true FER lies below it). ``dx`` (dB) shifts the curve
+    sideways so that methods with equal counts stay visible."""
+    x = np.array([r["snr_db"] for r in pts], float) + dx
+    fer = np.array([r["fer"] for r in pts], float)
+    lo, hi = np.array([_ci(r) for r in pts], float).T
+    seen = fer > 0
+    line = ax.semilogy(x[seen], fer[seen], style, label=label)[0]
+    ax.errorbar(x[seen], fer[seen], yerr=[fer[seen] - np.maximum(lo[seen], 1e-4), hi[seen] - fer[seen]],
+                fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8)
+    if (~seen).any():
+        ax.semilogy(x[~seen], hi[~seen], "v", color=line.get_color(), markersize=8, markerfacecolor="none")
+        ax.vlines(x[~seen], 1e-4, hi[~seen], colors=line.get_color(), linestyles=":", alpha=0.6)
+    ok = np.isfinite(x) & seen
+    if ok.sum() > 1:  # join seen points and upper bounds in SNR order, like a curve
+        order = np.argsort(x)
+        ax.semilogy(x[order], np.where(seen, fer, hi)[order], "-", color=line.get_color(), alpha=0.35)
+
+
+def _lost_notes(ax, rows):
+    """Write under each SNR how many packets were lost (missed sync or header): a lost packet
+    counts as errors for all its codewords and for every method alike."""
+    lost = {}
+    for r in rows:
+        lost[r["snr_db"]] = max(lost.get(r["snr_db"], 0), int(r.get("lost_packets", 0)))
+    for snr, n in lost.items():
+        if n:
+            ax.annotate(f"{n} packet{'s' if n > 1 else ''} lost", (snr, 1.5e-4), ha="center", fontsize=7,
+                        color="0.3")
+
+
 def _plot(rows, mimo_rows, out: Path):
     import matplotlib
 
@@ -80,35 +124,45 @@ def _plot(rows, mimo_rows, out: Path):
     import matplotlib.pyplot as plt
 
     n = 2 if mimo_rows else 1
-    fig, axes = plt.subplots(1, n, figsize=(6.2 * n, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 4.8), squeeze=False)
     ax = axes[0][0]
-    for m in sorted({r["softbit_method"] for r in rows}):
+    ms = sorted({r["softbit_method"] for r in rows})
+    for i, m in enumerate(ms):
         pts = [r for r in rows if r["softbit_method"] == m]
         bits = np.nanmean([r["stored_bits_per_llr"] for r in pts])
-        ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-o",
-                    label=f"{METHOD_LABELS.get(m, m)} ({bits:.2f} bits/LLR)")
-    ax.set_title("Flowgraph 1: SISO OFDM, 64-QAM, EPA, CFO 0.15, real sync")
+        cw = pts[0]["codewords"]
+        _curve(ax, pts, "os^DP"[i % 5], f"{METHOD_LABELS.get(m, m)} ({bits:.2f} bits/LLR, {cw} codewords/point)",
+               dx=0.12 * (i - (len(ms) - 1) / 2))
+    _lost_notes(ax, rows)
+    ax.set_title("Flowgraph 1: SISO OFDM, 64-QAM, EPA, CFO 0.15, real sync", fontsize=10)
     ax.set_xlabel("SNR per subcarrier (dB)")
-    ax.set_ylabel("codeword error rate (floor 1e-3 = no error seen)")
+    ax.set_ylabel("codeword error rate, 95% Clopper-Pearson interval\n(\u25bd = no error seen: upper bound)")
+    ax.set_ylim(1e-4, 1.5)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     if mimo_rows:
         ax = axes[0][1]
-        for m in sorted({r["method"] for r in mimo_rows}):
+        ms = sorted({r["method"] for r in mimo_rows})
+        for i, m in enumerate(ms):
             pts = [r for r in mimo_rows if r["method"] == m]
-            ax.semilogy([r["snr_db"] for r in pts], [max(r["fer"], 1e-3) for r in pts], "-s",
-                        label=MIMO_LABELS.get(m, m))
-        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, EPA, CFO 0.1, real sync")
+            _curve(ax, pts, "soD^P"[i % 5], f"{MIMO_LABELS.get(m, m)} ({pts[0]['codewords']} codewords/point)",
+                   dx=0.1 * (i - (len(ms) - 1) / 2))
+        _lost_notes(ax, mimo_rows)
+        ax.set_title("Flowgraph 2: 2x2 MIMO-OFDM, 64-QAM, EPA, CFO 0.1, real sync", fontsize=10)
         ax.set_xlabel("SNR (dB)")
+        ax.set_ylim(1e-4, 1.5)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.legend(fontsize=7)
+    fig.text(0.5, 0.005, "Intervals treat codewords as independent; codewords of one packet share its channel "
+             "and a lost packet counts for all of them, so the real uncertainty is larger.",
+             ha="center", fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(out / "demo_fer.png", dpi=110)
     plt.close(fig)
 
 
-def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, mimo_methods=None,
-        mimo_snr_db=(22.0, 25.0, 28.0), mimo_packets=60, out="out/demo", harq=True) -> dict:
+def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=200, mimo=True, mimo_methods=None,
+        mimo_snr_db=(22.0, 25.0, 28.0), mimo_packets=100, out="out/demo", harq=True) -> dict:
     """Run the demo; prints the table and the RESULT line, writes JSON and PNG under ``out``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from . import ofdm_flowgraphs as fg
@@ -129,16 +183,19 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
               f"shared Schmidl & Cox sync, LS training ({mimo_packets} packets = {mimo_packets * 8} codewords per point)")
         mimo_rows = mimo_ofdm.run_demo(mimo_snr_db, mimo_methods, mimo_packets)
     print()
-    print(f"{'flowgraph':<12} {'method':<26} " + " ".join(f"{'FER@%gdB' % s:>10}" for s in snr_db)
+    print("FER per codeword with its 95% Clopper-Pearson interval [lo,hi]:")
+    print(f"{'flowgraph':<12} {'method':<26} " + " ".join(f"{'FER@%gdB' % s:>19}" for s in snr_db)
           + f" {'bits/LLR':>9} {'samples/s':>10} {'x real time':>11}")
     summary = {}
     for m in methods:
         pts = [r for r in rows if r["softbit_method"] == m]
         sps = float(np.median([r["samples_per_s"] for r in pts]))
         bits = float(np.nanmean([r["stored_bits_per_llr"] for r in pts]))
-        print(f"{'1 SISO OFDM':<12} {METHOD_LABELS.get(m, m):<26} " + " ".join(f"{r['fer']:>10.4f}" for r in pts)
+        print(f"{'1 SISO OFDM':<12} {METHOD_LABELS.get(m, m):<26} " + " ".join(f"{_fer_cell(r):>19}" for r in pts)
               + f" {bits:>9.2f} {sps:>10.3g} {sps / fg.SAMP_RATE:>11.4f}")
-        summary[f"siso_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "stored_bits_per_llr": bits,
+        summary[f"siso_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts},
+                                "fer_ci95": {f"{r['snr_db']:g}": [round(v, 5) for v in _ci(r)] for r in pts},
+                                "codewords_per_point": pts[0]["codewords"], "stored_bits_per_llr": bits,
                                 "samples_per_s": sps}
     if harq_row:
         h = harq_row["harq"]
@@ -157,10 +214,12 @@ def run(snr_db=DEFAULT_SNR_DB, methods=DEFAULT_METHODS, packets=120, mimo=True, 
             if not pts:
                 continue
             sps = float(np.median([r["samples_per_s"] for r in pts]))
-            print(f"{'2 MIMO 2x2':<12} {MIMO_LABELS.get(m, m):<26} " + " ".join(f"{r['fer']:>10.4f}" for r in pts)
+            print(f"{'2 MIMO 2x2':<12} {MIMO_LABELS.get(m, m):<26} " + " ".join(f"{_fer_cell(r):>19}" for r in pts)
                   + f" {pts[0].get('stored_bits_per_llr', 32.0):>9.2f} {sps:>10.3g} {sps / pts[0]['samp_rate']:>11.4f}"
                   + f"   (SNRs {', '.join('%g' % s for s in msnr)} dB)")
-            summary[f"mimo_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts}, "samples_per_s": sps}
+            summary[f"mimo_{m}"] = {"fer": {f"{r['snr_db']:g}": r["fer"] for r in pts},
+                                    "fer_ci95": {f"{r['snr_db']:g}": [round(v, 5) for v in _ci(r)] for r in pts},
+                                    "codewords_per_point": pts[0]["codewords"], "samples_per_s": sps}
     print(f"(samples/s: receive flowgraph incl. impairments, one process, torch 1 thread; real time = "
           f"{fg.SAMP_RATE / 1e6:g} Msps; float LLRs are stored as 32-bit floats)")
     if mimo_rows:

@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from ..tags import LEN_KEY
+
 SAMP_RATE = 20e6  # the OFDM numerology the frames stand for (64-point FFT, 16-sample CP)
 
 
@@ -164,7 +166,7 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
     srcs = []
     for j in range(nt):
         sig = np.concatenate([np.zeros(lead, np.complex64), iq[j], np.zeros(tail, np.complex64)])
-        tags = [gr.tag_utils.python_to_tag((int(s) + lead, pmt.intern("packet_len"), pmt.from_long(spp),
+        tags = [gr.tag_utils.python_to_tag((int(s) + lead, pmt.intern(LEN_KEY), pmt.from_long(spp),
                                             pmt.intern("tx"))) for s in starts] if j == 0 else []
         srcs.append(blocks.vector_source_c(sig.tolist(), False, 1, tags))
     chan = mimo_ofdm_impairments(nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..ofdm import reference
 from ..ofdm.layout import OfdmLayout
+from ..tags import LEN_KEY
 
 REF_SEED = 1
 REF_PERIOD = 16
@@ -71,7 +72,7 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     n_packets = len(starts)
     pad = np.zeros(3 * lay.samples_per_packet, np.complex64)
     sig = np.concatenate([pad[: lay.samples_per_packet], iq, pad])
-    tags = [gr.tag_utils.python_to_tag((int(s) + lay.samples_per_packet, pmt.intern("packet_len"),
+    tags = [gr.tag_utils.python_to_tag((int(s) + lay.samples_per_packet, pmt.intern(LEN_KEY),
                                         pmt.from_long(lay.samples_per_packet), pmt.intern("tx")))
             for s in starts]
     tb = gr.top_block("ofdm_rx_run")

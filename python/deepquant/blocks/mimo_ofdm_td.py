@@ -26,14 +26,9 @@ from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
-from .ofdm_fer_counter import PACKET_NUM_KEY
-from .ofdm_tx import LEN_KEY
+from ..tags import ERR_COLS_KEY, EST_ERR_KEY, FRAME_KEY, LEN_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY  # noqa: F401
+from ..tags import MIMO_CHAN_KEY as CHAN_KEY
 
-FRAME_KEY = "frame_len"
-CHAN_KEY = "dq_mimo_chan_est"
-NOISE_VAR_KEY = "dq_noise_var"
-#: per-column error variance of the header decoder's channel estimate (f64vector, Nt)
-ERR_COLS_KEY = "dq_est_err_var_cols"
 MODELS = ("epa", "flat", "none", "cdla")
 
 
@@ -385,7 +380,7 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(res[0]))
         d = pmt.dict_add(d, pmt.intern(CHAN_KEY), pmt.init_c32vector(h.size, h.reshape(-1).tolist()))
         d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
-        d = pmt.dict_add(d, pmt.intern("dq_est_err_var"), pmt.from_double(err))
+        d = pmt.dict_add(d, pmt.intern(EST_ERR_KEY), pmt.from_double(err))
         d = pmt.dict_add(d, pmt.intern(ERR_COLS_KEY), pmt.init_f64vector(nt, [float(e) for e in err_cols]))
         self.message_port_pub(self.port, d)
 

@@ -9,9 +9,7 @@ from gnuradio import gr
 from ..ofdm import reference
 from ..phy import ldpc
 
-#: the packet-number tag of ``ofdm_rx`` (not ``packet_num``: the soft-bit compressor numbers its
-#: own frames under that key)
-PACKET_NUM_KEY = "ofdm_packet_num"
+from ..tags import PACKET_NUM_KEY  # noqa: F401  (the packet-number tag of ``ofdm_rx``; re-exported)
 
 
 class ofdm_fer_counter(gr.sync_block):

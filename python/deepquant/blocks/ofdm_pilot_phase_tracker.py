@@ -8,9 +8,8 @@ from gnuradio import gr
 
 from ..ofdm import estimation
 from ..ofdm.layout import OfdmLayout
+from ..tags import CHAN_TAPS_KEY  # noqa: F401  (re-exported)
 from ._common import BadInputCounter
-
-CHAN_TAPS_KEY = "ofdm_sync_chan_taps"
 
 
 def frame_segments(block, n, key):

@@ -8,10 +8,8 @@ import pmt
 from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
-from .ofdm_fer_counter import PACKET_NUM_KEY
-from .ofdm_tx import LEN_KEY
+from ..tags import CHAN_EST_KEY, EST_ERR_KEY, FRAME_KEY, LEN_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY  # noqa: F401
 
-FRAME_KEY = "frame_len"
 SOFTBIT_METHODS = ("none", "learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
 
 
@@ -20,11 +18,6 @@ def check_params(bits_per_symbol, softbit_method, demapper):
         raise ValueError(f"ofdm_rx: softbit_method must be one of {SOFTBIT_METHODS}, got {softbit_method!r}")
     if demapper not in ("exact", "maxlog"):
         raise ValueError(f"ofdm_rx: demapper must be 'exact' or 'maxlog', got {demapper!r}")
-
-
-CHAN_EST_KEY = "dq_chan_est"
-NOISE_VAR_KEY = "dq_noise_var"
-EST_ERR_KEY = "dq_est_err_var"
 
 
 class header_decoder(gr.sync_block):

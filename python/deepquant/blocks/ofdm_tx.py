@@ -6,8 +6,7 @@ import numpy as np
 from gnuradio import blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
-
-LEN_KEY = "packet_len"
+from ..tags import LEN_KEY  # noqa: F401  (re-exported)
 
 
 class header_gen_bc(gr.decim_block):

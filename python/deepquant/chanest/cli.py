@@ -1,4 +1,5 @@
-"""``deepquant train chanest``: train task-based quantized channel estimators (paper 000).
+"""``deepquant train chanest``: train task-based quantized channel estimators (Shohat,
+Tsintsadze, Shlezinger & Eldar, "Deep Quantization for MIMO Channel Estimation").
 
 Registered into the module's CLI by :func:`add_parser`; everything heavy is imported only when the
 command runs.
@@ -30,7 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``chanest`` sub-command to a ``deepquant train`` sub-parser group."""
     s = subparsers.add_parser(
         "chanest", help="task-based quantized MIMO channel estimator (learned combiner + ADC thresholds)",
-        description="Train the deep task-based quantizer of paper 000 (analog combiner -> p identical "
+        description="Train the deep task-based quantizer of Shohat, Tsintsadze, Shlezinger & Eldar, 'Deep "
+                    "Quantization for MIMO Channel Estimation' (analog combiner -> p identical "
                     "scalar ADCs -> digital estimator) on the multi-user MIMO pilot model "
                     "y = sqrt(P)(Phi kron I)h + w, and evaluate it through the C++ ADC kernel.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

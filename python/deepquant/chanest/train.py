@@ -419,7 +419,7 @@ def write_index(out_dir) -> Path:
         "| method | training | digital | M | R | test MSE | limit | ratio | eta_opt | train s | file |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for method, training, lv, m, mt, tc, card in rows:
+    for method, training, lv, m, mt, _tc, card in rows:
         digital = "linear" + (" + energy gain" if m.get("digital_gain") else "")
         if m.get("digital_hidden"):
             digital = "MLP " + "x".join(str(h) for h in m["digital_hidden"]) + (" + gain" if m.get("digital_gain") else "")

@@ -1,5 +1,5 @@
-"""EQ-Net (paper 002: Arvinte & Tamir, "EQ-Net: joint deep learning-based log-likelihood ratio
-estimation and quantization"): one network family that estimates MIMO LLRs (detection) and
+"""EQ-Net (Arvinte, Tewfik & Vishwanath, "EQ-Net: A Unified Deep Learning Framework for
+Log-Likelihood Ratio Estimation and Quantization"): one network family that estimates MIMO LLRs (detection) and
 compresses them (quantization).  Pure torch/numpy; no GNU Radio import.
 
 * :mod:`.models` -- f_Q (quantization encoder), g (shared branched decoder), f_E (estimation
@@ -11,11 +11,10 @@ compresses them (quantization).  Pure torch/numpy; no GNU Radio import.
   ``dequantize`` (quantization mode, 5 or 6 bits per latent dimension, k-means++ codebooks),
   ``estimate_indices`` (joint estimation + quantization), ``pack`` / ``unpack`` (bitstreams).
 
-Importing the package registers the detectors ``eqnet_l`` / ``eqnet_p`` (shipped model chosen by
-the (Nr, Nt, K) of the call) and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6`` in
-``phy.mimo.DETECTORS``, and the quantizers ``eqnet-q5`` / ``eqnet-q6`` in
-``evaluate.COMPRESSORS``, so ``deepquant eval`` and the ``mimo_detector`` block use them like the
-classical detectors.
+:func:`detectors` (``eqnet_l`` / ``eqnet_p``, shipped model chosen by the (Nr, Nt, K) of the
+call, and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6``) and :func:`compressors`
+(``eqnet-q5`` / ``eqnet-q6``) are listed by :mod:`gnuradio.deepquant.registry`, so ``deepquant
+eval`` uses them like the classical detectors. Importing this package registers nothing.
 """
 from __future__ import annotations
 
@@ -67,8 +66,8 @@ class EQNetRuntime:
 
             core = DetectCore(self.net).eval()
             if backend == "torchscript":
-                # traced + frozen + optimize_for_inference: 1.1-1.9x faster than eager torch
-                # (bench/eqnet.py), same LLRs up to float32 rounding near the +-14.5 saturation
+                # traced + frozen + optimize_for_inference (bench/eqnet.py compares it with eager
+                # torch); same LLRs up to float32 rounding near the +-14.5 saturation
                 with torch.inference_mode(False), torch.no_grad():
                     y0 = torch.randn(4, self.nr, dtype=torch.complex64)
                     h0 = torch.randn(4, self.nr, self.nt, dtype=torch.complex64)
@@ -123,8 +122,8 @@ class EQNetRuntime:
         return f if len(f) == 4 else f + (torch.zeros(y.shape[0], 0),)
 
     def _decode(self, z: torch.Tensor) -> np.ndarray:
-        """g in cache-sized chunks (the branched decoder's activations, [Nt K, rows, width], run
-        ~2x faster per row when they stay in L2: measured 1.2e5 vs 6.4e4 rows/s at 1024 vs 4096)."""
+        """g in chunks of rows small enough that the branched decoder's activations ([Nt K, rows,
+        width]) stay in the L2 cache."""
         out = np.empty((z.shape[0], self.nt * self.k), np.float32)
         with torch.inference_mode():
             for i in range(0, z.shape[0], CHUNK):
@@ -192,7 +191,7 @@ def unpack_indices(payload: bytes, bits: int) -> np.ndarray:
     return (b[: n * bits].reshape(n, bits) @ w).astype(np.uint8)
 
 
-# ---- registry hooks -----------------------------------------------------------------------------
+# ---- named detectors and compressors (listed by ..registry) -----------------------------------------------------------------------------
 _CACHE: Dict[Tuple, EQNetRuntime] = {}
 _LOCK = threading.Lock()
 
@@ -232,7 +231,7 @@ def _detector(variant: str, bits=None):
     fn.__name__ = f"eqnet_{variant}" + (f"_q{bits}" if bits else "")
     fn.__doc__ = (f"EQ-Net-{variant.upper()} " + ("estimation" if bits is None else
                   f"joint estimation + {bits}-bit latent quantization") + " with the shipped model for the "
-                  f"call's (Nr, Nt, K).")
+                  "call's (Nr, Nt, K).")
     return fn
 
 
@@ -250,16 +249,19 @@ def _compressor(bits: int):
     return f
 
 
-def register() -> None:
-    from .. import evaluate
-    from ..phy import mimo
-
+def detectors() -> Dict[str, object]:
+    """The EQ-Net detectors by name, for :mod:`gnuradio.deepquant.registry`: ``eqnet_l`` /
+    ``eqnet_p`` (estimation) and ``eqnet_<v>_q5`` / ``eqnet_<v>_q6`` (joint estimation +
+    quantization), each using the shipped model for the call's (Nr, Nt, K)."""
+    out = {}
     for v in VARIANTS:
-        mimo.DETECTORS.setdefault(f"eqnet_{v}", _detector(v))
+        out[f"eqnet_{v}"] = _detector(v)
         for b in (5, 6):
-            mimo.DETECTORS.setdefault(f"eqnet_{v}_q{b}", _detector(v, b))
-    for b in (5, 6):
-        evaluate.COMPRESSORS.setdefault(f"eqnet-q{b}", _compressor(b))
+            out[f"eqnet_{v}_q{b}"] = _detector(v, b)
+    return out
 
 
-register()
+def compressors() -> Dict[str, object]:
+    """The EQ-Net LLR compressors ``eqnet-q5`` / ``eqnet-q6`` by name, for
+    :mod:`gnuradio.deepquant.registry`."""
+    return {f"eqnet-q{b}": _compressor(b) for b in (5, 6)}

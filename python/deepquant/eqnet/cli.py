@@ -94,7 +94,7 @@ def _run(args) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     s = subparsers.add_parser(
-        "eqnet", help="EQ-Net joint MIMO LLR estimation and quantization (paper 002), two-stage training",
+        "eqnet", help="EQ-Net joint MIMO LLR estimation and quantization (Arvinte, Tewfik & Vishwanath), two-stage training",
         description="Stage 1: quantization encoder f_Q + branched decoder g as an autoencoder on exact-ML soft "
                     "bits (weighted MSE, latent noise); k-means++ latent codebooks (5 and 6 bits). Stage 2: "
                     "estimation encoder f_E (y, H, sigma) -> frozen f_Q latents (L1). Generates and caches "

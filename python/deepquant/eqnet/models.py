@@ -1,5 +1,5 @@
-"""EQ-Net networks (paper 002, Arvinte & Tamir, "EQ-Net: joint deep learning-based log-likelihood
-ratio estimation and quantization"): quantization encoder f_Q, shared branched decoder g,
+"""EQ-Net networks (Arvinte, Tewfik & Vishwanath, "EQ-Net: A Unified Deep Learning Framework for
+Log-Likelihood Ratio Estimation and Quantization"): quantization encoder f_Q, shared branched decoder g,
 estimation encoder f_E.  Pure torch, no GNU Radio.
 
 Shapes for ``Nt`` streams, ``K`` bits per symbol, ``D`` latent dimensions (default ``3 Nt``, the

@@ -351,7 +351,6 @@ def level_offsets(t: torch.Tensor, g: torch.Tensor, k: int, out_dtype: torch.dty
     measured 3-4x the arithmetic); ``f`` then aliases ``work[1]``.
     """
     sp, alpha, _, _ = _consts(k, out_dtype, _device_key(t))
-    a = 1 << sp.bits_per_dim
     t_lo, g_lo = t.to(out_dtype), g.to(out_dtype)
     best_lo = nearest_level(t_lo, g_lo, k)
     best = best_lo.to(t.dtype)

@@ -517,7 +517,6 @@ class Equalized(NamedTuple):
 
 def _lmmse_core(yt, Ht, nv):
     """-> (x_hat [B,Nt] complex, mu [B,Nt], err = 1 - mu [B,Nt]) computed stably."""
-    nt = Ht.shape[2]
     z, A = _gram(Ht, yt)
     A.diagonal(dim1=1, dim2=2).add_(nv[:, None].to(A.dtype))
     L = torch.linalg.cholesky(A)  # A is Hermitian positive definite since s2 > 0
@@ -590,8 +589,8 @@ DETECTORS = {
     "lmmse": lmmse,
 }
 
-#: the classical detectors above (learned ones, e.g. ``eqnet_l``, join DETECTORS when
-#: :mod:`gnuradio.deepquant.eqnet` is imported)
+#: the classical detectors above (learned ones, e.g. ``eqnet_l``, are listed with these by
+#: :mod:`gnuradio.deepquant.registry`, which sits above this module)
 CLASSICAL = ("exact_ml", "maxlog_ml", "zf_sic", "lmmse")
 
 
@@ -600,9 +599,9 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: st
 
     Parameters
     ----------
-    method : str
-        A key of :data:`DETECTORS`; ``eqnet_*`` names register themselves on first use
-        (:mod:`gnuradio.deepquant.eqnet`, shipped models).
+    method : str or callable
+        A key of :data:`DETECTORS`, or a detector function with the same signature (e.g. from
+        :func:`gnuradio.deepquant.registry.detector`, which also knows the ``eqnet_*`` names).
     y, H, noise_var, bits_per_symbol
         As :func:`exact_ml`.
     on_invalid : {"raise", "zero"}
@@ -618,12 +617,14 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: st
     numpy.ndarray or torch.Tensor
         [B, Nt*K] LLRs.
     """
-    if method not in DETECTORS and isinstance(method, str) and method.startswith("eqnet"):
-        from .. import eqnet  # noqa: F401  (registers the learned detectors)
-    try:
-        fn = DETECTORS[method]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown detection method {method!r}; choose one of {sorted(DETECTORS)}") from None
+    if callable(method):
+        fn = method
+    else:
+        try:
+            fn = DETECTORS[method]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown detection method {method!r}; choose one of {sorted(DETECTORS)} "
+                             "(learned detectors such as 'eqnet_l': gnuradio.deepquant.registry.detect)") from None
     if on_invalid == "raise":
         return fn(y, H, noise_var, bits_per_symbol, **kwargs)
     if on_invalid != "zero":

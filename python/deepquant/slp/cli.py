@@ -40,7 +40,7 @@ def _run(args) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``slp`` sub-command to a ``deepquant train`` sub-parser group."""
     s = subparsers.add_parser(
-        "slp", help="SLP-DNet symbol-level precoder of paper 003 (fp32 / binary / ternary / SQ weights)",
+        "slp", help="SLP-DNet symbol-level precoder of Mohammad, Masouros & Andreopoulos (fp32 / binary / ternary / SQ weights)",
         description="Train the unsupervised SLP-DNet (deep-unfolded log-barrier iterations + a quantizable "
                     "barrier network) for the MU-MISO downlink with CI constraints; the loss is the relative "
                     "duality gap between the feasibility-scaled power and the eq. (9) Lagrangian. Writes the "

@@ -10,9 +10,9 @@ methods ``learned``, ``deepllr``, ``deepllr-ec``, ``maxmi``, ``maxmi-ec``, ``uni
 Training: :mod:`.train` (``deepquant train softbit --config FILE``).  Models and losses:
 :mod:`.core`.  Experiments: :mod:`.experiment`.
 
-Importing this package registers link-level compressors in
-``gnuradio.deepquant.evaluate.COMPRESSORS`` as ``softbit-<method>-<K>`` (e.g.
-``softbit-learned-6``): ``f(llr[B, n]) -> llr_hat``, every row of ``n`` LLRs one frame.
+:func:`compressors` lists the link-level compressors ``softbit-<method>-<K>`` (e.g.
+``softbit-learned-6``): ``f(llr[B, n]) -> llr_hat``, every row of ``n`` LLRs one frame;
+:mod:`gnuradio.deepquant.registry` offers them by name. Importing this package registers nothing.
 """
 from __future__ import annotations
 
@@ -45,13 +45,7 @@ def compressor(method: str, bits_per_symbol: int, **options):
     return f
 
 
-def register_compressors() -> None:
-    """Add ``softbit-<method>-<K>`` entries (K = 6, 8) to ``evaluate.COMPRESSORS``."""
-    from .. import evaluate
-
-    for k in (6, 8):
-        for m in METHODS:
-            evaluate.COMPRESSORS.setdefault(f"softbit-{m}-{k}", compressor(m, k))
-
-
-register_compressors()
+def compressors() -> dict:
+    """The link-level compressors ``softbit-<method>-<K>`` (K = 6, 8) by name, for
+    :mod:`gnuradio.deepquant.registry`."""
+    return {f"softbit-{m}-{k}": compressor(m, k) for k in (6, 8) for m in METHODS}

@@ -23,7 +23,7 @@ def _run(args) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``softbit`` sub-command to a ``deepquant train`` sub-parser group."""
     s = subparsers.add_parser(
-        "softbit", help="entropy-aware soft-bit (LLR) autoencoder of paper 001, or the deep LLR baseline",
+        "softbit", help="entropy-aware soft-bit (LLR) autoencoder of Arvinte & Tamir, or the deep LLR baseline",
         description="Train the soft-bit autoencoder (K soft bits -> 3 latents -> fixed 64-level quantizer -> "
                     "K soft bits) on i.i.d. Rayleigh LDPC soft bits with the sample-weighted distortion plus "
                     "alpha x the tau-soft entropy; writes weights + entropy tables (safetensors), a JSON log "
