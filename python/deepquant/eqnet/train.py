@@ -59,9 +59,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
