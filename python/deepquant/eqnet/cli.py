@@ -81,9 +81,10 @@ def _run(args) -> int:
             return 0
         from .io import read
 
-        if read(path)[1].get("partial"):
-            print(f"{path}: written as of stage-3 step {read(path)[1]['partial']['step']} (time budget); continue with "
-                  f"the same command and --resume")
+        partial = read(path)[1].get("partial") if path.is_file() else None  # non-zero DDP ranks write nothing
+        if partial:
+            print(f"{path}: written as of stage-3 step {partial['step']} (time budget); continue with the same "
+                  f"command and --resume")
             return 0
         if args.out and args.shipped:
             shutil.copy(path, Path(args.out) / path.name)
