@@ -69,7 +69,9 @@ def card(name, meta, repro, bench):
              ("- this file's stage 1 was warm-started (`stage1_init`) from the f_Q/g of a finished run of the "
               "same config's first stage-1 schedule, then trained with `stage1b`; `--shipped` runs both in one go"
               if c.get("stage1_init") else None),
-             ("- f_Q, g and the codebooks are EQ-Net-L's (`stage1_from`, the paper's shared decoder)"
+             (f"- f_Q, g and the codebooks are `{Path(c['stage1_from']).stem}`'s (`stage1_from`, the paper's "
+              f"shared decoder)" + ("; stage 3 then trains them jointly with f_E and refits the codebooks"
+                                    if (c.get("stage3") or {}).get("joint") else "")
               if c.get("stage1_from") else None),
              (f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
               f"residual blocks, if any, start near identity)" if c.get("stage2_init") else None),
