@@ -89,20 +89,20 @@ def library_rows(min_time, skip_slow):
     return rows, diffs
 
 
-def block_rate(method, n_uses, reps_block=4096):
-    """Channel uses per second through mimo_detector in a flowgraph (2x2 64-QAM)."""
+def block_rate(method, n_uses, reps_block=4096, nr=2, nt=2, k=6):
+    """Channel uses per second through mimo_detector in a flowgraph."""
     from gnuradio import blocks, gr
 
     from gnuradio import deepquant as dq
 
-    y, H, nv = _data(reps_block, 2, 2, 6, seed=3)
+    y, H, nv = _data(reps_block, nr, nt, k, seed=3)
     tb = gr.top_block()
-    sy = blocks.vector_source_c(y.reshape(-1).tolist(), True, 2)
-    sh = blocks.vector_source_c(H.reshape(-1).tolist(), True, 4)
+    sy = blocks.vector_source_c(y.reshape(-1).tolist(), True, nr)
+    sh = blocks.vector_source_c(H.reshape(-1).tolist(), True, nr * nt)
     sn = blocks.vector_source_f(nv.tolist(), True)
-    det = dq.mimo_detector(2, 2, 6, method)
-    hd = blocks.head(gr.sizeof_gr_complex * 2, n_uses)
-    snk = blocks.null_sink(gr.sizeof_float * 12)
+    det = dq.mimo_detector(nr, nt, k, method)
+    hd = blocks.head(gr.sizeof_gr_complex * nr, n_uses)
+    snk = blocks.null_sink(gr.sizeof_float * nt * k)
     tb.connect(sy, hd, (det, 0))
     tb.connect(sh, (det, 1))
     tb.connect(sn, (det, 2))
@@ -136,12 +136,21 @@ def main(argv=None):
     print("(channel uses per second / latency per call)")
     print("TorchScript vs eager max |LLR difference|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
     blocks_ = {}
-    for m in ("eqnet_l", "eqnet_p", "lmmse", "exact_ml"):
+    for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml"):
         blocks_[m] = block_rate(m, a.block_uses)
         print(f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s")
+    blocks44 = {}
+    for m in ("eqnet_l", "lmmse", "exact_ml"):
+        n44 = a.block_uses if m != "exact_ml" else max(2000, a.block_uses // 50)
+        blocks44[m] = block_rate(m, n44, nr=4, nt=4, k=4)
+        print(f"mimo_detector({m}) in a flowgraph, 4x4 16-QAM: {blocks44[m]:.3g} channel uses/s")
     fig = {f"{r['name']}_{r['config']}_b{r['batch']}_cu_per_s": round(r["cu_per_s"], 1) for r in rows}
     fig.update({f"{r['name']}_{r['config']}_b{r['batch']}_latency_ms": round(r["latency_ms"], 4) for r in rows})
     fig.update({f"block_{m}_2x2_64qam_cu_per_s": round(v, 1) for m, v in blocks_.items()})
+    fig.update({f"block_{m}_4x4_16qam_cu_per_s": round(v, 1) for m, v in blocks44.items()})
+    fig["block_eqnet_l_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_l"] / blocks_["lmmse"], 3)
+    fig["block_eqnet_p_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_p"] / blocks_["lmmse"], 3)
+    fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] = round(blocks44["eqnet_l"] / blocks44["exact_ml"], 2)
     fig.update({f"torchscript_vs_eager_max_abs_llr_diff_{k}": v for k, v in diffs.items()})
     e44 = fig.get("eqnet_l_4x4_16qam_b8192_cu_per_s")
     m44 = fig.get("exact_ml_4x4_16qam_b8192_cu_per_s")
