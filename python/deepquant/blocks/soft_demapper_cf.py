@@ -7,7 +7,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads
+from . import _kernels
+from ._common import BadInputCounter
 
 NOISE_VAR_SOURCES = ("param", "stream", "tag")
 METHODS = ("exact", "maxlog")
@@ -31,7 +32,9 @@ class soft_demapper_cf(gr.interp_block):
     """Soft QAM demapper: complex symbols -> K LLRs each, L = ln P(b=1|y)/P(b=0|y).
 
     Model per symbol: ``y = h x + n``, ``n ~ CN(0, noise_var)``, x from the 38.211 constellation
-    with unit average energy.
+    with unit average energy. Computed by the kernel library's C++ ``qam_demapper`` (AVX2 with a
+    portable fallback): the same LLRs as :func:`gnuradio.deepquant.phy.mapping.demap_exact` /
+    ``demap_maxlog`` to float rounding.
 
     Parameters
     ----------
@@ -74,10 +77,7 @@ class soft_demapper_cf(gr.interp_block):
         self.llr_clip = float(llr_clip)
         self._bad = BadInputCounter(self.logger, "symbol(s) with non-finite y/h or invalid noise "
                                                  "variance demapped to zero LLRs")
-        configure_torch_threads()
-        from ..phy import mapping
-
-        self._mapping = mapping
+        _kernels.qam_demapper(self.k)  # built once, before the flowgraph runs
 
     @property
     def bad_count(self) -> int:
@@ -135,8 +135,7 @@ class soft_demapper_cf(gr.interp_block):
             nv = np.where(ok, nv, 1.0).astype(np.float32)
             if h is not None:
                 h = np.where(ok, h, 1).astype(np.complex64)
-        fn = self._mapping.demap_exact if self.method == "exact" else self._mapping.demap_maxlog
-        llr = np.asarray(fn(y, h, nv, self.k), dtype=np.float32).reshape(n, self.k)
+        llr = _kernels.demap(y, h, nv, self.k, self.method == "maxlog").reshape(n, self.k)
         if self.llr_clip > 0:
             np.clip(llr, -self.llr_clip, self.llr_clip, out=llr)
         llr[~ok] = 0.0

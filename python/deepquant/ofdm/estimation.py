@@ -151,11 +151,20 @@ def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -
     return float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(active))
 
 
-def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, soft: bool = True):
+def _labels(bits: np.ndarray) -> np.ndarray:
+    """Labels of [n, K] bit rows (b0 = MSB), as :func:`gnuradio.deepquant.phy.mapping.bits_to_indices`."""
+    k = bits.shape[-1]
+    return bits.astype(np.int64) @ (1 << np.arange(k - 1, -1, -1))
+
+
+def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, soft: bool = True, decode=None):
     """Decision symbols for decoder-aided estimation, shared by both OFDM receivers.
 
     ``llr`` [n_codewords, 648] (channel LLRs of one frame/packet, ``L = ln P(1)/P(0)``) are
-    decoded by :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`. Codewords whose parity checks
+    decoded by :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`, or by ``decode`` when given: a
+    function ``(llr [B, 648] float32, max_iter) -> (codewords uint8 [B, 648], iterations [B],
+    posteriors float32 [B, 648])`` computing the same (the blocks pass the kernel library's C++
+    decoder, ``blocks._kernels.bp_decode``). Codewords whose parity checks
     all hold give their symbols exactly (variance 0); with ``soft`` the others give posterior-mean
     symbols from the decoder's a-posteriori LLRs (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`),
     without it they stay unknown (mean 0, variance 0: left out of the fit).
@@ -166,15 +175,20 @@ def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, s
     from ..phy import ldpc, mapping
 
     k = int(bits_per_symbol)
-    _, cw, its, post = ldpc.bp_decode_torch(np.asarray(llr, np.float32).reshape(-1, ldpc.N), int(max_iter),
-                                            return_codewords=True, return_iterations=True, return_posteriors=True)
-    ok = its.numpy() < int(max_iter)  # converged: every parity check holds
+    llr = np.asarray(llr, np.float32).reshape(-1, ldpc.N)
+    if decode is None:
+        _, cw, its, post = ldpc.bp_decode_torch(llr, int(max_iter), return_codewords=True, return_iterations=True,
+                                                return_posteriors=True)
+        cw, its, post = cw.numpy(), its.numpy(), post.numpy()
+    else:
+        cw, its, post = decode(llr, int(max_iter))
+    ok = np.asarray(its) < int(max_iter)  # converged: every parity check holds
     n_sym = ok.size * ldpc.N // k
     if soft:
-        mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
+        mean, var = mapping.soft_symbols(np.asarray(post).reshape(-1, k), k)
     else:
         mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
-    sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
+    sym = mapping.constellation(k)[_labels(np.asarray(cw).reshape(-1, k))]
     okc = np.repeat(ok, ldpc.N // k)
     return np.where(okc, sym, mean), np.where(okc, 0.0, var), ok
 
