@@ -120,9 +120,17 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
     w = np.abs(c) ** 2
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
         return phi
-    a = np.stack([np.ones_like(t), t], axis=1)
-    coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
-    return a @ coef
+    # weighted least squares in closed form (the 2x2 normal equations, centred on the weighted
+    # mean time): the lstsq solution without an SVD per frame
+    sw = w.sum()
+    tb = (w @ t) / sw
+    tc = t - tb
+    den = w @ (tc * tc)
+    if not den > 0:  # a single symbol carries all the weight: lstsq's minimum-norm line
+        a = np.stack([np.ones_like(t), t], axis=1)
+        coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
+        return a @ coef
+    return (w @ phi) / sw + ((w * tc) @ phi / den) * tc
 
 
 def pilot_noise(y: np.ndarray, h: np.ndarray, layout: OfdmLayout):
@@ -149,6 +157,21 @@ def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -
     training symbols per carrier. Cached (the same for every frame)."""
     f = _basis(fft_len, active, taps_pre, taps_post)
     return float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(active))
+
+
+@functools.lru_cache(maxsize=64)
+def _weighted_fit(fft_len: int, active: tuple, taps_pre: int, taps_post: int, d_bytes: bytes):
+    """``(F^H W F)^+`` and the per-carrier leverages ``diag(F (F^H W F)^+ F^H)`` of the
+    impulse-response fit with per-carrier weights ``W = diag(d)`` (``d`` float64 as bytes).
+    Memoised: the preamble + header weights are the same for every packet (only the
+    soft-decision re-estimation's weights change from frame to frame)."""
+    f = _basis(fft_len, active, taps_pre, taps_post)
+    d = np.frombuffer(d_bytes, dtype=np.float64)
+    ainv = np.linalg.pinv(f.conj().T @ (f * d[:, None]))
+    lev_k = np.real(np.sum((f @ ainv) * f.conj(), axis=1))
+    ainv.setflags(write=False)
+    lev_k.setflags(write=False)
+    return ainv, lev_k
 
 
 def _labels(bits: np.ndarray) -> np.ndarray:
@@ -184,10 +207,12 @@ def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, s
         cw, its, post = decode(llr, int(max_iter))
     ok = np.asarray(its) < int(max_iter)  # converged: every parity check holds
     n_sym = ok.size * ldpc.N // k
-    if soft:
-        mean, var = mapping.soft_symbols(np.asarray(post).reshape(-1, k), k)
-    else:
-        mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
+    mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
+    if soft and not ok.all():  # (validated codewords' symbols are exact: no posterior needed)
+        spc = ldpc.N // k
+        m_, v_ = mapping.soft_symbols(np.asarray(post).reshape(ok.size, -1)[~ok].reshape(-1, k), k)
+        mean.reshape(ok.size, spc)[~ok] = m_.reshape(-1, spc)
+        var.reshape(ok.size, spc)[~ok] = v_.reshape(-1, spc)
     sym = mapping.constellation(k)[_labels(np.asarray(cw).reshape(-1, k))]
     okc = np.repeat(ok, ldpc.N // k)
     return np.where(okc, sym, mean), np.where(okc, 0.0, var), ok
@@ -240,9 +265,7 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
         phi = np.angle(np.sum(np.conj(h_ls[None, :] * X) * Y, axis=1))
         Y = Y * np.exp(-1j * (phi - phi[ref_row]))[:, None]
         h_ls = np.where(ok, np.sum(np.conj(X) * Y, axis=0) / np.where(ok, d, 1), 0)
-    fw = f * d[:, None]
-    a = f.conj().T @ fw  # F^H W F
-    ainv = np.linalg.pinv(a)
+    ainv, lev_k = _weighted_fit(layout.fft_len, act, int(taps_pre), taps_post, d.tobytes())
     g = ainv @ (f.conj().T @ (d * h_ls))
     h = f @ g
     known = np.abs(X) > 0
@@ -252,7 +275,7 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
     nv = float(res / max(n_obs - n_l, 1))
     # mean error variance of the fitted response over the active carriers:
     # (sigma^2 / K) tr(F (F^H W F)^-1 F^H)
-    ek = nv * np.real(np.einsum("kl,lm,km->k", f, ainv, f.conj()))
+    ek = nv * lev_k
     err = float(ek.mean())
     out = np.zeros(layout.fft_len, np.complex64)
     out[ai] = h

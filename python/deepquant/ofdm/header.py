@@ -8,6 +8,8 @@ payload failed in under 1 %. Repetition over frequency gives the header diversit
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 HEADER_BITS = 32
@@ -34,6 +36,11 @@ def header_bits(packet_num: int, n_codewords: int) -> np.ndarray:
 
 def header_symbols(packet_num: int, n_codewords: int, n_carriers: int = 48) -> np.ndarray:
     """BPSK symbols (bit 0 -> -1, 1 -> +1) of the header, repeated to fill whole OFDM symbols."""
+    return _header_symbols(int(packet_num) % NUM_MODULO, int(n_codewords), int(n_carriers)).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_symbols(packet_num: int, n_codewords: int, n_carriers: int) -> np.ndarray:
     n_sym = header_ofdm_symbols(n_carriers)
     rep = np.resize(header_bits(packet_num, n_codewords), n_sym * n_carriers)
     return (2.0 * rep - 1.0).astype(np.complex64)
