@@ -11,6 +11,14 @@ import numpy as np
 from .layout import OfdmLayout
 
 
+def _active_tuple(layout: OfdmLayout) -> tuple:
+    """The layout's active carriers as a tuple (cache key of the fit matrices), made once."""
+    t = layout._cache.get("active_tuple")
+    if t is None:
+        t = layout._cache["active_tuple"] = tuple(int(k) for k in layout.active)
+    return t
+
+
 @functools.lru_cache(maxsize=16)
 def _projector(fft_len: int, active: tuple, taps_pre: int, taps_post: int):
     """Projection onto channels whose impulse response lies in [-taps_pre, taps_post] samples.
@@ -50,7 +58,7 @@ def smooth_channel(h_ls: np.ndarray, layout: OfdmLayout, taps_pre: int = 4, taps
         Variance of the smoothed estimate's error, ``sigma^2 L / K``.
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
-    act = tuple(int(k) for k in layout.active)
+    act = _active_tuple(layout)
     p, dof = _projector(layout.fft_len, act, int(taps_pre), taps_post)
     ai = layout.idx(act)
     x = np.asarray(h_ls)[..., ai].astype(np.complex128)
@@ -252,7 +260,7 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
         Mean variance of the estimate's error per active carrier.
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
-    act = tuple(int(k) for k in layout.active)
+    act = _active_tuple(layout)
     ai = layout.idx(act)
     f = _basis(layout.fft_len, act, int(taps_pre), taps_post)
     Y = np.asarray(y, dtype=np.complex128)[:, ai]
@@ -358,7 +366,7 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
         a = 1.0 / np.sqrt(1.0 + np.abs(h)[None, :] ** 2 * v / max(float(noise_var), 1e-30))
     c = np.sum(np.conj(h[None, :] * x) * a * a * y, axis=1)
     y = y * np.exp(-1j * linear_phase_fit(c))[:, None]
-    act = tuple(int(k) for k in layout.active)
+    act = _active_tuple(layout)
     lev = basis_leverage(layout.fft_len, act, int(taps_pre), taps_post)
     w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)

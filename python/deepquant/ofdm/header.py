@@ -20,6 +20,12 @@ NUM_MODULO = 1 << 16
 def crc8(bits: np.ndarray) -> np.ndarray:
     """CRC-8 (polynomial x^8 + x^2 + x + 1, init 0) of bit rows [..., n] -> [..., 8] (MSB first)."""
     b = np.asarray(bits, dtype=np.uint8)
+    if b.ndim == 1:  # one row (every header): the same register loop on Python ints
+        r = 0
+        for v in b.tolist():
+            fb = ((r >> 7) & 1) ^ v
+            r = ((r << 1) & 0xFF) ^ (fb * 0x07)
+        return np.array([(r >> s) & 1 for s in range(7, -1, -1)], dtype=np.uint8)
     reg = np.zeros(b.shape[:-1], dtype=np.int64)
     for i in range(b.shape[-1]):
         fb = ((reg >> 7) & 1) ^ b[..., i]
