@@ -74,48 +74,85 @@ void qam_demapper::set_isa(const std::string& isa)
 
 std::string qam_demapper::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
 
+namespace {
+constexpr std::size_t CHUNK = 256;
+} // namespace
+
 void qam_demapper::demap(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
                          std::size_t n, bool maxlog, float* llr) const
 {
-    std::size_t done = 0;
-    if (d_use_avx2)
-        done = demap_avx2(y, h, nv, n, maxlog, llr);
-    if (done < n)
-        demap_generic(y + done, h ? h + done : nullptr, nv + done, n - done, maxlog, llr + done * d_k);
+    double t[2 * CHUNK];
+    float g[CHUNK];
+    for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const std::size_t m = std::min(CHUNK, n - i0);
+        for (std::size_t j = 0; j < m; j++) {
+            const std::size_t i = i0 + j;
+            // u = conj(h) y / sigma^2 and g = |h|^2 / sigma^2 in float32, as the reference
+            const float inv = 1.0f / nv[i];
+            const float yr = y[i].real(), yi = y[i].imag();
+            float ur, ui;
+            if (h) {
+                const float hr = h[i].real(), hi = h[i].imag();
+                ur = (hr * yr + hi * yi) * inv;
+                ui = (hr * yi - hi * yr) * inv;
+                g[j] = (hr * hr + hi * hi) * inv;
+            } else {
+                ur = yr * inv;
+                ui = yi * inv;
+                g[j] = inv;
+            }
+            if (d_dims == 2) {
+                t[2 * j] = ur;
+                t[2 * j + 1] = ui;
+            } else {
+                t[2 * j] = double(ur) * d_dir_re + double(ui) * d_dir_im;
+                t[2 * j + 1] = 0.0;
+            }
+        }
+        core(t, g, m, maxlog, llr + i0 * d_k);
+    }
 }
 
-void qam_demapper::demap_generic(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                                 std::size_t n, bool maxlog, float* llr) const
+void qam_demapper::demap_statistics(const std::complex<double>* u, const float* g, std::size_t n, bool maxlog,
+                                    float* llr) const
 {
-    const int a = d_a, m = d_bpd, half = a / 2;
+    double t[2 * CHUNK];
+    for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const std::size_t m = std::min(CHUNK, n - i0);
+        for (std::size_t j = 0; j < m; j++) {
+            const std::complex<double> v = u[i0 + j];
+            if (d_dims == 2) {
+                t[2 * j] = v.real();
+                t[2 * j + 1] = v.imag();
+            } else {
+                t[2 * j] = v.real() * d_dir_re + v.imag() * d_dir_im;
+                t[2 * j + 1] = 0.0;
+            }
+        }
+        core(t, g + i0, m, maxlog, llr + i0 * d_k);
+    }
+}
+
+void qam_demapper::core(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
+{
+    std::size_t done = 0;
+    if (d_use_avx2)
+        done = core_avx2(t, g, n, maxlog, llr);
+    if (done < n)
+        core_generic(t + 2 * done, g + done, n - done, maxlog, llr + done * d_k);
+}
+
+void qam_demapper::core_generic(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
+{
+    const int a = d_a, m = d_bpd;
     const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale), off_f = float((a - 1) * d_scale);
     float f[MAX_LEVELS];
     for (std::size_t i = 0; i < n; i++) {
-        const float inv = 1.0f / nv[i];
-        const float yr = y[i].real(), yi = y[i].imag();
-        float ur, ui, g;
-        if (h) {
-            const float hr = h[i].real(), hi = h[i].imag();
-            ur = (hr * yr + hi * yi) * inv;
-            ui = (hr * yi - hi * yr) * inv;
-            g = (hr * hr + hi * hi) * inv;
-        } else {
-            ur = yr * inv;
-            ui = yi * inv;
-            g = inv;
-        }
-        double t[2];
-        if (d_dims == 2) {
-            t[0] = ur;
-            t[1] = ui;
-        } else {
-            t[0] = double(ur) * d_dir_re + double(ui) * d_dir_im;
-        }
         for (int d = 0; d < d_dims; d++) {
-            const dim_stats s = stats(t[d], g, scale_f, two_scale_f, off_f, a);
+            const dim_stats s = stats(t[2 * i + d], g[i], scale_f, two_scale_f, off_f, a);
             for (int l = 0; l < a; l++) {
                 const float delta = d_alpha[l] - s.best;
-                f[l] = (s.two_w - delta * g) * delta;
+                f[l] = (s.two_w - delta * g[i]) * delta;
             }
             for (int j = 0; j < m; j++) {
                 float lse[2];
@@ -134,51 +171,33 @@ void qam_demapper::demap_generic(const std::complex<float>* y, const std::comple
                             sum += std::exp(std::max(f[l] - mx, EXP_FLOOR));
                     lse[v] = mx + std::log(sum);
                 }
-                (void)half;
                 llr[i * d_k + j * d_dims + d] = lse[1] - lse[0];
             }
         }
     }
 }
 
-__attribute__((target("avx2,fma"))) std::size_t qam_demapper::demap_avx2(const std::complex<float>* y,
-                                                                          const std::complex<float>* h,
-                                                                          const float* nv, std::size_t n,
-                                                                          bool maxlog, float* llr) const
+__attribute__((target("avx2,fma"))) std::size_t
+qam_demapper::core_avx2(const double* t, const float* g_in, std::size_t n, bool maxlog, float* llr) const
 {
     const int a = d_a, m = d_bpd, k = d_k;
     const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale), off_f = float((a - 1) * d_scale);
-    alignas(32) float best[2][8], two_w[2][8], gg[8], out[16][8];
+    alignas(32) float best[2][8], two_w[2][8], out[16][8];
     __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
     for (int l = 0; l < a; l++)
         alpha[l] = _mm256_set1_ps(d_alpha[l]);
     const std::size_t nb = n / 8 * 8;
     for (std::size_t i0 = 0; i0 < nb; i0 += 8) {
-        // scalar prelude (cheap): statistics and nearest levels of the 8 symbols
+        // scalar prelude (cheap): nearest levels of the 8 symbols
         for (int lane = 0; lane < 8; lane++) {
             const std::size_t i = i0 + lane;
-            const float inv = 1.0f / nv[i];
-            const float yr = y[i].real(), yi = y[i].imag();
-            float ur, ui, g;
-            if (h) {
-                const float hr = h[i].real(), hi = h[i].imag();
-                ur = (hr * yr + hi * yi) * inv;
-                ui = (hr * yi - hi * yr) * inv;
-                g = (hr * hr + hi * hi) * inv;
-            } else {
-                ur = yr * inv;
-                ui = yi * inv;
-                g = inv;
+            for (int d = 0; d < 2; d++) {
+                const dim_stats s = stats(t[2 * i + d], g_in[i], scale_f, two_scale_f, off_f, a);
+                best[d][lane] = s.best;
+                two_w[d][lane] = s.two_w;
             }
-            gg[lane] = g;
-            const dim_stats s0 = stats(ur, g, scale_f, two_scale_f, off_f, a);
-            const dim_stats s1 = stats(ui, g, scale_f, two_scale_f, off_f, a);
-            best[0][lane] = s0.best;
-            two_w[0][lane] = s0.two_w;
-            best[1][lane] = s1.best;
-            two_w[1][lane] = s1.two_w;
         }
-        const __m256 g = _mm256_load_ps(gg);
+        const __m256 g = _mm256_loadu_ps(g_in + i0);
         for (int d = 0; d < 2; d++) {
             const __m256 b = _mm256_load_ps(best[d]), tw = _mm256_load_ps(two_w[d]);
             for (int l = 0; l < a; l++) {

@@ -104,3 +104,37 @@ def test_decoded_symbols_same_with_cpp_decoder():
     assert np.array_equal(ok0, ok1)
     np.testing.assert_allclose(m1, m0, atol=2e-3)
     np.testing.assert_allclose(v1, v0, atol=2e-3)
+
+
+@pytest.mark.parametrize("nr,nt,k", [(2, 2, 6), (4, 4, 4), (1, 2, 2), (3, 2, 8), (2, 1, 1)])
+def test_lmmse_detector_matches_numeric_reference(nr, nt, k):
+    from gnuradio.deepquant.phy import mimo
+
+    rng = np.random.default_rng(nr * 10 + nt)
+    n = 1001
+    h = ((rng.normal(size=(n, nr, nt)) + 1j * rng.normal(size=(n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
+    x = mapping.constellation(k)[rng.integers(0, 2 ** k, (n, nt))]
+    nv = (10 ** (-rng.uniform(0, 40, n) / 10)).astype(np.float32)
+    noise = np.sqrt(nv / 2)[:, None] * (rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr)))
+    y = (np.einsum("brt,bt->br", h, x) + noise).astype(np.complex64)
+    ref = mimo.lmmse(y, h, nv, k)
+    det = _kernels.lmmse_detector(nr, nt, k)
+    try:
+        for isa in _isas(det):
+            det.set_isa(isa)
+            out = det.detect(y, h, nv, False)
+            assert out.shape == ref.shape == (n, nt * k)
+            np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(), err_msg=isa)
+    finally:
+        det.set_isa("auto")
+
+
+def test_demap_statistics_matches_reference():
+    import torch
+
+    rng = np.random.default_rng(11)
+    u = (rng.normal(size=500) + 1j * rng.normal(size=500)) * 30
+    g = rng.uniform(0.1, 40, 500).astype(np.float32)
+    ref = mapping.llr_from_statistics(torch.from_numpy(u), torch.from_numpy(g), 6, False).numpy().reshape(-1)
+    out = _kernels.qam_demapper(6).demap_statistics(u, g, False)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())

@@ -57,6 +57,15 @@ public:
     void demap(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
                std::size_t n, bool maxlog, float* llr) const;
 
+    /*!
+     * The same LLRs from the sufficient statistics of the metric 2 Re(conj(x) u) - g |x|^2
+     * (for y = h x + n: u = conj(h) y / sigma^2, g = |h|^2 / sigma^2; for an LMMSE stream:
+     * u = x_hat / (1 - mu), g = mu / (1 - mu)), u in float64 as the reference's
+     * llr_from_statistics takes it. \param u n statistics. \param g n gains (>= 0).
+     */
+    void demap_statistics(const std::complex<double>* u, const float* g, std::size_t n, bool maxlog,
+                          float* llr) const;
+
     //! "auto" (default), "avx2" or "generic"; throws if the requested one is unavailable.
     void set_isa(const std::string& isa);
     std::string isa() const;
@@ -67,10 +76,10 @@ private:
     std::vector<float> d_alpha; // scale * level, label order
     bool d_avx2_ok, d_use_avx2;
 
-    void demap_generic(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                       std::size_t n, bool maxlog, float* llr) const;
-    std::size_t demap_avx2(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                           std::size_t n, bool maxlog, float* llr) const;
+    // per-dimension statistics t (n x 2, float64) and gains g -> LLRs
+    void core(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const;
+    void core_generic(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const;
+    std::size_t core_avx2(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const;
 };
 
 } // namespace deepquant

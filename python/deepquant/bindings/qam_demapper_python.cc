@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(qam_demapper.h)                                            */
-/* BINDTOOL_HEADER_FILE_HASH(fb60437f2f0e27bc7797a5080adf6fa5)                     */
+/* BINDTOOL_HEADER_FILE_HASH(5ee91cea7357cd1c977b918f9e944ec2)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -55,6 +55,24 @@ py::array_t<float> demap(const dm_t& self, const py::object& y, const py::object
     }
     return out;
 }
+py::array_t<float> demap_statistics(const dm_t& self, const py::object& u, const py::object& g, bool maxlog)
+{
+    using c128arr = py::array_t<std::complex<double>, py::array::c_style | py::array::forcecast>;
+    auto ua = c128arr::ensure(u);
+    auto ga = f32arr::ensure(g);
+    if (!ua || ua.ndim() != 1 || !ga || ga.ndim() != 1 || ga.size() != ua.size())
+        throw py::value_error("demap_statistics: expected 1-D complex128 u and float32 g of the same length");
+    const std::size_t n = ua.size();
+    py::array_t<float> out(py::ssize_t(n * self.bits_per_symbol()));
+    const std::complex<double>* up = ua.data();
+    const float* gp = ga.data();
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        self.demap_statistics(up, gp, n, maxlog, o);
+    }
+    return out;
+}
 } // namespace
 
 void bind_qam_demapper(py::module& m)
@@ -73,6 +91,9 @@ demap(y complex64 (n,), h complex64 (n,) or None, noise_var float32 (n,), maxlog
              py::arg("scale"), py::arg("n_dims"), py::arg("dir_re") = 1.0, py::arg("dir_im") = 0.0)
         .def_property_readonly("bits_per_symbol", &dm_t::bits_per_symbol)
         .def("demap", &demap, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("maxlog") = false)
+        .def("demap_statistics", &demap_statistics, py::arg("u"), py::arg("g"), py::arg("maxlog") = false,
+             "LLRs from the statistics u (complex128, n) and g (float32, n) of the metric "
+             "2 Re(conj(x) u) - g |x|^2")
         .def("set_isa", &dm_t::set_isa, py::arg("isa"))
         .def("isa", &dm_t::isa);
 }

@@ -52,3 +52,25 @@ def bp_decode(llr, max_iter: int = 50):
     from ..phy import ldpc
 
     return ldpc_decoder().decode(np.ascontiguousarray(llr, dtype=np.float32).reshape(-1, ldpc.N), int(max_iter), True)
+
+
+@functools.lru_cache(maxsize=None)
+def lmmse_detector(nr: int, nt: int, bits_per_symbol: int):
+    """C++ ``lmmse_detector`` (the computation of :func:`gnuradio.deepquant.phy.mimo.lmmse`)."""
+    from .. import deepquant_python as dq
+    from ..phy import mapping
+
+    sp = mapping._spec(mapping.check_bits_per_symbol(bits_per_symbol))
+    d = complex(sp.directions[0])
+    return dq.lmmse_detector(int(nr), int(nt), [int(v) for v in sp.levels], float(sp.scale), int(sp.n_dims),
+                             d.real, d.imag)
+
+
+def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
+    """LLRs [B, Nt * K] float32 of ``y`` [B, Nr], ``H`` [B, Nr, Nt], ``noise_var`` [B] (or a
+    scalar); inputs finite, ``noise_var > 0``."""
+    h = np.ascontiguousarray(h, dtype=np.complex64)
+    b, nr, nt = h.shape
+    y = np.ascontiguousarray(y, dtype=np.complex64).reshape(b, nr)
+    nv = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, np.float32), (b,)))
+    return lmmse_detector(nr, nt, int(bits_per_symbol)).detect(y, h, nv, False)
