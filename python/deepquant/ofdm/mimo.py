@@ -462,12 +462,15 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
         gram_prior[j * L:(j + 1) * L, j * L:(j + 1) * L] = w[j] ** 2 * ff
     yd = y[:, :, di]                                                    # [nr, T, nd]
     wgt = a2[:, :, :, None] * xm[None, :, :, :]                         # [nr, T, nd, nt]: a^2 x
-    wk = np.einsum("rtkj,tki->rkji", wgt.conj(), xm)                    # [nr, nd, nt, nt]
-    vk = np.einsum("rtkj,rtk->rkj", wgt.conj(), yd)                     # [nr, nd, nt]
+    wc = wgt.conj().transpose(0, 2, 3, 1)                               # [nr, nd, nt, T]
+    wk = wc @ xm.transpose(1, 0, 2)[None]                               # [nr, nd, nt, nt]
+    vk = (wc @ yd.transpose(0, 2, 1)[..., None])[..., 0]                # [nr, nd, nt]
     fdc = fd.conj()
-    gram_d = np.einsum("kl,rkji,km->rjlim", fdc, wk, fd).reshape(nr, ntl, ntl)
-    b_d = np.einsum("kl,rkj->rjl", fdc, vk).reshape(nr, ntl)
-    b_p = np.tile(np.einsum("pl,rtp->rl", (s[:, None] * fp).conj(), y[:, :, pi]), (1, nt))  # [nr, nt L]
+    # gram_d[r, (j, l), (i, m)] = sum_k conj(fd[k, l]) wk[r, k, j, i] fd[k, m]
+    gram_d = (wk.transpose(0, 2, 3, 1)[:, :, :, None, :] * fdc.T) @ fd  # [nr, nt, nt, L, L]
+    gram_d = gram_d.transpose(0, 1, 3, 2, 4).reshape(nr, ntl, ntl)
+    b_d = (vk.transpose(0, 2, 1) @ fdc).reshape(nr, ntl)
+    b_p = np.tile(y[:, :, pi].sum(axis=1) @ (s[:, None] * fp).conj(), (1, nt))  # [nr, nt L]
     for r in range(nr):
         gram = gram_d[r] + gram_p + gram_prior
         b = b_d[r] + b_p[r]
