@@ -169,13 +169,19 @@ def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -
 
 @functools.lru_cache(maxsize=64)
 def _weighted_fit(fft_len: int, active: tuple, taps_pre: int, taps_post: int, d_bytes: bytes):
-    """``(F^H W F)^+`` and the per-carrier leverages ``diag(F (F^H W F)^+ F^H)`` of the
+    """``(F^H W F)^-1`` (pseudo-inverse when singular) and the per-carrier leverages ``diag(F (F^H W F)^+ F^H)`` of the
     impulse-response fit with per-carrier weights ``W = diag(d)`` (``d`` float64 as bytes).
     Memoised: the preamble + header weights are the same for every packet (only the
     soft-decision re-estimation's weights change from frame to frame)."""
     f = _basis(fft_len, active, taps_pre, taps_post)
     d = np.frombuffer(d_bytes, dtype=np.float64)
-    ainv = np.linalg.pinv(f.conj().T @ (f * d[:, None]))
+    a = f.conj().T @ (f * d[:, None])
+    try:
+        # F^H W F is Hermitian positive definite whenever the weighted carriers span the taps
+        # (condition number ~1e3-1e4 here): the inverse equals the pseudo-inverse to rounding
+        ainv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        ainv = np.linalg.pinv(a)
     lev_k = np.real(np.sum((f @ ainv) * f.conj(), axis=1))
     ainv.setflags(write=False)
     lev_k.setflags(write=False)
