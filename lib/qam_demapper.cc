@@ -78,11 +78,12 @@ namespace {
 constexpr std::size_t CHUNK = 256;
 } // namespace
 
-void qam_demapper::demap(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                         std::size_t n, bool maxlog, float* llr) const
+std::size_t qam_demapper::demap(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
+                                std::size_t n, bool maxlog, float* llr) const
 {
     double t[2 * CHUNK];
     float g[CHUNK];
+    std::size_t bad = 0;
     for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
         const std::size_t m = std::min(CHUNK, n - i0);
         for (std::size_t j = 0; j < m; j++) {
@@ -108,9 +109,17 @@ void qam_demapper::demap(const std::complex<float>* y, const std::complex<float>
                 t[2 * j] = double(ur) * d_dir_re + double(ui) * d_dir_im;
                 t[2 * j + 1] = 0.0;
             }
+            const bool ok = std::isfinite(yr) && std::isfinite(yi) && nv[i] > 0.0f && std::isfinite(nv[i]) &&
+                            (!h || (std::isfinite(h[i].real()) && std::isfinite(h[i].imag())));
+            if (!ok) { // t = g = 0: every level's metric is 0, every LLR exactly 0
+                t[2 * j] = t[2 * j + 1] = 0.0;
+                g[j] = 0.0f;
+                bad++;
+            }
         }
         core(t, g, m, maxlog, llr + i0 * d_k);
     }
+    return bad;
 }
 
 void qam_demapper::demap_statistics(const std::complex<double>* u, const float* g, std::size_t n, bool maxlog,

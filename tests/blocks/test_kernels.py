@@ -138,3 +138,26 @@ def test_demap_statistics_matches_reference():
     ref = mapping.llr_from_statistics(torch.from_numpy(u), torch.from_numpy(g), 6, False).numpy().reshape(-1)
     out = _kernels.qam_demapper(6).demap_statistics(u, g, False)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_demap_into_zeroes_and_counts_invalid_symbols():
+    rng = np.random.default_rng(12)
+    y, h, nv = _channel_symbols(6, 40, rng)
+    y[3] = np.nan
+    h[7] = np.inf
+    nv[11] = 0.0
+    nv[12] = np.nan
+    out = np.full(40 * 6, 7.0, np.float32)
+    dm = _kernels.qam_demapper(6)
+    for isa in _isas(dm):
+        dm.set_isa(isa)
+        assert dm.demap_into(y, h, nv, False, out) == 4
+        bad = np.zeros(40, bool)
+        bad[[3, 7, 11, 12]] = True
+        assert np.all(out.reshape(40, 6)[bad] == 0.0)
+        good = ~bad
+        ref = mapping.demap_exact(y[good], h[good], nv[good], 6)
+        np.testing.assert_allclose(out.reshape(40, 6)[good].reshape(-1), ref, rtol=1e-5, atol=1e-4)
+    dm.set_isa("auto")
+    with pytest.raises(ValueError):
+        dm.demap_into(y, h, nv, False, np.zeros(5, np.float32))

@@ -33,7 +33,8 @@ namespace deepquant {
  * QAM (two dimensions) runs 8 symbols at a time with AVX2/FMA when the CPU has it (exp and log
  * from vectorised polynomials, relative error ~1e-7); BPSK, CPUs without AVX2, or
  * set_isa("generic") use a portable loop with std::exp / std::log.
- * Inputs must be finite with sigma^2 > 0 (callers sanitise first). const after construction.
+ * demap() gives invalid symbols zero LLRs and counts them; demap_statistics() needs finite
+ * inputs. const after construction.
  */
 class DEEPQUANT_API qam_demapper
 {
@@ -53,9 +54,11 @@ public:
      * \param y n received symbols. \param h n channel gains, or nullptr (h = 1).
      * \param noise_var n noise variances (> 0). \param maxlog max-log instead of exact.
      * \param llr n * bits_per_symbol() LLRs out.
+     * \return the number of invalid symbols (non-finite y or h, sigma^2 not positive and
+     * finite): their LLRs are 0 ("no information").
      */
-    void demap(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
-               std::size_t n, bool maxlog, float* llr) const;
+    std::size_t demap(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
+                      std::size_t n, bool maxlog, float* llr) const;
 
     /*!
      * The same LLRs from the sufficient statistics of the metric 2 Re(conj(x) u) - g |x|^2

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(qam_demapper.h)                                            */
-/* BINDTOOL_HEADER_FILE_HASH(5ee91cea7357cd1c977b918f9e944ec2)                     */
+/* BINDTOOL_HEADER_FILE_HASH(b1bd5b06a3c2761da10a67d66e8abc24)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -73,6 +73,29 @@ py::array_t<float> demap_statistics(const dm_t& self, const py::object& u, const
     }
     return out;
 }
+std::size_t demap_into(const dm_t& self, const py::object& y, const py::object& h, const py::object& nv,
+                       bool maxlog, py::array_t<float, py::array::c_style> out)
+{
+    auto ya = c64arr::ensure(y);
+    auto na = f32arr::ensure(nv);
+    if (!ya || ya.ndim() != 1 || !na || na.ndim() != 1 || na.size() != ya.size())
+        throw py::value_error("demap_into: expected 1-D complex64 y and float32 noise_var of the same length");
+    c64arr ha;
+    if (!h.is_none()) {
+        ha = c64arr::ensure(h);
+        if (!ha || ha.ndim() != 1 || ha.size() != ya.size())
+            throw py::value_error("demap_into: h must be None or 1-D complex64 of y's length");
+    }
+    const std::size_t n = ya.size();
+    if (std::size_t(out.size()) != n * self.bits_per_symbol() || !out.writeable())
+        throw py::value_error("demap_into: out must be a writeable C-contiguous float32 array of n * K");
+    const std::complex<float>* yp = ya.data();
+    const std::complex<float>* hp = h.is_none() ? nullptr : ha.data();
+    const float* np_ = na.data();
+    float* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    return self.demap(yp, hp, np_, n, maxlog, o);
+}
 } // namespace
 
 void bind_qam_demapper(py::module& m)
@@ -91,6 +114,10 @@ demap(y complex64 (n,), h complex64 (n,) or None, noise_var float32 (n,), maxlog
              py::arg("scale"), py::arg("n_dims"), py::arg("dir_re") = 1.0, py::arg("dir_im") = 0.0)
         .def_property_readonly("bits_per_symbol", &dm_t::bits_per_symbol)
         .def("demap", &demap, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("maxlog") = false)
+        .def("demap_into", &demap_into, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("maxlog"),
+             py::arg("out"),
+             "demap into the float32 array out (n * K); returns the number of invalid symbols (non-finite "
+             "y/h, noise_var not positive and finite), whose LLRs are 0")
         .def("demap_statistics", &demap_statistics, py::arg("u"), py::arg("g"), py::arg("maxlog") = false,
              "LLRs from the statistics u (complex128, n) and g (float32, n) of the metric "
              "2 Re(conj(x) u) - g |x|^2")

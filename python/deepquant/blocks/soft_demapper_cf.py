@@ -77,7 +77,7 @@ class soft_demapper_cf(gr.interp_block):
         self.llr_clip = float(llr_clip)
         self._bad = BadInputCounter(self.logger, "symbol(s) with non-finite y/h or invalid noise "
                                                  "variance demapped to zero LLRs")
-        _kernels.qam_demapper(self.k)  # built once, before the flowgraph runs
+        self._demapper = _kernels.qam_demapper(self.k)
 
     @property
     def bad_count(self) -> int:
@@ -120,24 +120,16 @@ class soft_demapper_cf(gr.interp_block):
             h = input_items[port][:n]
             port += 1
         if self.noise_var_source == "stream":
-            nv = input_items[port][:n].astype(np.float32, copy=False)
+            nv = input_items[port][:n]
         elif self.noise_var_source == "tag":
             nv = self._noise_from_tags(n)
         else:
             nv = np.full(n, self.noise_var, dtype=np.float32)
-        ok = np.isfinite(y) & (nv > 0) & np.isfinite(nv)
-        if h is not None:
-            ok &= np.isfinite(h)
-        out = output_items[0][: n * self.k].reshape(n, self.k)
-        if not ok.all():
-            self._bad.add(int((~ok).sum()))
-            y = np.where(ok, y, 0).astype(np.complex64)
-            nv = np.where(ok, nv, 1.0).astype(np.float32)
-            if h is not None:
-                h = np.where(ok, h, 1).astype(np.complex64)
-        llr = _kernels.demap(y, h, nv, self.k, self.method == "maxlog").reshape(n, self.k)
+        out = output_items[0][: n * self.k]
+        # one C++ call: LLRs straight into the output buffer, invalid symbols -> 0 and counted
+        bad = self._demapper.demap_into(y, h, nv, self.method == "maxlog", out)
+        if bad:
+            self._bad.add(int(bad))
         if self.llr_clip > 0:
-            np.clip(llr, -self.llr_clip, self.llr_clip, out=llr)
-        llr[~ok] = 0.0
-        out[:] = llr
+            np.clip(out, -self.llr_clip, self.llr_clip, out=out)
         return n * self.k
