@@ -222,6 +222,8 @@ class ofdm_rx(gr.hier_block2):
         self.estimator = ofdm_channel_noise_estimator(n, cp, lay.n_codewords, lay.bits_per_symbol, 4, True,
                                                       CHAN_EST_KEY, bool(decision_feedback), int(max_iter))
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
+        # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
+        self.demapper.set_output_multiple(lay.coded_bits)
         self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
         self.connect((self.hpd, 1), self.payload_fft, self.tracker, self.estimator)
         self.connect((self.estimator, 0), (self.demapper, 0))
