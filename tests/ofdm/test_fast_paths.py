@@ -17,6 +17,15 @@ def test_linear_phase_fit_equals_weighted_lstsq():
         a = np.stack([np.ones_like(t), t], axis=1)
         ref = a @ np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
         np.testing.assert_allclose(estimation.linear_phase_fit(c, 2.0), ref, rtol=1e-10, atol=1e-10)
+    # phases wrapping past +-pi, and the numpy path (long frames) against the short one
+    for c in (np.exp(1j * (2.5 + 0.4 * np.arange(12))) * (1 + 0.1 * np.arange(12)),
+              np.exp(-1j * (3.0 + 0.7 * np.arange(70)))):
+        t = np.arange(c.size, dtype=float)
+        w = np.abs(c) ** 2
+        a = np.stack([np.ones_like(t), t], axis=1)
+        phi = np.unwrap(np.angle(c))
+        ref = a @ np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
+        np.testing.assert_allclose(estimation.linear_phase_fit(c), ref, rtol=1e-10, atol=1e-10)
     # all weight on one symbol: falls back to lstsq's minimum-norm line
     c = np.array([1.0 + 1j, 0, 0])
     assert np.all(np.isfinite(estimation.linear_phase_fit(c)))

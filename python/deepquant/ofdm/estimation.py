@@ -5,6 +5,7 @@ All functions are vectorised numpy; vectors are fft-shifted (index ``k + fft_len
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -121,6 +122,8 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
     ndarray float64 [T]: fitted phases (radians); the raw phases when T < 3.
     """
     c = np.asarray(c, dtype=np.complex128)
+    if c.ndim == 1 and c.size <= 64:
+        return _linear_phase_fit_short(c.tolist(), float(t0))
     phi = np.unwrap(np.angle(c))
     if c.size < 3:
         return phi
@@ -128,6 +131,10 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
     w = np.abs(c) ** 2
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
         return phi
+    return _weighted_line(phi, t, w)
+
+
+def _weighted_line(phi, t, w):
     # weighted least squares in closed form (the 2x2 normal equations, centred on the weighted
     # mean time): the lstsq solution without an SVD per frame
     sw = w.sum()
@@ -139,6 +146,39 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
         coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
         return a @ coef
     return (w @ phi) / sw + ((w * tc) @ phi / den) * tc
+
+
+def _linear_phase_fit_short(c: list, t0: float) -> np.ndarray:
+    """:func:`linear_phase_fit` of one frame's few symbols in plain Python (a dozen values: the
+    numpy calls' fixed costs would be most of the time). Same steps: angles, ``np.unwrap``'s
+    rule (jumps beyond pi folded by 2 pi, +pi kept at the boundary), then the weighted line."""
+    n = len(c)
+    phi = [math.atan2(v.imag, v.real) for v in c]
+    corr = 0.0
+    out = [phi[0]] if n else []
+    for i in range(1, n):
+        dd = phi[i] - phi[i - 1]
+        if abs(dd) >= math.pi:
+            ddmod = (dd + math.pi) % (2 * math.pi) - math.pi
+            if ddmod == -math.pi and dd > 0:
+                ddmod = math.pi
+            corr += ddmod - dd
+        out.append(phi[i] + corr)
+    if n < 3:
+        return np.array(out, dtype=np.float64)
+    w = [v.real * v.real + v.imag * v.imag for v in c]
+    sw = math.fsum(w)
+    if not (math.isfinite(sw) and sw > 0):
+        return np.array(out, dtype=np.float64)
+    t = [i + t0 for i in range(n)]
+    tb = sum(wi * ti for wi, ti in zip(w, t)) / sw
+    tc = [ti - tb for ti in t]
+    den = sum(wi * x * x for wi, x in zip(w, tc))
+    if not den > 0:
+        return _weighted_line(np.array(out), np.array(t), np.array(w))
+    mean = sum(wi * p for wi, p in zip(w, out)) / sw
+    slope = sum(wi * x * p for wi, x, p in zip(w, tc, out)) / den
+    return np.array([mean + slope * x for x in tc], dtype=np.float64)
 
 
 def pilot_noise(y: np.ndarray, h: np.ndarray, layout: OfdmLayout):
@@ -169,7 +209,8 @@ def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -
 
 @functools.lru_cache(maxsize=64)
 def _weighted_fit(fft_len: int, active: tuple, taps_pre: int, taps_post: int, d_bytes: bytes):
-    """``(F^H W F)^-1`` (pseudo-inverse when singular) and the per-carrier leverages ``diag(F (F^H W F)^+ F^H)`` of the
+    """``F (F^H W F)^-1`` (pseudo-inverse when singular), ``F^H`` and the per-carrier leverages
+    ``diag(F (F^H W F)^-1 F^H)`` of the
     impulse-response fit with per-carrier weights ``W = diag(d)`` (``d`` float64 as bytes).
     Memoised: the preamble + header weights are the same for every packet (only the
     soft-decision re-estimation's weights change from frame to frame)."""
@@ -182,10 +223,12 @@ def _weighted_fit(fft_len: int, active: tuple, taps_pre: int, taps_post: int, d_
         ainv = np.linalg.inv(a)
     except np.linalg.LinAlgError:
         ainv = np.linalg.pinv(a)
-    lev_k = np.real(np.sum((f @ ainv) * f.conj(), axis=1))
-    ainv.setflags(write=False)
-    lev_k.setflags(write=False)
-    return ainv, lev_k
+    fa = f @ ainv
+    fh = f.conj().T.copy()
+    lev_k = np.real(np.sum(fa * f.conj(), axis=1))
+    for v in (fa, fh, lev_k):
+        v.setflags(write=False)
+    return fa, fh, lev_k
 
 
 def _labels(bits: np.ndarray) -> np.ndarray:
@@ -267,7 +310,7 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
     act = _active_tuple(layout)
-    ai = layout.idx(act)
+    ai = layout._const("active_idx", lambda: layout.idx(layout.active))
     f = _basis(layout.fft_len, act, int(taps_pre), taps_post)
     Y = np.asarray(y, dtype=np.complex128)[:, ai]
     X = np.asarray(x, dtype=np.complex128)[:, ai]
@@ -279,12 +322,12 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
         phi = np.angle(np.sum(np.conj(h_ls[None, :] * X) * Y, axis=1))
         Y = Y * np.exp(-1j * (phi - phi[ref_row]))[:, None]
         h_ls = np.where(ok, np.sum(np.conj(X) * Y, axis=0) / np.where(ok, d, 1), 0)
-    ainv, lev_k = _weighted_fit(layout.fft_len, act, int(taps_pre), taps_post, d.tobytes())
-    g = ainv @ (f.conj().T @ (d * h_ls))
-    h = f @ g
-    known = np.abs(X) > 0
+    fa, fh, lev_k = _weighted_fit(layout.fft_len, act, int(taps_pre), taps_post, d.tobytes())
+    h = fa @ (fh @ (d * h_ls))  # F (F^H W F)^-1 F^H W h_ls
+    known = X != 0
     n_obs = int(known.sum())
-    res = np.sum(np.abs(Y - h[None, :] * X)[known] ** 2)
+    r = (Y - h[None, :] * X)[known]
+    res = np.sum(r.real * r.real + r.imag * r.imag)
     n_l = f.shape[1]
     nv = float(res / max(n_obs - n_l, 1))
     # mean error variance of the fitted response over the active carriers:
