@@ -27,7 +27,10 @@ Measurements (samples are complex baseband samples at the 20 Msps numerology; MI
   mimo_decoder_ceiling      ldpc_decoder_fb alone on the MIMO receiver's LLRs
 SNR: the demo's highest operating points (SISO 26 dB EPA, CFO 0.15, 10 ppm; MIMO 28 dB EPA).
 
-Run:  venv/bin/python bench/flowgraphs.py [--packets 300] [--only NAME ...] [--out out/bench_flowgraphs]
+Every measurement runs ``--repeat`` times (default 3), the rounds one after the other; samples/s
+are medians, and each ratio is the median over the rounds of the ratio within a round.
+
+Run:  venv/bin/python bench/flowgraphs.py [--packets 300] [--repeat 3] [--only NAME ...] [--out out/bench_flowgraphs]
 Ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -40,6 +43,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 SISO_SNR_DB = 26.0
 MIMO_SNR_DB = 28.0
@@ -300,6 +305,8 @@ def child(name: str, packets: int, out_dir: Path, src_result: dict | None) -> di
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--packets", type=int, default=300, help="SISO packets (MIMO: a quarter as many frames)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="rounds of all measurements (interleaved); medians and per-round ratios are reported")
     p.add_argument("--only", nargs="+", choices=list(MEASUREMENTS), help="a subset of the measurements")
     p.add_argument("--out", default="out/bench_flowgraphs")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -319,19 +326,37 @@ def main(argv=None) -> int:
         kind, opts = MEASUREMENTS[n]
         if kind == "ceiling" and opts["llr"] not in names:
             names.insert(names.index(n), opts["llr"])
+    rounds = []  # every measurement once per round, rounds one after the other (interleaved)
+    for rnd_i in range(a.repeat):
+        res = {}
+        for name in names:
+            kind, opts = MEASUREMENTS[name]
+            cmd = [sys.executable, __file__, "--child", name, "--packets", str(a.packets), "--out", str(out)]
+            if kind == "ceiling":
+                cmd += ["--src-result", json.dumps({"samples_per_codeword": res[opts["llr"]]["samples_per_codeword"]})]
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+            line = [x for x in r.stdout.splitlines() if x.startswith("CHILD ")]
+            if r.returncode != 0 or not line:
+                print(f"{name}: child failed\n{r.stderr[-3000:]}", file=sys.stderr)
+                return 1
+            res[name] = json.loads(line[-1][6:])
+            print(f"round {rnd_i + 1}/{a.repeat} {name}: {res[name].get('samples_per_s', 0):.3g} samples/s", flush=True)
+        rounds.append(res)
+    # per measurement: the run with the median samples/s (its block shares and FER with it)
     res = {}
     for name in names:
-        kind, opts = MEASUREMENTS[name]
-        cmd = [sys.executable, __file__, "--child", name, "--packets", str(a.packets), "--out", str(out)]
-        if kind == "ceiling":
-            cmd += ["--src-result", json.dumps({"samples_per_codeword": res[opts["llr"]]["samples_per_codeword"]})]
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-        line = [x for x in r.stdout.splitlines() if x.startswith("CHILD ")]
-        if r.returncode != 0 or not line:
-            print(f"{name}: child failed\n{r.stderr[-3000:]}", file=sys.stderr)
-            return 1
-        d = json.loads(line[-1][6:])
-        res[name] = d
+        runs = [rd[name] for rd in rounds]
+        if "skipped" in runs[0]:
+            res[name] = runs[0]
+            continue
+        runs.sort(key=lambda d: d["samples_per_s"])
+        res[name] = dict(runs[len(runs) // 2])
+        res[name]["samples_per_s_runs"] = [round(d["samples_per_s"]) for d in runs]
+        res[name]["samples_per_cpu_s"] = float(np.median([d["samples_per_cpu_s"] for d in runs]))
+        if "codewords_per_s" in runs[0]:
+            res[name]["codewords_per_s"] = float(np.median([d["codewords_per_s"] for d in runs]))
+    for name in names:
+        d = res[name]
         if "skipped" in d:
             print(f"{name:>28}: skipped ({d['skipped']})")
             continue
@@ -342,8 +367,8 @@ def main(argv=None) -> int:
         extra = f", FER {d['fer']:.4f}" if "fer" in d else ""
         extra += f", {d['codewords_per_s']:.0f} codewords/s" if "codewords_per_s" in d else ""
         extra += f", {d['packets_decoded']}/{d['packets_sent']} packets" if "packets_decoded" in d else ""
-        print(f"{name:>28}: {d['samples_per_s']:.3g} samples/s ({d['samples_per_s'] / 1e6:.3f} Msps real time), "
-              f"{d['samples_per_cpu_s']:.3g} samples per CPU-s{extra}")
+        print(f"{name:>28}: {d['samples_per_s']:.3g} samples/s ({d['samples_per_s'] / 1e6:.3f} Msps real time; "
+              f"runs {d['samples_per_s_runs']}), {d['samples_per_cpu_s']:.3g} samples per CPU-s{extra}")
         for k, v in shares[:5]:
             print(f"{'':>30}{k:<44} {100 * v:5.1f} %")
     (out / "flowgraphs.json").write_text(json.dumps(res, indent=2))
@@ -354,6 +379,17 @@ def main(argv=None) -> int:
 
     def ratio(a_, b_):
         return round(a_ / b_, 3) if a_ and b_ else None
+
+    def round_ratio(num, den):
+        """Median over the rounds of num/den measured in the same round (close in time: the
+        machine's load moves both)."""
+        vals = []
+        for rd in rounds:
+            n_ = [rd[x]["samples_per_s"] for x in num if x in rd and "samples_per_s" in rd[x]]
+            d_ = [rd[x]["samples_per_s"] for x in den if x in rd and "samples_per_s" in rd[x]]
+            if n_ and d_:
+                vals.append(max(n_) / max(d_))
+        return round(float(np.median(vals)), 3) if vals else None
 
     def rnd(v):
         return round(v) if v else None
@@ -370,19 +406,24 @@ def main(argv=None) -> int:
         "siso_chain_1_thread_samples_per_s": rnd(sps("siso_chain")),
         "siso_chain_2_threads_samples_per_s": rnd(sps("siso_chain_t2")),
         "siso_decoder_ceiling_samples_per_s": rnd(siso_ceiling),
-        "siso_chain_vs_decoder_ceiling_ratio": ratio(best_siso_chain, siso_ceiling),
+        "siso_chain_vs_decoder_ceiling_ratio": round_ratio(["siso_chain", "siso_chain_t2"],
+                                                           ["siso_decoder_ceiling", "siso_decoder_ceiling_t2"]),
         "mimo_chain_samples_per_s": rnd(sps("mimo_lmmse_chain")),
         "mimo_decoder_ceiling_samples_per_s": rnd(mimo_ceiling),
-        "mimo_chain_vs_decoder_ceiling_ratio": ratio(sps("mimo_lmmse_chain"), mimo_ceiling),
+        "mimo_chain_vs_decoder_ceiling_ratio": round_ratio(["mimo_lmmse_chain"],
+                                                           ["mimo_decoder_ceiling", "mimo_decoder_ceiling_t2"]),
         "gr_ofdm_rx_samples_per_s": rnd(sps("gr_ofdm_rx")),
-        "siso_vs_gr_ofdm_rx_ratio": ratio(sps("siso_rx_no_decoder"), sps("gr_ofdm_rx")),
+        "siso_vs_gr_ofdm_rx_ratio": round_ratio(["siso_rx_no_decoder"], ["gr_ofdm_rx"]),
+        "siso_rx_no_decoder_samples_per_cpu_s": rnd(res.get("siso_rx_no_decoder", {}).get("samples_per_cpu_s")),
+        "gr_ofdm_rx_samples_per_cpu_s": rnd(res.get("gr_ofdm_rx", {}).get("samples_per_cpu_s")),
+        "mimo_lmmse_rx_no_decoder_samples_per_cpu_s": rnd(res.get("mimo_lmmse_rx_no_decoder", {}).get("samples_per_cpu_s")),
         "siso_decoder_codewords_per_s": {f"{t}_threads": round(res[n]["codewords_per_s"])
                                          for t, n in ((1, "siso_decoder_ceiling"), (2, "siso_decoder_ceiling_t2"))
                                          if n in res},
         "siso_chain_fer": res.get("siso_chain", {}).get("fer"),
         "mimo_lmmse_chain_fer": res.get("mimo_lmmse_chain", {}).get("fer"),
         "bottlenecks": {n: d.get("bottleneck") for n, d in res.items() if "bottleneck" in d},
-        "siso_snr_db": SISO_SNR_DB, "mimo_snr_db": MIMO_SNR_DB, "packets": a.packets,
+        "siso_snr_db": SISO_SNR_DB, "mimo_snr_db": MIMO_SNR_DB, "packets": a.packets, "repeat": a.repeat,
     }
     print("RESULT " + json.dumps(summary))
     return 0
