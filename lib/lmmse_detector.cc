@@ -14,7 +14,7 @@ namespace gr {
 namespace deepquant {
 
 namespace {
-constexpr int MAX_ANT = 8;
+constexpr int MAX_NT = 16; // streams (the Nt x Nt matrices live on the stack)
 constexpr std::size_t CHUNK = 256;
 using cd = std::complex<double>;
 } // namespace
@@ -23,8 +23,8 @@ lmmse_detector::lmmse_detector(int nr, int nt, const std::vector<int>& levels, d
                                double dir_re, double dir_im)
     : d_nr(nr), d_nt(nt), d_demapper(levels, scale, n_dims, dir_re, dir_im)
 {
-    if (nr < 1 || nt < 1 || nr > MAX_ANT || nt > MAX_ANT)
-        throw std::invalid_argument("lmmse_detector: nr and nt must be in [1, 8]");
+    if (nr < 1 || nt < 1 || nt > MAX_NT)
+        throw std::invalid_argument("lmmse_detector: need nr >= 1 and 1 <= nt <= 16");
 }
 
 void lmmse_detector::detect(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
@@ -33,7 +33,7 @@ void lmmse_detector::detect(const std::complex<float>* y, const std::complex<flo
     const int nr = d_nr, nt = d_nt, k = d_demapper.bits_per_symbol();
     std::vector<cd> u(CHUNK * nt);
     std::vector<float> g(CHUNK * nt);
-    cd A[MAX_ANT][MAX_ANT], L[MAX_ANT][MAX_ANT], Li[MAX_ANT][MAX_ANT], z[MAX_ANT];
+    cd A[MAX_NT][MAX_NT], L[MAX_NT][MAX_NT], Li[MAX_NT][MAX_NT], z[MAX_NT];
     for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
         const std::size_t m = std::min(CHUNK, n - i0);
         for (std::size_t j = 0; j < m; j++) {

@@ -106,7 +106,7 @@ def test_decoded_symbols_same_with_cpp_decoder():
     np.testing.assert_allclose(v1, v0, atol=2e-3)
 
 
-@pytest.mark.parametrize("nr,nt,k", [(2, 2, 6), (4, 4, 4), (1, 2, 2), (3, 2, 8), (2, 1, 1)])
+@pytest.mark.parametrize("nr,nt,k", [(2, 2, 6), (4, 4, 4), (1, 2, 2), (3, 2, 8), (2, 1, 1), (10, 10, 4)])
 def test_lmmse_detector_matches_numeric_reference(nr, nt, k):
     from gnuradio.deepquant.phy import mimo
 
@@ -161,3 +161,14 @@ def test_demap_into_zeroes_and_counts_invalid_symbols():
     dm.set_isa("auto")
     with pytest.raises(ValueError):
         dm.demap_into(y, h, nv, False, np.zeros(5, np.float32))
+
+
+def test_lmmse_beyond_the_kernel_falls_back_to_the_reference():
+    from gnuradio.deepquant.phy import mimo
+
+    rng = np.random.default_rng(13)
+    n, nr, nt = 50, 20, 17
+    h = (rng.normal(size=(n, nr, nt)) + 1j * rng.normal(size=(n, nr, nt))).astype(np.complex64)
+    y = (rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr))).astype(np.complex64)
+    nv = np.full(n, 0.1, np.float32)
+    np.testing.assert_allclose(_kernels.lmmse(y, h, nv, 2), mimo.lmmse(y, h, nv, 2), rtol=1e-6, atol=1e-6)

@@ -34,7 +34,7 @@ class DEEPQUANT_API lmmse_detector
 {
 public:
     /*!
-     * \param nr, nt receive / transmit antennas (1..8).
+     * \param nr, nt receive antennas (>= 1) and transmitted streams (1..16).
      * \param levels, scale, n_dims, dir_re, dir_im the constellation, as qam_demapper.
      */
     lmmse_detector(int nr, int nt, const std::vector<int>& levels, double scale, int n_dims,

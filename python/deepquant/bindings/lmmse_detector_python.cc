@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(lmmse_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(22755d5876126db39a46f64e05d8703d)                     */
+/* BINDTOOL_HEADER_FILE_HASH(ffa4335b64c181cf181dd0249379ba06)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

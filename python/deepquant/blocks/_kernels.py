@@ -54,6 +54,10 @@ def bp_decode(llr, max_iter: int = 50):
     return ldpc_decoder().decode(np.ascontiguousarray(llr, dtype=np.float32).reshape(-1, ldpc.N), int(max_iter), True)
 
 
+#: streams the C++ LMMSE detector handles (more: phy.mimo.lmmse)
+MAX_LMMSE_STREAMS = 16
+
+
 @functools.lru_cache(maxsize=None)
 def lmmse_detector(nr: int, nt: int, bits_per_symbol: int):
     """C++ ``lmmse_detector`` (the computation of :func:`gnuradio.deepquant.phy.mimo.lmmse`)."""
@@ -73,4 +77,8 @@ def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
     b, nr, nt = h.shape
     y = np.ascontiguousarray(y, dtype=np.complex64).reshape(b, nr)
     nv = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, np.float32), (b,)))
+    if nt > MAX_LMMSE_STREAMS:  # beyond the C++ kernel's stack matrices: the torch reference
+        from ..phy import mimo
+
+        return np.asarray(mimo.lmmse(y, h, nv.copy(), int(bits_per_symbol)), dtype=np.float32)
     return lmmse_detector(nr, nt, int(bits_per_symbol)).detect(y, h, nv, False)
