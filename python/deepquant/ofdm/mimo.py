@@ -471,15 +471,14 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
     gram_d = gram_d.transpose(0, 1, 3, 2, 4).reshape(nr, ntl, ntl)
     b_d = (vk.transpose(0, 2, 1) @ fdc).reshape(nr, ntl)
     b_p = np.tile(y[:, :, pi].sum(axis=1) @ (s[:, None] * fp).conj(), (1, nt))  # [nr, nt L]
-    for r in range(nr):
-        gram = gram_d[r] + gram_p + gram_prior
-        b = b_d[r] + b_p[r]
-        for j in range(nt):
-            b[j * L:(j + 1) * L] += w[j] ** 2 * (f.conj().T @ h[ai, r, j])
-        ginv = np.linalg.inv(gram)  # positive definite: the prior rows alone have full column rank
-        g = ginv @ b
-        for j in range(nt):
-            h_new[ai, r, j] = f @ g[j * L:(j + 1) * L]
-            cj = ginv[j * L:(j + 1) * L, j * L:(j + 1) * L]
-            err[ai, j] += nv * np.real(np.sum((f @ cj) * f.conj(), axis=1)) / nr
+    # all chains at once: positive definite systems (the prior rows alone have full column rank)
+    gram = gram_d + (gram_p + gram_prior)[None]                         # [nr, nt L, nt L]
+    b = b_d + b_p + ((w ** 2)[None, :, None] * np.einsum("kl,krj->rjl", f.conj(), h[ai])).reshape(nr, ntl)
+    ginv = np.linalg.inv(gram)
+    g = (ginv @ b[..., None])[..., 0].reshape(nr, nt, L)
+    h_new[ai] = np.einsum("kl,rjl->krj", f, g)
+    # per-carrier error variance of every column: diag(F C_jj F^H), C = sigma^2 ginv
+    cjj = np.stack([ginv[:, j * L:(j + 1) * L, j * L:(j + 1) * L] for j in range(nt)], axis=1)  # [nr, nt, L, L]
+    dk = np.real(np.sum((f @ cjj) * f.conj(), axis=-1))                # [nr, nt, K]
+    err[ai] = nv * dk.mean(axis=0).T
     return y.astype(np.complex64), h_new.astype(np.complex64), err[di].sum(axis=1)
