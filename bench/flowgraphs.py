@@ -105,8 +105,6 @@ def _run(tb):
 
 
 def _siso(opts, packets, out_dir):
-    import numpy as np
-    import pmt
     from gnuradio import blocks, gr
 
     from gnuradio.deepquant.apps import ofdm_flowgraphs as fg
@@ -156,8 +154,6 @@ def _siso(opts, packets, out_dir):
 
 
 def _mimo(opts, packets, out_dir):
-    import numpy as np
-    import pmt
     from gnuradio import blocks, gr
 
     from gnuradio.deepquant.apps import mimo_ofdm as mo
@@ -217,7 +213,6 @@ def _mimo(opts, packets, out_dir):
 
 
 def _ceiling(opts, out_dir, src_result):
-    import numpy as np
     from gnuradio import blocks, gr
 
     from gnuradio.deepquant.blocks.ldpc_blocks import ldpc_decoder_fb
@@ -240,7 +235,6 @@ def _ceiling(opts, out_dir, src_result):
 
 
 def _gr_ofdm(packets):
-    import numpy as np
     from gnuradio import blocks, channels, digital, gr
 
     payload = 108  # bytes per packet: ~10 QPSK OFDM symbols of 48 carriers, like the module's 9
@@ -376,9 +370,6 @@ def main(argv=None) -> int:
     def sps(n):
         d = res.get(n)
         return d["samples_per_s"] if d and "samples_per_s" in d else None
-
-    def ratio(a_, b_):
-        return round(a_ / b_, 3) if a_ and b_ else None
 
     def round_ratio(num, den):
         """Median over the rounds of num/den measured in the same round (close in time: the
