@@ -29,6 +29,9 @@ namespace py = pybind11;
     void bind_rans_coder(py::module& m);
     void bind_mlp_f32(py::module& m);
     void bind_pdu_utils(py::module& m);
+    void bind_ldpc_bp_decoder(py::module& m);
+    void bind_qam_demapper(py::module& m);
+    void bind_lmmse_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -65,5 +68,8 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_rans_coder(m);
     bind_mlp_f32(m);
     bind_pdu_utils(m);
+    bind_ldpc_bp_decoder(m);
+    bind_qam_demapper(m);
+    bind_lmmse_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -117,14 +117,26 @@ class ldpc_decoder_fb(gr.hier_block2):
     ----------
     max_iter : int
         Maximum BP iterations.
+    threads : int
+        Decoder instances working in parallel: 1 = one ``fec.decoder``; T > 1 = GNU Radio's
+        ``fec.threaded_decoder`` (the "ordinary" threading of ``fec.extended_decoder``): codeword
+        i goes to instance ``i mod T``, each instance runs in its own block thread, and the
+        outputs are interleaved back in order.
     """
 
-    def __init__(self, max_iter=50):
+    def __init__(self, max_iter=50, threads=1):
         gr.hier_block2.__init__(self, "ldpc_decoder_fb", gr.io_signature(1, 1, gr.sizeof_float),
                                 gr.io_signature(1, 1, gr.sizeof_char))
         if int(max_iter) < 1:
             raise ValueError(f"ldpc_decoder_fb: max_iter must be >= 1, got {max_iter}")
-        self.decoder = ldpc.make_gr_ldpc_decoder(int(max_iter))
+        if not 1 <= int(threads) <= 16:
+            raise ValueError(f"ldpc_decoder_fb: threads must be in [1, 16], got {threads}")
+        self.threads = int(threads)
+        self.decoders = [ldpc.make_gr_ldpc_decoder(int(max_iter)) for _ in range(self.threads)]
+        self.decoder = self.decoders[0]
         self.reorder = _llr_to_gr()
-        self.dec = fec.decoder(self.decoder.fec, gr.sizeof_float, gr.sizeof_char)
+        if self.threads == 1:
+            self.dec = fec.decoder(self.decoder.fec, gr.sizeof_float, gr.sizeof_char)
+        else:
+            self.dec = fec.threaded_decoder([d.fec for d in self.decoders], gr.sizeof_float, gr.sizeof_char)
         self.connect(self, self.reorder, self.dec, self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
+from . import _kernels
 from ._common import BadInputCounter, configure_torch_threads, sanitize_channel_uses
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
@@ -63,7 +64,9 @@ class mimo_detector(gr.sync_block):
 
     Channel uses with non-finite y or H, or a sigma^2 that is not positive and finite, produce
     zero LLRs, are counted in ``bad_count`` and logged (rate-limited); the flowgraph keeps running.
-    Everything GNU Radio hands to work() is detected in one batched torch call.
+    Everything GNU Radio hands to work() is detected in one batched call: torch, or for 'lmmse'
+    the kernel library's C++ ``lmmse_detector`` (the LLRs of
+    :func:`gnuradio.deepquant.phy.mimo.lmmse` to float rounding).
     """
 
     def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="eqnet_p", model=""):
@@ -117,6 +120,8 @@ class mimo_detector(gr.sync_block):
         method = self.method
         if method in LEARNED:
             llr = self._learned[method].detect(y, h, nv)
+        elif method == "lmmse":  # the kernel library's C++ LMMSE (same LLRs as phy.mimo.lmmse)
+            llr = _kernels.lmmse(y, h, nv, self.k)
         else:
             llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
         out = output_items[0]

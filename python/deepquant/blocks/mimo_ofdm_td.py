@@ -451,7 +451,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
         from ..ofdm import estimation as ofdm_estimation
-        from ..phy import mimo as phy_mimo
+        from . import _kernels
 
         lay, nr, nt, t, nd = self.layout, self.nr, self.nt, self.t, self.nd
         k = lay.bits_per_symbol
@@ -465,9 +465,8 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         for _ in range(self.feedback_rounds):
             yu = np.transpose(y[:, :, di], (1, 2, 0)).reshape(-1, nr)
             hu = np.broadcast_to(h[di][None], (t, nd, nr, nt)).reshape(-1, nr, nt)
-            llr = phy_mimo.lmmse(yu.astype(np.complex64), np.ascontiguousarray(hu, dtype=np.complex64),
-                                 np.tile(eff, t).astype(np.float32), k)
-            mean, var, ok = ofdm_estimation.decoded_symbols(llr, k, self.max_iter)
+            llr = _kernels.lmmse(yu, hu, np.tile(eff, t), k)  # C++: phy.mimo.lmmse's LLRs
+            mean, var, ok = ofdm_estimation.decoded_symbols(llr, k, self.max_iter, decode=_kernels.bp_decode)
             mean, var = mean.reshape(t, nd, nt), var.reshape(t, nd, nt)
             y, h, err_d = ofdm_mimo.refine_with_symbols(y, h_pre, self._noise, self._err_cols, mean, var, lay,
                                                         self.taps_pre, self.taps_post)

@@ -8,6 +8,7 @@ from gnuradio import gr
 
 from ..ofdm import estimation
 from ..ofdm.layout import OfdmLayout
+from . import _kernels
 from ._common import BadInputCounter, configure_torch_threads
 from .ofdm_pilot_phase_tracker import CHAN_TAPS_KEY, frame_segments, taps_from_pmt
 
@@ -44,7 +45,9 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     decision_feedback : bool
         Decoder-aided re-estimation (``dq_chan_est`` frames): every frame is demapped (exact
-        LLRs) and LDPC-decoded here (the module's belief-propagation decoder
+        LLRs) and LDPC-decoded here by the kernel library's C++ ``qam_demapper`` and
+        ``ldpc_bp_decoder`` (the computations of :func:`gnuradio.deepquant.phy.mapping.demap_exact`
+        and of the flooding belief-propagation decoder
         :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`, ``max_iter`` iterations, with its
         a-posteriori LLRs). Codewords the decoder validated (all parity checks hold) become
         known symbols; with ``soft_feedback`` the others contribute their posterior-mean
@@ -146,7 +149,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
     def _feedback(self, y, hs, nv, err_factor):
         """One frame: demap, decode, soft/validated symbols, re-estimate; ``feedback_rounds``
         times (see class doc)."""
-        from ..phy import ldpc, mapping
+        from ..phy import ldpc
 
         lay, di = self.layout, self.layout.data_idx
         k = lay.bits_per_symbol
@@ -160,10 +163,10 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.df_frames += 1
         ok = None
         for _ in range(self.feedback_rounds):
-            llr = np.asarray(mapping.demap_exact(y[:, di].reshape(-1).astype(np.complex64),
-                                                 np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1).astype(np.complex64),
-                                                 np.float32(nv * (1.0 + err_factor)), k), dtype=np.float32).reshape(-1, ldpc.N)
-            mean, var, ok = estimation.decoded_symbols(llr, k, self.max_iter, self.soft_feedback)
+            llr = _kernels.demap(y[:, di].reshape(-1), np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1),
+                                 np.float32(nv * (1.0 + err_factor)), k).reshape(-1, ldpc.N)
+            mean, var, ok = estimation.decoded_symbols(llr, k, self.max_iter, self.soft_feedback,
+                                                       decode=_kernels.bp_decode)
             if not ok.any() and not self.soft_feedback:
                 break
             xk = np.zeros(y.shape, np.complex128)

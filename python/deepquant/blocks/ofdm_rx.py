@@ -99,7 +99,8 @@ class ofdm_rx(gr.hier_block2):
     Input: complex baseband (from ``ofdm_tx`` through a channel, a file, or an SDR source).
     Outputs:
       0 decoded information bits (bytes 0/1, 324 per codeword, ``n_codewords`` per packet),
-        tagged ``ofdm_packet_num`` (from the header) on each packet's first bit;
+        tagged ``ofdm_packet_num`` (from the header) on each packet's first bit; with
+        ``decoder_threads=0`` the LLRs instead (float, 648 per codeword);
       1 equalised data symbols y/h (complex, for a constellation display);
       2 per-data-subcarrier channel estimate h (complex, ``len(occupied)`` per OFDM symbol).
 
@@ -155,19 +156,28 @@ class ofdm_rx(gr.hier_block2):
         and decoded there (two rounds), the validated codewords (all parity checks hold) as known
         symbols and the others as soft decisions from the decoder's posteriors re-estimate, with
         the pilots, each symbol's common phase and the channel (preamble as prior); the demapper
-        and decoder then see the refined estimate. Two extra demaps + decodes per frame;
-        measured gain in the README ("Flowgraph 1").
+        and decoder then see the refined estimate. Two extra demaps + decodes per frame (C++
+        kernels); measured gain in the README ("Flowgraph 1").
+    decoder_threads : int
+        GNU Radio LDPC decoder instances in parallel (``ldpc_decoder_fb`` ``threads``); 0 = no
+        decoder inside: output 0 then carries the float LLRs (648 per codeword, standard order,
+        ``L = ln P(b=1)/P(b=0)``) for an external decoder. Throughput per setting:
+        docs/throughput.md.
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",
                  softbit_bits=0, demapper="exact", max_iter=50, sync_threshold=0.7, phase_tracking=True,
                  timing_advance=5, harq_period=0, harq_method="learned", harq_bits=0, harq_max_bytes=1 << 20,
-                 decision_feedback=True):
+                 decision_feedback=True, decoder_threads=1):
         check_params(bits_per_symbol, softbit_method, demapper)
         if int(harq_period) < 0:
             raise ValueError(f"ofdm_rx: harq_period must be >= 0 (0 = no HARQ), got {harq_period}")
+        if not 0 <= int(decoder_threads) <= 16:
+            raise ValueError(f"ofdm_rx: decoder_threads must be in [0, 16] (0 = LLR output), got {decoder_threads}")
+        self.decoder_threads = int(decoder_threads)
+        out0 = gr.sizeof_char if self.decoder_threads else gr.sizeof_float
         gr.hier_block2.__init__(self, "ofdm_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature.makev(3, 3, [gr.sizeof_char, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
+                                gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
         from . import ldpc_blocks, soft_demapper_cf
         from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
         from .ofdm_pilot_phase_tracker import ofdm_pilot_phase_tracker
@@ -205,7 +215,9 @@ class ofdm_rx(gr.hier_block2):
         self.estimator = ofdm_channel_noise_estimator(n, cp, lay.n_codewords, lay.bits_per_symbol, 4, True,
                                                       CHAN_EST_KEY, bool(decision_feedback), int(max_iter))
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
-        self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter))
+        # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
+        self.demapper.set_output_multiple(lay.coded_bits)
+        self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
         self.connect((self.hpd, 1), self.payload_fft, self.tracker, self.estimator)
         self.connect((self.estimator, 0), (self.demapper, 0))
         self.connect((self.estimator, 1), (self.demapper, 1))
@@ -232,12 +244,15 @@ class ofdm_rx(gr.hier_block2):
             self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
                                                   int(harq_bits), int(harq_max_bytes))
             self.harq = self.harq_combiner.buffer
-            self.connect(llr_out, self.harq_combiner, self.decoder)
+            self.connect(llr_out, self.harq_combiner)
+            llr_out = self.harq_combiner
             self.msg_connect(self, "ack", self.harq_combiner, "ack")
         else:
             self.harq = self.harq_combiner = None
-            self.connect(llr_out, self.decoder)
-        self.connect(self.decoder, (self, 0))
+        if self.decoder is not None:
+            self.connect(llr_out, self.decoder, (self, 0))
+        else:
+            self.connect(llr_out, (self, 0))
         # --- monitoring outputs -------------------------------------------------------------------
         self.eq_div = blocks.divide_cc()
         self.connect((self.estimator, 0), (self.eq_div, 0))

@@ -5,10 +5,19 @@ All functions are vectorised numpy; vectors are fft-shifted (index ``k + fft_len
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from .layout import OfdmLayout
+
+
+def _active_tuple(layout: OfdmLayout) -> tuple:
+    """The layout's active carriers as a tuple (cache key of the fit matrices), made once."""
+    t = layout._cache.get("active_tuple")
+    if t is None:
+        t = layout._cache["active_tuple"] = tuple(int(k) for k in layout.active)
+    return t
 
 
 @functools.lru_cache(maxsize=16)
@@ -50,7 +59,7 @@ def smooth_channel(h_ls: np.ndarray, layout: OfdmLayout, taps_pre: int = 4, taps
         Variance of the smoothed estimate's error, ``sigma^2 L / K``.
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
-    act = tuple(int(k) for k in layout.active)
+    act = _active_tuple(layout)
     p, dof = _projector(layout.fft_len, act, int(taps_pre), taps_post)
     ai = layout.idx(act)
     x = np.asarray(h_ls)[..., ai].astype(np.complex128)
@@ -113,6 +122,8 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
     ndarray float64 [T]: fitted phases (radians); the raw phases when T < 3.
     """
     c = np.asarray(c, dtype=np.complex128)
+    if c.ndim == 1 and c.size <= 64:
+        return _linear_phase_fit_short(c.tolist(), float(t0))
     phi = np.unwrap(np.angle(c))
     if c.size < 3:
         return phi
@@ -120,9 +131,54 @@ def linear_phase_fit(c: np.ndarray, t0: float = 0.0) -> np.ndarray:
     w = np.abs(c) ** 2
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
         return phi
-    a = np.stack([np.ones_like(t), t], axis=1)
-    coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
-    return a @ coef
+    return _weighted_line(phi, t, w)
+
+
+def _weighted_line(phi, t, w):
+    # weighted least squares in closed form (the 2x2 normal equations, centred on the weighted
+    # mean time): the lstsq solution without an SVD per frame
+    sw = w.sum()
+    tb = (w @ t) / sw
+    tc = t - tb
+    den = w @ (tc * tc)
+    if not den > 0:  # a single symbol carries all the weight: lstsq's minimum-norm line
+        a = np.stack([np.ones_like(t), t], axis=1)
+        coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
+        return a @ coef
+    return (w @ phi) / sw + ((w * tc) @ phi / den) * tc
+
+
+def _linear_phase_fit_short(c: list, t0: float) -> np.ndarray:
+    """:func:`linear_phase_fit` of one frame's few symbols in plain Python (a dozen values: the
+    numpy calls' fixed costs would be most of the time). Same steps: angles, ``np.unwrap``'s
+    rule (jumps beyond pi folded by 2 pi, +pi kept at the boundary), then the weighted line."""
+    n = len(c)
+    phi = [math.atan2(v.imag, v.real) for v in c]
+    corr = 0.0
+    out = [phi[0]] if n else []
+    for i in range(1, n):
+        dd = phi[i] - phi[i - 1]
+        if abs(dd) >= math.pi:
+            ddmod = (dd + math.pi) % (2 * math.pi) - math.pi
+            if ddmod == -math.pi and dd > 0:
+                ddmod = math.pi
+            corr += ddmod - dd
+        out.append(phi[i] + corr)
+    if n < 3:
+        return np.array(out, dtype=np.float64)
+    w = [v.real * v.real + v.imag * v.imag for v in c]
+    sw = math.fsum(w)
+    if not (math.isfinite(sw) and sw > 0):
+        return np.array(out, dtype=np.float64)
+    t = [i + t0 for i in range(n)]
+    tb = sum(wi * ti for wi, ti in zip(w, t)) / sw
+    tc = [ti - tb for ti in t]
+    den = sum(wi * x * x for wi, x in zip(w, tc))
+    if not den > 0:
+        return _weighted_line(np.array(out), np.array(t), np.array(w))
+    mean = sum(wi * p for wi, p in zip(w, out)) / sw
+    slope = sum(wi * x * p for wi, x, p in zip(w, tc, out)) / den
+    return np.array([mean + slope * x for x in tc], dtype=np.float64)
 
 
 def pilot_noise(y: np.ndarray, h: np.ndarray, layout: OfdmLayout):
@@ -151,11 +207,44 @@ def basis_leverage(fft_len: int, active: tuple, taps_pre: int, taps_post: int) -
     return float(np.real(np.einsum("kl,lm,km->", f, np.linalg.pinv(f.conj().T @ f), f.conj())) / len(active))
 
 
-def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, soft: bool = True):
+@functools.lru_cache(maxsize=64)
+def _weighted_fit(fft_len: int, active: tuple, taps_pre: int, taps_post: int, d_bytes: bytes):
+    """``F (F^H W F)^-1`` (pseudo-inverse when singular), ``F^H`` and the per-carrier leverages
+    ``diag(F (F^H W F)^-1 F^H)`` of the
+    impulse-response fit with per-carrier weights ``W = diag(d)`` (``d`` float64 as bytes).
+    Memoised: the preamble + header weights are the same for every packet (only the
+    soft-decision re-estimation's weights change from frame to frame)."""
+    f = _basis(fft_len, active, taps_pre, taps_post)
+    d = np.frombuffer(d_bytes, dtype=np.float64)
+    a = f.conj().T @ (f * d[:, None])
+    try:
+        # F^H W F is Hermitian positive definite whenever the weighted carriers span the taps
+        # (condition number ~1e3-1e4 here): the inverse equals the pseudo-inverse to rounding
+        ainv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        ainv = np.linalg.pinv(a)
+    fa = f @ ainv
+    fh = f.conj().T.copy()
+    lev_k = np.real(np.sum(fa * f.conj(), axis=1))
+    for v in (fa, fh, lev_k):
+        v.setflags(write=False)
+    return fa, fh, lev_k
+
+
+def _labels(bits: np.ndarray) -> np.ndarray:
+    """Labels of [n, K] bit rows (b0 = MSB), as :func:`gnuradio.deepquant.phy.mapping.bits_to_indices`."""
+    k = bits.shape[-1]
+    return bits.astype(np.int64) @ (1 << np.arange(k - 1, -1, -1))
+
+
+def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, soft: bool = True, decode=None):
     """Decision symbols for decoder-aided estimation, shared by both OFDM receivers.
 
     ``llr`` [n_codewords, 648] (channel LLRs of one frame/packet, ``L = ln P(1)/P(0)``) are
-    decoded by :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`. Codewords whose parity checks
+    decoded by :func:`gnuradio.deepquant.phy.ldpc.bp_decode_torch`, or by ``decode`` when given: a
+    function ``(llr [B, 648] float32, max_iter) -> (codewords uint8 [B, 648], iterations [B],
+    posteriors float32 [B, 648])`` computing the same (the blocks pass the kernel library's C++
+    decoder, ``blocks._kernels.bp_decode``). Codewords whose parity checks
     all hold give their symbols exactly (variance 0); with ``soft`` the others give posterior-mean
     symbols from the decoder's a-posteriori LLRs (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`),
     without it they stay unknown (mean 0, variance 0: left out of the fit).
@@ -166,15 +255,22 @@ def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, s
     from ..phy import ldpc, mapping
 
     k = int(bits_per_symbol)
-    _, cw, its, post = ldpc.bp_decode_torch(np.asarray(llr, np.float32).reshape(-1, ldpc.N), int(max_iter),
-                                            return_codewords=True, return_iterations=True, return_posteriors=True)
-    ok = its.numpy() < int(max_iter)  # converged: every parity check holds
-    n_sym = ok.size * ldpc.N // k
-    if soft:
-        mean, var = mapping.soft_symbols(post.numpy().reshape(-1, k), k)
+    llr = np.asarray(llr, np.float32).reshape(-1, ldpc.N)
+    if decode is None:
+        _, cw, its, post = ldpc.bp_decode_torch(llr, int(max_iter), return_codewords=True, return_iterations=True,
+                                                return_posteriors=True)
+        cw, its, post = cw.numpy(), its.numpy(), post.numpy()
     else:
-        mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
-    sym = np.asarray(mapping.map_bits(cw.numpy().reshape(-1, k), k), dtype=np.complex128).reshape(-1)
+        cw, its, post = decode(llr, int(max_iter))
+    ok = np.asarray(its) < int(max_iter)  # converged: every parity check holds
+    n_sym = ok.size * ldpc.N // k
+    mean, var = np.zeros(n_sym, np.complex128), np.zeros(n_sym)
+    if soft and not ok.all():  # (validated codewords' symbols are exact: no posterior needed)
+        spc = ldpc.N // k
+        m_, v_ = mapping.soft_symbols(np.asarray(post).reshape(ok.size, -1)[~ok].reshape(-1, k), k)
+        mean.reshape(ok.size, spc)[~ok] = m_.reshape(-1, spc)
+        var.reshape(ok.size, spc)[~ok] = v_.reshape(-1, spc)
+    sym = mapping.constellation(k)[_labels(np.asarray(cw).reshape(-1, k))]
     okc = np.repeat(ok, ldpc.N // k)
     return np.where(okc, sym, mean), np.where(okc, 0.0, var), ok
 
@@ -213,8 +309,8 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
         Mean variance of the estimate's error per active carrier.
     """
     taps_post = layout.cp_len if taps_post is None else int(taps_post)
-    act = tuple(int(k) for k in layout.active)
-    ai = layout.idx(act)
+    act = _active_tuple(layout)
+    ai = layout._const("active_idx", lambda: layout.idx(layout.active))
     f = _basis(layout.fft_len, act, int(taps_pre), taps_post)
     Y = np.asarray(y, dtype=np.complex128)[:, ai]
     X = np.asarray(x, dtype=np.complex128)[:, ai]
@@ -226,19 +322,17 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre:
         phi = np.angle(np.sum(np.conj(h_ls[None, :] * X) * Y, axis=1))
         Y = Y * np.exp(-1j * (phi - phi[ref_row]))[:, None]
         h_ls = np.where(ok, np.sum(np.conj(X) * Y, axis=0) / np.where(ok, d, 1), 0)
-    fw = f * d[:, None]
-    a = f.conj().T @ fw  # F^H W F
-    ainv = np.linalg.pinv(a)
-    g = ainv @ (f.conj().T @ (d * h_ls))
-    h = f @ g
-    known = np.abs(X) > 0
+    fa, fh, lev_k = _weighted_fit(layout.fft_len, act, int(taps_pre), taps_post, d.tobytes())
+    h = fa @ (fh @ (d * h_ls))  # F (F^H W F)^-1 F^H W h_ls
+    known = X != 0
     n_obs = int(known.sum())
-    res = np.sum(np.abs(Y - h[None, :] * X)[known] ** 2)
+    r = (Y - h[None, :] * X)[known]
+    res = np.sum(r.real * r.real + r.imag * r.imag)
     n_l = f.shape[1]
     nv = float(res / max(n_obs - n_l, 1))
     # mean error variance of the fitted response over the active carriers:
     # (sigma^2 / K) tr(F (F^H W F)^-1 F^H)
-    ek = nv * np.real(np.einsum("kl,lm,km->k", f, ainv, f.conj()))
+    ek = nv * lev_k
     err = float(ek.mean())
     out = np.zeros(layout.fft_len, np.complex64)
     out[ai] = h
@@ -321,7 +415,7 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
         a = 1.0 / np.sqrt(1.0 + np.abs(h)[None, :] ** 2 * v / max(float(noise_var), 1e-30))
     c = np.sum(np.conj(h[None, :] * x) * a * a * y, axis=1)
     y = y * np.exp(-1j * linear_phase_fit(c))[:, None]
-    act = tuple(int(k) for k in layout.active)
+    act = _active_tuple(layout)
     lev = basis_leverage(layout.fft_len, act, int(taps_pre), taps_post)
     w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)

@@ -8,6 +8,8 @@ payload failed in under 1 %. Repetition over frequency gives the header diversit
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 HEADER_BITS = 32
@@ -18,6 +20,12 @@ NUM_MODULO = 1 << 16
 def crc8(bits: np.ndarray) -> np.ndarray:
     """CRC-8 (polynomial x^8 + x^2 + x + 1, init 0) of bit rows [..., n] -> [..., 8] (MSB first)."""
     b = np.asarray(bits, dtype=np.uint8)
+    if b.ndim == 1:  # one row (every header): the same register loop on Python ints
+        r = 0
+        for v in b.tolist():
+            fb = ((r >> 7) & 1) ^ v
+            r = ((r << 1) & 0xFF) ^ (fb * 0x07)
+        return np.array([(r >> s) & 1 for s in range(7, -1, -1)], dtype=np.uint8)
     reg = np.zeros(b.shape[:-1], dtype=np.int64)
     for i in range(b.shape[-1]):
         fb = ((reg >> 7) & 1) ^ b[..., i]
@@ -34,6 +42,11 @@ def header_bits(packet_num: int, n_codewords: int) -> np.ndarray:
 
 def header_symbols(packet_num: int, n_codewords: int, n_carriers: int = 48) -> np.ndarray:
     """BPSK symbols (bit 0 -> -1, 1 -> +1) of the header, repeated to fill whole OFDM symbols."""
+    return _header_symbols(int(packet_num) % NUM_MODULO, int(n_codewords), int(n_carriers)).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_symbols(packet_num: int, n_codewords: int, n_carriers: int) -> np.ndarray:
     n_sym = header_ofdm_symbols(n_carriers)
     rep = np.resize(header_bits(packet_num, n_codewords), n_sym * n_carriers)
     return (2.0 * rep - 1.0).astype(np.complex64)

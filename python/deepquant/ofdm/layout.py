@@ -115,18 +115,27 @@ class OfdmLayout:
     def idx(self, carriers) -> np.ndarray:
         return np.asarray(carriers, dtype=np.int64) + self.fft_len // 2
 
+    def _const(self, key, make) -> np.ndarray:
+        """A read-only array computed once per layout (the receivers read these per frame)."""
+        v = self._cache.get(key)
+        if v is None:
+            v = make()
+            v.setflags(write=False)
+            self._cache[key] = v
+        return v
+
     @property
     def data_idx(self) -> np.ndarray:
-        return self.idx(self.occupied)
+        return self._const("data_idx", lambda: self.idx(self.occupied))
 
     @property
     def pilot_idx(self) -> np.ndarray:
-        return self.idx(self.pilots)
+        return self._const("pilot_idx", lambda: self.idx(self.pilots))
 
     @property
     def active(self) -> np.ndarray:
         """All used carriers (data and pilots), sorted, relative to DC."""
-        return np.array(sorted(list(self.occupied) + list(self.pilots)), dtype=np.int64)
+        return self._const("active", lambda: np.array(sorted(list(self.occupied) + list(self.pilots)), dtype=np.int64))
 
     # GNU Radio argument forms ------------------------------------------------------------------
     def gr_occupied(self):

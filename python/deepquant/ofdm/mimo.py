@@ -442,34 +442,43 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
     hp = h[pi].sum(axis=2)                                              # [P, nr]
     c = c + np.einsum("rtp,pr->t", y[:, :, pi], np.conj(hp * s[:, None]))
     y = y * np.exp(-1j * linear_phase_fit(c))[None, :, None]
-    # 2. per chain: joint fit of the nt impulse responses
+    # 2. per chain: joint fit of the nt impulse responses. The normal equations of the stacked
+    # rows [data cells; pilots; prior] are formed directly from per-carrier sums over the
+    # symbols (the Gram matrix of T x nd data rows is sum_k conj(fd_k)^T fd_k W_k with
+    # W_k = sum_t a^2 conj(x) x^T): O(nd (nt L)^2) instead of O(T nd (nt L)^2).
     f, lev, fd, fp = _refit_basis(layout.fft_len, act, tuple(int(c_) for c_ in ai), tuple(int(c_) for c_ in di),
                                   tuple(int(c_) for c_ in pi), int(taps_pre), int(taps_post))
     L = f.shape[1]
+    ntl = nt * L
     h_new = np.zeros_like(h)
     err = np.zeros((layout.fft_len, nt))
-    for r in range(nr):
-        a = np.sqrt(a2[r])                                              # [T, nd]
-        rows_d = (a[:, :, None, None] * xm[:, :, :, None] * fd[None, :, None, :]).reshape(t * len(di), nt * L)
-        obs_d = (a * y[r][:, di]).reshape(-1)
-        rows_p = np.broadcast_to((s[:, None, None] * fp[:, None, :]), (len(pi), nt, L)).reshape(len(pi), nt * L)
-        rows_p = np.tile(rows_p, (t, 1))
-        obs_p = y[r][:, pi].reshape(-1)
-        blocks_ = []
-        obs_pr = []
-        for j in range(nt):
-            w = np.sqrt(lev * nv / ev[j]) if ev[j] > 0 else 1e3
-            blk = np.zeros((len(ai), nt * L), np.complex128)
-            blk[:, j * L:(j + 1) * L] = w * f
-            blocks_.append(blk)
-            obs_pr.append(w * h[ai, r, j])
-        A = np.vstack([rows_d, rows_p] + blocks_)
-        b = np.concatenate([obs_d, obs_p] + obs_pr)
-        gram = A.conj().T @ A
-        ginv = np.linalg.inv(gram)  # positive definite: the prior rows alone have full column rank
-        g = ginv @ (A.conj().T @ b)
-        for j in range(nt):
-            h_new[ai, r, j] = f @ g[j * L:(j + 1) * L]
-            cj = ginv[j * L:(j + 1) * L, j * L:(j + 1) * L]
-            err[ai, j] += nv * np.real(np.einsum("kl,lm,km->k", f, cj, f.conj())) / nr
+    # pilots: every stream sends s_p on pilot p, so each pilot row is s_p fp[p] repeated over j
+    rp = np.tile(s[:, None] * fp, (1, nt))                              # [P, nt L]
+    gram_p = t * (rp.conj().T @ rp)
+    w = np.array([np.sqrt(lev * nv / ev[j]) if ev[j] > 0 else 1e3 for j in range(nt)])
+    ff = f.conj().T @ f                                                 # [L, L]
+    gram_prior = np.zeros((ntl, ntl), np.complex128)
+    for j in range(nt):
+        gram_prior[j * L:(j + 1) * L, j * L:(j + 1) * L] = w[j] ** 2 * ff
+    yd = y[:, :, di]                                                    # [nr, T, nd]
+    wgt = a2[:, :, :, None] * xm[None, :, :, :]                         # [nr, T, nd, nt]: a^2 x
+    wc = wgt.conj().transpose(0, 2, 3, 1)                               # [nr, nd, nt, T]
+    wk = wc @ xm.transpose(1, 0, 2)[None]                               # [nr, nd, nt, nt]
+    vk = (wc @ yd.transpose(0, 2, 1)[..., None])[..., 0]                # [nr, nd, nt]
+    fdc = fd.conj()
+    # gram_d[r, (j, l), (i, m)] = sum_k conj(fd[k, l]) wk[r, k, j, i] fd[k, m]
+    gram_d = (wk.transpose(0, 2, 3, 1)[:, :, :, None, :] * fdc.T) @ fd  # [nr, nt, nt, L, L]
+    gram_d = gram_d.transpose(0, 1, 3, 2, 4).reshape(nr, ntl, ntl)
+    b_d = (vk.transpose(0, 2, 1) @ fdc).reshape(nr, ntl)
+    b_p = np.tile(y[:, :, pi].sum(axis=1) @ (s[:, None] * fp).conj(), (1, nt))  # [nr, nt L]
+    # all chains at once: positive definite systems (the prior rows alone have full column rank)
+    gram = gram_d + (gram_p + gram_prior)[None]                         # [nr, nt L, nt L]
+    b = b_d + b_p + ((w ** 2)[None, :, None] * np.einsum("kl,krj->rjl", f.conj(), h[ai])).reshape(nr, ntl)
+    ginv = np.linalg.inv(gram)
+    g = (ginv @ b[..., None])[..., 0].reshape(nr, nt, L)
+    h_new[ai] = np.einsum("kl,rjl->krj", f, g)
+    # per-carrier error variance of every column: diag(F C_jj F^H), C = sigma^2 ginv
+    cjj = np.stack([ginv[:, j * L:(j + 1) * L, j * L:(j + 1) * L] for j in range(nt)], axis=1)  # [nr, nt, L, L]
+    dk = np.real(np.sum((f @ cjj) * f.conj(), axis=-1))                # [nr, nt, K]
+    err[ai] = nv * dk.mean(axis=0).T
     return y.astype(np.complex64), h_new.astype(np.complex64), err[di].sum(axis=1)
