@@ -18,6 +18,7 @@ from ..deepquant_python import publish_frames as _publish_frames, u8vector_to_by
 from ._common import BadInputCounter
 
 _META_SKIP = {"packet_len"}
+OUT_BUFFER_ITEMS = 1 << 16  # decompressor output buffer (floats): ~100 frames of 648 LLRs per call
 
 
 def _pmt_to_py(v):
@@ -214,11 +215,14 @@ class softbit_decompressor(gr.sync_block):
         self.message_port_register_in(self.port)
         self.set_msg_handler(self.port, self._handle)
         self._q = deque()  # raw PDUs, decoded in batches by work()
-        self._ready = deque()  # (meta, llrs) decoded, not yet written
+        # decoded batches not yet written: (flat LLRs, frame start offsets, frame sizes, metas)
+        self._ready = deque()
+        self._pos = 0  # LLRs of self._ready[0] already written
+        self._next = 0  # index of the next frame of self._ready[0] whose start is not tagged yet
         self._empty = pmt.make_dict()
         self.idle_wait = 0.002  # s; latency bound of an idle decompressor
-        self._cur = None
-        self._cur_pos = 0
+        # room for many frames per work() call (each call costs Python overhead)
+        self.set_min_output_buffer(OUT_BUFFER_ITEMS)
         self.frames_in = 0
         self.bad_frames = 0
         self.bytes_in = 0
@@ -248,14 +252,22 @@ class softbit_decompressor(gr.sync_block):
         if not recs:
             return
         llrs, errors = self.codec._decode_records(recs)
+        good, gmeta = [], []
         for meta, size, llr, err in zip(metas, sizes, llrs, errors):
             self.bytes_in += size
             if err is not None:
                 self.bad_frames += 1
                 self._bad.add(1, err)
                 continue
-            self.frames_in += 1
-            self._ready.append((meta, llr.reshape(-1)))
+            good.append(llr.reshape(-1))
+            gmeta.append(meta)
+        if not good:
+            return
+        self.frames_in += len(good)
+        lens = np.array([g.size for g in good], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        flat = np.concatenate(good) if len(good) > 1 else good[0]
+        self._ready.append((flat, starts.tolist(), lens.tolist(), gmeta))
 
     def _tag_frame(self, off, meta, size):
         if self.len_tag is not None:
@@ -272,26 +284,27 @@ class softbit_decompressor(gr.sync_block):
         out = output_items[0]
         if self._q:
             self._decode_queued()
-        if not self._ready and self._cur is None:
+        if not self._ready:
             # nothing to do: PDUs are handled on this thread between work() calls, so wait
             # briefly instead of spinning
             time.sleep(self.idle_wait)
             return 0
         produced = 0
         base = self.nitems_written(0)
-        while produced < len(out):
-            if self._cur is None:
-                if not self._ready:
-                    break
-                self._cur = self._ready.popleft()
-                self._cur_pos = 0
-            meta, llr = self._cur
-            if self._cur_pos == 0:
-                self._tag_frame(base + produced, meta, llr.size)
-            n = min(len(out) - produced, llr.size - self._cur_pos)
-            out[produced:produced + n] = llr[self._cur_pos:self._cur_pos + n]
-            self._cur_pos += n
+        room = len(out)
+        while produced < room and self._ready:
+            flat, starts, lens, metas = self._ready[0]
+            n = min(room - produced, flat.size - self._pos)
+            out[produced:produced + n] = flat[self._pos:self._pos + n]
+            end = self._pos + n
+            k = self._next
+            while k < len(starts) and starts[k] < end:
+                self._tag_frame(base + produced + starts[k] - self._pos, metas[k], lens[k])
+                k += 1
+            self._next = k
             produced += n
-            if self._cur_pos >= llr.size:
-                self._cur = None
+            self._pos = end
+            if end >= flat.size:
+                self._ready.popleft()
+                self._pos = self._next = 0
         return produced

@@ -552,6 +552,19 @@ class ScalarCodec(Codec):
         if self.method != "int8" and table_id >= len(self.kernels):
             raise fr.FrameError(f"quantizer set {table_id} unknown ({len(self.kernels)} sets)")
 
+    def _decode_batch(self, payloads, tids, rows):
+        """Range-coded frames: one C++ call for all payloads, one dequantization per quantizer
+        set; other methods frame by frame."""
+        if not self.entropy_coded:
+            return super()._decode_batch(payloads, tids, rows)
+        sym, errs = self.coder.decode_frames(payloads, tids, rows)
+        tid_rows = np.repeat(np.asarray(tids, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+        out = np.empty(sym.shape, dtype=np.float32)
+        for t in np.unique(tid_rows):
+            sel = tid_rows == t
+            out[sel] = self.levels_of(sym[sel], int(t)) if not sel.all() else self.levels_of(sym, int(t))
+        return out, errs
+
     def _decode_payload(self, payload, table_id, n):
         k = self.bits_per_symbol
         if self.method == "int8":
