@@ -50,19 +50,46 @@ def test_dp_beats_or_matches_lloyd_and_uniform():
 
 
 def test_shipped_scalar_designs():
-    """The shipped K=6 file: format 2, EPA per-SNR designs for every cell count, tables
-    normalised, thresholds ascending; the codec picks the nearest SNR's set."""
+    """The shipped K=6 file: format 3, EPA designs for every cell count (threshold design, per
+    SNR, threshold quantizer with per-SNR tables), tables normalised, thresholds ascending; the
+    codec picks the nearest SNR's set."""
     t, meta, _ = C.load_tensors(C.default_model_path("scalar", 6))
     assert meta["format"] == C.SCALAR_FORMAT and meta["channel"] == "epa"
-    s = 1 + len(meta["snr_db_grid"])
+    n_snr = len(meta["snr_db_grid"])
+    s = 1 + 2 * n_snr
     for m in meta["cells"]:
         for fam in ("maxmi", "uniform"):
             thr = t[f"{fam}.m{m}.thresholds"]
             assert thr.shape == (s, 6, m - 1) and np.all(np.diff(thr, axis=-1) > 0)
             assert np.allclose(t[f"{fam}.m{m}.tables"].sum(-1), 1.0)
+            assert np.array_equal(thr[1 + n_snr:], np.broadcast_to(thr[0], thr[1 + n_snr:].shape))
+    i22 = meta["snr_db_grid"].index(22.0)
     c = softbit.make_codec("maxmi-ec", 6, cells=6)
-    assert c.code == 0xA5 and c.quantizer_set(22.2) == 1 + meta["snr_db_grid"].index(22.0)
+    assert c.code == 0xA5 and c.quantizer_set(22.2) == 1 + n_snr + i22 and c.quantizer_set(None) == 0
+    assert softbit.make_codec("maxmi-ec", 6, cells=6, design="snr").quantizer_set(22.2) == 1 + i22
     with pytest.raises(ValueError, match="power of two"):
         softbit.make_codec("maxmi", 6, cells=6)
     with pytest.raises(ValueError, match="no maxmi quantizer with 9 cells"):
         softbit.make_codec("maxmi-ec", 6, cells=9)
+    with pytest.raises(ValueError, match="design"):
+        softbit.make_codec("maxmi-ec", 6, design="pooled")
+
+
+def test_threshold_design_table_choice_is_lossless():
+    """Without an SNR the threshold design picks, per frame, the index table with the shortest
+    code: the decoded LLRs are those of its quantizer whatever the table, and the chosen table
+    is never longer than table 0."""
+    from gnuradio.deepquant.softbit import data
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([data.epa_frames(6, s, 3, rng)[0] for s in (14.0, 24.0, 34.0)])
+    c = softbit.make_codec("maxmi-ec", 6)
+    frames = c.encode_frames(x)
+    tids = [f[8] for f in frames]
+    assert len(set(tids)) > 1
+    out = c.decode_frames(frames)
+    for f, o in zip(x, out):
+        assert np.array_equal(o, c.levels_of(c.indices(f, 0), 0))
+    sym = c.indices(x.reshape(-1, 6), 0).reshape(x.shape)
+    for i, t in enumerate(tids):
+        assert c.coder.ideal_bits(sym[i], t) <= c.coder.ideal_bits(sym[i], 0) + 1e-9
