@@ -131,7 +131,16 @@ def check_record(rows: int, streams: int, payload_len: int) -> None:
                          f"(more than {MAX_SYMBOLS_PER_BYTE} per byte)")
 
 
-def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records, record_crc: str = "none") -> bytes:
+def record_bytes(record, per_record: bool = False, record_crc: str = "none") -> int:
+    """Bytes one record ``(table_id, rows, payload)`` takes in a container (with its row count
+    and table id when ``per_record``)."""
+    t, n, p = record
+    extra = (len(varint(n)) + 1) if per_record else 0
+    return extra + len(varint(len(p))) + len(p) + _CRC_BYTES[RECORD_CRCS[record_crc]]
+
+
+def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records, record_crc: str = "none",
+         per_record: bool = False) -> bytes:
     """Records ``[(table_id, rows, payload), ...]`` -> container bytes.
 
     Parameters
@@ -142,8 +151,11 @@ def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records
         Coded symbols per row (for the bounded-work rule).
     records : sequence of (int, int, bytes)
         As returned by ``Codec.encode_records``; the table id and row count go into the header
-        when every record shares them.
+        when every record shares them (unless ``per_record``).
     record_crc : {"none", "crc16", "crc32"}
+    per_record : bool
+        Always write row count and table id in every record (so that records can be appended
+        whatever their rows and table, as a HARQ buffer does).
     """
     if record_crc not in RECORD_CRCS:
         raise ValueError(f"record_crc must be one of {sorted(RECORD_CRCS)}, got {record_crc!r}")
@@ -152,12 +164,12 @@ def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records
     tids = {int(r[0]) for r in records}
     rows = {int(r[1]) for r in records}
     flags = kind
-    if len(tids) > 1:
+    if len(tids) != 1 or per_record:
         flags |= FLAG_TABLE_PER_RECORD
-    if len(rows) > 1:
+    if len(rows) != 1 or per_record:
         flags |= FLAG_ROWS_PER_RECORD
-    tid0 = next(iter(tids)) if len(tids) == 1 else 0
-    rows0 = next(iter(rows)) if len(rows) == 1 else 0
+    tid0 = next(iter(tids)) if len(tids) == 1 and not per_record else 0
+    rows0 = next(iter(rows)) if len(rows) == 1 and not per_record else 0
     if not 0 <= tid0 < 256 or any(not 0 <= t < 256 for t in tids):
         raise ValueError("table ids must be in 0..255")
     head = _FIXED.pack(MAGIC, CONTAINER_VERSION, int(method), int(model_id) & 0xFFFFFFFF, int(bits_per_symbol),
