@@ -60,23 +60,36 @@ def test_int8_reference(codecs):
 
 
 def test_uniform_matches_independent_reference(codecs, llrs):
+    """Uniform cells on [-c, c] per bit position and SNR set; reproduction = the stored level."""
     c = codecs["uniform"]
-    out = c.decode(c.encode(llrs[0]))
-    cl = c.clip
-    step = 2 * cl / 16
-    idx = np.clip(np.floor((llrs[0] + cl) / step), 0, 15)
-    assert np.allclose(out, -cl + step * (idx + 0.5), atol=1e-4)
+    tensors, _, _ = C.load_tensors(C.default_model_path("scalar", K))
+    clip, lev = tensors["uniform.m16.clip"], tensors["uniform.m16.levels"]
+    for snr, qset in ((None, 0), (22.0, c.quantizer_set(22.0))):
+        out = c.decode(c.encode(llrs[0], snr_db=snr))
+        for j in range(K):
+            cl = clip[qset, j]
+            step = 2 * cl / 16
+            idx = np.clip(np.floor((llrs[0][:, j] + cl) / step), 0, 15).astype(int)
+            assert np.allclose(out[:, j], lev[qset, j][idx], atol=1e-4)
 
 
 def test_maxmi_matches_searchsorted_reference(codecs, llrs):
     c = codecs["maxmi"]
     tensors, _, _ = C.load_tensors(C.default_model_path("scalar", K))
-    thr, lev = tensors["maxmi.b3.thresholds"], tensors["maxmi.b3.levels"]
+    thr, lev = tensors["maxmi.m8.thresholds"], tensors["maxmi.m8.levels"]
     for snr, qset in ((None, 0), (20.0, c.quantizer_set(20.0))):
         out = c.decode(c.encode(llrs[5], snr_db=snr))
         for j in range(K):
             ref = lev[qset, j][np.searchsorted(thr[qset, j], llrs[5][:, j], side="right")]
             assert np.allclose(out[:, j], ref, atol=1e-5)
+
+
+def test_old_scalar_model_format_refused(tmp_path):
+    tensors, meta, _ = C.load_tensors(C.default_model_path("scalar", K))
+    meta = dict(meta, format=1)
+    p = C.save_tensors(tmp_path / "old.safetensors", {k: v for k, v in tensors.items() if ".m8." in k}, meta)
+    with pytest.raises(ValueError, match="format 1.*fit_scalar"):
+        softbit.make_codec("maxmi", K, str(p))
 
 
 def test_entropy_coded_is_lossless_wrt_fixed_rate(codecs, llrs):

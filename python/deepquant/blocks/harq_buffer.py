@@ -15,6 +15,7 @@ from gnuradio import gr
 from ._common import BadInputCounter
 
 POLICIES = ("evict_oldest", "drop_new")
+_HEADER_BYTES = 16  # container header (12, rows per record: varint 0) + CRC32 trailer (4)
 
 
 class harq_buffer(gr.basic_block):
@@ -43,7 +44,10 @@ class harq_buffer(gr.basic_block):
     model : str
         Model file ('' = shipped).
     max_bytes : int
-        Bound on the sum of the stored frames' sizes (bytes, headers included).
+        Bound on the sum of the stored entries' sizes (bytes: each entry is one record of a
+        :mod:`softbit.container` buffer, its payload plus 2-5 bytes of row count, table id and
+        length; the fields every entry shares -- method, model id, K -- are the buffer's own
+        configuration and are counted once, see ``bytes_stored()``).
     policy : {'evict_oldest', 'drop_new'}
         When a new entry does not fit: evict the least recently stored packets until it fits,
         or keep the buffer and do not store the new one.
@@ -51,7 +55,9 @@ class harq_buffer(gr.basic_block):
 
     After each combination the combined LLRs replace the stored entry (so later retransmissions
     accumulate all earlier ones).  ``bytes_stored()``, ``entries()`` and ``evictions`` report the
-    state; ``peak_bytes``, ``frames_stored`` and ``stored_bits_per_llr()`` the storage cost.
+    state; ``peak_bytes``, ``frames_stored`` and ``stored_bits_per_llr()`` the storage cost;
+    ``serialize()`` writes the whole buffer as one container (e.g. to hand it to a relay), which
+    ``Codec.decode_container`` reads back.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", model="", max_bytes=1 << 20,
@@ -71,7 +77,7 @@ class harq_buffer(gr.basic_block):
         self.max_bytes = int(max_bytes)
         self.policy = policy
         self.key = pmt.intern(packet_id_key)
-        self.store = OrderedDict()  # packet id -> (frame bytes, transmissions)
+        self.store = OrderedDict()  # packet id -> ((table id, rows, payload), record bytes, transmissions)
         self._bytes = 0
         self.evictions = 0
         self.refused = 0
@@ -90,34 +96,53 @@ class harq_buffer(gr.basic_block):
 
     # -- state ----------------------------------------------------------------------------------
     def bytes_stored(self) -> int:
-        return self._bytes
+        """Bytes of the stored entries plus, when there is one, the container header and trailer
+        that ``serialize()`` adds once for the whole buffer."""
+        return self._bytes + (_HEADER_BYTES if self.store else 0)
+
+    def serialize(self, record_crc: str = "none") -> bytes:
+        """The whole buffer as one :mod:`softbit.container` buffer (entries in storage order; the
+        packet ids are not part of it)."""
+        from ..softbit import container
+
+        return container.pack(self.codec.code, self.codec.model_id, self.k, self.codec.streams,
+                              [rec for rec, _, _ in self.store.values()], record_crc, per_record=True)
 
     def entries(self) -> int:
         return len(self.store)
 
     def _drop(self, pid):
-        fb, _ = self.store.pop(pid)
-        self._bytes -= len(fb)
+        _, size, _ = self.store.pop(pid)
+        self._bytes -= size
+
+    def _decode(self, rec) -> np.ndarray:
+        out, err = self.codec._decode_records([(rec, None)])
+        if err[0] is not None:  # cannot happen for entries this block wrote
+            raise RuntimeError(f"harq_buffer: stored entry does not decode: {err[0]}")
+        return np.asarray(out[0], dtype=np.float32).reshape(-1)
 
     def _put(self, pid, llr, ntx) -> bool:
-        fb = self.codec.encode(llr.reshape(-1, self.k))
+        from ..softbit import container
+
+        rec = self.codec.encode_records(llr.reshape(1, -1, self.k))[0]
+        size = container.record_bytes(rec, per_record=True)
         if pid in self.store:
             self._drop(pid)
-        if len(fb) > self.max_bytes:
+        if size > self.max_bytes:
             self.refused += 1
             return False
-        while self._bytes + len(fb) > self.max_bytes:
+        while self._bytes + size > self.max_bytes:
             if self.policy == "drop_new":
                 self.refused += 1
                 return False
             oldest = next(iter(self.store))
             self._drop(oldest)
             self.evictions += 1
-        self.store[pid] = (fb, ntx)
-        self._bytes += len(fb)
+        self.store[pid] = (rec, size, ntx)
+        self._bytes += size
         self.peak_bytes = max(self.peak_bytes, self._bytes)
         self.frames_stored += 1
-        self.bytes_written += len(fb)
+        self.bytes_written += size
         self.llrs_written += int(llr.size)
         return True
 
@@ -136,8 +161,8 @@ class harq_buffer(gr.basic_block):
         """Decompressed stored LLRs of ``pid`` and their transmission count, or (None, 0)."""
         if pid not in self.store:
             return None, 0
-        fb, ntx = self.store[pid]
-        return np.asarray(self.codec.decode(fb), dtype=np.float32).reshape(-1), ntx
+        rec, _, ntx = self.store[pid]
+        return self._decode(rec), ntx
 
     def put(self, pid, llr: np.ndarray, ntx: int) -> bool:
         """Store ``llr`` (compressed) as ``pid``'s entry after ``ntx`` transmissions; False when the
@@ -159,8 +184,8 @@ class harq_buffer(gr.basic_block):
             raise ValueError(f"{llr.size} LLRs is not a multiple of K={self.k}")
         ntx = 1
         if pid in self.store:
-            fb, prev = self.store[pid]
-            old = self.codec.decode(fb).reshape(-1)
+            rec, _, prev = self.store[pid]
+            old = self._decode(rec)
             if old.size == llr.size:
                 llr = llr + old
                 ntx = prev + 1

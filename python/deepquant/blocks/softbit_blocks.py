@@ -18,6 +18,7 @@ from ..deepquant_python import publish_frames as _publish_frames, u8vector_to_by
 from ._common import BadInputCounter
 
 _META_SKIP = {"packet_len"}
+OUT_BUFFER_ITEMS = 1 << 16  # decompressor output buffer (floats): ~100 frames of 648 LLRs per call
 
 
 def _pmt_to_py(v):
@@ -46,15 +47,24 @@ class softbit_compressor(gr.sync_block):
     bits : int
         Bits per soft bit for ``uniform``/``maxmi`` (0 = the codec's default).
     snr_tag_key : str
-        Tag carrying the SNR in dB (used by ``maxmi`` to pick its per-SNR codebook).
+        Tag carrying the SNR in dB (used by ``maxmi``/``uniform`` to pick their per-SNR design).
+    pdu_format : {'frame', 'container'}
+        ``'frame'``: one PDU per frame, each a self-describing frame (:mod:`softbit.frame`,
+        22-byte header).  ``'container'``: one PDU per batch of frames (all the frames one
+        ``work()`` call completes, up to the next stream tag), each a buffer of
+        :mod:`softbit.container` format (one 16-byte header, 1-2 bytes per frame): fewer
+        bytes and far fewer messages.
+    record_crc : {'none', 'crc16', 'crc32'}
+        Per-frame CRC inside containers (the container has a CRC32 of its own).
 
-    Output PDUs on message port ``pdus``: ``(meta, u8vector frame)``; meta holds ``packet_num``,
-    ``llr_count`` and every tag found on the frame's first item except the length tag (e.g. a
-    ``packet_id``).  ``bytes_out`` / ``frames_out`` count what was produced.
+    Output PDUs on message port ``pdus``: ``(meta, u8vector)``; meta holds ``packet_num``,
+    ``llr_count`` (``frames`` for containers) and every tag found on the first frame's first
+    item except the length tag (e.g. a ``packet_id``).  ``bytes_out`` / ``frames_out`` count
+    what was produced.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", frame_len=108, model="", len_tag_key="packet_len",
-                 bits=0, snr_tag_key="snr_db"):
+                 bits=0, snr_tag_key="snr_db", pdu_format="frame", record_crc="none"):
         gr.sync_block.__init__(self, name="softbit_compressor", in_sig=[np.float32], out_sig=None)
         from ..softbit import make_codec
 
@@ -62,6 +72,13 @@ class softbit_compressor(gr.sync_block):
             raise ValueError(f"softbit_compressor: frame_len must be >= 1, got {frame_len}")
         opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
+        if pdu_format not in ("frame", "container"):
+            raise ValueError(f"softbit_compressor: pdu_format must be 'frame' or 'container', got {pdu_format!r}")
+        from ..softbit.container import RECORD_CRCS
+
+        if record_crc not in RECORD_CRCS:
+            raise ValueError(f"softbit_compressor: record_crc must be one of {sorted(RECORD_CRCS)}, got {record_crc!r}")
+        self.pdu_format, self.record_crc = pdu_format, record_crc
         self.k = int(bits_per_symbol)
         self.frame_len = int(frame_len)
         self.len_tag_key = len_tag_key
@@ -143,15 +160,23 @@ class softbit_compressor(gr.sync_block):
             return
         block = self._buf[: nf * flen].reshape(nf, flen // self.k, self.k)
         self._buf = self._buf[nf * flen:]
-        frames = self.codec.encode_frames(block, snr_db=self._snr)
-        metas = []
-        for i in range(nf):
-            m = dict(self._pending_meta) if i == 0 else {}
-            m["_n"] = flen
-            metas.append(m)
+        if self.pdu_format == "container":
+            frames = [self.codec.encode_container(block, snr_db=self._snr, record_crc=self.record_crc)]
+            m = dict(self._pending_meta)
+            m["frames"] = pmt.from_long(nf)
+            m["_n"] = nf * flen
+            metas = [m]
+        else:
+            frames = self.codec.encode_frames(block, snr_db=self._snr)
+            metas = []
+            for i in range(nf):
+                m = dict(self._pending_meta) if i == 0 else {}
+                m["_n"] = flen
+                metas.append(m)
         self._pending_meta = {}
         self._cur_len = None
         self._publish(frames, metas)
+        self.frames_out += nf - len(frames)
         if self._buf.size:
             self._absorb(np.zeros(0, np.float32))
 
@@ -170,8 +195,11 @@ class softbit_decompressor(gr.sync_block):
     len_tag_key : str
         Tag put on the first LLR of every frame with the frame's LLR count.
 
-    Invalid PDUs (truncated, corrupted, foreign) are dropped, counted in ``bad_frames`` and logged
-    (rate-limited); the flowgraph keeps running.  PDU meta entries become tags on the first LLR.
+    PDUs may hold one frame (:mod:`softbit.frame`) or a container of frames
+    (:mod:`softbit.container`); every frame becomes one tagged run of LLRs.  Invalid PDUs or
+    container records (truncated, corrupted, foreign) are dropped, counted in ``bad_frames`` and
+    logged (rate-limited); the flowgraph keeps running.  PDU meta entries become tags on the
+    first LLR of the PDU's first frame.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", model="", bits=0, len_tag_key="packet_len"):
@@ -187,11 +215,14 @@ class softbit_decompressor(gr.sync_block):
         self.message_port_register_in(self.port)
         self.set_msg_handler(self.port, self._handle)
         self._q = deque()  # raw PDUs, decoded in batches by work()
-        self._ready = deque()  # (meta, llrs) decoded, not yet written
+        # decoded batches not yet written: (flat LLRs, frame start offsets, frame sizes, metas)
+        self._ready = deque()
+        self._pos = 0  # LLRs of self._ready[0] already written
+        self._next = 0  # index of the next frame of self._ready[0] whose start is not tagged yet
         self._empty = pmt.make_dict()
         self.idle_wait = 0.002  # s; latency bound of an idle decompressor
-        self._cur = None
-        self._cur_pos = 0
+        # room for many frames per work() call (each call costs Python overhead)
+        self.set_min_output_buffer(OUT_BUFFER_ITEMS)
         self.frames_in = 0
         self.bad_frames = 0
         self.bytes_in = 0
@@ -206,7 +237,7 @@ class softbit_decompressor(gr.sync_block):
     def _decode_queued(self):
         msgs = list(self._q)
         self._q.clear()
-        metas, frames = [], []
+        metas, recs, sizes = [], [], []
         for msg in msgs:
             try:
                 meta, data = pmt.car(msg), _u8vector_to_bytes(pmt.cdr(msg))
@@ -214,19 +245,29 @@ class softbit_decompressor(gr.sync_block):
                 self.bad_frames += 1
                 self._bad.add(1, f"not a PDU of bytes: {e}")
                 continue
-            metas.append(meta)
-            frames.append(data)
-        if not frames:
+            rr = self.codec.records_of(data)
+            recs += rr
+            metas += [meta] + [self._empty] * (len(rr) - 1)
+            sizes += [len(data)] + [0] * (len(rr) - 1)
+        if not recs:
             return
-        llrs, errors = self.codec.decode_many(frames)
-        for meta, data, llr, err in zip(metas, frames, llrs, errors):
+        llrs, errors = self.codec._decode_records(recs)
+        good, gmeta = [], []
+        for meta, size, llr, err in zip(metas, sizes, llrs, errors):
+            self.bytes_in += size
             if err is not None:
                 self.bad_frames += 1
                 self._bad.add(1, err)
                 continue
-            self.frames_in += 1
-            self.bytes_in += len(data)
-            self._ready.append((meta, llr.reshape(-1)))
+            good.append(llr.reshape(-1))
+            gmeta.append(meta)
+        if not good:
+            return
+        self.frames_in += len(good)
+        lens = np.array([g.size for g in good], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        flat = np.concatenate(good) if len(good) > 1 else good[0]
+        self._ready.append((flat, starts.tolist(), lens.tolist(), gmeta))
 
     def _tag_frame(self, off, meta, size):
         if self.len_tag is not None:
@@ -243,26 +284,27 @@ class softbit_decompressor(gr.sync_block):
         out = output_items[0]
         if self._q:
             self._decode_queued()
-        if not self._ready and self._cur is None:
+        if not self._ready:
             # nothing to do: PDUs are handled on this thread between work() calls, so wait
             # briefly instead of spinning
             time.sleep(self.idle_wait)
             return 0
         produced = 0
         base = self.nitems_written(0)
-        while produced < len(out):
-            if self._cur is None:
-                if not self._ready:
-                    break
-                self._cur = self._ready.popleft()
-                self._cur_pos = 0
-            meta, llr = self._cur
-            if self._cur_pos == 0:
-                self._tag_frame(base + produced, meta, llr.size)
-            n = min(len(out) - produced, llr.size - self._cur_pos)
-            out[produced:produced + n] = llr[self._cur_pos:self._cur_pos + n]
-            self._cur_pos += n
+        room = len(out)
+        while produced < room and self._ready:
+            flat, starts, lens, metas = self._ready[0]
+            n = min(room - produced, flat.size - self._pos)
+            out[produced:produced + n] = flat[self._pos:self._pos + n]
+            end = self._pos + n
+            k = self._next
+            while k < len(starts) and starts[k] < end:
+                self._tag_frame(base + produced + starts[k] - self._pos, metas[k], lens[k])
+                k += 1
+            self._next = k
             produced += n
-            if self._cur_pos >= llr.size:
-                self._cur = None
+            self._pos = end
+            if end >= flat.size:
+                self._ready.popleft()
+                self._pos = self._next = 0
         return produced

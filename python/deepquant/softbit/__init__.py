@@ -7,6 +7,9 @@ Public API
 ``codec.encode(llrs[frame_len, K]) -> bytes`` and ``codec.decode(bytes) -> llrs`` (float32);
 methods ``learned``, ``deepllr``, ``deepllr-ec``, ``maxmi``, ``maxmi-ec``, ``uniform``,
 ``uniform-ec``, ``int8`` (see :mod:`.codec`).  Frames: :mod:`.frame` (``FrameError``).
+Buffers of many frames with one header (HARQ buffers, relays): ``codec.encode_container`` /
+``codec.decode_container``, format in :mod:`.container`.  Scalar baseline design (max-MI by
+dynamic programming, uniform): :mod:`.baselines`, ``codec.fit_scalar``.
 Training: :mod:`.train` (``deepquant train softbit --config FILE``).  Models and losses:
 :mod:`.core`.  Experiments: :mod:`.experiment`.
 

@@ -20,11 +20,14 @@ Methods (``method`` string -> what is stored):
                 with the centroid-refined cells of the model file (see train.py) overriding g.
 ``deepllr``     paper [13]: same backbone trained without entropy term or quantization, 6-bit
                 latents stored at a fixed 18 bits per channel use (``deepllr-ec``: range coded).
-``maxmi``       max-MI scalar quantizer per bit position, ``bits`` (default 3) bits per soft bit,
-                fixed rate (``maxmi-ec``: range coded).  With ``snr_db`` the quantizer designed
-                for the nearest training SNR is used (the paper's per-SNR codebooks), else the
-                one designed on all training SNRs pooled.
-``uniform``     uniform scalar LLR quantizer, ``bits`` (default 4), best clipping (``uniform-ec``).
+``maxmi``       max-MI scalar quantizer per bit position (Kurkoski-Yagi dynamic program, see
+                baselines.maxmi_dp), ``bits`` (default 3) bits per soft bit, fixed rate
+                (``maxmi-ec``: range coded; ``cells=M`` any designed cell count).  Designed on
+                the EPA channel, by default on the training frames near the code's decoding
+                threshold (``design='snr'``: the design for the nearest training SNR, the
+                paper's per-SNR codebooks).
+``uniform``     uniform scalar LLR quantizer, ``bits`` (default 4), best clipping per bit
+                position, posterior reproduction LLRs, same designs (``uniform-ec``; ``cells=M``).
 ``int8``        ``round(4 L)`` clipped to [-127, 127] (0.25 LLR steps, |L| <= 31.75): 8 bits.
 ==============  =================================================================================
 
@@ -48,6 +51,8 @@ from .entropy import SEG_ROWS
 METHODS = ("learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
 _BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x40, "maxmi-ec": 0x50,
               "uniform": 0x60, "uniform-ec": 0x70, "int8": 0x88}
+# entropy-coded scalar designs whose cell count M (<= 16) is not a power of two: code | (M - 1)
+_CELLS_CODE = {"maxmi-ec": 0xA0, "uniform-ec": 0xB0}
 INT8_SCALE = 4.0
 
 
@@ -155,13 +160,72 @@ class Codec:
         return self.decode_frames([frame_bytes])[0]
 
     def encode_frames(self, llrs, snr_db: Optional[float] = None) -> List[bytes]:
-        """``llrs`` float ``(F, frame_len, K)`` -> list of F frames."""
+        """``llrs`` float ``(F, frame_len, K)`` -> list of F frames (each with its own header)."""
+        return [self._pack(t, n, p) for t, n, p in self.encode_records(llrs, snr_db)]
+
+    def encode_records(self, llrs, snr_db: Optional[float] = None) -> List[tuple]:
+        """``llrs`` float ``(F, frame_len, K)`` -> F records ``(table_id, rows, payload bytes)``:
+        the frames without a header, for :mod:`.container` (non-finite LLRs are coded as 0 /
+        +-1e4, i.e. as the largest magnitude)."""
         x = np.asarray(llrs, dtype=np.float32)
         if x.ndim != 3 or x.shape[2] != self.bits_per_symbol:
             raise ValueError(f"expected LLRs of shape (F, frame_len, {self.bits_per_symbol}), got {x.shape}")
         if not np.isfinite(x).all():
             x = np.nan_to_num(x, nan=0.0, posinf=1e4, neginf=-1e4)
-        return self._encode_frames(x, snr_db)
+        return self._encode_records(x, snr_db)
+
+    def encode_container(self, llrs, snr_db: Optional[float] = None, record_crc: str = "none") -> bytes:
+        """Frames ``(F, frame_len, K)`` (or a list of ``(n_i, K)`` arrays) -> one buffer of
+        :mod:`.container` format: one header for all frames, a 1-3 byte record per frame
+        (``record_crc``: ``"none"``, ``"crc16"`` or ``"crc32"`` per record)."""
+        from . import container
+
+        if isinstance(llrs, (list, tuple)):
+            recs = []
+            for a in llrs:
+                recs += self.encode_records(np.asarray(a, dtype=np.float32)[None], snr_db)
+        else:
+            recs = self.encode_records(llrs, snr_db)
+        return container.pack(self.code, self.model_id, self.bits_per_symbol, self.streams, recs, record_crc)
+
+    def decode_container(self, buf):
+        """A :mod:`.container` buffer -> ``(llrs, errors)`` per record as :meth:`decode_many`
+        (a record that fails its own CRC or does not decode is ``None`` with its reason);
+        raises :class:`.container.ContainerError` (a ``FrameError``) when the buffer as a whole
+        is unusable (truncated header, foreign, unsupported version, CRC mismatch without
+        per-record CRCs)."""
+        from . import container
+
+        hdr, recs = container.unpack(buf, method=self.code, model_id=self.model_id,
+                                     bits_per_symbol=self.bits_per_symbol, streams=self.streams)
+        return self._decode_records(recs)
+
+    def records_of(self, blob) -> list:
+        """One frame (:mod:`.frame`) or container (:mod:`.container`) -> its records
+        ``[((table_id, rows, payload), None) or (None, reason)]`` (a buffer unusable as a
+        whole gives one ``(None, reason)``).  Never raises."""
+        from . import container
+
+        try:
+            b = bytes(blob)
+        except Exception as e:  # noqa: BLE001
+            return [(None, f"not bytes-like: {type(blob).__name__}: {e}")]
+        if b[:2] == container.MAGIC:
+            try:
+                return container.unpack(b, method=self.code, model_id=self.model_id,
+                                        bits_per_symbol=self.bits_per_symbol, streams=self.streams)[1]
+            except fr.FrameError as e:
+                return [(None, str(e))]
+        return [self._frame_record(b)]
+
+    def decode_any(self, blobs: Sequence):
+        """Frames (:mod:`.frame`) and containers (:mod:`.container`) mixed -> flat
+        ``(llrs, errors)`` over all frames/records, in order, decoded in one batch; a buffer that
+        is unusable as a whole counts as one error entry."""
+        recs = []
+        for b in blobs:
+            recs += self.records_of(b)
+        return self._decode_records(recs)
 
     def decode_frames(self, frames: Sequence) -> List[np.ndarray]:
         """Like :meth:`decode_many` but raises :class:`FrameError` on the first invalid frame."""
@@ -171,27 +235,40 @@ class Codec:
                 raise fr.FrameError(e)
         return out
 
+    def _frame_record(self, f):
+        """One frame -> ``((table_id, rows, payload), None)`` or ``(None, reason)``."""
+        try:
+            hdr, payload = fr.unpack(f, method=self.code, model_id=self.model_id, bits_per_symbol=self.bits_per_symbol)
+            if hdr.latent_count % self.streams:
+                raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
+        except fr.FrameError as e:
+            return None, str(e)
+        return (hdr.table_id, hdr.latent_count // self.streams, payload), None
+
     def decode_many(self, frames: Sequence):
         """Decode many frames in one batch (the blocks' path): -> ``(llrs, errors)`` where
         ``llrs[i]`` is float32 ``(frame_len_i, K)`` or ``None`` and ``errors[i]`` the reason
         (``None`` when frame ``i`` decoded).  Never raises on bad frames."""
-        n_fr = len(frames)
+        return self._decode_records([self._frame_record(f) for f in frames])
+
+    def _decode_records(self, recs):
+        """``[((table_id, rows, payload), None) or (None, reason)]`` -> ``(llrs, errors)``."""
+        n_fr = len(recs)
         errors: List[Optional[str]] = [None] * n_fr
         ok, payloads, tids, rows = [], [], [], []
-        for i, f in enumerate(frames):
+        for i, (rec, err) in enumerate(recs):
+            if rec is None:
+                errors[i] = err
+                continue
             try:
-                hdr, payload = fr.unpack(f, method=self.code, model_id=self.model_id,
-                                         bits_per_symbol=self.bits_per_symbol)
-                if hdr.latent_count % self.streams:
-                    raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
-                self._check_table(hdr.table_id)
+                self._check_table(rec[0])
             except fr.FrameError as e:
                 errors[i] = str(e)
                 continue
             ok.append(i)
-            payloads.append(payload)
-            tids.append(hdr.table_id)
-            rows.append(hdr.latent_count // self.streams)
+            tids.append(rec[0])
+            rows.append(rec[1])
+            payloads.append(rec[2])
         out: List[Optional[np.ndarray]] = [None] * n_fr
         if ok:
             llr, errs = self._decode_batch(payloads, tids, rows)
@@ -335,15 +412,15 @@ class AutoencoderCodec(Codec):
         i |= sym[:, 2]
         return self.lut.take(i, axis=0)
 
-    def _encode_frames(self, x, snr_db):
+    def _encode_records(self, x, snr_db):
         f, n, _ = x.shape
         sym = self.latents(x.reshape(-1, self.bits_per_symbol)).reshape(f, n, 3)
         if not self.entropy_coded:
-            return [self._pack(0, n, _pack_bits(sym[i], 6)) for i in range(f)]
+            return [(0, n, _pack_bits(sym[i], 6)) for i in range(f)]
         # one table per segment of SEG_ROWS rows, ids inside the payload; the header's table
         # field carries the segment length
         payloads = self.coder.encode_segmented(sym, SEG_ROWS)
-        return [self._pack(SEG_ROWS, n, p) for p in payloads]
+        return [(SEG_ROWS, n, p) for p in payloads]
 
     def _check_table(self, table_id):
         if self.entropy_coded and table_id == 0:
@@ -369,9 +446,20 @@ class AutoencoderCodec(Codec):
 
 
 class ScalarCodec(Codec):
-    """Per-soft-bit quantizers: ``uniform``, ``maxmi`` (fixed rate or ``-ec``) and ``int8``."""
+    """Per-soft-bit quantizers: ``uniform``, ``maxmi`` (fixed rate or ``-ec``) and ``int8``.
 
-    def __init__(self, bits_per_symbol: int, method: str = "maxmi", model: str = "", bits: Optional[int] = None):
+    ``bits`` gives ``M = 2^bits`` cells; ``cells`` (entropy-coded methods only) any ``M`` of the
+    model file's designs (e.g. 5, 6, 10, 12: the points between the powers of two that make a
+    rate-loss curve).  ``design='threshold'`` (default): the quantizer fitted on training frames
+    near the code's decoding threshold (see :func:`fit_scalar`), with the nearest training SNR's
+    index table when ``snr_db`` is given, else the table with the shortest code per frame;
+    ``design='snr'``: the quantizer designed for the nearest training SNR (the paper's per-SNR
+    codebooks).  The frame's table field carries the set (quantizer + table), so a decoder
+    needs neither the design nor the SNR.
+    """
+
+    def __init__(self, bits_per_symbol: int, method: str = "maxmi", model: str = "", bits: Optional[int] = None,
+                 cells: Optional[int] = None, design: str = "threshold"):
         super().__init__(bits_per_symbol)
         from gnuradio import deepquant as dq
 
@@ -381,80 +469,122 @@ class ScalarCodec(Codec):
         self.streams = self.bits_per_symbol
         k = self.bits_per_symbol
         if method == "int8":
-            self.bits, self.code, self.model_id, self.entropy_coded = 8, _BASE_CODE["int8"], 0, False
+            if bits is not None or cells is not None:
+                raise ValueError("method 'int8' takes no bits/cells option")
+            self.bits, self.cells, self.code, self.model_id, self.entropy_coded = 8, 256, _BASE_CODE["int8"], 0, False
+            self.design = "none"
             return
-        self.bits = int(bits if bits is not None else (3 if method.startswith("maxmi") else 4))
-        if not 1 <= self.bits <= 8:
-            raise ValueError(f"bits must be in 1..8, got {self.bits}")
+        if design not in SCALAR_DESIGNS:
+            raise ValueError(f"design must be one of {SCALAR_DESIGNS}, got {design!r}")
+        self.design = design
         self.entropy_coded = method.endswith("-ec")
-        self.code = _BASE_CODE[method] | self.bits
+        family = "maxmi" if method.startswith("maxmi") else "uniform"
+        if cells is not None and bits is not None:
+            raise ValueError("give either bits or cells, not both")
+        if cells is not None:
+            m = int(cells)
+            if m < 2 or m > 256:
+                raise ValueError(f"cells must be in 2..256, got {cells}")
+        else:
+            b = int(bits if bits is not None else (3 if family == "maxmi" else 4))
+            if not 1 <= b <= 8:
+                raise ValueError(f"bits must be in 1..8, got {b}")
+            m = 2 ** b
+        self.cells = m
+        self.bits = int(np.ceil(np.log2(m)))
+        if m == 2 ** self.bits:
+            self.code = _BASE_CODE[method] | self.bits
+        elif not self.entropy_coded:
+            raise ValueError(f"{m} cells need the entropy-coded method {method}-ec (fixed-rate packing "
+                             f"needs a power of two)")
+        elif m <= 16:
+            self.code = _CELLS_CODE[method] | (m - 1)
+        else:
+            raise ValueError(f"entropy-coded designs with a cell count that is not a power of two stop at 16, got {m}")
         path = Path(model) if model else default_model_path("scalar", k)
         tensors, meta, mid = load_tensors(path)
         if int(meta.get("bits_per_symbol", -1)) != k:
             raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
+        if int(meta.get("format", 1)) < SCALAR_FORMAT:
+            raise ValueError(f"{path} is a scalar model file of format {meta.get('format', 1)}; this module reads "
+                             f"format {SCALAR_FORMAT} (re-fit it with softbit.codec.fit_scalar)")
         self.path, self.meta, self.model_id = path, meta, mid
-        b = self.bits
-        if method.startswith("uniform"):
-            key = f"uniform.b{b}.clip"
-            if key not in tensors:
-                raise ValueError(f"{path} has no uniform quantizer with {b} bits")
-            c = float(tensors[key][0])
-            self.clip = c
-            # one kernel per bit position (same grid), so that both families share the code path
-            self.kernels = [[dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)] * k]
-            self.snr_grid = np.zeros(0)
-            self.tables = tensors[f"uniform.b{b}.tables"]
-        else:
-            key = f"maxmi.b{b}.thresholds"
-            if key not in tensors:
-                raise ValueError(f"{path} has no max-MI quantizer with {b} bits")
-            thr, lev = tensors[key], tensors[f"maxmi.b{b}.levels"]  # (1+S, K, M-1), (1+S, K, M)
-            self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
-                             for j in range(k)] for s in range(thr.shape[0])]
-            self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
-            self.tables = tensors[f"maxmi.b{b}.tables"]  # (1+S, K, M): one table per quantizer set
-        self.coder = RansCoder(self.tables)
+        key = f"{family}.m{m}"
+        if f"{key}.thresholds" not in tensors:
+            have = sorted(int(n.split(".")[1][1:]) for n in tensors if n.startswith(family + ".") and n.endswith(".thresholds"))
+            raise ValueError(f"{path} has no {family} quantizer with {m} cells (it has {have})")
+        thr, lev = tensors[f"{key}.thresholds"], tensors[f"{key}.levels"]  # (1+S, K, M-1), (1+S, K, M)
+        self.thresholds, self.levels = thr, lev
+        if family == "uniform":
+            self.clip = tensors[f"{key}.clip"]  # (1+S, K)
+        self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
+                         for j in range(k)] for s in range(thr.shape[0])]
+        self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
+        self.tables = tensors[f"{key}.tables"]  # (1+2S, K, M): one table per quantizer set
+        self.coder = RansCoder(self.tables) if self.entropy_coded else None
 
     def quantizer_set(self, snr_db: Optional[float]) -> int:
-        """0 = pooled design; i+1 = design for training SNR i (max-MI only)."""
-        if snr_db is None or self.snr_grid.size == 0:
+        """The set used for a known SNR: ``design='threshold'``: the threshold quantizer (set 0)
+        with the nearest training SNR's index table (set S + 1 + i), or set 0 without an SNR;
+        ``design='snr'``: the nearest training SNR's own design (set 1 + i), or set 0."""
+        s = self.snr_grid.size
+        if snr_db is None or s == 0 or not np.isfinite(snr_db):
             return 0
-        return 1 + int(np.argmin(np.abs(self.snr_grid - float(snr_db))))
+        i = int(np.argmin(np.abs(self.snr_grid - float(snr_db))))
+        return 1 + i if self.design == "snr" else 1 + s + i
+
+    def _sets_for(self, sym, snr_db):
+        """Set (table id) per frame ``sym`` (F, n, K) already quantized with set 0's quantizer
+        (threshold design, no SNR): the index table with the shortest code among set 0 and the
+        per-SNR tables of the threshold quantizer."""
+        s = self.snr_grid.size
+        return self.coder.choose_tables(sym, np.concatenate([[0], 1 + s + np.arange(s)]))
 
     def indices(self, x: np.ndarray, qset: int) -> np.ndarray:
         """LLRs ``(n, K)`` -> uint8 indices ``(n, K)``."""
-        ks = self.kernels[qset] if len(self.kernels) > 1 or qset == 0 else self.kernels[0]
-        if len(self.kernels) == 1 and self.method.startswith("uniform"):
-            return ks[0].quantize(np.ascontiguousarray(x, dtype=np.float32))
+        ks = self.kernels[qset]
         out = np.empty(x.shape, dtype=np.uint8)
         for j in range(self.bits_per_symbol):
             out[:, j] = ks[j].quantize(np.ascontiguousarray(x[:, j]))
         return out
 
     def levels_of(self, sym: np.ndarray, qset: int) -> np.ndarray:
-        ks = self.kernels[qset] if not self.method.startswith("uniform") else self.kernels[0]
-        if self.method.startswith("uniform"):
-            return ks[0].dequantize(np.ascontiguousarray(sym))
+        ks = self.kernels[qset]
         out = np.empty(sym.shape, dtype=np.float32)
         for j in range(self.bits_per_symbol):
             out[:, j] = ks[j].dequantize(np.ascontiguousarray(sym[:, j]))
         return out
 
-    def _encode_frames(self, x, snr_db):
+    def _encode_records(self, x, snr_db):
         f, n, k = x.shape
         if self.method == "int8":
             q = np.clip(np.rint(x * INT8_SCALE), -127, 127).astype(np.int8)
-            return [self._pack(0, n, q[i].tobytes()) for i in range(f)]
-        qset = self.quantizer_set(snr_db) if self.method.startswith("maxmi") else 0
+            return [(0, n, q[i].tobytes()) for i in range(f)]
+        qset = self.quantizer_set(snr_db)
         sym = self.indices(x.reshape(-1, k), qset).reshape(f, n, k)
         if not self.entropy_coded:
-            return [self._pack(qset, n, _pack_bits(sym[i], self.bits)) for i in range(f)]
-        if self.method.startswith("uniform"):
-            tids = self.coder.choose_tables(sym)
-        else:
-            tids = np.full(f, qset)
+            return [(qset, n, _pack_bits(sym[i], self.bits)) for i in range(f)]
+        tids = (self._sets_for(sym, snr_db) if self.design == "threshold" and qset == 0 and self.snr_grid.size
+                else np.full(f, qset))
         payloads = self.coder.encode_frames(sym, tids)
-        return [self._pack(int(tids[i]), n, payloads[i]) for i in range(f)]
+        return [(int(tids[i]), n, payloads[i]) for i in range(f)]
+
+    def _check_table(self, table_id):
+        if self.method != "int8" and table_id >= len(self.kernels):
+            raise fr.FrameError(f"quantizer set {table_id} unknown ({len(self.kernels)} sets)")
+
+    def _decode_batch(self, payloads, tids, rows):
+        """Range-coded frames: one C++ call for all payloads, one dequantization per quantizer
+        set; other methods frame by frame."""
+        if not self.entropy_coded:
+            return super()._decode_batch(payloads, tids, rows)
+        sym, errs = self.coder.decode_frames(payloads, tids, rows)
+        tid_rows = np.repeat(np.asarray(tids, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+        out = np.empty(sym.shape, dtype=np.float32)
+        for t in np.unique(tid_rows):
+            sel = tid_rows == t
+            out[sel] = self.levels_of(sym[sel], int(t)) if not sel.all() else self.levels_of(sym, int(t))
+        return out, errs
 
     def _decode_payload(self, payload, table_id, n):
         k = self.bits_per_symbol
@@ -462,21 +592,21 @@ class ScalarCodec(Codec):
             if len(payload) != n * k:
                 raise fr.FrameError(f"int8 payload is {len(payload)} bytes, expected {n * k}")
             return np.frombuffer(payload, np.int8).reshape(n, k).astype(np.float32) / INT8_SCALE
+        if table_id >= len(self.kernels):
+            raise fr.FrameError(f"quantizer set {table_id} unknown ({len(self.kernels)} sets)")
         if self.entropy_coded:
-            if table_id >= self.coder.n_tables:
-                raise fr.FrameError(f"table id {table_id} unknown ({self.coder.n_tables} tables)")
             sym = self.coder.decode(payload, table_id, n)
-            qset = table_id if self.method.startswith("maxmi") else 0
         else:
-            if table_id >= len(self.kernels):
-                raise fr.FrameError(f"quantizer set {table_id} unknown ({len(self.kernels)} sets)")
-            qset = table_id
             sym = _unpack_bits(payload, self.bits, n * k).reshape(n, k)
-        return self.levels_of(sym, qset)
+            if self.cells < 2 ** self.bits:
+                np.minimum(sym, self.cells - 1, out=sym)
+        return self.levels_of(sym, table_id)
 
 
 def make_codec(method: str, bits_per_symbol: int, model: str = "", **options) -> Codec:
-    """Codec factory (see the module docstring). ``options``: ``bits`` for uniform/maxmi."""
+    """Codec factory (see the module docstring). ``options`` for uniform/maxmi: ``bits``
+    (``2^bits`` cells) or ``cells`` (entropy-coded methods), ``design`` (``'threshold'`` or
+    ``'snr'``, see :class:`ScalarCodec`)."""
     if method not in METHODS:
         raise ValueError(f"unknown soft-bit method {method!r}; choose one of {', '.join(METHODS)}")
     if method in ("learned", "deepllr", "deepllr-ec"):
@@ -486,36 +616,95 @@ def make_codec(method: str, bits_per_symbol: int, model: str = "", **options) ->
     return ScalarCodec(bits_per_symbol, method, model, **options)
 
 
-def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 300, seed: int = 7,
-               bits=(2, 3, 4, 5), out: Optional[str] = None) -> Path:
-    """Design the scalar baselines on i.i.d. Rayleigh training data and write
-    ``softbit-scalar-k{K}.safetensors``: uniform clips (best MI) with effective-SNR entropy tables,
-    and max-MI quantizers per bit position (pooled + one per training SNR) with one entropy table
-    per quantizer set (estimated on the same training SNR)."""
+SCALAR_FORMAT = 3  # scalar model files: per-family, per-cell-count designs (see fit_scalar)
+SCALAR_DESIGNS = ("threshold", "snr")
+# frames whose mutual information per coded bit lies in this range are "near the decoding
+# threshold" of the rate-1/2 LDPC code: the threshold design is fitted on them alone
+THRESHOLD_FRAME_MI = (0.45, 0.65)
+SCALAR_CELLS = (4, 5, 6, 7, 8, 10, 12, 16, 32)
+SCALAR_SNR = {6: [6.0, 36.0, 1.0], 8: [10.0, 40.0, 1.0], 4: [0.0, 30.0, 1.0], 2: [-4.0, 24.0, 1.0]}
+
+
+def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 400, seed: int = 7,
+               cells=SCALAR_CELLS, channel: str = "epa", out: Optional[str] = None, progress: bool = False) -> Path:
+    """Design the scalar baselines and write ``softbit-scalar-k{K}.safetensors`` (format 3).
+
+    For each family (``maxmi``: Kurkoski-Yagi dynamic program + Winkelbauer-Matz polish,
+    :func:`baselines.maxmi_dp`; ``uniform``: best clipping per bit position with posterior
+    reproduction LLRs, :func:`baselines.uniform_design`) and each cell count ``M`` in ``cells``,
+    per bit position, ``1 + 2S`` sets for the ``S`` training SNRs:
+
+    * set 0, the *threshold design*: fitted on the training frames, all SNRs pooled, whose mutual
+      information per coded bit lies in ``THRESHOLD_FRAME_MI`` (around the rate-1/2 code's
+      decoding threshold: the frames whose decoding a quantizer can break; frames far above it
+      decode anyway, frames far below fail anyway).  Measured on EPA 64-QAM (6000 codewords per
+      SNR, 3 bits): fewer block errors than the per-SNR design (110 vs 116 at 22 dB, 60 vs 64 at
+      23 dB, float 103 / 55) at 8 % less index entropy (1.85 vs 2.01 bits per soft bit at 22 dB);
+    * set 1 + i: designed on training SNR i alone (the paper's per-SNR codebooks);
+    * set 1 + S + i: set 0's quantizer with the index histogram of training SNR i as table.
+
+    Each set's entropy table is the index histogram of its own training data.
+
+    ``channel``: ``"epa"`` (default: the wideband OFDM channel the codecs are evaluated on,
+    :func:`data.epa_frames`, with a seed of its own so that no evaluation frame is reused) or
+    ``"rayleigh"`` (i.i.d. Rayleigh, the autoencoders' training channel).  Tensors
+    ``{family}.m{M}.thresholds`` (1+2S, K, M-1), ``.levels`` (1+2S, K, M), ``.tables``
+    (1+2S, K, M), and for uniform ``.clip`` (1+2S, K)."""
     from . import baselines, data, entropy, train
-    from gnuradio import deepquant as dq
 
     k = int(bits_per_symbol)
-    grid = train.snr_grid(snr_db_grid or train.DEFAULT_SNR[k])
-    llr, snr, eff = data.rayleigh_llrs(k, grid, codewords_per_snr, seed=seed)
+    grid = train.snr_grid(snr_db_grid or SCALAR_SNR[k])
+    if channel == "epa":
+        rng = np.random.default_rng(seed)
+        parts = [data.epa_frames(k, s, codewords_per_snr, rng)[0] for s in grid]
+    elif channel == "rayleigh":
+        llr_r, snr_r, _ = data.rayleigh_llrs(k, grid, codewords_per_snr, seed=seed)
+        rows = data.uses_per_codeword(k)
+        parts = [llr_r[snr_r == s].reshape(-1, rows, k) for s in grid]
+    else:
+        raise ValueError(f"channel must be 'epa' or 'rayleigh', got {channel!r}")
+    # frame MI per coded bit, mean of 1 - h2(P(b | L)) (exact LLRs): frames near the threshold
+    fmi = [1.0 - baselines._h2(baselines._sigmoid(-np.abs(p))).mean(axis=(1, 2)) for p in parts]
+    lo, hi = THRESHOLD_FRAME_MI
+    crit = np.concatenate([p[(f >= lo) & (f <= hi)].reshape(-1, k) for p, f in zip(parts, fmi)])
+    if len(crit) < 1000:
+        raise ValueError(f"only {len(crit)} training rows near the decoding threshold: widen the SNR grid")
+    per_snr = [p.reshape(-1, k) for p in parts]
+    s_n = len(grid)
     t = {}
-    for b in bits:
-        c = baselines.best_uniform_clip(llr[::4], b)
-        t[f"uniform.b{b}.clip"] = np.array([c], dtype=np.float64)
-        q = dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)
-        sym = q.quantize(np.ascontiguousarray(llr))
-        t[f"uniform.b{b}.tables"], _ = entropy.tables_by_effective_snr(sym, eff, 2 ** b)
-        thr = np.zeros((1 + len(grid), k, 2 ** b - 1))
-        lev = np.zeros((1 + len(grid), k, 2 ** b))
-        tabs = np.zeros((1 + len(grid), k, 2 ** b))
-        sets = [np.ones(len(snr), bool)] + [snr == s for s in grid]
-        for si, mask in enumerate(sets):
-            sub = llr[mask][:: (4 if si == 0 else 1)]
-            for j in range(k):
-                thr[si, j], lev[si, j] = baselines.maxmi_quantizer(sub[:, j], b)
-                idx = np.searchsorted(thr[si, j], sub[:, j], side="right")
-                tabs[si, j] = entropy._normalise(np.bincount(idx, minlength=2 ** b)[None])[0]
-        t[f"maxmi.b{b}.thresholds"], t[f"maxmi.b{b}.levels"], t[f"maxmi.b{b}.tables"] = thr, lev, tabs
-    meta = {"kind": "scalar", "bits_per_symbol": k, "snr_db_grid": grid, "codewords_per_snr": codewords_per_snr,
-            "seed": seed, "bits": list(bits), "channel": "iid-rayleigh"}
+    for m in cells:
+        m = int(m)
+        for fam in ("maxmi", "uniform"):
+            n_sets = 1 + 2 * s_n
+            thr = np.zeros((n_sets, k, m - 1))
+            lev = np.zeros((n_sets, k, m))
+            tabs = np.zeros((n_sets, k, m))
+            clip = np.zeros((n_sets, k))
+            for si, sub in enumerate([crit] + per_snr):
+                for j in range(k):
+                    if fam == "maxmi":
+                        thr[si, j], lev[si, j] = baselines.maxmi_dp(sub[:, j], m)
+                    else:
+                        thr[si, j], lev[si, j], clip[si, j] = baselines.uniform_design(sub[:, j], m)
+                    idx = np.searchsorted(thr[si, j], sub[:, j], side="right")
+                    tabs[si, j] = entropy._normalise(np.bincount(idx, minlength=m)[None])[0]
+            # sets S+1..2S: the threshold quantizer with each training SNR's index table
+            for i, sub in enumerate(per_snr):
+                si = 1 + s_n + i
+                thr[si], lev[si], clip[si] = thr[0], lev[0], clip[0]
+                for j in range(k):
+                    idx = np.searchsorted(thr[0, j], sub[:, j], side="right")
+                    tabs[si, j] = entropy._normalise(np.bincount(idx, minlength=m)[None])[0]
+            t[f"{fam}.m{m}.thresholds"], t[f"{fam}.m{m}.levels"], t[f"{fam}.m{m}.tables"] = thr, lev, tabs
+            if fam == "uniform":
+                t[f"{fam}.m{m}.clip"] = clip
+            if progress:
+                print(f"fit_scalar K={k}: {fam} {m} cells done", flush=True)
+    meta = {"kind": "scalar", "format": SCALAR_FORMAT, "bits_per_symbol": k, "snr_db_grid": grid,
+            "codewords_per_snr": codewords_per_snr, "seed": seed, "cells": [int(m) for m in cells], "channel": channel,
+            "threshold_frame_mi": list(THRESHOLD_FRAME_MI), "threshold_rows": int(len(crit)),
+            "design": "maxmi: Kurkoski-Yagi DP (512 quantile bins) + Winkelbauer-Matz polish; uniform: best clip "
+                      "per bit position, posterior reproduction LLRs; set 0 designed on the training frames near the "
+                      "decoding threshold (frame MI per bit in threshold_frame_mi), set 1+i on training SNR i, set "
+                      "1+S+i = set 0's quantizer with training SNR i's index table"}
     return save_tensors(out or default_model_path("scalar", k), t, meta)

@@ -319,10 +319,13 @@ class RansCoder:
         self._off, self._cond = np.asarray(off, np.uint32), np.asarray(cond, np.uint8)
         self._bases = (np.arange(self.n_tables) * self._per_table).astype(np.uint32)
 
-    def choose_tables(self, sym_frames: np.ndarray) -> np.ndarray:
-        """Best table per frame (shortest ideal code under the quantized tables): (F, n, S) -> (F,)."""
-        return self._rc.choose_bases(np.ascontiguousarray(sym_frames, dtype=np.uint8), self._bases,
-                                     self._off, self._cond)
+    def choose_tables(self, sym_frames: np.ndarray, candidates=None) -> np.ndarray:
+        """Best table per frame (shortest ideal code under the quantized tables): (F, n, S) -> (F,)
+        table ids, among ``candidates`` (table ids; default all)."""
+        cand = np.arange(self.n_tables) if candidates is None else np.asarray(candidates, dtype=np.int64)
+        i = self._rc.choose_bases(np.ascontiguousarray(sym_frames, dtype=np.uint8), self._bases[cand],
+                                  self._off, self._cond)
+        return cand[np.asarray(i, dtype=np.int64)]
 
     def ideal_bits(self, sym: np.ndarray, t: int) -> float:
         return float(self._rc.code_length_bits(np.ascontiguousarray(sym, dtype=np.uint8), int(self._bases[t]),

@@ -43,7 +43,8 @@ def symbols_of(codec, llr_rows: np.ndarray, snr_db):
 
 
 def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: np.random.Generator,
-              oracle_snr: bool = True, workers: int = 2, max_iter: int = 50, layout: str = "spread") -> dict:
+              oracle_snr: bool = True, workers: int = 2, max_iter: int = 50, layout: str = "spread",
+              container_frames: int = 16) -> dict:
     """One SNR point for all codecs on shared LLRs.
 
     Returns a dict ``{"float": {...}, name: {...}}`` with per-method ``block_errors``, ``bler``
@@ -52,8 +53,9 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
     entropy of the coded symbols over all frames of the point: per-stream marginals for scalar
     quantizers — the rate of an ideal memoryless coder of their indices — and the chain
     factorisation ``H(z0) + H(z1|z0) + H(z2|z1)`` for the autoencoders whose model uses the
-    chain coder), and
-    ``encode_s``/``decode_s`` (wall time).
+    chain coder), ``container_bits_per_softbit`` (everything a :mod:`.container` buffer of
+    ``container_frames`` consecutive frames stores, header, records and CRC32 trailer included,
+    no per-record CRC), and ``encode_s``/``decode_s`` (wall time).
     """
     from ..phy import ldpc
 
@@ -79,6 +81,8 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
         t2 = time.perf_counter()
         e = bler_of(rec)
         sizes = np.array([len(f) for f in frames], dtype=np.float64)
+        cont = sum(len(codec.encode_container(llr[i:i + container_frames], snr_db=s))
+                   for i in range(0, n_cw, container_frames))
         sym, m = symbols_of(codec, llr.reshape(-1, k), s)
         if sym is None:
             ent = None
@@ -90,6 +94,7 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
             "block_errors": e, "bler": e / n_cw,
             "payload_bits_per_softbit": float(np.mean(sizes - HEADER_BYTES) * 8 / nbits),
             "frame_bits_per_softbit": float(np.mean(sizes) * 8 / nbits),
+            "container_bits_per_softbit": float(cont * 8 / (n_cw * nbits)),
             "entropy_bits_per_softbit": ent,
             "encode_s": t1 - t0, "decode_s": t2 - t1,
         }
