@@ -36,7 +36,6 @@ import numpy as np  # noqa: E402
 import pmt  # noqa: E402
 from gnuradio import blocks, gr  # noqa: E402
 
-from gnuradio import deepquant  # noqa: E402
 from gnuradio.deepquant import softbit  # noqa: E402
 from gnuradio.deepquant.blocks import softbit_blocks  # noqa: E402
 from gnuradio.deepquant.softbit import data  # noqa: E402
@@ -105,7 +104,7 @@ def bench_api(method, llr, batch):
     compressor sees): -> encode, decode soft bits per CPU second (one thread)."""
     c = softbit.make_codec(method, K)
     if hasattr(c, "lut"):
-        c.lut
+        _ = c.lut  # builds the decoder's lookup table before timing
     n = llr.size
     gc.collect()
     t = time.thread_time()
@@ -166,7 +165,7 @@ def main():
     res = {}
     # interleaved repetitions (API and blocks alternate), median per figure: the machine may be
     # shared, so only same-run ratios and CPU-time figures are meaningful
-    for rep in range(reps):
+    for _rep in range(reps):
         for m, fmt in cases:
             c = softbit.make_codec(m, K)
             pdus = (c.encode_frames(llr) if fmt == "frame"

@@ -42,7 +42,7 @@ def main(argv=None):
                    (32.0, a.codewords_high)):
         llr, info = data.epa_frames(6, snr, n, rng)
 
-        def errors(x):
+        def errors(x, info=info):
             x2 = np.clip(x.reshape(len(x), -1), -DECODER_CLIP, DECODER_CLIP)
             x2[x2 == 0] = ZERO_LLR
             return int((np.asarray(ldpc.decode_batch(x2, max_iter=50, workers=2)) != info).any(1).sum())

@@ -55,7 +55,7 @@ def test_estimate_channel_matches_pinv_einsum_reference():
     x = estimation.known_preamble(lay, hsym)
     taps = (rng.normal(size=6) + 1j * rng.normal(size=6)) / 3
     hf = np.fft.fftshift(np.fft.fft(taps, lay.fft_len))
-    for trial in range(3):  # the memoised matrices are reused from the second packet on
+    for _trial in range(3):  # the memoised matrices are reused from the second packet on
         y = hf[None, :] * x + 0.05 * (rng.normal(size=x.shape) + 1j * rng.normal(size=x.shape))
         h, nv, err = estimation.estimate_channel(y, x, lay, 0, 20, ref_row=None)
         h_r, nv_r, err_r = _reference_estimate(y, x, lay, 0, 20)
