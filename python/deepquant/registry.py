@@ -67,6 +67,25 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, **kwargs):
     return mimo.detect(method, y, H, noise_var, bits_per_symbol, **kwargs)
 
 
+#: ``mimo_detector(method='auto')``: per (Nr, Nt, K), the most accurate detector that streams at least
+#: :data:`AUTO_MIN_CHANNEL_USES_PER_S` through the block on one thread, as measured
+#: (``bench/eqnet.py --threads 1``; accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``;
+#: docs/eqnet.md).  2x2 64-QAM: exact ML 1.7e5 channel uses/s in the block (max-log ML 4.5e5, +0.27 dB;
+#: EQ-Net-P 1.5e5, +0.39 dB; LMMSE 2.4e6, +0.41 dB).  4x4 16-QAM: exact ML 3.5e3 and max-log ML 1.0e4
+#: are too slow; LMMSE 9.2e5, +1.37 dB (EQ-Net-L +2.95 dB).
+AUTO_DETECTOR = {(2, 2, 6): "exact_ml", (4, 4, 4): "lmmse"}
+AUTO_MIN_CHANNEL_USES_PER_S = 1e5
+
+
+def auto_detector(nr: int, nt: int, bits_per_symbol: int) -> str:
+    """The default detector for (Nr, Nt, K) (:data:`AUTO_DETECTOR`); configurations not measured get
+    exact ML while its hypotheses (2^(Nt K)) stay at or below 2x2 64-QAM's 4096, else LMMSE."""
+    key = (int(nr), int(nt), int(bits_per_symbol))
+    if key in AUTO_DETECTOR:
+        return AUTO_DETECTOR[key]
+    return "exact_ml" if key[1] * key[2] <= 12 else "lmmse"
+
+
 def compressors() -> Dict[str, Callable]:
     """Every compressor by name."""
     from . import eqnet, softbit

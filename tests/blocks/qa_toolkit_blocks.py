@@ -152,6 +152,34 @@ def test_mimo_detector_block_matches_numeric_and_survives_bad_input(method):
     np.testing.assert_allclose(out[good], ref, rtol=1e-4, atol=1e-4)
 
 
+def test_mimo_detector_auto_is_the_measured_default():
+    """method='auto' (the default) resolves per (Nr, Nt, K) from the registry's measured table and
+    gives that detector's LLRs in a flowgraph; set_method('auto') resolves the same way."""
+    from gnuradio.deepquant import registry
+    from gnuradio.deepquant.phy import mimo
+
+    assert dq.mimo_detector(2, 2, 6).method == registry.AUTO_DETECTOR[(2, 2, 6)] == "exact_ml"
+    assert dq.mimo_detector(4, 4, 4).method == registry.AUTO_DETECTOR[(4, 4, 4)] == "lmmse"
+    assert registry.auto_detector(1, 1, 4) == "exact_ml" and registry.auto_detector(8, 8, 6) == "lmmse"
+    blk = dq.mimo_detector(2, 2, 4, "lmmse")
+    blk.set_method("auto")
+    assert blk.method == "exact_ml"
+    rng = np.random.default_rng(2)
+    n = 50
+    h = ((rng.standard_normal((n, 2, 2)) + 1j * rng.standard_normal((n, 2, 2))) / np.sqrt(2)).astype(np.complex64)
+    y = (rng.standard_normal((n, 2)) + 1j * rng.standard_normal((n, 2))).astype(np.complex64)
+    nv = np.full(n, 0.2, np.float32)
+    tb = gr.top_block()
+    snk = blocks.vector_sink_f(8)
+    tb.connect(blocks.vector_source_c(y.ravel().tolist(), False, 2), (blk, 0))
+    tb.connect(blocks.vector_source_c(h.ravel().tolist(), False, 4), (blk, 1))
+    tb.connect(blocks.vector_source_f(nv.tolist()), (blk, 2))
+    tb.connect(blk, snk)
+    tb.run()
+    ref = np.asarray(mimo.detect("exact_ml", y, h, nv, bits_per_symbol=4))
+    np.testing.assert_allclose(np.asarray(snk.data()).reshape(n, 8), ref, rtol=1e-4, atol=1e-4)
+
+
 def test_mimo_detector_bad_parameters():
     with pytest.raises(ValueError):
         dq.mimo_detector(2, 2, 6, "sphere")
