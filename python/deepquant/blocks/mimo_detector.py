@@ -69,7 +69,7 @@ class mimo_detector(gr.sync_block):
         'exact_ml', 'maxlog_ml', 'zf_sic' or 'lmmse'.
     model : str
         EQ-Net model file for the learned methods; empty = the shipped model for (nr, nt, K)
-        (shipped: 2x2 64-QAM EQ-Net-L and -P, 4x4 16-QAM EQ-Net-L). A model for another
+        (shipped: EQ-Net-L and -P for 2x2 64-QAM and 4x4 16-QAM). A model for another
         configuration raises ValueError at construction.
 
     Inputs: 0 y (complex, vlen nr), 1 H (complex, vlen nr*nt), 2 sigma^2 (float).

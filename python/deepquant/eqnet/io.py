@@ -23,6 +23,7 @@ SHIPPED = {
     (2, 2, 6, "l"): "eqnet-l-2x2-64qam",
     (2, 2, 6, "p"): "eqnet-p-2x2-64qam",
     (4, 4, 4, "l"): "eqnet-l-4x4-16qam",
+    (4, 4, 4, "p"): "eqnet-p-4x4-16qam",
 }
 
 
