@@ -86,8 +86,8 @@ def test_detector_switches_between_learned_and_classical(tiny_model):
 def test_detector_mismatched_model_is_a_clear_error(tiny_model):
     with pytest.raises(ValueError, match="2x2 with 6 bits.*4x4 with 4 bits"):
         dq.mimo_detector(4, 4, 4, "eqnet_l", model=tiny_model)
-    with pytest.raises(ValueError, match="no shipped EQ-Net-P model for 4x4"):
-        dq.mimo_detector(4, 4, 4, "eqnet_p")
+    with pytest.raises(ValueError, match="no shipped EQ-Net-P model for 3x3"):
+        dq.mimo_detector(3, 3, 4, "eqnet_p")
     with pytest.raises(ValueError, match="does not exist"):
         dq.mimo_detector(2, 2, 6, "eqnet_l", model="/nonexistent/model.safetensors")
 
