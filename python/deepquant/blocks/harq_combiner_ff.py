@@ -7,6 +7,7 @@ import pmt
 from gnuradio import gr
 
 from ._common import BadInputCounter
+from .harq_buffer import _packet_id
 
 
 class harq_combiner_ff(gr.sync_block):
@@ -45,7 +46,9 @@ class harq_combiner_ff(gr.sync_block):
     tag_key : str
 
     Counters: ``packets``, ``combined`` (packets that met a stored entry), ``untagged`` (LLRs
-    before the first tag, passed through).
+    before the first tag, passed through), ``bad_tags`` (packet tags without an integer value,
+    ignored). NaN/inf input LLRs are output and combined as 0 (no information), so they never
+    erase stored soft information; counted in ``buffer.nonfinite``.
     """
 
     def __init__(self, packet_llrs=2592, harq_period=32, bits_per_symbol=6, method="learned", bits=0,
@@ -72,6 +75,8 @@ class harq_combiner_ff(gr.sync_block):
         self._have = 0
         self.packets = self.combined = self.untagged = 0
         self.bad = BadInputCounter(self.logger, "packets cut short by the next packet tag (not stored)")
+        self.bad_tags = 0
+        self._bad_tags = BadInputCounter(self.logger, f"{tag_key!r} tags without an integer value ignored")
 
     def _on_ack(self, msg):
         self.buffer._on_ack(msg)
@@ -103,8 +108,21 @@ class harq_combiner_ff(gr.sync_block):
         x = input_items[0]
         out = output_items[0]
         n = len(x)
+        fin = np.isfinite(x)
+        if not fin.all():  # NaN/inf LLRs carry no information: combined as 0, stored LLRs survive
+            nbad = int(n - np.count_nonzero(fin))
+            x = np.where(fin, x, np.float32(0))
+            self.buffer.nonfinite += nbad
+            self.buffer._nonfinite.add(nbad)
         base = self.nitems_read(0)
-        tags = {int(t.offset - base): pmt.to_long(t.value) for t in self.get_tags_in_window(0, 0, n, self.key)}
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, n, self.key):
+            num = _packet_id(t.value)
+            if isinstance(num, int):
+                tags[int(t.offset - base)] = num
+            else:
+                self.bad_tags += 1
+                self._bad_tags.add(1, pmt.write_string(t.value)[:40])
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:

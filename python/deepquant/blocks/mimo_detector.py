@@ -25,6 +25,27 @@ def check_params(nr, nt, bits_per_symbol, method):
     methods = available_methods()
     if method not in methods:
         raise ValueError(f"mimo_detector: unknown method {method!r}; choose one of {methods}")
+    problem = method_problem(int(nr), int(nt), int(bits_per_symbol), method)
+    if problem:
+        raise ValueError(f"mimo_detector: {problem}")
+
+
+def method_problem(nr, nt, k, method) -> str:
+    """Why ``method`` cannot run for (nr, nt, K) ('' when it can): ZF-SIC needs nr >= nt; exact and
+    max-log ML must fit one channel use in ``phy.mimo.MEMORY_LIMIT_BYTES``."""
+    if method == "zf_sic" and nr < nt:
+        return (f"zf_sic needs nr >= nt (an upper-triangular R per stream), got nr={nr}, nt={nt}; "
+                "use lmmse, exact_ml or maxlog_ml")
+    if method in ("exact_ml", "maxlog_ml") and nt > 1:
+        import torch
+
+        from ..phy import mimo
+
+        try:
+            mimo._ml_chunk_size((1 << k) ** (nt - 1), k, torch.float32, method == "maxlog_ml", 1)
+        except ValueError as e:
+            return f"{method} for nt={nt}, K={k}: {e}"
+    return ""
 
 
 def load_learned(nr, nt, k, method, model=""):
@@ -63,6 +84,10 @@ class mimo_detector(gr.sync_block):
 
     Channel uses with non-finite y or H, or a sigma^2 that is not positive and finite, produce
     zero LLRs, are counted in ``bad_count`` and logged (rate-limited); the flowgraph keeps running.
+    LLRs that come out non-finite (input beyond the detector's numeric range, e.g. |H| ~ 1e20) are
+    replaced by zeros as well and counted (``overflow_count``, included in ``bad_count``).
+    Configurations a method cannot run (zf_sic with nr < nt, exact/max-log ML over the memory
+    budget) raise ValueError at construction; ``set_method`` logs and ignores them.
     Everything GNU Radio hands to work() is detected in one batched torch call.
     """
 
@@ -82,10 +107,17 @@ class mimo_detector(gr.sync_block):
         self._set(method, raise_errors=True)
         self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
                                                  "variance detected as zero LLRs")
+        self._overflow = BadInputCounter(self.logger, "channel use(s) whose LLRs overflowed (out of the "
+                                                      "detector's numeric range) output as zero LLRs")
 
     @property
     def bad_count(self) -> int:
-        return self._bad.count
+        """Channel uses output as zero LLRs: invalid input plus numeric overflow."""
+        return self._bad.count + self._overflow.count
+
+    @property
+    def overflow_count(self) -> int:
+        return self._overflow.count
 
     def _set(self, method, raise_errors):
         if method not in available_methods():
@@ -93,6 +125,12 @@ class mimo_detector(gr.sync_block):
             if raise_errors:
                 raise ValueError(f"mimo_detector: {msg}")
             self.logger.error(f"ignoring {msg}")
+            return
+        problem = method_problem(self.nr, self.nt, self.k, method)
+        if problem:
+            if raise_errors:
+                raise ValueError(f"mimo_detector: {problem}")
+            self.logger.error(f"ignoring method {method!r}: {problem}")
             return
         if method in LEARNED and method not in self._learned:
             try:
@@ -109,7 +147,7 @@ class mimo_detector(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        y = input_items[0][:n]
+        y = input_items[0][:n].reshape(n, self.nr)  # a vlen-1 port arrives 1-D
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]
         ok, y, h, nv = sanitize_channel_uses(y, h, nv)
@@ -119,7 +157,11 @@ class mimo_detector(gr.sync_block):
             llr = self._learned[method].detect(y, h, nv)
         else:
             llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
-        out = output_items[0]
-        out[:n] = np.asarray(llr, dtype=np.float32)
-        out[:n][~ok] = 0.0
+        out = output_items[0][:n].reshape(n, self.nt * self.k)
+        out[:] = np.asarray(llr, dtype=np.float32)
+        out[~ok] = 0.0
+        fin = np.isfinite(out).all(axis=1)
+        if not fin.all():  # a detector overflowed (e.g. |H| ~ 1e20): no information, counted
+            out[~fin] = 0.0
+            self._overflow.add(int((~fin).sum()), method)
         return n

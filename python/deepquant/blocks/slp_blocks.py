@@ -19,7 +19,10 @@ class slp_precoder(gr.sync_block):
     (with QR ``qr``), ``optimization`` (exact per-vector QP), ``block`` (block-level SINR-constrained
     power minimisation), ``zf``. CI methods meet the constructive-interference constraint
     ``Re r~_i - |Im r~_i| / tan(pi/psk_order) >= sqrt(Gamma n0)`` for every vector; ``block`` meets
-    SINR Gamma. Rows with non-finite input are output as zeros and counted (``bad_inputs``).
+    SINR Gamma. Rows with non-finite input (or a zero symbol) are output as zeros and counted
+    (``bad.count``). Channels of rank < k (e.g. H = 0 from an estimator that saw bad pilots) are
+    precoded by the exact CI QP for the users with a non-zero channel row (u = 0 where even that is
+    infeasible), counted in ``degenerate.count``; outputs are always finite.
 
     Run-time totals: ``vectors``, ``mean_power()`` (average ||u||^2), ``fallbacks`` (learned methods:
     vectors where the feasibility step used zero forcing).
@@ -36,6 +39,9 @@ class slp_precoder(gr.sync_block):
                                                                   (np.complex64, self.k * self.m)],
                                out_sig=[(np.complex64, self.m)])
         self.bad = BadInputCounter(self.logger, "symbol vectors with non-finite symbols or channel (output zeros)")
+        self.degenerate = BadInputCounter(self.logger, "symbol vectors with a rank-deficient channel precoded by "
+                                                       "the exact CI QP (zero-channel users left out; u = 0 where "
+                                                       "infeasible)")
         # a model file belongs to the method it was given with; other methods use the shipped ones
         self._psk_order, self._qr, self._model, self._model_method = psk_order, qr, model, method
         self.vectors = 0
@@ -73,7 +79,7 @@ class slp_precoder(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        s = input_items[0][:n]
+        s = input_items[0][:n].reshape(n, self.k)  # a vlen-1 port arrives 1-D
         H = input_items[1][:n].reshape(n, self.k, self.m)
         ok = finite_rows(s, H) & np.all(np.abs(s) > 0, axis=1)
         out = np.zeros((n, self.m), np.complex128)
@@ -81,8 +87,16 @@ class slp_precoder(gr.sync_block):
             u, info = self.pre(H[ok], s[ok], return_info=True)
             out[ok] = u
             self.fallbacks += int(info["fallback"].sum())
+            self.degenerate.add(int(info["degenerate"].sum()))
         self.bad.add(int((~ok).sum()))
-        output_items[0][:n] = out.astype(np.complex64)
+        # finite by construction: a precoder output that overflowed complex64 becomes u = 0, counted
+        out64 = out.astype(np.complex64)
+        fin = np.isfinite(out64).all(axis=1)
+        if not fin.all():
+            out64[~fin] = 0
+            ok &= fin
+            self.bad.add(int((~fin).sum()), "precoder output overflowed complex64")
+        output_items[0][:n] = out64.reshape(output_items[0][:n].shape)
         self.vectors += int(ok.sum())
         self._power_sum += float(np.sum(np.abs(out[ok]) ** 2))
         return n

@@ -1,0 +1,150 @@
+"""Run one block in a real GNU Radio flowgraph on given streams / tags / messages, with a timeout.
+
+Used by the fuzz tests (``tests/fuzz``) and the long fuzz profile (``scripts/fuzz_blocks.py``).
+A Python block's ``work``/``general_work``/message handlers are wrapped so that an exception
+(which would kill the block's thread and leave ``tb.run()`` hanging) is recorded and reported
+instead of only logged.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+import pmt
+from gnuradio import blocks, gr
+
+_SRC = {np.complex64: blocks.vector_source_c, np.float32: blocks.vector_source_f,
+        np.uint8: blocks.vector_source_b, np.int32: blocks.vector_source_i, np.int16: blocks.vector_source_s}
+_SNK = {np.complex64: blocks.vector_sink_c, np.float32: blocks.vector_sink_f,
+        np.uint8: blocks.vector_sink_b, np.int32: blocks.vector_sink_i, np.int16: blocks.vector_sink_s}
+
+
+@dataclass
+class Port:
+    """One stream port: item dtype (numpy scalar type) and vlen."""
+    dtype: type
+    vlen: int = 1
+
+
+@dataclass
+class Result:
+    finished: bool
+    errors: List[str]
+    outputs: List[np.ndarray]  # flat arrays, one per output stream port
+    messages: List[object] = field(default_factory=list)  # PMTs received on the message output
+    seconds: float = 0.0
+
+
+def _tag(offset, key, value):
+    t = gr.tag_t()
+    t.offset = int(offset)
+    t.key = pmt.intern(key) if isinstance(key, str) else key
+    t.value = value
+    t.srcid = pmt.intern("fuzz")
+    return t
+
+
+def make_tag(offset, key, value):
+    """A stream tag (``value`` a PMT) at absolute item ``offset``."""
+    return _tag(offset, key, value)
+
+
+def _wrap(obj, name, errors):
+    fn = getattr(obj, name, None)
+    if fn is None:
+        return
+
+    def wrapped(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except Exception as e:  # noqa: BLE001 - recorded, then re-raised as GNU Radio would see it
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+            raise
+
+    wrapped.__name__ = fn.__name__
+    setattr(obj, name, wrapped)
+
+
+def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] = (), tags=None,
+              out_ports: Sequence[Port] = (), msg_in: Optional[str] = None, messages: Sequence = (),
+              msg_out: Optional[str] = None, timeout: float = 20.0, settle: float = 0.3) -> Result:
+    """Feed ``inputs`` (flat arrays, one per input port; ``tags[i]`` a list of tags for port i)
+    and ``messages`` (PMTs posted to ``msg_in``) to ``blk``; collect every output stream and the
+    messages published on ``msg_out``.
+
+    Stream blocks: the flowgraph ends when the sources are exhausted (``finished`` False = a hang,
+    stopped after ``timeout`` s). Message-only blocks never end by themselves: the flowgraph is
+    stopped once every posted message was handled and ``settle`` s passed without output.
+    """
+    errors: List[str] = []
+    pyblk = blk if hasattr(blk, "to_basic_block") and isinstance(blk, gr.gateway.gateway_block) else None
+    if pyblk is not None:
+        for name in ("work", "general_work"):
+            if name in type(blk).__dict__:
+                _wrap(blk, name, errors)
+    tb = gr.top_block()
+    srcs, sinks = [], []
+    for i, (p, x) in enumerate(zip(in_ports, inputs)):
+        x = np.asarray(x, dtype=p.dtype).reshape(-1)
+        src = _SRC[p.dtype](x.tolist() if p.dtype != np.complex64 else x, False, p.vlen, list((tags or {}).get(i, [])))
+        tb.connect(src, (blk, i))
+        srcs.append(src)
+    for i, p in enumerate(out_ports):
+        snk = _SNK[p.dtype](p.vlen)
+        tb.connect((blk, i), snk)
+        sinks.append(snk)
+    dbg = None
+    if msg_out is not None:
+        dbg = blocks.message_debug()
+        tb.msg_connect((blk, msg_out), (dbg, "store"))
+    handled = [0]
+    if msg_in is not None and pyblk is not None:
+        # count handled messages (and record exceptions) by wrapping the registered handler
+        port = pmt.intern(msg_in)
+        h = blk.msg_handlers.get(port) or blk.msg_handlers.get(msg_in)
+        if h is not None:
+            def counting(msg, _h=h):
+                try:
+                    return _h(msg)
+                except Exception as e:  # noqa: BLE001
+                    errors.append(f"handler {msg_in}: {type(e).__name__}: {e}")
+                    raise
+                finally:
+                    handled[0] += 1
+            counting.__name__ = h.__name__
+            setattr(blk, h.__name__, counting)
+            blk.msg_handlers[port] = counting
+    t0 = time.perf_counter()
+    tb.start()
+    if msg_in is not None:
+        bb = blk.to_basic_block() if hasattr(blk, "to_basic_block") else blk
+        for m in messages:
+            bb._post(pmt.intern(msg_in), m)
+    done = threading.Event()
+    stream_driven = bool(in_ports)
+    if stream_driven:
+        waiter = threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True)
+        waiter.start()
+        finished = done.wait(timeout)
+    else:
+        deadline = t0 + timeout
+        finished = False
+        last, last_change = -1, time.perf_counter()
+        while time.perf_counter() < deadline:
+            n_out = (dbg.num_messages() if dbg is not None else 0) + sum(len(s.data()) for s in sinks)
+            state = (handled[0], n_out)
+            if state != last:
+                last, last_change = state, time.perf_counter()
+            if handled[0] >= len(messages) and time.perf_counter() - last_change > settle:
+                finished = True
+                break
+            time.sleep(0.02)
+    if not (stream_driven and finished):
+        tb.stop()
+        tb.wait()
+    outs = [np.asarray(s.data(), dtype=p.dtype) for s, p in zip(sinks, out_ports)]
+    msgs = [dbg.get_message(i) for i in range(dbg.num_messages())] if dbg is not None else []
+    return Result(finished=finished, errors=errors, outputs=outs, messages=msgs, seconds=time.perf_counter() - t0)
