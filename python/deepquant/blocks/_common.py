@@ -78,3 +78,36 @@ def sanitize_channel_uses(y, h, nv):
         h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
         nv = np.where(ok, nv, 1.0).astype(np.float32)
     return ok, y, h, nv
+
+
+#: |LLR| bound of the blocks' outputs: far beyond any meaningful LLR, and sums of many (HARQ chase
+#: combining, decoders) stay finite in float32
+LLR_LIMIT = 1e30
+
+
+def finite_llrs(llr: np.ndarray, recompute, counter: BadInputCounter) -> np.ndarray:
+    """Make detector/demapper output finite by construction, in place.
+
+    ``llr`` [n, L] float32. Rows with a non-finite value (float32 overflow: sigma^2 near or below
+    float32's smallest normal, |h| or |y| beyond ~1e19) are recomputed by ``recompute(rows)``
+    (the same computation in float64, or None when there is none) and clipped to
+    +-:data:`LLR_LIMIT`; rows still non-finite become zero LLRs ("no information"). Every row
+    that needed this is counted in ``counter`` (logged rate-limited). All values are clipped to
+    +-:data:`LLR_LIMIT`."""
+    bad = ~np.isfinite(llr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        r = None
+        if recompute is not None:
+            try:
+                r = np.asarray(recompute(rows), dtype=np.float64).reshape(len(rows), llr.shape[1])
+            except Exception:  # noqa: BLE001 - the neutral output below
+                r = None
+        if r is None:
+            r = np.zeros((len(rows), llr.shape[1]))
+        r = np.clip(r, -LLR_LIMIT, LLR_LIMIT)
+        r[~np.isfinite(r).all(axis=1)] = 0.0
+        llr[rows] = r
+        counter.add(len(rows))
+    np.clip(llr, -LLR_LIMIT, LLR_LIMIT, out=llr)
+    return llr

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads, sanitize_channel_uses
+from ._common import BadInputCounter, configure_torch_threads, finite_llrs, sanitize_channel_uses
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
 LEARNED = ("eqnet_l", "eqnet_p")
@@ -59,6 +59,17 @@ def load_learned(nr, nt, k, method, model=""):
     return eqnet.EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=True)
 
 
+def _detect_float64(mimo, method, y, h, nv, k):
+    """``method`` in float64; where exact ML still overflows (sigma^2 ~ 1e-30, |H| ~ 1e20: its
+    log-sum-exp terms reach ~1e30) max-log ML, its high-SNR limit (the two differ by at most
+    ln(hypotheses), negligible against such LLRs), which has no exponentials."""
+    r = np.asarray(mimo.detect(method, y, h, nv, bits_per_symbol=k, dtype="float64"))
+    bad = ~np.isfinite(r).all(axis=1)
+    if method == "exact_ml" and bad.any():
+        r[bad] = np.asarray(mimo.detect("maxlog_ml", y[bad], h[bad], nv[bad], bits_per_symbol=k, dtype="float64"))
+    return r
+
+
 class mimo_detector(gr.sync_block):
     """Soft MIMO detector: per channel use, y (Nr), H (Nr x Nt, row-major) and sigma^2 -> Nt*K LLRs.
 
@@ -84,8 +95,9 @@ class mimo_detector(gr.sync_block):
 
     Channel uses with non-finite y or H, or a sigma^2 that is not positive and finite, produce
     zero LLRs, are counted in ``bad_count`` and logged (rate-limited); the flowgraph keeps running.
-    LLRs that come out non-finite (input beyond the detector's numeric range, e.g. |H| ~ 1e20) are
-    replaced by zeros as well and counted (``overflow_count``, included in ``bad_count``).
+    Outputs are finite by construction: channel uses whose float32 LLRs overflow (|H| ~ 1e20,
+    sigma^2 ~ 1e-40) are recomputed in float64 (learned methods: zero LLRs), every LLR is clipped
+    to |L| <= 1e30, and such channel uses are counted (``overflow_count``, in ``bad_count``).
     Configurations a method cannot run (zf_sic with nr < nt, exact/max-log ML over the memory
     budget) raise ValueError at construction; ``set_method`` logs and ignores them.
     Everything GNU Radio hands to work() is detected in one batched torch call.
@@ -107,12 +119,13 @@ class mimo_detector(gr.sync_block):
         self._set(method, raise_errors=True)
         self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
                                                  "variance detected as zero LLRs")
-        self._overflow = BadInputCounter(self.logger, "channel use(s) whose LLRs overflowed (out of the "
-                                                      "detector's numeric range) output as zero LLRs")
+        self._overflow = BadInputCounter(self.logger, "channel use(s) beyond float32 range (e.g. |H| ~ 1e20 or "
+                                                      "sigma^2 ~ 1e-40) recomputed in float64 (zero LLRs where "
+                                                      "that fails too)")
 
     @property
     def bad_count(self) -> int:
-        """Channel uses output as zero LLRs: invalid input plus numeric overflow."""
+        """Channel uses with invalid input (zero LLRs) plus those beyond float32 range."""
         return self._bad.count + self._overflow.count
 
     @property
@@ -155,13 +168,14 @@ class mimo_detector(gr.sync_block):
         method = self.method
         if method in LEARNED:
             llr = self._learned[method].detect(y, h, nv)
+            recompute = None
         else:
             llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
+
+            def recompute(rows):
+                return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
         out = output_items[0][:n].reshape(n, self.nt * self.k)
         out[:] = np.asarray(llr, dtype=np.float32)
         out[~ok] = 0.0
-        fin = np.isfinite(out).all(axis=1)
-        if not fin.all():  # a detector overflowed (e.g. |H| ~ 1e20): no information, counted
-            out[~fin] = 0.0
-            self._overflow.add(int((~fin).sum()), method)
+        finite_llrs(out, recompute, self._overflow)
         return n
