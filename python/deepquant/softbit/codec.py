@@ -184,6 +184,10 @@ class Codec:
                                          bits_per_symbol=self.bits_per_symbol)
                 if hdr.latent_count % self.streams:
                     raise fr.FrameError(f"latent count {hdr.latent_count} is not a multiple of {self.streams}")
+                limit = self.max_rows(len(payload))
+                if hdr.latent_count // self.streams > limit:  # bound the work before decoding
+                    raise fr.FrameError(f"latent count {hdr.latent_count} is impossible for a {len(payload)}-byte "
+                                        f"{self.method} payload (at most {limit * self.streams})")
                 self._check_table(hdr.table_id)
             except fr.FrameError as e:
                 errors[i] = str(e)
@@ -206,6 +210,18 @@ class Codec:
 
     def _check_table(self, table_id: int) -> None:
         """Raise FrameError if ``table_id`` is unknown to this codec."""
+
+    def max_rows(self, payload_bytes: int) -> int:
+        """Most rows (channel uses) a valid payload of ``payload_bytes`` can hold: exact for the
+        fixed-rate codecs, ``8 P / min_row_bits`` (+ 32 bits of coder state) for range-coded ones
+        (:meth:`RansCoder.min_row_bits`). Frames announcing more are rejected before decoding, so a
+        forged latent count costs no more than decoding a valid frame of that size."""
+        bits = self._row_bits()
+        return int((8 * int(payload_bytes) + (32 if self.entropy_coded else 0)) // max(bits, 1e-9))
+
+    def _row_bits(self) -> float:
+        """Exact bits per row (fixed rate) or a lower bound (range coded)."""
+        return self.coder.min_row_bits() if self.entropy_coded else 8.0 * self.bits_per_symbol
 
     def _decode_batch(self, payloads, tids, rows):
         """Payloads -> (float32 (sum rows, K), per-frame error or None); generic fallback."""
@@ -345,6 +361,9 @@ class AutoencoderCodec(Codec):
         payloads = self.coder.encode_segmented(sym, SEG_ROWS)
         return [self._pack(SEG_ROWS, n, p) for p in payloads]
 
+    def _row_bits(self) -> float:
+        return self.coder.min_row_bits() if self.entropy_coded else 6.0 * self.streams
+
     def _check_table(self, table_id):
         if self.entropy_coded and table_id == 0:
             raise fr.FrameError("invalid frame: segment length 0 in the table field")
@@ -455,6 +474,11 @@ class ScalarCodec(Codec):
             tids = np.full(f, qset)
         payloads = self.coder.encode_frames(sym, tids)
         return [self._pack(int(tids[i]), n, payloads[i]) for i in range(f)]
+
+    def _row_bits(self) -> float:
+        if self.entropy_coded:
+            return self.coder.min_row_bits()
+        return float(self.bits * self.bits_per_symbol)
 
     def _decode_payload(self, payload, table_id, n):
         k = self.bits_per_symbol
