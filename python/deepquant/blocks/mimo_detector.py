@@ -55,7 +55,7 @@ def load_learned(nr, nt, k, method, model=""):
 
     variant = method.split("_")[1]
     if model:
-        return eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=True)
+        return eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=True, variant=variant)
     return eqnet.EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=True)
 
 

@@ -45,11 +45,15 @@ class EQNetRuntime:
         Raise :class:`ModelFileError` when the file is for another configuration.
     need_estimator : bool
         Raise when the file has no f_E (detection impossible).
+    variant : {'l', 'p'}, optional
+        Raise when the file is of the other EQ-Net variant.
     """
 
-    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript"):
+    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript",
+                 variant=None):
         self.path = str(path)
-        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator)
+        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator,
+                                                       variant=variant)
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
         self.latent_dim = 3 * self.nt
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
@@ -78,7 +82,8 @@ class EQNetRuntime:
 
     @classmethod
     def shipped(cls, nr: int, nt: int, k: int, variant: str = "l", need_estimator: bool = True):
-        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator)
+        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator,
+                   variant=variant)
 
     @property
     def has_estimator(self) -> bool:
@@ -204,7 +209,7 @@ def runtime(nr: int, nt: int, k: int, variant: str, model: str = "") -> EQNetRun
         rt = _CACHE.get(key)
         if rt is None:
             if model:
-                rt = EQNetRuntime(model, expect=(nr, nt, k), need_estimator=False)
+                rt = EQNetRuntime(model, expect=(nr, nt, k), need_estimator=False, variant=variant)
             else:
                 rt = EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=False)
             _CACHE[key] = rt

@@ -42,6 +42,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..modelfile import json_meta, naming, read_safetensors
 from . import frame as fr
 from .entropy import SEG_ROWS
 
@@ -83,15 +84,11 @@ def save_tensors(path, tensors: dict, meta: dict) -> Path:
 
 
 def load_tensors(path):
-    """-> (tensors dict of numpy arrays, meta dict, model id int)."""
-    from safetensors import safe_open
-
+    """-> (tensors dict of numpy arrays, meta dict, model id int). ValueError (ModelFileError)
+    naming the file when it is missing, unreadable, not a soft-bit model or holds NaN/inf."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"soft-bit model file not found: {path}")
-    with safe_open(str(path), framework="numpy") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-        meta = json.loads((f.metadata() or {}).get("meta", "{}"))
+    md, tensors = read_safetensors(path, "soft-bit")
+    meta = json_meta(md, "meta", path, "soft-bit")
     return tensors, meta, model_id_of(tensors)
 
 
@@ -289,30 +286,37 @@ class AutoencoderCodec(Codec):
 
         kind = "learned" if method == "learned" else "deepllr"
         path = Path(model) if model else default_model_path(kind, self.bits_per_symbol)
-        tensors, meta, mid = load_tensors(path)
-        if int(meta.get("bits_per_symbol", -1)) != self.bits_per_symbol:
-            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {self.bits_per_symbol}")
-        self.path, self.meta, self.model_id = path, meta, mid
-        self.method, self.code, self.streams = method, _BASE_CODE[method], core.LATENT_DIM
-        self.entropy_coded = method in ("learned", "deepllr-ec")
-        self.enc_layers = _mlp_layers(tensors, "net.encoder")
-        self.dec_layers = _mlp_layers(tensors, "net.decoder")
-        # the encoder in C++ (AVX2/FMA; ~4x numpy): weights back in torch's (out, in) layout
-        self.encoder = dq.mlp_f32([w.T.copy() for w, _ in self.enc_layers], [b for _, b in self.enc_layers], True)
-        self.kernel = core.latent_kernel()
-        self.levels = core.latent_levels()
-        if "entropy.chain_marg" in tensors:
-            from .entropy import RansChainCoder
+        with naming(path, "soft-bit"):
+            tensors, meta, mid = load_tensors(path)
+            if int(meta.get("bits_per_symbol", -1)) != self.bits_per_symbol:
+                raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {self.bits_per_symbol}")
+            self.path, self.meta, self.model_id = path, meta, mid
+            self.method, self.code, self.streams = method, _BASE_CODE[method], core.LATENT_DIM
+            self.entropy_coded = method in ("learned", "deepllr-ec")
+            self.enc_layers = _mlp_layers(tensors, "net.encoder")
+            self.dec_layers = _mlp_layers(tensors, "net.decoder")
+            # the encoder in C++ (AVX2/FMA; ~4x numpy): weights back in torch's (out, in) layout
+            self.encoder = dq.mlp_f32([w.T.copy() for w, _ in self.enc_layers], [b for _, b in self.enc_layers], True)
+            self.kernel = core.latent_kernel()
+            self.levels = core.latent_levels()
+            if "entropy.chain_marg" in tensors:
+                from .entropy import RansChainCoder
 
-            self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
-                                 "c1": tensors["entropy.chain_c1"].astype(np.float64),
-                                 "c2": tensors["entropy.chain_c2"].astype(np.float64)}
-            self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
-        else:
-            self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
-            self.coder = RansCoder(self.coder_tables["tables"])
-        self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
-        self._lut = None
+                self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
+                                     "c1": tensors["entropy.chain_c1"].astype(np.float64),
+                                     "c2": tensors["entropy.chain_c2"].astype(np.float64)}
+                self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
+            else:
+                self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
+                self.coder = RansCoder(self.coder_tables["tables"])
+            self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
+            self._lut = None
+            # shapes checked now (a foreign or crafted file fails here, not on the first frame)
+            z = _run_mlp(self.enc_layers, np.zeros((1, self.bits_per_symbol), np.float32))
+            x = _run_mlp(self.dec_layers, np.zeros((1, core.LATENT_DIM), np.float32))
+            if z.shape != (1, core.LATENT_DIM) or x.shape != (1, self.bits_per_symbol):
+                raise ValueError(f"encoder/decoder map K={self.bits_per_symbol} -> {z.shape[1]} -> {x.shape[1]}, "
+                                 f"expected {self.bits_per_symbol} -> {core.LATENT_DIM} -> {self.bits_per_symbol}")
 
     def latents(self, llrs: np.ndarray) -> np.ndarray:
         """Quantized latent indices: LLRs ``(n, K)`` -> uint8 ``(n, 3)``."""
@@ -408,31 +412,32 @@ class ScalarCodec(Codec):
         self.entropy_coded = method.endswith("-ec")
         self.code = _BASE_CODE[method] | self.bits
         path = Path(model) if model else default_model_path("scalar", k)
-        tensors, meta, mid = load_tensors(path)
-        if int(meta.get("bits_per_symbol", -1)) != k:
-            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
-        self.path, self.meta, self.model_id = path, meta, mid
-        b = self.bits
-        if method.startswith("uniform"):
-            key = f"uniform.b{b}.clip"
-            if key not in tensors:
-                raise ValueError(f"{path} has no uniform quantizer with {b} bits")
-            c = float(tensors[key][0])
-            self.clip = c
-            # one kernel per bit position (same grid), so that both families share the code path
-            self.kernels = [[dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)] * k]
-            self.snr_grid = np.zeros(0)
-            self.tables = tensors[f"uniform.b{b}.tables"]
-        else:
-            key = f"maxmi.b{b}.thresholds"
-            if key not in tensors:
-                raise ValueError(f"{path} has no max-MI quantizer with {b} bits")
-            thr, lev = tensors[key], tensors[f"maxmi.b{b}.levels"]  # (1+S, K, M-1), (1+S, K, M)
-            self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
-                             for j in range(k)] for s in range(thr.shape[0])]
-            self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
-            self.tables = tensors[f"maxmi.b{b}.tables"]  # (1+S, K, M): one table per quantizer set
-        self.coder = RansCoder(self.tables)
+        with naming(path, "soft-bit"):
+            tensors, meta, mid = load_tensors(path)
+            if int(meta.get("bits_per_symbol", -1)) != k:
+                raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
+            self.path, self.meta, self.model_id = path, meta, mid
+            b = self.bits
+            if method.startswith("uniform"):
+                key = f"uniform.b{b}.clip"
+                if key not in tensors:
+                    raise ValueError(f"{path} has no uniform quantizer with {b} bits")
+                c = float(tensors[key][0])
+                self.clip = c
+                # one kernel per bit position (same grid), so that both families share the code path
+                self.kernels = [[dq.scalar_quantizer.make_uniform(-c, c, 2 ** b)] * k]
+                self.snr_grid = np.zeros(0)
+                self.tables = tensors[f"uniform.b{b}.tables"]
+            else:
+                key = f"maxmi.b{b}.thresholds"
+                if key not in tensors:
+                    raise ValueError(f"{path} has no max-MI quantizer with {b} bits")
+                thr, lev = tensors[key], tensors[f"maxmi.b{b}.levels"]  # (1+S, K, M-1), (1+S, K, M)
+                self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
+                                 for j in range(k)] for s in range(thr.shape[0])]
+                self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
+                self.tables = tensors[f"maxmi.b{b}.tables"]  # (1+S, K, M): one table per quantizer set
+            self.coder = RansCoder(self.tables)
 
     def quantizer_set(self, snr_db: Optional[float]) -> int:
         """0 = pooled design; i+1 = design for training SNR i (max-MI only)."""
