@@ -69,29 +69,31 @@ def _wrap(obj, name, errors):
 
 
 def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] = (), tags=None,
-              out_ports: Sequence[Port] = (), msg_in: Optional[str] = None, messages: Sequence = (),
+              out_ports: Sequence[Port] = (), msg_in=None, messages: Sequence = (),
               msg_out: Optional[str] = None, timeout: float = 20.0, settle: float = 0.3) -> Result:
     """Feed ``inputs`` (flat arrays, one per input port; ``tags[i]`` a list of tags for port i)
-    and ``messages`` (PMTs posted to ``msg_in``) to ``blk``; collect every output stream and the
-    messages published on ``msg_out``.
+    and ``messages`` to ``blk``; collect every output stream and the messages published on
+    ``msg_out``. ``messages``: PMTs posted to the port ``msg_in`` (a name), or ``(port, PMT)``
+    pairs when ``msg_in`` is None.
 
     Stream blocks: the flowgraph ends when the sources are exhausted (``finished`` False = a hang,
     stopped after ``timeout`` s). Message-only blocks never end by themselves: the flowgraph is
     stopped once every posted message was handled and ``settle`` s passed without output.
     """
     errors: List[str] = []
-    pyblk = blk if hasattr(blk, "to_basic_block") and isinstance(blk, gr.gateway.gateway_block) else None
-    if pyblk is not None:
+    is_py = isinstance(blk, gr.gateway.gateway_block)
+    if is_py:
         for name in ("work", "general_work"):
             if name in type(blk).__dict__:
                 _wrap(blk, name, errors)
+    posts = [(msg_in, m) for m in messages] if msg_in is not None else list(messages)
     tb = gr.top_block()
-    srcs, sinks = [], []
+    sinks = []
     for i, (p, x) in enumerate(zip(in_ports, inputs)):
         x = np.asarray(x, dtype=p.dtype).reshape(-1)
-        src = _SRC[p.dtype](x.tolist() if p.dtype != np.complex64 else x, False, p.vlen, list((tags or {}).get(i, [])))
+        src = _SRC[p.dtype](x.tolist() if p.dtype != np.complex64 else x, False, p.vlen,
+                            list((tags or {}).get(i, [])))
         tb.connect(src, (blk, i))
-        srcs.append(src)
     for i, p in enumerate(out_ports):
         snk = _SNK[p.dtype](p.vlen)
         tb.connect((blk, i), snk)
@@ -101,50 +103,80 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
         dbg = blocks.message_debug()
         tb.msg_connect((blk, msg_out), (dbg, "store"))
     handled = [0]
-    if msg_in is not None and pyblk is not None:
-        # count handled messages (and record exceptions) by wrapping the registered handler
-        port = pmt.intern(msg_in)
-        h = blk.msg_handlers.get(port) or blk.msg_handlers.get(msg_in)
-        if h is not None:
-            def counting(msg, _h=h):
+    if is_py:
+        # count handled messages (and record exceptions) by wrapping the registered handlers
+        for port in sorted({p for p, _ in posts}):
+            key = pmt.intern(port)
+            h = blk.msg_handlers.get(key)
+            if h is None:
+                continue
+
+            def counting(msg, _h=h, _port=port):
                 try:
                     return _h(msg)
                 except Exception as e:  # noqa: BLE001
-                    errors.append(f"handler {msg_in}: {type(e).__name__}: {e}")
+                    errors.append(f"handler {_port}: {type(e).__name__}: {e}")
                     raise
                 finally:
                     handled[0] += 1
             counting.__name__ = h.__name__
             setattr(blk, h.__name__, counting)
-            blk.msg_handlers[port] = counting
+            blk.msg_handlers[key] = counting
+    else:
+        handled[0] = len(posts)
     t0 = time.perf_counter()
     tb.start()
-    if msg_in is not None:
-        bb = blk.to_basic_block() if hasattr(blk, "to_basic_block") else blk
-        for m in messages:
-            bb._post(pmt.intern(msg_in), m)
+    if posts:
+        bb = blk.to_basic_block()
+        for port, m in posts:
+            bb._post(pmt.intern(port), m)
     done = threading.Event()
     stream_driven = bool(in_ports)
+    finished = False
     if stream_driven:
         waiter = threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True)
         waiter.start()
         finished = done.wait(timeout)
-    else:
+    if not stream_driven or posts:
+        # message-driven (or messages besides streams): wait until every message was handled and
+        # the outputs stopped changing
         deadline = t0 + timeout
-        finished = False
-        last, last_change = -1, time.perf_counter()
+        last, last_change = None, time.perf_counter()
+        ok = False
         while time.perf_counter() < deadline:
             n_out = (dbg.num_messages() if dbg is not None else 0) + sum(len(s.data()) for s in sinks)
             state = (handled[0], n_out)
             if state != last:
                 last, last_change = state, time.perf_counter()
-            if handled[0] >= len(messages) and time.perf_counter() - last_change > settle:
-                finished = True
+            if handled[0] >= len(posts) and time.perf_counter() - last_change > settle:
+                ok = True
                 break
             time.sleep(0.02)
-    if not (stream_driven and finished):
+        finished = ok if not stream_driven else (finished and ok)
+    if not (stream_driven and done.is_set()):
         tb.stop()
         tb.wait()
     outs = [np.asarray(s.data(), dtype=p.dtype) for s, p in zip(sinks, out_ports)]
     msgs = [dbg.get_message(i) for i in range(dbg.num_messages())] if dbg is not None else []
     return Result(finished=finished, errors=errors, outputs=outs, messages=msgs, seconds=time.perf_counter() - t0)
+
+
+def pmt_finite(m) -> bool:
+    """True when no float/complex number inside PMT ``m`` (pairs, dicts, vectors) is NaN/inf."""
+    try:
+        v = pmt.to_python(m)
+    except Exception:  # noqa: BLE001 - opaque PMTs carry no numbers we can check
+        return True
+    return _py_finite(v)
+
+
+def _py_finite(v) -> bool:
+    if isinstance(v, np.ndarray):
+        return not (v.dtype.kind in "fc" and not np.isfinite(v).all())
+    if isinstance(v, (float, complex)):
+        return bool(np.isfinite(v))
+    if isinstance(v, dict):
+        return all(_py_finite(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return all(_py_finite(x) for x in v)
+    return True
