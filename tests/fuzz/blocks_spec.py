@@ -36,6 +36,11 @@ class Spec:
     #: uint8 inputs carry bits (0/1) rather than bytes
     bits: bool = False
     timeout: float = 30.0
+    #: +-inf inputs have a documented meaning (the quantizers saturate them): only NaN is bad
+    inf_defined: bool = False
+    #: valid input to corrupt (a receiver needs real packets to reach its inner blocks):
+    #: rng -> one flat array per input port; None = generated noise / random bits
+    signal: Optional[Callable] = None
 
 
 def _dq():
@@ -47,11 +52,11 @@ def _dq():
 def _specs() -> Dict[str, Spec]:
     dq = _dq()
     s = [
-        Spec("quantizer_fb", lambda: dq.quantizer_fb([-1.0, 0.0, 1.0], 1), [(F, 1, "")], [(B, 1)]),
+        Spec("quantizer_fb", lambda: dq.quantizer_fb([-1.0, 0.0, 1.0], 1), [(F, 1, "")], [(B, 1)], inf_defined=True),
         Spec("quantizer_ff", lambda: dq.quantizer_ff([-1.0, 0.0, 1.0], [-1.5, -0.5, 0.5, 1.5], 2),
-             [(F, 2, "")], [(F, 2)]),
+             [(F, 2, "")], [(F, 2)], inf_defined=True),
         Spec("dequantizer_bf", lambda: dq.dequantizer_bf([-1.5, -0.5, 0.5, 1.5], 1), [(B, 1, "bytes")], [(F, 1)]),
-        Spec("adc_cc", lambda: dq.adc_cc(3, 1.0, 1, 1.0), [(C, 1, "")], [(C, 1)]),
+        Spec("adc_cc", lambda: dq.adc_cc(3, 1.0, 1, 1.0), [(C, 1, "")], [(C, 1)], inf_defined=True),
         Spec("qam_mapper", lambda: dq.qam_mapper(4), bits=True),
         Spec("soft_demapper_cf", lambda: dq.soft_demapper_cf(6, "exact", 0.1, True, "stream")),
         Spec("soft_demapper_tag", lambda: dq.soft_demapper_cf(4, "maxlog", 0.1, False, "tag")),
@@ -84,7 +89,7 @@ def _specs() -> Dict[str, Spec]:
         Spec("psk_detector", lambda: dq.psk_detector(4)),
         Spec("symbol_error_counter", lambda: dq.symbol_error_counter()),
         Spec("ofdm_tx", lambda: dq.ofdm_tx(), [(B, 1, "")], [(C, 1)], n_items=324 * 4 // 8 * 2, bits=False),
-        Spec("ofdm_rx", lambda: dq.ofdm_rx(), [(C, 1, "")], [(B, 1), (C, 1), (C, 1)], n_items=4000),
+        Spec("ofdm_rx", lambda: dq.ofdm_rx(), [(C, 1, "")], [(B, 1), (C, 1), (C, 1)], signal=_siso_packets),
         Spec("ofdm_pilot_phase_tracker", lambda: dq.ofdm_pilot_phase_tracker(), n_items=20),
         Spec("ofdm_channel_noise_estimator", lambda: dq.ofdm_channel_noise_estimator(), n_items=20),
         Spec("ofdm_impairments", lambda: dq.ofdm_impairments(), [(C, 1, "")], [(C, 1)], n_items=2000),
@@ -98,11 +103,38 @@ def _specs() -> Dict[str, Spec]:
         Spec("mimo_ofdm_impairments", lambda: dq.mimo_ofdm_impairments(), [(C, 1, ""), (C, 1, "")],
              [(C, 1), (C, 1)], n_items=2000),
         Spec("mimo_ofdm_rx", lambda: dq.mimo_ofdm_rx(), [(C, 1, ""), (C, 1, "")], [(C, 2), (C, 4), (F, 1)],
-             n_items=4000),
+             signal=_mimo_packets),
         Spec("harq_combiner_ff", lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec"), n_items=1296,
              msg_in=["ack"]),
     ]
     return {x.name: x for x in s}
+
+
+_TX = {}
+
+
+def _siso_packets(rng):
+    """Three real ofdm_tx packets (cached) plus noise at ~25 dB."""
+    if "siso" not in _TX:
+        from gnuradio.deepquant.apps.ofdm_flowgraphs import transmit
+
+        iq, _ = transmit(3)
+        _TX["siso"] = np.concatenate([np.zeros(500, C), iq, np.zeros(2000, C)])
+    x = _TX["siso"]
+    w = (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size)) * 0.004
+    return [(x + w).astype(C)]
+
+
+def _mimo_packets(rng):
+    """Three real 2x2 mimo_ofdm_tx frames (cached) on an identity channel plus noise."""
+    if "mimo" not in _TX:
+        from gnuradio.deepquant.apps.mimo_ofdm import transmit
+
+        iq, _ = transmit(3, 2)
+        _TX["mimo"] = np.concatenate([np.zeros((2, 500), C), iq, np.zeros((2, 2000), C)], axis=1)
+    x = _TX["mimo"]
+    w = (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)) * 0.004
+    return [(x[0] + w[0]).astype(C), (x[1] + w[1]).astype(C)]
 
 
 SPECS: Dict[str, Spec] = {}
@@ -159,8 +191,21 @@ def bad_total(blk, depth: int = 2) -> int:
 
 
 # ---- generated inputs ---------------------------------------------------------------------------
-def values(cls: str, n: int, dtype, rng, bits=False):
-    """n items of ``dtype`` of input class ``cls``."""
+def values(cls: str, n: int, dtype, rng, bits=False, base=None):
+    """n items of ``dtype`` of input class ``cls`` (corrupting ``base`` when given)."""
+    if base is not None:
+        x = np.array(base, dtype=dtype)
+        n = x.size
+        if cls in ("nan", "inf", "big", "denormal", "zeros"):  # a burst of bad samples
+            a = int(rng.integers(0, max(1, n - n // 10)))
+            sl = slice(a, a + n // 10)
+            x[sl] = {"nan": np.nan, "inf": np.inf, "big": 1e30, "denormal": 1e-40, "zeros": 0.0}[cls]
+            return x
+        if cls == "mixed":
+            vals = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 1e-40, 0.0])
+            mask = rng.random(n) < 0.01
+            x[mask] = rng.choice(vals, int(mask.sum()))
+        return x
     if dtype == B:
         if cls in ("normal", "zeros") or bits and cls != "mixed":
             return rng.integers(0, 2, n).astype(B) if cls != "zeros" else np.zeros(n, B)

@@ -125,21 +125,26 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
     else:
         handled[0] = len(posts)
     t0 = time.perf_counter()
+    stream_driven = bool(in_ports)
+    # messages to a block with stream inputs are queued before the start (its thread handles them
+    # between work() calls; those still queued when the streams end are dropped by GNU Radio)
+    if posts and stream_driven:
+        bb = blk.to_basic_block()
+        for port, m in posts:
+            bb._post(pmt.intern(port), m)
     tb.start()
-    if posts:
+    if posts and not stream_driven:
         bb = blk.to_basic_block()
         for port, m in posts:
             bb._post(pmt.intern(port), m)
     done = threading.Event()
-    stream_driven = bool(in_ports)
     finished = False
     if stream_driven:
         waiter = threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True)
         waiter.start()
         finished = done.wait(timeout)
-    if not stream_driven or posts:
-        # message-driven (or messages besides streams): wait until every message was handled and
-        # the outputs stopped changing
+    else:
+        # message-driven: wait until every message was handled and the outputs stopped changing
         deadline = t0 + timeout
         last, last_change = None, time.perf_counter()
         ok = False
@@ -152,7 +157,7 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
                 ok = True
                 break
             time.sleep(0.02)
-        finished = ok if not stream_driven else (finished and ok)
+        finished = ok
     if not (stream_driven and done.is_set()):
         tb.stop()
         tb.wait()
@@ -162,8 +167,11 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
 
 
 def pmt_finite(m) -> bool:
-    """True when no float/complex number inside PMT ``m`` (pairs, dicts, vectors) is NaN/inf."""
+    """True when no float/complex number of a message's data is NaN/inf: a PDU's (or pair's)
+    cdr, or the whole message otherwise. A PDU's meta is user data passed along and not checked."""
     try:
+        if pmt.is_pair(m) and not pmt.is_dict(m):
+            m = pmt.cdr(m)
         v = pmt.to_python(m)
     except Exception:  # noqa: BLE001 - opaque PMTs carry no numbers we can check
         return True

@@ -21,6 +21,7 @@ class Outcome:
     injected_bad: int  # non-finite values fed to float/complex stream inputs
     counted: int  # the block's bad-input counters after the run
     seconds: float
+    out_items: List[int]  # items per output port (and messages on the message output, last)
 
     def problems(self) -> List[str]:
         p = []
@@ -42,10 +43,13 @@ def run_case(name: str, cls: str, seed: int = 0, tags: bool = False, messages: b
     ins, outs = bs.ports_of(blk, spec)
     n = spec.n_items if not n_units else n_units * spec.unit
     inputs, injected = [], 0
-    for dtype, vlen, kind in ins:
-        x = bs.values(cls, n * vlen, dtype, rng, bits=spec.bits or kind == "bits")
+    base = spec.signal(rng) if spec.signal is not None else [None] * len(ins)
+    if spec.signal is not None:
+        n = base[0].size
+    for (dtype, vlen, kind), b0 in zip(ins, base):
+        x = bs.values(cls, n * vlen, dtype, rng, bits=spec.bits or kind == "bits", base=b0)
         if dtype != np.uint8:
-            injected += int((~np.isfinite(x)).sum())
+            injected += int(np.isnan(x).sum() if spec.inf_defined else (~np.isfinite(x)).sum())
         inputs.append(x)
     tagd = {}
     if tags and ins:
@@ -61,4 +65,5 @@ def run_case(name: str, cls: str, seed: int = 0, tags: bool = False, messages: b
     finite = all(np.isfinite(o).all() for o in r.outputs if o.dtype.kind in "fc")
     finite &= all(pmt_finite(m) for m in r.messages)
     case = f"{cls}{'+tags' if tags else ''}{'+msgs' if posts else ''}"
-    return Outcome(name, case, r.finished, r.errors, bool(finite), injected, bs.bad_total(blk), r.seconds)
+    return Outcome(name, case, r.finished, r.errors, bool(finite), injected, bs.bad_total(blk), r.seconds,
+                   [len(o) for o in r.outputs] + [len(r.messages)])

@@ -111,3 +111,61 @@ def finite_llrs(llr: np.ndarray, recompute, counter: BadInputCounter) -> np.ndar
         counter.add(len(rows))
     np.clip(llr, -LLR_LIMIT, LLR_LIMIT, out=llr)
     return llr
+
+
+def zero_nonfinite(x: np.ndarray, counter: BadInputCounter, detail: str = "") -> np.ndarray:
+    """``x`` with NaN/inf items replaced by 0 (a copy only when there are any), counted per item
+    (a complex item counts once)."""
+    fin = np.isfinite(x)
+    if fin.all():
+        return x
+    counter.add(int(fin.size - np.count_nonzero(fin)), detail)
+    return np.where(fin, x, x.dtype.type(0))
+
+
+def robust_rows(fn, n: int):
+    """``fn(rows)`` over ``rows = arange(n)``, splitting the batch in halves when it raises (a
+    numerically degenerate channel use makes a batched Cholesky/solve fail for the whole batch):
+    -> (list of (rows, result) that succeeded, rows that failed on their own)."""
+    done, failed = [], []
+    todo = [np.arange(n)]
+    while todo:
+        rows = todo.pop()
+        try:
+            done.append((rows, fn(rows)))
+        except Exception:  # noqa: BLE001 - isolated below, then the neutral output
+            if rows.size == 1:
+                failed.append(int(rows[0]))
+            else:
+                h = rows.size // 2
+                todo += [rows[h:], rows[:h]]
+    return done, np.array(sorted(failed), dtype=np.int64)
+
+
+def tag_int(v):
+    """An integer from a tag/meta PMT (an integer, or a real holding an integer value); None for
+    any other type (a vector, symbol, NaN ...): callers count and ignore such tags."""
+    import pmt
+
+    try:
+        if pmt.is_integer(v) or pmt.is_uint64(v):
+            return int(pmt.to_python(v))
+        if pmt.is_real(v):
+            f = float(pmt.to_double(v))
+            return int(f) if np.isfinite(f) and f == int(f) else None
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
+def tag_float(v):
+    """A finite float from a tag/meta PMT (integer or real); None otherwise."""
+    import pmt
+
+    try:
+        if pmt.is_number(v) and not pmt.is_complex(v):
+            f = float(pmt.to_double(v))
+            return f if np.isfinite(f) else None
+    except Exception:  # noqa: BLE001
+        return None
+    return None

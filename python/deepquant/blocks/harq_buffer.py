@@ -201,6 +201,13 @@ class harq_buffer(gr.basic_block):
         except Exception as e:  # noqa: BLE001
             self.bad.add(1, f"not an f32vector PDU: {e}")
             return
+        fin = np.isfinite(llr)
+        if not fin.all():  # NaN/inf LLRs carry no usable information: 0, counted
+            nbad = int(llr.size - np.count_nonzero(fin))
+            llr = np.where(fin, llr, np.float32(0))
+            self.nonfinite += nbad
+            self._nonfinite.add(nbad)
+            msg = pmt.cons(meta, pmt.init_f32vector(llr.size, llr.tolist()))
         if not pmt.is_dict(meta) or not pmt.dict_has_key(meta, self.key):
             self.message_port_pub(self.p_out, msg)
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads, finite_llrs, sanitize_channel_uses
+from ._common import BadInputCounter, configure_torch_threads, finite_llrs, robust_rows, sanitize_channel_uses
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
 LEARNED = ("eqnet_l", "eqnet_p")
@@ -167,15 +167,25 @@ class mimo_detector(gr.sync_block):
         self._bad.add(int((~ok).sum()))
         method = self.method
         if method in LEARNED:
-            llr = self._learned[method].detect(y, h, nv)
+            rt = self._learned[method]
+
+            def run(rows):
+                return rt.detect(y[rows], h[rows], nv[rows])
             recompute = None
         else:
-            llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
+            def run(rows):
+                return self._mimo.detect(method, y[rows], h[rows], nv[rows], bits_per_symbol=self.k)
 
             def recompute(rows):
                 return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
         out = output_items[0][:n].reshape(n, self.nt * self.k)
-        out[:] = np.asarray(llr, dtype=np.float32)
+        try:
+            out[:] = np.asarray(run(slice(None)), dtype=np.float32)
+        except Exception:  # noqa: BLE001 - a degenerate channel use broke the batch: isolate it
+            done, failed = robust_rows(run, n)
+            for rows, llr in done:
+                out[rows] = np.asarray(llr, dtype=np.float32)
+            out[failed] = np.nan  # recomputed in float64 below, or zero LLRs
         out[~ok] = 0.0
         finite_llrs(out, recompute, self._overflow)
         return n

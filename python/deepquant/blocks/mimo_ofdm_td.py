@@ -26,6 +26,8 @@ from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
+from ._common import BadInputCounter, zero_nonfinite
+from .finite_guard import finite_guard_cc
 from .ofdm_fer_counter import PACKET_NUM_KEY
 from .ofdm_tx import LEN_KEY
 
@@ -161,6 +163,8 @@ class mimo_ofdm_fading_core(gr.sync_block):
         self._hist = np.zeros((self.nt, self.ntaps - 1), np.complex64)
         self._phase = 0.0
         self.taps_history = []
+        self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
         self.set_snr_db(snr_db)
         self.set_cfo_subcarriers(cfo_subcarriers)
         self._g = self._draw()
@@ -211,7 +215,7 @@ class mimo_ofdm_fading_core(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        x = np.stack([np.asarray(input_items[j][:n]) for j in range(self.nt)])
+        x = zero_nonfinite(np.stack([np.asarray(input_items[j][:n]) for j in range(self.nt)]), self.bad)
         base = self.nitems_read(0)
         offs = sorted({int(t.offset - base) for t in self.get_tags_in_window(0, 0, n, self.key)})
         y = np.zeros((self.nr, n), np.complex128)
@@ -227,6 +231,7 @@ class mimo_ofdm_fading_core(gr.sync_block):
         y *= rot[None, :]
         w = self.noise_rng.standard_normal((n, self.nr, 2))
         y += (w[:, :, 0] + 1j * w[:, :, 1]).T * self._sigma_t
+        y = zero_nonfinite(y.astype(np.complex64), self.overflow)
         for r in range(self.nr):
             output_items[r][:n] = y[r]
         return n
@@ -452,6 +457,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self.noise_var_history = []
         self.untagged = 0
         self.df_packets = self.df_known = self.df_skipped = 0
+        self.bad = BadInputCounter(self.logger, "packet(s) left unrefined")
 
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
@@ -515,7 +521,11 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             nv_use = np.full(self.nd, self._nv)
             if self.decision_feedback:
                 if np.isfinite(y).all() and np.isfinite(hu).all() and np.isfinite(self._nv):
-                    y, hu, nv_use = self._feedback(ys, phases)
+                    try:
+                        y, hu, nv_use = self._feedback(ys, phases)
+                    except Exception as e:  # noqa: BLE001 - numerically degenerate packet: not refined
+                        self.df_skipped += 1
+                        self.bad.add(1, f"re-estimation failed ({type(e).__name__})")
                 else:  # NaN/inf samples: the detector downstream flags them; no re-estimation
                     self.df_skipped += 1
             output_items[0][sl] = y
@@ -677,6 +687,7 @@ class mimo_ofdm_rx(gr.hier_block2):
         self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking), bool(decision_feedback),
                                                    taps_pre=self.taps_pre, taps_post=self.taps_post)
         self._keep = []
+        self.guards = [finite_guard_cc(1, f"samples of receive chain {r}") for r in range(nr)]
         for r in range(nr):
             gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
             delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
@@ -684,7 +695,7 @@ class mimo_ofdm_rx(gr.hier_block2):
             hpd = digital.header_payload_demux(n_head, n, cp, FRAME_KEY, "", True)
             hfft = fft.fft_vcc(n, True, (), True)
             pfft = fft.fft_vcc(n, True, (), True)
-            self.connect((self, r), gate, delay, (mixer, 0), (hpd, 0))
+            self.connect((self, r), self.guards[r], gate, delay, (mixer, 0), (hpd, 0))
             if r == 0:
                 self.connect(gate, self.sync)
             self.connect(self.osc, (mixer, 1))

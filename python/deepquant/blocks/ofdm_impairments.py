@@ -8,6 +8,7 @@ import pmt
 from gnuradio import channels, gr
 
 from ..ofdm import channel as ofdm_channel
+from ._common import BadInputCounter, zero_nonfinite
 
 FADING = ("epa_block", "epa_gnuradio", "none")
 
@@ -39,12 +40,13 @@ class block_fading_cc(gr.sync_block):
         self._hist = np.zeros(self.ntaps - 1, np.complex64)
         self._g = self._draw()
         self.taps_history = []
+        self.bad = BadInputCounter(self.logger, "non-finite samples taken as 0")
 
     def _draw(self):
         return ofdm_channel.draw_taps(self.rng, self.delays, self.powers)[0].astype(np.complex64)
 
     def work(self, input_items, output_items):
-        x = input_items[0]
+        x = zero_nonfinite(input_items[0], self.bad)
         n = len(x)
         base = self.nitems_read(0)
         offs = sorted({int(t.offset - base) for t in self.get_tags_in_window(0, 0, n, self.key)})
@@ -129,10 +131,13 @@ class ofdm_impairments(gr.hier_block2):
             self.fader = None
         self.chan = channels.channel_model(self._noise(snr_db), self.cfo / self.fft_len, 1.0 + float(sro_ppm) * 1e-6,
                                            [1.0 + 0j], int(seed) + 1, False)
+        from .finite_guard import finite_guard_cc
+
+        self.guard = finite_guard_cc(1, "transmit samples")
         if self.fader is None:
-            self.connect(self, self.chan, self)
+            self.connect(self, self.guard, self.chan, self)
         else:
-            self.connect(self, self.fader, self.chan, self)
+            self.connect(self, self.guard, self.fader, self.chan, self)
 
     def _noise(self, snr_db):
         return float(np.sqrt(10 ** (-float(snr_db) / 10) / self.fft_len))

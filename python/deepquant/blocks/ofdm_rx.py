@@ -8,6 +8,7 @@ import pmt
 from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
+from .finite_guard import finite_guard_cc
 from .ofdm_fer_counter import PACKET_NUM_KEY
 from .ofdm_tx import LEN_KEY
 
@@ -196,7 +197,8 @@ class ofdm_rx(gr.hier_block2):
         # Incoming tags (a transmitter's packet_len, an SDR's rx_time ...) would be copied onto the
         # header stream by header_payload_demux and override the parsed packet length: drop them.
         self.gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
-        self.connect(self, self.gate, self.sync)
+        self.guard = finite_guard_cc(1, "received samples")  # NaN/inf never reach the C++ sync
+        self.connect(self, self.guard, self.gate, self.sync)
         self.connect(self.gate, self.delay, (self.mixer, 0), (self.hpd, 0))
         self.connect((self.sync, 0), self.osc, (self.mixer, 1))
         self.connect((self.sync, 1), (self.hpd, 1))

@@ -7,6 +7,7 @@ import pmt
 from gnuradio import gr
 
 from ..ofdm import reference
+from ._common import BadInputCounter, tag_int
 from .ofdm_fer_counter import PACKET_NUM_KEY
 
 
@@ -47,13 +48,19 @@ class packet_crc_check(gr.sync_block):
         self.packets = self.crc_ok = self.crc_failed = self.incomplete = 0
         self._buf = np.zeros(0, np.uint8)
         self._num = None
+        self.bad_tags = BadInputCounter(self.logger, f"{PACKET_NUM_KEY!r} tags without an integer value ignored")
 
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
         base = self.nitems_read(0)
-        tags = {int(t.offset - base): int(pmt.to_long(t.value))
-                for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY))}
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
+            num = tag_int(t.value)
+            if num is None:  # a packet-number tag of the wrong type: ignored, counted
+                self.bad_tags.add(1, pmt.write_string(t.value)[:40])
+            else:
+                tags[int(t.offset - base)] = num
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:
