@@ -8,6 +8,9 @@ from ._common import BadInputCounter, configure_torch_threads, finite_llrs, robu
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
 LEARNED = ("eqnet_l", "eqnet_p")
+#: what the learned methods do with channel uses outside their trained SNR range: 'lmmse' (detect
+#: them with LMMSE, counted) or 'none' (use the network anyway)
+SNR_POLICIES = ("lmmse", "none")
 
 
 def available_methods():
@@ -89,6 +92,12 @@ class mimo_detector(gr.sync_block):
         EQ-Net model file for the learned methods; empty = the shipped model for (nr, nt, K)
         (shipped: 2x2 64-QAM EQ-Net-L and -P, 4x4 16-QAM EQ-Net-L). A model for another
         configuration raises ValueError at construction.
+    snr_policy : {'lmmse', 'none'}
+        Learned methods outside their trained SNR range give confidently wrong LLRs (EQ-Net-P
+        trained at 15.5-30.5 dB: |L| ~10x the exact LLRs with near-random signs at 0 dB). With
+        'lmmse' (default), channel uses whose SNR ``||H||_F^2 / sigma^2`` lies outside the range
+        the model saw in training (``EQNetRuntime.channel_snr_range_db``) are detected by LMMSE
+        and counted (``out_of_range_count``); 'none' uses the network everywhere.
 
     Inputs: 0 y (complex, vlen nr), 1 H (complex, vlen nr*nt), 2 sigma^2 (float).
     Output: LLRs (float, vlen nt*K).
@@ -103,8 +112,11 @@ class mimo_detector(gr.sync_block):
     Everything GNU Radio hands to work() is detected in one batched torch call.
     """
 
-    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="eqnet_p", model=""):
+    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="eqnet_p", model="", snr_policy="lmmse"):
         check_params(nr, nt, bits_per_symbol, method)
+        if snr_policy not in SNR_POLICIES:
+            raise ValueError(f"mimo_detector: snr_policy must be one of {SNR_POLICIES}, got {snr_policy!r}")
+        self.snr_policy = snr_policy
         self.nr, self.nt, self.k = int(nr), int(nt), int(bits_per_symbol)
         gr.sync_block.__init__(self, name="mimo_detector",
                                in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
@@ -119,6 +131,8 @@ class mimo_detector(gr.sync_block):
         self._set(method, raise_errors=True)
         self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
                                                  "variance detected as zero LLRs")
+        self._out_of_range = BadInputCounter(self.logger, "channel use(s) outside the learned model's trained SNR "
+                                                          "range detected by LMMSE")
         self._overflow = BadInputCounter(self.logger, "channel use(s) beyond float32 range (e.g. |H| ~ 1e20 or "
                                                       "sigma^2 ~ 1e-40) recomputed in float64 (zero LLRs where "
                                                       "that fails too)")
@@ -131,6 +145,11 @@ class mimo_detector(gr.sync_block):
     @property
     def overflow_count(self) -> int:
         return self._overflow.count
+
+    @property
+    def out_of_range_count(self) -> int:
+        """Channel uses a learned method handed to LMMSE (outside its trained SNR range)."""
+        return self._out_of_range.count
 
     def _set(self, method, raise_errors):
         if method not in available_methods():
@@ -168,9 +187,19 @@ class mimo_detector(gr.sync_block):
         method = self.method
         if method in LEARNED:
             rt = self._learned[method]
+            # out-of-range policy: channel uses outside the model's trained SNR range -> LMMSE
+            inr = rt.in_trained_range(h, nv) if self.snr_policy == "lmmse" else np.ones(n, dtype=bool)
+            self._out_of_range.add(int((~inr & ok).sum()))
 
             def run(rows):
-                return rt.detect(y[rows], h[rows], nv[rows])
+                sel = inr[rows]
+                res = np.empty((sel.size, self.nt * self.k), np.float32)
+                if sel.any():
+                    res[sel] = rt.detect(y[rows][sel], h[rows][sel], nv[rows][sel])
+                if not sel.all():
+                    res[~sel] = self._mimo.detect("lmmse", y[rows][~sel], h[rows][~sel], nv[rows][~sel],
+                                                  bits_per_symbol=self.k)
+                return res
             recompute = None
         else:
             def run(rows):
