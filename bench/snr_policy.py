@@ -63,9 +63,9 @@ def simulate(snr_db: float, n_codewords: int, seed: int = 0, detectors=DETECTORS
         dec = np.asarray(ldpc.decode_batch(llr.reshape(-1)[: n_codewords * ldpc.N].reshape(n_codewords, ldpc.N)),
                          dtype=np.uint8)
         bler = float(np.mean((dec != info).any(axis=1)))
-        label = method if method != "eqnet_p" else f"eqnet_p/{policy}"
+        label = method if not method.startswith("eqnet") else f"{method}/{policy}"
         out[label] = {"bler": bler, "bce_bits": round(bce, 4),
-                      "out_of_range": det.out_of_range_count if method == "eqnet_p" else 0}
+                      "out_of_range": det.out_of_range_count if method.startswith("eqnet") else 0}
     return out
 
 

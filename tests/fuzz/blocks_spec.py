@@ -11,6 +11,7 @@ import numpy as np
 import pmt
 
 C, F, B = np.complex64, np.float32, np.uint8
+_PAYLOAD_SYMBOLS = 0  # set by _specs()
 
 #: stream tag keys the module's blocks read (values are fuzzed with wrong types)
 TAG_KEYS = ("packet_len", "frame_len", "ofdm_packet_num", "ofdm_sync_chan_taps", "ofdm_sync_carr_offset",
@@ -50,6 +51,10 @@ def _dq():
 
 
 def _specs() -> Dict[str, Spec]:
+    global _PAYLOAD_SYMBOLS
+    from gnuradio.deepquant.ofdm.layout import OfdmLayout
+
+    _PAYLOAD_SYMBOLS = OfdmLayout().payload_ofdm_symbols
     dq = _dq()
     s = [
         Spec("quantizer_fb", lambda: dq.quantizer_fb([-1.0, 0.0, 1.0], 1), [(F, 1, "")], [(B, 1)], inf_defined=True),
@@ -90,8 +95,11 @@ def _specs() -> Dict[str, Spec]:
         Spec("symbol_error_counter", lambda: dq.symbol_error_counter()),
         Spec("ofdm_tx", lambda: dq.ofdm_tx(), [(B, 1, "")], [(C, 1)], n_items=324 * 4 // 8 * 2, bits=False),
         Spec("ofdm_rx", lambda: dq.ofdm_rx(), [(C, 1, "")], [(B, 1), (C, 1), (C, 1)], signal=_siso_packets),
-        Spec("ofdm_pilot_phase_tracker", lambda: dq.ofdm_pilot_phase_tracker(), n_items=20),
-        Spec("ofdm_channel_noise_estimator", lambda: dq.ofdm_channel_noise_estimator(), n_items=20),
+        # whole frames per work() call (output multiple = the frame's payload OFDM symbols)
+        Spec("ofdm_pilot_phase_tracker", lambda: dq.ofdm_pilot_phase_tracker(), n_items=_PAYLOAD_SYMBOLS * 2,
+             unit=_PAYLOAD_SYMBOLS),
+        Spec("ofdm_channel_noise_estimator", lambda: dq.ofdm_channel_noise_estimator(), n_items=_PAYLOAD_SYMBOLS * 2,
+             unit=_PAYLOAD_SYMBOLS),
         Spec("ofdm_impairments", lambda: dq.ofdm_impairments(), [(C, 1, "")], [(C, 1)], n_items=2000),
         Spec("block_fading_cc", lambda: dq.block_fading_cc(), n_items=2000),
         Spec("ofdm_fer_counter", lambda: dq.ofdm_fer_counter(), n_items=1296 // 8 * 2, msg_out="fer"),
