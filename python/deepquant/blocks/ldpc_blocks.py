@@ -68,6 +68,9 @@ class bit_interleaver(frame_permute):
     def __init__(self, frame_len=648, seed=1234, deinterleave=False, dtype="byte"):
         from ..phy import interleaver
 
+        if int(frame_len) < 1:
+            raise ValueError(f"bit_interleaver: frame_len must be >= 1 (648 for one 802.11n codeword), got {frame_len}")
+
         il = interleaver.BitInterleaver(int(frame_len), seed=int(seed))
         perm = il.inverse if deinterleave else il.perm
         frame_permute.__init__(self, perm, dtype, name="bit_deinterleaver" if deinterleave else "bit_interleaver")
