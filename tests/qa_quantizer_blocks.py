@@ -185,7 +185,7 @@ def test_uniform_range_too_narrow_for_float32_scale_is_refused():
     q = dq.scalar_quantizer.make_uniform(0.0, 1e-35, 256)  # still representable: works
     x = np.array([-1.0, 1e-35 * 128.5 / 256, 1.0], np.float32)
     assert list(q.quantize(x)) == [0, 128, 255]
-    assert list(q.quantize(x)) == list(np.searchsorted(np.asarray(q.thresholds(), np.float32), x, side="right"))
+    assert list(q.quantize(x)) == list(np.searchsorted(np.asarray(q.thresholds, np.float32), x, side="right"))
 
 
 def test_adc_set_levels_without_thresholds_is_ignored():
