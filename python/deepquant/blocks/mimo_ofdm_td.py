@@ -27,6 +27,7 @@ from gnuradio import analog, blocks, digital, fft, gr
 from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
 from ._common import BadInputCounter, zero_nonfinite
+from .exact_mixer_cc import exact_mixer_cc
 from .finite_guard import finite_guard_cc
 from .ofdm_fer_counter import PACKET_NUM_KEY
 from .ofdm_tx import LEN_KEY
@@ -691,7 +692,7 @@ class mimo_ofdm_rx(gr.hier_block2):
         for r in range(nr):
             gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
             delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
-            mixer = blocks.multiply_cc()
+            mixer = exact_mixer_cc()  # not blocks.multiply_cc: see exact_mixer_cc
             hpd = digital.header_payload_demux(n_head, n, cp, FRAME_KEY, "", True)
             hfft = fft.fft_vcc(n, True, (), True)
             pfft = fft.fft_vcc(n, True, (), True)

@@ -8,6 +8,7 @@ import pmt
 from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
+from .exact_mixer_cc import exact_mixer_cc
 from .finite_guard import finite_guard_cc
 from .ofdm_fer_counter import PACKET_NUM_KEY
 from .ofdm_tx import LEN_KEY
@@ -192,7 +193,7 @@ class ofdm_rx(gr.hier_block2):
         # than n + cp moves every window that much later.
         self.delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
         self.osc = analog.frequency_modulator_fc(-2.0 / n)
-        self.mixer = blocks.multiply_cc()
+        self.mixer = exact_mixer_cc()  # not blocks.multiply_cc: see exact_mixer_cc
         self.hpd = digital.header_payload_demux(2 + lay.header_symbols, n, cp, FRAME_KEY, "", True)
         # Incoming tags (a transmitter's packet_len, an SDR's rx_time ...) would be copied onto the
         # header stream by header_payload_demux and override the parsed packet length: drop them.
@@ -248,7 +249,7 @@ class ofdm_rx(gr.hier_block2):
             self.connect(llr_out, self.decoder)
         self.connect(self.decoder, (self, 0))
         # --- monitoring outputs -------------------------------------------------------------------
-        self.eq_div = blocks.divide_cc()
+        self.eq_div = exact_mixer_cc("div")
         self.connect((self.estimator, 0), (self.eq_div, 0))
         self.connect((self.estimator, 1), (self.eq_div, 1))
         self.connect(self.eq_div, (self, 1))
