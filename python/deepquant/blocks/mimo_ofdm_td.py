@@ -601,8 +601,8 @@ class mimo_ofdm_rx(gr.hier_block2):
       0 y (complex, vlen Nr), tagged ``ofdm_packet_num`` at each packet's first channel use;
       1 H estimate (complex, vlen Nr*Nt, row-major); 2 sigma^2 (float, estimate's error included).
 
-    Chain: ``tag_gate`` per chain -> GNU Radio ``ofdm_sync_sc_cfb`` on chain 0 (Schmidl & Cox
-    timing and fractional CFO, shared) -> per chain: delay, CFO correction (one oscillator for all
+    Chain: ``tag_gate`` per chain -> Schmidl & Cox timing and fractional CFO from all chains
+    (``sc_sync_combined``; or GNU Radio's ``ofdm_sync_sc_cfb`` on chain 0) shared -> per chain: delay, CFO correction (one oscillator for all
     chains), ``header_payload_demux`` (the same trigger for all chains), ``fft_vcc`` of header and
     payload -> ``mimo_ofdm_header_decoder`` (LS channel per antenna pair from the time-orthogonal
     training symbols, smoothed over frequency; sigma^2; header MRC + CRC-8; residual-CFO column
@@ -635,6 +635,11 @@ class mimo_ofdm_rx(gr.hier_block2):
         header has passed and the CFO estimate is held (:class:`sc_trigger_holdoff`); 0: GNU
         Radio's triggers as they come; -1 (default): on when ``2 cp_len >= fft_len`` (where the
         training symbols look like a Schmidl & Cox word), off otherwise.
+    combined_sync : bool
+        Packet detection from every receive chain (default): the Schmidl & Cox correlations and
+        energies of all chains are summed before the timing metric (:mod:`.sc_sync_combined`), so
+        a preamble faded on one antenna is still found; False: GNU Radio's ``ofdm_sync_sc_cfb``
+        on chain 0 only.
     decision_feedback : bool
         Decoder-aided re-estimation in the payload estimator (default on; see
         :class:`mimo_ofdm_payload_estimator`): each packet is detected (LMMSE) and decoded
@@ -645,7 +650,7 @@ class mimo_ofdm_rx(gr.hier_block2):
 
     def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
                  timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1,
-                 decision_feedback=True):
+                 decision_feedback=True, combined_sync=True):
         nr, nt = int(nr), int(nt)
         if nr < 1:
             raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
@@ -670,7 +675,13 @@ class mimo_ofdm_rx(gr.hier_block2):
         self.nr, self.nt = nr, nt
         n, cp = lay.fft_len, lay.cp_len
         n_head = 1 + nt + lay.header_symbols
-        self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
+        self.combined_sync = bool(combined_sync)
+        if self.combined_sync:  # Schmidl & Cox metric summed over every receive chain
+            from .sc_sync_combined import sc_sync_combined
+
+            self.sync = sc_sync_combined(nr, n, cp, float(sync_threshold))
+        else:  # GNU Radio's, on chain 0
+            self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
         self.osc = analog.frequency_modulator_fc(-2.0 / n)
         if int(trigger_holdoff) not in (-1, 0, 1):
             raise ValueError(f"mimo_ofdm_rx: trigger_holdoff must be -1 (auto), 0 or 1, got {trigger_holdoff}")
@@ -697,7 +708,9 @@ class mimo_ofdm_rx(gr.hier_block2):
             hfft = fft.fft_vcc(n, True, (), True)
             pfft = fft.fft_vcc(n, True, (), True)
             self.connect((self, r), self.guards[r], gate, delay, (mixer, 0), (hpd, 0))
-            if r == 0:
+            if self.combined_sync:
+                self.connect(gate, (self.sync, r))
+            elif r == 0:
                 self.connect(gate, self.sync)
             self.connect(self.osc, (mixer, 1))
             self.connect((sync_out, 1), (hpd, 1))
