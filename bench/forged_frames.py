@@ -48,7 +48,6 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--rows", type=int, default=108, help="channel uses per valid frame")
     a = ap.parse_args(argv)
-    from gnuradio.deepquant.phy import channels  # noqa: F401 (import cost outside the timings)
     from gnuradio.deepquant.softbit import make_codec
     from gnuradio.deepquant.softbit.frame import MAX_LATENTS
 
