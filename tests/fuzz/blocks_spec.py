@@ -113,7 +113,9 @@ def _specs() -> Dict[str, Spec]:
         Spec("mimo_ofdm_rx", lambda: dq.mimo_ofdm_rx(), [(C, 1, ""), (C, 1, "")], [(C, 2), (C, 4), (F, 1)],
              signal=_mimo_packets),
         Spec("harq_combiner_ff", lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec"), n_items=1296,
-             msg_in=["ack"]),
+             msg_in=["ack", "decision"]),
+        Spec("harq_combiner_ff_wait", lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec", wait_for_decisions=True),
+             n_items=1296, msg_in=["ack", "decision"]),
     ]
     return {x.name: x for x in s}
 

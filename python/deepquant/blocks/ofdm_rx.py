@@ -159,6 +159,11 @@ class ofdm_rx(gr.hier_block2):
         Bits per soft bit for 'uniform'/'maxmi' HARQ storage (0 = codec default).
     harq_max_bytes : int
         HARQ buffer size (bytes).
+    harq_wait_decisions : bool
+        Combine in stream order (``harq_combiner_ff``'s ``wait_for_decisions``): connect a
+        ``packet_crc_check``'s ``decision`` port to this block's ``decision`` input; the results
+        then do not depend on thread timing. False: ``ack`` messages release entries when they
+        arrive.
     decision_feedback : bool
         Decoder-aided re-estimation in ``ofdm_channel_noise_estimator``: every frame is demapped
         and decoded there (two rounds), the validated codewords (all parity checks hold) as known
@@ -171,7 +176,7 @@ class ofdm_rx(gr.hier_block2):
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",
                  softbit_bits=0, demapper="exact", max_iter=50, sync_threshold=0.7, phase_tracking=True,
                  timing_advance=5, harq_period=0, harq_method="learned", harq_bits=0, harq_max_bytes=1 << 20,
-                 decision_feedback=True):
+                 decision_feedback=True, harq_wait_decisions=False):
         check_params(bits_per_symbol, softbit_method, demapper)
         if int(harq_period) < 0:
             raise ValueError(f"ofdm_rx: harq_period must be >= 0 (0 = no HARQ), got {harq_period}")
@@ -235,15 +240,18 @@ class ofdm_rx(gr.hier_block2):
             llr_out = self.decompressor
         # --- HARQ (retransmission mode) ------------------------------------------------------------
         self.message_port_register_hier_in("ack")
+        self.message_port_register_hier_in("decision")
         self.harq_period = int(harq_period)
         if self.harq_period:
             from .harq_combiner_ff import harq_combiner_ff
 
             self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
-                                                  int(harq_bits), int(harq_max_bytes))
+                                                  int(harq_bits), int(harq_max_bytes),
+                                                  wait_for_decisions=bool(harq_wait_decisions))
             self.harq = self.harq_combiner.buffer
             self.connect(llr_out, self.harq_combiner, self.decoder)
             self.msg_connect(self, "ack", self.harq_combiner, "ack")
+            self.msg_connect(self, "decision", self.harq_combiner, "decision")
         else:
             self.harq = self.harq_combiner = None
             self.connect(llr_out, self.decoder)

@@ -21,7 +21,9 @@ class packet_crc_check(gr.sync_block):
 
     Message outputs: ``ack`` -- dict ``{ofdm_packet_num: n, harq_id: n mod harq_period (or n)}``
     per packet whose CRC holds (into ``ofdm_rx``'s ``ack`` port, so the HARQ buffer releases
-    it); ``crc`` -- ``(crc_ok . #t/#f)`` per packet. Counters ``packets``, ``crc_ok``,
+    it); ``crc`` -- ``(crc_ok . #t/#f)`` per packet; ``decision`` -- the same dict as ``ack`` plus
+    ``crc_ok`` (#t/#f) for *every* packet (ack or nack: what ``harq_combiner_ff`` with
+    ``wait_for_decisions`` needs to combine in stream order). Counters ``packets``, ``crc_ok``,
     ``crc_failed``, ``incomplete``.
 
     Parameters
@@ -43,8 +45,10 @@ class packet_crc_check(gr.sync_block):
         self.plen = int(bits_per_packet)
         self.harq_period = int(harq_period)
         self.ack_port, self.crc_port = pmt.intern("ack"), pmt.intern("crc")
+        self.decision_port = pmt.intern("decision")
         self.message_port_register_out(self.ack_port)
         self.message_port_register_out(self.crc_port)
+        self.message_port_register_out(self.decision_port)
         self.packets = self.crc_ok = self.crc_failed = self.incomplete = 0
         self._buf = np.zeros(0, np.uint8)
         self._num = None
@@ -84,12 +88,14 @@ class packet_crc_check(gr.sync_block):
         for good in ok:
             num = self._num
             self.packets += 1
+            hid = num % self.harq_period if self.harq_period > 0 else num
+            d = pmt.dict_add(pmt.make_dict(), pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
+            d = pmt.dict_add(d, pmt.intern("harq_id"), pmt.from_long(hid))
             if good:
                 self.crc_ok += 1
-                hid = num % self.harq_period if self.harq_period > 0 else num
-                d = pmt.dict_add(pmt.make_dict(), pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
-                self.message_port_pub(self.ack_port, pmt.dict_add(d, pmt.intern("harq_id"), pmt.from_long(hid)))
+                self.message_port_pub(self.ack_port, d)
             else:
                 self.crc_failed += 1
+            self.message_port_pub(self.decision_port, pmt.dict_add(d, pmt.intern("crc_ok"), pmt.from_bool(bool(good))))
             self.message_port_pub(self.crc_port, pmt.cons(pmt.intern("crc_ok"), pmt.from_bool(bool(good))))
             self._num = (num + 1) % reference.PACKET_NUM_MODULO  # if the next tag is missing
