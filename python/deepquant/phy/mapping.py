@@ -352,13 +352,8 @@ def level_offsets(t: torch.Tensor, g: torch.Tensor, k: int, out_dtype: torch.dty
     """
     sp, alpha, _, _ = _consts(k, out_dtype, _device_key(t))
     a = 1 << sp.bits_per_dim
-    g_lo = g.to(out_dtype)
-    # the best level found in t's precision and taken exactly from the level table: found in
-    # float32 at high SNR (g ~ 1e12) it could be the neighbour of the true best near a decision
-    # boundary, making f > 0 for the true one and exp(f) overflow (NaN LLRs, issue 18)
-    inv = 0.5 / (g.clamp_min(1e-30) * sp.scale)
-    idx = (t * inv).add_(0.5 * (a - 1)).round_().clamp_(0, a - 1).long()
-    best_lo = torch.sort(alpha).values[idx]
+    t_lo, g_lo = t.to(out_dtype), g.to(out_dtype)
+    best_lo = nearest_level(t_lo, g_lo, k)
     best = best_lo.to(t.dtype)
     w = torch.addcmul(t, best, g, value=-1.0)  # t - g a*
     m = (w + t).mul_(best)
