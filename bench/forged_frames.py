@@ -81,9 +81,11 @@ def main(argv=None):
                        "reason": (err[0] or "")[:80]}
         print(f"{method:11s} {len(valid):5d} B  valid {t_valid*1e6:9.1f} us  forged {t_forged*1e6:10.1f} us  "
               f"ratio {t_forged / t_valid:7.2f}  at the bound {t_edge / t_valid:5.2f}  peak(8 forged) {peak / 2**20:7.1f} MiB  {res[method]['reason']}")
-    worst = max(max(r["ratio"], r["edge_ratio"]) for r in res.values())
-    print("RESULT " + json.dumps({"worst_ratio": worst, "goal_ratio": 2.0, "met": worst <= 2.0 and
-                                  all(r["rejected"] for r in res.values()), "codecs": res}))
+    worst = max(r["ratio"] for r in res.values())
+    edge = max(r["edge_ratio"] for r in res.values())
+    print("RESULT " + json.dumps({"worst_ratio_forged_2p24": worst, "goal_ratio": 2.0,
+                                  "met_for_forged_2p24": worst <= 2.0 and all(r["rejected"] for r in res.values()),
+                                  "worst_ratio_largest_accepted_count": edge, "codecs": res}))
 
 
 if __name__ == "__main__":
