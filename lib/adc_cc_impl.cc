@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "quantizer_common.h"
 #include "adc_cc_impl.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
@@ -34,8 +35,7 @@ static void check_gain(float gain)
 
 adc_cc::sptr adc_cc::make(unsigned int bits, float full_scale, unsigned int vlen, float gain)
 {
-    if (vlen < 1)
-        throw std::invalid_argument("adc_cc: vlen must be >= 1");
+    detail::check_vlen("adc_cc", vlen);
     check_gain(gain);
     return gnuradio::make_block_sptr<adc_cc_impl>(
         make_uniform_adc(bits, full_scale), bits, full_scale, vlen, gain);
@@ -46,8 +46,7 @@ adc_cc::sptr adc_cc::make_nonuniform(const std::vector<float>& thresholds,
                                      unsigned int vlen,
                                      float gain)
 {
-    if (vlen < 1)
-        throw std::invalid_argument("adc_cc: vlen must be >= 1");
+    detail::check_vlen("adc_cc", vlen);
     if (levels.size() != thresholds.size() + 1)
         throw std::invalid_argument("adc_cc: len(levels) must be len(thresholds) + 1");
     check_gain(gain);
@@ -132,6 +131,9 @@ void adc_cc_impl::handle_set(const pmt::pmt_t& msg)
             throw std::invalid_argument("expected a dict");
         bool any = false;
         if (detail::msg_has(msg, "thresholds") || detail::msg_has(msg, "levels")) {
+            // both, or a lone 'levels' would make a 1-level (constant) ADC
+            if (!detail::msg_has(msg, "thresholds") || !detail::msg_has(msg, "levels"))
+                throw std::invalid_argument("'thresholds' and 'levels' must be given together");
             set_thresholds(detail::msg_floats(msg, "thresholds"),
                            detail::msg_floats(msg, "levels"));
             any = true;

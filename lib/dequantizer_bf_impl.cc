@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "quantizer_common.h"
 #include "dequantizer_bf_impl.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
@@ -27,8 +28,7 @@ static scalar_quantizer make_table(const std::vector<float>& levels)
 
 dequantizer_bf::sptr dequantizer_bf::make(const std::vector<float>& levels, unsigned int vlen)
 {
-    if (vlen < 1)
-        throw std::invalid_argument("dequantizer_bf: vlen must be >= 1");
+    detail::check_vlen("dequantizer_bf", vlen);
     return gnuradio::make_block_sptr<dequantizer_bf_impl>(levels, vlen);
 }
 
@@ -77,7 +77,8 @@ int dequantizer_bf_impl::work(int noutput_items,
                                         size_t(noutput_items) * d_vlen);
     if (bad) {
         const uint64_t total = (d_bad += bad);
-        d_logger->warn("{:d} index(es) >= {:d} levels in this buffer ({:d} so far), clamped "
+        if (d_log.next()) // rate-limited: 1st, 2nd, 4th, 8th ... buffer with bad indices
+            d_logger->warn("{:d} index(es) >= {:d} levels in this buffer ({:d} so far), clamped "
                        "to the last level",
                        bad,
                        d_q.num_levels(),

@@ -20,6 +20,7 @@ class dequantizer_bf_impl : public dequantizer_bf
 private:
     scalar_quantizer d_q;
     const unsigned d_vlen;
+    detail::log_limiter d_log;
     std::atomic<uint64_t> d_bad{ 0 }; // NaN inputs (or invalid indices for the dequantizer)
     detail::nan_reporter d_report;
 

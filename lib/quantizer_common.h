@@ -63,6 +63,33 @@ inline double msg_number(const pmt::pmt_t& msg, const char* key)
     return pmt::to_double(v);
 }
 
+//! Largest vlen of the quantizer blocks: an item of 2^20 floats (4 MiB) is already far beyond
+//! GNU Radio's buffer sizes; larger values overflow io_signature's item size.
+constexpr unsigned int max_vlen = 1u << 20;
+
+//! Throws std::invalid_argument naming the block unless 1 <= vlen <= max_vlen.
+inline void check_vlen(const char* block, unsigned int vlen)
+{
+    if (vlen < 1 || vlen > max_vlen)
+        throw std::invalid_argument(std::string(block) + ": vlen must be in 1.." +
+                                    std::to_string(max_vlen) + ", got " +
+                                    std::to_string(vlen));
+}
+
+//! True at the 1st, 2nd, 4th, 8th ... event (rate-limited logging).
+class log_limiter
+{
+public:
+    bool next()
+    {
+        d_events++;
+        return (d_events & (d_events - 1)) == 0;
+    }
+
+private:
+    std::uint64_t d_events = 0;
+};
+
 //! Rate-limited NaN warning: logs at the 1st, 2nd, 4th, 8th ... call that saw NaNs.
 class nan_reporter
 {

@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "quantizer_common.h"
 #include "quantizer_fb_impl.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
@@ -26,8 +27,7 @@ static scalar_quantizer make_fb_quantizer(const std::vector<float>& thresholds)
 
 quantizer_fb::sptr quantizer_fb::make(const std::vector<float>& thresholds, unsigned int vlen)
 {
-    if (vlen < 1)
-        throw std::invalid_argument("quantizer_fb: vlen must be >= 1");
+    detail::check_vlen("quantizer_fb", vlen);
     return gnuradio::make_block_sptr<quantizer_fb_impl>(thresholds, vlen);
 }
 

@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "quantizer_common.h"
 #include "quantizer_ff_impl.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
@@ -18,8 +19,7 @@ quantizer_ff::sptr quantizer_ff::make(const std::vector<float>& thresholds,
                                       const std::vector<float>& levels,
                                       unsigned int vlen)
 {
-    if (vlen < 1)
-        throw std::invalid_argument("quantizer_ff: vlen must be >= 1");
+    detail::check_vlen("quantizer_ff", vlen);
     if (levels.size() != thresholds.size() + 1)
         throw std::invalid_argument("quantizer_ff: len(levels) must be len(thresholds) + 1, got " +
                                     std::to_string(levels.size()) + " levels for " +

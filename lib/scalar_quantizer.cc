@@ -464,11 +464,18 @@ void scalar_quantizer::set_uniform(float lo, float hi, std::size_t num_levels)
           << " levels, got " << num_levels;
         throw std::invalid_argument(s.str());
     }
+    const double scale = double(num_levels) / (double(hi) - double(lo));
+    if (!(scale <= double(std::numeric_limits<float>::max()))) {
+        std::ostringstream s;
+        s << "scalar_quantizer: uniform range [" << lo << ", " << hi << "] is too narrow for "
+          << num_levels << " levels (its scale overflows float32); widen it";
+        throw std::invalid_argument(s.str());
+    }
     d_uniform = true;
     d_lo = lo;
     d_hi = hi;
     const double delta = (double(hi) - double(lo)) / double(num_levels);
-    d_scale = float(double(num_levels) / (double(hi) - double(lo)));
+    d_scale = float(scale);
     const float top = float(num_levels - 1);
     d_levels.resize(num_levels);
     for (std::size_t i = 0; i < num_levels; i++)

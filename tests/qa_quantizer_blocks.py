@@ -165,3 +165,45 @@ def test_adc_runtime_changes_and_nonuniform():
 def test_bad_parameters_raise_at_construction(make):
     with pytest.raises(ValueError):
         make()
+
+
+# ---- issue 18: parameters that used to give unclear errors or a silently broken block --------
+@pytest.mark.parametrize("make", [
+    lambda: dq.quantizer_fb([0.0], 2**30),
+    lambda: dq.quantizer_ff([0.0], [-1.0, 1.0], 2**30),
+    lambda: dq.dequantizer_bf([-1.0, 1.0], 2**30),
+    lambda: dq.adc_cc(3, 1.0, 2**30, 1.0),
+])
+def test_huge_vlen_is_a_clear_value_error(make):
+    with pytest.raises(ValueError, match="vlen must be in 1..1048576"):
+        make()
+
+
+def test_uniform_range_too_narrow_for_float32_scale_is_refused():
+    with pytest.raises(ValueError, match="too narrow"):
+        dq.scalar_quantizer.make_uniform(0.0, 1e-37, 256)
+    q = dq.scalar_quantizer.make_uniform(0.0, 1e-35, 256)  # still representable: works
+    x = np.array([-1.0, 1e-35 * 128.5 / 256, 1.0], np.float32)
+    assert list(q.quantize(x)) == [0, 128, 255]
+    assert list(q.quantize(x)) == list(np.searchsorted(np.asarray(q.thresholds, np.float32), x, side="right"))
+
+
+def test_adc_set_levels_without_thresholds_is_ignored():
+    import pmt
+
+    adc = dq.adc_cc(3, 1.0, 1, 1.0)
+    before = adc.levels()
+    msg = pmt.dict_add(pmt.make_dict(), pmt.intern("levels"), pmt.init_f32vector(1, [1.0]))
+    adc.to_basic_block()._post(pmt.intern("set"), msg)
+    tb = gr.top_block()
+    src = blocks.vector_source_c([0.3 + 0.1j] * 64)
+    snk = blocks.vector_sink_c()
+    tb.connect(src, adc, snk)
+    tb.run()
+    assert adc.levels() == before  # not a constant (1-level) ADC
+    assert len(set(np.round(snk.data(), 4))) == 1 and snk.data()[0] == pytest.approx(0.375 + 0.125j)
+
+
+def test_bit_interleaver_zero_frame_len_message():
+    with pytest.raises(ValueError, match="frame_len must be >= 1"):
+        dq.bit_interleaver(0)

@@ -231,9 +231,9 @@ def test_decision_feedback_refines_the_estimate(tx20):
 
 
 def test_nan_burst_keeps_the_receiver_running():
-    """NaN samples inside one packet's payload: the decoder-aided re-estimation skips that frame
-    (counted), the demapper flags the bad symbols (zero LLRs), the flowgraph keeps running and
-    every other packet decodes."""
+    """NaN samples inside one packet's payload: the receiver's input guard replaces them by 0
+    and counts them (issue 18: they never reach GNU Radio's C++ blocks), the flowgraph keeps
+    running and every other packet decodes."""
     lay = OfdmLayout()
     iq, starts = fg.transmit(12, lay)
     iq = iq.copy()
@@ -242,3 +242,4 @@ def test_nan_burst_keeps_the_receiver_running():
     r = fg.receive(iq, starts, 30.0, 0.1, 0.0, "epa_block", seed=1)
     assert r["packets_decoded"] == 12 and r["lost_packets"] == 0
     assert 0 < r["codeword_errors"] <= lay.n_codewords
+    assert r["bad_input_samples"] == 200

@@ -122,5 +122,5 @@ def test_make_estimator_selection_and_errors():
         E.make_estimator(8, 4, 12, 1.0)
     with pytest.raises(ValueError):
         E.make_estimator(10, 4, 12, 1.0, method="nope")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="model.safetensors does not exist"):
         E.make_estimator(10, 4, 12, 1.0, model="/nonexistent/model.safetensors")

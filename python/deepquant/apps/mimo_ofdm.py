@@ -135,7 +135,7 @@ _TX_CACHE = {}
 def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
           seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, iq=None, starts=None, cp_len: int = 16,
           sro_ppm: float = 0.0, delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-          sync_threshold: float = 0.7, decision_feedback: bool = True):
+          sync_threshold: float = 0.7, decision_feedback: bool = True, combined_sync: bool = True):
     """The time-domain flowgraph (``examples/mimo_ofdm_loopback.grc``): returns (top_block, blocks).
 
     ``iq``/``starts`` (from :func:`transmit`, made with the same ``cp_len``) are played through
@@ -173,7 +173,7 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
                                  delay_spread=delay_spread, sro_ppm=sro_ppm)
     rx = mimo_ofdm_rx(nr, nt, N_CODEWORDS, k, cp_len=int(cp_len), taps_post=int(taps_post),
                       timing_advance=int(timing_advance), sync_threshold=float(sync_threshold),
-                      decision_feedback=bool(decision_feedback))
+                      decision_feedback=bool(decision_feedback), combined_sync=bool(combined_sync))
     det = mimo_detector(nr, nt, k, method)
     v2s = blocks.vector_to_stream(gr.sizeof_float, nt * k)
     dec = ldpc_decoder_fb(50)
@@ -201,15 +201,16 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
 def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
         seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, cp_len: int = 16, sro_ppm: float = 0.0,
         delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-        sync_threshold: float = 0.7, decision_feedback: bool = True) -> dict:
+        sync_threshold: float = 0.7, decision_feedback: bool = True, combined_sync: bool = True) -> dict:
     """One point of the time-domain flowgraph 2: FER of 8-codeword packets (2 streams x 9 payload
     OFDM symbols x 48 carriers x 64-QAM), lost packets (missed sync or failed header) counted as
     8 codeword errors each. Every detector at one ``seed`` sees the same bits, channels and noise.
     ``cp_len``, ``sro_ppm``, ``delay_spread`` (for ``model='cdla'``), ``taps_post``,
-    ``timing_advance``, ``sync_threshold``, ``decision_feedback``: see :func:`build`."""
+    ``timing_advance``, ``sync_threshold``, ``decision_feedback``, ``combined_sync`` (packet
+    detection from every receive chain, ``mimo_ofdm_rx``): see :func:`build`."""
     tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, storage, cfo_subcarriers, cp_len=cp_len,
                   sro_ppm=sro_ppm, delay_spread=delay_spread, taps_post=taps_post, timing_advance=timing_advance,
-                  sync_threshold=sync_threshold, decision_feedback=decision_feedback)
+                  sync_threshold=sync_threshold, decision_feedback=decision_feedback, combined_sync=combined_sync)
     chan, rx, cnt = b["channel"], b["rx"], b["counter"]
     t0 = time.perf_counter()
     tb.run()

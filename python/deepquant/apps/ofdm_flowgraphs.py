@@ -55,8 +55,9 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     ``harq_period`` = P > 0 (retransmission mode): the IQ must hold 2P packets, packet P + n the
     retransmission of packet n (:func:`transmit` with ``2 P`` packets and P a multiple of the
     reference period sends exactly that). ``ofdm_rx`` chase-combines every packet with its stored
-    earlier transmission in ``harq_buffer``; ``packet_crc_check``'s ``ack`` (the packet's CRC-32
-    holds: the reference payloads end with one) releases the entry. The result then also holds
+    earlier transmission in ``harq_buffer``; ``packet_crc_check``'s decision on the earlier
+    transmission (its CRC-32 holds: the reference payloads end with one) releases the entry, applied
+    in stream order (``harq_wait_decisions``): two runs at one seed give identical results. The result then also holds
     ``harq``: first-transmission FER, FER after one retransmission (a packet fails when its
     first transmission and the combined retransmission both fail), retransmissions needed, the
     buffer's peak bytes and stored bits per LLR."""
@@ -82,14 +83,17 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
                          f"{period}; got {n_packets} packets, harq_period {harq_period}")
     rx = ofdm_rx(lay.fft_len, lay.cp_len, lay.n_codewords, lay.bits_per_symbol, softbit_method, softbit_bits,
                  sync_threshold=sync_threshold, timing_advance=timing_advance, harq_period=harq_period,
-                 harq_method=harq_method, harq_bits=harq_bits, decision_feedback=decision_feedback)
+                 harq_method=harq_method, harq_bits=harq_bits, decision_feedback=decision_feedback,
+                 harq_wait_decisions=bool(harq_period))
     cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False, harq_period)
     crc = None
     if harq_period:
         # acks from the payload's CRC-32, as a real receiver gets them (not from the reference)
         crc = packet_crc_check(lay.info_bits, harq_period)
         tb.connect((rx, 0), crc)
-        tb_msg = (crc, "ack", rx, "ack")
+        # every packet's decision (ack or nack): the combiner applies them in stream order, so the
+        # results do not depend on thread timing (issue 18)
+        tb_msg = (crc, "decision", rx, "decision")
     if impairments:
         ch = ofdm_impairments(samp_rate, snr_db, cfo_subcarriers, sro_ppm, fading, doppler_hz, lay.fft_len, seed)
         tb.connect(src, ch, rx)
@@ -118,6 +122,8 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
         "codewords_decoded": int(decoded_cw), "codeword_errors": int(errs), "fer": errs / cw if cw else float("nan"),
         "headers_ok": int(rx.header_dec.headers_ok), "headers_failed": int(rx.header_dec.headers_failed),
         "stored_bits_per_llr": float(rx.stored_bits_per_llr()),
+        # NaN/inf (or |x| > 1e18) samples replaced by 0 at the impairments' and receiver's input
+        "bad_input_samples": int(rx.guard.bad.count + (ch.guard.bad.count if ch is not None else 0)),
         "noise_var_true": float(10 ** (-snr_db / 10)),
         "noise_var_est_mean": float(nv_est.mean()) if nv_est.size else float("nan"),
         "rx_wall_s": dt, "samples": int(sig.size), "samples_per_s": sig.size / dt,

@@ -78,3 +78,94 @@ def sanitize_channel_uses(y, h, nv):
         h = np.where(ok[:, None, None], h, eye).astype(np.complex64)
         nv = np.where(ok, nv, 1.0).astype(np.float32)
     return ok, y, h, nv
+
+
+#: |LLR| bound of the blocks' outputs: far beyond any meaningful LLR, and sums of many (HARQ chase
+#: combining, decoders) stay finite in float32
+LLR_LIMIT = 1e30
+
+
+def finite_llrs(llr: np.ndarray, recompute, counter: BadInputCounter) -> np.ndarray:
+    """Make detector/demapper output finite by construction, in place.
+
+    ``llr`` [n, L] float32. Rows with a non-finite value (float32 overflow: sigma^2 near or below
+    float32's smallest normal, |h| or |y| beyond ~1e19) are recomputed by ``recompute(rows)``
+    (the same computation in float64, or None when there is none) and clipped to
+    +-:data:`LLR_LIMIT`; rows still non-finite become zero LLRs ("no information"). Every row
+    that needed this is counted in ``counter`` (logged rate-limited). All values are clipped to
+    +-:data:`LLR_LIMIT`."""
+    bad = ~np.isfinite(llr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        r = None
+        if recompute is not None:
+            try:
+                r = np.asarray(recompute(rows), dtype=np.float64).reshape(len(rows), llr.shape[1])
+            except Exception:  # noqa: BLE001 - the neutral output below
+                r = None
+        if r is None:
+            r = np.zeros((len(rows), llr.shape[1]))
+        r = np.clip(r, -LLR_LIMIT, LLR_LIMIT)
+        r[~np.isfinite(r).all(axis=1)] = 0.0
+        llr[rows] = r
+        counter.add(len(rows))
+    np.clip(llr, -LLR_LIMIT, LLR_LIMIT, out=llr)
+    return llr
+
+
+def zero_nonfinite(x: np.ndarray, counter: BadInputCounter, detail: str = "") -> np.ndarray:
+    """``x`` with NaN/inf items replaced by 0 (a copy only when there are any), counted per item
+    (a complex item counts once)."""
+    fin = np.isfinite(x)
+    if fin.all():
+        return x
+    counter.add(int(fin.size - np.count_nonzero(fin)), detail)
+    return np.where(fin, x, x.dtype.type(0))
+
+
+def robust_rows(fn, n: int):
+    """``fn(rows)`` over ``rows = arange(n)``, splitting the batch in halves when it raises (a
+    numerically degenerate channel use makes a batched Cholesky/solve fail for the whole batch):
+    -> (list of (rows, result) that succeeded, rows that failed on their own)."""
+    done, failed = [], []
+    todo = [np.arange(n)]
+    while todo:
+        rows = todo.pop()
+        try:
+            done.append((rows, fn(rows)))
+        except Exception:  # noqa: BLE001 - isolated below, then the neutral output
+            if rows.size == 1:
+                failed.append(int(rows[0]))
+            else:
+                h = rows.size // 2
+                todo += [rows[h:], rows[:h]]
+    return done, np.array(sorted(failed), dtype=np.int64)
+
+
+def tag_int(v):
+    """An integer from a tag/meta PMT (an integer, or a real holding an integer value); None for
+    any other type (a vector, symbol, NaN ...): callers count and ignore such tags."""
+    import pmt
+
+    try:
+        if pmt.is_integer(v) or pmt.is_uint64(v):
+            return int(pmt.to_python(v))
+        if pmt.is_real(v):
+            f = float(pmt.to_double(v))
+            return int(f) if np.isfinite(f) and f == int(f) else None
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
+def tag_float(v):
+    """A finite float from a tag/meta PMT (integer or real); None otherwise."""
+    import pmt
+
+    try:
+        if pmt.is_number(v) and not pmt.is_complex(v):
+            f = float(pmt.to_double(v))
+            return f if np.isfinite(f) else None
+    except Exception:  # noqa: BLE001
+        return None
+    return None

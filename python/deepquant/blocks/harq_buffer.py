@@ -18,6 +18,19 @@ POLICIES = ("evict_oldest", "drop_new")
 _HEADER_BYTES = 16  # container header (12, rows per record: varint 0) + CRC32 trailer (4)
 
 
+def _packet_id(v):
+    """A packet id from a PMT: an integer or a string (symbol); None for anything else (a vector,
+    a float, a dict ... cannot name a packet)."""
+    try:
+        if pmt.is_integer(v) or pmt.is_uint64(v):
+            return int(pmt.to_python(v))
+        if pmt.is_symbol(v):
+            return pmt.symbol_to_string(v)
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
 class harq_buffer(gr.basic_block):
     """Compressed HARQ soft buffer (message block).
 
@@ -54,10 +67,13 @@ class harq_buffer(gr.basic_block):
     packet_id_key : str
 
     After each combination the combined LLRs replace the stored entry (so later retransmissions
-    accumulate all earlier ones).  ``bytes_stored()``, ``entries()`` and ``evictions`` report the
-    state; ``peak_bytes``, ``frames_stored`` and ``stored_bits_per_llr()`` the storage cost;
-    ``serialize()`` writes the whole buffer as one container (e.g. to hand it to a relay), which
-    ``Codec.decode_container`` reads back.
+    accumulate all earlier ones). NaN/inf LLRs of a transmission are combined as 0 (no
+    information), so they never erase stored soft information; counted in ``nonfinite``. A
+    ``packet_id`` that is not an integer or a string is counted in ``bad.count`` (the PDU is
+    forwarded unchanged and not stored; such an ack is ignored).  ``bytes_stored()``, ``entries()``
+    and ``evictions`` report the state; ``peak_bytes``, ``frames_stored`` and
+    ``stored_bits_per_llr()`` the storage cost; ``serialize()`` writes the whole buffer as one
+    container (e.g. to hand it to a relay), which ``Codec.decode_container`` reads back.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", model="", max_bytes=1 << 20,
@@ -93,6 +109,8 @@ class harq_buffer(gr.basic_block):
         self.set_msg_handler(self.p_in, self._on_llr)
         self.set_msg_handler(self.p_ack, self._on_ack)
         self.bad = BadInputCounter(self.logger, "bad HARQ inputs")
+        self.nonfinite = 0  # NaN/inf LLRs of received transmissions, combined as 0
+        self._nonfinite = BadInputCounter(self.logger, "non-finite LLRs combined as 0 (stored information kept)")
 
     # -- state ----------------------------------------------------------------------------------
     def bytes_stored(self) -> int:
@@ -182,6 +200,12 @@ class harq_buffer(gr.basic_block):
         llr = np.asarray(llr, dtype=np.float32).reshape(-1)
         if llr.size % self.k:
             raise ValueError(f"{llr.size} LLRs is not a multiple of K={self.k}")
+        fin = np.isfinite(llr)
+        if not fin.all():  # NaN/inf LLRs carry no usable information: combined as 0, so the
+            nbad = int(llr.size - np.count_nonzero(fin))  # stored soft information survives
+            llr = np.where(fin, llr, np.float32(0))
+            self.nonfinite += nbad
+            self._nonfinite.add(nbad, f"packet {pid}")
         ntx = 1
         if pid in self.store:
             rec, _, prev = self.store[pid]
@@ -202,10 +226,21 @@ class harq_buffer(gr.basic_block):
         except Exception as e:  # noqa: BLE001
             self.bad.add(1, f"not an f32vector PDU: {e}")
             return
+        fin = np.isfinite(llr)
+        if not fin.all():  # NaN/inf LLRs carry no usable information: 0, counted
+            nbad = int(llr.size - np.count_nonzero(fin))
+            llr = np.where(fin, llr, np.float32(0))
+            self.nonfinite += nbad
+            self._nonfinite.add(nbad)
+            msg = pmt.cons(meta, pmt.init_f32vector(llr.size, llr.tolist()))
         if not pmt.is_dict(meta) or not pmt.dict_has_key(meta, self.key):
             self.message_port_pub(self.p_out, msg)
             return
-        pid = pmt.to_python(pmt.dict_ref(meta, self.key, pmt.PMT_NIL))
+        pid = _packet_id(pmt.dict_ref(meta, self.key, pmt.PMT_NIL))
+        if pid is None:  # not usable as a key: forwarded unchanged, not stored, counted
+            self.bad.add(1, f"{pmt.symbol_to_string(self.key)!r} is not an integer or a string")
+            self.message_port_pub(self.p_out, msg)
+            return
         try:
             out, ntx, stored = self.combine(pid, llr)
         except Exception as e:  # noqa: BLE001 - never crash the flowgraph
@@ -223,14 +258,14 @@ class harq_buffer(gr.basic_block):
         try:
             for m in (msg, pmt.car(msg) if pmt.is_pair(msg) else None):
                 if m is not None and pmt.is_dict(m) and pmt.dict_has_key(m, self.key):
-                    pid = pmt.to_python(pmt.dict_ref(m, self.key, pmt.PMT_NIL))
+                    pid = _packet_id(pmt.dict_ref(m, self.key, pmt.PMT_NIL))
                     break
             else:
-                pid = pmt.to_python(msg) if pmt.is_integer(msg) else None
+                pid = _packet_id(msg) if pmt.is_integer(msg) else None
         except Exception as e:  # noqa: BLE001
             self.bad.add(1, f"bad ack: {e}")
             return
         if pid is None:
-            self.bad.add(1, f"ack without {pmt.symbol_to_string(self.key)!r}")
+            self.bad.add(1, f"ack without an integer or string {pmt.symbol_to_string(self.key)!r}")
             return
         self.release(pid)

@@ -2,11 +2,17 @@
 packets with their earlier transmissions, stored compressed in a ``harq_buffer``."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from ._common import BadInputCounter
+from .harq_buffer import _packet_id
+
+#: longest wait for the decision on a packet's earlier transmission (wait_for_decisions)
+DECISION_TIMEOUT_S = 10.0
 
 
 class harq_combiner_ff(gr.sync_block):
@@ -44,12 +50,23 @@ class harq_combiner_ff(gr.sync_block):
         Buffer size; the oldest entries are evicted when a new one does not fit.
     tag_key : str
 
+    wait_for_decisions : bool
+        Scheduling-independent HARQ (issue 18): connect ``packet_crc_check``'s ``decision`` port
+        (an ack *or* nack per packet) to the ``decision`` input. Before combining packet n with
+        the entry of its harq_id, the block waits until the decision on the packet that entry
+        holds has arrived and applies it then (ack: the entry is released, no combining), so
+        combining, releases and buffer occupancy follow the stream, not thread timing (acks on
+        the ``ack`` port are then ignored). A decision missing for 10 s is given up on, counted
+        (``decision_timeouts``). False: acks release entries whenever they arrive.
+
     Counters: ``packets``, ``combined`` (packets that met a stored entry), ``untagged`` (LLRs
-    before the first tag, passed through).
+    before the first tag, passed through), ``bad_tags`` (packet tags without an integer value,
+    ignored). NaN/inf input LLRs are output and combined as 0 (no information), so they never
+    erase stored soft information; counted in ``buffer.nonfinite``.
     """
 
     def __init__(self, packet_llrs=2592, harq_period=32, bits_per_symbol=6, method="learned", bits=0,
-                 max_bytes=1 << 20, tag_key="ofdm_packet_num"):
+                 max_bytes=1 << 20, tag_key="ofdm_packet_num", wait_for_decisions=False):
         if int(packet_llrs) < 1 or int(packet_llrs) % int(bits_per_symbol):
             raise ValueError(f"harq_combiner_ff: packet_llrs must be a positive multiple of bits_per_symbol, "
                              f"got {packet_llrs}")
@@ -65,6 +82,16 @@ class harq_combiner_ff(gr.sync_block):
         self.message_port_register_in(pmt.intern("ack"))
         # (GNU Radio's Python gateway resolves a handler by name on this block: wrap the buffer's)
         self.set_msg_handler(pmt.intern("ack"), self._on_ack)
+        self.wait = bool(wait_for_decisions)
+        self.message_port_register_in(pmt.intern("decision"))
+        self.set_msg_handler(pmt.intern("decision"), self._on_decision)
+        self._decided = {}  # packet number -> CRC ok (decisions not applied yet)
+        self._src = {}  # harq_id -> packet number whose LLRs the entry holds
+        self._num = None  # packet number of the packet being fed
+        self._wait_since = None
+        self.decision_timeouts = 0
+        self._timeouts = BadInputCounter(self.logger, "packets combined without their earlier transmission's "
+                                                      f"decision (none within {DECISION_TIMEOUT_S:g} s)")
         self._pid = None
         self._stored = None
         self._ntx = 0
@@ -72,13 +99,60 @@ class harq_combiner_ff(gr.sync_block):
         self._have = 0
         self.packets = self.combined = self.untagged = 0
         self.bad = BadInputCounter(self.logger, "packets cut short by the next packet tag (not stored)")
+        self.bad_tags = 0
+        self._bad_tags = BadInputCounter(self.logger, f"{tag_key!r} tags without an integer value ignored")
 
     def _on_ack(self, msg):
-        self.buffer._on_ack(msg)
+        if not self.wait:  # with wait_for_decisions, releases follow the decisions in stream order
+            self.buffer._on_ack(msg)
+
+    def _on_decision(self, msg):
+        """``{ofdm_packet_num: n, crc_ok: bool, ...}`` for every decoded packet (``packet_crc_check``'s
+        ``decision`` port): recorded, applied when the stream reaches packet n + P."""
+        try:
+            num = _packet_id(pmt.dict_ref(msg, pmt.intern("ofdm_packet_num"), pmt.PMT_NIL))
+            ok = pmt.to_bool(pmt.dict_ref(msg, pmt.intern("crc_ok"), pmt.PMT_NIL))
+        except Exception:  # noqa: BLE001
+            num = None
+        if not isinstance(num, int):
+            self.buffer.bad.add(1, "decision without an integer ofdm_packet_num and a crc_ok flag")
+            return
+        self._decided[num] = bool(ok)
+        if len(self._decided) > 4 * self.period + 64:  # never consulted (e.g. lost retransmission)
+            for k in sorted(self._decided)[: len(self._decided) - 4 * self.period]:
+                del self._decided[k]
+
+    def _must_wait(self, num) -> bool:
+        """With ``wait_for_decisions``: the packet ``num`` is about to be combined with the entry of
+        its harq_id -- wait (True) until the decision on the packet that entry holds arrived; then
+        apply it (ack: release, no combining). A decision missing for DECISION_TIMEOUT_S (a stalled
+        or broken feedback path) is given up on, counted: the flowgraph never stops."""
+        if not self.wait:
+            return False
+        hid = int(num) % self.period
+        src = self._src.get(hid)
+        if src is None or self.buffer.lookup(hid)[0] is None:
+            return False
+        if src not in self._decided:
+            now = time.monotonic()
+            if self._wait_since is None:
+                self._wait_since = now
+            if now - self._wait_since < DECISION_TIMEOUT_S:
+                return True
+            self.decision_timeouts += 1
+            self._timeouts.add(1, f"packet {src}")
+            self._wait_since = None
+            return False
+        self._wait_since = None
+        if self._decided.pop(src):
+            self.buffer.release(hid)
+        self._src.pop(hid, None)
+        return False
 
     def _start(self, num):
         if self._pid is not None and self._have:
             self.bad.add(1)
+        self._num = int(num)
         self._pid = int(num) % self.period
         self._stored, self._ntx = self.buffer.lookup(self._pid)
         if self._stored is not None and self._stored.size != self.n:
@@ -96,15 +170,29 @@ class harq_combiner_ff(gr.sync_block):
         self._acc.append(np.array(y, dtype=np.float32))
         self._have += m
         if self._have >= self.n:
-            self.buffer.put(self._pid, np.concatenate(self._acc), self._ntx + 1)
+            if self.buffer.put(self._pid, np.concatenate(self._acc), self._ntx + 1):
+                self._src[self._pid] = self._num
             self._pid, self._stored, self._acc, self._have = None, None, [], 0
 
     def work(self, input_items, output_items):
         x = input_items[0]
         out = output_items[0]
         n = len(x)
+        fin = np.isfinite(x)
+        if not fin.all():  # NaN/inf LLRs carry no information: combined as 0, stored LLRs survive
+            nbad = int(n - np.count_nonzero(fin))
+            x = np.where(fin, x, np.float32(0))
+            self.buffer.nonfinite += nbad
+            self.buffer._nonfinite.add(nbad)
         base = self.nitems_read(0)
-        tags = {int(t.offset - base): pmt.to_long(t.value) for t in self.get_tags_in_window(0, 0, n, self.key)}
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, n, self.key):
+            num = _packet_id(t.value)
+            if isinstance(num, int):
+                tags[int(t.offset - base)] = num
+            else:
+                self.bad_tags += 1
+                self._bad_tags.add(1, pmt.write_string(t.value)[:40])
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:
@@ -114,6 +202,11 @@ class harq_combiner_ff(gr.sync_block):
                 else:
                     self._feed(x[pos:off], out[pos:off])
             if off < n:
+                if self._must_wait(tags[off]):
+                    # stop before this packet; work() resumes at its tag once the decision is in
+                    if off == 0:
+                        time.sleep(0.001)
+                    return off
                 self._start(tags[off])
             pos = off
         return n

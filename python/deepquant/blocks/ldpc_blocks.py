@@ -6,6 +6,7 @@ import numpy as np
 from gnuradio import fec, gr
 
 from ..phy import ldpc
+from ._common import BadInputCounter, zero_nonfinite
 
 _DTYPES = {"float": np.float32, "byte": np.uint8}
 
@@ -21,6 +22,7 @@ class frame_permute(gr.sync_block):
         Item type of the stream.
 
     Frames are aligned with the start of the stream (items 0..frame_len-1 are frame 0).
+    Non-finite float items are output as 0, counted in ``bad.count``.
     """
 
     def __init__(self, permutation, dtype="float", name="frame_permute"):
@@ -33,10 +35,14 @@ class frame_permute(gr.sync_block):
         self.perm = perm
         self.frame_len = perm.size
         self.set_output_multiple(self.frame_len)
+        self.bad = BadInputCounter(self.logger, "non-finite items output as 0")
 
     def work(self, input_items, output_items):
         n = (len(output_items[0]) // self.frame_len) * self.frame_len
-        x = input_items[0][:n].reshape(-1, self.frame_len)
+        x = input_items[0][:n]
+        if x.dtype.kind == "f":
+            x = zero_nonfinite(x, self.bad)
+        x = x.reshape(-1, self.frame_len)
         output_items[0][:n] = x[:, self.perm].reshape(-1)
         return n
 
@@ -61,6 +67,9 @@ class bit_interleaver(frame_permute):
 
     def __init__(self, frame_len=648, seed=1234, deinterleave=False, dtype="byte"):
         from ..phy import interleaver
+
+        if int(frame_len) < 1:
+            raise ValueError(f"bit_interleaver: frame_len must be >= 1 (648 for one 802.11n codeword), got {frame_len}")
 
         il = interleaver.BitInterleaver(int(frame_len), seed=int(seed))
         perm = il.inverse if deinterleave else il.perm
@@ -92,10 +101,14 @@ class _llr_to_gr(gr.sync_block):
     def __init__(self):
         gr.sync_block.__init__(self, name="llr_to_gr_order", in_sig=[np.float32], out_sig=[np.float32])
         self.set_output_multiple(ldpc.N)
+        self.bad = BadInputCounter(self.logger, "non-finite LLRs decoded as erasures (NaN) or clipped (+-inf)")
 
     def work(self, input_items, output_items):
         n = (len(output_items[0]) // ldpc.N) * ldpc.N
-        x = ldpc.prepare_gr_llr(input_items[0][:n].reshape(-1, ldpc.N).copy())
+        x = input_items[0][:n]
+        nbad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        self.bad.add(nbad)
+        x = ldpc.prepare_gr_llr(x.reshape(-1, ldpc.N).copy())
         output_items[0][:n] = ldpc.to_gr_order(x).reshape(-1)
         return n
 
@@ -109,7 +122,8 @@ class ldpc_decoder_fb(gr.hier_block2):
 
     Inside: a reordering block (standard -> GNU Radio column order, |L| clipped to 10 -- GNU
     Radio's single-precision probability-domain decoder overflows above, see ldpc.GR_LLR_CLIP --
-    NaN and exact-zero LLRs (erasures) -> 1e-3, because zero LLRs make it fail every frame)
+    NaN and exact-zero LLRs (erasures) -> 1e-3, because zero LLRs make it fail every frame;
+    NaN/inf LLRs are counted in ``reorder.bad.count``)
     followed by ``fec.decoder`` around ``fec.ldpc_decoder`` built by
     :func:`gnuradio.deepquant.phy.ldpc.make_gr_ldpc_decoder` (sigma and signature handled there).
 

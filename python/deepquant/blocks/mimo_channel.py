@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
+from ._common import BadInputCounter, zero_nonfinite
+
 MODELS = ("rayleigh", "cdla")
 
 
@@ -50,6 +52,8 @@ class mimo_channel(gr.sync_block):
         gr.sync_block.__init__(self, name="mimo_channel", in_sig=[(np.complex64, self.nt)],
                                out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt)])
         self.model = model
+        self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
         self.noise_var = float(noise_var)
         self.csi_error_var = float(csi_error_var)
         self.period = int(coherence) if model == "rayleigh" else int(n_subcarriers)
@@ -102,15 +106,15 @@ class mimo_channel(gr.sync_block):
         h = reals[real_idx - first, pos % self.period]  # [n, nr, nt]
         self._cur, self._cur_index = reals[-1], last
         self._count += n
-        x = input_items[0][:n]
+        x = zero_nonfinite(input_items[0][:n].reshape(n, self.nt), self.bad)  # vlen 1 arrives 1-D
         y = np.einsum("bij,bj->bi", h, x)
         if self.noise_var > 0:
             y = y + np.sqrt(self.noise_var / 2) * _cn_sample_major(self._noise_rng, y.shape)
-        output_items[0][:n] = y.astype(np.complex64)
+        output_items[0][:n] = zero_nonfinite(y.astype(np.complex64), self.overflow).reshape(output_items[0][:n].shape)
         hout = h
         if self.csi_error_var > 0:
             hout = h + np.sqrt(self.csi_error_var / 2) * _cn_sample_major(self._csi_rng, h.shape)
-        output_items[1][:n] = hout.reshape(n, self.nr * self.nt).astype(np.complex64)
+        output_items[1][:n] = hout.astype(np.complex64).reshape(output_items[1][:n].shape)
         return n
 
 

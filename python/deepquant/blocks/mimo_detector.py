@@ -5,10 +5,13 @@ import numpy as np
 from gnuradio import gr
 
 from . import _kernels
-from ._common import BadInputCounter, configure_torch_threads, sanitize_channel_uses
+from ._common import BadInputCounter, configure_torch_threads, finite_llrs, robust_rows, sanitize_channel_uses
 
 #: learned methods (EQ-Net, paper 002) behind the same ports as the classical detectors
 LEARNED = ("eqnet_l", "eqnet_p")
+#: what the learned methods do with channel uses outside their trained SNR range: 'lmmse' (detect
+#: them with LMMSE, counted) or 'none' (use the network anyway)
+SNR_POLICIES = ("lmmse", "none")
 
 
 def available_methods():
@@ -36,6 +39,27 @@ def check_params(nr, nt, bits_per_symbol, method):
     methods = available_methods()
     if method not in methods:
         raise ValueError(f"mimo_detector: unknown method {method!r}; choose one of {methods}")
+    problem = method_problem(int(nr), int(nt), int(bits_per_symbol), method)
+    if problem:
+        raise ValueError(f"mimo_detector: {problem}")
+
+
+def method_problem(nr, nt, k, method) -> str:
+    """Why ``method`` cannot run for (nr, nt, K) ('' when it can): ZF-SIC needs nr >= nt; exact and
+    max-log ML must fit one channel use in ``phy.mimo.MEMORY_LIMIT_BYTES``."""
+    if method == "zf_sic" and nr < nt:
+        return (f"zf_sic needs nr >= nt (an upper-triangular R per stream), got nr={nr}, nt={nt}; "
+                "use lmmse, exact_ml or maxlog_ml")
+    if method in ("exact_ml", "maxlog_ml") and nt > 1:
+        import torch
+
+        from ..phy import mimo
+
+        try:
+            mimo._ml_chunk_size((1 << k) ** (nt - 1), k, torch.float32, method == "maxlog_ml", 1)
+        except ValueError as e:
+            return f"{method} for nt={nt}, K={k}: {e}"
+    return ""
 
 
 def load_learned(nr, nt, k, method, model=""):
@@ -45,8 +69,19 @@ def load_learned(nr, nt, k, method, model=""):
 
     variant = method.split("_")[1]
     if model:
-        return eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=True)
+        return eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=True, variant=variant)
     return eqnet.EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=True)
+
+
+def _detect_float64(mimo, method, y, h, nv, k):
+    """``method`` in float64; where exact ML still overflows (sigma^2 ~ 1e-30, |H| ~ 1e20: its
+    log-sum-exp terms reach ~1e30) max-log ML, its high-SNR limit (the two differ by at most
+    ln(hypotheses), negligible against such LLRs), which has no exponentials."""
+    r = np.asarray(mimo.detect(method, y, h, nv, bits_per_symbol=k, dtype="float64"))
+    bad = ~np.isfinite(r).all(axis=1)
+    if method == "exact_ml" and bad.any():
+        r[bad] = np.asarray(mimo.detect("maxlog_ml", y[bad], h[bad], nv[bad], bits_per_symbol=k, dtype="float64"))
+    return r
 
 
 class mimo_detector(gr.sync_block):
@@ -71,19 +106,33 @@ class mimo_detector(gr.sync_block):
         EQ-Net model file for the learned methods; empty = the shipped model for (nr, nt, K)
         (shipped: EQ-Net-L and -P for 2x2 64-QAM and 4x4 16-QAM). A model for another
         configuration raises ValueError at construction.
+    snr_policy : {'lmmse', 'none'}
+        Learned methods outside their trained SNR range give confidently wrong LLRs (EQ-Net-P
+        trained at 15.5-30.5 dB: |L| ~10x the exact LLRs with near-random signs at 0 dB). With
+        'lmmse' (default), channel uses whose SNR ``||H||_F^2 / sigma^2`` lies outside the range
+        the model saw in training (``EQNetRuntime.channel_snr_range_db``) are detected by LMMSE
+        and counted (``out_of_range_count``); 'none' uses the network everywhere.
 
     Inputs: 0 y (complex, vlen nr), 1 H (complex, vlen nr*nt), 2 sigma^2 (float).
     Output: LLRs (float, vlen nt*K).
 
     Channel uses with non-finite y or H, or a sigma^2 that is not positive and finite, produce
     zero LLRs, are counted in ``bad_count`` and logged (rate-limited); the flowgraph keeps running.
+    Outputs are finite by construction: channel uses whose float32 LLRs overflow (|H| ~ 1e20,
+    sigma^2 ~ 1e-40) are recomputed in float64 (learned methods: zero LLRs), every LLR is clipped
+    to |L| <= 1e30, and such channel uses are counted (``overflow_count``, in ``bad_count``).
+    Configurations a method cannot run (zf_sic with nr < nt, exact/max-log ML over the memory
+    budget) raise ValueError at construction; ``set_method`` logs and ignores them.
     Everything GNU Radio hands to work() is detected in one batched call: torch, or for 'lmmse'
     the kernel library's C++ ``lmmse_detector`` (the LLRs of
     :func:`gnuradio.deepquant.phy.mimo.lmmse` to float rounding).
     """
 
-    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="auto", model=""):
+    def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="auto", model="", snr_policy="lmmse"):
         check_params(nr, nt, bits_per_symbol, method)
+        if snr_policy not in SNR_POLICIES:
+            raise ValueError(f"mimo_detector: snr_policy must be one of {SNR_POLICIES}, got {snr_policy!r}")
+        self.snr_policy = snr_policy
         self.nr, self.nt, self.k = int(nr), int(nt), int(bits_per_symbol)
         gr.sync_block.__init__(self, name="mimo_detector",
                                in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
@@ -98,10 +147,25 @@ class mimo_detector(gr.sync_block):
         self._set(method, raise_errors=True)
         self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
                                                  "variance detected as zero LLRs")
+        self._out_of_range = BadInputCounter(self.logger, "channel use(s) outside the learned model's trained SNR "
+                                                          "range detected by LMMSE")
+        self._overflow = BadInputCounter(self.logger, "channel use(s) beyond float32 range (e.g. |H| ~ 1e20 or "
+                                                      "sigma^2 ~ 1e-40) recomputed in float64 (zero LLRs where "
+                                                      "that fails too)")
 
     @property
     def bad_count(self) -> int:
-        return self._bad.count
+        """Channel uses with invalid input (zero LLRs) plus those beyond float32 range."""
+        return self._bad.count + self._overflow.count
+
+    @property
+    def overflow_count(self) -> int:
+        return self._overflow.count
+
+    @property
+    def out_of_range_count(self) -> int:
+        """Channel uses a learned method handed to LMMSE (outside its trained SNR range)."""
+        return self._out_of_range.count
 
     def _set(self, method, raise_errors):
         if method in available_methods():
@@ -111,6 +175,12 @@ class mimo_detector(gr.sync_block):
             if raise_errors:
                 raise ValueError(f"mimo_detector: {msg}")
             self.logger.error(f"ignoring {msg}")
+            return
+        problem = method_problem(self.nr, self.nt, self.k, method)
+        if problem:
+            if raise_errors:
+                raise ValueError(f"mimo_detector: {problem}")
+            self.logger.error(f"ignoring method {method!r}: {problem}")
             return
         if method in LEARNED and method not in self._learned:
             try:
@@ -127,19 +197,47 @@ class mimo_detector(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        y = input_items[0][:n]
+        y = input_items[0][:n].reshape(n, self.nr)  # a vlen-1 port arrives 1-D
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]
         ok, y, h, nv = sanitize_channel_uses(y, h, nv)
         self._bad.add(int((~ok).sum()))
         method = self.method
         if method in LEARNED:
-            llr = self._learned[method].detect(y, h, nv)
+            rt = self._learned[method]
+            # out-of-range policy: channel uses outside the model's trained SNR range -> LMMSE
+            inr = rt.in_trained_range(h, nv) if self.snr_policy == "lmmse" else np.ones(n, dtype=bool)
+            self._out_of_range.add(int((~inr & ok).sum()))
+
+            def run(rows):
+                sel = inr[rows]
+                res = np.empty((sel.size, self.nt * self.k), np.float32)
+                if sel.any():
+                    res[sel] = rt.detect(y[rows][sel], h[rows][sel], nv[rows][sel])
+                if not sel.all():
+                    res[~sel] = _kernels.lmmse(y[rows][~sel], h[rows][~sel], nv[rows][~sel], self.k)
+                return res
+            recompute = None
         elif method == "lmmse":  # the kernel library's C++ LMMSE (same LLRs as phy.mimo.lmmse)
-            llr = _kernels.lmmse(y, h, nv, self.k)
+            def run(rows):
+                return _kernels.lmmse(y[rows], h[rows], nv[rows], self.k)
+
+            def recompute(rows):
+                return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
         else:
-            llr = self._mimo.detect(method, y, h, nv, bits_per_symbol=self.k)
-        out = output_items[0]
-        out[:n] = np.asarray(llr, dtype=np.float32)
-        out[:n][~ok] = 0.0
+            def run(rows):
+                return self._mimo.detect(method, y[rows], h[rows], nv[rows], bits_per_symbol=self.k)
+
+            def recompute(rows):
+                return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
+        out = output_items[0][:n].reshape(n, self.nt * self.k)
+        try:
+            out[:] = np.asarray(run(slice(None)), dtype=np.float32)
+        except Exception:  # noqa: BLE001 - a degenerate channel use broke the batch: isolate it
+            done, failed = robust_rows(run, n)
+            for rows, llr in done:
+                out[rows] = np.asarray(llr, dtype=np.float32)
+            out[failed] = np.nan  # recomputed in float64 below, or zero LLRs
+        out[~ok] = 0.0
+        finite_llrs(out, recompute, self._overflow)
         return n

@@ -16,6 +16,7 @@ from gnuradio import gr
 
 from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
+from ._common import BadInputCounter, zero_nonfinite
 
 
 def _layout():
@@ -49,12 +50,13 @@ class mimo_ofdm_framer(gr.sync_block):
         gr.sync_block.__init__(self, name="mimo_ofdm_framer", in_sig=[(np.complex64, self.n_in)],
                                out_sig=[(np.complex64, self.n_out)])
         self._pil = ofdm_mimo.frame_pilots(self.lay, self.nt).reshape(-1)
+        self.bad = BadInputCounter(self.logger, "non-finite data symbols sent as 0")
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
         out = output_items[0][:n]
         out[:, : self._pil.size] = self._pil
-        out[:, self._pil.size:] = input_items[0][:n]
+        out[:, self._pil.size:] = zero_nonfinite(input_items[0][:n], self.bad)
         return n
 
 
@@ -95,6 +97,8 @@ class mimo_ofdm_channel(gr.sync_block):
         self._tg = torch.Generator().manual_seed(int(seed))
         self.set_snr_db(snr_db)
         self.last_h = None
+        self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
 
     def set_snr_db(self, snr_db):
         from ..phy.channels import snr_to_noise_var
@@ -104,11 +108,11 @@ class mimo_ofdm_channel(gr.sync_block):
     def work(self, input_items, output_items):
         n = len(output_items[0])
         nd = len(self.lay.occupied)
-        x = input_items[0][:n].reshape(n, self.nsym, nd, self.nt)
+        x = zero_nonfinite(input_items[0][:n], self.bad).reshape(n, self.nsym, nd, self.nt)
         h = ofdm_mimo.channels(self.rng, self.lay, self.nr, self.nt, n, self.model, torch_gen=self._tg)
         y = np.einsum("fkrt,fskt->fskr", h, x)
         y += (self.rng.standard_normal(y.shape) + 1j * self.rng.standard_normal(y.shape)) * np.sqrt(self.noise_var / 2)
-        output_items[0][:n] = y.reshape(n, -1)
+        output_items[0][:n] = zero_nonfinite(y.reshape(n, -1).astype(np.complex64), self.overflow)
         self.last_h = h[-1]
         return n
 
@@ -124,6 +128,8 @@ class mimo_ofdm_ls_estimator(gr.interp_block):
     onto channels with an impulse response of at most ``cp_len`` samples (less noise), and
     sigma^2 is measured from the projection residual; the output sigma^2 includes the estimate's
     error (``sigma^2 (1 + nt * err)``), or is the parameter ``noise_var`` when not estimated.
+    A frame with non-finite samples (or an estimate beyond float32 range) is output as y = 0,
+    H = 0, sigma^2 = 1 -- zero LLRs downstream -- and counted in ``bad.count``.
 
     Parameters
     ----------
@@ -151,23 +157,38 @@ class mimo_ofdm_ls_estimator(gr.interp_block):
         self.estimate_noise = bool(estimate_noise) and self.smooth
         self.noise_var = float(noise_var)
         self.noise_var_history = []
+        self.bad = BadInputCounter(self.logger, "frames output as y = 0, H = 0, sigma^2 = 1 (zero LLRs downstream)")
 
     def set_noise_var(self, v):
         self.noise_var = float(v)
+
+    def _neutral(self, output_items, sl, why):
+        output_items[0][sl] = 0
+        output_items[1][sl] = 0
+        output_items[2][sl] = np.float32(1.0)
+        self.bad.add(1, why)
 
     def work(self, input_items, output_items):
         m = self.t * self.nd
         f = len(output_items[0]) // m
         y = input_items[0][:f].reshape(f, self.nsym, self.nd, self.nr)
         for i in range(f):
-            h, nv, err = ofdm_mimo.ls_estimate(y[i, : self.nt], self.lay, self.smooth)
-            if not self.estimate_noise:
-                nv = self.noise_var
-            nv_out = nv * (1.0 + self.nt * err)
-            self.noise_var_history.append(nv_out)
             sl = slice(i * m, (i + 1) * m)
+            if not np.isfinite(y[i]).all():  # neutral frame: y = 0, H = 0, sigma^2 = 1 (zero LLRs)
+                self._neutral(output_items, sl, "non-finite samples")
+                continue
+            with np.errstate(all="ignore"):
+                h, nv, err = ofdm_mimo.ls_estimate(y[i, : self.nt], self.lay, self.smooth)
+                if not self.estimate_noise:
+                    nv = self.noise_var
+                nv_out = nv * (1.0 + self.nt * err)
+            h_out = np.asarray(h, np.complex64)
+            if not (np.isfinite(h_out).all() and np.isfinite(np.float32(nv_out)) and nv_out > 0):
+                self._neutral(output_items, sl, "estimate beyond float32 range")
+                continue
+            self.noise_var_history.append(nv_out)
             output_items[0][sl] = y[i, self.nt:].reshape(m, self.nr)
-            output_items[1][sl] = np.broadcast_to(h.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
+            output_items[1][sl] = np.broadcast_to(h_out.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
             output_items[2][sl] = np.float32(nv_out)
         if len(self.noise_var_history) > 1000:
             del self.noise_var_history[:-1000]

@@ -28,6 +28,9 @@ from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
 from ..tags import ERR_COLS_KEY, EST_ERR_KEY, FRAME_KEY, LEN_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY  # noqa: F401
 from ..tags import MIMO_CHAN_KEY as CHAN_KEY
+from ._common import BadInputCounter, zero_nonfinite
+from .exact_mixer_cc import exact_mixer_cc
+from .finite_guard import finite_guard_cc
 
 MODELS = ("epa", "flat", "none", "cdla")
 
@@ -156,6 +159,8 @@ class mimo_ofdm_fading_core(gr.sync_block):
         self._hist = np.zeros((self.nt, self.ntaps - 1), np.complex64)
         self._phase = 0.0
         self.taps_history = []
+        self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
         self.set_snr_db(snr_db)
         self.set_cfo_subcarriers(cfo_subcarriers)
         self._g = self._draw()
@@ -206,7 +211,7 @@ class mimo_ofdm_fading_core(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        x = np.stack([np.asarray(input_items[j][:n]) for j in range(self.nt)])
+        x = zero_nonfinite(np.stack([np.asarray(input_items[j][:n]) for j in range(self.nt)]), self.bad)
         base = self.nitems_read(0)
         offs = sorted({int(t.offset - base) for t in self.get_tags_in_window(0, 0, n, self.key)})
         y = np.zeros((self.nr, n), np.complex128)
@@ -222,6 +227,7 @@ class mimo_ofdm_fading_core(gr.sync_block):
         y *= rot[None, :]
         w = self.noise_rng.standard_normal((n, self.nr, 2))
         y += (w[:, :, 0] + 1j * w[:, :, 1]).T * self._sigma_t
+        y = zero_nonfinite(y.astype(np.complex64), self.overflow)
         for r in range(self.nr):
             output_items[r][:n] = y[r]
         return n
@@ -447,6 +453,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self.noise_var_history = []
         self.untagged = 0
         self.df_packets = self.df_known = self.df_skipped = 0
+        self.bad = BadInputCounter(self.logger, "packet(s) left unrefined")
 
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
@@ -509,7 +516,11 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             nv_use = np.full(self.nd, self._nv)
             if self.decision_feedback:
                 if np.isfinite(y).all() and np.isfinite(hu).all() and np.isfinite(self._nv):
-                    y, hu, nv_use = self._feedback(ys, phases)
+                    try:
+                        y, hu, nv_use = self._feedback(ys, phases)
+                    except Exception as e:  # noqa: BLE001 - numerically degenerate packet: not refined
+                        self.df_skipped += 1
+                        self.bad.add(1, f"re-estimation failed ({type(e).__name__})")
                 else:  # NaN/inf samples: the detector downstream flags them; no re-estimation
                     self.df_skipped += 1
             output_items[0][sl] = y
@@ -584,8 +595,8 @@ class mimo_ofdm_rx(gr.hier_block2):
       0 y (complex, vlen Nr), tagged ``ofdm_packet_num`` at each packet's first channel use;
       1 H estimate (complex, vlen Nr*Nt, row-major); 2 sigma^2 (float, estimate's error included).
 
-    Chain: ``tag_gate`` per chain -> GNU Radio ``ofdm_sync_sc_cfb`` on chain 0 (Schmidl & Cox
-    timing and fractional CFO, shared) -> per chain: delay, CFO correction (one oscillator for all
+    Chain: ``tag_gate`` per chain -> Schmidl & Cox timing and fractional CFO from all chains
+    (``sc_sync_combined``; or GNU Radio's ``ofdm_sync_sc_cfb`` on chain 0) shared -> per chain: delay, CFO correction (one oscillator for all
     chains), ``header_payload_demux`` (the same trigger for all chains), ``fft_vcc`` of header and
     payload -> ``mimo_ofdm_header_decoder`` (LS channel per antenna pair from the time-orthogonal
     training symbols, smoothed over frequency; sigma^2; header MRC + CRC-8; residual-CFO column
@@ -618,6 +629,11 @@ class mimo_ofdm_rx(gr.hier_block2):
         header has passed and the CFO estimate is held (:class:`sc_trigger_holdoff`); 0: GNU
         Radio's triggers as they come; -1 (default): on when ``2 cp_len >= fft_len`` (where the
         training symbols look like a Schmidl & Cox word), off otherwise.
+    combined_sync : bool
+        Packet detection from every receive chain (default): the Schmidl & Cox correlations and
+        energies of all chains are summed before the timing metric (:mod:`.sc_sync_combined`), so
+        a preamble faded on one antenna is still found; False: GNU Radio's ``ofdm_sync_sc_cfb``
+        on chain 0 only.
     decision_feedback : bool
         Decoder-aided re-estimation in the payload estimator (default on; see
         :class:`mimo_ofdm_payload_estimator`): each packet is detected (LMMSE) and decoded
@@ -628,7 +644,7 @@ class mimo_ofdm_rx(gr.hier_block2):
 
     def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
                  timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1,
-                 decision_feedback=True):
+                 decision_feedback=True, combined_sync=True):
         nr, nt = int(nr), int(nt)
         if nr < 1:
             raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
@@ -653,7 +669,13 @@ class mimo_ofdm_rx(gr.hier_block2):
         self.nr, self.nt = nr, nt
         n, cp = lay.fft_len, lay.cp_len
         n_head = 1 + nt + lay.header_symbols
-        self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
+        self.combined_sync = bool(combined_sync)
+        if self.combined_sync:  # Schmidl & Cox metric summed over every receive chain
+            from .sc_sync_combined import sc_sync_combined
+
+            self.sync = sc_sync_combined(nr, n, cp, float(sync_threshold))
+        else:  # GNU Radio's, on chain 0
+            self.sync = digital.ofdm_sync_sc_cfb(n, cp, False, float(sync_threshold))
         self.osc = analog.frequency_modulator_fc(-2.0 / n)
         if int(trigger_holdoff) not in (-1, 0, 1):
             raise ValueError(f"mimo_ofdm_rx: trigger_holdoff must be -1 (auto), 0 or 1, got {trigger_holdoff}")
@@ -671,15 +693,18 @@ class mimo_ofdm_rx(gr.hier_block2):
         self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking), bool(decision_feedback),
                                                    taps_pre=self.taps_pre, taps_post=self.taps_post)
         self._keep = []
+        self.guards = [finite_guard_cc(1, f"samples of receive chain {r}") for r in range(nr)]
         for r in range(nr):
             gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
             delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
-            mixer = blocks.multiply_cc()
+            mixer = exact_mixer_cc()  # not blocks.multiply_cc: see exact_mixer_cc
             hpd = digital.header_payload_demux(n_head, n, cp, FRAME_KEY, "", True)
             hfft = fft.fft_vcc(n, True, (), True)
             pfft = fft.fft_vcc(n, True, (), True)
-            self.connect((self, r), gate, delay, (mixer, 0), (hpd, 0))
-            if r == 0:
+            self.connect((self, r), self.guards[r], gate, delay, (mixer, 0), (hpd, 0))
+            if self.combined_sync:
+                self.connect(gate, (self.sync, r))
+            elif r == 0:
                 self.connect(gate, self.sync)
             self.connect(self.osc, (mixer, 1))
             self.connect((sync_out, 1), (hpd, 1))

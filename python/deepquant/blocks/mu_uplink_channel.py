@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
+from ._common import BadInputCounter, zero_nonfinite
+
 
 class mu_uplink_channel(gr.sync_block):
     """Multi-user MIMO uplink: n_u single-antenna users, n_t BS antennas, block fading.
@@ -47,6 +49,8 @@ class mu_uplink_channel(gr.sync_block):
                                out_sig=[(np.complex64, self.nt), (np.complex64, self.tau_p * self.nt),
                                         (np.complex64, self.nt * self.nu)])
         self.coherence = int(coherence)
+        self.bad = BadInputCounter(self.logger, "non-finite user symbols taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
         self.data_noise_var = float(data_noise_var)
         self.rng = np.random.default_rng(seed)
         self._op = np.sqrt(self.setup.snr) * self.setup.pilot_operator()
@@ -77,13 +81,13 @@ class mu_uplink_channel(gr.sync_block):
             hr_all, pil_all = hr_new, pil_new
         idx = blk - first
         hr = hr_all[idx]
-        x = input_items[0][:n]
+        x = zero_nonfinite(input_items[0][:n].reshape(n, self.nu), self.bad)  # vlen 1 arrives 1-D
         y = np.einsum("bij,bj->bi", hr.reshape(n, self.nt, self.nu), x)
         if self.data_noise_var > 0:
             y = y + np.sqrt(self.data_noise_var) * self._cn(n, self.nt)
-        output_items[0][:n] = y.astype(np.complex64)
-        output_items[1][:n] = pil_all[idx]
-        output_items[2][:n] = hr
+        output_items[0][:n] = zero_nonfinite(y.astype(np.complex64), self.overflow).reshape(output_items[0][:n].shape)
+        output_items[1][:n] = pil_all[idx].reshape(output_items[1][:n].shape)
+        output_items[2][:n] = hr.reshape(output_items[2][:n].shape)
         self._cur = (hr_all[-1], pil_all[-1], last)
         self._count += n
         return n

@@ -75,7 +75,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         at 16 dB, 12 taps 4 %).
 
     Symbols before the first tag or with a bad tag give h = 1, sigma^2 = 1e3 (LLRs near 0) and
-    are counted (``bad_count``). ``noise_var_history`` keeps the last 1000 frame estimates;
+    are counted (``bad_count``); so are data carriers with NaN/inf samples or estimates (output
+    y = 0, h = 1, sigma^2 = 1e3). ``noise_var_history`` keeps the last 1000 frame estimates;
     ``df_frames`` / ``df_known`` count refined frames and the codewords that were known,
     ``df_skipped`` the frames left unrefined because they held NaN/inf samples.
     """
@@ -118,9 +119,12 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
                                                  "(output with h=1, sigma^2=1e3)")
 
+        self._bad_out = BadInputCounter(self.logger, "data carrier(s) with non-finite samples or estimates "
+                                                     "(output with y=0, h=1, sigma^2=1e3)")
+
     @property
     def bad_count(self) -> int:
-        return self._bad.count
+        return self._bad.count + self._bad_out.count
 
     def _tag_double(self, offset, key):
         for t in self.get_tags_in_range(0, offset, offset + 1, pmt.intern(key)):
@@ -222,4 +226,10 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             output_items[0][oa:ob] = y[:, di].reshape(-1)
             output_items[1][oa:ob] = np.broadcast_to(hs[di], (b - a, self.nd)).reshape(-1)
             output_items[2][oa:ob] = np.broadcast_to(np.asarray(nv, np.float32), (b - a, self.nd)).reshape(-1)
-        return n * self.nd
+        m = n * self.nd
+        y_o, h_o, v_o = output_items[0][:m], output_items[1][:m], output_items[2][:m]
+        bad = ~(np.isfinite(y_o) & np.isfinite(h_o) & np.isfinite(v_o) & (v_o > 0))
+        if bad.any():  # NaN/inf samples or an estimate beyond float32: the neutral output
+            y_o[bad], h_o[bad], v_o[bad] = 0, 1, 1e3
+            self._bad_out.add(int(bad.sum()))
+        return m

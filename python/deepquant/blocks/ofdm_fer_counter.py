@@ -8,6 +8,7 @@ from gnuradio import gr
 
 from ..ofdm import reference
 from ..phy import ldpc
+from ._common import BadInputCounter, tag_int
 
 from ..tags import PACKET_NUM_KEY  # noqa: F401  (the packet-number tag of ``ofdm_rx``; re-exported)
 
@@ -57,6 +58,7 @@ class ofdm_fer_counter(gr.sync_block):
         self.errors_per_packet = []
         self._buf = np.zeros(0, np.uint8)
         self._num = None
+        self.bad_tags = BadInputCounter(self.logger, f"{PACKET_NUM_KEY!r} tags without an integer value ignored")
         self._last_num = None
         self.set_output_multiple(1)
 
@@ -71,8 +73,13 @@ class ofdm_fer_counter(gr.sync_block):
         x = input_items[0]
         n = len(x)
         base = self.nitems_read(0)
-        tags = {int(t.offset - base): int(pmt.to_long(t.value))
-                for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY))}
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
+            num = tag_int(t.value)
+            if num is None:  # a packet-number tag of the wrong type: ignored, counted
+                self.bad_tags.add(1, pmt.write_string(t.value)[:40])
+            else:
+                tags[int(t.offset - base)] = num
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:

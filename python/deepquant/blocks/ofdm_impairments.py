@@ -8,6 +8,7 @@ import pmt
 from gnuradio import channels, gr
 
 from ..ofdm import channel as ofdm_channel
+from ._common import BadInputCounter, zero_nonfinite
 
 FADING = ("epa_block", "epa_gnuradio", "none")
 
@@ -39,12 +40,13 @@ class block_fading_cc(gr.sync_block):
         self._hist = np.zeros(self.ntaps - 1, np.complex64)
         self._g = self._draw()
         self.taps_history = []
+        self.bad = BadInputCounter(self.logger, "non-finite samples taken as 0")
 
     def _draw(self):
         return ofdm_channel.draw_taps(self.rng, self.delays, self.powers)[0].astype(np.complex64)
 
     def work(self, input_items, output_items):
-        x = input_items[0]
+        x = zero_nonfinite(input_items[0], self.bad)
         n = len(x)
         base = self.nitems_read(0)
         offs = sorted({int(t.offset - base) for t in self.get_tags_in_window(0, 0, n, self.key)})
@@ -71,6 +73,41 @@ class block_fading_cc(gr.sync_block):
         self.add_item_tag(0, abs_offset, pmt.intern("chan_taps_time"), pmt.init_c32vector(self.ntaps, self._g.tolist()))
 
 
+class channel_model_exact(gr.hier_block2):
+    """GNU Radio's ``channels.channel_model`` (one tap 1.0, no tag blocking) rebuilt from the same
+    blocks -- sampling offset (``mmse_resampler_cc``), CFO, ``fastnoise_source_c`` (Gaussian,
+    the same seed and pool, so the same noise) -- with the CFO mixer replaced by
+    :class:`exact_mixer_cc`: GNU Radio's VOLK ``multiply_cc`` rounds differently in its aligned
+    and unaligned kernels, so the channel's output depended on how the scheduler chunked the
+    stream and two runs at one seed could differ (issue 18). With CFO 0 the output is
+    bit-identical to ``channel_model``'s (checked)."""
+
+    def __init__(self, noise_voltage, frequency_offset, epsilon, noise_seed):
+        from gnuradio import analog, blocks, filter as gr_filter
+
+        from .exact_mixer_cc import exact_mixer_cc
+
+        gr.hier_block2.__init__(self, "channel_model_exact", gr.io_signature(1, 1, gr.sizeof_gr_complex),
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        self.resampler = gr_filter.mmse_resampler_cc(0, float(epsilon))
+        self.multipath = gr_filter.fir_filter_ccc(1, [1.0 + 0j, 0j])
+        self.cfo_source = analog.sig_source_c(1, analog.GR_SIN_WAVE, float(frequency_offset), 1.0, 0.0)
+        self.mixer = exact_mixer_cc()
+        self.noise = analog.fastnoise_source_c(analog.GR_GAUSSIAN, float(noise_voltage), int(noise_seed), 1 << 14)
+        self.adder = blocks.add_cc()
+        self.connect(self, self.resampler, self.multipath, (self.mixer, 0))
+        self.connect(self.cfo_source, (self.mixer, 1))
+        self.connect(self.mixer, (self.adder, 1))
+        self.connect(self.noise, (self.adder, 0))
+        self.connect(self.adder, self)
+
+    def set_noise_voltage(self, v):
+        self.noise.set_amplitude(float(v))
+
+    def set_frequency_offset(self, f):
+        self.cfo_source.set_frequency(float(f))
+
+
 class ofdm_impairments(gr.hier_block2):
     """Channel for OFDM loopbacks: fading -> CFO, sampling offset, white noise.
 
@@ -87,7 +124,9 @@ class ofdm_impairments(gr.hier_block2):
     cfo_subcarriers : float
         Carrier frequency offset in subcarrier spacings (``samp_rate / fft_len``).
     sro_ppm : float
-        Sampling-rate offset in parts per million (``channel_model``'s epsilon = 1 + sro*1e-6).
+        Sampling-rate offset in parts per million (``channel_model``'s epsilon = 1 + sro*1e-6;
+        the channel model is :class:`channel_model_exact`, GNU Radio's with a CFO mixer whose
+        result does not depend on scheduling).
     fading : {'epa_block', 'epa_gnuradio', 'none'}
         'epa_block': a new independent EPA channel per packet (``block_fading_cc``; FER
         statistics converge fastest); 'epa_gnuradio': GNU Radio's ``selective_fading_model``
@@ -127,12 +166,15 @@ class ofdm_impairments(gr.hier_block2):
                                                          int(seed), delays, mags, 16)
         else:
             self.fader = None
-        self.chan = channels.channel_model(self._noise(snr_db), self.cfo / self.fft_len, 1.0 + float(sro_ppm) * 1e-6,
-                                           [1.0 + 0j], int(seed) + 1, False)
+        self.chan = channel_model_exact(self._noise(snr_db), self.cfo / self.fft_len, 1.0 + float(sro_ppm) * 1e-6,
+                                        int(seed) + 1)
+        from .finite_guard import finite_guard_cc
+
+        self.guard = finite_guard_cc(1, "transmit samples")
         if self.fader is None:
-            self.connect(self, self.chan, self)
+            self.connect(self, self.guard, self.chan, self)
         else:
-            self.connect(self, self.fader, self.chan, self)
+            self.connect(self, self.guard, self.fader, self.chan, self)
 
     def _noise(self, snr_db):
         return float(np.sqrt(10 ** (-float(snr_db) / 10) / self.fft_len))

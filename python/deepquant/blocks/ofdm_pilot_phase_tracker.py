@@ -61,7 +61,8 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
         raw LS taps, smoothed here) or ``dq_chan_est`` (``ofdm_rx``'s own estimate, used as is).
 
     Symbols before the first tag, or with a non-finite tag, pass unchanged and are counted
-    (``untracked_count``). ``last_phases`` holds the phases of the latest frame (radians).
+    (``untracked_count``); symbols with NaN/inf samples are output as 0 and counted
+    (``nonfinite_count``). ``last_phases`` holds the phases of the latest frame (radians).
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, enabled=True,
@@ -80,10 +81,15 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
         self._h = None
         self.last_phases = np.zeros(0)
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a channel-taps tag passed untracked")
+        self._bad_out = BadInputCounter(self.logger, "OFDM symbol(s) with non-finite samples output as 0")
 
     @property
     def untracked_count(self) -> int:
         return self._bad.count
+
+    @property
+    def nonfinite_count(self) -> int:
+        return self._bad_out.count
 
     def set_enabled(self, enabled):
         self.enabled = bool(enabled)
@@ -109,4 +115,8 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
                 phi = np.angle(c)
             self.last_phases = phi
             out[a:b] = y * np.exp(-1j * phi)[:, None].astype(np.complex64)
+        fin = np.isfinite(out[:n]).all(axis=1)
+        if not fin.all():  # NaN/inf samples (or a phase from them): the symbol is output as 0
+            out[:n][~fin] = 0
+            self._bad_out.add(int((~fin).sum()))
         return n

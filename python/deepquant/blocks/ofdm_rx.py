@@ -9,6 +9,8 @@ from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm.layout import OfdmLayout
 from ..tags import CHAN_EST_KEY, EST_ERR_KEY, FRAME_KEY, LEN_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY  # noqa: F401
+from .exact_mixer_cc import exact_mixer_cc
+from .finite_guard import finite_guard_cc
 
 SOFTBIT_METHODS = ("none", "learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
 
@@ -151,6 +153,11 @@ class ofdm_rx(gr.hier_block2):
         Bits per soft bit for 'uniform'/'maxmi' HARQ storage (0 = codec default).
     harq_max_bytes : int
         HARQ buffer size (bytes).
+    harq_wait_decisions : bool
+        Combine in stream order (``harq_combiner_ff``'s ``wait_for_decisions``): connect a
+        ``packet_crc_check``'s ``decision`` port to this block's ``decision`` input; the results
+        then do not depend on thread timing. False: ``ack`` messages release entries when they
+        arrive.
     decision_feedback : bool
         Decoder-aided re-estimation in ``ofdm_channel_noise_estimator``: every frame is demapped
         and decoded there (two rounds), the validated codewords (all parity checks hold) as known
@@ -168,7 +175,7 @@ class ofdm_rx(gr.hier_block2):
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",
                  softbit_bits=0, demapper="exact", max_iter=50, sync_threshold=0.7, phase_tracking=True,
                  timing_advance=5, harq_period=0, harq_method="learned", harq_bits=0, harq_max_bytes=1 << 20,
-                 decision_feedback=True, decoder_threads=1):
+                 decision_feedback=True, decoder_threads=1, harq_wait_decisions=False):
         check_params(bits_per_symbol, softbit_method, demapper)
         if int(harq_period) < 0:
             raise ValueError(f"ofdm_rx: harq_period must be >= 0 (0 = no HARQ), got {harq_period}")
@@ -194,12 +201,13 @@ class ofdm_rx(gr.hier_block2):
         # than n + cp moves every window that much later.
         self.delay = blocks.delay(gr.sizeof_gr_complex, n + cp - int(timing_advance))
         self.osc = analog.frequency_modulator_fc(-2.0 / n)
-        self.mixer = blocks.multiply_cc()
+        self.mixer = exact_mixer_cc()  # not blocks.multiply_cc: see exact_mixer_cc
         self.hpd = digital.header_payload_demux(2 + lay.header_symbols, n, cp, FRAME_KEY, "", True)
         # Incoming tags (a transmitter's packet_len, an SDR's rx_time ...) would be copied onto the
         # header stream by header_payload_demux and override the parsed packet length: drop them.
         self.gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
-        self.connect(self, self.gate, self.sync)
+        self.guard = finite_guard_cc(1, "received samples")  # NaN/inf never reach the C++ sync
+        self.connect(self, self.guard, self.gate, self.sync)
         self.connect(self.gate, self.delay, (self.mixer, 0), (self.hpd, 0))
         self.connect((self.sync, 0), self.osc, (self.mixer, 1))
         self.connect((self.sync, 1), (self.hpd, 1))
@@ -237,16 +245,19 @@ class ofdm_rx(gr.hier_block2):
             llr_out = self.decompressor
         # --- HARQ (retransmission mode) ------------------------------------------------------------
         self.message_port_register_hier_in("ack")
+        self.message_port_register_hier_in("decision")
         self.harq_period = int(harq_period)
         if self.harq_period:
             from .harq_combiner_ff import harq_combiner_ff
 
             self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
-                                                  int(harq_bits), int(harq_max_bytes))
+                                                  int(harq_bits), int(harq_max_bytes),
+                                                  wait_for_decisions=bool(harq_wait_decisions))
             self.harq = self.harq_combiner.buffer
             self.connect(llr_out, self.harq_combiner)
             llr_out = self.harq_combiner
             self.msg_connect(self, "ack", self.harq_combiner, "ack")
+            self.msg_connect(self, "decision", self.harq_combiner, "decision")
         else:
             self.harq = self.harq_combiner = None
         if self.decoder is not None:
@@ -254,7 +265,7 @@ class ofdm_rx(gr.hier_block2):
         else:
             self.connect(llr_out, (self, 0))
         # --- monitoring outputs -------------------------------------------------------------------
-        self.eq_div = blocks.divide_cc()
+        self.eq_div = exact_mixer_cc("div")
         self.connect((self.estimator, 0), (self.eq_div, 0))
         self.connect((self.estimator, 1), (self.eq_div, 1))
         self.connect(self.eq_div, (self, 1))

@@ -7,6 +7,7 @@ import pmt
 from gnuradio import gr
 
 from ..ofdm import reference
+from ._common import BadInputCounter, tag_int
 from .ofdm_fer_counter import PACKET_NUM_KEY
 
 
@@ -20,7 +21,9 @@ class packet_crc_check(gr.sync_block):
 
     Message outputs: ``ack`` -- dict ``{ofdm_packet_num: n, harq_id: n mod harq_period (or n)}``
     per packet whose CRC holds (into ``ofdm_rx``'s ``ack`` port, so the HARQ buffer releases
-    it); ``crc`` -- ``(crc_ok . #t/#f)`` per packet. Counters ``packets``, ``crc_ok``,
+    it); ``crc`` -- ``(crc_ok . #t/#f)`` per packet; ``decision`` -- the same dict as ``ack`` plus
+    ``crc_ok`` (#t/#f) for *every* packet (ack or nack: what ``harq_combiner_ff`` with
+    ``wait_for_decisions`` needs to combine in stream order). Counters ``packets``, ``crc_ok``,
     ``crc_failed``, ``incomplete``.
 
     Parameters
@@ -42,18 +45,26 @@ class packet_crc_check(gr.sync_block):
         self.plen = int(bits_per_packet)
         self.harq_period = int(harq_period)
         self.ack_port, self.crc_port = pmt.intern("ack"), pmt.intern("crc")
+        self.decision_port = pmt.intern("decision")
         self.message_port_register_out(self.ack_port)
         self.message_port_register_out(self.crc_port)
+        self.message_port_register_out(self.decision_port)
         self.packets = self.crc_ok = self.crc_failed = self.incomplete = 0
         self._buf = np.zeros(0, np.uint8)
         self._num = None
+        self.bad_tags = BadInputCounter(self.logger, f"{PACKET_NUM_KEY!r} tags without an integer value ignored")
 
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
         base = self.nitems_read(0)
-        tags = {int(t.offset - base): int(pmt.to_long(t.value))
-                for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY))}
+        tags = {}
+        for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
+            num = tag_int(t.value)
+            if num is None:  # a packet-number tag of the wrong type: ignored, counted
+                self.bad_tags.add(1, pmt.write_string(t.value)[:40])
+            else:
+                tags[int(t.offset - base)] = num
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:
@@ -77,12 +88,14 @@ class packet_crc_check(gr.sync_block):
         for good in ok:
             num = self._num
             self.packets += 1
+            hid = num % self.harq_period if self.harq_period > 0 else num
+            d = pmt.dict_add(pmt.make_dict(), pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
+            d = pmt.dict_add(d, pmt.intern("harq_id"), pmt.from_long(hid))
             if good:
                 self.crc_ok += 1
-                hid = num % self.harq_period if self.harq_period > 0 else num
-                d = pmt.dict_add(pmt.make_dict(), pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
-                self.message_port_pub(self.ack_port, pmt.dict_add(d, pmt.intern("harq_id"), pmt.from_long(hid)))
+                self.message_port_pub(self.ack_port, d)
             else:
                 self.crc_failed += 1
+            self.message_port_pub(self.decision_port, pmt.dict_add(d, pmt.intern("crc_ok"), pmt.from_bool(bool(good))))
             self.message_port_pub(self.crc_port, pmt.cons(pmt.intern("crc_ok"), pmt.from_bool(bool(good))))
             self._num = (num + 1) % reference.PACKET_NUM_MODULO  # if the next tag is missing

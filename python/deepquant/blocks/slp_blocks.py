@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gnuradio import gr
 
-from ._common import BadInputCounter, configure_torch_threads, finite_rows
+from ._common import BadInputCounter, configure_torch_threads, finite_rows, zero_nonfinite
 
 
 class slp_precoder(gr.sync_block):
@@ -19,7 +19,10 @@ class slp_precoder(gr.sync_block):
     (with QR ``qr``), ``optimization`` (exact per-vector QP), ``block`` (block-level SINR-constrained
     power minimisation), ``zf``. CI methods meet the constructive-interference constraint
     ``Re r~_i - |Im r~_i| / tan(pi/psk_order) >= sqrt(Gamma n0)`` for every vector; ``block`` meets
-    SINR Gamma. Rows with non-finite input are output as zeros and counted (``bad_inputs``).
+    SINR Gamma. Rows with non-finite input (or a zero symbol) are output as zeros and counted
+    (``bad.count``). Channels of rank < k (e.g. H = 0 from an estimator that saw bad pilots) are
+    precoded by the exact CI QP for the users with a non-zero channel row (u = 0 where even that is
+    infeasible), counted in ``degenerate.count``; outputs are always finite.
 
     Run-time totals: ``vectors``, ``mean_power()`` (average ||u||^2), ``fallbacks`` (learned methods:
     vectors where the feasibility step used zero forcing).
@@ -36,6 +39,9 @@ class slp_precoder(gr.sync_block):
                                                                   (np.complex64, self.k * self.m)],
                                out_sig=[(np.complex64, self.m)])
         self.bad = BadInputCounter(self.logger, "symbol vectors with non-finite symbols or channel (output zeros)")
+        self.degenerate = BadInputCounter(self.logger, "symbol vectors with a rank-deficient channel precoded by "
+                                                       "the exact CI QP (zero-channel users left out; u = 0 where "
+                                                       "infeasible)")
         # a model file belongs to the method it was given with; other methods use the shipped ones
         self._psk_order, self._qr, self._model, self._model_method = psk_order, qr, model, method
         self.vectors = 0
@@ -73,7 +79,7 @@ class slp_precoder(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        s = input_items[0][:n]
+        s = input_items[0][:n].reshape(n, self.k)  # a vlen-1 port arrives 1-D
         H = input_items[1][:n].reshape(n, self.k, self.m)
         ok = finite_rows(s, H) & np.all(np.abs(s) > 0, axis=1)
         out = np.zeros((n, self.m), np.complex128)
@@ -81,8 +87,16 @@ class slp_precoder(gr.sync_block):
             u, info = self.pre(H[ok], s[ok], return_info=True)
             out[ok] = u
             self.fallbacks += int(info["fallback"].sum())
+            self.degenerate.add(int(info["degenerate"].sum()))
         self.bad.add(int((~ok).sum()))
-        output_items[0][:n] = out.astype(np.complex64)
+        # finite by construction: a precoder output that overflowed complex64 becomes u = 0, counted
+        out64 = out.astype(np.complex64)
+        fin = np.isfinite(out64).all(axis=1)
+        if not fin.all():
+            out64[~fin] = 0
+            ok &= fin
+            self.bad.add(int((~fin).sum()), "precoder output overflowed complex64")
+        output_items[0][:n] = out64.reshape(output_items[0][:n].shape)
         self.vectors += int(ok.sum())
         self._power_sum += float(np.sum(np.abs(out[ok]) ** 2))
         return n
@@ -93,7 +107,8 @@ class mu_miso_channel(gr.sync_block):
 
     Inputs: 0 u, the M antenna samples (complex, vlen m); 1 the channel (complex, vlen k*m,
     row-major users x antennas, the same stream the precoder gets). Outputs 0..k-1: user i's
-    received sample (complex), ``n_i ~ CN(0, noise_var)``.
+    received sample (complex), ``n_i ~ CN(0, noise_var)``. Non-finite inputs are taken as 0
+    (``bad.count``), received samples beyond complex64 range are output as 0 (``overflow.count``).
     """
 
     def __init__(self, m=4, k=4, noise_var=1.0, seed=0):
@@ -105,6 +120,8 @@ class mu_miso_channel(gr.sync_block):
                                out_sig=[np.complex64] * self.k)
         self.set_noise_var(noise_var)
         self.rng = np.random.default_rng(seed)
+        self.bad = BadInputCounter(self.logger, "non-finite antenna samples or channel entries taken as 0")
+        self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
 
     def set_noise_var(self, noise_var):
         v = float(noise_var)
@@ -114,12 +131,13 @@ class mu_miso_channel(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        u = input_items[0][:n]
-        H = input_items[1][:n].reshape(n, self.k, self.m)
+        u = zero_nonfinite(input_items[0][:n].reshape(n, self.m), self.bad)  # vlen 1 arrives 1-D
+        H = zero_nonfinite(input_items[1][:n].reshape(n, self.k, self.m), self.bad)
         y = np.einsum("bkm,bm->bk", H, u)
         if self.noise_var > 0:
             w = self.rng.standard_normal((n, self.k, 2))  # item-major: independent of work() chunking
             y = y + np.sqrt(self.noise_var / 2) * (w[..., 0] + 1j * w[..., 1])
+        y = zero_nonfinite(y.astype(np.complex64), self.overflow)
         for i in range(self.k):
             output_items[i][:n] = y[:, i]
         return n
@@ -130,7 +148,8 @@ class psk_detector(gr.sync_block):
     ``[2 pi q / O, 2 pi (q+1) / O)`` holds the received sample (points ``exp(j pi (2q+1)/O)``;
     no channel knowledge needed: the precoder rotates the signal into the constructive region).
 
-    Input: the user's received sample (complex). Output: the index q (byte).
+    Input: the user's received sample (complex). Output: the index q (byte). A non-finite
+    sample is detected as index 0, counted in ``bad.count``.
     """
 
     def __init__(self, psk_order=4):
@@ -138,9 +157,10 @@ class psk_detector(gr.sync_block):
 
         self.order = check_psk_order(psk_order)
         gr.sync_block.__init__(self, name="psk_detector", in_sig=[np.complex64], out_sig=[np.uint8])
+        self.bad = BadInputCounter(self.logger, "non-finite samples detected as symbol 0")
 
     def work(self, input_items, output_items):
-        y = input_items[0]
+        y = zero_nonfinite(input_items[0], self.bad)  # a NaN sample is detected as symbol 0, counted
         n = len(y)
         ang = np.mod(np.angle(y), 2 * np.pi)
         output_items[0][:n] = np.minimum((ang * self.order / (2 * np.pi)).astype(np.int64), self.order - 1)

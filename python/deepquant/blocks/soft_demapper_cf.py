@@ -8,10 +8,12 @@ import pmt
 from gnuradio import gr
 
 from . import _kernels
-from ._common import BadInputCounter
+from ._common import BadInputCounter, configure_torch_threads, finite_llrs
 
 NOISE_VAR_SOURCES = ("param", "stream", "tag")
 METHODS = ("exact", "maxlog")
+#: smallest sigma^2 accepted as a parameter (float32's smallest normal is 1.2e-38)
+MIN_NOISE_VAR = 1e-30
 
 
 def check_params(bits_per_symbol, method, noise_var, noise_var_source="param"):
@@ -24,8 +26,9 @@ def check_params(bits_per_symbol, method, noise_var, noise_var_source="param"):
     if noise_var_source not in NOISE_VAR_SOURCES:
         raise ValueError(f"soft_demapper_cf: noise_var_source must be one of {NOISE_VAR_SOURCES}, "
                          f"got {noise_var_source!r}")
-    if not (np.isfinite(noise_var) and noise_var > 0):
-        raise ValueError(f"soft_demapper_cf: noise_var must be a positive finite number, got {noise_var}")
+    if not (np.isfinite(noise_var) and noise_var >= MIN_NOISE_VAR):
+        raise ValueError(f"soft_demapper_cf: noise_var must be a finite number >= {MIN_NOISE_VAR:g} (positive, and "
+                         f"representable in float32 with headroom), got {noise_var}")
 
 
 class soft_demapper_cf(gr.interp_block):
@@ -56,6 +59,10 @@ class soft_demapper_cf(gr.interp_block):
 
     Symbols with non-finite y or h, or a sigma^2 that is not positive and finite, produce zero
     LLRs ("no information"); they are counted in ``bad_count`` and logged (rate-limited).
+    Outputs are finite by construction: symbols whose float32 LLRs overflow (|h| ~ 1e20,
+    sigma^2 ~ 1e-40 from a stream or tag) are demapped again in float64, every LLR is clipped to
+    |L| <= 1e30, and such symbols are counted (``overflow_count``, in ``bad_count``). The
+    ``noise_var`` parameter must be >= 1e-30.
     """
 
     def __init__(self, bits_per_symbol=6, method="exact", noise_var=1.0, channel_input=False,
@@ -78,14 +85,28 @@ class soft_demapper_cf(gr.interp_block):
         self._bad = BadInputCounter(self.logger, "symbol(s) with non-finite y/h or invalid noise "
                                                  "variance demapped to zero LLRs")
         self._demapper = _kernels.qam_demapper(self.k)
+        self._overflow = BadInputCounter(self.logger, "symbol(s) beyond float32 range (|h| or |y| ~ 1e20, "
+                                                      "sigma^2 ~ 1e-40) demapped in float64 (zero LLRs where "
+                                                      "that fails too)")
+        self.bad_tags = 0
+        self._bad_tags = BadInputCounter(self.logger, f"'{noise_var_tag}' tag(s) with a non-numeric value ignored")
+        configure_torch_threads()
+        from ..phy import mapping
+
+        self._mapping = mapping
 
     @property
     def bad_count(self) -> int:
-        return self._bad.count
+        """Symbols with invalid input (zero LLRs) plus those beyond float32 range."""
+        return self._bad.count + self._overflow.count
+
+    @property
+    def overflow_count(self) -> int:
+        return self._overflow.count
 
     def set_noise_var(self, noise_var):
-        if not (np.isfinite(noise_var) and noise_var > 0):
-            self.logger.error(f"ignoring noise_var={noise_var}: must be positive and finite")
+        if not (np.isfinite(noise_var) and noise_var >= MIN_NOISE_VAR):
+            self.logger.error(f"ignoring noise_var={noise_var}: must be finite and >= {MIN_NOISE_VAR:g}")
             return
         self.noise_var = float(noise_var)
 
@@ -101,9 +122,9 @@ class soft_demapper_cf(gr.interp_block):
         for tag in sorted(self.get_tags_in_window(0, 0, n, self.noise_var_tag), key=lambda t: t.offset):
             try:
                 v = float(pmt.to_double(tag.value))
-            except Exception:  # a non-numeric tag value
-                self.logger.error(f"ignoring '{pmt.symbol_to_string(self.noise_var_tag)}' tag with "
-                                  f"non-numeric value {tag.value}")
+            except Exception:  # a non-numeric tag value: ignored, counted
+                self.bad_tags += 1
+                self._bad_tags.add(1, pmt.write_string(tag.value)[:40])
                 continue
             nv[tag.offset - start:] = v
             self.noise_var = v  # persists into the next call
@@ -130,6 +151,18 @@ class soft_demapper_cf(gr.interp_block):
         bad = self._demapper.demap_into(y, h, nv, self.method == "maxlog", out)
         if bad:
             self._bad.add(int(bad))
+        fn = self._mapping.demap_exact if self.method == "exact" else self._mapping.demap_maxlog
+
+        def recompute(rows):  # float64; max-log (the high-SNR limit, no exponentials) where exact overflows
+            hr = None if h is None else h[rows]
+            r = np.asarray(fn(y[rows], hr, nv[rows], self.k, dtype="float64")).reshape(len(rows), self.k)
+            bad = ~np.isfinite(r).all(axis=1)
+            if bad.any():
+                r[bad] = np.asarray(self._mapping.demap_maxlog(y[rows][bad], None if hr is None else hr[bad],
+                                                               nv[rows][bad], self.k, dtype="float64")).reshape(-1, self.k)
+            return r
+        # rows the float32 kernel overflowed (|h| or |y| ~ 1e20, sigma^2 ~ 1e-40): float64, clipped, counted
+        finite_llrs(out.reshape(n, self.k), recompute, self._overflow)
         if self.llr_clip > 0:
             np.clip(out, -self.llr_clip, self.llr_clip, out=out)
         return n * self.k

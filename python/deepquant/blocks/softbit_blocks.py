@@ -21,6 +21,26 @@ _META_SKIP = {"packet_len"}
 OUT_BUFFER_ITEMS = 1 << 16  # decompressor output buffer (floats): ~100 frames of 648 LLRs per call
 
 
+def _tag_length(v):
+    """An LLR count from a length tag: an integer PMT, or a real one holding an integer value
+    (e.g. a ``packet_len`` written as a double); None otherwise."""
+    try:
+        if pmt.is_integer(v) or pmt.is_uint64(v):
+            return int(pmt.to_python(v))
+        if pmt.is_real(v):
+            f = float(pmt.to_double(v))
+            return int(f) if np.isfinite(f) and f == int(f) else None
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
+def _check_bits(bits, who):
+    if int(bits) < 0:
+        raise ValueError(f"{who}: bits must be >= 0 (0 = the codec's default), got {bits}")
+    return int(bits)
+
+
 def _pmt_to_py(v):
     try:
         return pmt.to_python(v)
@@ -61,6 +81,10 @@ class softbit_compressor(gr.sync_block):
     ``llr_count`` (``frames`` for containers) and every tag found on the first frame's first
     item except the length tag (e.g. a ``packet_id``).  ``bytes_out`` / ``frames_out`` count
     what was produced.
+
+    Bad input never stops the block: NaN/inf LLRs are compressed as 0 (``nonfinite``); a length
+    tag that is not a positive multiple of K (integer, or a double holding one) up to what a frame
+    holds is ignored and LLRs of incomplete frames are dropped (``bad.count``).
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", frame_len=108, model="", len_tag_key="packet_len",
@@ -68,8 +92,11 @@ class softbit_compressor(gr.sync_block):
         gr.sync_block.__init__(self, name="softbit_compressor", in_sig=[np.float32], out_sig=None)
         from ..softbit import make_codec
 
+        from ..softbit.frame import MAX_LATENTS
+
         if int(frame_len) < 1:
             raise ValueError(f"softbit_compressor: frame_len must be >= 1, got {frame_len}")
+        bits = _check_bits(bits, "softbit_compressor")
         opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
         if pdu_format not in ("frame", "container"):
@@ -79,6 +106,11 @@ class softbit_compressor(gr.sync_block):
         if record_crc not in RECORD_CRCS:
             raise ValueError(f"softbit_compressor: record_crc must be one of {sorted(RECORD_CRCS)}, got {record_crc!r}")
         self.pdu_format, self.record_crc = pdu_format, record_crc
+        #: channel uses per frame the container can hold (its latent count is < MAX_LATENTS)
+        self._max_rows = (MAX_LATENTS - 1) // self.codec.streams
+        if int(frame_len) > self._max_rows:
+            raise ValueError(f"softbit_compressor: frame_len {frame_len} is more than a {method} frame holds "
+                             f"({self._max_rows} channel uses); use a smaller frame_len")
         self.k = int(bits_per_symbol)
         self.frame_len = int(frame_len)
         self.len_tag_key = len_tag_key
@@ -95,6 +127,8 @@ class softbit_compressor(gr.sync_block):
         self.bytes_out = 0
         self.frames_out = 0
         self.bad = BadInputCounter(self.logger, "LLRs dropped by softbit_compressor")
+        self.nonfinite = 0
+        self._nonfinite = BadInputCounter(self.logger, "non-finite LLRs compressed as 0")
         self._basic = None  # this block as a gr.basic_block (for the C++ publisher), set on first use
 
     def _publish(self, frames, metas):
@@ -116,6 +150,11 @@ class softbit_compressor(gr.sync_block):
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
+        fin = np.isfinite(x)
+        if not fin.all():  # NaN/inf LLRs carry no usable information: stored as 0, counted
+            x = np.where(fin, x, np.float32(0))
+            self.nonfinite += int(n - np.count_nonzero(fin))
+            self._nonfinite.add(int(n - np.count_nonzero(fin)))
         base = self.nitems_read(0)
         tags = self.get_tags_in_window(0, 0, n)
         # split the input at tags so that a frame-start tag is seen at the right place
@@ -137,9 +176,10 @@ class softbit_compressor(gr.sync_block):
             if self._buf.size:
                 self.bad.add(self._buf.size, "incomplete frame before a new length tag")
                 self._buf = np.zeros(0, np.float32)
-            length = int(pmt.to_long(t.value))
-            if length <= 0 or length % self.k:
-                self.bad.add(1, f"length tag {length} is not a positive multiple of {self.k}")
+            length = _tag_length(t.value)
+            if length is None or length <= 0 or length % self.k or length // self.k > self._max_rows:
+                self.bad.add(1, f"length tag {pmt.write_string(t.value)[:40]} is not a positive multiple of "
+                                f"{self.k} up to {self._max_rows * self.k} (ignored: fixed frame_len framing)")
                 self._cur_len = None
             else:
                 self._cur_len = length
@@ -160,14 +200,22 @@ class softbit_compressor(gr.sync_block):
             return
         block = self._buf[: nf * flen].reshape(nf, flen // self.k, self.k)
         self._buf = self._buf[nf * flen:]
+        try:
+            if self.pdu_format == "container":
+                frames = [self.codec.encode_container(block, snr_db=self._snr, record_crc=self.record_crc)]
+            else:
+                frames = self.codec.encode_frames(block, snr_db=self._snr)
+        except (ValueError, RuntimeError) as e:  # never stop the flowgraph: drop the frames, counted
+            self.bad.add(block.size, f"encoder failed: {e}")
+            self._pending_meta = {}
+            self._cur_len = None
+            return
         if self.pdu_format == "container":
-            frames = [self.codec.encode_container(block, snr_db=self._snr, record_crc=self.record_crc)]
             m = dict(self._pending_meta)
             m["frames"] = pmt.from_long(nf)
             m["_n"] = nf * flen
             metas = [m]
         else:
-            frames = self.codec.encode_frames(block, snr_db=self._snr)
             metas = []
             for i in range(nf):
                 m = dict(self._pending_meta) if i == 0 else {}
@@ -199,13 +247,15 @@ class softbit_decompressor(gr.sync_block):
     (:mod:`softbit.container`); every frame becomes one tagged run of LLRs.  Invalid PDUs or
     container records (truncated, corrupted, foreign) are dropped, counted in ``bad_frames`` and
     logged (rate-limited); the flowgraph keeps running.  PDU meta entries become tags on the
-    first LLR of the PDU's first frame.
+    first LLR of the PDU's first frame.  Entries whose key is not a
+    symbol are skipped, counted in ``bad_meta``.
     """
 
     def __init__(self, bits_per_symbol=6, method="learned", model="", bits=0, len_tag_key="packet_len"):
         gr.sync_block.__init__(self, name="softbit_decompressor", in_sig=None, out_sig=[np.float32])
         from ..softbit import make_codec
 
+        bits = _check_bits(bits, "softbit_decompressor")
         opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
         if hasattr(self.codec, "lut"):
@@ -227,6 +277,8 @@ class softbit_decompressor(gr.sync_block):
         self.bad_frames = 0
         self.bytes_in = 0
         self._bad = BadInputCounter(self.logger, "invalid soft-bit frames dropped")
+        self.bad_meta = 0
+        self._bad_meta = BadInputCounter(self.logger, "PDU meta entries without a symbol key not turned into tags")
 
     # Messages are handled on this block's thread between work() calls: the handler only queues
     # the PDU; work() decodes everything queued in one batch (one rANS call for all frames, one
@@ -272,11 +324,15 @@ class softbit_decompressor(gr.sync_block):
     def _tag_frame(self, off, meta, size):
         if self.len_tag is not None:
             self.add_item_tag(0, off, self.len_tag, pmt.from_long(size))
-        if pmt.is_dict(meta) and not pmt.eq(meta, self._empty):
+        if pmt.is_dict(meta) and not pmt.is_null(meta) and not pmt.eq(meta, self._empty):
             items = pmt.dict_items(meta)
             for i in range(pmt.length(items)):
                 kv = pmt.nth(i, items)
                 key = pmt.car(kv)
+                if not pmt.is_symbol(key):  # a tag key must be a symbol: entry dropped, counted
+                    self.bad_meta += 1
+                    self._bad_meta.add(1, f"key {pmt.write_string(key)[:40]}")
+                    continue
                 if self.len_tag is None or not pmt.eq(key, self.len_tag):
                     self.add_item_tag(0, off, key, pmt.cdr(kv))
 

@@ -224,22 +224,17 @@ class TBQEstimator(ChannelEstimator):
     @classmethod
     def load(cls, path) -> "TBQEstimator":
         """Load a ``.safetensors`` model (no pickle); its metadata holds the config."""
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
-
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"channel-estimation model not found: {path}")
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-        if "deepquant" not in meta:
-            raise ValueError(f"{path} is not a gr-deepquant channel-estimation model (no metadata)")
-        config = json.loads(meta["deepquant"])
+        from ..modelfile import json_meta, naming, read_safetensors
         from .train import FORMAT, FORMAT_VERSION
 
-        if config.get("format") != FORMAT or int(config.get("version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported model format {config.get('format')} v{config.get('version')}")
-        est = cls(load_file(str(path)), config)
+        path = Path(path)
+        kind = "channel-estimation"
+        md, tensors = read_safetensors(path, kind)
+        config = json_meta(md, "deepquant", path, kind)
+        with naming(path, kind):
+            if config.get("format") != FORMAT or int(config.get("version", 0)) > FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported model format {config.get('format')} v{config.get('version')}")
+            est = cls(tensors, config)
         est.path = path
         return est
 

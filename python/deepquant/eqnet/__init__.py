@@ -44,11 +44,15 @@ class EQNetRuntime:
         Raise :class:`ModelFileError` when the file is for another configuration.
     need_estimator : bool
         Raise when the file has no f_E (detection impossible).
+    variant : {'l', 'p'}, optional
+        Raise when the file is of the other EQ-Net variant.
     """
 
-    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript"):
+    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript",
+                 variant=None):
         self.path = str(path)
-        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator)
+        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator,
+                                                       variant=variant)
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
         self.latent_dim = self.net.latent_dim
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
@@ -77,7 +81,8 @@ class EQNetRuntime:
 
     @classmethod
     def shipped(cls, nr: int, nt: int, k: int, variant: str = "l", need_estimator: bool = True):
-        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator)
+        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator,
+                   variant=variant)
 
     @property
     def has_estimator(self) -> bool:
@@ -98,6 +103,44 @@ class EQNetRuntime:
             nv = nv.expand(y.shape[0])
         with torch.inference_mode():
             return self.net.f_e(y, H, nv)
+
+    @property
+    def trained_snr_db(self):
+        """(lowest, highest) training SNR of the model (dB, ``E||H||_F^2 / sigma^2``), or None when
+        the file does not record it."""
+        grid = (self.meta.get("config") or {}).get("snr_db")
+        try:
+            g = [float(v) for v in grid]
+        except (TypeError, ValueError):
+            return None
+        return (min(g), max(g)) if g else None
+
+    def channel_snr_range_db(self):
+        """The per-channel-use SNR ``||H||_F^2 / sigma^2`` (dB) the model saw in training: the
+        training SNR range widened by the 5 % / 95 % quantiles of ``||H||_F^2 / (Nr Nt)`` under
+        i.i.d. Rayleigh fading (a Gamma(Nr Nt) variable over Nr Nt); None if unknown. For 2x2
+        trained at 15.5..30.5 dB: about 10.8..33.4 dB."""
+        rng = self.trained_snr_db
+        if rng is None:
+            return None
+        from scipy.stats import gamma
+
+        n = self.nr * self.nt
+        q05, q95 = gamma.ppf([0.05, 0.95], n) / n
+        return rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95)
+
+    def in_trained_range(self, H, noise_var) -> np.ndarray:
+        """[B] bool: channel uses whose SNR ``||H||_F^2 / sigma^2`` lies in
+        :meth:`channel_snr_range_db` (all True when the range is unknown)."""
+        H = np.asarray(H)
+        nv = np.asarray(noise_var, np.float64).reshape(-1)
+        r = self.channel_snr_range_db()
+        if r is None:
+            return np.ones(H.shape[0], dtype=bool)
+        p = np.sum(np.abs(H.reshape(H.shape[0], -1)).astype(np.float64) ** 2, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snr = 10 * np.log10(p / nv)
+        return (snr >= r[0]) & (snr <= r[1])
 
     def detect(self, y, H, noise_var) -> np.ndarray:
         """Estimation mode: y [B, Nr], H [B, Nr, Nt], sigma^2 [B] -> LLRs [B, Nt K] float32."""
@@ -203,7 +246,7 @@ def runtime(nr: int, nt: int, k: int, variant: str, model: str = "") -> EQNetRun
         rt = _CACHE.get(key)
         if rt is None:
             if model:
-                rt = EQNetRuntime(model, expect=(nr, nt, k), need_estimator=False)
+                rt = EQNetRuntime(model, expect=(nr, nt, k), need_estimator=False, variant=variant)
             else:
                 rt = EQNetRuntime.shipped(nr, nt, k, variant, need_estimator=False)
             _CACHE[key] = rt

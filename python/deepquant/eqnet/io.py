@@ -27,8 +27,7 @@ SHIPPED = {
 }
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be used: wrong format, version, shape or configuration."""
+from ..modelfile import ModelFileError  # noqa: E402,F401 - re-exported: EQ-Net's loader error
 
 
 def shipped_dir() -> Path:
@@ -67,22 +66,11 @@ def save(path, net, codebooks: dict, meta: dict) -> Path:
 
 def read(path) -> Tuple[dict, dict]:
     """(tensors, meta) of a model file; raises ModelFileError with a reason and a fix."""
-    from safetensors import safe_open
+    from ..modelfile import json_meta, read_safetensors
 
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"EQ-Net model file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            md = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelFileError(f"{path} is not a readable safetensors file ({e}); re-export the model with "
-                             f"`deepquant train eqnet`") from None
-    try:
-        meta = json.loads(md["deepquant"])
-    except (KeyError, json.JSONDecodeError):
-        raise ModelFileError(f"{path} has no deepquant metadata: not an EQ-Net model file") from None
+    md, tensors = read_safetensors(path, "EQ-Net", framework="pt")
+    meta = json_meta(md, "deepquant", path, "EQ-Net")
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path} is a {meta.get('format')!r} file, not an EQ-Net model ({FORMAT!r})")
     if meta.get("version") != VERSION:
@@ -91,7 +79,8 @@ def read(path) -> Tuple[dict, dict]:
     return tensors, meta
 
 
-def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bool = False):
+def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bool = False,
+         variant: Optional[str] = None):
     """Load a model file into an :class:`.models.EQNet` (eval mode) and its codebooks.
 
     Parameters
@@ -100,11 +89,29 @@ def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bo
         The configuration the caller is wired for; a mismatch raises ModelFileError naming both.
     need_estimator : bool
         Raise if the file has no estimation encoder f_E (a stage-1-only model).
+    variant : {'l', 'p'}, optional
+        The EQ-Net variant the caller asked for (EQ-Net-L / EQ-Net-P); a file of the other
+        variant raises ModelFileError.
+
+    Any bad file (missing, truncated, foreign, NaN weights, metadata of the wrong type or
+    describing a network larger than the file) raises ModelFileError naming the file.
     """
+    from ..modelfile import naming
+
+    with naming(path, "EQ-Net"):
+        return _load(path, expect, need_estimator, variant)
+
+
+def _load(path, expect, need_estimator, variant):
+    from ..modelfile import check_param_budget, meta_param_count
     from .models import EQNet
 
     tensors, meta = read(path)
     cfg = (int(meta["nr"]), int(meta["nt"]), int(meta["k"]))
+    if variant is not None and meta.get("variant") != variant:
+        raise ModelFileError(f"EQ-Net model {path} is an EQ-Net-{str(meta.get('variant')).upper()} model, but "
+                             f"EQ-Net-{variant.upper()} (method eqnet_{variant}) was asked for; pass it with the "
+                             f"method eqnet_{meta.get('variant')} or give an EQ-Net-{variant.upper()} file")
     if expect is not None and tuple(int(v) for v in expect) != cfg:
         raise ModelFileError(f"EQ-Net model {path} is for {cfg[0]}x{cfg[1]} with {cfg[2]} bits per symbol, but "
                              f"the block is configured for {expect[0]}x{expect[1]} with {expect[2]} bits per symbol")
@@ -112,7 +119,11 @@ def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bo
     if need_estimator and not has_fe:
         raise ModelFileError(f"EQ-Net model {path} has no estimation encoder (stage 2 not trained): it can "
                              f"quantize LLRs but not detect")
-    net = EQNet(*cfg, **meta["arch"], with_estimator=has_fe)
+    arch = meta["arch"]
+    if not isinstance(arch, dict):
+        raise ModelFileError(f"EQ-Net model {path}: 'arch' metadata is not an object")
+    check_param_budget(meta_param_count(lambda: EQNet(*cfg, **arch, with_estimator=has_fe)), path, "EQ-Net")
+    net = EQNet(*cfg, **arch, with_estimator=has_fe)
     state = {k: v for k, v in tensors.items() if not k.startswith("codebook.")}
     try:
         net.load_state_dict(state, strict=True)

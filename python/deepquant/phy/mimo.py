@@ -296,8 +296,11 @@ def _run(ca, ct, g, phi_a, phi_u, k, maxlog, lo, work=None):
     if maxlog:
         return T
     # exp cannot overflow (f <= 0, == 0 at the best level, so the sum is >= 1); floored against
-    # denormals (mapping._EXP_FLOOR).
-    f.clamp_(min=_EXP_FLOOR[lo]).exp_()
+    # denormals (mapping._EXP_FLOOR). The ceiling 0 keeps that true when the best level was found
+    # in float32 next to a decision boundary at very high SNR (a neighbour of the true best: its
+    # offset f ~ 1e-7 |t| > 0 overflowed exp and gave NaN LLRs, issue 18); the error it leaves is
+    # that relative size.
+    f.clamp_(min=_EXP_FLOOR[lo], max=0.0).exp_()
     return T.add_(f.sum(2).log_().sum(1))
 
 

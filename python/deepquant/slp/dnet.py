@@ -488,15 +488,12 @@ def save_model(path, net: SlpDNet, meta: dict):
 
 
 def _read_file(path):
-    from safetensors import safe_open
+    """-> (meta, tensors); ValueError naming the file if it is missing, unreadable, holds NaN/inf
+    or has no SLP-DNet metadata."""
+    from ..modelfile import json_meta, read_safetensors
 
-    with safe_open(str(path), framework="numpy") as f:
-        md = f.metadata() or {}
-        if "meta" not in md:
-            raise ValueError(f"{path}: not an SLP-DNet model file (no 'meta' metadata)")
-        meta = json.loads(md["meta"])
-        t = {k: f.get_tensor(k) for k in f.keys()}
-    return meta, t
+    md, t = read_safetensors(path, "SLP-DNet")
+    return json_meta(md, "meta", path, "SLP-DNet"), t
 
 
 def convert_file(src, dst):
@@ -521,7 +518,19 @@ def convert_file(src, dst):
 
 def load_model(path) -> SlpDNet:
     """Load a model file (format 2): bit-packed weights decoded, float16 tensors read back into
-    float32 (the network's dtypes), eval mode, BatchNorm folded for inference."""
+    float32 (the network's dtypes), eval mode, BatchNorm folded for inference.
+
+    Any bad file (missing, truncated, foreign, NaN weights, metadata of the wrong type or
+    describing a network larger than the file) raises ValueError naming the file."""
+    from ..modelfile import naming
+
+    with naming(path, "SLP-DNet"):
+        return _load_model(path)
+
+
+def _load_model(path) -> SlpDNet:
+    from ..modelfile import check_param_budget, meta_param_count
+
     meta, t = _read_file(path)
     fmt = meta.get("format")
     if fmt in LEGACY_FORMATS:
@@ -532,6 +541,7 @@ def load_model(path) -> SlpDNet:
     if fmt != FORMAT:
         raise ValueError(f"{path}: not an SLP-DNet model file (format {fmt!r}, expected {FORMAT!r})")
     cfg = DNetConfig(**meta["config"])
+    check_param_budget(meta_param_count(lambda: SlpDNet(cfg)), path, "SLP-DNet")
     net = SlpDNet(cfg)
     sd = {}
     for name in net.state_dict():

@@ -28,6 +28,10 @@ import numpy as np
 
 from . import problem as pb
 
+#: relative singular-value threshold below which a channel counts as rank-deficient
+_RANK_TOL = 1e-7
+_SOLVED = ("Solved", "AlmostSolved")
+
 LEARNED = ("fp32", "binary", "ternary", "sq-binary", "sq-ternary")
 METHODS = LEARNED + ("optimization", "block", "zf")
 
@@ -39,6 +43,18 @@ def models_dir() -> Path:
 def shipped_model_path(weights: str, m: int, k: int, psk_order: int, qr: float = 0.5) -> Path:
     q = f"-qr{int(round(100 * qr)):02d}" if weights.startswith("sq-") else ""
     return models_dir() / f"slp-dnet-{weights}{q}-m{m}k{k}-psk{psk_order}.safetensors"
+
+
+def degenerate_channels(H) -> np.ndarray:
+    """[B] bool: channels H [B, K, M] of rank < K (smallest singular value <= 1e-7 x the largest,
+    or H = 0), where zero forcing and the block-level beamformer are undefined."""
+    H = np.asarray(H)
+    if H.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    sv = np.linalg.svd(H, compute_uv=False)
+    if H.shape[1] > H.shape[2]:  # more users than antennas: always rank-deficient
+        return np.ones(H.shape[0], dtype=bool)
+    return ~(sv[:, -1] > _RANK_TOL * sv[:, 0])
 
 
 class SlpPrecoder:
@@ -118,7 +134,8 @@ class SlpPrecoder:
         """H [B, K, M] complex, s [B, K] complex unit-modulus PSK symbols -> u [B, M] complex128.
 
         With ``return_info``, also a dict: ``fallback`` [B] bool (learned methods: zero forcing
-        used by the feasibility step).
+        used by the feasibility step) and ``degenerate`` [B] bool (rank-deficient channels, or rows
+        where the method failed numerically, precoded by :meth:`_feasible_fallback`).
         """
         H = np.asarray(H, dtype=np.complex128)
         s = np.asarray(s, dtype=np.complex128)
@@ -128,19 +145,59 @@ class SlpPrecoder:
             raise ValueError(f"s must be [B, {self.k}] matching H, got {s.shape}")
         B = H.shape[0]
         fb = np.zeros(B, dtype=bool)
-        if B == 0:
-            u = np.zeros((0, self.m), np.complex128)
-        elif self.method in LEARNED:
+        u = np.zeros((B, self.m), np.complex128)
+        degen = degenerate_channels(H) if self.method != "optimization" else np.zeros(B, dtype=bool)
+        ok = ~degen
+        if ok.any():
+            try:
+                u_ok, fb_ok = self._precode(H[ok], s[ok])
+            except (np.linalg.LinAlgError, RuntimeError):  # numerically singular beyond the rank test
+                u_ok, fb_ok = np.full((int(ok.sum()), self.m), np.nan, np.complex128), np.zeros(int(ok.sum()), bool)
+            u[ok], fb[ok] = u_ok, fb_ok
+            bad = ok & ~np.isfinite(u).all(axis=1)
+            degen |= bad
+        if degen.any():
+            u[degen] = self._feasible_fallback(H[degen], s[degen])
+        return (u, {"fallback": fb, "degenerate": degen}) if return_info else u
+
+    def _precode(self, H, s):
+        fb = np.zeros(H.shape[0], dtype=bool)
+        if self.method in LEARNED:
             from . import dnet
 
-            u, fb = dnet.precode(self.net, H, s, self.gamma)
-        elif self.method == "optimization":
-            u = self._optimization(H, s)
-        elif self.method == "zf":
-            u = pb.zf_precoder(H, s, self.gamma)
-        else:
-            u = self._block(H, s)
-        return (u, {"fallback": fb}) if return_info else u
+            return dnet.precode(self.net, H, s, self.gamma)
+        if self.method == "optimization":
+            return self._optimization(H, s), fb
+        if self.method == "zf":
+            return pb.zf_precoder(H, s, self.gamma), fb
+        return self._block(H, s), fb
+
+    def _feasible_fallback(self, H, s):
+        """Rank-deficient channels (where zero forcing, the block-level beamformer and SLP-DNet's
+        feasibility step are undefined): users whose channel row is zero cannot be served by any
+        precoder and are left out; the others get the exact per-vector CI QP (``optimization``).
+        Where that QP is infeasible as well (e.g. two users with the same channel and different
+        symbols) the output is u = 0. Always finite."""
+        from . import solvers as sv
+
+        out = np.zeros((H.shape[0], self.m), np.complex128)
+        rownorm = np.linalg.norm(H, axis=2)  # [B, K]
+        scale = rownorm.max(axis=1, keepdims=True)
+        active = rownorm > _RANK_TOL * np.where(scale > 0, scale, 1.0)
+        active &= scale > 0
+        for b in range(H.shape[0]):
+            a = active[b]
+            if not a.any():
+                continue
+            G, h = pb.constraint_matrices(H[b:b + 1, a], s[b:b + 1, a], self.psk_order, self.gamma)
+            try:
+                x, status = sv.SlpQpSolver(self.m, int(a.sum())).solve_one(G[0], h[0])
+            except Exception:  # noqa: BLE001 - solver failure: neutral output
+                continue
+            u = pb.to_complex(x[None])[0]
+            if status in _SOLVED and np.isfinite(u).all():
+                out[b] = u
+        return out
 
     def _optimization(self, H, s):
         from . import solvers as sv
@@ -150,7 +207,9 @@ class SlpPrecoder:
         G, h = pb.constraint_matrices(H, s, self.psk_order, self.gamma)
         x = np.empty((H.shape[0], 2 * self.m))
         for b in range(H.shape[0]):
-            x[b], _ = self._qp.solve_one(G[b], h[b])
+            x[b], status = self._qp.solve_one(G[b], h[b])
+            if status not in _SOLVED:  # infeasible: handled by _feasible_fallback
+                x[b] = np.nan
         return pb.to_complex(x)
 
     def _block(self, H, s):

@@ -45,6 +45,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..modelfile import json_meta, naming, read_safetensors
 from . import frame as fr
 from .entropy import SEG_ROWS
 
@@ -88,15 +89,11 @@ def save_tensors(path, tensors: dict, meta: dict) -> Path:
 
 
 def load_tensors(path):
-    """-> (tensors dict of numpy arrays, meta dict, model id int)."""
-    from safetensors import safe_open
-
+    """-> (tensors dict of numpy arrays, meta dict, model id int). ValueError (ModelFileError)
+    naming the file when it is missing, unreadable, not a soft-bit model or holds NaN/inf."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"soft-bit model file not found: {path}")
-    with safe_open(str(path), framework="numpy") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-        meta = json.loads((f.metadata() or {}).get("meta", "{}"))
+    md, tensors = read_safetensors(path, "soft-bit")
+    meta = json_meta(md, "meta", path, "soft-bit")
     return tensors, meta, model_id_of(tensors)
 
 
@@ -262,6 +259,10 @@ class Codec:
                 continue
             try:
                 self._check_table(rec[0])
+                limit = self.max_rows(len(rec[2]))
+                if rec[1] > limit:  # bound the work before decoding
+                    raise fr.FrameError(f"latent count {rec[1] * self.streams} is impossible for a {len(rec[2])}-byte "
+                                        f"{self.method} payload (at most {limit * self.streams})")
             except fr.FrameError as e:
                 errors[i] = str(e)
                 continue
@@ -283,6 +284,18 @@ class Codec:
 
     def _check_table(self, table_id: int) -> None:
         """Raise FrameError if ``table_id`` is unknown to this codec."""
+
+    def max_rows(self, payload_bytes: int) -> int:
+        """Most rows (channel uses) a valid payload of ``payload_bytes`` can hold: exact for the
+        fixed-rate codecs, ``8 P / min_row_bits`` (+ 32 bits of coder state) for range-coded ones
+        (:meth:`RansCoder.min_row_bits`). Frames announcing more are rejected before decoding, so a
+        forged latent count costs no more than decoding a valid frame of that size."""
+        bits = self._row_bits()
+        return int((8 * int(payload_bytes) + (32 if self.entropy_coded else 0)) // max(bits, 1e-9))
+
+    def _row_bits(self) -> float:
+        """Exact bits per row (fixed rate) or a lower bound (range coded)."""
+        return self.coder.min_row_bits() if self.entropy_coded else 8.0 * self.bits_per_symbol
 
     def _decode_batch(self, payloads, tids, rows):
         """Payloads -> (float32 (sum rows, K), per-frame error or None); generic fallback."""
@@ -350,30 +363,37 @@ class AutoencoderCodec(Codec):
 
         kind = "learned" if method == "learned" else "deepllr"
         path = Path(model) if model else default_model_path(kind, self.bits_per_symbol)
-        tensors, meta, mid = load_tensors(path)
-        if int(meta.get("bits_per_symbol", -1)) != self.bits_per_symbol:
-            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {self.bits_per_symbol}")
-        self.path, self.meta, self.model_id = path, meta, mid
-        self.method, self.code, self.streams = method, _BASE_CODE[method], core.LATENT_DIM
-        self.entropy_coded = method in ("learned", "deepllr-ec")
-        self.enc_layers = _mlp_layers(tensors, "net.encoder")
-        self.dec_layers = _mlp_layers(tensors, "net.decoder")
-        # the encoder in C++ (AVX2/FMA; ~4x numpy): weights back in torch's (out, in) layout
-        self.encoder = dq.mlp_f32([w.T.copy() for w, _ in self.enc_layers], [b for _, b in self.enc_layers], True)
-        self.kernel = core.latent_kernel()
-        self.levels = core.latent_levels()
-        if "entropy.chain_marg" in tensors:
-            from .entropy import RansChainCoder
+        with naming(path, "soft-bit"):
+            tensors, meta, mid = load_tensors(path)
+            if int(meta.get("bits_per_symbol", -1)) != self.bits_per_symbol:
+                raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {self.bits_per_symbol}")
+            self.path, self.meta, self.model_id = path, meta, mid
+            self.method, self.code, self.streams = method, _BASE_CODE[method], core.LATENT_DIM
+            self.entropy_coded = method in ("learned", "deepllr-ec")
+            self.enc_layers = _mlp_layers(tensors, "net.encoder")
+            self.dec_layers = _mlp_layers(tensors, "net.decoder")
+            # the encoder in C++ (AVX2/FMA; ~4x numpy): weights back in torch's (out, in) layout
+            self.encoder = dq.mlp_f32([w.T.copy() for w, _ in self.enc_layers], [b for _, b in self.enc_layers], True)
+            self.kernel = core.latent_kernel()
+            self.levels = core.latent_levels()
+            if "entropy.chain_marg" in tensors:
+                from .entropy import RansChainCoder
 
-            self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
-                                 "c1": tensors["entropy.chain_c1"].astype(np.float64),
-                                 "c2": tensors["entropy.chain_c2"].astype(np.float64)}
-            self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
-        else:
-            self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
-            self.coder = RansCoder(self.coder_tables["tables"])
-        self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
-        self._lut = None
+                self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
+                                     "c1": tensors["entropy.chain_c1"].astype(np.float64),
+                                     "c2": tensors["entropy.chain_c2"].astype(np.float64)}
+                self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
+            else:
+                self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
+                self.coder = RansCoder(self.coder_tables["tables"])
+            self.refined = (tensors.get("decoder.refined_cells"), tensors.get("decoder.refined_llr"))
+            self._lut = None
+            # shapes checked now (a foreign or crafted file fails here, not on the first frame)
+            z = _run_mlp(self.enc_layers, np.zeros((1, self.bits_per_symbol), np.float32))
+            x = _run_mlp(self.dec_layers, np.zeros((1, core.LATENT_DIM), np.float32))
+            if z.shape != (1, core.LATENT_DIM) or x.shape != (1, self.bits_per_symbol):
+                raise ValueError(f"encoder/decoder map K={self.bits_per_symbol} -> {z.shape[1]} -> {x.shape[1]}, "
+                                 f"expected {self.bits_per_symbol} -> {core.LATENT_DIM} -> {self.bits_per_symbol}")
 
     def latents(self, llrs: np.ndarray) -> np.ndarray:
         """Quantized latent indices: LLRs ``(n, K)`` -> uint8 ``(n, 3)``."""
@@ -421,6 +441,9 @@ class AutoencoderCodec(Codec):
         # field carries the segment length
         payloads = self.coder.encode_segmented(sym, SEG_ROWS)
         return [(SEG_ROWS, n, p) for p in payloads]
+
+    def _row_bits(self) -> float:
+        return self.coder.min_row_bits() if self.entropy_coded else 6.0 * self.streams
 
     def _check_table(self, table_id):
         if self.entropy_coded and table_id == 0:
@@ -502,26 +525,27 @@ class ScalarCodec(Codec):
         else:
             raise ValueError(f"entropy-coded designs with a cell count that is not a power of two stop at 16, got {m}")
         path = Path(model) if model else default_model_path("scalar", k)
-        tensors, meta, mid = load_tensors(path)
-        if int(meta.get("bits_per_symbol", -1)) != k:
-            raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
-        if int(meta.get("format", 1)) < SCALAR_FORMAT:
-            raise ValueError(f"{path} is a scalar model file of format {meta.get('format', 1)}; this module reads "
-                             f"format {SCALAR_FORMAT} (re-fit it with softbit.codec.fit_scalar)")
-        self.path, self.meta, self.model_id = path, meta, mid
-        key = f"{family}.m{m}"
-        if f"{key}.thresholds" not in tensors:
-            have = sorted(int(n.split(".")[1][1:]) for n in tensors if n.startswith(family + ".") and n.endswith(".thresholds"))
-            raise ValueError(f"{path} has no {family} quantizer with {m} cells (it has {have})")
-        thr, lev = tensors[f"{key}.thresholds"], tensors[f"{key}.levels"]  # (1+S, K, M-1), (1+S, K, M)
-        self.thresholds, self.levels = thr, lev
-        if family == "uniform":
-            self.clip = tensors[f"{key}.clip"]  # (1+S, K)
-        self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
-                         for j in range(k)] for s in range(thr.shape[0])]
-        self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
-        self.tables = tensors[f"{key}.tables"]  # (1+2S, K, M): one table per quantizer set
-        self.coder = RansCoder(self.tables) if self.entropy_coded else None
+        with naming(path, "soft-bit"):
+            tensors, meta, mid = load_tensors(path)
+            if int(meta.get("bits_per_symbol", -1)) != k:
+                raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
+            if int(meta.get("format", 1)) < SCALAR_FORMAT:
+                raise ValueError(f"{path} is a scalar model file of format {meta.get('format', 1)}; this module reads "
+                                 f"format {SCALAR_FORMAT} (re-fit it with softbit.codec.fit_scalar)")
+            self.path, self.meta, self.model_id = path, meta, mid
+            key = f"{family}.m{m}"
+            if f"{key}.thresholds" not in tensors:
+                have = sorted(int(n.split(".")[1][1:]) for n in tensors if n.startswith(family + ".") and n.endswith(".thresholds"))
+                raise ValueError(f"{path} has no {family} quantizer with {m} cells (it has {have})")
+            thr, lev = tensors[f"{key}.thresholds"], tensors[f"{key}.levels"]  # (1+S, K, M-1), (1+S, K, M)
+            self.thresholds, self.levels = thr, lev
+            if family == "uniform":
+                self.clip = tensors[f"{key}.clip"]  # (1+S, K)
+            self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
+                             for j in range(k)] for s in range(thr.shape[0])]
+            self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
+            self.tables = tensors[f"{key}.tables"]  # (1+2S, K, M): one table per quantizer set
+            self.coder = RansCoder(self.tables) if self.entropy_coded else None
 
     def quantizer_set(self, snr_db: Optional[float]) -> int:
         """The set used for a known SNR: ``design='threshold'``: the threshold quantizer (set 0)
@@ -585,6 +609,11 @@ class ScalarCodec(Codec):
             sel = tid_rows == t
             out[sel] = self.levels_of(sym[sel], int(t)) if not sel.all() else self.levels_of(sym, int(t))
         return out, errs
+
+    def _row_bits(self) -> float:
+        if self.entropy_coded:
+            return self.coder.min_row_bits()
+        return float(self.bits * self.bits_per_symbol)
 
     def _decode_payload(self, payload, table_id, n):
         k = self.bits_per_symbol

@@ -310,6 +310,7 @@ class RansCoder:
 
         self.n_tables, self._per_table, self.m = per_table.shape
         self.streams = len(off)
+        self._model_rows = per_table
         probs = per_table.reshape(-1, self.m)
         # segment ids need an alphabet of at least T symbols (not so for small scalar alphabets)
         self._id = self.n_tables * self._per_table if self.n_tables <= self.m else None
@@ -318,6 +319,25 @@ class RansCoder:
         self._rc = dq.rans_coder(probs, RANS_PRECISION)
         self._off, self._cond = np.asarray(off, np.uint32), np.asarray(cond, np.uint8)
         self._bases = (np.arange(self.n_tables) * self._per_table).astype(np.uint32)
+
+    def min_row_bits(self) -> float:
+        """A lower bound on the coded bits of one row (S symbols) under any table: per stream, the
+        shortest code length of any symbol in any model row it can use, with the most probable
+        symbol's frequency bounded from above as the coder quantizes it (2^RANS_PRECISION total,
+        every symbol >= 1). A payload of P bytes therefore holds at most ``8 P / min_row_bits()``
+        rows: the frame decoder rejects larger latent counts before decoding."""
+        if getattr(self, "_min_row_bits", None) is None:
+            p = np.asarray(self._model_rows, np.float64)
+            p = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-300)
+            scale = float(1 << RANS_PRECISION)
+            pmax = np.minimum(p.max(axis=-1) + self.m / scale, 1.0 - (self.m - 1) / scale)  # (T, P)
+            length = -np.log2(pmax)
+            total = 0.0
+            for s in range(self.streams):
+                lo = int(self._off[s])
+                total += float(length[:, lo:lo + (self.m if self._cond[s] else 1)].min())
+            self._min_row_bits = total
+        return self._min_row_bits
 
     def choose_tables(self, sym_frames: np.ndarray, candidates=None) -> np.ndarray:
         """Best table per frame (shortest ideal code under the quantized tables): (F, n, S) -> (F,)
