@@ -1,6 +1,5 @@
 """SigMF file path (issue 18): never modifies an existing file; metadata validated, errors name the file."""
 import hashlib
-import json
 
 import numpy as np
 import pytest
