@@ -8,6 +8,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from ..tags import PACKET_NUM_KEY
 from ._common import BadInputCounter
 from .harq_buffer import _packet_id
 
@@ -110,7 +111,7 @@ class harq_combiner_ff(gr.sync_block):
         """``{ofdm_packet_num: n, crc_ok: bool, ...}`` for every decoded packet (``packet_crc_check``'s
         ``decision`` port): recorded, applied when the stream reaches packet n + P."""
         try:
-            num = _packet_id(pmt.dict_ref(msg, pmt.intern("ofdm_packet_num"), pmt.PMT_NIL))
+            num = _packet_id(pmt.dict_ref(msg, pmt.intern(PACKET_NUM_KEY), pmt.PMT_NIL))
             ok = pmt.to_bool(pmt.dict_ref(msg, pmt.intern("crc_ok"), pmt.PMT_NIL))
         except Exception:  # noqa: BLE001
             num = None
