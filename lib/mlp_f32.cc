@@ -7,7 +7,7 @@
 
 #include <gnuradio/deepquant/mlp_f32.h>
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "simd_math.h"
 #define DQ_X86 1
 #else
 #define DQ_X86 0 // no AVX2 kernel: forward() always takes the portable loop
@@ -34,36 +34,7 @@ bool cpu_has_avx2_fma()
 
 #if DQ_X86
 
-// exp(x) for x <= 0 (Cephes-style: x = n ln2 + r, degree-6 polynomial in r), relative error ~1e-7.
-__attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_neg256(__m256 x)
-{
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
-    fx = _mm256_floor_ps(fx);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i n = _mm256_cvtps_epi32(fx);
-    n = _mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
-}
-
-// tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|)
-__attribute__((target("avx2,fma"), always_inline)) inline __m256 tanh256(__m256 x)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 ax = _mm256_andnot_ps(sign, x);
-    __m256 e = exp_neg256(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
-    __m256 one = _mm256_set1_ps(1.0f);
-    __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
-    return _mm256_or_ps(t, _mm256_and_ps(x, sign));
-}
+using simd::tanh256; // shared AVX2/FMA elementary functions (simd_math.h)
 
 // One layer for R rows (R = 1 or 2), NV vectors of 8 outputs.
 template <int R, int NV>
