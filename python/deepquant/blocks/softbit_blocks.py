@@ -15,24 +15,15 @@ import pmt
 from gnuradio import gr
 
 from ..deepquant_python import publish_frames as _publish_frames, u8vector_to_bytes as _u8vector_to_bytes
-from ._common import BadInputCounter
+from ._common import BadInputCounter, tag_int
 
 _META_SKIP = {"packet_len"}
 OUT_BUFFER_ITEMS = 1 << 16  # decompressor output buffer (floats): ~100 frames of 648 LLRs per call
 
 
-def _tag_length(v):
-    """An LLR count from a length tag: an integer PMT, or a real one holding an integer value
-    (e.g. a ``packet_len`` written as a double); None otherwise."""
-    try:
-        if pmt.is_integer(v) or pmt.is_uint64(v):
-            return int(pmt.to_python(v))
-        if pmt.is_real(v):
-            f = float(pmt.to_double(v))
-            return int(f) if np.isfinite(f) and f == int(f) else None
-    except Exception:  # noqa: BLE001
-        return None
-    return None
+#: an LLR count from a length tag (an integer PMT, or a real one holding an integer value, e.g. a
+#: ``packet_len`` written as a double); None otherwise
+_tag_length = tag_int
 
 
 def _check_bits(bits, who):
