@@ -6,6 +6,7 @@
  */
 
 #include <gnuradio/deepquant/ldpc_bp_decoder.h>
+#include "isa_select.h"
 #include "simd_math.h"
 #include <algorithm>
 #include <cmath>
@@ -67,16 +68,7 @@ ldpc_bp_decoder::ldpc_bp_decoder(const std::vector<int>& row_ptr,
 
 void ldpc_bp_decoder::set_isa(const std::string& isa)
 {
-    if (isa == "auto")
-        d_use_avx2 = d_avx2_ok;
-    else if (isa == "generic")
-        d_use_avx2 = false;
-    else if (isa == "avx2") {
-        if (!d_avx2_ok)
-            throw std::invalid_argument("ldpc_bp_decoder: AVX2/FMA path unavailable (CPU or row weight > 8)");
-        d_use_avx2 = true;
-    } else
-        throw std::invalid_argument("ldpc_bp_decoder: isa must be auto, avx2 or generic, got " + isa);
+    d_use_avx2 = simd::select_isa(isa, d_avx2_ok, "ldpc_bp_decoder", "CPU or row weight > 8");
 }
 
 std::string ldpc_bp_decoder::isa() const { return d_use_avx2 ? "avx2" : "generic"; }

@@ -6,6 +6,7 @@
  */
 
 #include <gnuradio/deepquant/mlp_f32.h>
+#include "isa_select.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include "simd_math.h"
 #define DQ_X86 1
@@ -136,16 +137,7 @@ mlp_f32::mlp_f32(const std::vector<std::vector<float>>& weights,
 
 void mlp_f32::set_isa(const std::string& isa)
 {
-    if (isa == "auto")
-        d_use_avx2 = d_avx2_ok;
-    else if (isa == "generic")
-        d_use_avx2 = false;
-    else if (isa == "avx2") {
-        if (!d_avx2_ok)
-            throw std::runtime_error("mlp_f32: AVX2/FMA kernel unavailable (CPU or layer width)");
-        d_use_avx2 = true;
-    } else
-        throw std::invalid_argument("mlp_f32: isa must be auto, avx2 or generic, got " + isa);
+    d_use_avx2 = simd::select_isa<std::runtime_error>(isa, d_avx2_ok, "mlp_f32", "CPU or layer width");
 }
 
 std::string mlp_f32::isa() const { return d_use_avx2 ? "avx2" : "generic"; }

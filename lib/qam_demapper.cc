@@ -6,6 +6,7 @@
  */
 
 #include <gnuradio/deepquant/qam_demapper.h>
+#include "isa_select.h"
 #include "simd_math.h"
 #include <algorithm>
 #include <cmath>
@@ -60,16 +61,7 @@ qam_demapper::qam_demapper(const std::vector<int>& levels, double scale, int n_d
 
 void qam_demapper::set_isa(const std::string& isa)
 {
-    if (isa == "auto")
-        d_use_avx2 = d_avx2_ok;
-    else if (isa == "generic")
-        d_use_avx2 = false;
-    else if (isa == "avx2") {
-        if (!d_avx2_ok)
-            throw std::invalid_argument("qam_demapper: AVX2/FMA path unavailable (CPU or BPSK)");
-        d_use_avx2 = true;
-    } else
-        throw std::invalid_argument("qam_demapper: isa must be auto, avx2 or generic, got " + isa);
+    d_use_avx2 = simd::select_isa(isa, d_avx2_ok, "qam_demapper", "CPU or BPSK");
 }
 
 std::string qam_demapper::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
