@@ -39,6 +39,7 @@ The model id in every frame is the CRC32 of the file's tensors (sorted by name).
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -48,6 +49,8 @@ import numpy as np
 from ..modelfile import json_meta, naming, read_safetensors
 from . import frame as fr
 from .entropy import SEG_ROWS
+
+log = logging.getLogger(__name__)
 
 METHODS = ("learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
 _BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x40, "maxmi-ec": 0x50,
@@ -728,7 +731,7 @@ def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 
             if fam == "uniform":
                 t[f"{fam}.m{m}.clip"] = clip
             if progress:
-                print(f"fit_scalar K={k}: {fam} {m} cells done", flush=True)
+                log.info("fit_scalar K=%d: %s %d cells done", k, fam, m)
     meta = {"kind": "scalar", "format": SCALAR_FORMAT, "bits_per_symbol": k, "snr_db_grid": grid,
             "codewords_per_snr": codewords_per_snr, "seed": seed, "cells": [int(m) for m in cells], "channel": channel,
             "threshold_frame_mi": list(THRESHOLD_FRAME_MI), "threshold_rows": int(len(crit)),
