@@ -178,20 +178,27 @@ def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records
     seed = _crc(kind, head, 0) if kind else 0
     for t, n, p in records:
         check_record(int(n), int(streams), len(p))
-        rec = bytearray()
-        if flags & FLAG_ROWS_PER_RECORD:
-            rec += varint(n)
-        if flags & FLAG_TABLE_PER_RECORD:
-            rec.append(int(t))
-        rec += varint(len(p))
-        rec += p
-        if kind == 1:
-            rec += _CRC16.pack(_crc(1, bytes(rec), seed))
-        elif kind == 2:
-            rec += _CRC32.pack(_crc(2, bytes(rec), seed))
-        parts.append(bytes(rec))
+        parts.append(_record(t, n, p, flags, seed))
     body = b"".join(parts)
     return body + _CRC32.pack(zlib.crc32(body))
+
+
+def _record(t, n, p, flags: int, seed: int) -> bytes:
+    """One record as ``flags`` lays it out: [rows varint] [table id] payload-length varint, payload,
+    [CRC-16 / CRC-32 of the record, seeded with the header's]."""
+    rec = bytearray()
+    if flags & FLAG_ROWS_PER_RECORD:
+        rec += varint(n)
+    if flags & FLAG_TABLE_PER_RECORD:
+        rec.append(int(t))
+    rec += varint(len(p))
+    rec += p
+    kind = flags & FLAG_CRC_MASK
+    if kind == 1:
+        rec += _CRC16.pack(_crc(1, bytes(rec), seed))
+    elif kind == 2:
+        rec += _CRC32.pack(_crc(2, bytes(rec), seed))
+    return bytes(rec)
 
 
 def append(buf: bytes, records, streams: int) -> bytes:
@@ -207,22 +214,11 @@ def append(buf: bytes, records, streams: int) -> bytes:
     parts = []
     for t, n, p in records:
         check_record(int(n), int(streams), len(p))
-        rec = bytearray()
-        if hdr.flags & FLAG_ROWS_PER_RECORD:
-            rec += varint(n)
-        elif n != hdr.rows:
+        if not hdr.flags & FLAG_ROWS_PER_RECORD and n != hdr.rows:
             raise ValueError(f"record of {n} rows in a container of {hdr.rows}-row records")
-        if hdr.flags & FLAG_TABLE_PER_RECORD:
-            rec.append(int(t))
-        elif t != hdr.table_id:
+        if not hdr.flags & FLAG_TABLE_PER_RECORD and t != hdr.table_id:
             raise ValueError(f"record with table id {t} in a container of table id {hdr.table_id}")
-        rec += varint(len(p))
-        rec += p
-        if kind == 1:
-            rec += _CRC16.pack(_crc(1, bytes(rec), seed))
-        elif kind == 2:
-            rec += _CRC32.pack(_crc(2, bytes(rec), seed))
-        parts.append(bytes(rec))
+        parts.append(_record(t, n, p, hdr.flags, seed))
     new = b"".join(parts)
     return body + new + _CRC32.pack(zlib.crc32(new, crc))
 
