@@ -142,6 +142,25 @@ def robust_rows(fn, n: int):
     return done, np.array(sorted(failed), dtype=np.int64)
 
 
+def packet_num_tags(block, n: int, counter: BadInputCounter) -> dict:
+    """Packet-number tags on input 0 of ``block`` within its next ``n`` items: ``{offset in the
+    window: packet number}``; a tag whose value is not an integer is ignored and counted in
+    ``counter``."""
+    import pmt
+
+    from ..tags import PACKET_NUM_KEY
+
+    base = block.nitems_read(0)
+    tags = {}
+    for t in block.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
+        num = tag_int(t.value)
+        if num is None:  # a packet-number tag of the wrong type: ignored, counted
+            counter.add(1, pmt.write_string(t.value)[:40])
+        else:
+            tags[int(t.offset - base)] = num
+    return tags
+
+
 def tag_int(v):
     """An integer from a tag/meta PMT (an integer, or a real holding an integer value); None for
     any other type (a vector, symbol, NaN ...): callers count and ignore such tags."""

@@ -8,7 +8,7 @@ from gnuradio import gr
 
 from ..ofdm import reference
 from ..phy import ldpc
-from ._common import BadInputCounter, tag_int
+from ._common import BadInputCounter, packet_num_tags
 
 from ..tags import PACKET_NUM_KEY  # noqa: F401  (the packet-number tag of ``ofdm_rx``; re-exported)
 
@@ -72,14 +72,7 @@ class ofdm_fer_counter(gr.sync_block):
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
-        base = self.nitems_read(0)
-        tags = {}
-        for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
-            num = tag_int(t.value)
-            if num is None:  # a packet-number tag of the wrong type: ignored, counted
-                self.bad_tags.add(1, pmt.write_string(t.value)[:40])
-            else:
-                tags[int(t.offset - base)] = num
+        tags = packet_num_tags(self, n, self.bad_tags)
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:

@@ -7,7 +7,7 @@ import pmt
 from gnuradio import gr
 
 from ..ofdm import reference
-from ._common import BadInputCounter, tag_int
+from ._common import BadInputCounter, packet_num_tags
 from .ofdm_fer_counter import PACKET_NUM_KEY
 
 
@@ -57,14 +57,7 @@ class packet_crc_check(gr.sync_block):
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
-        base = self.nitems_read(0)
-        tags = {}
-        for t in self.get_tags_in_window(0, 0, n, pmt.intern(PACKET_NUM_KEY)):
-            num = tag_int(t.value)
-            if num is None:  # a packet-number tag of the wrong type: ignored, counted
-                self.bad_tags.add(1, pmt.write_string(t.value)[:40])
-            else:
-                tags[int(t.offset - base)] = num
+        tags = packet_num_tags(self, n, self.bad_tags)
         pos = 0
         for off in sorted(tags) + [n]:
             if off > pos:
