@@ -49,7 +49,7 @@ def card(name, meta, repro, bench):
     nr, nt, k, v = meta["nr"], meta["nt"], meta["k"], meta["variant"]
     sec = meta["seconds"]
     lines = [f"# {name}", "",
-             f"EQ-Net-{v.upper()} (paper 002) for {nr}x{nt} MIMO, {2 ** k}-QAM (K = {k}), i.i.d. Rayleigh training"
+             f"EQ-Net-{v.upper()} (Arvinte, Tewfik & Vishwanath, *EQ-Net*) for {nr}x{nt} MIMO, {2 ** k}-QAM (K = {k}), i.i.d. Rayleigh training"
              + (", with estimated-channel inputs (see data)." if c.get("csi_error") else "."),
              "", "## Use", "",
              f"`deepquant.mimo_detector({nr}, {nt}, {k}, method='eqnet_{v}')` (estimation), "

@@ -38,7 +38,7 @@ def card(name, path, log, ev, mem, cfg):
     cmd = f"deepquant train slp --weights {w}" + (f" --qr {cfg['qr']}" if w.startswith("sq-") else "")
     return f"""# Model card: {name}
 
-* What: SLP-DNet of paper 003 (symbol-level precoding, MU-MISO downlink, M = {cfg['m']} antennas,
+* What: SLP-DNet of Mohammad, Masouros & Andreopoulos, *A Memory-Efficient Learning Framework for Symbol Level Precoding with Quantized NN Weights* (symbol-level precoding, MU-MISO downlink, M = {cfg['m']} antennas,
   K = {cfg['k']} users, {cfg['psk_order']}-PSK, CI constraints with relaxed phase), weights `{w}`
   {'(QR = %.2f of the rows of conv1, conv2, fc1 quantized by the circular lottery)' % cfg['qr'] if w.startswith('sq-') else ''}.
   {cfg['layers']} deep-unfolded log-barrier Newton iterations; barrier network conv3x3(1->{cfg['c1']}) -
