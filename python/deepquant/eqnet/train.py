@@ -475,7 +475,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
             for prm in list(net.f_q.parameters()) + list(net.g.parameters()):
                 prm.requires_grad_(True)
             params += list(net.f_q.parameters()) + list(net.g.parameters())
-        ae3 = _Autoencoder(net.f_q, net.g, float(s3.get("sigma_u", c["stage1"]["sigma_u"])))
+        sigma_u = float(s3.get("sigma_u", c["stage1"]["sigma_u"]))  # eq. (8) latent noise of the joint AE term
         qw = float(s3.get("quant_weight", 1.0))
 
         def est_loss(z, idx):
@@ -487,9 +487,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
             loss = est_loss(fe(*(f[idx] for f in feats)).float(), idx)
             if joint:
                 z = net.f_q(s_all[idx])
-                if ae3.training:
-                    z = z + ae3.sigma_u * torch.randn_like(z)
-                loss = loss + qw * est_loss(z, idx)
+                loss = loss + qw * est_loss(z + sigma_u * torch.randn_like(z), idx)
             return loss
 
         def val3():
