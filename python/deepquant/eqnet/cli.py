@@ -9,8 +9,9 @@ import argparse
 #: 15.5-30.5 dB with estimated channels).  Shipped: eqnet-p-2x2-64qam (stage 3: f_Q, g, f_E jointly
 #: on the KL loss), eqnet-l-2x2-64qam (its f_E fine-tuned through eqnet-p-2x2-64qam's decoder, so
 #: L and P share f_Q, g and the codebooks), eqnet-l-4x4-16qam.
-SHIPPED_ORDER = ("eqnet-l-2x2-64qam-s12", "eqnet-p-2x2-64qam-base", "eqnet-p-2x2-64qam-est", "eqnet-p-2x2-64qam",
-                 "eqnet-l-2x2-64qam", "eqnet-l-4x4-16qam", "eqnet-p-4x4-16qam")
+SHIPPED_ORDER = ("eqnet-l-2x2-64qam-s12", "eqnet-p-2x2-64qam-base", "eqnet-p-2x2-64qam-est",
+                 "eqnet-p-2x2-64qam-j", "eqnet-p-2x2-64qam", "eqnet-l-2x2-64qam", "eqnet-l-4x4-16qam",
+                 "eqnet-p-4x4-16qam-j", "eqnet-p-4x4-16qam")
 
 _EPILOG = """config: a JSON object, e.g.
   {"nr": 2, "nt": 2, "bits_per_symbol": 6, "variant": "l", "codewords_per_snr": 10000,
