@@ -40,28 +40,35 @@ def stale_bindings(bindings: Path = BINDINGS, headers: Path = HEADERS):
             continue
         header = headers / f.group(1)
         if not header.exists():
-            raise SystemExit(f"{cc.relative_to(REPO)}: names {f.group(1)}, which is not in {headers.relative_to(REPO)}")
+            raise SystemExit(f"{cc.name}: names {f.group(1)}, which is not in {headers}")
         md5 = hashlib.md5(header.read_bytes()).hexdigest()
         if md5 != h.group(1):
             out.append((cc, f.group(1), h.group(1), md5))
     return out
 
 
+def sync(bindings: Path = BINDINGS, headers: Path = HEADERS, check: bool = False) -> list:
+    """Rewrite every stale hash (or with ``check`` only list them); returns the messages."""
+    msgs = []
+    for cc, name, old, new in stale_bindings(bindings, headers):
+        if check:
+            msgs.append(f"{cc.name}: BINDTOOL_HEADER_FILE_HASH {old} but MD5 of {name} is {new}")
+            continue
+        text = cc.read_text()
+        # the new hash has the length of the old one (32 hex digits): the comment box keeps its width
+        cc.write_text(text.replace(f"BINDTOOL_HEADER_FILE_HASH({old})", f"BINDTOOL_HEADER_FILE_HASH({new})", 1))
+        msgs.append(f"{cc.name}: hash of {name} updated {old} -> {new}")
+    return msgs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only report stale hashes (exit 1 if any)")
     a = ap.parse_args(argv)
-    stale = stale_bindings()
-    for cc, name, old, new in stale:
-        rel = cc.relative_to(REPO)
-        if a.check:
-            print(f"{rel}: BINDTOOL_HEADER_FILE_HASH {old} but MD5 of {name} is {new}", file=sys.stderr)
-            continue
-        text = cc.read_text()
-        # keep the comment box's width: the new hash has the same length (32 hex digits) as the old one
-        cc.write_text(text.replace(f"BINDTOOL_HEADER_FILE_HASH({old})", f"BINDTOOL_HEADER_FILE_HASH({new})", 1))
-        print(f"{rel}: hash of {name} updated {old} -> {new}")
-    if a.check and stale:
+    msgs = sync(check=a.check)
+    for m in msgs:
+        print(m, file=sys.stderr if a.check else sys.stdout)
+    if a.check and msgs:
         print("header hashes out of sync: run scripts/sync_binding_hashes.py (or ./dq fmt)", file=sys.stderr)
         return 1
     return 0
