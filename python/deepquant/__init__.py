@@ -67,9 +67,9 @@ _LAZY_BLOCKS = {
     "mimo_ofdm_channel": "blocks.mimo_ofdm",
     "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm",
     # time-domain MIMO-OFDM (flowgraph 2, branch ofdm2)
-    "mimo_ofdm_tx": "blocks.mimo_ofdm_td",
-    "mimo_ofdm_impairments": "blocks.mimo_ofdm_td",
-    "mimo_ofdm_rx": "blocks.mimo_ofdm_td",
+    "mimo_ofdm_tx": "blocks.mimo_ofdm_tx",
+    "mimo_ofdm_impairments": "blocks.mimo_ofdm_impairments",
+    "mimo_ofdm_rx": "blocks.mimo_ofdm_rx",
     # HARQ in flowgraph 1 (branch ofdm2)
     "harq_combiner_ff": "blocks.harq_combiner_ff",
 }
