@@ -298,7 +298,7 @@ void rans_coder::decode_impl(const uint8_t* payload,
     auto exhausted_check = [&]() {
         if (x == 0)
             throw rans_error("corrupted rans payload: the coder state reached 0 with symbols left");
-        if (x != RANS_X0) {
+        if (x != RANS_X0 && x < (1u << prec)) { // every f0 is < 2^prec
             if (f0_floor == 0)
                 f0_floor = floor_of_frame();
             if (x < f0_floor)
@@ -308,11 +308,8 @@ void rans_coder::decode_impl(const uint8_t* payload,
     };
     if (pos == len && n > 0)
         exhausted_check();
-    auto get = [&](std::size_t model) -> unsigned {
-        const uint32_t* c = &d_cum[model * (m + 1)];
-        if (pos == len && x < c[1]) // free step: symbol 0, state unchanged
-            return 0;
-        const uint32_t slot = x & mask;
+    // the hot path is the plain decoder; the checks run once bytes are out (cold, not inlined)
+    auto search = [&](const uint32_t* c, uint32_t slot) -> unsigned {
         unsigned lo = 0, hi = m;
         while (hi - lo > 1) {
             const unsigned mid = (lo + hi) >> 1;
@@ -321,20 +318,38 @@ void rans_coder::decode_impl(const uint8_t* payload,
             else
                 hi = mid;
         }
+        return lo;
+    };
+    auto get_exhausted = [&](std::size_t model) __attribute__((noinline))->unsigned
+    {
+        const uint32_t* c = &d_cum[model * (m + 1)];
+        if (x < c[1]) // symbol 0, state unchanged
+            return 0;
+        const uint32_t slot = x & mask;
+        const unsigned lo = search(c, slot);
+        x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
+        exhausted_check();
+        return lo;
+    };
+    auto last_byte_read = [&](uint32_t f) __attribute__((noinline))
+    {
+        if (x < x_max_unit * f)
+            throw rans_error("corrupted rans payload: its last byte does not renormalise the "
+                             "coder state");
+        exhausted_check();
+    };
+    auto get = [&](std::size_t model) -> unsigned {
+        if (__builtin_expect(pos == len, 0))
+            return get_exhausted(model);
+        const uint32_t* c = &d_cum[model * (m + 1)];
+        const uint32_t slot = x & mask;
+        const unsigned lo = search(c, slot);
         const uint32_t f = c[lo + 1] - c[lo];
         x = f * (x >> prec) + slot - c[lo];
-        if (pos < len) {
-            while (x < RANS_L && pos < len)
-                x = (x << 8) | payload[pos++];
-            if (pos == len) {
-                if (x < x_max_unit * f)
-                    throw rans_error("corrupted rans payload: its last byte does not renormalise "
-                                     "the coder state");
-                exhausted_check();
-            }
-        } else {
-            exhausted_check();
-        }
+        while (x < RANS_L && pos < len)
+            x = (x << 8) | payload[pos++];
+        if (__builtin_expect(pos == len, 0))
+            last_byte_read(f);
         return lo;
     };
     for (std::size_t j = 0; j < g; j++) {
