@@ -7,6 +7,7 @@
 
 #include <gnuradio/deepquant/eqnet_detector.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -237,6 +238,42 @@ layer_bf16(const dense& L, const float* in, uint32_t* pairs, float* out, const f
 }
 #endif // DQ_X86
 
+#if DQ_X86
+// 16 independent accumulator chains (more than FMA latency x throughput on current cores)
+__attribute__((target("avx512f"))) float fma_loop(std::size_t iters)
+{
+    __m512 acc[16];
+    for (int j = 0; j < 16; j++)
+        acc[j] = _mm512_set1_ps(float(j));
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (std::size_t i = 0; i < iters; i++)
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+    __m512 s = acc[0];
+    for (int j = 1; j < 16; j++)
+        s = _mm512_add_ps(s, acc[j]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(std::size_t iters)
+{
+    __m512 acc[16];
+    for (int j = 0; j < 16; j++)
+        acc[j] = _mm512_set1_ps(float(j));
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(1e-4f));
+    for (std::size_t i = 0; i < iters; i++)
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+    __m512 s = acc[0];
+    for (int j = 1; j < 16; j++)
+        s = _mm512_add_ps(s, acc[j]);
+    return _mm512_reduce_add_ps(s);
+}
+#endif
+
 // one layer in the chosen ISA; T = 16 or 32 (SIMD paths), any T <= TMAX (generic)
 template <int MODE>
 void layer(const dense& L, const float* in, unsigned T, uint32_t* pairs, float* out, const float* res, int epi)
@@ -279,6 +316,34 @@ bool eqnet_detector::cpu_has_avx512_bf16()
     return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
 #else
     return false;
+#endif
+}
+
+double eqnet_detector::peak_flops(const std::string& isa, double seconds)
+{
+    const bool bf16 = isa == "avx512_bf16";
+    if (isa != "avx512" && !bf16)
+        throw std::invalid_argument("eqnet_detector::peak_flops: isa must be avx512 or avx512_bf16, got " + isa);
+    if (!(bf16 ? cpu_has_avx512_bf16() : cpu_has_avx512()))
+        throw std::runtime_error("eqnet_detector::peak_flops: this CPU has no " + isa);
+#if DQ_X86
+    // FLOPs per loop iteration: 16 instructions x 16 lanes x (2 for an FMA, 4 for a bf16 pair)
+    const double per_iter = 16.0 * 16.0 * (bf16 ? 4.0 : 2.0);
+    volatile float sink = 0.0f;
+    std::size_t iters = 1 << 16;
+    double best = 0.0, total = 0.0;
+    while (total < seconds) {
+        const auto t0 = std::chrono::steady_clock::now();
+        sink = sink + (bf16 ? dpbf16_loop(iters) : fma_loop(iters));
+        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        total += dt;
+        best = std::max(best, per_iter * double(iters) / std::max(dt, 1e-9));
+        if (dt < 0.02)
+            iters *= 2;
+    }
+    return best;
+#else
+    return 0.0;
 #endif
 }
 

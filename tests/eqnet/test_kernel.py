@@ -111,6 +111,10 @@ def test_kernel_isa_and_macs():
         k_.set_isa("sse9")
     with pytest.raises(ValueError, match="isa must be"):
         kernel.build(net, "sse9")
+    if dq.eqnet_detector.cpu_has_avx512():
+        assert dq.eqnet_detector.peak_flops("avx512", 0.01) > 1e9
+    with pytest.raises(ValueError, match="isa must be"):
+        dq.eqnet_detector.peak_flops("generic")
     if not dq.eqnet_detector.cpu_has_avx512_bf16():
         with pytest.raises(RuntimeError, match="AVX-512-BF16"):
             k_.set_isa("avx512_bf16")

@@ -84,6 +84,14 @@ public:
     std::string isa() const;
     static bool cpu_has_avx512();
     static bool cpu_has_avx512_bf16();
+    /*!
+     * \brief This core's multiply-accumulate ceiling for an ISA, measured: FLOP/s (a
+     * multiply-accumulate counts 2) of a register-resident loop of independent AVX-512 FMAs
+     * ("avx512") or VDPBF16PS ("avx512_bf16") run for about ``seconds``. Divided by 2
+     * macs_per_channel_use() it bounds the channel uses/s of any implementation of the network.
+     * Throws std::runtime_error if the CPU lacks the ISA.
+     */
+    static double peak_flops(const std::string& isa, double seconds = 0.2);
 
     struct dense {
         unsigned in, out, nblk;     // nblk: blocks of 8 outputs

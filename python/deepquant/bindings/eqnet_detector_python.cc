@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(eqnet_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(0643e8dbbd8e18cc1f2f21c9825c4969)                     */
+/* BINDTOOL_HEADER_FILE_HASH(f2a52ca8aece5f459cead4d569f6a10a)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -97,5 +97,7 @@ set_isa('auto' | 'avx512' | 'avx512_bf16' | 'generic').
         .def("set_isa", &det_t::set_isa, py::arg("isa"))
         .def("isa", &det_t::isa)
         .def_static("cpu_has_avx512", &det_t::cpu_has_avx512)
-        .def_static("cpu_has_avx512_bf16", &det_t::cpu_has_avx512_bf16);
+        .def_static("cpu_has_avx512_bf16", &det_t::cpu_has_avx512_bf16)
+        .def_static("peak_flops", &det_t::peak_flops, py::arg("isa"), py::arg("seconds") = 0.2,
+                    "measured FLOP/s of independent AVX-512 FMAs (avx512) or VDPBF16PS (avx512_bf16) on this core");
 }
