@@ -5,17 +5,22 @@ Run: venv/bin/python bench/eqnet.py [--threads 1] [--min-time 0.5] [--out out/be
      [--skip-slow] [--block-uses 200000]
 
 1. Library calls, channel uses per second and latency per call (median after a warm-up) at
-   batch 1, 16, 256 and 8192 for EQ-Net-L/P (shipped models, TorchScript backend and eager
-   torch), exact ML, max-log ML and LMMSE, on 2x2 64-QAM and 4x4 16-QAM (i.i.d. Rayleigh, 20 dB),
-   all in the same run.  The TorchScript path (trace + freeze + optimize_for_inference) is
-   checked to give the same LLRs as eager torch (max abs difference printed) -- it is what the
-   blocks use.
+   batch 1, 16, 256 and 8192 for EQ-Net-L/P (shipped models; EQNetRuntime's default backend, the
+   C++ kernel ``eqnet_detector``, and ``_torchscript``, the former TorchScript path), exact ML,
+   max-log ML and LMMSE (the C++ kernel behind mimo_detector's 'lmmse'), on 2x2 64-QAM and 4x4
+   16-QAM (i.i.d. Rayleigh, 20 dB), all in the same run.  The kernel is checked to give the same
+   LLRs as TorchScript (max |difference| where |L| < 10 printed; near the +-14.5 clamp the
+   float32 tanh/atanh of the torch path differs by up to ~0.03).  ``bench/eqnet_backends.py``
+   compares all inference backends (ONNX Runtime, bf16, torch.compile) and the FLOP ceiling.
 2. The GNU Radio block: vector sources (a repeated block of channel uses) -> head ->
    ``mimo_detector(method)`` -> null sink, channel uses per second through the flowgraph for
-   eqnet_l, eqnet_p, lmmse and exact_ml on 2x2 64-QAM.
+   eqnet_l, eqnet_p, lmmse, max-log and exact ML on 2x2 64-QAM, eqnet_l, lmmse and exact ML on
+   4x4 16-QAM.
 
 Goals (issue 4): EQ-Net-L streaming through the block >= 100 000 channel uses/s on 2x2 64-QAM;
-EQ-Net-L faster than exact ML on 4x4 16-QAM by >= 20x (batch 8192).
+EQ-Net-L faster than exact ML on 4x4 16-QAM by >= 20x (batch 8192).  Issue 15: in the block, one
+thread, 2x2 64-QAM EQ-Net-L >= the LMMSE block's channel uses/s and EQ-Net-P >= 0.6x; 4x4
+16-QAM EQ-Net-L >= 30x exact ML.
 Prints tables and ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -72,9 +77,11 @@ def library_rows(min_time, skip_slow):
         for m in learned:
             v = m.split("_")[1]
             rts[m] = eqnet.EQNetRuntime.shipped(nr, nt, k, v)
-            rts[m + "_eager"] = eqnet.EQNetRuntime(eqnet.io.shipped_path(nr, nt, k, v), backend="eager")
+            rts[m + "_torchscript"] = eqnet.EQNetRuntime(eqnet.io.shipped_path(nr, nt, k, v), backend="torchscript")
             y, H, nv = _data(4096, nr, nt, k, seed=9)
-            diffs[f"{m}_{cfg}"] = float(np.abs(rts[m].detect(y, H, nv) - rts[m + "_eager"].detect(y, H, nv)).max())
+            ref = rts[m + "_torchscript"].detect(y, H, nv)
+            inside = np.abs(ref) < 10
+            diffs[f"{m}_{cfg}"] = float(np.abs(rts[m].detect(y, H, nv) - ref)[inside].max())
         for batch in BATCHES:
             y, H, nv = _data(batch, nr, nt, k)
             fns = {name: (lambda rt=rt: rt.detect(y, H, nv)) for name, rt in rts.items()}
@@ -134,7 +141,8 @@ def main(argv=None):
                 cells.append(f"{r['cu_per_s']:9.3g}/{r['latency_ms']:7.3f}ms" if r else f"{'-':>18}")
             print(f"{name:>16} {cfg:>10} " + " ".join(cells))
     print("(channel uses per second / latency per call)")
-    print("TorchScript vs eager max |LLR difference|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    print("C++ kernel vs TorchScript max |LLR difference| (|L| < 10): "
+          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
     blocks_ = {}
     for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml"):
         blocks_[m] = block_rate(m, a.block_uses)
@@ -151,13 +159,16 @@ def main(argv=None):
     fig["block_eqnet_l_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_l"] / blocks_["lmmse"], 3)
     fig["block_eqnet_p_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_p"] / blocks_["lmmse"], 3)
     fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] = round(blocks44["eqnet_l"] / blocks44["exact_ml"], 2)
-    fig.update({f"torchscript_vs_eager_max_abs_llr_diff_{k}": v for k, v in diffs.items()})
+    fig.update({f"cpp_vs_torchscript_max_abs_llr_diff_{k}": v for k, v in diffs.items()})
     e44 = fig.get("eqnet_l_4x4_16qam_b8192_cu_per_s")
     m44 = fig.get("exact_ml_4x4_16qam_b8192_cu_per_s")
     if e44 and m44:
         fig["speedup_eqnet_l_over_exact_ml_4x4_16qam_b8192"] = round(e44 / m44, 2)
     fig["goal_block_eqnet_l_ge_1e5_cu_per_s"] = blocks_["eqnet_l"] >= 1e5
     fig["goal_eqnet_l_4x4_speedup_ge_20"] = bool(e44 and m44 and e44 / m44 >= 20)
+    fig["goal_block_eqnet_l_ge_lmmse_2x2"] = fig["block_eqnet_l_vs_lmmse_2x2_ratio"] >= 1.0
+    fig["goal_block_eqnet_p_ge_0p6_lmmse_2x2"] = fig["block_eqnet_p_vs_lmmse_2x2_ratio"] >= 0.6
+    fig["goal_block_eqnet_l_ge_30x_exact_ml_4x4"] = fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] >= 30
     fig["threads"] = a.threads
     fig["load_average_before"] = round(load0, 2)
     fig["load_average_after"] = round(os.getloadavg()[0], 2)

@@ -7,7 +7,8 @@ Run: venv/bin/python bench/eqnet_backends.py [--min-time 0.3] [--no-compile] [--
 
 For EQ-Net-L and EQ-Net-P on 2x2 64-QAM and EQ-Net-L on 4x4 16-QAM (i.i.d. Rayleigh, 20 dB), at
 batch 1, 16, 256, 2048 and 8192, channel uses per second of the whole estimation path (y, H,
-sigma^2 -> LLRs, LMMSE-statistics features included), one thread, all in the same run:
+sigma^2 -> LLRs, LMMSE-statistics features included), one thread, all in the same run (median CPU
+time of the calling thread per call, so that other jobs on a shared machine do not count):
 
 * ``torchscript_fp32``  EQNetRuntime(backend='torchscript'): traced, frozen, float32 (the old path);
 * ``eager_fp32`` / ``eager_bf16``  torch eager, float32 / ``torch.autocast('cpu', torch.bfloat16)``
@@ -65,16 +66,19 @@ def _data(batch, nr, nt, k, seed=0):
 
 
 def _time(fn, min_time):
-    t0 = time.perf_counter()
+    """Median CPU time of this thread per call: every backend here computes on the calling thread,
+    and on a shared machine CPU time leaves out the time the thread waited for a core (wall-clock
+    medians penalise long calls, which are preempted more often than short ones)."""
+    t0 = time.thread_time()
     fn()
-    warm = time.perf_counter() - t0
+    warm = time.thread_time() - t0
     reps = max(3, min(300, int(min_time / max(warm, 1e-6))))
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        ts.append(time.thread_time() - t0)
+    return max(statistics.median(ts), 1e-9)
 
 
 def _torch_backend(rt, core, bf16):
