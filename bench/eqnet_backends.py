@@ -17,8 +17,9 @@ time of the calling thread per call, so that other jobs on a shared machine do n
   precisions (``--no-compile`` skips them: compiling takes ~1 min per model on a loaded 2-core machine);
 * ``onnxruntime_fp32``  the f_E + g graph exported with ``torch.onnx.export`` and run by ONNX Runtime
   (one intra-op thread), features from torch (skipped when onnxruntime is not installed);
-* ``cpp_fp32`` / ``cpp_generic`` / ``cpp_bf16``  the module's C++ kernel ``eqnet_detector``
-  (AVX-512 float32 / portable loops / AVX-512-BF16), what EQNetRuntime's default 'cpp' backend runs;
+* ``cpp_fp32`` / ``cpp_avx2`` / ``cpp_generic`` / ``cpp_bf16``  the module's C++ kernel
+  ``eqnet_detector`` (AVX-512 float32 / AVX2-FMA float32 / portable loops / AVX-512-BF16); EQNetRuntime's
+  default 'cpp' backend runs the first the CPU has of avx512, avx2, generic;
 * baselines: ``lmmse`` (the C++ kernel behind mimo_detector's 'lmmse'), ``exact_ml``, ``maxlog_ml``.
 
 Accuracy of every EQ-Net backend on the exact-ML test set of ``scripts/eqnet_kl.py`` (300
@@ -152,6 +153,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     os.environ["DEEPQUANT_TORCH_THREADS"] = "1"
     torch.set_num_threads(1)
+    # one compiled graph per model and precision (6 here), each used at 5 batch sizes
+    torch._dynamo.config.recompile_limit = 64
     from gnuradio.deepquant import eqnet
     from gnuradio.deepquant.blocks import _kernels
     from gnuradio.deepquant.eqnet import data as D
@@ -184,7 +187,7 @@ def main(argv=None):
         rt = eqnet.EQNetRuntime(eqnet.io.shipped_path(nr, nt, k, v), backend="torchscript")
         core = DetectCore(rt.net).eval()
         kern = kernel.build(rt.net)
-        isas = ["avx512"] if kern.cpu_has_avx512() else []
+        isas = (["avx512"] if kern.cpu_has_avx512() else []) + (["avx2"] if kern.cpu_has_avx2() else [])
         isas += ["generic"] + (["avx512_bf16"] if kern.cpu_has_avx512_bf16() else [])
         kerns = {}
         for isa in isas:
@@ -192,16 +195,15 @@ def main(argv=None):
         backends = {"torchscript_fp32": rt.detect,
                     "eager_fp32": _torch_backend(rt, core, False), "eager_bf16": _torch_backend(rt, core, True)}
         if not a.no_compile:
-            comp = torch.compile(core, dynamic=True)
             for prec, bf in (("fp32", False), ("bf16", True)):
                 t0 = time.perf_counter()
-                f = _torch_backend(rt, comp, bf)
+                f = _torch_backend(rt, torch.compile(core, dynamic=True), bf)
                 f(*_data(16, nr, nt, k))
                 fig[f"{tag}_compile_{prec}_s"] = round(time.perf_counter() - t0, 1)
                 backends[f"compiled_{prec}"] = f
         if have_ort:
             backends["onnxruntime_fp32"] = _onnx_backend(rt, core, os.path.join(tmp, f"{tag}.onnx"))
-        names = {"avx512": "cpp_fp32", "generic": "cpp_generic", "avx512_bf16": "cpp_bf16"}
+        names = {"avx512": "cpp_fp32", "avx2": "cpp_avx2", "generic": "cpp_generic", "avx512_bf16": "cpp_bf16"}
         for isa, kk in kerns.items():
             backends[names[isa]] = kk.detect
         macs = kern.macs_per_channel_use

@@ -161,6 +161,58 @@ __attribute__((target("avx512f"))) void layer_avx512(const dense& L, const float
     }
 }
 
+// ---- AVX2/FMA: 16 channel uses (2 vectors of 8), outputs in groups of up to 4 --------------
+template <int NO>
+__attribute__((target("avx2,fma"), always_inline)) inline void
+group_avx2(const float* w, const float* b, unsigned in_dim, const float* in, float* out, const float* res, int mode)
+{
+    constexpr unsigned T = 16;
+    __m256 acc[NO][2];
+#pragma GCC unroll 4
+    for (int o = 0; o < NO; o++)
+        acc[o][0] = acc[o][1] = _mm256_set1_ps(b[o]);
+    for (unsigned i = 0; i < in_dim; i++) {
+        const __m256 x0 = _mm256_load_ps(in + std::size_t(i) * T);
+        const __m256 x1 = _mm256_load_ps(in + std::size_t(i) * T + 8);
+        const float* wi = w + std::size_t(i) * 8;
+#pragma GCC unroll 4
+        for (int o = 0; o < NO; o++) {
+            const __m256 wb = _mm256_broadcast_ss(wi + o);
+            acc[o][0] = _mm256_fmadd_ps(wb, x0, acc[o][0]);
+            acc[o][1] = _mm256_fmadd_ps(wb, x1, acc[o][1]);
+        }
+    }
+    const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int o = 0; o < NO; o++)
+        for (int v = 0; v < 2; v++) {
+            __m256 r = acc[o][v];
+            if (mode != LINEAR)
+                r = _mm256_max_ps(r, zero);
+            if (mode == RES_RELU)
+                r = _mm256_add_ps(r, _mm256_load_ps(res + std::size_t(o) * T + 8 * v));
+            _mm256_store_ps(out + std::size_t(o) * T + 8 * v, r);
+        }
+}
+
+__attribute__((target("avx2,fma"))) void layer_avx2(const dense& L, const float* in, float* out, const float* res,
+                                                    int mode)
+{
+    constexpr unsigned T = 16;
+    for (unsigned o0 = 0; o0 < L.out; o0 += 4) {
+        const float* w = L.w.data() + std::size_t(o0 / 8) * L.in * 8 + o0 % 8;
+        const float* b = L.b.data() + o0;
+        float* o = out + std::size_t(o0) * T;
+        const float* r = res ? res + std::size_t(o0) * T : nullptr;
+        switch (std::min(4u, L.out - o0)) {
+        case 1: group_avx2<1>(w, b, L.in, in, o, r, mode); break;
+        case 2: group_avx2<2>(w, b, L.in, in, o, r, mode); break;
+        case 3: group_avx2<3>(w, b, L.in, in, o, r, mode); break;
+        default: group_avx2<4>(w, b, L.in, in, o, r, mode); break;
+        }
+    }
+}
+
 // ---- AVX-512-BF16: inputs converted once per layer to bf16 pairs (x[2i][t], x[2i+1][t]) -------
 template <int NV, int NO>
 __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void
@@ -274,7 +326,7 @@ __attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(std::size_t iter
 }
 #endif
 
-// one layer in the chosen ISA; T = 16 or 32 (SIMD paths), any T <= TMAX (generic)
+// one layer in the chosen ISA; T = 16 or 32 (AVX-512 paths), 16 (AVX2), any T <= TMAX (generic)
 template <int MODE>
 void layer(const dense& L, const float* in, unsigned T, uint32_t* pairs, float* out, const float* res, int epi)
 {
@@ -284,6 +336,10 @@ void layer(const dense& L, const float* in, unsigned T, uint32_t* pairs, float* 
             layer_avx512<2>(L, in, out, res, epi);
         else
             layer_avx512<1>(L, in, out, res, epi);
+        return;
+    }
+    if (MODE == 3) {
+        layer_avx2(L, in, out, res, epi);
         return;
     }
     if (MODE == 2) {
@@ -304,6 +360,16 @@ bool eqnet_detector::cpu_has_avx512()
 #if DQ_X86
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+    return false;
+#endif
+}
+
+bool eqnet_detector::cpu_has_avx2()
+{
+#if DQ_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return false;
 #endif
@@ -423,7 +489,7 @@ eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
         prev = out;
     }
     d_clamp = float(std::atanh(double(1.0f - 1e-6f)));
-    d_mode = cpu_has_avx512() ? 1 : 0;
+    d_mode = cpu_has_avx512() ? 1 : (cpu_has_avx2() ? 3 : 0);
 }
 
 std::size_t eqnet_detector::macs_per_channel_use() const
@@ -444,24 +510,30 @@ std::size_t eqnet_detector::macs_per_channel_use() const
 void eqnet_detector::set_isa(const std::string& isa)
 {
     if (isa == "auto")
-        d_mode = cpu_has_avx512() ? 1 : 0;
+        d_mode = cpu_has_avx512() ? 1 : (cpu_has_avx2() ? 3 : 0);
     else if (isa == "generic")
         d_mode = 0;
     else if (isa == "avx512") {
         if (!cpu_has_avx512())
             throw std::runtime_error("eqnet_detector: this CPU has no AVX-512F/BW");
         d_mode = 1;
+    } else if (isa == "avx2") {
+        if (!cpu_has_avx2())
+            throw std::runtime_error("eqnet_detector: this CPU has no AVX2/FMA");
+        d_mode = 3;
     } else if (isa == "avx512_bf16") {
         if (!cpu_has_avx512_bf16())
             throw std::runtime_error("eqnet_detector: this CPU has no AVX-512-BF16");
         d_mode = 2;
     } else
-        throw std::invalid_argument("eqnet_detector: isa must be auto, avx512, avx512_bf16 or generic, got " + isa);
+        throw std::invalid_argument("eqnet_detector: isa must be auto, avx512, avx2, avx512_bf16 or generic, got " +
+                                    isa);
 }
 
 std::string eqnet_detector::isa() const
 {
-    return d_mode == 2 ? "avx512_bf16" : (d_mode == 1 ? "avx512" : "generic");
+    static const char* names[4] = { "generic", "avx512", "avx512_bf16", "avx2" };
+    return names[d_mode];
 }
 
 // Features of channel uses r0 .. r0 + rows - 1 into f [d_nfeat][T]; lanes rows .. T - 1 repeat
@@ -617,11 +689,13 @@ void eqnet_detector::detect(const std::complex<float>* y, const std::complex<flo
     float* ws = base + std::size_t(d_nfeat) * TMAX;
     for (std::size_t r = 0; r < n;) {
         const std::size_t left = n - r;
-        const unsigned T = (d_mode == 0 || left > 16) ? TMAX : 16;
+        const unsigned T = (d_mode == 3 || (d_mode != 0 && left <= 16)) ? 16 : TMAX;
         const unsigned rows = unsigned(std::min<std::size_t>(left, T));
         features(y, h, noise_var, r, rows, T, f);
         float* out = llr + r * d_nout;
-        if (d_mode == 2)
+        if (d_mode == 3)
+            tile<3>(f, T, rows, ws, out);
+        else if (d_mode == 2)
             tile<2>(f, T, rows, ws, out);
         else if (d_mode == 1)
             tile<1>(f, T, rows, ws, out);

@@ -16,6 +16,8 @@ CLAMP = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
 
 def _isas():
     out = ["generic"]
+    if dq.eqnet_detector.cpu_has_avx2():
+        out.append("avx2")
     if dq.eqnet_detector.cpu_has_avx512():
         out.append("avx512")
     return out
@@ -96,6 +98,7 @@ def test_kernel_matches_float64_reference(name, nr, nt, k, arch):
         # float32 accumulation through ~10-20 layers: measured max 1.5e-4 on the shipped models
         np.testing.assert_allclose(out, ref, atol=2e-4 * (1 + np.abs(ref).max()), rtol=1e-4, err_msg=isa)
         # tiles of 16 / 32 channel uses with padded lanes: every batch size gives the same rows
+        # (each lane computes its channel use alone, in the same order of operations)
         for n in (0, 1, 15, 16, 17, 32, 33, 47):
             assert np.array_equal(k_.detect(y[:n], H[:n], nv[:n]), out[:n]), (isa, n)
 
@@ -103,7 +106,8 @@ def test_kernel_matches_float64_reference(name, nr, nt, k, arch):
 def test_kernel_isa_and_macs():
     net = _random_net(2, 2, 6, seed=0, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
     k_ = kernel.build(net)
-    assert k_.isa() == ("avx512" if dq.eqnet_detector.cpu_has_avx512() else "generic")
+    det = dq.eqnet_detector
+    assert k_.isa() == ("avx512" if det.cpu_has_avx512() else ("avx2" if det.cpu_has_avx2() else "generic"))
     # in_y 4, in_h 8, in_s 2, in_x 8 (-> 16 each), fuse 64 -> 32, 6 residual 32 x 32, out 32 -> 6,
     # 12 branches of 6 -> 24 (x5 24 -> 24) -> 1
     assert k_.macs_per_channel_use == 16 * 22 + 64 * 32 + 6 * 32 * 32 + 32 * 6 + 12 * (6 * 24 + 5 * 24 * 24 + 24)

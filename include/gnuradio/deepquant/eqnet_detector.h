@@ -35,10 +35,11 @@ namespace deepquant {
  *
  * Channel uses are processed in tiles of 16 or 32 with activations stored feature-major (one
  * SIMD lane per channel use), so every layer is a sequence of broadcast-weight FMAs. ISAs,
- * chosen at run time: "avx512" (AVX-512F float32 FMAs), "avx512_bf16" (weights and layer
- * inputs rounded to bfloat16, products accumulated in float32 by VDPBF16PS; the residual
- * stream, biases and outputs stay float32) and "generic" (portable loops, float32). "auto"
- * takes avx512 where the CPU has AVX-512F, else generic; bf16 is used only when asked for.
+ * chosen at run time: "avx512" (AVX-512F float32 FMAs), "avx2" (AVX2/FMA float32),
+ * "avx512_bf16" (weights and layer inputs rounded to bfloat16, products accumulated in float32
+ * by VDPBF16PS; the residual stream, biases and outputs stay float32) and "generic" (portable
+ * loops, float32). "auto" takes avx512, else avx2, else generic; bf16 is used only when asked
+ * for.
  *
  * Inputs must be finite with sigma^2 > 0 (callers sanitise first). const after construction:
  * safe to call from several threads.
@@ -79,10 +80,11 @@ public:
     void detect(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
                 std::size_t n, float* llr) const;
 
-    //! "auto", "avx512", "avx512_bf16" or "generic"; throws if the CPU lacks the requested one.
+    //! "auto", "avx512", "avx2", "avx512_bf16" or "generic"; throws if the CPU lacks the requested one.
     void set_isa(const std::string& isa);
     std::string isa() const;
     static bool cpu_has_avx512();
+    static bool cpu_has_avx2();
     static bool cpu_has_avx512_bf16();
     /*!
      * \brief This core's multiply-accumulate ceiling for an ISA, measured: FLOP/s (a
@@ -110,7 +112,7 @@ private:
     dense d_out;
     std::vector<std::vector<dense>> d_dec; // [branch][layer]
     float d_clamp;
-    int d_mode; // 0 generic, 1 avx512, 2 avx512_bf16
+    int d_mode; // 0 generic, 1 avx512, 2 avx512_bf16, 3 avx2
 
     void features(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
                   std::size_t r0, std::size_t rows, unsigned T, float* f) const;

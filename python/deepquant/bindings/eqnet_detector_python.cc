@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(eqnet_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(f2a52ca8aece5f459cead4d569f6a10a)                     */
+/* BINDTOOL_HEADER_FILE_HASH(6227c48fc7372cd59738948a755d4aee)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -74,7 +74,7 @@ order in_y, in_h, in_s, [in_x], fuse, residual layers, out, decoder layers (torc
 holds (out, in) per layer). gnuradio.deepquant.eqnet.EQNetRuntime builds it from a model file.
 detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,)) -> float32
 (n, nt * k). Inputs must be finite with noise_var > 0.
-set_isa('auto' | 'avx512' | 'avx512_bf16' | 'generic').
+set_isa('auto' | 'avx512' | 'avx2' | 'avx512_bf16' | 'generic').
 )doc")
         .def(py::init([](int nr, int nt, int k, bool stats, const std::vector<py::object>& ws,
                          const std::vector<py::object>& bs, const std::vector<unsigned>& dims,
@@ -97,6 +97,7 @@ set_isa('auto' | 'avx512' | 'avx512_bf16' | 'generic').
         .def("set_isa", &det_t::set_isa, py::arg("isa"))
         .def("isa", &det_t::isa)
         .def_static("cpu_has_avx512", &det_t::cpu_has_avx512)
+        .def_static("cpu_has_avx2", &det_t::cpu_has_avx2)
         .def_static("cpu_has_avx512_bf16", &det_t::cpu_has_avx512_bf16)
         .def_static("peak_flops", &det_t::peak_flops, py::arg("isa"), py::arg("seconds") = 0.2,
                     "measured FLOP/s of independent AVX-512 FMAs (avx512) or VDPBF16PS (avx512_bf16) on this core");

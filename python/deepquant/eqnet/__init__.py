@@ -58,7 +58,8 @@ class EQNetRuntime:
         references it is tested against. Quantization mode (:meth:`quantize`, :meth:`dequantize`)
         runs in torch with every backend.
     isa : str
-        The C++ kernel's instruction set: 'auto' (default), 'avx512', 'generic' or 'avx512_bf16'
+        The C++ kernel's instruction set: 'auto' (default: avx512, else avx2, else generic),
+        'avx512', 'avx2', 'generic' or 'avx512_bf16'
         (bfloat16 weights and layer inputs: faster, but a measurable accuracy loss, see
         docs/eqnet.md; never chosen by 'auto').
     """

@@ -3,7 +3,7 @@ the weights of an :class:`.models.EQNet` handed over in the layer order the kern
 
 The kernel computes what :class:`.models.DetectCore` computes on the features of
 :meth:`.models.EstimationEncoder.features` (LMMSE statistics included), followed by
-``softbit_to_llr``, in one call per batch: float32 (AVX-512 or portable loops), or with
+``softbit_to_llr``, in one call per batch: float32 (AVX-512, AVX2/FMA or portable loops), or with
 ``isa='avx512_bf16'`` bfloat16 weights and layer inputs with float32 accumulation.  The LLR is
 ``2 clamp(h, +-c)`` from g's pre-tanh output h, which equals ``2 atanh(clamp(tanh(h)))`` without
 float32's rounding of tanh near +-1 (see ``eqnet_detector.h``).
@@ -14,8 +14,9 @@ import numpy as np
 
 from .models import EQNet
 
-#: instruction sets of the kernel ('auto': AVX-512 float32 where the CPU has it, else portable)
-ISAS = ("auto", "avx512", "avx512_bf16", "generic")
+#: instruction sets of the kernel ('auto': AVX-512 float32 where the CPU has it, else AVX2/FMA,
+#: else portable loops; 'avx512_bf16' only when asked for)
+ISAS = ("auto", "avx512", "avx2", "avx512_bf16", "generic")
 
 
 def _linear(lin):
