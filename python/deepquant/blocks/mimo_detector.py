@@ -186,6 +186,8 @@ class mimo_detector(gr.sync_block):
         if method in LEARNED and method not in self._learned:
             try:
                 self._learned[method] = load_learned(self.nr, self.nt, self.k, method, self.model)
+                # the trained SNR range (scipy, ~0.2 s on first use) now, not in the first work() call
+                self._learned[method].channel_snr_range_db()
             except ValueError as e:
                 if raise_errors:
                     raise ValueError(f"mimo_detector: {e}") from None

@@ -141,14 +141,17 @@ class EQNetRuntime:
         training SNR range widened by the 5 % / 95 % quantiles of ``||H||_F^2 / (Nr Nt)`` under
         i.i.d. Rayleigh fading (a Gamma(Nr Nt) variable over Nr Nt); None if unknown. For 2x2
         trained at 15.5..30.5 dB: about 10.8..33.4 dB."""
-        rng = self.trained_snr_db
-        if rng is None:
-            return None
-        from scipy.stats import gamma
+        if not hasattr(self, "_snr_range"):  # computed once: mimo_detector asks on every work() call
+            rng = self.trained_snr_db
+            if rng is None:
+                self._snr_range = None
+            else:
+                from scipy.stats import gamma
 
-        n = self.nr * self.nt
-        q05, q95 = gamma.ppf([0.05, 0.95], n) / n
-        return rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95)
+                n = self.nr * self.nt
+                q05, q95 = gamma.ppf([0.05, 0.95], n) / n
+                self._snr_range = (rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95))
+        return self._snr_range
 
     def in_trained_range(self, H, noise_var) -> np.ndarray:
         """[B] bool: channel uses whose SNR ``||H||_F^2 / sigma^2`` lies in
