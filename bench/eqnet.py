@@ -173,7 +173,8 @@ def main(argv=None):
     if e44 and m44:
         fig["speedup_eqnet_l_over_exact_ml_4x4_16qam_b8192"] = round(e44 / m44, 2)
     fig["goal_block_eqnet_l_ge_1e5_cu_per_s"] = blocks_["eqnet_l"] >= 1e5
-    fig["goal_eqnet_l_4x4_speedup_ge_20"] = bool(e44 and m44 and e44 / m44 >= 20)
+    # None: exact ML at 4x4 batch 8192 not measured (--skip-slow)
+    fig["goal_eqnet_l_4x4_speedup_ge_20"] = bool(e44 / m44 >= 20) if (e44 and m44) else None
     fig["goal_block_eqnet_l_ge_lmmse_2x2"] = fig["block_eqnet_l_vs_lmmse_2x2_ratio"] >= 1.0
     fig["goal_block_eqnet_p_ge_0p6_lmmse_2x2"] = fig["block_eqnet_p_vs_lmmse_2x2_ratio"] >= 0.6
     fig["goal_block_eqnet_l_ge_30x_exact_ml_4x4"] = fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] >= 30
