@@ -91,8 +91,8 @@ class EQNetRuntime:
 
             core = DetectCore(self.net).eval()
             if backend == "torchscript":
-                # traced + frozen + optimize_for_inference (bench/eqnet.py compares it with eager
-                # torch); same LLRs up to float32 rounding near the +-14.5 saturation
+                # traced + frozen + optimize_for_inference (bench/eqnet.py compares it with the C++
+                # kernel); same LLRs up to float32 rounding near the +-14.5 saturation
                 with torch.inference_mode(False), torch.no_grad():
                     y0 = torch.randn(4, self.nr, dtype=torch.complex64)
                     h0 = torch.randn(4, self.nr, self.nt, dtype=torch.complex64)
