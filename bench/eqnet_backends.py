@@ -32,6 +32,7 @@ VDPBF16PS for bfloat16, in registers) give the channel uses per second that no i
 these networks can exceed on one core; ``torch.mm`` 1024 x 1024 (one thread) is printed beside it.
 Prints tables and ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-MODELS = [("eqnet_l", "2x2_64qam", 2, 2, 6, "l"), ("eqnet_p", "2x2_64qam", 2, 2, 6, "p"),
-          ("eqnet_l", "4x4_16qam", 4, 4, 4, "l")]
+MODELS = [
+    ("eqnet_l", "2x2_64qam", 2, 2, 6, "l"),
+    ("eqnet_p", "2x2_64qam", 2, 2, 6, "p"),
+    ("eqnet_l", "4x4_16qam", 4, 4, 4, "l"),
+]
 BATCHES = (1, 16, 256, 2048, 8192)
 SNR_DB = 20.0
 KL_SNRS = {(2, 2, 6): [19.0, 20.5, 22.0], (4, 4, 4): [17.0, 18.5, 20.0]}
@@ -60,7 +64,7 @@ def _data(batch, nr, nt, k, seed=0):
     g = torch.Generator().manual_seed(seed)
     H = torch.randn(batch, nr, nt, dtype=torch.complex64, generator=g)
     pts = torch.from_numpy(mapping.constellation(k).astype(np.complex64))
-    x = pts[torch.randint(0, 2 ** k, (batch, nt), generator=g)]
+    x = pts[torch.randint(0, 2**k, (batch, nt), generator=g)]
     nv = nr * nt / 10 ** (SNR_DB / 10)
     y = (H @ x.unsqueeze(-1)).squeeze(-1) + torch.randn(batch, nr, dtype=torch.complex64, generator=g) * math.sqrt(nv)
     return y.numpy(), H.numpy(), np.full(batch, nv, np.float32)
@@ -99,11 +103,19 @@ def _onnx_backend(rt, core, path):
     import onnxruntime as ort
 
     names = ["fy", "fh", "fs", "fx"]
-    ex = rt._feats(torch.randn(4, rt.nr, dtype=torch.complex64), torch.randn(4, rt.nr, rt.nt, dtype=torch.complex64),
-                   torch.ones(4))
+    ex = rt._feats(
+        torch.randn(4, rt.nr, dtype=torch.complex64), torch.randn(4, rt.nr, rt.nt, dtype=torch.complex64), torch.ones(4)
+    )
     with torch.no_grad():
-        torch.onnx.export(core, ex, path, input_names=names, output_names=["s"],
-                          dynamic_axes={n: {0: "b"} for n in names + ["s"]}, dynamo=False)
+        torch.onnx.export(
+            core,
+            ex,
+            path,
+            input_names=names,
+            output_names=["s"],
+            dynamic_axes={n: {0: "b"} for n in names + ["s"]},
+            dynamo=False,
+        )
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
@@ -123,14 +135,27 @@ def _float64_reference(net, y, H, nv):
 
     fe = net.f_e
     with torch.no_grad():
-        feats = [f.double() for f in fe.features(torch.from_numpy(y).to(torch.complex128),
-                                                 torch.from_numpy(H).to(torch.complex128),
-                                                 torch.from_numpy(nv).double())]
-        n64 = models.EQNet(net.nr, net.nt, net.k, dec_branch_width=net.g.weights[0].shape[2],
-                           dec_hidden_layers=net.g.hidden_layers, est_width=fe.fuse.out_features,
-                           est_blocks=len(fe.blocks), est_layers_per_block=len(fe.blocks[0].layers),
-                           est_input_width=fe.in_y.out_features, est_stats=fe.stats,
-                           latent_dim=net.latent_dim).double()
+        feats = [
+            f.double()
+            for f in fe.features(
+                torch.from_numpy(y).to(torch.complex128),
+                torch.from_numpy(H).to(torch.complex128),
+                torch.from_numpy(nv).double(),
+            )
+        ]
+        n64 = models.EQNet(
+            net.nr,
+            net.nt,
+            net.k,
+            dec_branch_width=net.g.weights[0].shape[2],
+            dec_hidden_layers=net.g.hidden_layers,
+            est_width=fe.fuse.out_features,
+            est_blocks=len(fe.blocks),
+            est_layers_per_block=len(fe.blocks[0].layers),
+            est_input_width=fe.in_y.out_features,
+            est_stats=fe.stats,
+            latent_dim=net.latent_dim,
+        ).double()
         n64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
         h = n64.g.half_llr(n64.f_e.core(*feats)).numpy()
     c = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
@@ -141,7 +166,7 @@ def _mm_gflops(dtype, min_time):
     a = torch.randn(1024, 1024).to(dtype)
     b = torch.randn(1024, 1024).to(dtype)
     dt = _time(lambda: torch.mm(a, b), min_time)
-    return 2 * 1024 ** 3 / dt / 1e9
+    return 2 * 1024**3 / dt / 1e9
 
 
 def main(argv=None):
@@ -165,6 +190,7 @@ def main(argv=None):
 
     try:
         import onnxruntime  # noqa: F401
+
         have_ort = True
     except ImportError:
         have_ort = False
@@ -173,8 +199,10 @@ def main(argv=None):
     from gnuradio import deepquant as dq
 
     det = dq.eqnet_detector
-    peak = {"fp32": det.peak_flops("avx512") / 1e9 if det.cpu_has_avx512() else float("nan"),
-            "bf16": det.peak_flops("avx512_bf16") / 1e9 if det.cpu_has_avx512_bf16() else float("nan")}
+    peak = {
+        "fp32": det.peak_flops("avx512") / 1e9 if det.cpu_has_avx512() else float("nan"),
+        "bf16": det.peak_flops("avx512_bf16") / 1e9 if det.cpu_has_avx512_bf16() else float("nan"),
+    }
     mm = {"fp32": _mm_gflops(torch.float32, a.min_time), "bf16": _mm_gflops(torch.bfloat16, a.min_time)}
     fig["peak_fp32_gflops"] = round(peak["fp32"], 1)
     fig["peak_bf16_gflops"] = round(peak["bf16"], 1)
@@ -192,8 +220,11 @@ def main(argv=None):
         kerns = {}
         for isa in isas:
             kerns[isa] = kernel.build(rt.net, isa)
-        backends = {"torchscript_fp32": rt.detect,
-                    "eager_fp32": _torch_backend(rt, core, False), "eager_bf16": _torch_backend(rt, core, True)}
+        backends = {
+            "torchscript_fp32": rt.detect,
+            "eager_fp32": _torch_backend(rt, core, False),
+            "eager_bf16": _torch_backend(rt, core, True),
+        }
         if not a.no_compile:
             for prec, bf in (("fp32", False), ("bf16", True)):
                 t0 = time.perf_counter()
@@ -222,8 +253,10 @@ def main(argv=None):
         acc[tag] = {}
         for bname, fn in backends.items():
             llr = np.asarray(fn(yk, Hk, nvk), np.float32)
-            acc[tag][bname] = {"kl_bits": float(kl_bits(torch.from_numpy(llr), ref_ml)),
-                               "max_abs_dllr_vs_float64": float(np.abs(llr - ref64).max())}
+            acc[tag][bname] = {
+                "kl_bits": float(kl_bits(torch.from_numpy(llr), ref_ml)),
+                "max_abs_dllr_vs_float64": float(np.abs(llr - ref64).max()),
+            }
         for bname in ("lmmse", "maxlog_ml") if cfg == "2x2_64qam" else ("lmmse",):
             llr = mimo.detect(bname, yk, Hk, nvk, bits_per_symbol=k)
             acc[tag][bname] = {"kl_bits": float(kl_bits(torch.from_numpy(np.asarray(llr, np.float32)), ref_ml))}
@@ -232,9 +265,11 @@ def main(argv=None):
             if "max_abs_dllr_vs_float64" in r:
                 r["delta_kl_bits_vs_torchscript_fp32"] = r["kl_bits"] - base_kl
         # speed
-        classical = {"lmmse": lambda y, H, nv: _kernels.lmmse(y, H, nv, k),
-                     "exact_ml": lambda y, H, nv: mimo.detect("exact_ml", y, H, nv, bits_per_symbol=k),
-                     "maxlog_ml": lambda y, H, nv: mimo.detect("maxlog_ml", y, H, nv, bits_per_symbol=k)}
+        classical = {
+            "lmmse": lambda y, H, nv: _kernels.lmmse(y, H, nv, k),
+            "exact_ml": lambda y, H, nv: mimo.detect("exact_ml", y, H, nv, bits_per_symbol=k),
+            "maxlog_ml": lambda y, H, nv: mimo.detect("maxlog_ml", y, H, nv, bits_per_symbol=k),
+        }
         if name == "eqnet_p":
             classical = {}  # measured once per configuration (with EQ-Net-L)
         for batch in BATCHES:
@@ -247,22 +282,30 @@ def main(argv=None):
     # tables
     for name, cfg, *_ in MODELS:
         tag = f"{name}_{cfg}"
-        print(f"\n{tag}: channel uses/s, one thread (FLOPs/cu {fig[f'{tag}_flops_per_cu']}; ceiling at this core's "
-              f"peak: fp32 {fig[f'{tag}_ceiling_fp32_cu_per_s']:.3g}, bf16 {fig[f'{tag}_ceiling_bf16_cu_per_s']:.3g})")
-        print(f"{'backend':>18} " + " ".join(f"{'b=' + str(b):>9}" for b in BATCHES) + f" {'KL bits':>9} {'dKL':>9}"
-              f" {'max|dL|':>8}")
+        print(
+            f"\n{tag}: channel uses/s, one thread (FLOPs/cu {fig[f'{tag}_flops_per_cu']}; ceiling at this core's "
+            f"peak: fp32 {fig[f'{tag}_ceiling_fp32_cu_per_s']:.3g}, bf16 {fig[f'{tag}_ceiling_bf16_cu_per_s']:.3g})"
+        )
+        print(
+            f"{'backend':>18} " + " ".join(f"{'b=' + str(b):>9}" for b in BATCHES) + f" {'KL bits':>9} {'dKL':>9}"
+            f" {'max|dL|':>8}"
+        )
         for bname in dict.fromkeys(r["backend"] for r in rows if r["model"] == tag):
             cells = []
             for b in BATCHES:
                 r = next((r for r in rows if r["model"] == tag and r["backend"] == bname and r["batch"] == b), None)
                 cells.append(f"{r['cu_per_s']:9.3g}" if r else f"{'-':>9}")
             ac = acc[tag].get(bname, {})
-            tail = (f" {ac['kl_bits']:9.5f}" if "kl_bits" in ac else f" {'':9}") + \
-                (f" {ac['delta_kl_bits_vs_torchscript_fp32']:+9.1e} {ac['max_abs_dllr_vs_float64']:8.1e}"
-                 if "max_abs_dllr_vs_float64" in ac else "")
+            tail = (f" {ac['kl_bits']:9.5f}" if "kl_bits" in ac else f" {'':9}") + (
+                f" {ac['delta_kl_bits_vs_torchscript_fp32']:+9.1e} {ac['max_abs_dllr_vs_float64']:8.1e}"
+                if "max_abs_dllr_vs_float64" in ac
+                else ""
+            )
             print(f"{bname:>18} " + " ".join(cells) + tail)
-    print(f"\nthis core's peak (register FMAs): fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s; "
-          f"torch.mm 1024x1024 one thread: fp32 {mm['fp32']:.1f}, bf16 {mm['bf16']:.1f} GFLOP/s")
+    print(
+        f"\nthis core's peak (register FMAs): fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s; "
+        f"torch.mm 1024x1024 one thread: fp32 {mm['fp32']:.1f}, bf16 {mm['bf16']:.1f} GFLOP/s"
+    )
 
     for r in rows:
         fig[f"{r['model']}_{r['backend']}_b{r['batch']}_cu_per_s"] = round(r["cu_per_s"], 1)
@@ -275,8 +318,11 @@ def main(argv=None):
         tag = f"{name}_{cfg}"
         base = "eqnet_l_" + cfg
         for b in BATCHES:
-            cand = [r for r in rows if r["model"] == tag and r["batch"] == b and
-                    r["backend"] not in ("lmmse", "exact_ml", "maxlog_ml")]
+            cand = [
+                r
+                for r in rows
+                if r["model"] == tag and r["batch"] == b and r["backend"] not in ("lmmse", "exact_ml", "maxlog_ml")
+            ]
             best = max(cand, key=lambda r: r["cu_per_s"])
             fig[f"{tag}_fastest_b{b}"] = best["backend"]
             lm = fig.get(f"{base}_lmmse_b{b}_cu_per_s")
@@ -287,8 +333,9 @@ def main(argv=None):
             if ml and cpp:
                 fig[f"{tag}_cpp_fp32_vs_exact_ml_b{b}_ratio"] = round(cpp / ml, 2)
             if cpp:
-                fig[f"{tag}_cpp_fp32_b{b}_fraction_of_peak"] = round(cpp * fig[f"{tag}_flops_per_cu"] / 1e9
-                                                                      / peak["fp32"], 3)
+                fig[f"{tag}_cpp_fp32_b{b}_fraction_of_peak"] = round(
+                    cpp * fig[f"{tag}_flops_per_cu"] / 1e9 / peak["fp32"], 3
+                )
             ts = fig.get(f"{tag}_torchscript_fp32_b{b}_cu_per_s")
             if ts and cpp:
                 fig[f"{tag}_cpp_fp32_vs_torchscript_b{b}_ratio"] = round(cpp / ts, 2)

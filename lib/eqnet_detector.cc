@@ -25,7 +25,8 @@ namespace deepquant {
 
 namespace {
 using dense = eqnet_detector::dense;
-constexpr unsigned TMAX = 32; // channel uses per tile (SIMD lanes of the feature-major layout)
+constexpr unsigned TMAX =
+    32; // channel uses per tile (SIMD lanes of the feature-major layout)
 constexpr unsigned MAX_NT = 16;
 
 enum epi { LINEAR = 0, RELU = 1, RES_RELU = 2 };
@@ -39,16 +40,21 @@ uint16_t to_bf16(float f)
     return uint16_t(u >> 16);
 }
 
-dense make_dense(const std::vector<float>& w, const std::vector<float>& b, unsigned out, unsigned in,
+dense make_dense(const std::vector<float>& w,
+                 const std::vector<float>& b,
+                 unsigned out,
+                 unsigned in,
                  const std::string& name)
 {
     if (out == 0 || in == 0)
-        throw std::invalid_argument("eqnet_detector: layer " + name + " has a zero dimension");
+        throw std::invalid_argument("eqnet_detector: layer " + name +
+                                    " has a zero dimension");
     if (w.size() != std::size_t(out) * in || b.size() != out)
-        throw std::invalid_argument("eqnet_detector: layer " + name + " has " + std::to_string(w.size()) +
-                                    " weights and " + std::to_string(b.size()) + " biases, expected " +
-                                    std::to_string(out) + " x " + std::to_string(in) + " and " +
-                                    std::to_string(out));
+        throw std::invalid_argument("eqnet_detector: layer " + name + " has " +
+                                    std::to_string(w.size()) + " weights and " +
+                                    std::to_string(b.size()) + " biases, expected " +
+                                    std::to_string(out) + " x " + std::to_string(in) +
+                                    " and " + std::to_string(out));
     dense d;
     d.in = in;
     d.out = out;
@@ -69,8 +75,10 @@ dense make_dense(const std::vector<float>& w, const std::vector<float>& b, unsig
     return d;
 }
 
-// ---- portable path: out[o][t] = epi(b[o] + sum_i W[o][i] in[i][t]) --------------------------
-void layer_generic(const dense& L, const float* in, unsigned T, float* out, const float* res, int mode)
+// ---- portable path: out[o][t] = epi(b[o] + sum_i W[o][i] in[i][t])
+// --------------------------
+void layer_generic(
+    const dense& L, const float* in, unsigned T, float* out, const float* res, int mode)
 {
     float acc[TMAX];
     for (unsigned o = 0; o < L.out; o++) {
@@ -97,10 +105,16 @@ void layer_generic(const dense& L, const float* in, unsigned T, float* out, cons
 }
 
 #if DQ_X86
-// ---- AVX-512F: NO outputs (one block of 8, padded) x NV vectors of 16 channel uses ----------
+// ---- AVX-512F: NO outputs (one block of 8, padded) x NV vectors of 16 channel uses
+// ----------
 template <int NV, int NO>
 __attribute__((target("avx512f"), always_inline)) inline void
-block_avx512(const float* w, const float* b, unsigned in_dim, const float* in, float* out, const float* res,
+block_avx512(const float* w,
+             const float* b,
+             unsigned in_dim,
+             const float* in,
+             float* out,
+             const float* res,
              int mode)
 {
     constexpr unsigned T = 16 * NV;
@@ -139,8 +153,8 @@ block_avx512(const float* w, const float* b, unsigned in_dim, const float* in, f
 }
 
 template <int NV>
-__attribute__((target("avx512f"))) void layer_avx512(const dense& L, const float* in, float* out,
-                                                     const float* res, int mode)
+__attribute__((target("avx512f"))) void
+layer_avx512(const dense& L, const float* in, float* out, const float* res, int mode)
 {
     constexpr unsigned T = 16 * NV;
     for (unsigned blk = 0; blk < L.nblk; blk++) {
@@ -149,22 +163,45 @@ __attribute__((target("avx512f"))) void layer_avx512(const dense& L, const float
         float* o = out + std::size_t(blk) * 8 * T;
         const float* r = res ? res + std::size_t(blk) * 8 * T : nullptr;
         switch (std::min(8u, L.out - blk * 8)) {
-        case 1: block_avx512<NV, 1>(w, b, L.in, in, o, r, mode); break;
-        case 2: block_avx512<NV, 2>(w, b, L.in, in, o, r, mode); break;
-        case 3: block_avx512<NV, 3>(w, b, L.in, in, o, r, mode); break;
-        case 4: block_avx512<NV, 4>(w, b, L.in, in, o, r, mode); break;
-        case 5: block_avx512<NV, 5>(w, b, L.in, in, o, r, mode); break;
-        case 6: block_avx512<NV, 6>(w, b, L.in, in, o, r, mode); break;
-        case 7: block_avx512<NV, 7>(w, b, L.in, in, o, r, mode); break;
-        default: block_avx512<NV, 8>(w, b, L.in, in, o, r, mode); break;
+        case 1:
+            block_avx512<NV, 1>(w, b, L.in, in, o, r, mode);
+            break;
+        case 2:
+            block_avx512<NV, 2>(w, b, L.in, in, o, r, mode);
+            break;
+        case 3:
+            block_avx512<NV, 3>(w, b, L.in, in, o, r, mode);
+            break;
+        case 4:
+            block_avx512<NV, 4>(w, b, L.in, in, o, r, mode);
+            break;
+        case 5:
+            block_avx512<NV, 5>(w, b, L.in, in, o, r, mode);
+            break;
+        case 6:
+            block_avx512<NV, 6>(w, b, L.in, in, o, r, mode);
+            break;
+        case 7:
+            block_avx512<NV, 7>(w, b, L.in, in, o, r, mode);
+            break;
+        default:
+            block_avx512<NV, 8>(w, b, L.in, in, o, r, mode);
+            break;
         }
     }
 }
 
-// ---- AVX2/FMA: 16 channel uses (2 vectors of 8), outputs in groups of up to 4 --------------
+// ---- AVX2/FMA: 16 channel uses (2 vectors of 8), outputs in groups of up to 4
+// --------------
 template <int NO>
 __attribute__((target("avx2,fma"), always_inline)) inline void
-group_avx2(const float* w, const float* b, unsigned in_dim, const float* in, float* out, const float* res, int mode)
+group_avx2(const float* w,
+           const float* b,
+           unsigned in_dim,
+           const float* in,
+           float* out,
+           const float* res,
+           int mode)
 {
     constexpr unsigned T = 16;
     __m256 acc[NO][2];
@@ -195,8 +232,8 @@ group_avx2(const float* w, const float* b, unsigned in_dim, const float* in, flo
         }
 }
 
-__attribute__((target("avx2,fma"))) void layer_avx2(const dense& L, const float* in, float* out, const float* res,
-                                                    int mode)
+__attribute__((target("avx2,fma"))) void
+layer_avx2(const dense& L, const float* in, float* out, const float* res, int mode)
 {
     constexpr unsigned T = 16;
     for (unsigned o0 = 0; o0 < L.out; o0 += 4) {
@@ -205,18 +242,32 @@ __attribute__((target("avx2,fma"))) void layer_avx2(const dense& L, const float*
         float* o = out + std::size_t(o0) * T;
         const float* r = res ? res + std::size_t(o0) * T : nullptr;
         switch (std::min(4u, L.out - o0)) {
-        case 1: group_avx2<1>(w, b, L.in, in, o, r, mode); break;
-        case 2: group_avx2<2>(w, b, L.in, in, o, r, mode); break;
-        case 3: group_avx2<3>(w, b, L.in, in, o, r, mode); break;
-        default: group_avx2<4>(w, b, L.in, in, o, r, mode); break;
+        case 1:
+            group_avx2<1>(w, b, L.in, in, o, r, mode);
+            break;
+        case 2:
+            group_avx2<2>(w, b, L.in, in, o, r, mode);
+            break;
+        case 3:
+            group_avx2<3>(w, b, L.in, in, o, r, mode);
+            break;
+        default:
+            group_avx2<4>(w, b, L.in, in, o, r, mode);
+            break;
         }
     }
 }
 
-// ---- AVX-512-BF16: inputs converted once per layer to bf16 pairs (x[2i][t], x[2i+1][t]) -------
+// ---- AVX-512-BF16: inputs converted once per layer to bf16 pairs (x[2i][t], x[2i+1][t])
+// -------
 template <int NV, int NO>
 __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void
-block_bf16(const unsigned* w, const float* b, unsigned in2, const uint32_t* in, float* out, const float* res,
+block_bf16(const unsigned* w,
+           const float* b,
+           unsigned in2,
+           const uint32_t* in,
+           float* out,
+           const float* res,
            int mode)
 {
     constexpr unsigned T = 16 * NV;
@@ -255,21 +306,59 @@ block_bf16(const unsigned* w, const float* b, unsigned in2, const uint32_t* in, 
 }
 
 template <int NV>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void
-layer_bf16(const dense& L, const float* in, uint32_t* pairs, float* out, const float* res, int mode)
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void layer_bf16(const dense& L,
+                                                                       const float* in,
+                                                                       uint32_t* pairs,
+                                                                       float* out,
+                                                                       const float* res,
+                                                                       int mode)
 {
     constexpr unsigned T = 16 * NV;
     const unsigned in2 = (L.in + 1) / 2;
     // interleave rows 2i and 2i+1 as bf16 pairs (an odd last row is paired with zeros)
-    const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
-                                          22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i perm = _mm512_set_epi16(31,
+                                          15,
+                                          30,
+                                          14,
+                                          29,
+                                          13,
+                                          28,
+                                          12,
+                                          27,
+                                          11,
+                                          26,
+                                          10,
+                                          25,
+                                          9,
+                                          24,
+                                          8,
+                                          23,
+                                          7,
+                                          22,
+                                          6,
+                                          21,
+                                          5,
+                                          20,
+                                          4,
+                                          19,
+                                          3,
+                                          18,
+                                          2,
+                                          17,
+                                          1,
+                                          16,
+                                          0);
     for (unsigned i = 0; i < in2; i++)
         for (int v = 0; v < NV; v++) {
             const __m512 lo = _mm512_load_ps(in + std::size_t(2 * i) * T + 16 * v);
-            const __m512 hi = (2 * i + 1 < L.in) ? _mm512_load_ps(in + std::size_t(2 * i + 1) * T + 16 * v)
-                                                 : _mm512_setzero_ps();
-            const __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(hi, lo); // lo in 0..15, hi in 16..31
-            _mm512_store_si512(pairs + std::size_t(i) * T + 16 * v, _mm512_permutexvar_epi16(perm, packed));
+            const __m512 hi =
+                (2 * i + 1 < L.in)
+                    ? _mm512_load_ps(in + std::size_t(2 * i + 1) * T + 16 * v)
+                    : _mm512_setzero_ps();
+            const __m512i packed =
+                (__m512i)_mm512_cvtne2ps_pbh(hi, lo); // lo in 0..15, hi in 16..31
+            _mm512_store_si512(pairs + std::size_t(i) * T + 16 * v,
+                               _mm512_permutexvar_epi16(perm, packed));
         }
     for (unsigned blk = 0; blk < L.nblk; blk++) {
         const unsigned* w = L.w16.data() + std::size_t(blk) * in2 * 8;
@@ -277,14 +366,30 @@ layer_bf16(const dense& L, const float* in, uint32_t* pairs, float* out, const f
         float* o = out + std::size_t(blk) * 8 * T;
         const float* r = res ? res + std::size_t(blk) * 8 * T : nullptr;
         switch (std::min(8u, L.out - blk * 8)) {
-        case 1: block_bf16<NV, 1>(w, b, in2, pairs, o, r, mode); break;
-        case 2: block_bf16<NV, 2>(w, b, in2, pairs, o, r, mode); break;
-        case 3: block_bf16<NV, 3>(w, b, in2, pairs, o, r, mode); break;
-        case 4: block_bf16<NV, 4>(w, b, in2, pairs, o, r, mode); break;
-        case 5: block_bf16<NV, 5>(w, b, in2, pairs, o, r, mode); break;
-        case 6: block_bf16<NV, 6>(w, b, in2, pairs, o, r, mode); break;
-        case 7: block_bf16<NV, 7>(w, b, in2, pairs, o, r, mode); break;
-        default: block_bf16<NV, 8>(w, b, in2, pairs, o, r, mode); break;
+        case 1:
+            block_bf16<NV, 1>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 2:
+            block_bf16<NV, 2>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 3:
+            block_bf16<NV, 3>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 4:
+            block_bf16<NV, 4>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 5:
+            block_bf16<NV, 5>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 6:
+            block_bf16<NV, 6>(w, b, in2, pairs, o, r, mode);
+            break;
+        case 7:
+            block_bf16<NV, 7>(w, b, in2, pairs, o, r, mode);
+            break;
+        default:
+            block_bf16<NV, 8>(w, b, in2, pairs, o, r, mode);
+            break;
         }
     }
 }
@@ -326,9 +431,16 @@ __attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(std::size_t iter
 }
 #endif
 
-// one layer in the chosen ISA; T = 16 or 32 (AVX-512 paths), 16 (AVX2), any T <= TMAX (generic)
+// one layer in the chosen ISA; T = 16 or 32 (AVX-512 paths), 16 (AVX2), any T <= TMAX
+// (generic)
 template <int MODE>
-void layer(const dense& L, const float* in, unsigned T, uint32_t* pairs, float* out, const float* res, int epi)
+void layer(const dense& L,
+           const float* in,
+           unsigned T,
+           uint32_t* pairs,
+           float* out,
+           const float* res,
+           int epi)
 {
 #if DQ_X86
     if (MODE == 1) {
@@ -389,11 +501,13 @@ double eqnet_detector::peak_flops(const std::string& isa, double seconds)
 {
     const bool bf16 = isa == "avx512_bf16";
     if (isa != "avx512" && !bf16)
-        throw std::invalid_argument("eqnet_detector::peak_flops: isa must be avx512 or avx512_bf16, got " + isa);
+        throw std::invalid_argument(
+            "eqnet_detector::peak_flops: isa must be avx512 or avx512_bf16, got " + isa);
     if (!(bf16 ? cpu_has_avx512_bf16() : cpu_has_avx512()))
         throw std::runtime_error("eqnet_detector::peak_flops: this CPU has no " + isa);
 #if DQ_X86
-    // FLOPs per loop iteration: 16 instructions x 16 lanes x (2 for an FMA, 4 for a bf16 pair)
+    // FLOPs per loop iteration: 16 instructions x 16 lanes x (2 for an FMA, 4 for a bf16
+    // pair)
     const double per_iter = 16.0 * 16.0 * (bf16 ? 4.0 : 2.0);
     volatile float sink = 0.0f;
     std::size_t iters = 1 << 16;
@@ -401,7 +515,8 @@ double eqnet_detector::peak_flops(const std::string& isa, double seconds)
     while (total < seconds) {
         const auto t0 = std::chrono::steady_clock::now();
         sink = sink + (bf16 ? dpbf16_loop(iters) : fma_loop(iters));
-        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double dt =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         total += dt;
         best = std::max(best, per_iter * double(iters) / std::max(dt, 1e-9));
         if (dt < 0.02)
@@ -413,7 +528,10 @@ double eqnet_detector::peak_flops(const std::string& isa, double seconds)
 #endif
 }
 
-eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
+eqnet_detector::eqnet_detector(int nr,
+                               int nt,
+                               int k,
+                               bool stats,
                                const std::vector<std::vector<float>>& weights,
                                const std::vector<std::vector<float>>& biases,
                                const std::vector<unsigned>& dims,
@@ -422,17 +540,21 @@ eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
     : d_nr(nr), d_nt(nt), d_k(k), d_stats(stats)
 {
     if (nr < 1 || nt < 1 || nt > int(MAX_NT) || k < 1)
-        throw std::invalid_argument("eqnet_detector: need nr >= 1, 1 <= nt <= 16 and k >= 1");
+        throw std::invalid_argument(
+            "eqnet_detector: need nr >= 1, 1 <= nt <= 16 and k >= 1");
     if (dec_layers < 1)
-        throw std::invalid_argument("eqnet_detector: the decoder needs at least one layer");
+        throw std::invalid_argument(
+            "eqnet_detector: the decoder needs at least one layer");
     const unsigned n_in = stats ? 4 : 3;
     const std::size_t n_layers = n_in + 1 + n_residual + 1 + dec_layers;
-    if (weights.size() != n_layers || biases.size() != n_layers || dims.size() != 2 * n_layers)
-        throw std::invalid_argument("eqnet_detector: expected " + std::to_string(n_layers) +
+    if (weights.size() != n_layers || biases.size() != n_layers ||
+        dims.size() != 2 * n_layers)
+        throw std::invalid_argument("eqnet_detector: expected " +
+                                    std::to_string(n_layers) +
                                     " layers (weights, biases and 2 dims each), got " +
                                     std::to_string(weights.size()) + " weights, " +
-                                    std::to_string(biases.size()) + " biases, " + std::to_string(dims.size()) +
-                                    " dims");
+                                    std::to_string(biases.size()) + " biases, " +
+                                    std::to_string(dims.size()) + " dims");
     d_nout = unsigned(nt * k);
     const unsigned nx = unsigned(3 * nt + nt * (nt - 1));
     const unsigned in_dims[4] = { unsigned(2 * nr), unsigned(2 * nr * nt), 2u, nx };
@@ -441,24 +563,30 @@ eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
     d_iw = dims[0];
     for (unsigned j = 0; j < n_in; j++, l++) {
         if (dims[2 * l + 1] != in_dims[j] || dims[2 * l] != d_iw)
-            throw std::invalid_argument(std::string("eqnet_detector: ") + in_names[j] + " must be " +
-                                        std::to_string(d_iw) + " x " + std::to_string(in_dims[j]));
-        d_in.push_back(make_dense(weights[l], biases[l], dims[2 * l], dims[2 * l + 1], in_names[j]));
+            throw std::invalid_argument(std::string("eqnet_detector: ") + in_names[j] +
+                                        " must be " + std::to_string(d_iw) + " x " +
+                                        std::to_string(in_dims[j]));
+        d_in.push_back(
+            make_dense(weights[l], biases[l], dims[2 * l], dims[2 * l + 1], in_names[j]));
     }
     d_nfeat = in_dims[0] + in_dims[1] + in_dims[2] + (stats ? nx : 0);
     if (dims[2 * l + 1] != n_in * d_iw)
-        throw std::invalid_argument("eqnet_detector: fuse must take " + std::to_string(n_in * d_iw) + " inputs");
+        throw std::invalid_argument("eqnet_detector: fuse must take " +
+                                    std::to_string(n_in * d_iw) + " inputs");
     d_width = dims[2 * l];
     d_fuse = make_dense(weights[l], biases[l], dims[2 * l], dims[2 * l + 1], "fuse");
     l++;
     for (unsigned j = 0; j < n_residual; j++, l++) {
         if (dims[2 * l] != d_width || dims[2 * l + 1] != d_width)
-            throw std::invalid_argument("eqnet_detector: residual layers must be " + std::to_string(d_width) +
-                                        " x " + std::to_string(d_width));
-        d_res.push_back(make_dense(weights[l], biases[l], d_width, d_width, "res" + std::to_string(j)));
+            throw std::invalid_argument("eqnet_detector: residual layers must be " +
+                                        std::to_string(d_width) + " x " +
+                                        std::to_string(d_width));
+        d_res.push_back(make_dense(
+            weights[l], biases[l], d_width, d_width, "res" + std::to_string(j)));
     }
     if (dims[2 * l + 1] != d_width)
-        throw std::invalid_argument("eqnet_detector: out must take " + std::to_string(d_width) + " inputs");
+        throw std::invalid_argument("eqnet_detector: out must take " +
+                                    std::to_string(d_width) + " inputs");
     d_latent = dims[2 * l];
     d_out = make_dense(weights[l], biases[l], d_latent, d_width, "out");
     l++;
@@ -467,14 +595,17 @@ eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
     for (unsigned j = 0; j < dec_layers; j++, l++) {
         const unsigned out = dims[2 * l], in = dims[2 * l + 1];
         if (in != prev || (j + 1 == dec_layers && out != 1))
-            throw std::invalid_argument("eqnet_detector: decoder layer " + std::to_string(j) + " is " +
-                                        std::to_string(out) + " x " + std::to_string(in) + "; it must take " +
-                                        std::to_string(prev) + " inputs (the last has 1 output)");
-        if (weights[l].size() != std::size_t(d_nout) * in * out || biases[l].size() != std::size_t(d_nout) * out)
-            throw std::invalid_argument("eqnet_detector: decoder layer " + std::to_string(j) + " needs " +
-                                        std::to_string(d_nout) + " x " + std::to_string(in) + " x " +
-                                        std::to_string(out) + " weights and " + std::to_string(d_nout) +
-                                        " x " + std::to_string(out) + " biases");
+            throw std::invalid_argument(
+                "eqnet_detector: decoder layer " + std::to_string(j) + " is " +
+                std::to_string(out) + " x " + std::to_string(in) + "; it must take " +
+                std::to_string(prev) + " inputs (the last has 1 output)");
+        if (weights[l].size() != std::size_t(d_nout) * in * out ||
+            biases[l].size() != std::size_t(d_nout) * out)
+            throw std::invalid_argument(
+                "eqnet_detector: decoder layer " + std::to_string(j) + " needs " +
+                std::to_string(d_nout) + " x " + std::to_string(in) + " x " +
+                std::to_string(out) + " weights and " + std::to_string(d_nout) + " x " +
+                std::to_string(out) + " biases");
         for (unsigned br = 0; br < d_nout; br++) {
             // torch stores branch br as [in, out]; make_dense takes [out, in]
             std::vector<float> w(std::size_t(out) * in), b(out);
@@ -482,7 +613,8 @@ eqnet_detector::eqnet_detector(int nr, int nt, int k, bool stats,
             for (unsigned i = 0; i < in; i++)
                 for (unsigned o = 0; o < out; o++)
                     w[std::size_t(o) * in + i] = src[std::size_t(i) * out + o];
-            std::copy(biases[l].begin() + std::size_t(br) * out, biases[l].begin() + std::size_t(br + 1) * out,
+            std::copy(biases[l].begin() + std::size_t(br) * out,
+                      biases[l].begin() + std::size_t(br + 1) * out,
                       b.begin());
             d_dec[br].push_back(make_dense(w, b, out, in, "dec" + std::to_string(j)));
         }
@@ -526,7 +658,8 @@ void eqnet_detector::set_isa(const std::string& isa)
             throw std::runtime_error("eqnet_detector: this CPU has no AVX-512-BF16");
         d_mode = 2;
     } else
-        throw std::invalid_argument("eqnet_detector: isa must be auto, avx512, avx2, avx512_bf16 or generic, got " +
+        throw std::invalid_argument("eqnet_detector: isa must be auto, avx512, avx2, "
+                                    "avx512_bf16 or generic, got " +
                                     isa);
 }
 
@@ -536,10 +669,15 @@ std::string eqnet_detector::isa() const
     return names[d_mode];
 }
 
-// Features of channel uses r0 .. r0 + rows - 1 into f [d_nfeat][T]; lanes rows .. T - 1 repeat
-// channel use r0 (their results are discarded).
-void eqnet_detector::features(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                              std::size_t r0, std::size_t rows, unsigned T, float* f) const
+// Features of channel uses r0 .. r0 + rows - 1 into f [d_nfeat][T]; lanes rows .. T - 1
+// repeat channel use r0 (their results are discarded).
+void eqnet_detector::features(const std::complex<float>* y,
+                              const std::complex<float>* h,
+                              const float* nv,
+                              std::size_t r0,
+                              std::size_t rows,
+                              unsigned T,
+                              float* f) const
 {
     typedef std::complex<double> cd;
     const int nr = d_nr, nt = d_nt;
@@ -561,7 +699,8 @@ void eqnet_detector::features(const std::complex<float>* y, const std::complex<f
         f[(os + 1) * T + t] = std::log(s2);
         if (!d_stats)
             continue;
-        // A = H^H H + s2 I = L L^H (Cholesky), P = A^-1 = L^-H L^-1, x = P H^H y  (float64)
+        // A = H^H H + s2 I = L L^H (Cholesky), P = A^-1 = L^-H L^-1, x = P H^H y
+        // (float64)
         cd L[MAX_NT][MAX_NT], Li[MAX_NT][MAX_NT], P[MAX_NT][MAX_NT], b[MAX_NT];
         for (int i = 0; i < nt; i++) {
             cd bi = 0.0;
@@ -571,7 +710,8 @@ void eqnet_detector::features(const std::complex<float>* y, const std::complex<f
             for (int j = 0; j <= i; j++) {
                 cd a = 0.0;
                 for (int q = 0; q < nr; q++)
-                    a += std::conj(cd(hr[q * nt + i])) * cd(hr[q * nt + j]); // A[i][j], j <= i
+                    a += std::conj(cd(hr[q * nt + i])) *
+                         cd(hr[q * nt + j]); // A[i][j], j <= i
                 L[i][j] = a;
             }
             L[i][i] += double(s2);
@@ -615,7 +755,8 @@ void eqnet_detector::features(const std::complex<float>* y, const std::complex<f
             f[(ox + i) * T + t] = float(xi.real());
             f[(ox + nt + i) * T + t] = float(xi.imag());
             d[i] = std::max(P[i][i].real(), 1e-300);
-            f[(ox + 2 * nt + i) * T + t] = float(std::log(std::min(std::max(double(s2) * d[i], 1e-12), 1.0)));
+            f[(ox + 2 * nt + i) * T + t] =
+                float(std::log(std::min(std::max(double(s2) * d[i], 1e-12), 1.0)));
         }
         const unsigned np = unsigned(nt * (nt - 1) / 2);
         unsigned p = 0;
@@ -628,12 +769,14 @@ void eqnet_detector::features(const std::complex<float>* y, const std::complex<f
     }
 }
 
-// One tile: features f [d_nfeat][T] -> LLRs of the first ``rows`` channel uses (row-major).
+// One tile: features f [d_nfeat][T] -> LLRs of the first ``rows`` channel uses
+// (row-major).
 template <int MODE>
-void eqnet_detector::tile(const float* f, unsigned T, unsigned rows, float* ws, float* llr) const
+void eqnet_detector::tile(
+    const float* f, unsigned T, unsigned rows, float* ws, float* llr) const
 {
-    // workspace (floats, each T-strided): cat [n_in iw] | x [W] | tmp [W] | z [D] | a, b [bw] | h [n_out]
-    // | pairs (bf16 pairs of the widest layer input)
+    // workspace (floats, each T-strided): cat [n_in iw] | x [W] | tmp [W] | z [D] | a, b
+    // [bw] | h [n_out] | pairs (bf16 pairs of the widest layer input)
     unsigned bw = 1;
     for (const auto& L : d_dec[0])
         bw = std::max(bw, L.out);
@@ -647,10 +790,18 @@ void eqnet_detector::tile(const float* f, unsigned T, unsigned rows, float* ws, 
     float* hh = b + std::size_t(bw) * T;
     uint32_t* pairs = reinterpret_cast<uint32_t*>(hh + std::size_t(d_nout) * T);
 
-    const unsigned off[4] = { 0, unsigned(2 * d_nr), unsigned(2 * d_nr + 2 * d_nr * d_nt),
+    const unsigned off[4] = { 0,
+                              unsigned(2 * d_nr),
+                              unsigned(2 * d_nr + 2 * d_nr * d_nt),
                               unsigned(2 * d_nr + 2 * d_nr * d_nt + 2) };
     for (std::size_t j = 0; j < n_in; j++)
-        layer<MODE>(d_in[j], f + std::size_t(off[j]) * T, T, pairs, cat + j * d_iw * T, nullptr, RELU);
+        layer<MODE>(d_in[j],
+                    f + std::size_t(off[j]) * T,
+                    T,
+                    pairs,
+                    cat + j * d_iw * T,
+                    nullptr,
+                    RELU);
     layer<MODE>(d_fuse, cat, T, pairs, x, nullptr, RELU);
     for (const auto& L : d_res) {
         layer<MODE>(L, x, T, pairs, tmp, x, RES_RELU);
@@ -670,21 +821,27 @@ void eqnet_detector::tile(const float* f, unsigned T, unsigned rows, float* ws, 
     const float c = d_clamp;
     for (unsigned t = 0; t < rows; t++)
         for (unsigned o = 0; o < d_nout; o++)
-            llr[std::size_t(t) * d_nout + o] = 2.0f * std::min(std::max(hh[std::size_t(o) * T + t], -c), c);
+            llr[std::size_t(t) * d_nout + o] =
+                2.0f * std::min(std::max(hh[std::size_t(o) * T + t], -c), c);
 }
 
-void eqnet_detector::detect(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
-                            std::size_t n, float* llr) const
+void eqnet_detector::detect(const std::complex<float>* y,
+                            const std::complex<float>* h,
+                            const float* noise_var,
+                            std::size_t n,
+                            float* llr) const
 {
     unsigned bw = 1, widest = std::max(d_width, unsigned(d_in.size()) * d_iw);
     for (const auto& L : d_dec[0])
         bw = std::max(bw, L.out);
     widest = std::max(std::max(widest, d_nfeat), bw);
-    const std::size_t ws_floats =
-        (d_in.size() * d_iw + 2 * d_width + d_latent + 2 * bw + d_nout + (widest + 1) / 2) * TMAX;
+    const std::size_t ws_floats = (d_in.size() * d_iw + 2 * d_width + d_latent + 2 * bw +
+                                   d_nout + (widest + 1) / 2) *
+                                  TMAX;
     // 64-byte aligned buffers for the SIMD loads
     std::vector<float> buf(ws_floats + d_nfeat * TMAX + 32);
-    float* base = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63));
+    float* base = reinterpret_cast<float*>(
+        (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63));
     float* f = base;
     float* ws = base + std::size_t(d_nfeat) * TMAX;
     for (std::size_t r = 0; r < n;) {

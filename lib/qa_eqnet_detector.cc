@@ -4,9 +4,10 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// C++ unit tests of the EQ-Net estimation kernel (plain executable run by ctest). Reference: the
-// same network (without the LMMSE-statistics input) evaluated here in double precision from the
-// torch-layout weights; every instruction set the CPU has, every tile remainder.
+// C++ unit tests of the EQ-Net estimation kernel (plain executable run by ctest).
+// Reference: the same network (without the LMMSE-statistics input) evaluated here in
+// double precision from the torch-layout weights; every instruction set the CPU has,
+// every tile remainder.
 #include <gnuradio/deepquant/eqnet_detector.h>
 #include <algorithm>
 #include <cmath>
@@ -19,12 +20,13 @@
 
 using gr::deepquant::eqnet_detector;
 static int failures = 0;
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                    \
-        }                                                                                  \
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(                                                        \
+                stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
     } while (0)
 
 namespace {
@@ -40,7 +42,10 @@ std::vector<layer> random_layers(std::mt19937& rng)
     std::normal_distribution<float> g(0.0f, 1.0f);
     std::vector<layer> ls;
     auto add = [&](unsigned out, unsigned in, unsigned copies, float gain) {
-        layer l{ out, in, std::vector<float>(std::size_t(copies) * out * in), std::vector<float>(copies * out) };
+        layer l{ out,
+                 in,
+                 std::vector<float>(std::size_t(copies) * out * in),
+                 std::vector<float>(copies * out) };
         for (auto& v : l.w)
             v = gain * g(rng) / std::sqrt(float(in));
         for (auto& v : l.b)
@@ -64,9 +69,13 @@ std::vector<layer> random_layers(std::mt19937& rng)
 
 double relu(double x) { return x > 0 ? x : 0; }
 
-// one channel use in double: the features of EstimationEncoder.features (stats off), f_E, g, clamp
-std::vector<double> reference(const std::vector<layer>& ls, const std::complex<float>* y,
-                              const std::complex<float>* h, float nv, double clamp)
+// one channel use in double: the features of EstimationEncoder.features (stats off), f_E,
+// g, clamp
+std::vector<double> reference(const std::vector<layer>& ls,
+                              const std::complex<float>* y,
+                              const std::complex<float>* h,
+                              float nv,
+                              double clamp)
 {
     std::vector<double> fy, fh, fs = { std::sqrt(double(nv)), std::log(double(nv)) };
     for (int i = 0; i < NR; i++)
@@ -77,13 +86,17 @@ std::vector<double> reference(const std::vector<layer>& ls, const std::complex<f
         fh.push_back(h[i].real());
     for (int i = 0; i < NR * NT; i++)
         fh.push_back(h[i].imag());
-    auto dense = [](const layer& l, const std::vector<double>& x, std::size_t off_w = 0, std::size_t off_b = 0,
+    auto dense = [](const layer& l,
+                    const std::vector<double>& x,
+                    std::size_t off_w = 0,
+                    std::size_t off_b = 0,
                     bool torch_bmm = false) {
         std::vector<double> o(l.out);
         for (unsigned r = 0; r < l.out; r++) {
             double s = l.b[off_b + r];
             for (unsigned c = 0; c < l.in; c++)
-                s += x[c] * (torch_bmm ? l.w[off_w + std::size_t(c) * l.out + r] : l.w[std::size_t(r) * l.in + c]);
+                s += x[c] * (torch_bmm ? l.w[off_w + std::size_t(c) * l.out + r]
+                                       : l.w[std::size_t(r) * l.in + c]);
             o[r] = s;
         }
         return o;
@@ -107,7 +120,8 @@ std::vector<double> reference(const std::vector<layer>& ls, const std::complex<f
         std::vector<double> a = z;
         for (int j = 0; j < DEC; j++) {
             const layer& l = ls[5 + NRES + j];
-            a = dense(l, a, std::size_t(br) * l.in * l.out, std::size_t(br) * l.out, true);
+            a = dense(
+                l, a, std::size_t(br) * l.in * l.out, std::size_t(br) * l.out, true);
             if (j + 1 < DEC)
                 for (auto& v : a)
                     v = relu(v);
@@ -137,8 +151,10 @@ int main()
     const auto ls = random_layers(rng);
     eqnet_detector det = make(ls);
     CHECK(det.latent_dim() == unsigned(D));
-    // in_y (2 Nr inputs), in_h (2 Nr Nt), in_s (2), fuse, residual layers, out, Nt K branches
-    const std::size_t macs = IW * (2 * NR) + IW * (2 * NR * NT) + IW * 2 + 3 * IW * W + NRES * W * W + W * D +
+    // in_y (2 Nr inputs), in_h (2 Nr Nt), in_s (2), fuse, residual layers, out, Nt K
+    // branches
+    const std::size_t macs = IW * (2 * NR) + IW * (2 * NR * NT) + IW * 2 + 3 * IW * W +
+                             NRES * W * W + W * D +
                              std::size_t(NT * K) * (D * BW + (DEC - 2) * BW * BW + BW);
     CHECK(det.macs_per_channel_use() == macs);
 
@@ -183,7 +199,11 @@ int main()
             failures++;
         }
         // every batch size gives the rows of the full batch
-        for (std::size_t m : { std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(17), std::size_t(33) }) {
+        for (std::size_t m : { std::size_t(0),
+                               std::size_t(1),
+                               std::size_t(16),
+                               std::size_t(17),
+                               std::size_t(33) }) {
             std::vector<float> part(m * nout + 1, -99.0f);
             det.detect(y.data(), h.data(), nv.data(), m, part.data());
             CHECK(part[m * nout] == -99.0f); // nothing written past the end

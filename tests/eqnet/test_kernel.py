@@ -1,6 +1,7 @@
 """The C++ EQ-Net kernel (``gnuradio.deepquant.eqnet_detector``, EQNetRuntime's 'cpp' backend)
 against an independent reference: the torch networks of :mod:`gnuradio.deepquant.eqnet.models`
 evaluated in float64 on the same (float32) features."""
+
 import numpy as np
 import pytest
 import torch
@@ -48,8 +49,9 @@ def _data(n, nr, nt, seed=1, snr_db=20.0):
     H = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
     x = ((rng.integers(-3, 4, (n, nt)) + 1j * rng.integers(-3, 4, (n, nt))) / 3).astype(np.complex64)
     nv = (nr * nt / 10 ** (rng.uniform(snr_db - 8, snr_db + 8, n) / 10)).astype(np.float32)
-    y = (np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (rng.standard_normal((n, nr))
-                                                                     + 1j * rng.standard_normal((n, nr))))
+    y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
+        rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr))
+    )
     return y.astype(np.complex64), H, nv
 
 
@@ -57,30 +59,68 @@ def _reference(net, y, H, nv):
     """float64 f_E core + g on the float32 features of EstimationEncoder.features, then the LLR clamp."""
     fe = net.f_e
     with torch.no_grad():
-        feats = fe.features(torch.from_numpy(y).to(torch.complex128), torch.from_numpy(H).to(torch.complex128),
-                            torch.from_numpy(nv).double())
+        feats = fe.features(
+            torch.from_numpy(y).to(torch.complex128),
+            torch.from_numpy(H).to(torch.complex128),
+            torch.from_numpy(nv).double(),
+        )
         feats = [f.double() for f in feats]
-        net64 = models.EQNet(net.nr, net.nt, net.k, dec_branch_width=net.g.weights[0].shape[2],
-                             dec_hidden_layers=net.g.hidden_layers, est_width=fe.fuse.out_features,
-                             est_blocks=len(fe.blocks), est_layers_per_block=len(fe.blocks[0].layers),
-                             est_input_width=fe.in_y.out_features, est_stats=fe.stats,
-                             latent_dim=net.latent_dim).double()
+        net64 = models.EQNet(
+            net.nr,
+            net.nt,
+            net.k,
+            dec_branch_width=net.g.weights[0].shape[2],
+            dec_hidden_layers=net.g.hidden_layers,
+            est_width=fe.fuse.out_features,
+            est_blocks=len(fe.blocks),
+            est_layers_per_block=len(fe.blocks[0].layers),
+            est_input_width=fe.in_y.out_features,
+            est_stats=fe.stats,
+            latent_dim=net.latent_dim,
+        ).double()
         net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
         h = net64.g.half_llr(net64.f_e.core(*feats)).double()
     return np.clip(2 * h.numpy(), -CLAMP, CLAMP)
 
 
 CASES = [
-    ("2x2 EQ-Net-L shape, stats", 2, 2, 6, dict(est_width=32, est_blocks=1, est_input_width=16, est_stats=True,
-                                                 dec_branch_width=24)),
-    ("2x2 EQ-Net-P shape, latent 8", 2, 2, 6, dict(est_width=40, est_blocks=3, est_input_width=8, est_stats=True,
-                                                    dec_branch_width=12, latent_dim=8)),
-    ("1x1 QPSK, stats", 1, 1, 2, dict(est_width=16, est_blocks=1, est_input_width=8, est_stats=True,
-                                      dec_branch_width=8, dec_hidden_layers=2)),
-    ("3x2 16-QAM, no stats", 3, 2, 4, dict(est_width=20, est_blocks=2, est_layers_per_block=3,
-                                           est_input_width=12, est_stats=False, dec_branch_width=10)),
-    ("4x4 16-QAM, stats", 4, 4, 4, dict(est_width=24, est_blocks=1, est_input_width=8, est_stats=True,
-                                        dec_branch_width=8)),
+    (
+        "2x2 EQ-Net-L shape, stats",
+        2,
+        2,
+        6,
+        dict(est_width=32, est_blocks=1, est_input_width=16, est_stats=True, dec_branch_width=24),
+    ),
+    (
+        "2x2 EQ-Net-P shape, latent 8",
+        2,
+        2,
+        6,
+        dict(est_width=40, est_blocks=3, est_input_width=8, est_stats=True, dec_branch_width=12, latent_dim=8),
+    ),
+    (
+        "1x1 QPSK, stats",
+        1,
+        1,
+        2,
+        dict(est_width=16, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8, dec_hidden_layers=2),
+    ),
+    (
+        "3x2 16-QAM, no stats",
+        3,
+        2,
+        4,
+        dict(
+            est_width=20, est_blocks=2, est_layers_per_block=3, est_input_width=12, est_stats=False, dec_branch_width=10
+        ),
+    ),
+    (
+        "4x4 16-QAM, stats",
+        4,
+        4,
+        4,
+        dict(est_width=24, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8),
+    ),
 ]
 
 
@@ -156,7 +196,7 @@ def test_runtime_backends_agree(tmp_path):
     net = _random_net(2, 2, 6, seed=5, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
     arch = dict(est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
     rng = np.random.default_rng(0)
-    cbs = {b: np.sort(rng.uniform(-1, 1, (6, 2 ** b)), axis=1).astype(np.float32) for b in (5, 6)}
+    cbs = {b: np.sort(rng.uniform(-1, 1, (6, 2**b)), axis=1).astype(np.float32) for b in (5, 6)}
     path = eqio.save(tmp_path / "m.safetensors", net, cbs, {"nr": 2, "nt": 2, "k": 6, "variant": "l", "arch": arch})
     y, H, nv = _data(100, 2, 2)
     rt = eqnet.EQNetRuntime(path)

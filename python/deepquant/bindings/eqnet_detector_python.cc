@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(eqnet_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(6227c48fc7372cd59738948a755d4aee)                     */
+/* BINDTOOL_HEADER_FILE_HASH(f23132747569494de1dc960b99b99d6a)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

@@ -8,6 +8,7 @@ The kernel computes what :class:`.models.DetectCore` computes on the features of
 ``2 clamp(h, +-c)`` from g's pre-tanh output h, which equals ``2 atanh(clamp(tanh(h)))`` without
 float32's rounding of tanh near +-1 (see ``eqnet_detector.h``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +48,8 @@ def build(net: EQNet, isa: str = "auto"):
         ws.append(np.ascontiguousarray(wn))
         bs.append(np.ascontiguousarray(b.detach().cpu().numpy().astype(np.float32)).reshape(-1))
         dims += [wn.shape[2], wn.shape[1]]
-    k = dq.eqnet_detector(net.nr, net.nt, net.k, bool(fe.stats), ws, bs, [int(v) for v in dims], len(res),
-                          len(g.weights))
+    k = dq.eqnet_detector(
+        net.nr, net.nt, net.k, bool(fe.stats), ws, bs, [int(v) for v in dims], len(res), len(g.weights)
+    )
     k.set_isa(isa)
     return k
