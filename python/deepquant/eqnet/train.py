@@ -44,7 +44,7 @@ validation stay on the cached exact-ML set.  The L1 latent loss of stage 2 weigh
 direction alike although the decoder is far more sensitive along some than others.
 
 Mixed precision (``"amp"``, default ``"bf16"``): every stage's forward and backward pass runs under
-``torch.autocast(dtype=torch.bfloat16)`` (AMX / AVX-512-BF16 on this module's CPUs, 1.3-3.2x faster
+``torch.autocast(dtype=torch.bfloat16)`` (AVX-512-BF16, and AMX where the CPU has it, 1.3-3.2x faster
 steps at the shipped widths), with fp32 master weights, fp32 Adam state and fp32 losses; outputs of
 tanh layers are computed in fp32.  ``"none"`` trains in fp32.
 
