@@ -28,8 +28,8 @@ import importlib
 from ._version import __version__  # noqa: F401
 
 # Names of the compiled bindings (deepquant_python), imported on first use.
-_BINDINGS = ("adc_cc", "dequantizer_bf", "ldpc_bp_decoder", "lmmse_detector", "mlp_f32", "publish_frames",
-             "qam_demapper", "quantizer_fb", "quantizer_ff", "rans_coder", "rans_error", "scalar_quantizer",
+_BINDINGS = ("adc_cc", "dequantizer_bf", "ldpc_bp_decoder", "lmmse_detector", "mlp_f32", "ofdm_estimator",
+             "publish_frames", "qam_demapper", "quantizer_fb", "quantizer_ff", "rans_coder", "rans_error", "scalar_quantizer",
              "u8vector_to_bytes")
 
 # Python blocks, imported lazily (name -> module inside the package).

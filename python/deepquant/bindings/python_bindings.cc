@@ -32,6 +32,7 @@ namespace py = pybind11;
     void bind_ldpc_bp_decoder(py::module& m);
     void bind_qam_demapper(py::module& m);
     void bind_lmmse_detector(py::module& m);
+    void bind_ofdm_estimator(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -71,5 +72,6 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_ldpc_bp_decoder(m);
     bind_qam_demapper(m);
     bind_lmmse_detector(m);
+    bind_ofdm_estimator(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -82,3 +82,18 @@ def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
 
         return np.asarray(mimo.lmmse(y, h, nv.copy(), int(bits_per_symbol)), dtype=np.float32)
     return lmmse_detector(nr, nt, int(bits_per_symbol)).detect(y, h, nv, False)
+
+
+def ofdm_estimator(layout):
+    """C++ ``ofdm_estimator`` of an :class:`gnuradio.deepquant.ofdm.layout.OfdmLayout` (made once
+    per layout): the per-packet channel / noise estimation, pilot phase tracking and header
+    decoding of :mod:`gnuradio.deepquant.ofdm.estimation` and :mod:`gnuradio.deepquant.ofdm.header`."""
+    est = layout._cache.get("cxx_ofdm_estimator")
+    if est is None:
+        from .. import deepquant_python as dq
+
+        est = dq.ofdm_estimator(int(layout.fft_len), [int(k) for k in layout.active],
+                                [int(k) for k in layout.occupied], [int(k) for k in layout.pilots],
+                                [complex(s) for s in layout.pilot_symbols])
+        layout._cache["cxx_ofdm_estimator"] = est
+    return est

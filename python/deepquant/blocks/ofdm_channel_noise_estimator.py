@@ -54,7 +54,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         symbols (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`), weighted by their
         reliability. With the pilots they re-estimate the common phase of every symbol and the
         channel (:func:`gnuradio.deepquant.ofdm.estimation.refine_with_known`, the preamble as
-        prior). The outputs then carry the refined y, h and sigma^2, so the receiver's decoder
+        prior; computed by the kernel library's C++ ``ofdm_estimator.refine``, equal to float
+        rounding). The outputs then carry the refined y, h and sigma^2, so the receiver's decoder
         gets a second chance at the codewords that failed. Costs ``feedback_rounds`` extra
         demap + decode passes per frame.
     max_iter : int
@@ -114,6 +115,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             if (self.layout.data_symbols * self.layout.bits_per_symbol) % ldpc.N:
                 raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
             configure_torch_threads()
+        self._cxx = _kernels.ofdm_estimator(self.layout)
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
@@ -177,9 +179,13 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             xv = np.zeros(y.shape)
             xk[:, di] = mean.reshape(y.shape[0], self.nd)
             xv[:, di] = var.reshape(y.shape[0], self.nd)
-            # every round starts from the preamble prior (the data enter once, with the newest decisions)
-            y, hs, err, err_k = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post,
-                                                             x_var=xv, per_carrier=True)
+            # every round starts from the preamble prior (the data enter once, with the newest
+            # decisions); C++ ofdm_estimator.refine = estimation.refine_with_known to float rounding
+            r = self._cxx.refine(y, h_pre, nv, err_pre, xk, xv, 0, self.fb_taps_post)
+            if r is None:  # fit not positive definite: the numeric core's pseudo-inverse
+                r = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post,
+                                                 x_var=xv, per_carrier=True)
+            y, hs, err, err_k = r
             err_factor = err / nv
             self._err_k = err_k[di]
             if ok.all():

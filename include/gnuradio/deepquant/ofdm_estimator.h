@@ -1,0 +1,138 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-deepquant authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_DEEPQUANT_OFDM_ESTIMATOR_H
+#define INCLUDED_DEEPQUANT_OFDM_ESTIMATOR_H
+
+#include <gnuradio/deepquant/api.h>
+#include <complex>
+#include <cstddef>
+#include <vector>
+
+namespace gr {
+namespace deepquant {
+
+/*!
+ * \brief Per-packet OFDM channel / noise estimation, pilot phase tracking and header decoding of
+ * the SISO receiver: the kernels behind ofdm_rx's header decoder, ofdm_pilot_phase_tracker and
+ * ofdm_channel_noise_estimator.
+ * \ingroup deepquant
+ *
+ * The computations of gnuradio.deepquant.ofdm.estimation (estimate_channel, refine_with_known,
+ * linear_phase_fit, pilot_correlations) and gnuradio.deepquant.ofdm.header (decode_header,
+ * header_symbols), step for step in float64, outputs equal to float rounding:
+ *
+ * - estimate(): per active carrier h_ls = sum conj(X) Y / sum |X|^2 (optionally every row's
+ *   common phase aligned to row ref_row first), then the weighted least-squares fit of an impulse
+ *   response on [-taps_pre, taps_post] samples, h = F (F^H W F)^-1 F^H W h_ls with W = diag(sum
+ *   |X|^2). F^H W F is Hermitian Toeplitz (its entries depend on the lag difference only), so it
+ *   is formed from 2L - 1 sums and solved by Cholesky. sigma^2 = residual over the known cells /
+ *   (N_obs - L); error variance per carrier sigma^2 diag(F (F^H W F)^-1 F^H).
+ * - refine(): decoder-aided re-estimation (refine_with_known): common phase per symbol from the
+ *   known (or posterior-mean) symbols and the pilots, weighted straight-line fit, removed; then
+ *   estimate() over the symbols (each cell weighted by 1 / sqrt(1 + |h|^2 Var[x] / sigma^2)) and
+ *   the preamble estimate as prior row.
+ * - track(): pilot common-phase tracking (ofdm_pilot_phase_tracker).
+ * - decode_header(): channel from the two sync words, maximum-ratio combining of the header's
+ *   three replicas, CRC-8 (x^8 + x^2 + x + 1), and with the CRC passed the channel again with the
+ *   header symbols known.
+ *
+ * Vectors are fft-shifted rows of fft_len (carrier k at position k + fft_len / 2). The matrices
+ * are small (L <= 64 taps, one packet per call): portable scalar code, no instruction-set paths.
+ * Methods returning bool return false when the fit's normal matrix is not positive definite (or
+ * inputs are not finite); outputs are then unspecified and callers use the numeric core.
+ * const after construction.
+ */
+class DEEPQUANT_API ofdm_estimator
+{
+public:
+    /*!
+     * \param fft_len FFT size (even).
+     * \param active all used carriers (data and pilots) relative to DC, sorted.
+     * \param data data carriers relative to DC (header and payload order).
+     * \param pilots pilot carriers relative to DC. \param pilot_symbols one per pilot.
+     */
+    ofdm_estimator(int fft_len, const std::vector<int>& active, const std::vector<int>& data,
+                   const std::vector<int>& pilots, const std::vector<std::complex<double>>& pilot_symbols);
+
+    int fft_len() const { return d_n; }
+
+    /*!
+     * estimation.estimate_channel(y, x, layout, taps_pre, taps_post, ref_row, per_carrier=True).
+     * \param y, x n_rows x fft_len received and known symbols (x == 0: unknown).
+     * \param ref_row row whose common phase every row is aligned to, -1 for none.
+     * \param h fft_len estimate out (0 off the active carriers).
+     * \param err_k fft_len per-carrier error variance out (0 off the active carriers), or nullptr.
+     */
+    bool estimate(const std::complex<double>* y, const std::complex<double>* x, int n_rows, int taps_pre,
+                  int taps_post, int ref_row, std::complex<float>* h, double* noise_var, double* err_var,
+                  double* err_k) const;
+
+    /*!
+     * estimation.refine_with_known(y, h, noise_var, err_var, x_known, layout, taps_pre,
+     * taps_post, x_var, per_carrier=True).
+     * \param y n_rows x fft_len payload symbols. \param h fft_len preamble estimate.
+     * \param x_known n_rows x fft_len known / posterior-mean symbols (pilots are set here).
+     * \param x_var n_rows x fft_len posterior variances, or nullptr (all exactly known).
+     * \param y_out, h_out, err_out, err_k the phase-corrected symbols, the new estimate, its mean
+     * and per-carrier error variance.
+     */
+    bool refine(const std::complex<float>* y, int n_rows, const std::complex<float>* h, double noise_var,
+                double err_var, const std::complex<double>* x_known, const double* x_var, int taps_pre,
+                int taps_post, std::complex<float>* y_out, std::complex<float>* h_out, double* err_out,
+                double* err_k) const;
+
+    /*!
+     * ofdm_pilot_phase_tracker's step: c_t = sum_p conj(h_p s_p) y_t[p], phases = the weighted
+     * line through them (linear_fit, estimation.linear_phase_fit) or their angles; out = y
+     * exp(-j phase) (complex64 rotation). Rows with non-finite samples are output as 0.
+     * \return the number of rows output as 0.
+     */
+    std::size_t track(const std::complex<float>* y, int n_rows, const std::complex<float>* h, bool linear_fit,
+                      std::complex<float>* out, double* phases) const;
+
+    /*!
+     * ofdm_rx's header_decoder for one packet.
+     * \param ys (2 + n_hdr) x fft_len: sync word 1, sync word 2, n_hdr header symbols.
+     * \param x_sync 2 x fft_len known sync words.
+     * \return 1: CRC passed (packet_num, n_codewords and the estimate from all rows set);
+     * 0: CRC failed; -1: a fit failed (not positive definite / non-finite).
+     */
+    int decode_header(const std::complex<float>* ys, int n_hdr, const std::complex<float>* x_sync, int taps_pre,
+                      int taps_post, int* packet_num, int* n_codewords, std::complex<float>* h, double* noise_var,
+                      double* err_var) const;
+
+    /*!
+     * header.decode_header: MRC statistics z (n values, replicas every 32) -> true and the
+     * fields when the CRC-8 holds.
+     */
+    static bool header_fields(const double* z, std::size_t n, int* packet_num, int* n_codewords);
+
+    //! header.header_symbols: n BPSK symbols (bit 0 -> -1) of the repeated 32 header bits.
+    static void header_symbols(int packet_num, int n_codewords, std::size_t n, double* out);
+
+    //! estimation.linear_phase_fit(c, t0): unwrapped angles, weighted (|c|^2) straight line.
+    static void linear_phase_fit(const std::complex<double>* c, int n, double t0, double* phi);
+
+private:
+    int d_n, d_k;
+    std::vector<int> d_act_pos, d_act_k, d_data_pos, d_pilot_pos;
+    std::vector<std::complex<double>> d_pilot_sym;
+    std::vector<std::complex<double>> d_e; // exp(-2 pi j m / fft_len), m = 0 .. fft_len - 1
+
+    // the fit on the active carriers: Y, X n_rows x K (gathered); h K, lev K per-carrier
+    // leverages diag(F A^-1 F^H) (nullptr: not needed)
+    bool fit(std::vector<std::complex<double>>& Y, const std::vector<std::complex<double>>& X, int n_rows,
+             int taps_pre, int taps_post, int ref_row, std::complex<double>* h, double* nv, double* mean_lev,
+             double* lev) const;
+    std::complex<double> basis(int i, int lag) const;
+};
+
+} // namespace deepquant
+} // namespace gr
+
+#endif /* INCLUDED_DEEPQUANT_OFDM_ESTIMATOR_H */

@@ -1,0 +1,183 @@
+"""The C++ ``ofdm_estimator`` against the numeric core it replaces on the receivers' hot paths:
+``ofdm.estimation.estimate_channel`` / ``refine_with_known`` / ``linear_phase_fit`` /
+``pilot_correlations`` and ``ofdm.header`` (decode_header, header_symbols), to float rounding."""
+import numpy as np
+import pytest
+
+from gnuradio.deepquant.blocks import _kernels
+from gnuradio.deepquant.ofdm import estimation, header
+from gnuradio.deepquant.ofdm.layout import OfdmLayout
+
+
+def _channel(rng, lay, n_taps=9, delay=3):
+    taps = np.zeros(lay.fft_len, complex)
+    p = np.exp(-np.arange(n_taps) / 3.0)
+    taps[delay:delay + n_taps] = (rng.normal(size=n_taps) + 1j * rng.normal(size=n_taps)) * np.sqrt(p / p.sum() / 2)
+    return np.fft.fftshift(np.fft.fft(taps)).astype(np.complex64)
+
+
+def _noise(rng, shape, sigma):
+    return (sigma * (rng.normal(size=shape) + 1j * rng.normal(size=shape)) / np.sqrt(2)).astype(np.complex64)
+
+
+@pytest.mark.parametrize("bps", [2, 6])
+def test_estimate_matches_estimate_channel(bps):
+    lay = OfdmLayout(bits_per_symbol=bps)
+    est = _kernels.ofdm_estimator(lay)
+    rng = np.random.default_rng(3)
+    for trial in range(6):
+        hf = _channel(rng, lay)
+        hsym = header.header_symbols(trial * 1000 + 5, lay.n_codewords, len(lay.occupied))
+        x = estimation.known_preamble(lay, hsym if trial % 2 else None)
+        rot = np.exp(1j * 0.05 * trial * np.arange(x.shape[0]))[:, None]
+        y = (hf[None, :] * x * rot + _noise(rng, x.shape, 10 ** (-trial / 4))).astype(np.complex64)
+        for taps_pre, taps_post, ref in ((0, 20, 1), (4, 16, None), (0, 15, 0)):
+            h_r, nv_r, err_r, ek_r = estimation.estimate_channel(y, x, lay, taps_pre, taps_post, ref_row=ref,
+                                                                 per_carrier=True)
+            h, nv, err, ek = est.estimate(y, x, taps_pre, taps_post, -1 if ref is None else ref)
+            assert h.dtype == np.complex64
+            np.testing.assert_allclose(h, h_r, rtol=2e-6, atol=2e-6 * np.abs(h_r).max())
+            assert nv == pytest.approx(nv_r, rel=1e-8)
+            assert err == pytest.approx(err_r, rel=1e-8)
+            np.testing.assert_allclose(ek, ek_r, rtol=1e-8, atol=1e-14)
+
+
+def test_estimate_single_row_and_failure():
+    lay = OfdmLayout()
+    est = _kernels.ofdm_estimator(lay)
+    rng = np.random.default_rng(4)
+    w2 = lay.sync_words()[1][None, :]
+    y = (_channel(rng, lay)[None, :] * w2 + _noise(rng, w2.shape, 0.1)).astype(np.complex64)
+    h_r, nv_r, err_r = estimation.estimate_channel(y, w2, lay, 0, 20, ref_row=None)
+    h, nv, err, _ = est.estimate(y, w2, 0, 20)
+    np.testing.assert_allclose(h, h_r, rtol=2e-6, atol=2e-7)
+    assert (nv, err) == pytest.approx((nv_r, err_r), rel=1e-8)
+    # nothing known: the fit's matrix is singular -> None (callers take the numeric core)
+    assert est.estimate(y, np.zeros_like(w2), 0, 20) is None
+    assert est.estimate(np.full_like(y, np.nan), w2, 0, 20) is None
+    with pytest.raises(ValueError):
+        est.estimate(y[:, :32], w2[:, :32], 0, 20)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_refine_matches_refine_with_known(soft):
+    lay = OfdmLayout()
+    est = _kernels.ofdm_estimator(lay)
+    rng = np.random.default_rng(5 + soft)
+    di = lay.data_idx
+    t = lay.payload_ofdm_symbols
+    from gnuradio.deepquant.phy import mapping
+
+    pts = mapping.constellation(6)
+    for trial in range(5):
+        hf = _channel(rng, lay)
+        xs = pts[rng.integers(0, 64, size=(t, len(di)))]
+        x = np.zeros((t, lay.fft_len), np.complex64)
+        x[:, di] = xs
+        x[:, lay.pilot_idx] = np.asarray(lay.pilot_symbols)
+        sigma = 10 ** (-(12 + 3 * trial) / 20)
+        y = (hf[None, :] * x * np.exp(1j * (0.02 * np.arange(t) + 0.1))[:, None]
+             + _noise(rng, x.shape, sigma)).astype(np.complex64)
+        h_pre = (hf + _noise(rng, hf.shape, sigma / 3)).astype(np.complex64)
+        xk = np.zeros(x.shape, np.complex128)
+        xk[:, di] = xs
+        xv = None
+        if soft:  # some cells uncertain (posterior-mean-like shrunken symbols), some unknown
+            xv = np.zeros(x.shape)
+            m = rng.random(size=(t, len(di))) < 0.3
+            xv[:, di] = np.where(m, rng.random(size=m.shape) * 0.5, 0.0)
+            xk[:, di] = np.where(m, xs * 0.7, xs)
+            xk[0, di[:5]] = 0
+        nv, ev = sigma ** 2, sigma ** 2 * 0.3
+        for taps_pre, taps_post in ((0, 15), (2, 12)):
+            y_r, h_r, err_r, ek_r = estimation.refine_with_known(y, h_pre, nv, ev, xk, lay, taps_pre, taps_post,
+                                                                 x_var=xv, per_carrier=True)
+            y_c, h_c, err_c, ek_c = est.refine(y, h_pre, nv, ev, xk, xv, taps_pre, taps_post)
+            np.testing.assert_allclose(y_c, y_r, rtol=1e-5, atol=1e-6 * np.abs(y_r).max())
+            np.testing.assert_allclose(h_c, h_r, rtol=1e-5, atol=2e-6 * np.abs(h_r).max())
+            assert err_c == pytest.approx(err_r, rel=1e-8)
+            np.testing.assert_allclose(ek_c, ek_r, rtol=1e-8, atol=1e-16)
+    # err_var 0: the prior weight of the reference's else-branch
+    y_r, h_r, err_r = estimation.refine_with_known(y, h_pre, nv, 0.0, xk, lay, 0, 15, x_var=xv)
+    y_c, h_c, err_c, _ = est.refine(y, h_pre, nv, 0.0, xk, xv, 0, 15)
+    np.testing.assert_allclose(h_c, h_r, rtol=1e-5, atol=2e-6 * np.abs(h_r).max())
+    assert err_c == pytest.approx(err_r, rel=1e-8)
+
+
+def test_linear_phase_fit_matches_numeric_core():
+    rng = np.random.default_rng(7)
+    fit = _kernels.ofdm_estimator(OfdmLayout()).linear_phase_fit
+    cases = [rng.normal(size=n) + 1j * rng.normal(size=n) for n in (1, 2, 3, 12, 80)]
+    cases += [np.exp(1j * (2.5 + 0.4 * np.arange(12))) * (1 + 0.1 * np.arange(12)),  # wraps past +-pi
+              np.exp(-1j * (3.0 + 0.7 * np.arange(70))),
+              np.array([1.0 + 1j, 0, 0, 0]),  # all weight on one symbol: lstsq's minimum-norm line
+              np.array([0, 0, 2.0 - 1j, 0, 0]),
+              np.exp(1j * np.pi * np.array([1.0, -1.0, 1.0, 0.5])),  # jumps of exactly 2 pi / -pi at the boundary
+              np.zeros(5, complex),
+              np.array([1.0, np.nan, 1j])]
+    for c in cases:
+        for t0 in (0.0, 4.0):
+            ref = estimation.linear_phase_fit(c, t0)
+            np.testing.assert_allclose(fit(c, t0), ref, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_track_matches_pilot_tracker_steps():
+    lay = OfdmLayout()
+    est = _kernels.ofdm_estimator(lay)
+    rng = np.random.default_rng(8)
+    t = lay.payload_ofdm_symbols
+    hf = _channel(rng, lay)
+    y = (hf[None, :] * np.exp(1j * (0.3 + 0.05 * np.arange(t)))[:, None] + _noise(rng, (t, lay.fft_len), 0.1))
+    y = y.astype(np.complex64)
+    y[3, 10] = np.nan
+    for linear in (True, False):
+        c = estimation.pilot_correlations(y, hf, lay)
+        phi = estimation.linear_phase_fit(c) if linear else np.angle(c)
+        ref = y * np.exp(-1j * phi)[:, None].astype(np.complex64)
+        out, ph, bad = est.track(y, hf, linear)
+        fin = np.isfinite(ref).all(axis=1)
+        ref[~fin] = 0
+        assert bad == int((~fin).sum())
+        np.testing.assert_allclose(ph, phi, rtol=1e-12, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_header_fields_and_symbols_match_header_module():
+    cls = type(_kernels.ofdm_estimator(OfdmLayout()))
+    rng = np.random.default_rng(9)
+    for num, ncw in ((0, 4), (12345, 4), (65535, 255), (70000, 1)):
+        s = header.header_symbols(num, ncw, 48).real.astype(float)
+        np.testing.assert_array_equal(cls.header_symbols(num, ncw, s.size), s)
+        z = s + 0.3 * rng.normal(size=s.size)
+        assert cls.header_fields(z) == header.decode_header(z)
+        z_bad = z.copy()
+        z_bad[:3] = -3 * s[:3]  # first replica of bits 0-2 flipped strongly: the MRC sums flip too
+        assert cls.header_fields(z_bad) == header.decode_header(z_bad)
+
+
+def test_decode_header_matches_header_decoder_steps():
+    lay = OfdmLayout()
+    est = _kernels.ofdm_estimator(lay)
+    rng = np.random.default_rng(10)
+    x_sync = estimation.known_preamble(lay)
+    di = lay.data_idx
+    n_ok = 0
+    for trial in range(12):
+        hf = _channel(rng, lay)
+        xk = estimation.known_preamble(lay, header.header_symbols(trial * 77, lay.n_codewords, len(di)))
+        sigma = [0.05, 0.3, 1.5][trial % 3]
+        ys = (hf[None, :] * xk * np.exp(1j * 0.03 * np.arange(xk.shape[0]))[:, None]
+              + _noise(rng, xk.shape, sigma)).astype(np.complex64)
+        st, num, ncw, h, nv, err = est.decode_header(ys, x_sync, 0, 20)
+        h0, _, _ = estimation.estimate_channel(ys[:2], x_sync, lay, 0, 20)
+        res = header.decode_header(np.real(np.conj(h0[di])[None, :] * ys[2:, di]))
+        if res is None:
+            assert st == 0
+            continue
+        n_ok += 1
+        assert st == 1 and (num, ncw) == res
+        h_r, nv_r, err_r = estimation.estimate_channel(
+            ys, estimation.known_preamble(lay, header.header_symbols(num, ncw, len(di))), lay, 0, 20)
+        np.testing.assert_allclose(h, h_r, rtol=2e-6, atol=2e-6 * np.abs(h_r).max())
+        assert (nv, err) == pytest.approx((nv_r, err_r), rel=1e-8)
+    assert n_ok >= 6
