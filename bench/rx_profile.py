@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from gnuradio.deepquant import deepquant_python as dq
     from gnuradio.deepquant.blocks import _kernels
     from gnuradio.deepquant.ofdm import estimation, header
     from gnuradio.deepquant.ofdm import mimo as ofdm_mimo
@@ -99,7 +100,10 @@ def main(argv=None) -> int:
                  (_kernels, "demap", "  C++ qam_demapper (re-estimation)"),
                  (estimation, "linear_phase_fit", "  estimation.linear_phase_fit"),
                  (header, "decode_header", "  header.decode_header"),
-                 (mapping, "soft_symbols", "  mapping.soft_symbols")]
+                 (mapping, "soft_symbols", "  mapping.soft_symbols"),
+                 (dq.ofdm_estimator, "decode_header", "  C++ ofdm_estimator.decode_header"),
+                 (dq.ofdm_estimator, "refine", "  C++ ofdm_estimator.refine"),
+                 (dq.ofdm_estimator, "track", "  C++ ofdm_estimator.track")]
         acc = _instrument(blocks_ + funcs)
         n = a.packets
         iq, starts = fg.transmit(n)
@@ -120,7 +124,10 @@ def main(argv=None) -> int:
                  (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
                  (_kernels, "lmmse", "  C++ lmmse_detector"),
                  (estimation, "estimate_channel", "  estimation.estimate_channel"),
-                 (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses")]
+                 (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
+                 (dq.ofdm_estimator, "refine_mimo", "  C++ ofdm_estimator.refine_mimo"),
+                 (dq.ofdm_estimator, "estimate", "  C++ ofdm_estimator.estimate"),
+                 (mapping, "soft_symbols", "  mapping.soft_symbols")]
         acc = _instrument(blocks_ + funcs)
         n = max(8, a.packets // 4)
         tb, b = mo.build(28.0, "lmmse", n, "epa")

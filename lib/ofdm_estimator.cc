@@ -8,10 +8,25 @@
 #include <gnuradio/deepquant/ofdm_estimator.h>
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 
 namespace gr {
 namespace deepquant {
+
+// memoised fit factors (the preamble / header weights are the same for every packet)
+struct ofdm_estimator::factor {
+    int taps_pre, taps_post;
+    std::vector<double> d;               // per-carrier weights sum |X|^2
+    std::vector<std::complex<double>> E; // basis_table(L)
+    std::vector<std::complex<double>> C; // Cholesky factor of F^H W F (L x L, lower)
+    std::vector<double> lev;             // diag(F (F^H W F)^-1 F^H)
+    double mean_lev;
+};
+struct ofdm_estimator::factor_cache {
+    std::mutex mutex;
+    std::vector<std::shared_ptr<const factor>> entries;
+};
 
 namespace {
 using cd = std::complex<double>;
@@ -65,7 +80,7 @@ uint8_t crc8_24(const uint8_t* b)
 
 ofdm_estimator::ofdm_estimator(int fft_len, const std::vector<int>& active, const std::vector<int>& data,
                                const std::vector<int>& pilots, const std::vector<cd>& pilot_symbols)
-    : d_n(fft_len), d_k(int(active.size())), d_pilot_sym(pilot_symbols)
+    : d_n(fft_len), d_k(int(active.size())), d_pilot_sym(pilot_symbols), d_cache(std::make_shared<factor_cache>())
 {
     if (fft_len < 2 || fft_len % 2)
         throw std::invalid_argument("ofdm_estimator: fft_len must be even and >= 2");
@@ -82,6 +97,16 @@ ofdm_estimator::ofdm_estimator(int fft_len, const std::vector<int>& active, cons
     pos(data, d_data_pos);
     pos(pilots, d_pilot_pos);
     d_act_k = active;
+    auto act_index = [&](const std::vector<int>& ks, std::vector<int>& out) {
+        for (int k : ks) {
+            const auto it = std::find(active.begin(), active.end(), k);
+            if (it == active.end())
+                throw std::invalid_argument("ofdm_estimator: data and pilot carriers must be active");
+            out.push_back(int(it - active.begin()));
+        }
+    };
+    act_index(data, d_data_act);
+    act_index(pilots, d_pilot_act);
     d_e.resize(fft_len);
     for (int m = 0; m < fft_len; m++)
         d_e[m] = std::exp(cd(0.0, -2.0 * M_PI * m / fft_len));
@@ -94,6 +119,90 @@ cd ofdm_estimator::basis(int i, int lag) const
     if (m < 0)
         m += d_n;
     return d_e[m];
+}
+
+std::vector<cd> ofdm_estimator::basis_table(int L) const
+{
+    // basis(i, delta) for delta in [-(L - 1), L - 1]: every lag and lag difference of an L-tap fit
+    const int ND = 2 * L - 1;
+    std::vector<cd> E(std::size_t(d_k) * ND);
+    for (int i = 0; i < d_k; i++)
+        for (int dl = -(L - 1); dl <= L - 1; dl++)
+            E[std::size_t(i) * ND + dl + L - 1] = basis(i, dl);
+    return E;
+}
+
+std::shared_ptr<const ofdm_estimator::factor> ofdm_estimator::factorize(const std::vector<double>& d, int taps_pre,
+                                                                        int taps_post) const
+{
+    {
+        std::lock_guard<std::mutex> lock(d_cache->mutex);
+        for (const auto& f : d_cache->entries)
+            if (f->taps_pre == taps_pre && f->taps_post == taps_post && f->d == d)
+                return f;
+    }
+    const int K = d_k, L = taps_pre + taps_post + 1, ND = 2 * L - 1;
+    auto f = std::make_shared<factor>();
+    f->taps_pre = taps_pre;
+    f->taps_post = taps_post;
+    f->d = d;
+    f->E = basis_table(L);
+    const std::vector<cd>& E = f->E;
+    auto B = [&](int i, int dl) { return E[std::size_t(i) * ND + dl + L - 1]; };
+    // A[l][m] = sum_i d_i conj(F[i,l]) F[i,m] = sum_i d_i exp(2 pi j k_i (l - m) / N): Toeplitz
+    std::vector<cd> tz(ND, 0.0); // tz[delta + L - 1]
+    for (int dl = -(L - 1); dl <= L - 1; dl++) {
+        cd s = 0.0;
+        for (int i = 0; i < K; i++)
+            s += d[i] * std::conj(B(i, dl));
+        tz[dl + L - 1] = s;
+    }
+    std::vector<cd> A(L * L);
+    f->C.assign(L * L, 0.0);
+    for (int l = 0; l < L; l++)
+        for (int m = 0; m < L; m++)
+            A[l * L + m] = tz[l - m + L - 1];
+    if (!cholesky(A.data(), L, f->C.data()))
+        return nullptr;
+    const std::vector<cd>& C = f->C;
+    // leverages diag(F A^-1 F^H)_i = Re sum_delta S_delta exp(-2 pi j k_i delta / N) with
+    // S_delta = sum_{l - m = delta} (A^-1)_lm; A^-1 = C^-H C^-1
+    std::vector<cd> Ci(L * L, 0.0);
+    for (int j = 0; j < L; j++) { // column j of C^-1 (lower triangular)
+        Ci[j * L + j] = 1.0 / C[j * L + j].real();
+        for (int l = j + 1; l < L; l++) {
+            cd s = 0.0;
+            for (int p = j; p < l; p++)
+                s -= C[l * L + p] * Ci[p * L + j];
+            Ci[l * L + j] = s / C[l * L + l].real();
+        }
+    }
+    std::vector<cd> S(ND, 0.0);
+    for (int l = 0; l < L; l++)
+        for (int m = 0; m < L; m++) {
+            cd s = 0.0;
+            for (int p = std::max(l, m); p < L; p++)
+                s += std::conj(Ci[p * L + l]) * Ci[p * L + m];
+            S[l - m + L - 1] += s;
+        }
+    f->lev.resize(K);
+    double lsum = 0.0;
+    for (int i = 0; i < K; i++) {
+        double v = 0.0;
+        for (int dl = -(L - 1); dl <= L - 1; dl++)
+            v += (S[dl + L - 1] * B(i, dl)).real();
+        f->lev[i] = v;
+        lsum += v;
+    }
+    f->mean_lev = lsum / K;
+    if (!std::isfinite(f->mean_lev))
+        return nullptr;
+    std::lock_guard<std::mutex> lock(d_cache->mutex);
+    // the preamble / header weights repeat every packet; the re-estimation's change per frame
+    if (d_cache->entries.size() >= 8)
+        d_cache->entries.erase(d_cache->entries.begin());
+    d_cache->entries.push_back(f);
+    return f;
 }
 
 bool ofdm_estimator::fit(std::vector<cd>& Y, const std::vector<cd>& X, int T, int taps_pre, int taps_post,
@@ -133,26 +242,18 @@ bool ofdm_estimator::fit(std::vector<cd>& Y, const std::vector<cd>& X, int T, in
         }
         ls();
     }
-    // A[l][m] = sum_i d_i conj(F[i,l]) F[i,m] = sum_i d_i exp(2 pi j k_i (l - m) / N): Toeplitz
-    std::vector<cd> tz(2 * L - 1, 0.0); // tz[delta + L - 1]
-    for (int dl = -(L - 1); dl <= L - 1; dl++) {
-        cd s = 0.0;
-        for (int i = 0; i < K; i++)
-            s += d[i] * std::conj(basis(i, dl));
-        tz[dl + L - 1] = s;
-    }
-    std::vector<cd> A(L * L), C(L * L);
-    for (int l = 0; l < L; l++)
-        for (int m = 0; m < L; m++)
-            A[l * L + m] = tz[l - m + L - 1];
-    if (!cholesky(A.data(), L, C.data()))
+    const auto f = factorize(d, taps_pre, taps_post);
+    if (!f)
         return false;
+    const std::vector<cd>&E = f->E, &C = f->C;
+    const int ND = 2 * L - 1;
+    auto B = [&](int i, int dl) { return E[std::size_t(i) * ND + dl + L - 1]; };
     // g = A^-1 F^H W h_ls
     std::vector<cd> g(L);
     for (int l = 0; l < L; l++) {
         cd s = 0.0;
         for (int i = 0; i < K; i++)
-            s += std::conj(basis(i, l - taps_pre)) * (d[i] * hls[i]);
+            s += std::conj(B(i, l - taps_pre)) * (d[i] * hls[i]);
         g[l] = s;
     }
     for (int l = 0; l < L; l++) { // C z = b
@@ -170,7 +271,7 @@ bool ofdm_estimator::fit(std::vector<cd>& Y, const std::vector<cd>& X, int T, in
     for (int i = 0; i < K; i++) {
         cd s = 0.0;
         for (int l = 0; l < L; l++)
-            s += basis(i, l - taps_pre) * g[l];
+            s += B(i, l - taps_pre) * g[l];
         h[i] = s;
     }
     // sigma^2 from the residual of the known cells
@@ -186,38 +287,217 @@ bool ofdm_estimator::fit(std::vector<cd>& Y, const std::vector<cd>& X, int T, in
             }
         }
     *nv = res / double(std::max<long>(n_obs - L, 1));
-    // leverages diag(F A^-1 F^H)_i = Re sum_delta S_delta exp(-2 pi j k_i delta / N) with
-    // S_delta = sum_{l - m = delta} (A^-1)_lm; A^-1 = C^-H C^-1
-    std::vector<cd> Ci(L * L, 0.0);
-    for (int j = 0; j < L; j++) { // column j of C^-1 (lower triangular)
-        Ci[j * L + j] = 1.0 / C[j * L + j].real();
-        for (int l = j + 1; l < L; l++) {
-            cd s = 0.0;
-            for (int p = j; p < l; p++)
-                s -= C[l * L + p] * Ci[p * L + j];
-            Ci[l * L + j] = s / C[l * L + l].real();
-        }
-    }
-    std::vector<cd> S(2 * L - 1, 0.0);
-    for (int l = 0; l < L; l++)
-        for (int m = 0; m < L; m++) {
-            cd s = 0.0;
-            for (int p = std::max(l, m); p < L; p++)
-                s += std::conj(Ci[p * L + l]) * Ci[p * L + m];
-            S[l - m + L - 1] += s;
-        }
-    double lsum = 0.0;
-    for (int i = 0; i < K; i++) {
-        double v = 0.0;
-        for (int dl = -(L - 1); dl <= L - 1; dl++)
-            v += (S[dl + L - 1] * basis(i, dl)).real();
-        lsum += v;
-        if (lev)
-            lev[i] = v;
-    }
+    if (lev)
+        std::copy(f->lev.begin(), f->lev.end(), lev);
     if (mean_lev)
-        *mean_lev = lsum / K;
+        *mean_lev = f->mean_lev;
     return std::isfinite(*nv);
+}
+
+double ofdm_estimator::mean_leverage(int taps_pre, int taps_post) const
+{
+    // estimation.basis_leverage: mean of diag(F (F^H F)^-1 F^H) over the active carriers
+    const int L = taps_pre + taps_post + 1;
+    if (taps_pre < 0 || taps_post < 0 || L > MAX_TAPS || L > d_k)
+        return -1.0;
+    const auto f = factorize(std::vector<double>(d_k, 1.0), taps_pre, taps_post);
+    return f ? f->mean_lev : -1.0;
+}
+
+bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt, double noise_var,
+                                 const double* err_var, const cd* xm, const double* xv, int taps_pre,
+                                 int taps_post, cf* y_out, cf* h_out, double* err_data) const
+{
+    const int N = d_n, K = d_k, D = int(d_data_pos.size()), P = int(d_pilot_pos.size());
+    const int L = taps_pre + taps_post + 1, M = nt * L;
+    if (T < 1 || nr < 1 || nt < 1 || taps_pre < 0 || taps_post < 0 || L > MAX_TAPS || L > K)
+        return false;
+    const std::vector<cd> E = basis_table(L);
+    auto B = [&](int i, int dl) { return E[std::size_t(i) * (2 * L - 1) + dl + L - 1]; };
+    const double nv = std::max(noise_var, 1e-30);
+    auto H = [&](int n, int r, int j) { return cd(h[(std::size_t(n) * nr + r) * nt + j]); };
+    // 1. common phase: every chain's known cells (weight a^2) and pilots
+    std::vector<double> a2(std::size_t(nr) * T * D);
+    std::vector<cd> c(T, 0.0);
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < T; t++) {
+            cd s = 0.0;
+            for (int k = 0; k < D; k++) {
+                const int n = d_data_pos[k];
+                const std::size_t q = (std::size_t(t) * D + k) * nt;
+                cd hx = 0.0;
+                double s2 = 0.0;
+                for (int j = 0; j < nt; j++) {
+                    const cd hv = H(n, r, j);
+                    const double ah = std::abs(hv);
+                    hx += hv * xm[q + j];
+                    s2 += ah * ah * xv[q + j];
+                }
+                const double w = 1.0 / (1.0 + s2 / nv);
+                a2[(std::size_t(r) * T + t) * D + k] = w;
+                s += std::conj(hx) * w * y[(std::size_t(r) * T + t) * N + n];
+            }
+            for (int p = 0; p < P; p++) {
+                const int n = d_pilot_pos[p];
+                cd hp = 0.0;
+                for (int j = 0; j < nt; j++)
+                    hp += H(n, r, j);
+                s += y[(std::size_t(r) * T + t) * N + n] * std::conj(hp * d_pilot_sym[p]);
+            }
+            c[t] += s;
+        }
+    std::vector<double> ph(T);
+    linear_phase_fit(c.data(), T, 0.0, ph.data());
+    std::vector<cd> yr(std::size_t(nr) * T * N);
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < T; t++) {
+            const cd rot = std::exp(cd(0.0, -ph[t]));
+            const std::size_t o = (std::size_t(r) * T + t) * N;
+            for (int n = 0; n < N; n++) {
+                yr[o + n] = y[o + n] * rot;
+                y_out[o + n] = cf(yr[o + n]);
+            }
+        }
+    // 2. per chain: normal equations of the nt impulse responses (unknowns (j, l)); every block
+    // (j, i) is Toeplitz in l - m: conj(F[k, l]) F[k, m] = conj(basis(k, l - m))
+    const double lev = mean_leverage(taps_pre, taps_post);
+    if (!(lev > 0))
+        return false;
+    std::vector<double> w2(nt);
+    for (int j = 0; j < nt; j++) {
+        const double w = err_var[j] > 0 ? std::sqrt(lev * nv / err_var[j]) : 1e3;
+        w2[j] = w * w;
+    }
+    const int ND = 2 * L - 1;
+    std::vector<cd> tp(ND, 0.0), tf(ND, 0.0); // pilots (x T) and prior (x w_j^2) Toeplitz sums
+    for (int dl = -(L - 1); dl <= L - 1; dl++) {
+        cd sp = 0.0, sf = 0.0;
+        for (int p = 0; p < P; p++)
+            sp += std::norm(d_pilot_sym[p]) * std::conj(B(d_pilot_act[p], dl));
+        for (int i = 0; i < K; i++)
+            sf += std::conj(B(i, dl));
+        tp[dl + L - 1] = double(T) * sp;
+        tf[dl + L - 1] = sf;
+    }
+    std::fill(h_out, h_out + std::size_t(N) * nr * nt, cf(0.0f));
+    std::vector<double> err(std::size_t(K) * nt, 0.0);
+    std::vector<cd> tw(std::size_t(nt) * nt * ND), b(M), G(std::size_t(M) * M), C(std::size_t(M) * M),
+        Ci(std::size_t(M) * M), W(nt * nt), V(nt), S(ND);
+    for (int r = 0; r < nr; r++) {
+        std::fill(tw.begin(), tw.end(), cd(0.0));
+        std::fill(b.begin(), b.end(), cd(0.0));
+        for (int k = 0; k < D; k++) {
+            const int n = d_data_pos[k], ia = d_data_act[k];
+            std::fill(W.begin(), W.end(), cd(0.0));
+            std::fill(V.begin(), V.end(), cd(0.0));
+            for (int t = 0; t < T; t++) {
+                const double a = a2[(std::size_t(r) * T + t) * D + k];
+                const cd* x = xm + (std::size_t(t) * D + k) * nt;
+                const cd yv = yr[(std::size_t(r) * T + t) * N + n];
+                for (int j = 0; j < nt; j++) {
+                    const cd ax = a * std::conj(x[j]);
+                    V[j] += ax * yv;
+                    for (int i = 0; i < nt; i++)
+                        W[j * nt + i] += ax * x[i];
+                }
+            }
+            for (int dl = -(L - 1); dl <= L - 1; dl++) {
+                const cd e = std::conj(B(ia, dl));
+                for (int q = 0; q < nt * nt; q++)
+                    tw[std::size_t(q) * ND + dl + L - 1] += W[q] * e;
+            }
+            for (int l = 0; l < L; l++) {
+                const cd fc = std::conj(B(ia, l - taps_pre));
+                for (int j = 0; j < nt; j++)
+                    b[j * L + l] += fc * V[j];
+            }
+        }
+        for (int p = 0; p < P; p++) { // pilots: the same s_p on every stream
+            const int n = d_pilot_pos[p];
+            cd ys = 0.0;
+            for (int t = 0; t < T; t++)
+                ys += yr[(std::size_t(r) * T + t) * N + n];
+            for (int l = 0; l < L; l++) {
+                const cd v = ys * std::conj(d_pilot_sym[p] * B(d_pilot_act[p], l - taps_pre));
+                for (int j = 0; j < nt; j++)
+                    b[j * L + l] += v;
+            }
+        }
+        for (int j = 0; j < nt; j++) // prior
+            for (int l = 0; l < L; l++) {
+                cd s = 0.0;
+                for (int i = 0; i < K; i++)
+                    s += std::conj(B(i, l - taps_pre)) * H(d_act_pos[i], r, j);
+                b[j * L + l] += w2[j] * s;
+            }
+        for (int j = 0; j < nt; j++)
+            for (int i = 0; i < nt; i++)
+                for (int l = 0; l < L; l++)
+                    for (int m = 0; m < L; m++) {
+                        const int dl = l - m + L - 1;
+                        cd v = tw[std::size_t(j * nt + i) * ND + dl] + tp[dl];
+                        if (i == j)
+                            v += w2[j] * tf[dl];
+                        G[std::size_t(j * L + l) * M + i * L + m] = v;
+                    }
+        if (!cholesky(G.data(), M, C.data()))
+            return false;
+        std::vector<cd> g(b);
+        for (int l = 0; l < M; l++) {
+            cd s = g[l];
+            for (int p = 0; p < l; p++)
+                s -= C[std::size_t(l) * M + p] * g[p];
+            g[l] = s / C[std::size_t(l) * M + l].real();
+        }
+        for (int l = M - 1; l >= 0; l--) {
+            cd s = g[l];
+            for (int p = l + 1; p < M; p++)
+                s -= std::conj(C[std::size_t(p) * M + l]) * g[p];
+            g[l] = s / C[std::size_t(l) * M + l].real();
+        }
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < nt; j++) {
+                cd s = 0.0;
+                for (int l = 0; l < L; l++)
+                    s += B(i, l - taps_pre) * g[j * L + l];
+                h_out[(std::size_t(d_act_pos[i]) * nr + r) * nt + j] = cf(s);
+            }
+        // error covariance sigma^2 G^-1: diagonal blocks from C^-1 (G^-1 = C^-H C^-1)
+        std::fill(Ci.begin(), Ci.end(), cd(0.0));
+        for (int j = 0; j < M; j++) {
+            Ci[std::size_t(j) * M + j] = 1.0 / C[std::size_t(j) * M + j].real();
+            for (int l = j + 1; l < M; l++) {
+                cd s = 0.0;
+                for (int p = j; p < l; p++)
+                    s -= C[std::size_t(l) * M + p] * Ci[std::size_t(p) * M + j];
+                Ci[std::size_t(l) * M + j] = s / C[std::size_t(l) * M + l].real();
+            }
+        }
+        for (int j = 0; j < nt; j++) {
+            std::fill(S.begin(), S.end(), cd(0.0));
+            for (int l = 0; l < L; l++)
+                for (int m = 0; m < L; m++) {
+                    const int a = j * L + l, bb = j * L + m;
+                    cd s = 0.0;
+                    for (int p = std::max(a, bb); p < M; p++)
+                        s += std::conj(Ci[std::size_t(p) * M + a]) * Ci[std::size_t(p) * M + bb];
+                    S[l - m + L - 1] += s;
+                }
+            for (int i = 0; i < K; i++) {
+                double v = 0.0;
+                for (int dl = -(L - 1); dl <= L - 1; dl++)
+                    v += (S[dl + L - 1] * B(i, dl)).real();
+                err[std::size_t(i) * nt + j] += nv * v / nr;
+            }
+        }
+    }
+    for (int k = 0; k < D; k++) {
+        double s = 0.0;
+        for (int j = 0; j < nt; j++)
+            s += err[std::size_t(d_data_act[k]) * nt + j];
+        err_data[k] = s;
+    }
+    return true;
 }
 
 bool ofdm_estimator::estimate(const cd* y, const cd* x, int T, int taps_pre, int taps_post, int ref_row, cf* h,
@@ -249,6 +529,125 @@ bool ofdm_estimator::estimate(const cd* y, const cd* x, int T, int taps_pre, int
     }
     *noise_var = nv;
     *err_var = esum / K;
+    return true;
+}
+
+void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder, const cd* points, int k, const float* llr, int n_cw,
+                             int max_iter, bool soft, cd* mean, double* var, uint8_t* ok) const
+{
+    // estimation.decoded_symbols: validated codewords exactly, the others from their posteriors
+    const int n = decoder.n(), M = 1 << k, spc = n / k;
+    std::vector<uint8_t> cw(std::size_t(n_cw) * n);
+    std::vector<int32_t> its(n_cw);
+    std::vector<float> post(std::size_t(n_cw) * n);
+    decoder.decode(llr, std::size_t(n_cw), max_iter, cw.data(), its.data(), post.data());
+    std::vector<double> lp(M), p2(M);
+    for (int m = 0; m < M; m++)
+        p2[m] = std::abs(points[m]) * std::abs(points[m]);
+    for (int c = 0; c < n_cw; c++) {
+        ok[c] = its[c] < max_iter ? 1 : 0;
+        for (int q = 0; q < spc; q++) {
+            const std::size_t s = std::size_t(c) * spc + q, b0 = std::size_t(c) * n + std::size_t(q) * k;
+            if (ok[c]) {
+                int lab = 0;
+                for (int b = 0; b < k; b++)
+                    lab = (lab << 1) | cw[b0 + b];
+                mean[s] = points[lab];
+                var[s] = 0.0;
+            } else if (soft) { // mapping.soft_symbols: P(x = s) = prod_b P(b = label_b(s))
+                double mx = -1e300;
+                for (int m = 0; m < M; m++) {
+                    double v = 0.0;
+                    for (int b = 0; b < k; b++)
+                        if ((m >> (k - 1 - b)) & 1)
+                            v += std::min(30.0, std::max(-30.0, double(post[b0 + b])));
+                    lp[m] = v;
+                    mx = std::max(mx, v);
+                }
+                double sp = 0.0;
+                for (int m = 0; m < M; m++) {
+                    lp[m] = std::exp(lp[m] - mx);
+                    sp += lp[m];
+                }
+                cd mu = 0.0;
+                double e2 = 0.0;
+                for (int m = 0; m < M; m++) {
+                    const double pm = lp[m] / sp;
+                    mu += pm * points[m];
+                    e2 += pm * p2[m];
+                }
+                mean[s] = mu;
+                var[s] = std::max(e2 - std::norm(mu), 0.0);
+            } else {
+                mean[s] = 0.0;
+                var[s] = 0.0;
+            }
+        }
+    }
+}
+
+bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decoder& decoder, const cd* points,
+                              const cf* y, int T, const cf* h, double noise_var, double err_factor, int max_iter,
+                              int rounds, bool soft, int taps_post, cf* y_out, cf* h_out, double* err_factor_out,
+                              double* err_k_data, int* n_known, bool* refined) const
+{
+    const int N = d_n, D = int(d_data_pos.size()), k = demapper.bits_per_symbol(), n = decoder.n();
+    const std::size_t ns = std::size_t(T) * D;
+    if (T < 1 || (ns * k) % n || max_iter < 1)
+        return false;
+    const int n_cw = int(ns * k / n);
+    std::vector<cf> yc(y, y + std::size_t(T) * N), hc(h, h + N), yn(std::size_t(T) * N), hn(N);
+    std::vector<cf> yd(ns), hd(ns);
+    std::vector<float> nvv(ns), llr(ns * k);
+    std::vector<cd> mean(ns), xk(std::size_t(T) * N);
+    std::vector<double> var(ns), xv(std::size_t(T) * N), ek(N);
+    std::vector<uint8_t> ok(n_cw, 0);
+    const double err_pre = noise_var * err_factor;
+    double ef = err_factor;
+    *refined = false;
+    for (int round = 0; round < rounds; round++) {
+        const float nvf = float(noise_var * (1.0 + ef));
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < D; j++) {
+                yd[std::size_t(t) * D + j] = yc[std::size_t(t) * N + d_data_pos[j]];
+                hd[std::size_t(t) * D + j] = hc[d_data_pos[j]];
+            }
+        std::fill(nvv.begin(), nvv.end(), nvf);
+        demapper.demap(yd.data(), hd.data(), nvv.data(), ns, false, llr.data());
+        symbols(decoder, points, k, llr.data(), n_cw, max_iter, soft, mean.data(), var.data(), ok.data());
+        int n_ok = 0;
+        for (int c = 0; c < n_cw; c++)
+            n_ok += ok[c];
+        if (n_ok == 0 && !soft)
+            break;
+        std::fill(xk.begin(), xk.end(), cd(0.0));
+        std::fill(xv.begin(), xv.end(), 0.0);
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < D; j++) {
+                xk[std::size_t(t) * N + d_data_pos[j]] = mean[std::size_t(t) * D + j];
+                xv[std::size_t(t) * N + d_data_pos[j]] = var[std::size_t(t) * D + j];
+            }
+        // every round starts from the preamble prior (the data enter once, with the newest decisions)
+        double err;
+        if (!refine(yc.data(), T, h, noise_var, err_pre, xk.data(), xv.data(), 0, taps_post, yn.data(), hn.data(),
+                    &err, ek.data()))
+            return false;
+        yc.swap(yn);
+        hc.swap(hn);
+        ef = err / noise_var;
+        for (int j = 0; j < D; j++)
+            err_k_data[j] = ek[d_data_pos[j]];
+        *refined = true;
+        if (n_ok == n_cw)
+            break;
+    }
+    int n_ok = 0;
+    for (int c = 0; c < n_cw; c++)
+        n_ok += ok[c];
+    *n_known = n_ok;
+    std::copy(yc.begin(), yc.end(), y_out);
+    std::copy(hc.begin(), hc.end(), h_out);
+    *err_factor_out = ef;
     return true;
 }
 
@@ -358,15 +757,9 @@ bool ofdm_estimator::refine(const cf* y, int T, const cf* h, double noise_var, d
         }
     }
     // 2. the weighted fit with the preamble estimate as prior row
-    const int L = taps_pre + taps_post + 1;
-    double mlev;
-    {
-        std::vector<cd> Y1(K), X1(K, 1.0), h1(K);
-        double nv1;
-        if (!fit(Y1, X1, 1, taps_pre, taps_post, -1, h1.data(), &nv1, &mlev, nullptr))
-            return false;
-    }
-    (void)L;
+    const double mlev = mean_leverage(taps_pre, taps_post);
+    if (!(mlev > 0))
+        return false;
     const double w = err_var > 0 ? mlev * noise_var / err_var : 1e6;
     const double sw = std::sqrt(w);
     std::vector<cd> Y((T + 1) * K), X((T + 1) * K), hk(K);

@@ -181,3 +181,107 @@ def test_decode_header_matches_header_decoder_steps():
         np.testing.assert_allclose(h, h_r, rtol=2e-6, atol=2e-6 * np.abs(h_r).max())
         assert (nv, err) == pytest.approx((nv_r, err_r), rel=1e-8)
     assert n_ok >= 6
+
+
+@pytest.mark.parametrize("nr,nt", [(2, 2), (1, 2), (3, 1)])
+def test_refine_mimo_matches_refine_with_symbols(nr, nt):
+    from gnuradio.deepquant.blocks.mimo_ofdm_td import make_layout
+    from gnuradio.deepquant.ofdm import mimo as ofdm_mimo
+    from gnuradio.deepquant.phy import mapping
+
+    lay = make_layout(nt=nt, n_codewords=8)
+    est = _kernels.ofdm_estimator(lay)
+    t = ofdm_mimo.td_payload_symbols(lay, nt)
+    nd, n = len(lay.occupied), lay.fft_len
+    rng = np.random.default_rng(20 + nr * 3 + nt)
+    pts = mapping.constellation(6)
+    for trial in range(3):
+        h = np.stack([np.stack([_channel(rng, lay) for _ in range(nt)], axis=-1) for _ in range(nr)], axis=1)
+        xs = pts[rng.integers(0, 64, size=(t, nd, nt))]
+        sigma = 10 ** (-(15 + 4 * trial) / 20)
+        y = np.zeros((nr, t, n), np.complex128)
+        y[:, :, lay.data_idx] = np.einsum("krj,tkj->rtk", h[lay.data_idx], xs)
+        y[:, :, lay.pilot_idx] = np.einsum("prj,p->rp", h[lay.pilot_idx],
+                                           np.asarray(lay.pilot_symbols))[:, None, :]
+        y = y * np.exp(1j * 0.01 * np.arange(t))[None, :, None] + _noise(rng, y.shape, sigma)
+        h_pre = (h + _noise(rng, h.shape, sigma / 2)).astype(np.complex64)
+        xv = np.where(rng.random(size=xs.shape) < 0.25, rng.random(size=xs.shape) * 0.6, 0.0)
+        xm = np.where(xv > 0, 0.8 * xs, xs)
+        ev = np.array([sigma ** 2 * 0.4, sigma ** 2 * 0.2, 0.0][:nt])
+        for y_in in (y, y.astype(np.complex64)):
+            y_r, h_r, e_r = ofdm_mimo.refine_with_symbols(y_in, h_pre, sigma ** 2, ev, xm, xv, lay, 0, 20)
+            y_c, h_c, e_c = est.refine_mimo(y_in, h_pre, sigma ** 2, ev, xm, xv, 0, 20)
+            np.testing.assert_allclose(y_c, y_r, rtol=1e-5, atol=1e-6 * np.abs(y_r).max())
+            np.testing.assert_allclose(h_c, h_r, rtol=1e-5, atol=2e-6 * np.abs(h_r).max())
+            np.testing.assert_allclose(e_c, e_r, rtol=1e-7, atol=1e-16)
+
+
+def test_kernel_estimate_channel_wrapper_and_mimo_preamble():
+    from gnuradio.deepquant.blocks.mimo_ofdm_td import make_layout
+    from gnuradio.deepquant.ofdm import mimo as ofdm_mimo
+
+    lay = make_layout()
+    rng = np.random.default_rng(30)
+    w2 = lay.sync_words()[1]
+    h = np.stack([np.stack([_channel(rng, lay) for _ in range(2)], axis=-1) for _ in range(2)], axis=1)
+    y_ltf = np.einsum("krj,k->rjk", h, w2) + _noise(rng, (2, 2, lay.fft_len), 0.1)
+    ref = ofdm_mimo.ltf_estimate(y_ltf, lay, 0, 20)
+    got = ofdm_mimo.ltf_estimate(y_ltf, lay, 0, 20, estimate=_kernels.estimate_channel)
+    np.testing.assert_allclose(got[0], ref[0], rtol=2e-6, atol=2e-6)
+    assert got[1:] == pytest.approx(ref[1:], rel=1e-8)
+    # the wrapper falls back to the numeric core where the kernel declines (nothing known)
+    x0 = np.zeros((1, lay.fft_len), np.complex64)
+    assert _kernels.ofdm_estimator(lay).estimate(y_ltf[0, :1], x0, 0, 20) is None
+    r_ref = estimation.estimate_channel(y_ltf[0, :1], x0, lay, 0, 20, ref_row=None, per_carrier=True)
+    r_got = _kernels.estimate_channel(y_ltf[0, :1], x0, lay, 0, 20, ref_row=None, per_carrier=True)
+    for a, b in zip(r_got, r_ref):
+        np.testing.assert_array_equal(a, b)
+    z = header.header_symbols(321, 8, 96).real
+    assert _kernels.decode_header(z) == header.decode_header(z) == (321, 8)
+
+
+@pytest.mark.parametrize("snr_db,soft,rounds", [(12.0, True, 2), (18.0, True, 2), (30.0, True, 2), (12.0, False, 2),
+                                                (13.0, True, 3), (6.0, False, 2)])
+def test_feedback_matches_numpy_rounds(snr_db, soft, rounds):
+    """ofdm_channel_noise_estimator's re-estimation: the one-call C++ path against its numeric-core
+    rounds (C++ demapper and decoder, estimation.decoded_symbols, refine_with_known)."""
+    from gnuradio.deepquant.blocks.ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
+    from gnuradio.deepquant.phy import ldpc, mapping
+    from gnuradio.deepquant.tags import CHAN_EST_KEY
+
+    blk = ofdm_channel_noise_estimator(64, 16, 4, 6, 4, True, CHAN_EST_KEY, True, 50, rounds, soft, 15)
+    lay = blk.layout
+    rng = np.random.default_rng(int(snr_db * 10) + soft)
+    t = lay.payload_ofdm_symbols
+    known = 0
+    for _trial in range(4):
+        bits = ldpc.encode(rng.integers(0, 2, size=(lay.n_codewords, 324)).astype(np.uint8))
+        syms = np.asarray(mapping.map_bits(np.asarray(bits).reshape(-1), 6)).reshape(t, len(lay.occupied))
+        x = np.zeros((t, lay.fft_len), np.complex64)
+        x[:, lay.data_idx] = syms
+        x[:, lay.pilot_idx] = np.asarray(lay.pilot_symbols)
+        hf = _channel(rng, lay)
+        sigma = 10 ** (-snr_db / 20)
+        y = (hf[None, :] * x * np.exp(1j * (0.004 * np.arange(t)))[:, None]
+             + _noise(rng, x.shape, sigma)).astype(np.complex64)
+        hs = (hf + _noise(rng, hf.shape, sigma * 0.4)).astype(np.complex64)
+        hs[[i for i in range(lay.fft_len) if i not in set(lay.idx(lay.active))]] = 0
+        nv, ef = sigma ** 2, 0.16
+        d0 = blk.df_known
+        y_c, h_c, ef_c = blk._feedback(y, hs, nv, ef)
+        ek_c, known_c = blk._err_k, blk.df_known - d0
+        y_r, h_r, ef_r = blk._feedback_numpy(y, hs, nv, ef)
+        ek_r, known_r = blk._err_k, blk.df_known - d0 - known_c
+        assert known_c == known_r
+        known += known_c
+        np.testing.assert_allclose(y_c, y_r, rtol=1e-5, atol=1e-5 * np.abs(y_r).max())
+        np.testing.assert_allclose(h_c, h_r, rtol=1e-5, atol=1e-5 * np.abs(h_r).max())
+        assert ef_c == pytest.approx(ef_r, rel=1e-6)
+        if ek_r is None:
+            assert ek_c is None
+        else:
+            np.testing.assert_allclose(ek_c, ek_r, rtol=1e-6, atol=1e-15)
+    if snr_db >= 18:
+        assert known > 0  # the validated-codeword path ran
+    if snr_db <= 13:
+        assert known < 4 * lay.n_codewords  # the posterior (soft) path ran

@@ -9,8 +9,11 @@
 #define INCLUDED_DEEPQUANT_OFDM_ESTIMATOR_H
 
 #include <gnuradio/deepquant/api.h>
+#include <gnuradio/deepquant/ldpc_bp_decoder.h>
+#include <gnuradio/deepquant/qam_demapper.h>
 #include <complex>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace gr {
@@ -43,9 +46,10 @@ namespace deepquant {
  *
  * Vectors are fft-shifted rows of fft_len (carrier k at position k + fft_len / 2). The matrices
  * are small (L <= 64 taps, one packet per call): portable scalar code, no instruction-set paths.
+ * The fit's factors are memoised per weights (the sync words' and header's repeat every packet;
+ * a small, mutex-guarded cache: concurrent calls from several blocks are safe).
  * Methods returning bool return false when the fit's normal matrix is not positive definite (or
  * inputs are not finite); outputs are then unspecified and callers use the numeric core.
- * const after construction.
  */
 class DEEPQUANT_API ofdm_estimator
 {
@@ -60,6 +64,7 @@ public:
                    const std::vector<int>& pilots, const std::vector<std::complex<double>>& pilot_symbols);
 
     int fft_len() const { return d_n; }
+    int n_data() const { return int(d_data_pos.size()); }
 
     /*!
      * estimation.estimate_channel(y, x, layout, taps_pre, taps_post, ref_row, per_carrier=True).
@@ -85,6 +90,47 @@ public:
                 double err_var, const std::complex<double>* x_known, const double* x_var, int taps_pre,
                 int taps_post, std::complex<float>* y_out, std::complex<float>* h_out, double* err_out,
                 double* err_k) const;
+
+    /*!
+     * ofdm_channel_noise_estimator's decoder-aided re-estimation of one frame, all rounds in one
+     * call: per round the data carriers are demapped (exact LLRs, h[data], sigma^2 (1 +
+     * err_factor)) and LDPC-decoded (max_iter iterations); codewords whose parity checks all hold
+     * give their symbols exactly, the others (soft) posterior means and variances from the
+     * decoder's a-posteriori LLRs (estimation.decoded_symbols, mapping.soft_symbols) or nothing;
+     * then refine() from the preamble estimate h with the newest decisions. Stops after
+     * \p rounds, when every codeword validated, or (not soft) when none did.
+     * \param demapper, decoder the kernels (decoder of the 648-bit code).
+     * \param points the constellation (2^K points in label order, b0 = MSB).
+     * \param y n_rows x fft_len payload symbols; \param h fft_len preamble estimate.
+     * \param err_factor the preamble estimate's error variance / sigma^2.
+     * \param y_out, h_out, err_factor_out the frame after the last round;
+     * \param err_k_data its per-data-carrier error variance; \param n_known validated codewords
+     * of the last round; \param refined whether any round re-estimated (else the outputs are
+     * the inputs).
+     */
+    bool feedback(const qam_demapper& demapper, const ldpc_bp_decoder& decoder,
+                  const std::complex<double>* points, const std::complex<float>* y, int n_rows,
+                  const std::complex<float>* h, double noise_var, double err_factor, int max_iter, int rounds,
+                  bool soft, int taps_post, std::complex<float>* y_out, std::complex<float>* h_out,
+                  double* err_factor_out, double* err_k_data, int* n_known, bool* refined) const;
+
+    /*!
+     * ofdm.mimo.refine_with_symbols: decoder-aided re-estimation of a MIMO-OFDM packet (every
+     * stream sends the layout's pilots). Common phase per symbol from the known / soft cells and
+     * the pilots (weighted line), removed; per receive chain the joint weighted least-squares
+     * fit of the nt impulse responses with the preamble estimate as prior (normal equations
+     * Toeplitz in each (j, i) block, Cholesky); per-carrier error of the new estimate.
+     * \param y nr x n_rows x fft_len payload symbols (common phase already tracked).
+     * \param h fft_len x nr x nt preamble estimate. \param err_var nt error variances (columns).
+     * \param x_mean, x_var n_rows x n_data x nt posterior means and variances.
+     * \param y_out nr x n_rows x fft_len, \param h_out fft_len x nr x nt,
+     * \param err_data n_data: sum over the columns of the new estimate's error variance per data
+     * carrier (mean over the chains).
+     */
+    bool refine_mimo(const std::complex<double>* y, int nr, int n_rows, const std::complex<float>* h, int nt,
+                     double noise_var, const double* err_var, const std::complex<double>* x_mean,
+                     const double* x_var, int taps_pre, int taps_post, std::complex<float>* y_out,
+                     std::complex<float>* h_out, double* err_data) const;
 
     /*!
      * ofdm_pilot_phase_tracker's step: c_t = sum_p conj(h_p s_p) y_t[p], phases = the weighted
@@ -121,8 +167,12 @@ public:
 private:
     int d_n, d_k;
     std::vector<int> d_act_pos, d_act_k, d_data_pos, d_pilot_pos;
+    std::vector<int> d_data_act, d_pilot_act; // index of each data / pilot carrier among the active
     std::vector<std::complex<double>> d_pilot_sym;
     std::vector<std::complex<double>> d_e; // exp(-2 pi j m / fft_len), m = 0 .. fft_len - 1
+    struct factor;
+    struct factor_cache;
+    std::shared_ptr<factor_cache> d_cache; // thread-safe (its own mutex)
 
     // the fit on the active carriers: Y, X n_rows x K (gathered); h K, lev K per-carrier
     // leverages diag(F A^-1 F^H) (nullptr: not needed)
@@ -130,6 +180,11 @@ private:
              int taps_pre, int taps_post, int ref_row, std::complex<double>* h, double* nv, double* mean_lev,
              double* lev) const;
     std::complex<double> basis(int i, int lag) const;
+    std::vector<std::complex<double>> basis_table(int n_taps) const;
+    std::shared_ptr<const factor> factorize(const std::vector<double>& d, int taps_pre, int taps_post) const;
+    double mean_leverage(int taps_pre, int taps_post) const;
+    void symbols(const ldpc_bp_decoder& decoder, const std::complex<double>* points, int k, const float* llr,
+                 int n_cw, int max_iter, bool soft, std::complex<double>* mean, double* var, uint8_t* ok) const;
 };
 
 } // namespace deepquant

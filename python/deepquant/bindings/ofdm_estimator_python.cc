@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ofdm_estimator.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(fef1521efe2dae78c1ebe5c05da1f600)                     */
+/* BINDTOOL_HEADER_FILE_HASH(0390d15f06b84d68c46760533265064f)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -21,7 +21,9 @@
 
 namespace py = pybind11;
 
+#include <gnuradio/deepquant/ldpc_bp_decoder.h>
 #include <gnuradio/deepquant/ofdm_estimator.h>
+#include <gnuradio/deepquant/qam_demapper.h>
 #include <complex>
 #include <vector>
 
@@ -97,6 +99,66 @@ py::object refine(const est_t& self, const py::object& y, const py::object& h, d
     return py::make_tuple(yo, ho, err, ek);
 }
 
+py::object feedback(const est_t& self, const ::gr::deepquant::qam_demapper& dem,
+                    const ::gr::deepquant::ldpc_bp_decoder& dec, const py::object& points, const py::object& y,
+                    const py::object& h, double nv, double err_factor, int max_iter, int rounds, bool soft,
+                    int taps_post)
+{
+    const int n = self.fft_len();
+    auto pa = c128arr::ensure(points);
+    auto ya = c64arr::ensure(y);
+    auto ha = c64arr::ensure(h);
+    const py::ssize_t t = rows_of(ya, n, "feedback: y");
+    if (rows_of(ha, n, "feedback: h") != 1 || !pa || pa.size() != (py::ssize_t(1) << dem.bits_per_symbol()))
+        throw py::value_error("feedback: h must be one row of fft_len, points 2^K constellation points");
+    py::array_t<cf> yo({ t, py::ssize_t(n) });
+    py::array_t<cf> ho(n);
+    py::array_t<double> ek(self.n_data());
+    double ef = 0;
+    int n_known = 0;
+    bool refined = false, ok;
+    {
+        py::gil_scoped_release nogil;
+        ok = self.feedback(dem, dec, pa.data(), ya.data(), int(t), ha.data(), nv, err_factor, max_iter, rounds, soft,
+                           taps_post, yo.mutable_data(), ho.mutable_data(), &ef, ek.mutable_data(), &n_known,
+                           &refined);
+    }
+    if (!ok)
+        return py::none();
+    return py::make_tuple(yo, ho, ef, refined ? py::object(ek) : py::object(py::none()), n_known, refined);
+}
+
+py::object refine_mimo(const est_t& self, const py::object& y, const py::object& h, double nv,
+                       const py::object& ev, const py::object& xm, const py::object& xv, int taps_pre, int taps_post)
+{
+    const int n = self.fft_len();
+    auto ya = c128arr::ensure(y);
+    auto ha = c64arr::ensure(h);
+    auto ea = f64arr::ensure(ev);
+    auto ma = c128arr::ensure(xm);
+    auto va = f64arr::ensure(xv);
+    if (!ya || !ha || !ea || !ma || !va || ya.ndim() != 3 || ya.shape(2) != n || ha.ndim() != 3 ||
+        ha.shape(0) != n || ha.shape(1) != ya.shape(0))
+        throw py::value_error("refine_mimo: y must be (nr, T, fft_len), h (fft_len, nr, nt)");
+    const py::ssize_t nr = ya.shape(0), t = ya.shape(1), nt = ha.shape(2);
+    if (ea.size() != nt || ma.ndim() != 3 || ma.shape(0) != t || ma.shape(2) != nt || va.ndim() != 3 ||
+        va.shape(0) != t || va.shape(1) != ma.shape(1) || va.shape(2) != nt)
+        throw py::value_error("refine_mimo: err_var must be (nt,), x_mean and x_var (T, n_data, nt)");
+    const py::ssize_t nd = ma.shape(1);
+    py::array_t<cf> yo({ nr, t, py::ssize_t(n) });
+    py::array_t<cf> ho({ py::ssize_t(n), nr, nt });
+    py::array_t<double> ed(nd);
+    bool ok;
+    {
+        py::gil_scoped_release nogil;
+        ok = self.refine_mimo(ya.data(), int(nr), int(t), ha.data(), int(nt), nv, ea.data(), ma.data(), va.data(),
+                              taps_pre, taps_post, yo.mutable_data(), ho.mutable_data(), ed.mutable_data());
+    }
+    if (!ok)
+        return py::none();
+    return py::make_tuple(yo, ho, ed);
+}
+
 py::tuple track(const est_t& self, const py::object& y, const py::object& h, bool linear_fit)
 {
     const int n = self.fft_len();
@@ -148,6 +210,12 @@ estimate(y, x, taps_pre, taps_post, ref_row=-1) -> (h complex64 (N,), noise_var,
 refine(y complex64 (T, N), h complex64 (N,), noise_var, err_var, x_known complex128 (T, N),
     x_var float64 (T, N) or None, taps_pre, taps_post) -> (y, h, err_var, err_k) or None:
     refine_with_known.
+feedback(demapper, decoder, points complex128 (2^K,), y complex64 (T, N), h complex64 (N,), noise_var,
+    err_factor, max_iter, rounds, soft, taps_post) -> (y, h, err_factor, err_k of the data carriers or
+    None, validated codewords, refined) or None: ofdm_channel_noise_estimator's re-estimation.
+refine_mimo(y complex128 (nr, T, N), h complex64 (N, nr, nt), noise_var, err_var float64 (nt,),
+    x_mean complex128 (T, n_data, nt), x_var float64 (T, n_data, nt), taps_pre, taps_post) ->
+    (y complex64, h complex64, err_data float64 (n_data,)) or None: ofdm.mimo.refine_with_symbols.
 track(y complex64 (T, N), h complex64 (N,), linear_fit) -> (y out, phases float64 (T,),
     rows output as 0): ofdm_pilot_phase_tracker's step.
 decode_header(ys complex64 (2 + n_hdr, N), x_sync complex64 (2, N), taps_pre, taps_post) ->
@@ -163,6 +231,11 @@ linear_phase_fit(c complex128 (T,), t0=0) -> float64 (T,).
              py::arg("ref_row") = -1)
         .def("refine", &refine, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"),
              py::arg("x_known"), py::arg("x_var"), py::arg("taps_pre"), py::arg("taps_post"))
+        .def("feedback", &feedback, py::arg("demapper"), py::arg("decoder"), py::arg("points"), py::arg("y"),
+             py::arg("h"), py::arg("noise_var"), py::arg("err_factor"), py::arg("max_iter"), py::arg("rounds"),
+             py::arg("soft"), py::arg("taps_post"))
+        .def("refine_mimo", &refine_mimo, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"),
+             py::arg("x_mean"), py::arg("x_var"), py::arg("taps_pre"), py::arg("taps_post"))
         .def("track", &track, py::arg("y"), py::arg("h"), py::arg("linear_fit"))
         .def("decode_header", &decode_header, py::arg("ys"), py::arg("x_sync"), py::arg("taps_pre"),
              py::arg("taps_post"))

@@ -28,6 +28,7 @@ from ..ofdm import mimo as ofdm_mimo
 from ..ofdm.layout import OfdmLayout
 from ..tags import ERR_COLS_KEY, EST_ERR_KEY, FRAME_KEY, LEN_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY  # noqa: F401
 from ..tags import MIMO_CHAN_KEY as CHAN_KEY
+from . import _kernels
 from ._common import BadInputCounter, zero_nonfinite
 from .exact_mixer_cc import exact_mixer_cc
 from .finite_guard import finite_guard_cc
@@ -361,9 +362,11 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         lay, nt = self.layout, self.nt
         y_ltf = ys[:, 1:1 + nt]
         y_hdr = ys[:, 1 + nt:]
-        h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post)
+        # channel fits and CRC in the kernel library's C++ (ofdm_estimator), to float rounding
+        est = _kernels.estimate_channel
+        h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post, estimate=est)
         err_cols = [err] * nt
-        res = self._header.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
+        res = _kernels.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
         if res is None or res[1] != lay.n_codewords:
             self.headers_failed += 1
             self.message_port_pub(self.port, pmt.PMT_F)
@@ -373,7 +376,8 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         h, phi = ofdm_mimo.residual_cfo_align(h, y_hdr, x_hdr, lay)
         if self.refine:
             # column 0 again with the decoded header as training (3 known symbols, not 1)
-            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post)
+            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post,
+                                                    estimate=est)
             nv = (nv * nt + nv0) / (nt + 1)
             err = (err * (nt - 1) + err0) / nt
             err_cols[0] = err0
@@ -411,7 +415,8 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     both streams, the others soft symbols (posterior means, weighted by their reliability);
     with the pilots they re-fit every antenna pair's impulse response on
     ``[-taps_pre, taps_post]`` samples, the preamble estimate as prior
-    (:func:`gnuradio.deepquant.ofdm.mimo.refine_with_symbols`), ``feedback_rounds`` times
+    (:func:`gnuradio.deepquant.ofdm.mimo.refine_with_symbols`, computed by the kernel library's
+    C++ ``ofdm_estimator.refine_mimo`` to float rounding), ``feedback_rounds`` times
     (stopping when every codeword validated). The detector downstream -- any method -- then sees
     the refined channel and the per-carrier error of the refined estimate.
     """
@@ -458,7 +463,6 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     def _feedback(self, ys, phases):
         """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
         from ..ofdm import estimation as ofdm_estimation
-        from . import _kernels
 
         lay, nr, nt, t, nd = self.layout, self.nr, self.nt, self.t, self.nd
         k = lay.bits_per_symbol
@@ -475,8 +479,13 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             llr = _kernels.lmmse(yu, hu, np.tile(eff, t), k)  # C++: phy.mimo.lmmse's LLRs
             mean, var, ok = ofdm_estimation.decoded_symbols(llr, k, self.max_iter, decode=_kernels.bp_decode)
             mean, var = mean.reshape(t, nd, nt), var.reshape(t, nd, nt)
-            y, h, err_d = ofdm_mimo.refine_with_symbols(y, h_pre, self._noise, self._err_cols, mean, var, lay,
-                                                        self.taps_pre, self.taps_post)
+            # C++ ofdm_estimator.refine_mimo = ofdm.mimo.refine_with_symbols to float rounding
+            r = _kernels.ofdm_estimator(lay).refine_mimo(y, h_pre, self._noise, np.broadcast_to(
+                np.asarray(self._err_cols, np.float64), (nt,)), mean, var, self.taps_pre, self.taps_post)
+            if r is None:  # normal equations not positive definite: the numeric core decides
+                r = ofdm_mimo.refine_with_symbols(y, h_pre, self._noise, self._err_cols, mean, var, lay,
+                                                  self.taps_pre, self.taps_post)
+            y, h, err_d = r
             eff = self._noise + err_d
             if ok.all():
                 break

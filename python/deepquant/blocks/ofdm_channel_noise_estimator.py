@@ -116,6 +116,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
                 raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
             configure_torch_threads()
         self._cxx = _kernels.ofdm_estimator(self.layout)
+        self._points = None
+        if self.decision_feedback:
+            from ..phy import mapping
+
+            self._points = np.ascontiguousarray(mapping.constellation(self.layout.bits_per_symbol), np.complex128)
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
@@ -155,11 +160,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
     def _feedback(self, y, hs, nv, err_factor):
         """One frame: demap, decode, soft/validated symbols, re-estimate; ``feedback_rounds``
         times (see class doc)."""
-        from ..phy import ldpc
-
-        lay, di = self.layout, self.layout.data_idx
-        k = lay.bits_per_symbol
-        h_pre, err_pre = hs, nv * err_factor
+        di, k = self.layout.data_idx, self.layout.bits_per_symbol
         self._err_k = None
         if not (np.isfinite(y[:, di]).all() and np.isfinite(hs[di]).all() and np.isfinite(nv) and nv > 0):
             # NaN/inf samples: no re-estimation; the frame goes on as it is and the demapper
@@ -167,6 +168,28 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             self.df_skipped += 1
             return y, hs, err_factor
         self.df_frames += 1
+        # all rounds in one C++ call (ofdm_estimator.feedback: the C++ demapper and decoder, the
+        # symbols of estimation.decoded_symbols, refine()); equal to _feedback_numpy to float rounding
+        r = self._cxx.feedback(_kernels.qam_demapper(k), _kernels.ldpc_decoder(), self._points, y, hs, float(nv),
+                               float(err_factor), self.max_iter, self.feedback_rounds, self.soft_feedback,
+                               self.fb_taps_post)
+        if r is None:  # a fit that was not positive definite: the numeric core
+            return self._feedback_numpy(y, hs, nv, err_factor)
+        y_n, h_n, ef_n, err_k, n_known, refined = r
+        self.df_known += int(n_known)
+        if not refined:
+            return y, hs, err_factor
+        self._err_k = err_k
+        return y_n, h_n, ef_n
+
+    def _feedback_numpy(self, y, hs, nv, err_factor):
+        """:meth:`_feedback`'s rounds with the numeric core's functions (the C++ kernel's reference)."""
+        from ..phy import ldpc
+
+        lay, di = self.layout, self.layout.data_idx
+        k = lay.bits_per_symbol
+        h_pre, err_pre = hs, nv * err_factor
+        self._err_k = None
         ok = None
         for _ in range(self.feedback_rounds):
             llr = _kernels.demap(y[:, di].reshape(-1), np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1),
