@@ -651,6 +651,63 @@ bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decode
     return true;
 }
 
+bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_decoder& decoder, const cd* points,
+                                   const cd* y, int nr, int T, const cf* h, int nt, double noise_var,
+                                   const double* err_var, double noise_eff, int max_iter, int rounds, int taps_pre,
+                                   int taps_post, cf* y_uses, cf* h_data, double* eff, int* n_known) const
+{
+    const int N = d_n, D = int(d_data_pos.size()), k = det.bits_per_symbol(), n = decoder.n();
+    const std::size_t nu = std::size_t(T) * D; // channel uses
+    if (T < 1 || det.nr() != nr || det.nt() != nt || (nu * nt * k) % n || max_iter < 1)
+        return false;
+    const int n_cw = int(nu * nt * k / n);
+    std::vector<cd> yc(y, y + std::size_t(nr) * T * N);
+    std::vector<cf> hc(h, h + std::size_t(N) * nr * nt), yn(std::size_t(nr) * T * N),
+        hn(std::size_t(N) * nr * nt), yu(nu * nr), hu(nu * nr * nt);
+    std::vector<float> nvu(nu), llr(nu * nt * k);
+    std::vector<double> effv(D, noise_eff), var(nu * nt), errd(D);
+    std::vector<cd> mean(nu * nt);
+    std::vector<uint8_t> ok(n_cw, 0);
+    for (int round = 0; round < rounds; round++) {
+        for (int t = 0; t < T; t++)
+            for (int q = 0; q < D; q++) {
+                const std::size_t u = std::size_t(t) * D + q;
+                const int c = d_data_pos[q];
+                for (int r = 0; r < nr; r++)
+                    yu[u * nr + r] = cf(yc[(std::size_t(r) * T + t) * N + c]);
+                std::copy(hc.begin() + std::size_t(c) * nr * nt, hc.begin() + std::size_t(c + 1) * nr * nt,
+                          hu.begin() + u * nr * nt);
+                nvu[u] = float(effv[q]);
+            }
+        det.detect(yu.data(), hu.data(), nvu.data(), nu, false, llr.data());
+        symbols(decoder, points, k, llr.data(), n_cw, max_iter, true, mean.data(), var.data(), ok.data());
+        if (!refine_mimo(yc.data(), nr, T, h, nt, noise_var, err_var, mean.data(), var.data(), taps_pre, taps_post,
+                         yn.data(), hn.data(), errd.data()))
+            return false;
+        for (std::size_t i = 0; i < yc.size(); i++)
+            yc[i] = cd(yn[i]);
+        hc.swap(hn);
+        for (int q = 0; q < D; q++)
+            effv[q] = noise_var + errd[q];
+        if (std::all_of(ok.begin(), ok.end(), [](uint8_t v) { return v != 0; }))
+            break;
+    }
+    int n_ok = 0;
+    for (int c = 0; c < n_cw; c++)
+        n_ok += ok[c];
+    *n_known = n_ok;
+    for (int t = 0; t < T; t++)
+        for (int q = 0; q < D; q++)
+            for (int r = 0; r < nr; r++)
+                y_uses[(std::size_t(t) * D + q) * nr + r] = cf(yc[(std::size_t(r) * T + t) * N + d_data_pos[q]]);
+    for (int q = 0; q < D; q++) {
+        std::copy(hc.begin() + std::size_t(d_data_pos[q]) * nr * nt,
+                  hc.begin() + std::size_t(d_data_pos[q] + 1) * nr * nt, h_data + std::size_t(q) * nr * nt);
+        eff[q] = effv[q];
+    }
+    return true;
+}
+
 void ofdm_estimator::linear_phase_fit(const cd* c, int n, double t0, double* phi)
 {
     if (n <= 0)

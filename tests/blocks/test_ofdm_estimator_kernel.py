@@ -285,3 +285,45 @@ def test_feedback_matches_numpy_rounds(snr_db, soft, rounds):
         assert known > 0  # the validated-codeword path ran
     if snr_db <= 13:
         assert known < 4 * lay.n_codewords  # the posterior (soft) path ran
+
+
+@pytest.mark.parametrize("snr_db", [14.0, 17.0, 30.0])
+def test_feedback_mimo_matches_numpy_rounds(snr_db):
+    """mimo_ofdm_payload_estimator's re-estimation: the one-call C++ path against its
+    numeric-core rounds (C++ LMMSE and decoder, estimation.decoded_symbols, refine_with_symbols)."""
+    from gnuradio.deepquant.blocks.mimo_ofdm_td import make_layout, mimo_ofdm_payload_estimator
+    from gnuradio.deepquant.ofdm import mimo as ofdm_mimo
+    from gnuradio.deepquant.phy import ldpc, mapping
+
+    nr = nt = 2
+    lay = make_layout(nt=nt, n_codewords=8)
+    blk = mimo_ofdm_payload_estimator(lay, nr, nt, True, True, 50, 2, 0, 20)
+    t, nd = ofdm_mimo.td_payload_symbols(lay, nt), len(lay.occupied)
+    rng = np.random.default_rng(int(snr_db))
+    known = 0
+    for _trial in range(3):
+        bits = ldpc.encode(rng.integers(0, 2, size=(lay.n_codewords, 324)).astype(np.uint8))
+        xs = np.asarray(mapping.map_bits(np.asarray(bits).reshape(-1), 6)).reshape(t, nd, nt)
+        h = np.stack([np.stack([_channel(rng, lay) for _ in range(nt)], axis=-1) for _ in range(nr)], axis=1)
+        sigma = 10 ** (-snr_db / 20)
+        y = np.zeros((nr, t, lay.fft_len), np.complex128)
+        y[:, :, lay.data_idx] = np.einsum("krj,tkj->rtk", h[lay.data_idx], xs)
+        y[:, :, lay.pilot_idx] = np.einsum("prj,p->rp", h[lay.pilot_idx], np.asarray(lay.pilot_symbols))[:, None]
+        ys = (y + _noise(rng, y.shape, sigma)).astype(np.complex64)
+        blk._h = (h + _noise(rng, h.shape, sigma * 0.5)).astype(np.complex64)
+        blk._noise, blk._err_cols = sigma ** 2, np.array([0.1, 0.25]) * sigma ** 2
+        blk._nv = blk._noise + nt * 0.2 * sigma ** 2
+        phases = 0.01 * np.arange(t)
+        d0 = blk.df_known
+        yu_c, hd_c, eff_c = blk._feedback(ys, phases)
+        known_c = blk.df_known - d0
+        yu_r, hd_r, eff_r = blk._feedback_numpy(ys * np.exp(-1j * phases)[None, :, None])
+        assert blk.df_known - d0 - known_c == known_c
+        known += known_c
+        np.testing.assert_allclose(yu_c, yu_r, rtol=1e-5, atol=1e-5 * np.abs(yu_r).max())
+        np.testing.assert_allclose(hd_c, hd_r, rtol=1e-5, atol=1e-5 * np.abs(hd_r).max())
+        np.testing.assert_allclose(eff_c, eff_r, rtol=1e-6)
+    if snr_db >= 17:
+        assert known > 0
+    if snr_db <= 14:
+        assert known < 3 * lay.n_codewords

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ofdm_estimator.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(0390d15f06b84d68c46760533265064f)                     */
+/* BINDTOOL_HEADER_FILE_HASH(e640ccc7c013af69d239a7cab4e3594f)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -22,6 +22,7 @@
 namespace py = pybind11;
 
 #include <gnuradio/deepquant/ldpc_bp_decoder.h>
+#include <gnuradio/deepquant/lmmse_detector.h>
 #include <gnuradio/deepquant/ofdm_estimator.h>
 #include <gnuradio/deepquant/qam_demapper.h>
 #include <complex>
@@ -128,6 +129,38 @@ py::object feedback(const est_t& self, const ::gr::deepquant::qam_demapper& dem,
     return py::make_tuple(yo, ho, ef, refined ? py::object(ek) : py::object(py::none()), n_known, refined);
 }
 
+py::object feedback_mimo(const est_t& self, const ::gr::deepquant::lmmse_detector& det,
+                         const ::gr::deepquant::ldpc_bp_decoder& dec, const py::object& points, const py::object& y,
+                         const py::object& h, double nv, const py::object& ev, double nv_eff, int max_iter, int rounds,
+                         int taps_pre, int taps_post)
+{
+    const int n = self.fft_len(), nd = self.n_data();
+    auto pa = c128arr::ensure(points);
+    auto ya = c128arr::ensure(y);
+    auto ha = c64arr::ensure(h);
+    auto ea = f64arr::ensure(ev);
+    if (!ya || !ha || !ea || !pa || ya.ndim() != 3 || ya.shape(2) != n || ha.ndim() != 3 || ha.shape(0) != n ||
+        ha.shape(1) != ya.shape(0) || ya.shape(0) != det.nr() || ha.shape(2) != det.nt() ||
+        ea.size() != det.nt() || pa.size() != (py::ssize_t(1) << det.bits_per_symbol()))
+        throw py::value_error("feedback_mimo: y (nr, T, fft_len), h (fft_len, nr, nt), err_var (nt,) and the "
+                              "detector's nr, nt, constellation must agree");
+    const py::ssize_t nr = ya.shape(0), t = ya.shape(1), nt = ha.shape(2);
+    py::array_t<cf> yu({ t * nd, nr });
+    py::array_t<cf> hd({ py::ssize_t(nd), nr, nt });
+    py::array_t<double> eff(nd);
+    int n_known = 0;
+    bool ok;
+    {
+        py::gil_scoped_release nogil;
+        ok = self.feedback_mimo(det, dec, pa.data(), ya.data(), int(nr), int(t), ha.data(), int(nt), nv, ea.data(),
+                                nv_eff, max_iter, rounds, taps_pre, taps_post, yu.mutable_data(), hd.mutable_data(),
+                                eff.mutable_data(), &n_known);
+    }
+    if (!ok)
+        return py::none();
+    return py::make_tuple(yu, hd, eff, n_known);
+}
+
 py::object refine_mimo(const est_t& self, const py::object& y, const py::object& h, double nv,
                        const py::object& ev, const py::object& xm, const py::object& xv, int taps_pre, int taps_post)
 {
@@ -213,6 +246,10 @@ refine(y complex64 (T, N), h complex64 (N,), noise_var, err_var, x_known complex
 feedback(demapper, decoder, points complex128 (2^K,), y complex64 (T, N), h complex64 (N,), noise_var,
     err_factor, max_iter, rounds, soft, taps_post) -> (y, h, err_factor, err_k of the data carriers or
     None, validated codewords, refined) or None: ofdm_channel_noise_estimator's re-estimation.
+feedback_mimo(detector, decoder, points, y complex128 (nr, T, N), h complex64 (N, nr, nt), noise_var,
+    err_var float64 (nt,), noise_eff, max_iter, rounds, taps_pre, taps_post) -> (channel uses
+    complex64 (T * n_data, nr), h complex64 (n_data, nr, nt), eff float64 (n_data,), validated
+    codewords) or None: mimo_ofdm_payload_estimator's re-estimation.
 refine_mimo(y complex128 (nr, T, N), h complex64 (N, nr, nt), noise_var, err_var float64 (nt,),
     x_mean complex128 (T, n_data, nt), x_var float64 (T, n_data, nt), taps_pre, taps_post) ->
     (y complex64, h complex64, err_data float64 (n_data,)) or None: ofdm.mimo.refine_with_symbols.
@@ -234,6 +271,9 @@ linear_phase_fit(c complex128 (T,), t0=0) -> float64 (T,).
         .def("feedback", &feedback, py::arg("demapper"), py::arg("decoder"), py::arg("points"), py::arg("y"),
              py::arg("h"), py::arg("noise_var"), py::arg("err_factor"), py::arg("max_iter"), py::arg("rounds"),
              py::arg("soft"), py::arg("taps_post"))
+        .def("feedback_mimo", &feedback_mimo, py::arg("detector"), py::arg("decoder"), py::arg("points"),
+             py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"), py::arg("noise_eff"),
+             py::arg("max_iter"), py::arg("rounds"), py::arg("taps_pre"), py::arg("taps_post"))
         .def("refine_mimo", &refine_mimo, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"),
              py::arg("x_mean"), py::arg("x_var"), py::arg("taps_pre"), py::arg("taps_post"))
         .def("track", &track, py::arg("y"), py::arg("h"), py::arg("linear_fit"))

@@ -455,19 +455,43 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self._noise = None
         self._err_cols = None
         self._num = None
+        self._points = None
         self.noise_var_history = []
         self.untagged = 0
         self.df_packets = self.df_known = self.df_skipped = 0
         self.bad = BadInputCounter(self.logger, "packet(s) left unrefined")
 
     def _feedback(self, ys, phases):
-        """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation."""
+        """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation, all
+        rounds in one C++ call (``ofdm_estimator.feedback_mimo``; equal to
+        :meth:`_feedback_numpy` to float rounding)."""
+        lay, nt = self.layout, self.nt
+        y = ys * np.exp(-1j * phases)[None, :, None]
+        if nt > _kernels.MAX_LMMSE_STREAMS:
+            return self._feedback_numpy(y)
+        if self._points is None:
+            from ..phy import mapping
+
+            self._points = np.ascontiguousarray(mapping.constellation(lay.bits_per_symbol), np.complex128)
+        r = _kernels.ofdm_estimator(lay).feedback_mimo(
+            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol), _kernels.ldpc_decoder(), self._points, y,
+            self._h, self._noise, np.broadcast_to(np.asarray(self._err_cols, np.float64), (nt,)), float(self._nv),
+            self.max_iter, self.feedback_rounds, self.taps_pre, self.taps_post)
+        if r is None:  # normal equations not positive definite: the numeric core decides
+            return self._feedback_numpy(y)
+        yu, hd, eff, n_known = r
+        self.df_packets += 1
+        self.df_known += int(n_known)
+        return yu, hd, eff
+
+    def _feedback_numpy(self, y):
+        """:meth:`_feedback`'s rounds with the numeric core's functions (the C++ kernel's
+        reference): ``y`` the phase-tracked payload [nr, T, fft_len]."""
         from ..ofdm import estimation as ofdm_estimation
 
         lay, nr, nt, t, nd = self.layout, self.nr, self.nt, self.t, self.nd
         k = lay.bits_per_symbol
         di = lay.data_idx
-        y = ys * np.exp(-1j * phases)[None, :, None]
         h_pre = self._h
         h = h_pre
         eff = np.full(nd, self._nv)
