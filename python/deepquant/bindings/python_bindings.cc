@@ -33,6 +33,7 @@ namespace py = pybind11;
     void bind_qam_demapper(py::module& m);
     void bind_lmmse_detector(py::module& m);
     void bind_ofdm_estimator(py::module& m);
+    void bind_exact_mixer_cc(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -73,5 +74,6 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_qam_demapper(m);
     bind_lmmse_detector(m);
     bind_ofdm_estimator(m);
+    bind_exact_mixer_cc(m);
     // ) END BINDING_FUNCTION_CALLS
 }
