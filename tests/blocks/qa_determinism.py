@@ -88,3 +88,30 @@ def test_mimo_receiver_chain_is_scheduling_independent():
         c = b["counter"]
         res.append((c.packets, c.codeword_errors, c.bit_errors, tuple(np.round(b["rx"].noise_var_estimates(), 15))))
     assert res[0][0] == 6 and all(r == res[0] for r in res[1:]), res
+
+
+@pytest.mark.parametrize("vlen", [1, 4])
+def test_finite_guard_matches_numpy_rule(vlen):
+    """The C++ entry guard against the numpy rule (NaN, +-inf, |x| > 1e18 -> 0, counted), at
+    several chunkings."""
+    from gnuradio.deepquant.blocks.finite_guard import finite_guard_cc, reference
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(8000) + 1j * rng.standard_normal(8000)).astype(np.complex64)
+    x[::101] = np.nan
+    x[3::211] = complex(np.inf, 0)
+    x[5::307] = complex(0, -np.inf)
+    x[7::401] = np.complex64(2e18 + 0j)
+    x[9::401] = np.complex64(0.9e18 + 0.1e18j)  # |x| < 1e18: kept
+    ref, n_bad = reference(x)
+    assert n_bad > 0
+    for maxn in (3, 250, 0):
+        tb = gr.top_block()
+        g = finite_guard_cc(vlen, "test samples")
+        snk = blocks.vector_sink_c(vlen)
+        tb.connect(blocks.vector_source_c(x.tolist(), False, vlen), g, snk)
+        tb.run(maxn) if maxn else tb.run()
+        np.testing.assert_array_equal(np.array(snk.data(), np.complex64), ref)
+        assert g.bad_count() == n_bad
+    with pytest.raises(ValueError):
+        finite_guard_cc(0)

@@ -34,6 +34,7 @@ namespace py = pybind11;
     void bind_lmmse_detector(py::module& m);
     void bind_ofdm_estimator(py::module& m);
     void bind_exact_mixer_cc(py::module& m);
+    void bind_finite_guard_cc(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -75,5 +76,6 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_lmmse_detector(m);
     bind_ofdm_estimator(m);
     bind_exact_mixer_cc(m);
+    bind_finite_guard_cc(m);
     // ) END BINDING_FUNCTION_CALLS
 }
