@@ -955,5 +955,108 @@ int ofdm_estimator::decode_header(const cf* ys, int n_hdr, const cf* x_sync, int
     return 1;
 }
 
+int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, const cf* w2, int taps_pre,
+                                       int taps_post, bool refine, int* packet_num, int* n_codewords, cf* h,
+                                       double* noise_var, double* err_var, double* err_cols, double* phi) const
+{
+    const int N = d_n, D = int(d_data_pos.size()), S = 1 + nt + n_hdr;
+    auto Y = [&](int r, int s, int n) { return ys[(std::size_t(r) * S + s) * N + n]; };
+    std::vector<cd> y(std::size_t(1 + n_hdr) * N), x(std::size_t(1 + n_hdr) * N, 0.0);
+    std::vector<cf> hh(N);
+    for (int n = 0; n < N; n++)
+        x[n] = cd(w2[n]);
+    // 1. every antenna pair from its training symbol (ltf_estimate)
+    double nvs = 0.0, errs = 0.0;
+    for (int r = 0; r < nr; r++)
+        for (int j = 0; j < nt; j++) {
+            for (int n = 0; n < N; n++)
+                y[n] = cd(Y(r, 1 + j, n));
+            double nv1, e1;
+            if (!estimate(y.data(), x.data(), 1, taps_pre, taps_post, -1, hh.data(), &nv1, &e1, nullptr))
+                return -1;
+            for (int n = 0; n < N; n++)
+                h[(std::size_t(n) * nr + r) * nt + j] = hh[n];
+            nvs += nv1;
+            errs += e1;
+        }
+    double nv = nvs / (nr * nt), err = errs / (nr * nt);
+    // 2. header: MRC over the chains with column 0 (complex64 arithmetic, as header_mrc)
+    std::vector<double> z(std::size_t(n_hdr) * D);
+    for (int t = 0; t < n_hdr; t++)
+        for (int k = 0; k < D; k++) {
+            const int n = d_data_pos[k];
+            cf s(0.0f, 0.0f);
+            for (int r = 0; r < nr; r++)
+                s += std::conj(h[(std::size_t(n) * nr + r) * nt]) * Y(r, 1 + nt + t, n);
+            z[std::size_t(t) * D + k] = double(s.real());
+        }
+    if (!header_fields(z.data(), z.size(), packet_num, n_codewords))
+        return 0;
+    std::vector<double> xh(std::size_t(n_hdr) * D);
+    header_symbols(*packet_num, *n_codewords, xh.size(), xh.data());
+    // 3. residual CFO: phase of the header against column 0, slope through the origin over the
+    // symbol distance nt + t from training symbol 1 (residual_cfo_align)
+    std::vector<double> a(n_hdr), d(n_hdr);
+    for (int t = 0; t < n_hdr; t++) {
+        cf c(0.0f, 0.0f);
+        for (int r = 0; r < nr; r++)
+            for (int k = 0; k < D; k++) {
+                const int n = d_data_pos[k];
+                c += Y(r, 1 + nt + t, n) * std::conj(h[(std::size_t(n) * nr + r) * nt]) *
+                     float(xh[std::size_t(t) * D + k]);
+            }
+        a[t] = double(std::atan2(c.imag(), c.real())); // float32 angle, as numpy's for complex64
+        d[t] = double(nt + t);
+    }
+    const double phi0 = a[0] / d[0];
+    double sda = 0.0, sdd = 0.0;
+    for (int t = 0; t < n_hdr; t++) {
+        const double e = a[t] - phi0 * d[t];
+        const double at = phi0 * d[t] + std::atan2(std::sin(e), std::cos(e));
+        sda += d[t] * at;
+        sdd += d[t] * d[t];
+    }
+    *phi = sda / sdd;
+    for (int j = 1; j < nt; j++) {
+        const cd rot = std::exp(cd(0.0, -(*phi) * j));
+        for (int n = 0; n < N; n++)
+            for (int r = 0; r < nr; r++) {
+                cf& v = h[(std::size_t(n) * nr + r) * nt + j];
+                v = cf(cd(v) * rot);
+            }
+    }
+    for (int j = 0; j < nt; j++)
+        err_cols[j] = err;
+    // 4. column 0 again with the decoded header as training (refine_column0)
+    if (refine) {
+        for (int t = 0; t < n_hdr; t++)
+            for (int k = 0; k < D; k++)
+                x[std::size_t(1 + t) * N + d_data_pos[k]] = cd(float(xh[std::size_t(t) * D + k]));
+        double nv0 = 0.0, err0 = 0.0;
+        for (int r = 0; r < nr; r++) {
+            for (int n = 0; n < N; n++)
+                y[n] = cd(Y(r, 1, n));
+            for (int t = 0; t < n_hdr; t++)
+                for (int n = 0; n < N; n++)
+                    y[std::size_t(1 + t) * N + n] = cd(Y(r, 1 + nt + t, n));
+            double nv1, e1;
+            if (!estimate(y.data(), x.data(), 1 + n_hdr, taps_pre, taps_post, 0, hh.data(), &nv1, &e1, nullptr))
+                return -1;
+            for (int n = 0; n < N; n++)
+                h[(std::size_t(n) * nr + r) * nt] = hh[n];
+            nv0 += nv1;
+            err0 += e1;
+        }
+        nv0 /= nr;
+        err0 /= nr;
+        nv = (nv * nt + nv0) / (nt + 1);
+        err = (err * (nt - 1) + err0) / nt;
+        err_cols[0] = err0;
+    }
+    *noise_var = nv;
+    *err_var = err;
+    return 1;
+}
+
 } // namespace deepquant
 } // namespace gr

@@ -327,3 +327,41 @@ def test_feedback_mimo_matches_numpy_rounds(snr_db):
         assert known > 0
     if snr_db <= 14:
         assert known < 3 * lay.n_codewords
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_decode_header_mimo_matches_numpy_steps(refine):
+    """mimo_ofdm_header_decoder: the one-call C++ packet against its numeric-core steps."""
+    from gnuradio.deepquant.blocks.mimo_ofdm_td import make_layout, mimo_ofdm_header_decoder
+
+    nr = nt = 2
+    lay = make_layout(nt=nt, n_codewords=8)
+    blk = mimo_ofdm_header_decoder(lay, nr, nt, 0, 20, refine)
+    rng = np.random.default_rng(40 + refine)
+    w1, w2 = lay.sync_words()
+    n_ok = 0
+    for trial in range(10):
+        h = np.stack([np.stack([_channel(rng, lay) for _ in range(nt)], axis=-1) for _ in range(nr)], axis=1)
+        xh = header.header_symbols(trial * 999, 8 if trial % 5 else 7, len(lay.occupied)).reshape(2, -1)
+        x = np.zeros((1 + nt + 2, lay.fft_len, nt), np.complex128)  # [symbol, carrier, stream]
+        x[0, :, 0] = w1
+        for j in range(nt):
+            x[1 + j, :, j] = w2
+        x[1 + nt:, lay.data_idx, 0] = xh
+        x[1 + nt:, lay.pilot_idx, :] = np.asarray(lay.pilot_symbols)[:, None]
+        rot = np.exp(1j * 0.02 * np.arange(x.shape[0]))[None, :, None]
+        sigma = [0.03, 0.2, 1.2][trial % 3]
+        ys = (np.einsum("krj,skj->rsk", h, x) * rot + _noise(rng, (nr, x.shape[0], lay.fft_len), sigma))
+        ys = ys.astype(np.complex64)
+        st, num, ncw, h_c, nv, err, ec, phi = blk._cxx.decode_header_mimo(ys, nt, blk._w2, 0, 20, refine)
+        ref = blk._packet_numpy(ys)
+        if ref is None:
+            assert st == 0
+            continue
+        n_ok += 1
+        (num_r, ncw_r), h_r, nv_r, err_r, ec_r, phi_r = ref
+        assert st == 1 and (num, ncw) == (num_r, ncw_r)
+        np.testing.assert_allclose(h_c, h_r, rtol=1e-5, atol=2e-6 * np.abs(h_r).max())
+        assert (nv, err, phi) == pytest.approx((nv_r, err_r, phi_r), rel=1e-6, abs=1e-9)
+        np.testing.assert_allclose(ec, ec_r, rtol=1e-6)
+    assert n_ok >= 5

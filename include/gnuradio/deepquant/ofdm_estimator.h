@@ -171,6 +171,20 @@ public:
                       double* err_var) const;
 
     /*!
+     * mimo_ofdm_header_decoder for one packet (ofdm.mimo: ltf_estimate, header_mrc,
+     * header.decode_header, residual_cfo_align, refine_column0).
+     * \param ys nr x (1 + nt + n_hdr) x fft_len: per receive chain the Schmidl & Cox word, the nt
+     * training symbols (symbol 1 + j: stream j alone sends sync word 2), the header symbols.
+     * \param w2 fft_len sync word 2. \param refine column 0 again with the decoded header.
+     * \param h fft_len x nr x nt out; \param err_cols nt out; \param phi residual CFO per symbol.
+     * \return 1: CRC passed (all outputs set); 0: CRC failed; -1: a fit failed.
+     */
+    int decode_header_mimo(const std::complex<float>* ys, int nr, int nt, int n_hdr, const std::complex<float>* w2,
+                           int taps_pre, int taps_post, bool refine, int* packet_num, int* n_codewords,
+                           std::complex<float>* h, double* noise_var, double* err_var, double* err_cols,
+                           double* phi) const;
+
+    /*!
      * header.decode_header: MRC statistics z (n values, replicas every 32) -> true and the
      * fields when the CRC-8 holds.
      */

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ofdm_estimator.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(e640ccc7c013af69d239a7cab4e3594f)                     */
+/* BINDTOOL_HEADER_FILE_HASH(db1d4484c0987add4f977fd8fe3a9cfa)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -228,6 +228,27 @@ py::tuple decode_header(const est_t& self, const py::object& ys, const py::objec
     }
     return py::make_tuple(st, num, ncw, h, nv, err);
 }
+py::tuple decode_header_mimo(const est_t& self, const py::object& ys, int nt, const py::object& w2, int taps_pre,
+                             int taps_post, bool refine)
+{
+    const int n = self.fft_len();
+    auto ya = c64arr::ensure(ys);
+    auto wa = c64arr::ensure(w2);
+    if (!ya || !wa || ya.ndim() != 3 || ya.shape(2) != n || wa.size() != n || nt < 1 || ya.shape(1) < 2 + nt)
+        throw py::value_error("decode_header_mimo: ys must be (nr, 1 + nt + n_hdr, fft_len), w2 (fft_len,)");
+    const py::ssize_t nr = ya.shape(0);
+    const int n_hdr = int(ya.shape(1)) - 1 - nt;
+    py::array_t<cf> h({ py::ssize_t(n), nr, py::ssize_t(nt) });
+    py::array_t<double> ec(nt);
+    int num = 0, ncw = 0, st;
+    double nv = 0, err = 0, phi = 0;
+    {
+        py::gil_scoped_release nogil;
+        st = self.decode_header_mimo(ya.data(), int(nr), nt, n_hdr, wa.data(), taps_pre, taps_post, refine, &num, &ncw,
+                                     h.mutable_data(), &nv, &err, ec.mutable_data(), &phi);
+    }
+    return py::make_tuple(st, num, ncw, h, nv, err, ec, phi);
+}
 } // namespace
 
 void bind_ofdm_estimator(py::module& m)
@@ -257,6 +278,9 @@ track(y complex64 (T, N), h complex64 (N,), linear_fit) -> (y out, phases float6
     rows output as 0): ofdm_pilot_phase_tracker's step.
 decode_header(ys complex64 (2 + n_hdr, N), x_sync complex64 (2, N), taps_pre, taps_post) ->
     (status 1 ok / 0 CRC failed / -1 fit failed, packet_num, n_codewords, h, noise_var, err_var).
+decode_header_mimo(ys complex64 (nr, 1 + nt + n_hdr, N), nt, w2 complex64 (N,), taps_pre, taps_post,
+    refine=True) -> (status, packet_num, n_codewords, h complex64 (N, nr, nt), noise_var, err_var,
+    err_cols float64 (nt,), phi): mimo_ofdm_header_decoder's packet.
 header_fields(z float64) -> (packet_num, n_codewords) or None; header_symbols(num, n_cw, n);
 linear_phase_fit(c complex128 (T,), t0=0) -> float64 (T,).
 )doc")
@@ -279,6 +303,8 @@ linear_phase_fit(c complex128 (T,), t0=0) -> float64 (T,).
         .def("track", &track, py::arg("y"), py::arg("h"), py::arg("linear_fit"))
         .def("decode_header", &decode_header, py::arg("ys"), py::arg("x_sync"), py::arg("taps_pre"),
              py::arg("taps_post"))
+        .def("decode_header_mimo", &decode_header_mimo, py::arg("ys"), py::arg("nt"), py::arg("w2"),
+             py::arg("taps_pre"), py::arg("taps_post"), py::arg("refine") = true)
         .def_static(
             "header_fields",
             [](const py::object& z) -> py::object {

@@ -327,7 +327,9 @@ class mimo_ofdm_header_decoder(gr.sync_block):
     (:func:`~gnuradio.deepquant.ofdm.mimo.refine_column0`). Message ``header_data`` (to every
     chain's demux): dict ``frame_len``, ``packet_len``, ``ofdm_packet_num``, ``dq_mimo_chan_est``
     (c32vector fft_len*Nr*Nt, [carrier, r, j]), ``dq_noise_var``, ``dq_est_err_var``; ``#f`` when
-    the CRC fails.
+    the CRC fails. The whole packet runs in one call of the kernel library's C++
+    ``ofdm_estimator.decode_header_mimo`` (the functions named above are its reference, equal to
+    float rounding; they take over for a fit that is not positive definite).
     """
 
     def __init__(self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20,
@@ -346,6 +348,8 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         self.port = pmt.intern("header_data")
         self.message_port_register_out(self.port)
         self._pending = np.zeros((self.nr, 0, layout.fft_len), np.complex64)
+        self._cxx = _kernels.ofdm_estimator(layout)
+        self._w2 = np.ascontiguousarray(layout.sync_words()[1], np.complex64)
         self.headers_ok = self.headers_failed = 0
         self.cfo_residual = []
 
@@ -360,39 +364,53 @@ class mimo_ofdm_header_decoder(gr.sync_block):
 
     def _packet(self, ys):
         lay, nt = self.layout, self.nt
-        y_ltf = ys[:, 1:1 + nt]
-        y_hdr = ys[:, 1 + nt:]
-        # channel fits and CRC in the kernel library's C++ (ofdm_estimator), to float rounding
-        est = _kernels.estimate_channel
-        h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post, estimate=est)
-        err_cols = [err] * nt
-        res = _kernels.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
-        if res is None or res[1] != lay.n_codewords:
+        # C++ (ofdm_estimator.decode_header_mimo): the steps of _packet_numpy to float rounding
+        st, num, ncw, h, nv, err, err_cols, phi = self._cxx.decode_header_mimo(
+            ys, nt, self._w2, self.taps_pre, self.taps_post, self.refine)
+        if st < 0:  # a fit that was not positive definite: the numeric core
+            r = self._packet_numpy(ys)
+            if r is None:
+                st = 0
+            else:
+                st, (num, ncw), h, nv, err, err_cols, phi = 1, *r
+        if st == 0 or ncw != lay.n_codewords:
             self.headers_failed += 1
             self.message_port_pub(self.port, pmt.PMT_F)
             return
         self.headers_ok += 1
-        x_hdr = self._header.header_symbols(res[0], res[1], len(lay.occupied)).reshape(self.n_hdr, -1)
-        h, phi = ofdm_mimo.residual_cfo_align(h, y_hdr, x_hdr, lay)
-        if self.refine:
-            # column 0 again with the decoded header as training (3 known symbols, not 1)
-            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post,
-                                                    estimate=est)
-            nv = (nv * nt + nv0) / (nt + 1)
-            err = (err * (nt - 1) + err0) / nt
-            err_cols[0] = err0
         self.cfo_residual.append(phi)
         if len(self.cfo_residual) > 1000:
             del self.cfo_residual[:-1000]
         d = pmt.make_dict()
         d = pmt.dict_add(d, pmt.intern(FRAME_KEY), pmt.from_long(self.t))
         d = pmt.dict_add(d, pmt.intern(LEN_KEY), pmt.from_long(self.t * len(lay.occupied)))
-        d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(res[0]))
+        d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(num))
         d = pmt.dict_add(d, pmt.intern(CHAN_KEY), pmt.init_c32vector(h.size, h.reshape(-1).tolist()))
         d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
         d = pmt.dict_add(d, pmt.intern(EST_ERR_KEY), pmt.from_double(err))
         d = pmt.dict_add(d, pmt.intern(ERR_COLS_KEY), pmt.init_f64vector(nt, [float(e) for e in err_cols]))
         self.message_port_pub(self.port, d)
+
+    def _packet_numpy(self, ys):
+        """The numeric core's steps of :meth:`_packet`: ((packet_num, n_codewords), h, sigma^2,
+        error variance, per-column error variances, residual CFO) or None (CRC failed)."""
+        lay, nt = self.layout, self.nt
+        y_ltf = ys[:, 1:1 + nt]
+        y_hdr = ys[:, 1 + nt:]
+        h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, lay, self.taps_pre, self.taps_post)
+        err_cols = [err] * nt
+        res = self._header.decode_header(ofdm_mimo.header_mrc(y_hdr, h, lay))
+        if res is None:
+            return None
+        x_hdr = self._header.header_symbols(res[0], res[1], len(lay.occupied)).reshape(self.n_hdr, -1)
+        h, phi = ofdm_mimo.residual_cfo_align(h, y_hdr, x_hdr, lay)
+        if self.refine:
+            # column 0 again with the decoded header as training (3 known symbols, not 1)
+            h, nv0, err0 = ofdm_mimo.refine_column0(h, y_ltf, y_hdr, x_hdr, lay, self.taps_pre, self.taps_post)
+            nv = (nv * nt + nv0) / (nt + 1)
+            err = (err * (nt - 1) + err0) / nt
+            err_cols[0] = err0
+        return res, h, nv, err, np.asarray(err_cols, np.float64), phi
 
 
 class mimo_ofdm_payload_estimator(gr.interp_block):
