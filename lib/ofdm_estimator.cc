@@ -652,16 +652,40 @@ bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decode
 }
 
 bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_decoder& decoder, const cd* points,
-                                   const cd* y, int nr, int T, const cf* h, int nt, double noise_var,
-                                   const double* err_var, double noise_eff, int max_iter, int rounds, int taps_pre,
-                                   int taps_post, cf* y_uses, cf* h_data, double* eff, int* n_known) const
+                                   const cf* ys, int nr, int T, const cf* h, int nt, double noise_var,
+                                   const double* err_var, double noise_eff, double t0, bool tracking, int max_iter,
+                                   int rounds, int taps_pre, int taps_post, cf* y_uses, cf* h_data, double* eff,
+                                   int* n_known) const
 {
     const int N = d_n, D = int(d_data_pos.size()), k = det.bits_per_symbol(), n = decoder.n();
     const std::size_t nu = std::size_t(T) * D; // channel uses
     if (T < 1 || det.nr() != nr || det.nt() != nt || (nu * nt * k) % n || max_iter < 1)
         return false;
-    const int n_cw = int(nu * nt * k / n);
-    std::vector<cd> yc(y, y + std::size_t(nr) * T * N);
+    const int n_cw = int(nu * nt * k / n), P = int(d_pilot_pos.size());
+    // pilot phase tracking (payload_channel_uses): every stream sends the same pilots
+    std::vector<double> ph(T, 0.0);
+    if (tracking) {
+        std::vector<cd> c(T, 0.0), ref(std::size_t(P) * nr);
+        for (int p = 0; p < P; p++)
+            for (int r = 0; r < nr; r++) {
+                cf hs(0.0f, 0.0f);
+                for (int j = 0; j < nt; j++)
+                    hs += h[(std::size_t(d_pilot_pos[p]) * nr + r) * nt + j];
+                ref[std::size_t(p) * nr + r] = std::conj(cd(hs) * d_pilot_sym[p]);
+            }
+        for (int t = 0; t < T; t++)
+            for (int r = 0; r < nr; r++)
+                for (int p = 0; p < P; p++)
+                    c[t] += cd(ys[(std::size_t(r) * T + t) * N + d_pilot_pos[p]]) * ref[std::size_t(p) * nr + r];
+        linear_phase_fit(c.data(), T, t0, ph.data());
+    }
+    std::vector<cd> yc(std::size_t(nr) * T * N);
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < T; t++) {
+            const cd rot = std::exp(cd(0.0, -ph[t]));
+            for (int m = 0; m < N; m++)
+                yc[(std::size_t(r) * T + t) * N + m] = cd(ys[(std::size_t(r) * T + t) * N + m]) * rot;
+        }
     std::vector<cf> hc(h, h + std::size_t(N) * nr * nt), yn(std::size_t(nr) * T * N),
         hn(std::size_t(N) * nr * nt), yu(nu * nr), hu(nu * nr * nt);
     std::vector<float> nvu(nu), llr(nu * nt * k);

@@ -313,10 +313,11 @@ def test_feedback_mimo_matches_numpy_rounds(snr_db):
         blk._h = (h + _noise(rng, h.shape, sigma * 0.5)).astype(np.complex64)
         blk._noise, blk._err_cols = sigma ** 2, np.array([0.1, 0.25]) * sigma ** 2
         blk._nv = blk._noise + nt * 0.2 * sigma ** 2
-        phases = 0.01 * np.arange(t)
+        ys = (ys * np.exp(1j * (0.3 + 0.01 * np.arange(t)))[None, :, None]).astype(np.complex64)
         d0 = blk.df_known
-        yu_c, hd_c, eff_c = blk._feedback(ys, phases)
+        yu_c, hd_c, eff_c = blk._feedback(ys)
         known_c = blk.df_known - d0
+        phases = ofdm_mimo.payload_channel_uses(ys, blk._h, lay, blk.t0, True)[2]
         yu_r, hd_r, eff_r = blk._feedback_numpy(ys * np.exp(-1j * phases)[None, :, None])
         assert blk.df_known - d0 - known_c == known_c
         known += known_c

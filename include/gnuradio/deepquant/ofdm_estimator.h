@@ -134,21 +134,26 @@ public:
                      std::complex<float>* h_out, double* err_data) const;
 
     /*!
-     * mimo_ofdm_payload_estimator's decoder-aided re-estimation of one packet, all rounds in one
-     * call: per round LMMSE detection of every data channel use (h[data], noise variance eff per
-     * carrier, starting at \p noise_eff), LDPC decoding, validated / posterior-mean symbols
-     * (as feedback()), refine_mimo() from the preamble estimate; eff = sigma^2 + the refined
-     * estimate's error per carrier. Stops after \p rounds or when every codeword validated.
-     * \param y nr x n_rows x fft_len payload symbols, common phase tracked; \param h fft_len x
-     * nr x nt preamble estimate; \param err_var nt column error variances.
+     * mimo_ofdm_payload_estimator's pilot phase tracking and decoder-aided re-estimation of one
+     * packet, all rounds in one call. Tracking (ofdm.mimo.payload_channel_uses): c_t = sum over
+     * chains and pilots of y conj(s_p sum_j h[p, r, j]), phases = the weighted line
+     * (linear_phase_fit(c, t0)) or 0 (not tracking), removed. Then per round: LMMSE detection of
+     * every data channel use (h[data], noise variance eff per carrier, starting at \p noise_eff),
+     * LDPC decoding, validated / posterior-mean symbols (as feedback()), refine_mimo() from the
+     * preamble estimate; eff = sigma^2 + the refined estimate's error per carrier. Stops after
+     * \p rounds or when every codeword validated.
+     * \param ys nr x n_rows x fft_len payload symbols; \param h fft_len x nr x nt preamble
+     * estimate (columns aligned); \param err_var nt column error variances; \param t0 index of
+     * the first payload symbol on the phase fit's time axis.
      * \param y_uses (n_rows * n_data) x nr channel uses out (symbol-major); \param h_data
      * n_data x nr x nt; \param eff n_data; \param n_known validated codewords (last round).
      */
     bool feedback_mimo(const lmmse_detector& detector, const ldpc_bp_decoder& decoder,
-                       const std::complex<double>* points, const std::complex<double>* y, int nr, int n_rows,
+                       const std::complex<double>* points, const std::complex<float>* ys, int nr, int n_rows,
                        const std::complex<float>* h, int nt, double noise_var, const double* err_var,
-                       double noise_eff, int max_iter, int rounds, int taps_pre, int taps_post,
-                       std::complex<float>* y_uses, std::complex<float>* h_data, double* eff, int* n_known) const;
+                       double noise_eff, double t0, bool tracking, int max_iter, int rounds, int taps_pre,
+                       int taps_post, std::complex<float>* y_uses, std::complex<float>* h_data, double* eff,
+                       int* n_known) const;
 
     /*!
      * ofdm_pilot_phase_tracker's step: c_t = sum_p conj(h_p s_p) y_t[p], phases = the weighted

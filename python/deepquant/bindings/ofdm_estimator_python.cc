@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ofdm_estimator.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(db1d4484c0987add4f977fd8fe3a9cfa)                     */
+/* BINDTOOL_HEADER_FILE_HASH(10dfda356c725744158771c229798218)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -131,12 +131,12 @@ py::object feedback(const est_t& self, const ::gr::deepquant::qam_demapper& dem,
 
 py::object feedback_mimo(const est_t& self, const ::gr::deepquant::lmmse_detector& det,
                          const ::gr::deepquant::ldpc_bp_decoder& dec, const py::object& points, const py::object& y,
-                         const py::object& h, double nv, const py::object& ev, double nv_eff, int max_iter, int rounds,
-                         int taps_pre, int taps_post)
+                         const py::object& h, double nv, const py::object& ev, double nv_eff, double t0,
+                         bool tracking, int max_iter, int rounds, int taps_pre, int taps_post)
 {
     const int n = self.fft_len(), nd = self.n_data();
     auto pa = c128arr::ensure(points);
-    auto ya = c128arr::ensure(y);
+    auto ya = c64arr::ensure(y);
     auto ha = c64arr::ensure(h);
     auto ea = f64arr::ensure(ev);
     if (!ya || !ha || !ea || !pa || ya.ndim() != 3 || ya.shape(2) != n || ha.ndim() != 3 || ha.shape(0) != n ||
@@ -153,8 +153,8 @@ py::object feedback_mimo(const est_t& self, const ::gr::deepquant::lmmse_detecto
     {
         py::gil_scoped_release nogil;
         ok = self.feedback_mimo(det, dec, pa.data(), ya.data(), int(nr), int(t), ha.data(), int(nt), nv, ea.data(),
-                                nv_eff, max_iter, rounds, taps_pre, taps_post, yu.mutable_data(), hd.mutable_data(),
-                                eff.mutable_data(), &n_known);
+                                nv_eff, t0, tracking, max_iter, rounds, taps_pre, taps_post, yu.mutable_data(),
+                                hd.mutable_data(), eff.mutable_data(), &n_known);
     }
     if (!ok)
         return py::none();
@@ -267,8 +267,8 @@ refine(y complex64 (T, N), h complex64 (N,), noise_var, err_var, x_known complex
 feedback(demapper, decoder, points complex128 (2^K,), y complex64 (T, N), h complex64 (N,), noise_var,
     err_factor, max_iter, rounds, soft, taps_post) -> (y, h, err_factor, err_k of the data carriers or
     None, validated codewords, refined) or None: ofdm_channel_noise_estimator's re-estimation.
-feedback_mimo(detector, decoder, points, y complex128 (nr, T, N), h complex64 (N, nr, nt), noise_var,
-    err_var float64 (nt,), noise_eff, max_iter, rounds, taps_pre, taps_post) -> (channel uses
+feedback_mimo(detector, decoder, points, y complex64 (nr, T, N), h complex64 (N, nr, nt), noise_var,
+    err_var float64 (nt,), noise_eff, t0, tracking, max_iter, rounds, taps_pre, taps_post) -> (channel uses
     complex64 (T * n_data, nr), h complex64 (n_data, nr, nt), eff float64 (n_data,), validated
     codewords) or None: mimo_ofdm_payload_estimator's re-estimation.
 refine_mimo(y complex128 (nr, T, N), h complex64 (N, nr, nt), noise_var, err_var float64 (nt,),
@@ -297,7 +297,8 @@ linear_phase_fit(c complex128 (T,), t0=0) -> float64 (T,).
              py::arg("soft"), py::arg("taps_post"))
         .def("feedback_mimo", &feedback_mimo, py::arg("detector"), py::arg("decoder"), py::arg("points"),
              py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"), py::arg("noise_eff"),
-             py::arg("max_iter"), py::arg("rounds"), py::arg("taps_pre"), py::arg("taps_post"))
+             py::arg("t0"), py::arg("tracking"), py::arg("max_iter"), py::arg("rounds"), py::arg("taps_pre"),
+             py::arg("taps_post"))
         .def("refine_mimo", &refine_mimo, py::arg("y"), py::arg("h"), py::arg("noise_var"), py::arg("err_var"),
              py::arg("x_mean"), py::arg("x_var"), py::arg("taps_pre"), py::arg("taps_post"))
         .def("track", &track, py::arg("y"), py::arg("h"), py::arg("linear_fit"))

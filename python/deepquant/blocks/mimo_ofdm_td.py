@@ -474,33 +474,39 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self._err_cols = None
         self._num = None
         self._points = None
+        self._ai = layout.idx(layout.active)
         self.noise_var_history = []
         self.untagged = 0
         self.df_packets = self.df_known = self.df_skipped = 0
         self.bad = BadInputCounter(self.logger, "packet(s) left unrefined")
 
-    def _feedback(self, ys, phases):
-        """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation, all
-        rounds in one C++ call (``ofdm_estimator.feedback_mimo``; equal to
+    def _feedback(self, ys):
+        """One packet: pilot phase tracking, then LMMSE detection, BP decoding, soft/validated
+        symbols and re-estimation, all rounds in one C++ call (``ofdm_estimator.feedback_mimo``;
+        equal to :func:`gnuradio.deepquant.ofdm.mimo.payload_channel_uses` followed by
         :meth:`_feedback_numpy` to float rounding)."""
         lay, nt = self.layout, self.nt
-        y = ys * np.exp(-1j * phases)[None, :, None]
         if nt > _kernels.MAX_LMMSE_STREAMS:
-            return self._feedback_numpy(y)
+            return self._feedback_numpy(self._tracked(ys))
         if self._points is None:
             from ..phy import mapping
 
             self._points = np.ascontiguousarray(mapping.constellation(lay.bits_per_symbol), np.complex128)
         r = _kernels.ofdm_estimator(lay).feedback_mimo(
-            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol), _kernels.ldpc_decoder(), self._points, y,
+            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol), _kernels.ldpc_decoder(), self._points, ys,
             self._h, self._noise, np.broadcast_to(np.asarray(self._err_cols, np.float64), (nt,)), float(self._nv),
-            self.max_iter, self.feedback_rounds, self.taps_pre, self.taps_post)
+            self.t0, self.tracking, self.max_iter, self.feedback_rounds, self.taps_pre, self.taps_post)
         if r is None:  # normal equations not positive definite: the numeric core decides
-            return self._feedback_numpy(y)
+            return self._feedback_numpy(self._tracked(ys))
         yu, hd, eff, n_known = r
         self.df_packets += 1
         self.df_known += int(n_known)
         return yu, hd, eff
+
+    def _tracked(self, ys):
+        """``ys`` [nr, T, fft_len] with the pilot phase tracking of payload_channel_uses removed."""
+        phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)[2]
+        return ys * np.exp(-1j * phases)[None, :, None]
 
     def _feedback_numpy(self, y):
         """:meth:`_feedback`'s rounds with the numeric core's functions (the C++ kernel's
@@ -563,17 +569,21 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                 output_items[2][sl] = 1.0
                 continue
             ys = np.stack([np.asarray(input_items[r][i * self.t:(i + 1) * self.t]) for r in range(self.nr)])
-            y, hu, phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
-            nv_use = np.full(self.nd, self._nv)
+            done = False
             if self.decision_feedback:
-                if np.isfinite(y).all() and np.isfinite(hu).all() and np.isfinite(self._nv):
+                ai = self._ai  # data and pilot carriers (what tracking and re-estimation read)
+                if np.isfinite(ys[:, :, ai]).all() and np.isfinite(self._h[ai]).all() and np.isfinite(self._nv):
                     try:
-                        y, hu, nv_use = self._feedback(ys, phases)
+                        y, hu, nv_use = self._feedback(ys)
+                        done = True
                     except Exception as e:  # noqa: BLE001 - numerically degenerate packet: not refined
                         self.df_skipped += 1
                         self.bad.add(1, f"re-estimation failed ({type(e).__name__})")
                 else:  # NaN/inf samples: the detector downstream flags them; no re-estimation
                     self.df_skipped += 1
+            if not done:
+                y, hu, _ = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
+                nv_use = np.full(self.nd, self._nv)
             output_items[0][sl] = y
             output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
             output_items[2][sl] = np.tile(nv_use, self.t).astype(np.float32)
