@@ -366,3 +366,55 @@ def test_decode_header_mimo_matches_numpy_steps(refine):
         assert (nv, err, phi) == pytest.approx((nv_r, err_r, phi_r), rel=1e-6, abs=1e-9)
         np.testing.assert_allclose(ec, ec_r, rtol=1e-6)
     assert n_ok >= 5
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_estimator_phase_tracking_equals_tracker_block_in_front(feedback):
+    """ofdm_rx's merged chain (estimator with phase_tracking) against the tracker block followed by
+    the estimator, in flowgraphs: identical outputs."""
+    import pmt
+    from gnuradio import blocks, gr
+
+    from gnuradio.deepquant.blocks.ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
+    from gnuradio.deepquant.blocks.ofdm_pilot_phase_tracker import ofdm_pilot_phase_tracker
+    from gnuradio.deepquant.phy import mapping
+    from gnuradio.deepquant.tags import CHAN_EST_KEY, EST_ERR_KEY, NOISE_VAR_KEY
+
+    lay = OfdmLayout()
+    rng = np.random.default_rng(50)
+    t, n = lay.payload_ofdm_symbols, lay.fft_len
+    frames, tags = [], []
+    for f in range(5):
+        hf = _channel(rng, lay)
+        x = np.zeros((t, n), np.complex64)
+        x[:, lay.data_idx] = mapping.constellation(6)[rng.integers(0, 64, size=(t, len(lay.data_idx)))]
+        x[:, lay.pilot_idx] = np.asarray(lay.pilot_symbols)
+        y = hf[None, :] * x * np.exp(1j * (0.2 + 0.03 * np.arange(t)))[:, None] + _noise(rng, x.shape, 0.05)
+        if f == 3:
+            y[2, 7] = np.nan  # a non-finite sample: the row goes out as 0 in both chains
+        frames.append(y.astype(np.complex64))
+        for key, val in ((CHAN_EST_KEY, pmt.init_c32vector(n, (hf + _noise(rng, hf.shape, 0.02)).tolist())),
+                         (NOISE_VAR_KEY, pmt.from_double(0.0025)), (EST_ERR_KEY, pmt.from_double(0.0004))):
+            tg = gr.tag_t()
+            tg.offset, tg.key, tg.value = f * t, pmt.intern(key), val
+            tags.append(tg)
+    data = np.concatenate(frames).reshape(-1)
+    outs = []
+    for merged in (False, True):
+        tb = gr.top_block()
+        src = blocks.vector_source_c(data.tolist(), False, n, tags)
+        est = ofdm_channel_noise_estimator(n, 16, 4, 6, 4, True, CHAN_EST_KEY, feedback, 50,
+                                           phase_tracking=merged)
+        snks = [blocks.vector_sink_c(), blocks.vector_sink_c(), blocks.vector_sink_f()]
+        if merged:
+            tb.connect(src, est)
+        else:
+            trk = ofdm_pilot_phase_tracker(n, 16, 4, 6, True, CHAN_EST_KEY)
+            tb.connect(src, trk, est)
+        for i, s in enumerate(snks):
+            tb.connect((est, i), s)
+        tb.run()
+        outs.append([np.array(s.data()) for s in snks])
+    for a, b in zip(*outs):
+        assert a.size == 5 * t * len(lay.occupied)
+        np.testing.assert_array_equal(a, b)

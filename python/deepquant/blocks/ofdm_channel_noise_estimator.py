@@ -74,6 +74,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         Impulse-response support ``[0, taps_post]`` of the re-estimation's fit (15: the
         EPA-like channels' 9 samples plus timing jitter; 21 taps cost 3 % more codeword errors
         at 16 dB, 12 taps 4 %).
+    phase_tracking : bool
+        Remove each symbol's common phase first, exactly as ``ofdm_pilot_phase_tracker``
+        (linear fit, against the frame's channel estimate: the tracker's own when ``taps_pre``
+        is 4 or the tag is ``dq_chan_est``), in the kernel library's C++; saves a block (and its
+        Python work() call per frame) in front of this one. ``last_phases``: the latest frame's.
 
     Symbols before the first tag or with a bad tag give h = 1, sigma^2 = 1e3 (LLRs near 0) and
     are counted (``bad_count``); so are data carriers with NaN/inf samples or estimates (output
@@ -84,7 +89,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, taps_pre=4,
                  add_estimation_error=True, chan_tag_key=CHAN_TAPS_KEY, decision_feedback=False, max_iter=50,
-                 feedback_rounds=2, soft_feedback=True, taps_post=15):
+                 feedback_rounds=2, soft_feedback=True, taps_post=15, phase_tracking=False):
         self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         if not 0 <= int(taps_pre) < self.layout.cp_len:
             raise ValueError(f"ofdm_channel_noise_estimator: taps_pre must be in [0, cp_len), got {taps_pre}")
@@ -102,6 +107,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.feedback_rounds = int(feedback_rounds)
         self.soft_feedback = bool(soft_feedback)
         self.fb_taps_post = int(taps_post)
+        self.phase_tracking = bool(phase_tracking)
+        self.last_phases = np.zeros(0)
         self._err_k = None
         if self.max_iter < 1:
             raise ValueError(f"ofdm_channel_noise_estimator: max_iter must be >= 1, got {max_iter}")
@@ -235,6 +242,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             hs, s_pre, d_pre, err_factor = self._frame
             y = x[a:b]
             self._err_k = None
+            if self.phase_tracking:  # ofdm_pilot_phase_tracker's step (C++), against the frame's channel
+                linear = val is not None and b - a == self.layout.payload_ofdm_symbols
+                y, self.last_phases, n_bad = self._cxx.track(y, hs, linear)
+                if n_bad:  # rows with NaN/inf samples: output as 0, as the tracker does
+                    self._bad_out.add(int(n_bad) * self.nd)
             if d_pre is None:  # sigma^2 from the header decoder (preamble + header residuals)
                 nv = s_pre
                 if self.decision_feedback and b - a == self.layout.payload_ofdm_symbols:

@@ -138,7 +138,8 @@ class ofdm_rx(gr.hier_block2):
     ``header_payload_demux`` -> header: ``fft_vcc``, ``header_decoder`` (channel from the sync words,
     MRC of the 3 header replicas, CRC-8, then channel/sigma^2 re-estimated with the header
     known; tells the demux the payload length and hands it the estimates as tags) ->
-    payload: ``fft_vcc`` -> ``ofdm_pilot_phase_tracker`` -> ``ofdm_channel_noise_estimator`` (decoder-aided re-estimation)
+    payload: ``fft_vcc`` -> ``ofdm_channel_noise_estimator`` (``ofdm_pilot_phase_tracker``'s pilot phase
+    tracking, then estimation and decoder-aided re-estimation, in one block)
     -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
     ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
     ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
@@ -215,7 +216,6 @@ class ofdm_rx(gr.hier_block2):
                                 gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
         from . import ldpc_blocks, soft_demapper_cf
         from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
-        from .ofdm_pilot_phase_tracker import ofdm_pilot_phase_tracker
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         n, cp = lay.fft_len, lay.cp_len
@@ -246,15 +246,16 @@ class ofdm_rx(gr.hier_block2):
         self.msg_connect(self.header_dec, "header_data", self.hpd, "header_data")
         # --- payload: the module's soft path ----------------------------------------------------
         self.payload_fft = fft.fft_vcc(n, True, (), True)
-        self.tracker = ofdm_pilot_phase_tracker(n, cp, lay.n_codewords, lay.bits_per_symbol, bool(phase_tracking),
-                                                CHAN_EST_KEY)
+        # pilot phase tracking (ofdm_pilot_phase_tracker's step) inside the estimator: one Python
+        # block less per frame
         self.estimator = ofdm_channel_noise_estimator(n, cp, lay.n_codewords, lay.bits_per_symbol, 4, True,
-                                                      CHAN_EST_KEY, bool(decision_feedback), int(max_iter))
+                                                      CHAN_EST_KEY, bool(decision_feedback), int(max_iter),
+                                                      phase_tracking=bool(phase_tracking))
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
         # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
         self.demapper.set_output_multiple(lay.coded_bits)
         self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
-        self.connect((self.hpd, 1), self.payload_fft, self.tracker, self.estimator)
+        self.connect((self.hpd, 1), self.payload_fft, self.estimator)
         self.connect((self.estimator, 0), (self.demapper, 0))
         self.connect((self.estimator, 1), (self.demapper, 1))
         self.connect((self.estimator, 2), (self.demapper, 2))
