@@ -102,7 +102,7 @@ def main(argv=None) -> int:
                  (header, "decode_header", "  header.decode_header"),
                  (mapping, "soft_symbols", "  mapping.soft_symbols"),
                  (dq.ofdm_estimator, "decode_header", "  C++ ofdm_estimator.decode_header"),
-                 (dq.ofdm_estimator, "refine", "  C++ ofdm_estimator.refine"),
+                 (dq.ofdm_estimator, "feedback", "  C++ ofdm_estimator.feedback (re-estimation)"),
                  (dq.ofdm_estimator, "track", "  C++ ofdm_estimator.track")]
         acc = _instrument(blocks_ + funcs)
         n = a.packets
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
                  (_kernels, "lmmse", "  C++ lmmse_detector"),
                  (estimation, "estimate_channel", "  estimation.estimate_channel"),
                  (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
-                 (dq.ofdm_estimator, "refine_mimo", "  C++ ofdm_estimator.refine_mimo"),
-                 (dq.ofdm_estimator, "estimate", "  C++ ofdm_estimator.estimate"),
+                 (dq.ofdm_estimator, "feedback_mimo", "  C++ ofdm_estimator.feedback_mimo (re-estimation)"),
+                 (dq.ofdm_estimator, "decode_header_mimo", "  C++ ofdm_estimator.decode_header_mimo"),
                  (mapping, "soft_symbols", "  mapping.soft_symbols")]
         acc = _instrument(blocks_ + funcs)
         n = max(8, a.packets // 4)

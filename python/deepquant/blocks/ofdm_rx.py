@@ -103,7 +103,7 @@ class header_decoder(gr.sync_block):
         d = pmt.dict_add(d, self._k_frame, self._v_frame)
         d = pmt.dict_add(d, self._k_len, self._v_len)
         d = pmt.dict_add(d, self._k_num, pmt.from_long(res[0]))
-        d = pmt.dict_add(d, self._k_chan, pmt.init_c32vector(lay.fft_len, h))
+        d = pmt.dict_add(d, self._k_chan, pmt.init_c32vector(lay.fft_len, h.tolist()))
         d = pmt.dict_add(d, self._k_nv, pmt.from_double(nv))
         d = pmt.dict_add(d, self._k_err, pmt.from_double(err))
         self.message_port_pub(self.port, d)
