@@ -167,24 +167,31 @@ std::shared_ptr<const ofdm_estimator::factor> ofdm_estimator::factorize(const st
     const std::vector<cd>& C = f->C;
     // leverages diag(F A^-1 F^H)_i = Re sum_delta S_delta exp(-2 pi j k_i delta / N) with
     // S_delta = sum_{l - m = delta} (A^-1)_lm; A^-1 = C^-H C^-1
-    std::vector<cd> Ci(L * L, 0.0);
-    for (int j = 0; j < L; j++) { // column j of C^-1 (lower triangular)
-        Ci[j * L + j] = 1.0 / C[j * L + j].real();
+    // CiT row j = column j of C^-1 (lower triangular): contiguous inner loops
+    std::vector<cd> CiT(L * L, 0.0);
+    for (int j = 0; j < L; j++) {
+        cd* cj = &CiT[j * L];
+        cj[j] = 1.0 / C[j * L + j].real();
         for (int l = j + 1; l < L; l++) {
             cd s = 0.0;
+            const cd* cl = &C[l * L];
             for (int p = j; p < l; p++)
-                s -= C[l * L + p] * Ci[p * L + j];
-            Ci[l * L + j] = s / C[l * L + l].real();
+                s -= cl[p] * cj[p];
+            cj[l] = s / C[l * L + l].real();
         }
     }
+    // (A^-1)_lm = sum_{p >= max(l, m)} conj(Ci[p][l]) Ci[p][m]; S_-delta = conj(S_delta)
     std::vector<cd> S(ND, 0.0);
     for (int l = 0; l < L; l++)
-        for (int m = 0; m < L; m++) {
+        for (int m = 0; m <= l; m++) {
             cd s = 0.0;
-            for (int p = std::max(l, m); p < L; p++)
-                s += std::conj(Ci[p * L + l]) * Ci[p * L + m];
+            const cd *cl = &CiT[l * L], *cm = &CiT[m * L];
+            for (int p = l; p < L; p++)
+                s += std::conj(cl[p]) * cm[p];
             S[l - m + L - 1] += s;
         }
+    for (int dl = 1; dl < L; dl++)
+        S[L - 1 - dl] = std::conj(S[L - 1 + dl]);
     f->lev.resize(K);
     double lsum = 0.0;
     for (int i = 0; i < K; i++) {
@@ -462,27 +469,33 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
                     s += B(i, l - taps_pre) * g[j * L + l];
                 h_out[(std::size_t(d_act_pos[i]) * nr + r) * nt + j] = cf(s);
             }
-        // error covariance sigma^2 G^-1: diagonal blocks from C^-1 (G^-1 = C^-H C^-1)
+        // error covariance sigma^2 G^-1: diagonal blocks from C^-1 (G^-1 = C^-H C^-1); CiT row
+        // a = column a of C^-1, so the inner loops run over contiguous memory
         std::fill(Ci.begin(), Ci.end(), cd(0.0));
         for (int j = 0; j < M; j++) {
-            Ci[std::size_t(j) * M + j] = 1.0 / C[std::size_t(j) * M + j].real();
+            cd* cj = &Ci[std::size_t(j) * M];
+            cj[j] = 1.0 / C[std::size_t(j) * M + j].real();
             for (int l = j + 1; l < M; l++) {
                 cd s = 0.0;
+                const cd* cl = &C[std::size_t(l) * M];
                 for (int p = j; p < l; p++)
-                    s -= C[std::size_t(l) * M + p] * Ci[std::size_t(p) * M + j];
-                Ci[std::size_t(l) * M + j] = s / C[std::size_t(l) * M + l].real();
+                    s -= cl[p] * cj[p];
+                cj[l] = s / C[std::size_t(l) * M + l].real();
             }
         }
         for (int j = 0; j < nt; j++) {
             std::fill(S.begin(), S.end(), cd(0.0));
             for (int l = 0; l < L; l++)
-                for (int m = 0; m < L; m++) {
+                for (int m = 0; m <= l; m++) { // S_-delta = conj(S_delta) (G^-1 is Hermitian)
                     const int a = j * L + l, bb = j * L + m;
+                    const cd *ca = &Ci[std::size_t(a) * M], *cb = &Ci[std::size_t(bb) * M];
                     cd s = 0.0;
-                    for (int p = std::max(a, bb); p < M; p++)
-                        s += std::conj(Ci[std::size_t(p) * M + a]) * Ci[std::size_t(p) * M + bb];
+                    for (int p = a; p < M; p++)
+                        s += std::conj(ca[p]) * cb[p];
                     S[l - m + L - 1] += s;
                 }
+            for (int dl = 1; dl < L; dl++)
+                S[L - 1 - dl] = std::conj(S[L - 1 + dl]);
             for (int i = 0; i < K; i++) {
                 double v = 0.0;
                 for (int dl = -(L - 1); dl <= L - 1; dl++)
