@@ -5,17 +5,22 @@ Run: venv/bin/python bench/eqnet.py [--threads 1] [--min-time 0.5] [--out out/be
      [--skip-slow] [--block-uses 200000]
 
 1. Library calls, channel uses per second and latency per call (median after a warm-up) at
-   batch 1, 16, 256 and 8192 for EQ-Net-L/P (shipped models, TorchScript backend and eager
-   torch), exact ML, max-log ML and LMMSE, on 2x2 64-QAM and 4x4 16-QAM (i.i.d. Rayleigh, 20 dB),
-   all in the same run.  The TorchScript path (trace + freeze + optimize_for_inference) is
-   checked to give the same LLRs as eager torch (max abs difference printed) -- it is what the
-   blocks use.
+   batch 1, 16, 256 and 8192 for EQ-Net-L/P (shipped models; EQNetRuntime's default backend, the
+   C++ kernel ``eqnet_detector``, and ``_torchscript``, the former TorchScript path), exact ML,
+   max-log ML and LMMSE (the C++ kernel behind mimo_detector's 'lmmse'), on 2x2 64-QAM and 4x4
+   16-QAM (i.i.d. Rayleigh, 20 dB), all in the same run.  The kernel is checked to give the same
+   LLRs as TorchScript (max |difference| where |L| < 10 printed; near the +-14.5 clamp the
+   float32 tanh/atanh of the torch path differs by up to ~0.03).  ``bench/eqnet_backends.py``
+   compares all inference backends (ONNX Runtime, bf16, torch.compile) and the FLOP ceiling.
 2. The GNU Radio block: vector sources (a repeated block of channel uses) -> head ->
    ``mimo_detector(method)`` -> null sink, channel uses per second through the flowgraph for
-   eqnet_l, eqnet_p, lmmse and exact_ml on 2x2 64-QAM.
+   eqnet_l, eqnet_p, lmmse, max-log and exact ML on 2x2 64-QAM, eqnet_l, lmmse and exact ML on
+   4x4 16-QAM.
 
 Goals (issue 4): EQ-Net-L streaming through the block >= 100 000 channel uses/s on 2x2 64-QAM;
-EQ-Net-L faster than exact ML on 4x4 16-QAM by >= 20x (batch 8192).
+EQ-Net-L faster than exact ML on 4x4 16-QAM by >= 20x (batch 8192).  Issue 15: in the block, one
+thread, 2x2 64-QAM EQ-Net-L >= the LMMSE block's channel uses/s and EQ-Net-P >= 0.6x; 4x4
+16-QAM EQ-Net-L >= 30x exact ML.
 Prints tables and ends with one line ``RESULT {json}``.
 """
 from __future__ import annotations
@@ -72,9 +77,11 @@ def library_rows(min_time, skip_slow):
         for m in learned:
             v = m.split("_")[1]
             rts[m] = eqnet.EQNetRuntime.shipped(nr, nt, k, v)
-            rts[m + "_eager"] = eqnet.EQNetRuntime(eqnet.io.shipped_path(nr, nt, k, v), backend="eager")
+            rts[m + "_torchscript"] = eqnet.EQNetRuntime(eqnet.io.shipped_path(nr, nt, k, v), backend="torchscript")
             y, H, nv = _data(4096, nr, nt, k, seed=9)
-            diffs[f"{m}_{cfg}"] = float(np.abs(rts[m].detect(y, H, nv) - rts[m + "_eager"].detect(y, H, nv)).max())
+            ref = rts[m + "_torchscript"].detect(y, H, nv)
+            inside = np.abs(ref) < 10
+            diffs[f"{m}_{cfg}"] = float(np.abs(rts[m].detect(y, H, nv) - ref)[inside].max())
         for batch in BATCHES:
             y, H, nv = _data(batch, nr, nt, k)
             fns = {name: (lambda rt=rt: rt.detect(y, H, nv)) for name, rt in rts.items()}
@@ -90,7 +97,9 @@ def library_rows(min_time, skip_slow):
 
 
 def block_rate(method, n_uses, reps_block=4096, nr=2, nt=2, k=6):
-    """Channel uses per second through mimo_detector in a flowgraph."""
+    """Channel uses per second through mimo_detector in a flowgraph: by wall-clock time, and by the
+    process's CPU time (all the flowgraph's threads; on a shared machine it leaves out the time
+    they waited for a core)."""
     from gnuradio import blocks, gr
 
     from gnuradio import deepquant as dq
@@ -107,9 +116,9 @@ def block_rate(method, n_uses, reps_block=4096, nr=2, nt=2, k=6):
     tb.connect(sh, (det, 1))
     tb.connect(sn, (det, 2))
     tb.connect(det, snk)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tb.run()
-    return n_uses / (time.perf_counter() - t0)
+    return n_uses / (time.perf_counter() - t0), n_uses / (time.process_time() - c0)
 
 
 def main(argv=None):
@@ -134,16 +143,18 @@ def main(argv=None):
                 cells.append(f"{r['cu_per_s']:9.3g}/{r['latency_ms']:7.3f}ms" if r else f"{'-':>18}")
             print(f"{name:>16} {cfg:>10} " + " ".join(cells))
     print("(channel uses per second / latency per call)")
-    print("TorchScript vs eager max |LLR difference|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
-    blocks_ = {}
+    print("C++ kernel vs TorchScript max |LLR difference| (|L| < 10): "
+          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    blocks_, cpu22, blocks44, cpu44 = {}, {}, {}, {}
     for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml"):
-        blocks_[m] = block_rate(m, a.block_uses)
-        print(f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s")
-    blocks44 = {}
+        blocks_[m], cpu22[m] = block_rate(m, a.block_uses)
+        print(f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s "
+              f"({cpu22[m]:.3g} per CPU second)")
     for m in ("eqnet_l", "lmmse", "exact_ml"):
         n44 = a.block_uses if m != "exact_ml" else max(2000, a.block_uses // 50)
-        blocks44[m] = block_rate(m, n44, nr=4, nt=4, k=4)
-        print(f"mimo_detector({m}) in a flowgraph, 4x4 16-QAM: {blocks44[m]:.3g} channel uses/s")
+        blocks44[m], cpu44[m] = block_rate(m, n44, nr=4, nt=4, k=4)
+        print(f"mimo_detector({m}) in a flowgraph, 4x4 16-QAM: {blocks44[m]:.3g} channel uses/s "
+              f"({cpu44[m]:.3g} per CPU second)")
     fig = {f"{r['name']}_{r['config']}_b{r['batch']}_cu_per_s": round(r["cu_per_s"], 1) for r in rows}
     fig.update({f"{r['name']}_{r['config']}_b{r['batch']}_latency_ms": round(r["latency_ms"], 4) for r in rows})
     fig.update({f"block_{m}_2x2_64qam_cu_per_s": round(v, 1) for m, v in blocks_.items()})
@@ -151,18 +162,28 @@ def main(argv=None):
     fig["block_eqnet_l_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_l"] / blocks_["lmmse"], 3)
     fig["block_eqnet_p_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_p"] / blocks_["lmmse"], 3)
     fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] = round(blocks44["eqnet_l"] / blocks44["exact_ml"], 2)
-    fig.update({f"torchscript_vs_eager_max_abs_llr_diff_{k}": v for k, v in diffs.items()})
+    fig.update({f"block_{m}_2x2_64qam_cu_per_cpu_s": round(v, 1) for m, v in cpu22.items()})
+    fig.update({f"block_{m}_4x4_16qam_cu_per_cpu_s": round(v, 1) for m, v in cpu44.items()})
+    fig["block_cpu_eqnet_l_vs_lmmse_2x2_ratio"] = round(cpu22["eqnet_l"] / cpu22["lmmse"], 3)
+    fig["block_cpu_eqnet_p_vs_lmmse_2x2_ratio"] = round(cpu22["eqnet_p"] / cpu22["lmmse"], 3)
+    fig["block_cpu_eqnet_l_vs_exact_ml_4x4_ratio"] = round(cpu44["eqnet_l"] / cpu44["exact_ml"], 2)
+    fig.update({f"cpp_vs_torchscript_max_abs_llr_diff_{k}": v for k, v in diffs.items()})
     e44 = fig.get("eqnet_l_4x4_16qam_b8192_cu_per_s")
     m44 = fig.get("exact_ml_4x4_16qam_b8192_cu_per_s")
     if e44 and m44:
         fig["speedup_eqnet_l_over_exact_ml_4x4_16qam_b8192"] = round(e44 / m44, 2)
     fig["goal_block_eqnet_l_ge_1e5_cu_per_s"] = blocks_["eqnet_l"] >= 1e5
-    fig["goal_eqnet_l_4x4_speedup_ge_20"] = bool(e44 and m44 and e44 / m44 >= 20)
+    # None: exact ML at 4x4 batch 8192 not measured (--skip-slow)
+    fig["goal_eqnet_l_4x4_speedup_ge_20"] = bool(e44 / m44 >= 20) if (e44 and m44) else None
+    fig["goal_block_eqnet_l_ge_lmmse_2x2"] = fig["block_eqnet_l_vs_lmmse_2x2_ratio"] >= 1.0
+    fig["goal_block_eqnet_p_ge_0p6_lmmse_2x2"] = fig["block_eqnet_p_vs_lmmse_2x2_ratio"] >= 0.6
+    fig["goal_block_eqnet_l_ge_30x_exact_ml_4x4"] = fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] >= 30
     fig["threads"] = a.threads
     fig["load_average_before"] = round(load0, 2)
     fig["load_average_after"] = round(os.getloadavg()[0], 2)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"rows": rows, "block": blocks_, "figures": fig}, indent=1))
+    Path(a.out).write_text(json.dumps({"rows": rows, "block": blocks_, "block_4x4": blocks44, "figures": fig},
+                                      indent=1))
     print("RESULT " + json.dumps(fig))
     return 0
 

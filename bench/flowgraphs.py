@@ -159,7 +159,8 @@ def _mimo(opts, packets, out_dir):
     from gnuradio.deepquant.apps import mimo_ofdm as mo
     from gnuradio.deepquant.blocks.ldpc_blocks import ldpc_decoder_fb
     from gnuradio.deepquant.blocks.mimo_detector import mimo_detector
-    from gnuradio.deepquant.blocks.mimo_ofdm_td import mimo_ofdm_impairments, mimo_ofdm_rx
+    from gnuradio.deepquant.blocks.mimo_ofdm_impairments import mimo_ofdm_impairments
+    from gnuradio.deepquant.blocks.mimo_ofdm_rx import mimo_ofdm_rx
     from gnuradio.deepquant.blocks.ofdm_fer_counter import ofdm_fer_counter
 
     nr = nt = 2

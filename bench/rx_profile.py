@@ -112,13 +112,15 @@ def main(argv=None) -> int:
     else:
         from gnuradio.deepquant.apps import mimo_ofdm as mo
         from gnuradio.deepquant.blocks import mimo_detector as md
-        from gnuradio.deepquant.blocks import mimo_ofdm_td as td
+        from gnuradio.deepquant.blocks import mimo_ofdm_header_decoder as hdr
+        from gnuradio.deepquant.blocks import mimo_ofdm_payload_estimator as pay
+        from gnuradio.deepquant.blocks import sc_trigger_holdoff as hold
 
-        blocks_ = [(td.mimo_ofdm_header_decoder, "work", "block mimo_ofdm_header_decoder"),
-                   (td.mimo_ofdm_payload_estimator, "work", "block mimo_ofdm_payload_estimator"),
+        blocks_ = [(hdr.mimo_ofdm_header_decoder, "work", "block mimo_ofdm_header_decoder"),
+                   (pay.mimo_ofdm_payload_estimator, "work", "block mimo_ofdm_payload_estimator"),
                    (md.mimo_detector, "work", "block mimo_detector"),
-                   (td.sc_trigger_holdoff, "work", "block sc_trigger_holdoff")]
-        funcs = [(td.mimo_ofdm_payload_estimator, "_feedback", "  payload: decoder-aided re-estimation"),
+                   (hold.sc_trigger_holdoff, "work", "block sc_trigger_holdoff")]
+        funcs = [(pay.mimo_ofdm_payload_estimator, "_feedback", "  payload: decoder-aided re-estimation"),
                  (ofdm_mimo, "refine_with_symbols", "  ofdm.mimo.refine_with_symbols"),
                  (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
                  (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),

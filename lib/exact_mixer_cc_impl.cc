@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// Compiled with the library's -ffp-contract=off: no fused multiply-add, so every product and
-// sum is the IEEE double operation numpy's complex128 loops perform.
+// Compiled with the library's -ffp-contract=off: no fused multiply-add, so every product
+// and sum is the IEEE double operation numpy's complex128 loops perform.
 #include "exact_mixer_cc_impl.h"
 #include <gnuradio/io_signature.h>
 #include <cmath>
@@ -36,7 +36,8 @@ int exact_mixer_cc_impl::work(int noutput_items,
     float* o = static_cast<float*>(output_items[0]);
     if (!d_divide) {
         for (int i = 0; i < noutput_items; i++) {
-            const double ar = a[2 * i], ai = a[2 * i + 1], br = b[2 * i], bi = b[2 * i + 1];
+            const double ar = a[2 * i], ai = a[2 * i + 1], br = b[2 * i],
+                         bi = b[2 * i + 1];
             o[2 * i] = float(ar * br - ai * bi);
             o[2 * i + 1] = float(ar * bi + ai * br);
         }

@@ -55,7 +55,8 @@ int finite_guard_cc_impl::work(int noutput_items,
         const uint64_t total = d_bad.fetch_add(bad) + bad;
         d_events++;
         if ((d_events & (d_events - 1)) == 0)
-            d_logger->warn("{:d} non-finite or out-of-range (|x| > 1e18) {:s} replaced by 0; {:d} so far",
+            d_logger->warn("{:d} non-finite or out-of-range (|x| > 1e18) {:s} replaced "
+                           "by 0; {:d} so far",
                            bad,
                            d_what,
                            total);

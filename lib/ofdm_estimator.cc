@@ -78,14 +78,21 @@ uint8_t crc8_24(const uint8_t* b)
 }
 } // namespace
 
-ofdm_estimator::ofdm_estimator(int fft_len, const std::vector<int>& active, const std::vector<int>& data,
-                               const std::vector<int>& pilots, const std::vector<cd>& pilot_symbols)
-    : d_n(fft_len), d_k(int(active.size())), d_pilot_sym(pilot_symbols), d_cache(std::make_shared<factor_cache>())
+ofdm_estimator::ofdm_estimator(int fft_len,
+                               const std::vector<int>& active,
+                               const std::vector<int>& data,
+                               const std::vector<int>& pilots,
+                               const std::vector<cd>& pilot_symbols)
+    : d_n(fft_len),
+      d_k(int(active.size())),
+      d_pilot_sym(pilot_symbols),
+      d_cache(std::make_shared<factor_cache>())
 {
     if (fft_len < 2 || fft_len % 2)
         throw std::invalid_argument("ofdm_estimator: fft_len must be even and >= 2");
     if (active.empty() || data.empty() || pilots.size() != pilot_symbols.size())
-        throw std::invalid_argument("ofdm_estimator: need active and data carriers, one pilot symbol per pilot");
+        throw std::invalid_argument(
+            "ofdm_estimator: need active and data carriers, one pilot symbol per pilot");
     auto pos = [fft_len](const std::vector<int>& ks, std::vector<int>& out) {
         for (int k : ks) {
             if (k < -fft_len / 2 || k >= fft_len / 2)
@@ -101,7 +108,8 @@ ofdm_estimator::ofdm_estimator(int fft_len, const std::vector<int>& active, cons
         for (int k : ks) {
             const auto it = std::find(active.begin(), active.end(), k);
             if (it == active.end())
-                throw std::invalid_argument("ofdm_estimator: data and pilot carriers must be active");
+                throw std::invalid_argument(
+                    "ofdm_estimator: data and pilot carriers must be active");
             out.push_back(int(it - active.begin()));
         }
     };
@@ -123,7 +131,8 @@ cd ofdm_estimator::basis(int i, int lag) const
 
 std::vector<cd> ofdm_estimator::basis_table(int L) const
 {
-    // basis(i, delta) for delta in [-(L - 1), L - 1]: every lag and lag difference of an L-tap fit
+    // basis(i, delta) for delta in [-(L - 1), L - 1]: every lag and lag difference of an
+    // L-tap fit
     const int ND = 2 * L - 1;
     std::vector<cd> E(std::size_t(d_k) * ND);
     for (int i = 0; i < d_k; i++)
@@ -132,8 +141,8 @@ std::vector<cd> ofdm_estimator::basis_table(int L) const
     return E;
 }
 
-std::shared_ptr<const ofdm_estimator::factor> ofdm_estimator::factorize(const std::vector<double>& d, int taps_pre,
-                                                                        int taps_post) const
+std::shared_ptr<const ofdm_estimator::factor>
+ofdm_estimator::factorize(const std::vector<double>& d, int taps_pre, int taps_post) const
 {
     {
         std::lock_guard<std::mutex> lock(d_cache->mutex);
@@ -149,7 +158,8 @@ std::shared_ptr<const ofdm_estimator::factor> ofdm_estimator::factorize(const st
     f->E = basis_table(L);
     const std::vector<cd>& E = f->E;
     auto B = [&](int i, int dl) { return E[std::size_t(i) * ND + dl + L - 1]; };
-    // A[l][m] = sum_i d_i conj(F[i,l]) F[i,m] = sum_i d_i exp(2 pi j k_i (l - m) / N): Toeplitz
+    // A[l][m] = sum_i d_i conj(F[i,l]) F[i,m] = sum_i d_i exp(2 pi j k_i (l - m) / N):
+    // Toeplitz
     std::vector<cd> tz(ND, 0.0); // tz[delta + L - 1]
     for (int dl = -(L - 1); dl <= L - 1; dl++) {
         cd s = 0.0;
@@ -205,15 +215,24 @@ std::shared_ptr<const ofdm_estimator::factor> ofdm_estimator::factorize(const st
     if (!std::isfinite(f->mean_lev))
         return nullptr;
     std::lock_guard<std::mutex> lock(d_cache->mutex);
-    // the preamble / header weights repeat every packet; the re-estimation's change per frame
+    // the preamble / header weights repeat every packet; the re-estimation's change per
+    // frame
     if (d_cache->entries.size() >= 8)
         d_cache->entries.erase(d_cache->entries.begin());
     d_cache->entries.push_back(f);
     return f;
 }
 
-bool ofdm_estimator::fit(std::vector<cd>& Y, const std::vector<cd>& X, int T, int taps_pre, int taps_post,
-                         int ref_row, cd* h, double* nv, double* mean_lev, double* lev) const
+bool ofdm_estimator::fit(std::vector<cd>& Y,
+                         const std::vector<cd>& X,
+                         int T,
+                         int taps_pre,
+                         int taps_post,
+                         int ref_row,
+                         cd* h,
+                         double* nv,
+                         double* mean_lev,
+                         double* lev) const
 {
     const int K = d_k;
     const int L = taps_pre + taps_post + 1;
@@ -311,18 +330,32 @@ double ofdm_estimator::mean_leverage(int taps_pre, int taps_post) const
     return f ? f->mean_lev : -1.0;
 }
 
-bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt, double noise_var,
-                                 const double* err_var, const cd* xm, const double* xv, int taps_pre,
-                                 int taps_post, cf* y_out, cf* h_out, double* err_data) const
+bool ofdm_estimator::refine_mimo(const cd* y,
+                                 int nr,
+                                 int T,
+                                 const cf* h,
+                                 int nt,
+                                 double noise_var,
+                                 const double* err_var,
+                                 const cd* xm,
+                                 const double* xv,
+                                 int taps_pre,
+                                 int taps_post,
+                                 cf* y_out,
+                                 cf* h_out,
+                                 double* err_data) const
 {
     const int N = d_n, K = d_k, D = int(d_data_pos.size()), P = int(d_pilot_pos.size());
     const int L = taps_pre + taps_post + 1, M = nt * L;
-    if (T < 1 || nr < 1 || nt < 1 || taps_pre < 0 || taps_post < 0 || L > MAX_TAPS || L > K)
+    if (T < 1 || nr < 1 || nt < 1 || taps_pre < 0 || taps_post < 0 || L > MAX_TAPS ||
+        L > K)
         return false;
     const std::vector<cd> E = basis_table(L);
     auto B = [&](int i, int dl) { return E[std::size_t(i) * (2 * L - 1) + dl + L - 1]; };
     const double nv = std::max(noise_var, 1e-30);
-    auto H = [&](int n, int r, int j) { return cd(h[(std::size_t(n) * nr + r) * nt + j]); };
+    auto H = [&](int n, int r, int j) {
+        return cd(h[(std::size_t(n) * nr + r) * nt + j]);
+    };
     // 1. common phase: every chain's known cells (weight a^2) and pilots
     std::vector<double> a2(std::size_t(nr) * T * D);
     std::vector<cd> c(T, 0.0);
@@ -365,8 +398,8 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
                 y_out[o + n] = cf(yr[o + n]);
             }
         }
-    // 2. per chain: normal equations of the nt impulse responses (unknowns (j, l)); every block
-    // (j, i) is Toeplitz in l - m: conj(F[k, l]) F[k, m] = conj(basis(k, l - m))
+    // 2. per chain: normal equations of the nt impulse responses (unknowns (j, l)); every
+    // block (j, i) is Toeplitz in l - m: conj(F[k, l]) F[k, m] = conj(basis(k, l - m))
     const double lev = mean_leverage(taps_pre, taps_post);
     if (!(lev > 0))
         return false;
@@ -376,7 +409,8 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
         w2[j] = w * w;
     }
     const int ND = 2 * L - 1;
-    std::vector<cd> tp(ND, 0.0), tf(ND, 0.0); // pilots (x T) and prior (x w_j^2) Toeplitz sums
+    std::vector<cd> tp(ND, 0.0),
+        tf(ND, 0.0); // pilots (x T) and prior (x w_j^2) Toeplitz sums
     for (int dl = -(L - 1); dl <= L - 1; dl++) {
         cd sp = 0.0, sf = 0.0;
         for (int p = 0; p < P; p++)
@@ -388,8 +422,8 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
     }
     std::fill(h_out, h_out + std::size_t(N) * nr * nt, cf(0.0f));
     std::vector<double> err(std::size_t(K) * nt, 0.0);
-    std::vector<cd> tw(std::size_t(nt) * nt * ND), b(M), G(std::size_t(M) * M), C(std::size_t(M) * M),
-        Ci(std::size_t(M) * M), W(nt * nt), V(nt), S(ND);
+    std::vector<cd> tw(std::size_t(nt) * nt * ND), b(M), G(std::size_t(M) * M),
+        C(std::size_t(M) * M), Ci(std::size_t(M) * M), W(nt * nt), V(nt), S(ND);
     for (int r = 0; r < nr; r++) {
         std::fill(tw.begin(), tw.end(), cd(0.0));
         std::fill(b.begin(), b.end(), cd(0.0));
@@ -425,7 +459,8 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
             for (int t = 0; t < T; t++)
                 ys += yr[(std::size_t(r) * T + t) * N + n];
             for (int l = 0; l < L; l++) {
-                const cd v = ys * std::conj(d_pilot_sym[p] * B(d_pilot_act[p], l - taps_pre));
+                const cd v =
+                    ys * std::conj(d_pilot_sym[p] * B(d_pilot_act[p], l - taps_pre));
                 for (int j = 0; j < nt; j++)
                     b[j * L + l] += v;
             }
@@ -469,8 +504,8 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
                     s += B(i, l - taps_pre) * g[j * L + l];
                 h_out[(std::size_t(d_act_pos[i]) * nr + r) * nt + j] = cf(s);
             }
-        // error covariance sigma^2 G^-1: diagonal blocks from C^-1 (G^-1 = C^-H C^-1); CiT row
-        // a = column a of C^-1, so the inner loops run over contiguous memory
+        // error covariance sigma^2 G^-1: diagonal blocks from C^-1 (G^-1 = C^-H C^-1);
+        // CiT row a = column a of C^-1, so the inner loops run over contiguous memory
         std::fill(Ci.begin(), Ci.end(), cd(0.0));
         for (int j = 0; j < M; j++) {
             cd* cj = &Ci[std::size_t(j) * M];
@@ -486,9 +521,11 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
         for (int j = 0; j < nt; j++) {
             std::fill(S.begin(), S.end(), cd(0.0));
             for (int l = 0; l < L; l++)
-                for (int m = 0; m <= l; m++) { // S_-delta = conj(S_delta) (G^-1 is Hermitian)
+                for (int m = 0; m <= l;
+                     m++) { // S_-delta = conj(S_delta) (G^-1 is Hermitian)
                     const int a = j * L + l, bb = j * L + m;
-                    const cd *ca = &Ci[std::size_t(a) * M], *cb = &Ci[std::size_t(bb) * M];
+                    const cd *ca = &Ci[std::size_t(a) * M],
+                             *cb = &Ci[std::size_t(bb) * M];
                     cd s = 0.0;
                     for (int p = a; p < M; p++)
                         s += std::conj(ca[p]) * cb[p];
@@ -513,8 +550,16 @@ bool ofdm_estimator::refine_mimo(const cd* y, int nr, int T, const cf* h, int nt
     return true;
 }
 
-bool ofdm_estimator::estimate(const cd* y, const cd* x, int T, int taps_pre, int taps_post, int ref_row, cf* h,
-                              double* noise_var, double* err_var, double* err_k) const
+bool ofdm_estimator::estimate(const cd* y,
+                              const cd* x,
+                              int T,
+                              int taps_pre,
+                              int taps_post,
+                              int ref_row,
+                              cf* h,
+                              double* noise_var,
+                              double* err_var,
+                              double* err_k) const
 {
     const int K = d_k, N = d_n;
     if (T < 1)
@@ -545,10 +590,19 @@ bool ofdm_estimator::estimate(const cd* y, const cd* x, int T, int taps_pre, int
     return true;
 }
 
-void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder, const cd* points, int k, const float* llr, int n_cw,
-                             int max_iter, bool soft, cd* mean, double* var, uint8_t* ok) const
+void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder,
+                             const cd* points,
+                             int k,
+                             const float* llr,
+                             int n_cw,
+                             int max_iter,
+                             bool soft,
+                             cd* mean,
+                             double* var,
+                             uint8_t* ok) const
 {
-    // estimation.decoded_symbols: validated codewords exactly, the others from their posteriors
+    // estimation.decoded_symbols: validated codewords exactly, the others from their
+    // posteriors
     const int n = decoder.n(), M = 1 << k, spc = n / k;
     std::vector<uint8_t> cw(std::size_t(n_cw) * n);
     std::vector<int32_t> its(n_cw);
@@ -560,14 +614,16 @@ void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder, const cd* points, i
     for (int c = 0; c < n_cw; c++) {
         ok[c] = its[c] < max_iter ? 1 : 0;
         for (int q = 0; q < spc; q++) {
-            const std::size_t s = std::size_t(c) * spc + q, b0 = std::size_t(c) * n + std::size_t(q) * k;
+            const std::size_t s = std::size_t(c) * spc + q,
+                              b0 = std::size_t(c) * n + std::size_t(q) * k;
             if (ok[c]) {
                 int lab = 0;
                 for (int b = 0; b < k; b++)
                     lab = (lab << 1) | cw[b0 + b];
                 mean[s] = points[lab];
                 var[s] = 0.0;
-            } else if (soft) { // mapping.soft_symbols: P(x = s) = prod_b P(b = label_b(s))
+            } else if (soft) { // mapping.soft_symbols: P(x = s) = prod_b P(b =
+                               // label_b(s))
                 double mx = -1e300;
                 for (int m = 0; m < M; m++) {
                     double v = 0.0;
@@ -599,17 +655,33 @@ void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder, const cd* points, i
     }
 }
 
-bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decoder& decoder, const cd* points,
-                              const cf* y, int T, const cf* h, double noise_var, double err_factor, int max_iter,
-                              int rounds, bool soft, int taps_post, cf* y_out, cf* h_out, double* err_factor_out,
-                              double* err_k_data, int* n_known, bool* refined) const
+bool ofdm_estimator::feedback(const qam_demapper& demapper,
+                              const ldpc_bp_decoder& decoder,
+                              const cd* points,
+                              const cf* y,
+                              int T,
+                              const cf* h,
+                              double noise_var,
+                              double err_factor,
+                              int max_iter,
+                              int rounds,
+                              bool soft,
+                              int taps_post,
+                              cf* y_out,
+                              cf* h_out,
+                              double* err_factor_out,
+                              double* err_k_data,
+                              int* n_known,
+                              bool* refined) const
 {
-    const int N = d_n, D = int(d_data_pos.size()), k = demapper.bits_per_symbol(), n = decoder.n();
+    const int N = d_n, D = int(d_data_pos.size()), k = demapper.bits_per_symbol(),
+              n = decoder.n();
     const std::size_t ns = std::size_t(T) * D;
     if (T < 1 || (ns * k) % n || max_iter < 1)
         return false;
     const int n_cw = int(ns * k / n);
-    std::vector<cf> yc(y, y + std::size_t(T) * N), hc(h, h + N), yn(std::size_t(T) * N), hn(N);
+    std::vector<cf> yc(y, y + std::size_t(T) * N), hc(h, h + N), yn(std::size_t(T) * N),
+        hn(N);
     std::vector<cf> yd(ns), hd(ns);
     std::vector<float> nvv(ns), llr(ns * k);
     std::vector<cd> mean(ns), xk(std::size_t(T) * N);
@@ -627,7 +699,16 @@ bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decode
             }
         std::fill(nvv.begin(), nvv.end(), nvf);
         demapper.demap(yd.data(), hd.data(), nvv.data(), ns, false, llr.data());
-        symbols(decoder, points, k, llr.data(), n_cw, max_iter, soft, mean.data(), var.data(), ok.data());
+        symbols(decoder,
+                points,
+                k,
+                llr.data(),
+                n_cw,
+                max_iter,
+                soft,
+                mean.data(),
+                var.data(),
+                ok.data());
         int n_ok = 0;
         for (int c = 0; c < n_cw; c++)
             n_ok += ok[c];
@@ -640,10 +721,22 @@ bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decode
                 xk[std::size_t(t) * N + d_data_pos[j]] = mean[std::size_t(t) * D + j];
                 xv[std::size_t(t) * N + d_data_pos[j]] = var[std::size_t(t) * D + j];
             }
-        // every round starts from the preamble prior (the data enter once, with the newest decisions)
+        // every round starts from the preamble prior (the data enter once, with the
+        // newest decisions)
         double err;
-        if (!refine(yc.data(), T, h, noise_var, err_pre, xk.data(), xv.data(), 0, taps_post, yn.data(), hn.data(),
-                    &err, ek.data()))
+        if (!refine(yc.data(),
+                    T,
+                    h,
+                    noise_var,
+                    err_pre,
+                    xk.data(),
+                    xv.data(),
+                    0,
+                    taps_post,
+                    yn.data(),
+                    hn.data(),
+                    &err,
+                    ek.data()))
             return false;
         yc.swap(yn);
         hc.swap(hn);
@@ -664,13 +757,30 @@ bool ofdm_estimator::feedback(const qam_demapper& demapper, const ldpc_bp_decode
     return true;
 }
 
-bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_decoder& decoder, const cd* points,
-                                   const cf* ys, int nr, int T, const cf* h, int nt, double noise_var,
-                                   const double* err_var, double noise_eff, double t0, bool tracking, int max_iter,
-                                   int rounds, int taps_pre, int taps_post, cf* y_uses, cf* h_data, double* eff,
+bool ofdm_estimator::feedback_mimo(const lmmse_detector& det,
+                                   const ldpc_bp_decoder& decoder,
+                                   const cd* points,
+                                   const cf* ys,
+                                   int nr,
+                                   int T,
+                                   const cf* h,
+                                   int nt,
+                                   double noise_var,
+                                   const double* err_var,
+                                   double noise_eff,
+                                   double t0,
+                                   bool tracking,
+                                   int max_iter,
+                                   int rounds,
+                                   int taps_pre,
+                                   int taps_post,
+                                   cf* y_uses,
+                                   cf* h_data,
+                                   double* eff,
                                    int* n_known) const
 {
-    const int N = d_n, D = int(d_data_pos.size()), k = det.bits_per_symbol(), n = decoder.n();
+    const int N = d_n, D = int(d_data_pos.size()), k = det.bits_per_symbol(),
+              n = decoder.n();
     const std::size_t nu = std::size_t(T) * D; // channel uses
     if (T < 1 || det.nr() != nr || det.nt() != nt || (nu * nt * k) % n || max_iter < 1)
         return false;
@@ -689,7 +799,8 @@ bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_deco
         for (int t = 0; t < T; t++)
             for (int r = 0; r < nr; r++)
                 for (int p = 0; p < P; p++)
-                    c[t] += cd(ys[(std::size_t(r) * T + t) * N + d_pilot_pos[p]]) * ref[std::size_t(p) * nr + r];
+                    c[t] += cd(ys[(std::size_t(r) * T + t) * N + d_pilot_pos[p]]) *
+                            ref[std::size_t(p) * nr + r];
         linear_phase_fit(c.data(), T, t0, ph.data());
     }
     std::vector<cd> yc(std::size_t(nr) * T * N);
@@ -697,7 +808,8 @@ bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_deco
         for (int t = 0; t < T; t++) {
             const cd rot = std::exp(cd(0.0, -ph[t]));
             for (int m = 0; m < N; m++)
-                yc[(std::size_t(r) * T + t) * N + m] = cd(ys[(std::size_t(r) * T + t) * N + m]) * rot;
+                yc[(std::size_t(r) * T + t) * N + m] =
+                    cd(ys[(std::size_t(r) * T + t) * N + m]) * rot;
         }
     std::vector<cf> hc(h, h + std::size_t(N) * nr * nt), yn(std::size_t(nr) * T * N),
         hn(std::size_t(N) * nr * nt), yu(nu * nr), hu(nu * nr * nt);
@@ -712,14 +824,36 @@ bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_deco
                 const int c = d_data_pos[q];
                 for (int r = 0; r < nr; r++)
                     yu[u * nr + r] = cf(yc[(std::size_t(r) * T + t) * N + c]);
-                std::copy(hc.begin() + std::size_t(c) * nr * nt, hc.begin() + std::size_t(c + 1) * nr * nt,
+                std::copy(hc.begin() + std::size_t(c) * nr * nt,
+                          hc.begin() + std::size_t(c + 1) * nr * nt,
                           hu.begin() + u * nr * nt);
                 nvu[u] = float(effv[q]);
             }
         det.detect(yu.data(), hu.data(), nvu.data(), nu, false, llr.data());
-        symbols(decoder, points, k, llr.data(), n_cw, max_iter, true, mean.data(), var.data(), ok.data());
-        if (!refine_mimo(yc.data(), nr, T, h, nt, noise_var, err_var, mean.data(), var.data(), taps_pre, taps_post,
-                         yn.data(), hn.data(), errd.data()))
+        symbols(decoder,
+                points,
+                k,
+                llr.data(),
+                n_cw,
+                max_iter,
+                true,
+                mean.data(),
+                var.data(),
+                ok.data());
+        if (!refine_mimo(yc.data(),
+                         nr,
+                         T,
+                         h,
+                         nt,
+                         noise_var,
+                         err_var,
+                         mean.data(),
+                         var.data(),
+                         taps_pre,
+                         taps_post,
+                         yn.data(),
+                         hn.data(),
+                         errd.data()))
             return false;
         for (std::size_t i = 0; i < yc.size(); i++)
             yc[i] = cd(yn[i]);
@@ -736,10 +870,12 @@ bool ofdm_estimator::feedback_mimo(const lmmse_detector& det, const ldpc_bp_deco
     for (int t = 0; t < T; t++)
         for (int q = 0; q < D; q++)
             for (int r = 0; r < nr; r++)
-                y_uses[(std::size_t(t) * D + q) * nr + r] = cf(yc[(std::size_t(r) * T + t) * N + d_data_pos[q]]);
+                y_uses[(std::size_t(t) * D + q) * nr + r] =
+                    cf(yc[(std::size_t(r) * T + t) * N + d_data_pos[q]]);
     for (int q = 0; q < D; q++) {
         std::copy(hc.begin() + std::size_t(d_data_pos[q]) * nr * nt,
-                  hc.begin() + std::size_t(d_data_pos[q] + 1) * nr * nt, h_data + std::size_t(q) * nr * nt);
+                  hc.begin() + std::size_t(d_data_pos[q] + 1) * nr * nt,
+                  h_data + std::size_t(q) * nr * nt);
         eff[q] = effv[q];
     }
     return true;
@@ -804,9 +940,19 @@ void ofdm_estimator::linear_phase_fit(const cd* c, int n, double t0, double* phi
         phi[i] = mean + slope * (i + t0 - tb);
 }
 
-bool ofdm_estimator::refine(const cf* y, int T, const cf* h, double noise_var, double err_var, const cd* x_known,
-                            const double* x_var, int taps_pre, int taps_post, cf* y_out, cf* h_out,
-                            double* err_out, double* err_k) const
+bool ofdm_estimator::refine(const cf* y,
+                            int T,
+                            const cf* h,
+                            double noise_var,
+                            double err_var,
+                            const cd* x_known,
+                            const double* x_var,
+                            int taps_pre,
+                            int taps_post,
+                            cf* y_out,
+                            cf* h_out,
+                            double* err_out,
+                            double* err_k) const
 {
     const int K = d_k, N = d_n, P = int(d_pilot_pos.size());
     if (T < 1)
@@ -872,7 +1018,8 @@ bool ofdm_estimator::refine(const cf* y, int T, const cf* h, double noise_var, d
     double nv_fit, ml;
     if (!fit(Y, X, T + 1, taps_pre, taps_post, -1, hk.data(), &nv_fit, &ml, lev.data()))
         return false;
-    // the fit's error variance scales with its own residual sigma^2: use noise_var instead
+    // the fit's error variance scales with its own residual sigma^2: use noise_var
+    // instead
     const double scale = nv_fit > 0 ? noise_var / nv_fit : 0.0;
     std::fill(h_out, h_out + N, cf(0.0f));
     std::fill(err_k, err_k + N, 0.0);
@@ -887,7 +1034,8 @@ bool ofdm_estimator::refine(const cf* y, int T, const cf* h, double noise_var, d
     return true;
 }
 
-std::size_t ofdm_estimator::track(const cf* y, int T, const cf* h, bool linear_fit, cf* out, double* phases) const
+std::size_t ofdm_estimator::track(
+    const cf* y, int T, const cf* h, bool linear_fit, cf* out, double* phases) const
 {
     const int N = d_n, P = int(d_pilot_pos.size());
     std::vector<cd> c(T);
@@ -922,7 +1070,10 @@ std::size_t ofdm_estimator::track(const cf* y, int T, const cf* h, bool linear_f
     return bad;
 }
 
-bool ofdm_estimator::header_fields(const double* z, std::size_t n, int* packet_num, int* n_codewords)
+bool ofdm_estimator::header_fields(const double* z,
+                                   std::size_t n,
+                                   int* packet_num,
+                                   int* n_codewords)
 {
     double acc[HEADER_BITS] = { 0.0 };
     for (std::size_t i = 0; i < n; i++)
@@ -942,9 +1093,13 @@ bool ofdm_estimator::header_fields(const double* z, std::size_t n, int* packet_n
     return true;
 }
 
-void ofdm_estimator::header_symbols(int packet_num, int n_codewords, std::size_t n, double* out)
+void ofdm_estimator::header_symbols(int packet_num,
+                                    int n_codewords,
+                                    std::size_t n,
+                                    double* out)
 {
-    const long v = (long((packet_num % 65536 + 65536) % 65536) << 8) | (n_codewords & 0xFF);
+    const long v =
+        (long((packet_num % 65536 + 65536) % 65536) << 8) | (n_codewords & 0xFF);
     uint8_t b[HEADER_BITS];
     for (int i = 0; i < 24; i++)
         b[i] = uint8_t((v >> (23 - i)) & 1);
@@ -955,8 +1110,15 @@ void ofdm_estimator::header_symbols(int packet_num, int n_codewords, std::size_t
         out[i] = 2.0 * b[i % HEADER_BITS] - 1.0;
 }
 
-int ofdm_estimator::decode_header(const cf* ys, int n_hdr, const cf* x_sync, int taps_pre, int taps_post,
-                                  int* packet_num, int* n_codewords, cf* h, double* noise_var,
+int ofdm_estimator::decode_header(const cf* ys,
+                                  int n_hdr,
+                                  const cf* x_sync,
+                                  int taps_pre,
+                                  int taps_post,
+                                  int* packet_num,
+                                  int* n_codewords,
+                                  cf* h,
+                                  double* noise_var,
                                   double* err_var) const
 {
     const int N = d_n, D = int(d_data_pos.size()), P = int(d_pilot_pos.size());
@@ -968,9 +1130,19 @@ int ofdm_estimator::decode_header(const cf* ys, int n_hdr, const cf* x_sync, int
         x[i] = cd(x_sync[i]);
     std::vector<cf> h0(N);
     double nv0, err0;
-    if (!estimate(y.data(), x.data(), 2, taps_pre, taps_post, 1, h0.data(), &nv0, &err0, nullptr))
+    if (!estimate(y.data(),
+                  x.data(),
+                  2,
+                  taps_pre,
+                  taps_post,
+                  1,
+                  h0.data(),
+                  &nv0,
+                  &err0,
+                  nullptr))
         return -1;
-    // MRC statistics Re(conj(h) y) of the header carriers (complex64 products, as the reference)
+    // MRC statistics Re(conj(h) y) of the header carriers (complex64 products, as the
+    // reference)
     std::vector<double> z(n_hdr * D);
     for (int t = 0; t < n_hdr; t++)
         for (int j = 0; j < D; j++) {
@@ -987,14 +1159,35 @@ int ofdm_estimator::decode_header(const cf* ys, int n_hdr, const cf* x_sync, int
         for (int p = 0; p < P; p++)
             x[(2 + t) * N + d_pilot_pos[p]] = cd(cf(d_pilot_sym[p]));
     }
-    if (!estimate(y.data(), x.data(), T, taps_pre, taps_post, 1, h, noise_var, err_var, nullptr))
+    if (!estimate(y.data(),
+                  x.data(),
+                  T,
+                  taps_pre,
+                  taps_post,
+                  1,
+                  h,
+                  noise_var,
+                  err_var,
+                  nullptr))
         return -1;
     return 1;
 }
 
-int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, const cf* w2, int taps_pre,
-                                       int taps_post, bool refine, int* packet_num, int* n_codewords, cf* h,
-                                       double* noise_var, double* err_var, double* err_cols, double* phi) const
+int ofdm_estimator::decode_header_mimo(const cf* ys,
+                                       int nr,
+                                       int nt,
+                                       int n_hdr,
+                                       const cf* w2,
+                                       int taps_pre,
+                                       int taps_post,
+                                       bool refine,
+                                       int* packet_num,
+                                       int* n_codewords,
+                                       cf* h,
+                                       double* noise_var,
+                                       double* err_var,
+                                       double* err_cols,
+                                       double* phi) const
 {
     const int N = d_n, D = int(d_data_pos.size()), S = 1 + nt + n_hdr;
     auto Y = [&](int r, int s, int n) { return ys[(std::size_t(r) * S + s) * N + n]; };
@@ -1009,7 +1202,16 @@ int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, 
             for (int n = 0; n < N; n++)
                 y[n] = cd(Y(r, 1 + j, n));
             double nv1, e1;
-            if (!estimate(y.data(), x.data(), 1, taps_pre, taps_post, -1, hh.data(), &nv1, &e1, nullptr))
+            if (!estimate(y.data(),
+                          x.data(),
+                          1,
+                          taps_pre,
+                          taps_post,
+                          -1,
+                          hh.data(),
+                          &nv1,
+                          &e1,
+                          nullptr))
                 return -1;
             for (int n = 0; n < N; n++)
                 h[(std::size_t(n) * nr + r) * nt + j] = hh[n];
@@ -1031,8 +1233,8 @@ int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, 
         return 0;
     std::vector<double> xh(std::size_t(n_hdr) * D);
     header_symbols(*packet_num, *n_codewords, xh.size(), xh.data());
-    // 3. residual CFO: phase of the header against column 0, slope through the origin over the
-    // symbol distance nt + t from training symbol 1 (residual_cfo_align)
+    // 3. residual CFO: phase of the header against column 0, slope through the origin
+    // over the symbol distance nt + t from training symbol 1 (residual_cfo_align)
     std::vector<double> a(n_hdr), d(n_hdr);
     for (int t = 0; t < n_hdr; t++) {
         cf c(0.0f, 0.0f);
@@ -1042,7 +1244,8 @@ int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, 
                 c += Y(r, 1 + nt + t, n) * std::conj(h[(std::size_t(n) * nr + r) * nt]) *
                      float(xh[std::size_t(t) * D + k]);
             }
-        a[t] = double(std::atan2(c.imag(), c.real())); // float32 angle, as numpy's for complex64
+        a[t] = double(
+            std::atan2(c.imag(), c.real())); // float32 angle, as numpy's for complex64
         d[t] = double(nt + t);
     }
     const double phi0 = a[0] / d[0];
@@ -1068,7 +1271,8 @@ int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, 
     if (refine) {
         for (int t = 0; t < n_hdr; t++)
             for (int k = 0; k < D; k++)
-                x[std::size_t(1 + t) * N + d_data_pos[k]] = cd(float(xh[std::size_t(t) * D + k]));
+                x[std::size_t(1 + t) * N + d_data_pos[k]] =
+                    cd(float(xh[std::size_t(t) * D + k]));
         double nv0 = 0.0, err0 = 0.0;
         for (int r = 0; r < nr; r++) {
             for (int n = 0; n < N; n++)
@@ -1077,7 +1281,16 @@ int ofdm_estimator::decode_header_mimo(const cf* ys, int nr, int nt, int n_hdr, 
                 for (int n = 0; n < N; n++)
                     y[std::size_t(1 + t) * N + n] = cd(Y(r, 1 + nt + t, n));
             double nv1, e1;
-            if (!estimate(y.data(), x.data(), 1 + n_hdr, taps_pre, taps_post, 0, hh.data(), &nv1, &e1, nullptr))
+            if (!estimate(y.data(),
+                          x.data(),
+                          1 + n_hdr,
+                          taps_pre,
+                          taps_post,
+                          0,
+                          hh.data(),
+                          &nv1,
+                          &e1,
+                          nullptr))
                 return -1;
             for (int n = 0; n < N; n++)
                 h[(std::size_t(n) * nr + r) * nt] = hh[n];

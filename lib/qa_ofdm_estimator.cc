@@ -4,11 +4,12 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// C++ unit tests of the OFDM estimation kernel (plain executable run by ctest). References built
-// here from first principles: a channel whose impulse response lies inside the fitted taps is
-// recovered exactly from noiseless training (sigma^2 = 0, leverages summing to the tap count); a
-// straight line of phases (wrapping past +-pi) is returned unchanged by the phase fit; tracking
-// removes a known rotation; the header's CRC-8 fields round-trip and a flipped bit is caught.
+// C++ unit tests of the OFDM estimation kernel (plain executable run by ctest).
+// References built here from first principles: a channel whose impulse response lies
+// inside the fitted taps is recovered exactly from noiseless training (sigma^2 = 0,
+// leverages summing to the tap count); a straight line of phases (wrapping past +-pi) is
+// returned unchanged by the phase fit; tracking removes a known rotation; the header's
+// CRC-8 fields round-trip and a flipped bit is caught.
 #include <gnuradio/deepquant/ofdm_estimator.h>
 #include <cmath>
 #include <complex>
@@ -20,12 +21,13 @@ using gr::deepquant::ofdm_estimator;
 using cd = std::complex<double>;
 using cf = std::complex<float>;
 static int failures = 0;
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                    \
-        }                                                                                  \
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(                                                        \
+                stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
     } while (0)
 
 int main()
@@ -55,7 +57,8 @@ int main()
             s += taps[d] * std::exp(cd(0.0, -2.0 * M_PI * k * d / N));
         H[k + N / 2] = s;
     }
-    // noiseless training: 3 rows of random QPSK on the active carriers, rows rotated (residual CFO)
+    // noiseless training: 3 rows of random QPSK on the active carriers, rows rotated
+    // (residual CFO)
     const int T = 3;
     std::vector<cd> x(T * N, 0.0), y(T * N, 0.0);
     for (int t = 0; t < T; t++)
@@ -73,8 +76,8 @@ int main()
         maxerr = std::max(maxerr, std::abs(cd(h[k + N / 2]) - H[k + N / 2]));
     CHECK(maxerr < 1e-5);
     CHECK(nv >= 0 && nv < 1e-20);
-    // with noise: the leverages (err_k / sigma^2) times the training energy per carrier (3) sum to
-    // the number of taps, 21; sigma^2 near the noise added (0.02)
+    // with noise: the leverages (err_k / sigma^2) times the training energy per carrier
+    // (3) sum to the number of taps, 21; sigma^2 near the noise added (0.02)
     for (int i = 0; i < T * N; i++)
         if (x[i] != cd(0.0))
             y[i] += 0.1 * cd(g(rng), g(rng));
@@ -85,7 +88,8 @@ int main()
     CHECK(nv > 0.015 && nv < 0.025);
     // nothing known: not positive definite -> false
     std::vector<cd> z(T * N, 0.0);
-    CHECK(!est.estimate(y.data(), z.data(), T, 0, 20, -1, h.data(), &nv, &err, ek.data()));
+    CHECK(
+        !est.estimate(y.data(), z.data(), T, 0, 20, -1, h.data(), &nv, &err, ek.data()));
 
     // phase fit: an exact line wrapping past +-pi comes back unchanged (unwrapped)
     std::vector<cd> c(12);
@@ -112,7 +116,8 @@ int main()
     for (int t = 0; t < 12; t++)
         CHECK(std::fabs(phi[t] - (0.3 + 0.05 * t)) < 1e-5);
 
-    // header fields: round trip through the symbols (3 replicas), CRC catches a flipped bit
+    // header fields: round trip through the symbols (3 replicas), CRC catches a flipped
+    // bit
     std::vector<double> hs(96);
     ofdm_estimator::header_symbols(40000, 4, hs.size(), hs.data());
     int num = -1, ncw = -1;

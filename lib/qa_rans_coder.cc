@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 using gr::deepquant::rans_coder;
@@ -153,12 +154,67 @@ static void test_bad_arguments()
     CHECK(threw);
 }
 
+// Symbol 0 coded while the encoder's state is below its frequency leaves the state unchanged:
+// a frame of zeros is the 4-byte payload of state 1 whatever its length, and must decode. A
+// payload decoded with more rows than it was coded with must be refused early: its state
+// reaches 0 or freezes below every symbol-0 frequency once the bytes run out.
+static void test_zero_runs_and_early_rejection()
+{
+    const unsigned M = 8;
+    std::vector<double> probs = { 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05 };
+    rans_coder c(probs, 1, M, 15);
+    const uint32_t offset[2] = { 0, 0 };
+    const uint8_t cond[2] = { 0, 0 };
+    for (std::size_t n : { std::size_t(1), std::size_t(1000), std::size_t(100000) }) {
+        std::vector<uint8_t> sym(n * 2, 0), out;
+        c.encode_rows(sym.data(), n, 2, 0, offset, cond, out);
+        CHECK(out.size() == 4);
+        std::vector<uint8_t> dec(n * 2, 7);
+        c.decode_rows(out.data(), out.size(), n, 2, 0, offset, cond, dec.data());
+        CHECK(dec == sym);
+    }
+    // zeros at the end of the decoding order after random symbols (the encoder's first puts),
+    // two streams with their own models
+    std::vector<double> two = probs;
+    for (double v : { 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.2, 0.3 })
+        two.push_back(v);
+    rans_coder c2(two, 2, M, 15);
+    const uint32_t offset2[2] = { 0, 1 };
+    std::mt19937 rng(3);
+    int early = 0, late = 0, accepted = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        const std::size_t n = 50;
+        std::vector<uint8_t> sym = draw(probs, n * 2, rng), out;
+        for (std::size_t i = n / 2; i < n; i++)
+            sym[i * 2 + 1] = 0;
+        c2.encode_rows(sym.data(), n, 2, 0, offset2, cond, out);
+        std::vector<uint8_t> dec(n * 2);
+        c2.decode_rows(out.data(), out.size(), n, 2, 0, offset2, cond, dec.data());
+        CHECK(dec == sym);
+        // the same payload with 20x the rows
+        std::vector<uint8_t> big(n * 40);
+        try {
+            c2.decode_rows(out.data(), out.size(), n * 20, 2, 0, offset2, cond, big.data());
+            accepted++;
+        } catch (const rans_error& e) {
+            const std::string w = e.what();
+            if (w.find("initial state") != std::string::npos)
+                late++;
+            else
+                early++;
+        }
+    }
+    CHECK(early >= 190); // refused before the last symbol
+    CHECK(late + accepted <= 10);
+}
+
 int main()
 {
     test_frequencies();
     test_round_trip_and_length();
     test_conditional_chain();
     test_bad_arguments();
+    test_zero_runs_and_early_rejection();
     if (failures) {
         std::fprintf(stderr, "qa_rans_coder: %d check(s) failed\n", failures);
         return 1;

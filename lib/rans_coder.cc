@@ -79,10 +79,12 @@ rans_coder::rans_coder(const std::vector<double>& probs,
     d_freq.resize(std::size_t(n_models) * alphabet);
     d_cum.resize(std::size_t(n_models) * (alphabet + 1));
     d_cost.resize(std::size_t(n_models) * alphabet);
+    d_f0.resize(n_models);
     const uint32_t total = 1u << precision;
     for (unsigned k = 0; k < n_models; k++) {
         uint32_t* f = &d_freq[std::size_t(k) * alphabet];
         quantize_row(&probs[std::size_t(k) * alphabet], alphabet, total, f);
+        d_f0[k] = f[0];
         uint32_t* c = &d_cum[std::size_t(k) * (alphabet + 1)];
         c[0] = 0;
         for (unsigned i = 0; i < alphabet; i++) {
@@ -235,6 +237,20 @@ void rans_coder::decode_impl(const uint8_t* payload,
                              unsigned fixed_base,
                              uint8_t* seg_ids) const
 {
+    // Early rejection. Every check below is a necessary condition of a payload made by
+    // encode_impl, derived from the encoder's invariants, so no valid payload is refused:
+    //  (a) every encoder state is < 2^31 (it starts at RANS_X0 and put() keeps x below
+    //      x_max / f * 2^prec = 2^31), so the final state read first is too;
+    //  (b) the decoder reads bytes in the step where the encoder emitted them; the step that
+    //      reads the last payload byte undoes the encoder's first emission, which happened
+    //      because its state was >= x_max(f) of that symbol;
+    //  (c) once every byte is read the state is the encoder's state before it first emitted:
+    //      it never grows again (x' = f (x >> prec) + slot - c <= x), 0 stays 0, and a state
+    //      below f0 (the frequency of symbol 0, whose cumulative frequency is 0) decodes
+    //      symbol 0 and stays unchanged. A valid payload ends in RANS_X0 = 1, so a state of 0,
+    //      or a state other than 1 below every symbol-0 frequency the frame can still use
+    //      (it can never change again), proves the payload invalid before its last symbol.
+    // A forged symbol count thus costs about the symbols its bytes hold, not the count.
     if (len < 4)
         throw rans_error("rans payload of " + std::to_string(len) +
                          " bytes is shorter than the 4-byte final state");
@@ -242,14 +258,58 @@ void rans_coder::decode_impl(const uint8_t* payload,
     uint32_t x = 0;
     for (int k = 0; k < 4; k++)
         x = (x << 8) | payload[pos++];
-    if (x < RANS_X0)
+    if (x < RANS_X0 || x >= (RANS_L << 8))
         throw rans_error("rans payload starts with an impossible coder state");
     const unsigned prec = d_precision;
     const uint32_t mask = (1u << prec) - 1;
     const unsigned m = d_alphabet;
-    auto get = [&](std::size_t model) -> unsigned {
-        const uint32_t* c = &d_cum[model * (m + 1)];
-        const uint32_t slot = x & mask;
+    const uint32_t x_max_unit = (RANS_L >> prec) << 8;
+    // models a frame can use from a base on: [base, base + rel_models)
+    uint32_t rel_models = 0;
+    for (unsigned s = 0; s < streams; s++)
+        rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
+    std::vector<uint32_t> rb(n, fixed_base);
+    bool ids_known = g == 0;                 // the row bases are final
+    uint32_t f0_floor = 0;                   // 0: not computed yet
+    auto floor_of_frame = [&]() -> uint32_t {
+        // smallest symbol-0 frequency over the models this frame can still use
+        uint32_t lo = UINT32_MAX;
+        auto scan = [&](uint32_t base) {
+            const uint32_t* f0 = &d_f0[base];
+            for (uint32_t k = 0; k < rel_models; k++)
+                lo = std::min(lo, f0[k]);
+        };
+        if (!ids_known) {
+            lo = d_f0[id_model];
+            for (uint32_t t = 0; t < n_tables; t++)
+                scan(t * table_stride);
+        } else if (g == 0) {
+            scan(fixed_base);
+        } else {
+            std::vector<uint8_t> used(n_tables, 0);
+            for (std::size_t j = 0; j < g; j++)
+                used[rb[j * seg_rows] / table_stride] = 1;
+            for (uint32_t t = 0; t < n_tables; t++)
+                if (used[t])
+                    scan(t * table_stride);
+        }
+        return lo;
+    };
+    auto exhausted_check = [&]() {
+        if (x == 0)
+            throw rans_error("corrupted rans payload: the coder state reached 0 with symbols left");
+        if (x != RANS_X0 && x < (1u << prec)) { // every f0 is < 2^prec
+            if (f0_floor == 0)
+                f0_floor = floor_of_frame();
+            if (x < f0_floor)
+                throw rans_error("corrupted rans payload: the coder state is stuck at " +
+                                 std::to_string(x) + " with every byte read");
+        }
+    };
+    if (pos == len && n > 0)
+        exhausted_check();
+    // the hot path is the plain decoder; the checks run once bytes are out (cold, not inlined)
+    auto search = [&](const uint32_t* c, uint32_t slot) -> unsigned {
         unsigned lo = 0, hi = m;
         while (hi - lo > 1) {
             const unsigned mid = (lo + hi) >> 1;
@@ -258,12 +318,40 @@ void rans_coder::decode_impl(const uint8_t* payload,
             else
                 hi = mid;
         }
-        x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
-        while (x < RANS_L && pos < len)
-            x = (x << 8) | payload[pos++];
         return lo;
     };
-    std::vector<uint32_t> rb(n, fixed_base);
+    auto get_exhausted = [&](std::size_t model) __attribute__((noinline))->unsigned
+    {
+        const uint32_t* c = &d_cum[model * (m + 1)];
+        if (x < c[1]) // symbol 0, state unchanged
+            return 0;
+        const uint32_t slot = x & mask;
+        const unsigned lo = search(c, slot);
+        x = (c[lo + 1] - c[lo]) * (x >> prec) + slot - c[lo];
+        exhausted_check();
+        return lo;
+    };
+    auto last_byte_read = [&](uint32_t f) __attribute__((noinline))
+    {
+        if (x < x_max_unit * f)
+            throw rans_error("corrupted rans payload: its last byte does not renormalise the "
+                             "coder state");
+        exhausted_check();
+    };
+    auto get = [&](std::size_t model) -> unsigned {
+        if (__builtin_expect(pos == len, 0))
+            return get_exhausted(model);
+        const uint32_t* c = &d_cum[model * (m + 1)];
+        const uint32_t slot = x & mask;
+        const unsigned lo = search(c, slot);
+        const uint32_t f = c[lo + 1] - c[lo];
+        x = f * (x >> prec) + slot - c[lo];
+        while (x < RANS_L && pos < len)
+            x = (x << 8) | payload[pos++];
+        if (__builtin_expect(pos == len, 0))
+            last_byte_read(f);
+        return lo;
+    };
     for (std::size_t j = 0; j < g; j++) {
         const unsigned t = get(id_model);
         if (t >= n_tables)
@@ -273,6 +361,10 @@ void rans_coder::decode_impl(const uint8_t* payload,
             seg_ids[j] = uint8_t(t);
         for (std::size_t i = j * seg_rows; i < std::min(n, (j + 1) * seg_rows); i++)
             rb[i] = uint32_t(t) * table_stride;
+    }
+    if (!ids_known) {
+        ids_known = true;
+        f0_floor = 0; // recomputed over the tables the segments use
     }
     for (unsigned s = 0; s < streams; s++) {
         const bool cond = conditional[s] != 0;

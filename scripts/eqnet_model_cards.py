@@ -77,7 +77,11 @@ def card(name, meta, repro, bench):
               f"residual blocks, if any, start near identity)" if c.get("stage2_init") else None),
              (f"- stage 3: {json.dumps(c['stage3'])} ("
               + ("f_Q, g and f_E jointly" if c['stage3'].get('joint') else "f_E through the frozen decoder g")
-              + f", {c['stage3'].get('loss', 'kl')} loss)" if c.get("stage3") else None),
+              + (", the estimation term as the cross-entropy on the transmitted bits of a fresh batch of channel "
+                 f"uses every step (SNR uniform over {c['stage3'].get('fresh_snr_db') or 'the data set span'} dB), the "
+                 f"autoencoder term as the {c['stage3'].get('loss', 'kl')} loss on the cached set)"
+                 if c['stage3'].get('fresh') else f", {c['stage3'].get('loss', 'kl')} loss)")
+              if c.get("stage3") else None),
              (f"- **partial**: written at stage-3 step {meta['partial']['step']} of {meta['partial']['of']} "
               f"(a time-budgeted piece; `--resume` continues)" if meta.get("partial") else None),
              f"- wall time of this file's run: {sec.get('all_pieces', sec['total']) / 60:.1f} min on {sec['device']} with "

@@ -2,7 +2,7 @@
 # Idempotent setup of gr-deepquant on Debian bookworm: apt packages, a venv on Debian's python with
 # system site-packages (GNU Radio's bindings live there), pinned pip packages, CMake build + install of
 # the module into the venv. A second run with nothing changed takes a few seconds and rebuilds only
-# what changed. Usage: scripts/setup.sh [--then demo|test|<deepquant subcommand> ARGS...]
+# what changed. Usage: scripts/setup.sh [--then demo|test|fmt|<deepquant subcommand> ARGS...]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${DQ_VENV:-$repo/venv}"
@@ -14,9 +14,10 @@ die() { echo "[deepquant setup] ERROR: $*" >&2; exit 1; }
 # ---- 1. Debian packages -------------------------------------------------------------------------
 # GNU Radio Companion (the GUI) also needs GTK's GObject introspection data and cairo bindings, which the
 # gnuradio package does not pull in (without them: "Namespace Gtk not available"); xvfb + xauth run it
-# headless (the tests start it under Xvfb).
+# headless (the tests start it under Xvfb). clang-format checks and applies the C++ formatting
+# (scripts/format.sh, .clang-format).
 apt_pkgs=(gnuradio gnuradio-dev pybind11-dev python3-pybind11 cmake g++ python3-venv pkg-config
-          gir1.2-gtk-3.0 python3-gi-cairo xvfb xauth)
+          gir1.2-gtk-3.0 python3-gi-cairo xvfb xauth clang-format)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -73,6 +74,7 @@ if [ "${1:-}" = "--then" ]; then
   case "$cmd" in
     setup) say "ready: $venv/bin/deepquant" ;;
     test)  exec "$repo/scripts/run_tests.sh" "$@" ;;
+    fmt)   exec "$repo/scripts/format.sh" "$@" ;;
     *)     exec "$venv/bin/deepquant" "$cmd" "$@" ;;
   esac
 fi

@@ -28,9 +28,9 @@ import importlib
 from ._version import __version__  # noqa: F401
 
 # Names of the compiled bindings (deepquant_python), imported on first use.
-_BINDINGS = ("adc_cc", "dequantizer_bf", "exact_mixer_cc", "finite_guard_cc", "ldpc_bp_decoder", "lmmse_detector",
-             "mlp_f32", "ofdm_estimator", "publish_frames", "qam_demapper", "quantizer_fb", "quantizer_ff",
-             "rans_coder", "rans_error", "scalar_quantizer", "u8vector_to_bytes")
+_BINDINGS = ("adc_cc", "dequantizer_bf", "eqnet_detector", "exact_mixer_cc", "finite_guard_cc", "ldpc_bp_decoder",
+             "lmmse_detector", "mlp_f32", "ofdm_estimator", "publish_frames", "qam_demapper", "quantizer_fb",
+             "quantizer_ff", "rans_coder", "rans_error", "scalar_quantizer", "u8vector_to_bytes")
 
 # Python blocks, imported lazily (name -> module inside the package).
 _LAZY_BLOCKS = {
@@ -67,9 +67,9 @@ _LAZY_BLOCKS = {
     "mimo_ofdm_channel": "blocks.mimo_ofdm",
     "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm",
     # time-domain MIMO-OFDM (flowgraph 2, branch ofdm2)
-    "mimo_ofdm_tx": "blocks.mimo_ofdm_td",
-    "mimo_ofdm_impairments": "blocks.mimo_ofdm_td",
-    "mimo_ofdm_rx": "blocks.mimo_ofdm_td",
+    "mimo_ofdm_tx": "blocks.mimo_ofdm_tx",
+    "mimo_ofdm_impairments": "blocks.mimo_ofdm_impairments",
+    "mimo_ofdm_rx": "blocks.mimo_ofdm_rx",
     # HARQ in flowgraph 1 (branch ofdm2)
     "harq_combiner_ff": "blocks.harq_combiner_ff",
 }

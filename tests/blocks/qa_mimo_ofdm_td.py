@@ -225,7 +225,7 @@ def test_impairments_cdla_taps_per_packet_and_sro():
 def test_sc_trigger_holdoff():
     """Triggers within the hold-off after an accepted one are dropped, the CFO of the accepted
     trigger is held until the next accepted one (across work calls)."""
-    from gnuradio.deepquant.blocks.mimo_ofdm_td import sc_trigger_holdoff
+    from gnuradio.deepquant.blocks.sc_trigger_holdoff import sc_trigger_holdoff
 
     n = 1000
     trig = np.zeros(n, np.int8)

@@ -17,9 +17,9 @@ namespace gr {
 namespace deepquant {
 
 /*!
- * \brief The entry guard of the module's receivers and channel models: complex samples that are
- * NaN/inf or whose magnitude exceeds 1e18 (their power would overflow float32) become 0,
- * counted, and logged at the 1st, 2nd, 4th, 8th ... call that saw them.
+ * \brief The entry guard of the module's receivers and channel models: complex samples
+ * that are NaN/inf or whose magnitude exceeds 1e18 (their power would overflow float32)
+ * become 0, counted, and logged at the 1st, 2nd, 4th, 8th ... call that saw them.
  * \ingroup deepquant
  *
  * Input/output: complex vectors of vlen; every other sample is copied unchanged.

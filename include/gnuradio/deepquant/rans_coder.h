@@ -199,6 +199,7 @@ private:
     std::vector<uint32_t> d_freq; // n_models x M
     std::vector<uint32_t> d_cum;  // n_models x (M + 1)
     std::vector<float> d_cost;    // n_models x M: -log2(freq / 2^precision) bits
+    std::vector<uint32_t> d_f0;   // n_models: frequency of symbol 0 (see decode_impl)
 
     // costs of the candidate tables laid out contiguously per symbol context, for
     // choose_segments; built on first use for one (tables, stride, layout) and kept

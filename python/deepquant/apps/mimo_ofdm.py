@@ -108,7 +108,7 @@ def transmit(n_frames: int, nt: int = 2, n_codewords: int = N_CODEWORDS, ref_see
     packet starts)."""
     from gnuradio import blocks, gr
 
-    from ..blocks.mimo_ofdm_td import mimo_ofdm_tx
+    from ..blocks.mimo_ofdm_tx import mimo_ofdm_tx
     from ..ofdm import reference
 
     tx = mimo_ofdm_tx(nt, n_codewords, cp_len=int(cp_len))
@@ -149,7 +149,8 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
 
     from ..blocks.ldpc_blocks import ldpc_decoder_fb
     from ..blocks.mimo_detector import mimo_detector
-    from ..blocks.mimo_ofdm_td import mimo_ofdm_impairments, mimo_ofdm_rx
+    from ..blocks.mimo_ofdm_impairments import mimo_ofdm_impairments
+    from ..blocks.mimo_ofdm_rx import mimo_ofdm_rx
     from ..blocks.ofdm_fer_counter import ofdm_fer_counter
 
     k = 6

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(exact_mixer_cc.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(4666c3e05532940d1df2fbf32cf5e38a)                     */
+/* BINDTOOL_HEADER_FILE_HASH(e4b08553d3a48cd1171150a06414d2d6)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

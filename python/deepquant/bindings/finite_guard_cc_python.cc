@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(finite_guard_cc.h)                                         */
-/* BINDTOOL_HEADER_FILE_HASH(051a887f165dc165256c7ad3c48ff2cc)                     */
+/* BINDTOOL_HEADER_FILE_HASH(32460681372097941a891f744deaec1a)                     */
 /***********************************************************************************/
 
 #include <pybind11/pybind11.h>

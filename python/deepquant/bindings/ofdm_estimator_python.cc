@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ofdm_estimator.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(10dfda356c725744158771c229798218)                     */
+/* BINDTOOL_HEADER_FILE_HASH(a99cf9fddf322df7cd861dbfe045e81f)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(c35cb947ecd06ba4b7eb0c71f23fbb7f)                     */
+/* BINDTOOL_HEADER_FILE_HASH(3731a9736b1e319ff52d177c68481c0b)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>

@@ -123,9 +123,10 @@ class mimo_detector(gr.sync_block):
     to |L| <= 1e30, and such channel uses are counted (``overflow_count``, in ``bad_count``).
     Configurations a method cannot run (zf_sic with nr < nt, exact/max-log ML over the memory
     budget) raise ValueError at construction; ``set_method`` logs and ignores them.
-    Everything GNU Radio hands to work() is detected in one batched call: torch, or for 'lmmse'
-    the kernel library's C++ ``lmmse_detector`` (the LLRs of
-    :func:`gnuradio.deepquant.phy.mimo.lmmse` to float rounding).
+    Everything GNU Radio hands to work() is detected in one batched call: for 'lmmse' the kernel
+    library's C++ ``lmmse_detector`` (the LLRs of :func:`gnuradio.deepquant.phy.mimo.lmmse` to
+    float rounding), for 'eqnet_l' / 'eqnet_p' its C++ ``eqnet_detector`` (EQNetRuntime's default
+    backend: the LLRs of the torch networks to float rounding), torch for the others.
     """
 
     def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="auto", model="", snr_policy="lmmse"):
@@ -185,6 +186,8 @@ class mimo_detector(gr.sync_block):
         if method in LEARNED and method not in self._learned:
             try:
                 self._learned[method] = load_learned(self.nr, self.nt, self.k, method, self.model)
+                # the trained SNR range (scipy, ~0.2 s on first use) now, not in the first work() call
+                self._learned[method].channel_snr_range_db()
             except ValueError as e:
                 if raise_errors:
                     raise ValueError(f"mimo_detector: {e}") from None

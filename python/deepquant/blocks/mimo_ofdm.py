@@ -7,7 +7,7 @@ These are the **ideal-sync reference** of flowgraph 2 (``apps.mimo_ofdm.run_fd``
 ``scripts/reproduce_mimo_ofdm.py --domain frequency``): frames are aligned resource grids
 (perfect timing and frequency), which isolates detection and channel estimation. Flowgraph 2
 itself runs in the time domain with real OFDM modulation and shared Schmidl & Cox
-synchronisation: :mod:`gnuradio.deepquant.blocks.mimo_ofdm_td`.
+synchronisation: :mod:`gnuradio.deepquant.blocks.mimo_ofdm_td` (an index of its blocks).
 """
 from __future__ import annotations
 

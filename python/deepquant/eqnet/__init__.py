@@ -33,8 +33,12 @@ VARIANTS = ("l", "p")
 CHUNK = 1024
 
 
+#: inference backends of :class:`EQNetRuntime` ('cpp' is what the blocks use)
+BACKENDS = ("cpp", "torchscript", "eager")
+
+
 class EQNetRuntime:
-    """A loaded EQ-Net model ready for inference (CPU, torch inference mode, float32).
+    """A loaded EQ-Net model ready for inference (CPU, float32).
 
     Parameters
     ----------
@@ -46,32 +50,49 @@ class EQNetRuntime:
         Raise when the file has no f_E (detection impossible).
     variant : {'l', 'p'}, optional
         Raise when the file is of the other EQ-Net variant.
+    backend : {'cpp', 'torchscript', 'eager'}
+        How :meth:`detect` runs: 'cpp' (default) the module's C++ kernel
+        (``gnuradio.deepquant.eqnet_detector``: LMMSE statistics, f_E and g in one call, AVX-512
+        float32 where the CPU has it), the fastest at every batch size measured by
+        ``bench/eqnet_backends.py``; 'torchscript' (traced, frozen) or 'eager' torch, the
+        references it is tested against. Quantization mode (:meth:`quantize`, :meth:`dequantize`)
+        runs in torch with every backend.
+    isa : str
+        The C++ kernel's instruction set: 'auto' (default: avx512, else avx2, else generic),
+        'avx512', 'avx2', 'generic' or 'avx512_bf16'
+        (bfloat16 weights and layer inputs: faster, but a measurable accuracy loss, see
+        docs/eqnet.md; never chosen by 'auto').
     """
 
-    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "torchscript",
-                 variant=None):
+    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "cpp",
+                 variant=None, isa: str = "auto"):
         self.path = str(path)
         self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator,
                                                        variant=variant)
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
         self.latent_dim = self.net.latent_dim
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
-        if backend not in ("eager", "torchscript"):
-            raise ValueError(f"backend must be 'eager' or 'torchscript', got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
         self._core = None
+        self._kernel = None
         self._g = self.net.g
-        if backend == "torchscript":
+        if backend == "cpp" and self.has_estimator:
+            from . import kernel
+
+            self._kernel = kernel.build(self.net, isa)
+        if backend != "eager":
             with torch.inference_mode(False), torch.no_grad():
                 self._g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
                     self.net.g.eval(), (torch.zeros(4, self.latent_dim),))))
-        if self.has_estimator:
+        if self.has_estimator and self._kernel is None:
             from .models import DetectCore
 
             core = DetectCore(self.net).eval()
             if backend == "torchscript":
-                # traced + frozen + optimize_for_inference (bench/eqnet.py compares it with eager
-                # torch); same LLRs up to float32 rounding near the +-14.5 saturation
+                # traced + frozen + optimize_for_inference (bench/eqnet.py compares it with the C++
+                # kernel); same LLRs up to float32 rounding near the +-14.5 saturation
                 with torch.inference_mode(False), torch.no_grad():
                     y0 = torch.randn(4, self.nr, dtype=torch.complex64)
                     h0 = torch.randn(4, self.nr, self.nt, dtype=torch.complex64)
@@ -120,14 +141,17 @@ class EQNetRuntime:
         training SNR range widened by the 5 % / 95 % quantiles of ``||H||_F^2 / (Nr Nt)`` under
         i.i.d. Rayleigh fading (a Gamma(Nr Nt) variable over Nr Nt); None if unknown. For 2x2
         trained at 15.5..30.5 dB: about 10.8..33.4 dB."""
-        rng = self.trained_snr_db
-        if rng is None:
-            return None
-        from scipy.stats import gamma
+        if not hasattr(self, "_snr_range"):  # computed once: mimo_detector asks on every work() call
+            rng = self.trained_snr_db
+            if rng is None:
+                self._snr_range = None
+            else:
+                from scipy.stats import gamma
 
-        n = self.nr * self.nt
-        q05, q95 = gamma.ppf([0.05, 0.95], n) / n
-        return rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95)
+                n = self.nr * self.nt
+                q05, q95 = gamma.ppf([0.05, 0.95], n) / n
+                self._snr_range = (rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95))
+        return self._snr_range
 
     def in_trained_range(self, H, noise_var) -> np.ndarray:
         """[B] bool: channel uses whose SNR ``||H||_F^2 / sigma^2`` lies in
@@ -146,6 +170,11 @@ class EQNetRuntime:
         """Estimation mode: y [B, Nr], H [B, Nr, Nt], sigma^2 [B] -> LLRs [B, Nt K] float32."""
         if not self.has_estimator:
             raise ModelFileError(f"EQ-Net model {self.path} has no estimation encoder")
+        if self._kernel is not None:
+            y = np.ascontiguousarray(y, np.complex64).reshape(-1, self.nr)
+            H = np.ascontiguousarray(H, np.complex64).reshape(y.shape[0], self.nr, self.nt)
+            nv = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, np.float32).reshape(-1), (y.shape[0],)))
+            return self._kernel.detect(y, H, nv)
         y = torch.as_tensor(np.asarray(y, np.complex64)).reshape(-1, self.nr)
         H = torch.as_tensor(np.asarray(H, np.complex64)).reshape(-1, self.nr, self.nt)
         nv = torch.as_tensor(np.asarray(noise_var, np.float32)).reshape(-1)

@@ -129,3 +129,42 @@ def load_or_generate(nr: int, nt: int, k: int, snr_db: Sequence[float], codeword
                                                         samples=int(ds["llr"].shape[0]))))
     log.info("EQ-Net data set written to %s (%d samples)", f, ds["llr"].shape[0])
     return ds
+
+
+def fresh_batch(nr: int, nt: int, k: int, n: int, snr_db_range: Sequence[float], generator,
+                csi_error: Optional[dict] = None, device=None):
+    """A fresh batch of ``n`` channel uses for training on the transmitted bits (no teacher).
+
+    The same model as :func:`generate` (uniform bits, 38.211 QAM, ``H ~ CN(0, 1)`` i.i.d.,
+    ``sigma^2 = Nr Nt / 10^(SNR/10)``, the same optional channel-estimate error) except that the
+    SNR is drawn uniformly in dB over ``snr_db_range = (lo, hi)`` per channel use and the bits are
+    i.i.d. (interleaved LDPC code bits are, to the detector).  Returns torch tensors
+    ``y`` (n, Nr) complex64, ``H`` (n, Nr, Nt) complex64, ``noise_var`` (n,) float32 and
+    ``bits`` (n, Nt*K) float32, on ``device``.
+
+    The cross-entropy of a detector's LLRs on these bits is, in expectation, the bitwise KL to the
+    exact posteriors (:func:`..train.kl_bits`) plus the constant posterior entropy, so training on
+    it minimises the same objective as the teacher's LLRs, from unlimited data."""
+    import torch
+
+    from ..phy import channels, mapping
+
+    g = generator
+    bits = torch.randint(0, 2, (n, nt * k), generator=g, dtype=torch.uint8)
+    x = mapping.map_bits(bits.reshape(n * nt, k), k).reshape(n, nt)
+    H = channels.rayleigh_mimo(n, nr, nt, generator=g)
+    lo, hi = float(snr_db_range[0]), float(snr_db_range[1])
+    snr = lo + (hi - lo) * torch.rand(n, generator=g, dtype=torch.float64)
+    nv = nr * nt / 10.0 ** (snr / 10.0)
+    noise = torch.complex(torch.randn(n, nr, generator=g, dtype=torch.float64),
+                          torch.randn(n, nr, generator=g, dtype=torch.float64)) * torch.sqrt(nv / 2.0)[:, None]
+    y = (torch.einsum("bij,bj->bi", H, x) + noise.to(torch.complex64)).to(torch.complex64)
+    if csi_error:
+        sel = torch.rand(n, generator=g, dtype=torch.float64) < float(csi_error["fraction"])
+        rel = float(csi_error["rel_max"]) * torch.rand(n, generator=g, dtype=torch.float64) * sel
+        e = torch.complex(torch.randn(n, nr, nt, generator=g, dtype=torch.float64),
+                          torch.randn(n, nr, nt, generator=g, dtype=torch.float64))
+        H = (H + (e * torch.sqrt(rel * nv / 2.0)[:, None, None]).to(torch.complex64)).to(torch.complex64)
+        nv = nv * (1.0 + nt * rel)
+    out = (y, H, nv.to(torch.float32), bits.to(torch.float32))
+    return tuple(t.to(device) for t in out) if device is not None else out

@@ -239,7 +239,8 @@ class EQNet(nn.Module):
 
 class DetectCore(nn.Module):
     """Estimation mode on real features: (fy, fh, fs) -> soft bits (f_E core, then g); the unit
-    that :class:`gnuradio.deepquant.eqnet.EQNetRuntime` compiles with TorchScript."""
+    that :class:`gnuradio.deepquant.eqnet.EQNetRuntime` compiles with TorchScript (its 'torchscript'
+    backend; the default 'cpp' backend, the C++ ``eqnet_detector``, computes the same)."""
 
     def __init__(self, net: EQNet):
         super().__init__()

@@ -35,7 +35,12 @@ Stage 3 (optional, ``"stage3": {"steps", "batch", "lr", "lr_final", "loss", "joi
 ``"wmse"`` (eq. (7)).  ``"joint": false``: f_E alone through the frozen g (f_Q, g, codebooks and the
 quantization mode unchanged).  ``"joint": true``: f_Q, g and f_E together on the estimation loss plus
 ``quant_weight`` x the quantization (autoencoder) loss, so the decoder stays shared by both modes;
-the latent codebooks are then recomputed.  The L1 latent loss of stage 2 weighs every latent
+the latent codebooks are then recomputed.  ``"fresh": true``: the estimation term is the
+cross-entropy of f_E's LLRs on the transmitted bits of a freshly drawn batch every step
+(:func:`.data.fresh_batch`, SNR uniform over ``"fresh_snr_db"``, default the data set's SNR span;
+in expectation the KL to the exact posteriors plus a constant) instead of the KL on the cached
+teacher set, so the estimator never sees a sample twice; the joint autoencoder term and the
+validation stay on the cached exact-ML set.  The L1 latent loss of stage 2 weighs every latent
 direction alike although the decoder is far more sensitive along some than others.
 
 Mixed precision (``"amp"``, default ``"bf16"``): every stage's forward and backward pass runs under
@@ -136,9 +141,21 @@ def full_config(cfg: dict) -> dict:
         if (nr, nt, k) not in data_mod.DEFAULT_SNR_DB:
             raise ValueError(f"no default SNR grid for {nr}x{nt} K={k}: give 'snr_db' (exact-ML BLER ~1 .. 1e-4)")
         c["snr_db"] = data_mod.DEFAULT_SNR_DB[(nr, nt, k)]
+    s3 = c["stage3"]
+    if s3 is not None:
+        unknown3 = set(s3) - STAGE3_KEYS
+        if unknown3:
+            raise ValueError(f"unknown stage3 keys: {sorted(unknown3)} (known: {sorted(STAGE3_KEYS)})")
+        fr = s3.get("fresh_snr_db")
+        if fr is not None and (len(fr) != 2 or not float(fr[0]) <= float(fr[1])):
+            raise ValueError(f"stage3 fresh_snr_db must be [lo, hi] in dB with lo <= hi, got {fr!r}")
     if c["name"] is None:
         c["name"] = f"eqnet-{c['variant']}-{nr}x{nt}-k{k}"
     return c
+
+
+STAGE3_KEYS = {"steps", "batch", "lr", "lr_final", "loss", "joint", "quant_weight", "sigma_u", "warmup", "fresh",
+               "fresh_snr_db"}
 
 
 #: "bf16": forward and backward passes under ``torch.autocast(dtype=torch.bfloat16)`` (AMX / AVX-512-BF16
@@ -326,7 +343,7 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
     for step in bar:
         idx = tidx[torch.randint(0, tidx.numel(), (int(sc["batch"]),), generator=g)]
         with autocast(dist.device, c["amp"]):
-            loss = loss_fn(idx)
+            loss = loss_fn(idx, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -413,7 +430,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
         ae = _Autoencoder(net.f_q, net.g, sigma_u)
         ae_w = dist.wrap(ae)
 
-        def loss1(idx):
+        def loss1(idx, step=None):
             s = s_all[idx]
             return wmse(ae_w(s), s, w, c["eps"])
 
@@ -451,7 +468,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
         feats = [torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))]
         del parts
 
-    def loss2(idx):
+    def loss2(idx, step=None):
         return (fe(*(f[idx] for f in feats)).float() - z_all[idx]).abs().sum(dim=1).mean()
 
     def val2():
@@ -483,8 +500,23 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
                 return kl_bits(2.0 * net.g.half_llr(z), l_all[idx])
             return wmse(torch.tanh(net.g.half_llr(z)), s_all[idx], w, c["eps"])
 
-        def loss3(idx):
-            loss = est_loss(fe(*(f[idx] for f in feats)).float(), idx)
+        fresh = bool(s3.get("fresh", False))
+        fresh_range = s3.get("fresh_snr_db") or [min(c["snr_db"]), max(c["snr_db"])]
+
+        def fresh_loss(step):
+            g = torch.Generator().manual_seed(int(c["seed"]) * 1_000_003 + 7919 * int(step) + 17 * dist.rank)
+            y, h, nv, b = data_mod.fresh_batch(nr, nt, k, int(s3["batch"]), fresh_range, g,
+                                               csi_error=c["csi_error"], device=dev)
+            with torch.no_grad(), torch.autocast(device_type=dev.type, enabled=False):
+                f_in = net.f_e.features(y, h, nv)
+            llr_hat = 2.0 * net.g.half_llr(fe(*f_in).float())
+            return torch.nn.functional.binary_cross_entropy_with_logits(llr_hat.float(), b) / math.log(2.0)
+
+        def loss3(idx, step=None):
+            if fresh:
+                loss = fresh_loss(step)
+            else:
+                loss = est_loss(fe(*(f[idx] for f in feats)).float(), idx)
             if joint:
                 z = net.f_q(s_all[idx])
                 loss = loss + qw * est_loss(z + sigma_u * torch.randn_like(z), idx)

@@ -189,6 +189,19 @@ def ls_estimate(y_pilot: np.ndarray, layout: OfdmLayout, smooth: bool = True):
 #   T payload symbols   QAM on the data carriers of every stream; the same pilots on every stream
 # then ``fft_len/2`` zero samples.
 
+def td_layout(fft_len: int = 64, cp_len: int = 16, n_codewords: int = 8, bits_per_symbol: int = 6,
+              nt: int = 2) -> OfdmLayout:
+    """The layout of a time-domain MIMO-OFDM packet on ``nt`` streams.
+
+    Raises ValueError naming the fix when ``nt < 1`` or the codewords do not fill whole OFDM
+    symbols on ``nt`` streams (:func:`td_payload_symbols`)."""
+    if int(nt) < 1:
+        raise ValueError(f"nt must be >= 1, got {nt}")
+    lay = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
+    td_payload_symbols(lay, int(nt))
+    return lay
+
+
 def td_sync_words(layout: OfdmLayout, nt: int) -> list:
     """Per stream, the ``1 + nt`` preamble symbols (fft-shifted) for GNU Radio's
     ``ofdm_carrier_allocator_cvc``: list [nt] of arrays [1 + nt, fft_len] complex64."""

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import zlib
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -58,6 +59,9 @@ _BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x4
 # entropy-coded scalar designs whose cell count M (<= 16) is not a power of two: code | (M - 1)
 _CELLS_CODE = {"maxmi-ec": 0xA0, "uniform-ec": 0xB0}
 INT8_SCALE = 4.0
+# Table-id flag of a range-coded frame/record whose payload is padded (see Codec.max_rows): the
+# payload is a 4-byte big-endian length R, the R-byte rANS payload, then zero bytes.
+PAD_FLAG = 0x80
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +176,23 @@ class Codec:
             raise ValueError(f"expected LLRs of shape (F, frame_len, {self.bits_per_symbol}), got {x.shape}")
         if not np.isfinite(x).all():
             x = np.nan_to_num(x, nan=0.0, posinf=1e4, neginf=-1e4)
-        return self._encode_records(x, snr_db)
+        recs = self._encode_records(x, snr_db)
+        if getattr(self, "entropy_coded", False):
+            recs = [self._padded(r) for r in recs]
+        return recs
+
+    def _padded(self, rec):
+        """A range-coded record whose rows exceed :meth:`max_rows` of its payload, padded
+        (``PAD_FLAG`` in the table id) to the shortest payload that holds them."""
+        t, n, p = rec
+        if n <= self.max_rows(len(p)):
+            return rec
+        size = len(p) + 4
+        bits = self._row_bits()
+        size = max(size, int(np.ceil((n * bits - 32) / 8)))
+        while self.max_rows(size) < n:
+            size += 1
+        return (t | PAD_FLAG, n, struct.pack(">I", len(p)) + p + bytes(size - 4 - len(p)))
 
     def encode_container(self, llrs, snr_db: Optional[float] = None, record_crc: str = "none") -> bytes:
         """Frames ``(F, frame_len, K)`` (or a list of ``(n_i, K)`` arrays) -> one buffer of
@@ -261,18 +281,21 @@ class Codec:
                 errors[i] = err
                 continue
             try:
-                self._check_table(rec[0])
-                limit = self.max_rows(len(rec[2]))
-                if rec[1] > limit:  # bound the work before decoding
-                    raise fr.FrameError(f"latent count {rec[1] * self.streams} is impossible for a {len(rec[2])}-byte "
+                tid, n, payload = rec
+                limit = self.max_rows(len(payload))
+                if n > limit:  # bound the work before decoding
+                    raise fr.FrameError(f"latent count {n * self.streams} is impossible for a {len(payload)}-byte "
                                         f"{self.method} payload (at most {limit * self.streams})")
+                if tid & PAD_FLAG and getattr(self, "entropy_coded", False):
+                    tid, payload = tid & ~PAD_FLAG, _unpad(payload)
+                self._check_table(tid)
             except fr.FrameError as e:
                 errors[i] = str(e)
                 continue
             ok.append(i)
-            tids.append(rec[0])
-            rows.append(rec[1])
-            payloads.append(rec[2])
+            tids.append(tid)
+            rows.append(n)
+            payloads.append(payload)
         out: List[Optional[np.ndarray]] = [None] * n_fr
         if ok:
             llr, errs = self._decode_batch(payloads, tids, rows)
@@ -290,9 +313,17 @@ class Codec:
 
     def max_rows(self, payload_bytes: int) -> int:
         """Most rows (channel uses) a valid payload of ``payload_bytes`` can hold: exact for the
-        fixed-rate codecs, ``8 P / min_row_bits`` (+ 32 bits of coder state) for range-coded ones
-        (:meth:`RansCoder.min_row_bits`). Frames announcing more are rejected before decoding, so a
-        forged latent count costs no more than decoding a valid frame of that size."""
+        fixed-rate codecs, ``(8 P + 32) / min_row_bits`` for range-coded ones
+        (:meth:`RansCoder.min_row_bits`). Frames announcing more are rejected before decoding.
+
+        For range-coded payloads this is a rule of the format, not a property of the coder: the
+        rANS coder starts from state 1, and while its state is below the frequency of symbol 0
+        (whose cumulative frequency is 0) coding symbol 0 leaves the state unchanged and costs
+        no bits, so a frame whose last-decoded symbols are the alphabet's first (e.g. every LLR
+        saturated negative: the all-zero codeword at high SNR, for the scalar codecs) codes any
+        number of rows in a 4-byte payload. The encoder pads such a payload (``PAD_FLAG`` in the
+        table id) to the shortest length whose bound holds them, so every frame it writes
+        passes, and the decoder's work stays bounded by the bytes it is given."""
         bits = self._row_bits()
         return int((8 * int(payload_bytes) + (32 if self.entropy_coded else 0)) // max(bits, 1e-9))
 
@@ -337,6 +368,21 @@ class Codec:
 
     def __repr__(self):
         return f"<softbit codec {self.method} K={self.bits_per_symbol} model={self.model_id:#010x}>"
+
+
+def _rows_kept(errs, rows) -> np.ndarray:
+    """Boolean mask over the rows of a batch: True for the rows of frames that decoded."""
+    return np.repeat(np.array([e is None for e in errs], dtype=bool), np.asarray(rows, dtype=np.int64))
+
+
+def _unpad(payload: bytes) -> bytes:
+    """The rANS payload inside a padded one (see ``PAD_FLAG``); FrameError if malformed."""
+    if len(payload) < 4:
+        raise fr.FrameError(f"padded payload of {len(payload)} bytes has no length field")
+    (r,) = struct.unpack_from(">I", payload, 0)
+    if r > len(payload) - 4:
+        raise fr.FrameError(f"padded payload announces {r} coded bytes in {len(payload) - 4}")
+    return payload[4:4 + r]
 
 
 def _pack_bits(sym: np.ndarray, bits: int) -> bytes:
@@ -464,7 +510,14 @@ class AutoencoderCodec(Codec):
                 parts.append(s1)
                 errs += e1
             sym = np.concatenate(parts)
-        return self.reconstruct(sym), errs
+        good = [e is None for e in errs]
+        if all(good):
+            return self.reconstruct(sym), errs
+        out = np.zeros((len(sym), self.bits_per_symbol), np.float32)
+        if any(good):  # rejected frames' rows are not reconstructed
+            keep = _rows_kept(errs, rows)
+            out[keep] = self.reconstruct(sym[keep])
+        return out, errs
 
     def _decode_payload(self, payload, table_id, n):
         """Fixed-rate frames (``deepllr``); range-coded ones go through :meth:`_decode_batch`."""
@@ -606,12 +659,22 @@ class ScalarCodec(Codec):
         if not self.entropy_coded:
             return super()._decode_batch(payloads, tids, rows)
         sym, errs = self.coder.decode_frames(payloads, tids, rows)
+        good = [e is None for e in errs]
+        if not all(good):  # rejected frames' rows are not dequantized
+            out = np.zeros(sym.shape, dtype=np.float32)
+            if any(good):
+                keep = _rows_kept(errs, rows)
+                out[keep] = self._levels_by_set(sym[keep], np.asarray(tids)[good], np.asarray(rows)[good])
+            return out, errs
+        return self._levels_by_set(sym, tids, rows), errs
+
+    def _levels_by_set(self, sym, tids, rows):
         tid_rows = np.repeat(np.asarray(tids, dtype=np.int64), np.asarray(rows, dtype=np.int64))
         out = np.empty(sym.shape, dtype=np.float32)
         for t in np.unique(tid_rows):
             sel = tid_rows == t
             out[sel] = self.levels_of(sym[sel], int(t)) if not sel.all() else self.levels_of(sym, int(t))
-        return out, errs
+        return out
 
     def _row_bits(self) -> float:
         if self.entropy_coded:

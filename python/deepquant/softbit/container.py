@@ -40,9 +40,9 @@ O(record): the trailer is the CRC32 of the bytes before it, updated incrementall
 Bounded work: the reader never does more than a constant times the bytes it was given.  Every
 record costs at least one byte, so records <= bytes; a record's symbol count (rows x streams)
 may not exceed ``MAX_SYMBOLS_PER_BYTE`` times its payload length (the writer refuses to write
-such a record, which no real LLR frame comes near: it would be < 1/32 bit per symbol, and a
-range-coded payload is never shorter than its 4-byte coder state, so frames of up to 1024
-symbols always pass), and rows are capped at ``MAX_ROWS``.  Varints are at most 3 bytes.
+such a record; the codecs' records never come near it: a range-coded payload that would hold
+more rows than ``Codec.max_rows`` allows, at most 23 symbols per byte for the shipped K = 6
+models, is padded by the encoder), and rows are capped at ``MAX_ROWS``.  Varints are at most 3 bytes.
 
 Version policy: a reader refuses any other container version with a message naming both
 versions; frames of the per-frame format (:mod:`.frame`, magic b"SB") stay readable through

@@ -324,8 +324,10 @@ class RansCoder:
         """A lower bound on the coded bits of one row (S symbols) under any table: per stream, the
         shortest code length of any symbol in any model row it can use, with the most probable
         symbol's frequency bounded from above as the coder quantizes it (2^RANS_PRECISION total,
-        every symbol >= 1). A payload of P bytes therefore holds at most ``8 P / min_row_bits()``
-        rows: the frame decoder rejects larger latent counts before decoding."""
+        every symbol >= 1). The frame decoder rejects latent counts above ``(8 P + 32) /
+        min_row_bits()`` rows for a P-byte payload before decoding. This bounds every symbol
+        the coder spends bits on, not the symbol 0 coded while the state is below its frequency
+        (free: see ``codec.Codec.max_rows``, whose padding keeps such frames within the bound)."""
         if getattr(self, "_min_row_bits", None) is None:
             p = np.asarray(self._model_rows, np.float64)
             p = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-300)

@@ -9,7 +9,9 @@ Layout (big-endian, 22-byte header, then the payload)::
     3      1    method code (see codec.METHOD_CODES)
     4      4    model id (CRC32 of the model's weights and tables; 0 for parameter-free methods)
     8      1    table id (method specific: entropy table of uniform-ec, quantizer set of max-MI,
-                rows per table segment of the range-coded autoencoder codecs)
+                rows per table segment of the range-coded autoencoder codecs); in range-coded
+                frames bit 7 (codec.PAD_FLAG) marks a padded payload: 4-byte big-endian length R,
+                the R-byte rANS payload, zero bytes (see codec.Codec.max_rows)
     9      1    bits per symbol K
     10     4    latent count: coded symbols in the frame (rows x streams)
     14     4    payload length in bytes

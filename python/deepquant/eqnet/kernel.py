@@ -1,0 +1,55 @@
+"""EQ-Net estimation mode in the module's C++ kernel (``gnuradio.deepquant.eqnet_detector``):
+the weights of an :class:`.models.EQNet` handed over in the layer order the kernel takes.
+
+The kernel computes what :class:`.models.DetectCore` computes on the features of
+:meth:`.models.EstimationEncoder.features` (LMMSE statistics included), followed by
+``softbit_to_llr``, in one call per batch: float32 (AVX-512, AVX2/FMA or portable loops), or with
+``isa='avx512_bf16'`` bfloat16 weights and layer inputs with float32 accumulation.  The LLR is
+``2 clamp(h, +-c)`` from g's pre-tanh output h, which equals ``2 atanh(clamp(tanh(h)))`` without
+float32's rounding of tanh near +-1 (see ``eqnet_detector.h``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models import EQNet
+
+#: instruction sets of the kernel ('auto': AVX-512 float32 where the CPU has it, else AVX2/FMA,
+#: else portable loops; 'avx512_bf16' only when asked for)
+ISAS = ("auto", "avx512", "avx2", "avx512_bf16", "generic")
+
+
+def _linear(lin):
+    w = lin.weight.detach().cpu().numpy().astype(np.float32)
+    return np.ascontiguousarray(w), lin.bias.detach().cpu().numpy().astype(np.float32), w.shape
+
+
+def build(net: EQNet, isa: str = "auto"):
+    """The C++ ``eqnet_detector`` for ``net`` (which must have an estimation encoder)."""
+    from .. import deepquant_python as dq
+
+    if net.f_e is None:
+        raise ValueError("EQ-Net kernel: the model has no estimation encoder f_E")
+    if isa not in ISAS:
+        raise ValueError(f"EQ-Net kernel: isa must be one of {ISAS}, got {isa!r}")
+    fe = net.f_e
+    lins = [fe.in_y, fe.in_h, fe.in_s] + ([fe.in_x] if fe.stats else []) + [fe.fuse]
+    res = [lin for blk in fe.blocks for lin in blk.layers]
+    ws, bs, dims = [], [], []
+    for lin in lins + res + [fe.out]:
+        w, b, (o, i) = _linear(lin)
+        ws.append(w)
+        bs.append(b)
+        dims += [o, i]
+    g = net.g
+    for w, b in zip(g.weights, g.biases):
+        wn = w.detach().cpu().numpy().astype(np.float32)  # [n_out, in, out]
+        ws.append(np.ascontiguousarray(wn))
+        bs.append(np.ascontiguousarray(b.detach().cpu().numpy().astype(np.float32)).reshape(-1))
+        dims += [wn.shape[2], wn.shape[1]]
+    k = dq.eqnet_detector(
+        net.nr, net.nt, net.k, bool(fe.stats), ws, bs, [int(v) for v in dims], len(res), len(g.weights)
+    )
+    k.set_isa(isa)
+    return k

@@ -1,0 +1,214 @@
+"""The C++ EQ-Net kernel (``gnuradio.deepquant.eqnet_detector``, EQNetRuntime's 'cpp' backend)
+against an independent reference: the torch networks of :mod:`gnuradio.deepquant.eqnet.models`
+evaluated in float64 on the same (float32) features."""
+
+import numpy as np
+import pytest
+import torch
+
+from gnuradio import deepquant as dq
+from gnuradio.deepquant import eqnet
+from gnuradio.deepquant.eqnet import io as eqio
+from gnuradio.deepquant.eqnet import kernel, models
+
+#: the clamp of models.softbit_to_llr, in LLR units: 2 atanh(float32(1 - 1e-6))
+CLAMP = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
+
+
+def _isas():
+    out = ["generic"]
+    if dq.eqnet_detector.cpu_has_avx2():
+        out.append("avx2")
+    if dq.eqnet_detector.cpu_has_avx512():
+        out.append("avx512")
+    return out
+
+
+def _random_net(nr, nt, k, seed, **arch):
+    """An EQNet with every weight and bias drawn at random (biases too: at initialisation many are
+    0), the decoder's output layer shifted and scaled so that each LLR has mean ~0 and a standard
+    deviation of ~6 (mostly inside the +-14.5 clamp)."""
+    torch.manual_seed(seed)
+    net = models.EQNet(nr, nt, k, **arch)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith(("f_e", "g.")):
+                fan_in = p.shape[-2] if name.startswith("g.weights") else (p.shape[-1] if p.dim() > 1 else 16)
+                gain = 0.5 if ".blocks." in name else 1.2  # residual layers: keep x + relu(W x) from exploding
+                p.copy_(torch.randn_like(p) * (gain / np.sqrt(fan_in)))
+        y, H, nv = _data(500, nr, nt, seed=seed + 100)
+        h = net.g.half_llr(net.f_e(torch.from_numpy(y), torch.from_numpy(H), torch.from_numpy(nv)))
+        scale = 3.0 / h.std(0).clamp_min(1e-3)  # per output: centred, standard deviation 3
+        net.g.biases[-1].sub_(h.mean(0).reshape(-1, 1, 1)).mul_(scale.reshape(-1, 1, 1))
+        net.g.weights[-1].mul_(scale.reshape(-1, 1, 1))
+    return net.eval()
+
+
+def _data(n, nr, nt, seed=1, snr_db=20.0):
+    rng = np.random.default_rng(seed)
+    H = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
+    x = ((rng.integers(-3, 4, (n, nt)) + 1j * rng.integers(-3, 4, (n, nt))) / 3).astype(np.complex64)
+    nv = (nr * nt / 10 ** (rng.uniform(snr_db - 8, snr_db + 8, n) / 10)).astype(np.float32)
+    y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
+        rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr))
+    )
+    return y.astype(np.complex64), H, nv
+
+
+def _reference(net, y, H, nv):
+    """float64 f_E core + g on the float32 features of EstimationEncoder.features, then the LLR clamp."""
+    fe = net.f_e
+    with torch.no_grad():
+        feats = fe.features(
+            torch.from_numpy(y).to(torch.complex128),
+            torch.from_numpy(H).to(torch.complex128),
+            torch.from_numpy(nv).double(),
+        )
+        feats = [f.double() for f in feats]
+        net64 = models.EQNet(
+            net.nr,
+            net.nt,
+            net.k,
+            dec_branch_width=net.g.weights[0].shape[2],
+            dec_hidden_layers=net.g.hidden_layers,
+            est_width=fe.fuse.out_features,
+            est_blocks=len(fe.blocks),
+            est_layers_per_block=len(fe.blocks[0].layers),
+            est_input_width=fe.in_y.out_features,
+            est_stats=fe.stats,
+            latent_dim=net.latent_dim,
+        ).double()
+        net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
+        h = net64.g.half_llr(net64.f_e.core(*feats)).double()
+    return np.clip(2 * h.numpy(), -CLAMP, CLAMP)
+
+
+CASES = [
+    (
+        "2x2 EQ-Net-L shape, stats",
+        2,
+        2,
+        6,
+        dict(est_width=32, est_blocks=1, est_input_width=16, est_stats=True, dec_branch_width=24),
+    ),
+    (
+        "2x2 EQ-Net-P shape, latent 8",
+        2,
+        2,
+        6,
+        dict(est_width=40, est_blocks=3, est_input_width=8, est_stats=True, dec_branch_width=12, latent_dim=8),
+    ),
+    (
+        "1x1 QPSK, stats",
+        1,
+        1,
+        2,
+        dict(est_width=16, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8, dec_hidden_layers=2),
+    ),
+    (
+        "3x2 16-QAM, no stats",
+        3,
+        2,
+        4,
+        dict(
+            est_width=20, est_blocks=2, est_layers_per_block=3, est_input_width=12, est_stats=False, dec_branch_width=10
+        ),
+    ),
+    (
+        "4x4 16-QAM, stats",
+        4,
+        4,
+        4,
+        dict(est_width=24, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8),
+    ),
+]
+
+
+@pytest.mark.parametrize("name,nr,nt,k,arch", CASES, ids=[c[0] for c in CASES])
+def test_kernel_matches_float64_reference(name, nr, nt, k, arch):
+    net = _random_net(nr, nt, k, seed=nr * 10 + nt, **arch)
+    y, H, nv = _data(300, nr, nt)
+    ref = _reference(net, y, H, nv)
+    assert np.abs(ref).max() > 2 and (np.abs(ref) < CLAMP).mean() > 0.5  # a non-trivial, mostly unclamped range
+    k_ = kernel.build(net)
+    for isa in _isas():
+        k_.set_isa(isa)
+        out = k_.detect(y, H, nv)
+        assert out.shape == (300, nt * k) and out.dtype == np.float32
+        # float32 accumulation through ~10-20 layers: measured max 1.5e-4 on the shipped models
+        np.testing.assert_allclose(out, ref, atol=2e-4 * (1 + np.abs(ref).max()), rtol=1e-4, err_msg=isa)
+        # tiles of 16 / 32 channel uses with padded lanes: every batch size gives the same rows
+        # (each lane computes its channel use alone, in the same order of operations)
+        for n in (0, 1, 15, 16, 17, 32, 33, 47):
+            assert np.array_equal(k_.detect(y[:n], H[:n], nv[:n]), out[:n]), (isa, n)
+
+
+def test_kernel_isa_and_macs():
+    net = _random_net(2, 2, 6, seed=0, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
+    k_ = kernel.build(net)
+    det = dq.eqnet_detector
+    assert k_.isa() == ("avx512" if det.cpu_has_avx512() else ("avx2" if det.cpu_has_avx2() else "generic"))
+    # in_y 4, in_h 8, in_s 2, in_x 8 (-> 16 each), fuse 64 -> 32, 6 residual 32 x 32, out 32 -> 6,
+    # 12 branches of 6 -> 24 (x5 24 -> 24) -> 1
+    assert k_.macs_per_channel_use == 16 * 22 + 64 * 32 + 6 * 32 * 32 + 32 * 6 + 12 * (6 * 24 + 5 * 24 * 24 + 24)
+    with pytest.raises(ValueError, match="isa must be"):
+        k_.set_isa("sse9")
+    with pytest.raises(ValueError, match="isa must be"):
+        kernel.build(net, "sse9")
+    if dq.eqnet_detector.cpu_has_avx512():
+        assert dq.eqnet_detector.peak_flops("avx512", 0.01) > 1e9
+    with pytest.raises(ValueError, match="isa must be"):
+        dq.eqnet_detector.peak_flops("generic")
+    if not dq.eqnet_detector.cpu_has_avx512_bf16():
+        with pytest.raises(RuntimeError, match="AVX-512-BF16"):
+            k_.set_isa("avx512_bf16")
+
+
+@pytest.mark.skipif(not dq.eqnet_detector.cpu_has_avx512_bf16(), reason="CPU without AVX-512-BF16")
+def test_kernel_bf16_is_close_but_not_exact():
+    net = _random_net(2, 2, 6, seed=3, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
+    y, H, nv = _data(400, 2, 2)
+    ref = _reference(net, y, H, nv)
+    k_ = kernel.build(net, "avx512_bf16")
+    d = np.abs(k_.detect(y, H, nv) - ref)
+    # bfloat16 keeps 8 significant bits: errors of ~1 % of the LLR scale, far above float32's
+    assert 1e-4 < d.mean() < 0.05 * np.abs(ref).mean()
+
+
+def test_kernel_rejects_inconsistent_weights():
+    net = _random_net(2, 2, 6, seed=0, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
+    k_ = kernel.build(net)
+    fe = net.f_e
+    ws = [fe.in_y.weight.detach().numpy()]
+    with pytest.raises(ValueError, match="expected .* layers"):
+        dq.eqnet_detector(2, 2, 6, True, ws, [fe.in_y.bias.detach().numpy()], [16, 4], 6, 7)
+    y, H, nv = _data(4, 2, 2)
+    with pytest.raises(ValueError, match="y must be"):
+        k_.detect(y[:, :1], H, nv)
+    with pytest.raises(ValueError, match="noise_var"):
+        k_.detect(y, H, nv[:3])
+    with pytest.raises(ValueError, match="no estimation encoder"):
+        kernel.build(models.EQNet(2, 2, 6, with_estimator=False))
+
+
+def test_runtime_backends_agree(tmp_path):
+    """EQNetRuntime: 'cpp' (default) vs the torch backends on a model file; bad backend named."""
+    net = _random_net(2, 2, 6, seed=5, est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
+    arch = dict(est_width=32, est_input_width=16, est_stats=True, dec_branch_width=24)
+    rng = np.random.default_rng(0)
+    cbs = {b: np.sort(rng.uniform(-1, 1, (6, 2**b)), axis=1).astype(np.float32) for b in (5, 6)}
+    path = eqio.save(tmp_path / "m.safetensors", net, cbs, {"nr": 2, "nt": 2, "k": 6, "variant": "l", "arch": arch})
+    y, H, nv = _data(100, 2, 2)
+    rt = eqnet.EQNetRuntime(path)
+    assert rt.backend == "cpp"
+    ref = _reference(net, y, H, nv)
+    np.testing.assert_allclose(rt.detect(y, H, nv), ref, atol=2e-4 * (1 + np.abs(ref).max()), rtol=1e-4)
+    # a scalar noise variance is broadcast, as with the torch backends
+    assert np.array_equal(rt.detect(y, H, nv[0]), rt.detect(y, H, np.full(100, nv[0], np.float32)))
+    # the torch backends compute the same network (up to their float32 tanh/atanh near |L| = 14.5)
+    for backend in ("eager", "torchscript"):
+        other = eqnet.EQNetRuntime(path, backend=backend).detect(y, H, nv)
+        ok = np.abs(ref) < 10
+        np.testing.assert_allclose(other[ok], ref[ok], atol=2e-3, rtol=1e-4, err_msg=backend)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        eqnet.EQNetRuntime(path, backend="onnx")
