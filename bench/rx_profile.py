@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from gnuradio.deepquant import deepquant_python as dq
     from gnuradio.deepquant.blocks import _kernels
     from gnuradio.deepquant.ofdm import estimation, header
     from gnuradio.deepquant.ofdm import mimo as ofdm_mimo
@@ -99,7 +100,10 @@ def main(argv=None) -> int:
                  (_kernels, "demap", "  C++ qam_demapper (re-estimation)"),
                  (estimation, "linear_phase_fit", "  estimation.linear_phase_fit"),
                  (header, "decode_header", "  header.decode_header"),
-                 (mapping, "soft_symbols", "  mapping.soft_symbols")]
+                 (mapping, "soft_symbols", "  mapping.soft_symbols"),
+                 (dq.ofdm_estimator, "decode_header", "  C++ ofdm_estimator.decode_header"),
+                 (dq.ofdm_estimator, "feedback", "  C++ ofdm_estimator.feedback (re-estimation)"),
+                 (dq.ofdm_estimator, "track", "  C++ ofdm_estimator.track")]
         acc = _instrument(blocks_ + funcs)
         n = a.packets
         iq, starts = fg.transmit(n)
@@ -111,19 +115,21 @@ def main(argv=None) -> int:
         from gnuradio.deepquant.blocks import mimo_ofdm_header_decoder as hdr
         from gnuradio.deepquant.blocks import mimo_ofdm_payload_estimator as pay
         from gnuradio.deepquant.blocks import sc_trigger_holdoff as hold
-        from gnuradio.deepquant.ofdm import mimo_rx
 
         blocks_ = [(hdr.mimo_ofdm_header_decoder, "work", "block mimo_ofdm_header_decoder"),
                    (pay.mimo_ofdm_payload_estimator, "work", "block mimo_ofdm_payload_estimator"),
                    (md.mimo_detector, "work", "block mimo_detector"),
                    (hold.sc_trigger_holdoff, "work", "block sc_trigger_holdoff")]
-        funcs = [(mimo_rx, "decoder_aided_reestimate", "  payload: decoder-aided re-estimation"),
+        funcs = [(pay.mimo_ofdm_payload_estimator, "_feedback", "  payload: decoder-aided re-estimation"),
                  (ofdm_mimo, "refine_with_symbols", "  ofdm.mimo.refine_with_symbols"),
                  (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
                  (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
                  (_kernels, "lmmse", "  C++ lmmse_detector"),
                  (estimation, "estimate_channel", "  estimation.estimate_channel"),
-                 (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses")]
+                 (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
+                 (dq.ofdm_estimator, "feedback_mimo", "  C++ ofdm_estimator.feedback_mimo (re-estimation)"),
+                 (dq.ofdm_estimator, "decode_header_mimo", "  C++ ofdm_estimator.decode_header_mimo"),
+                 (mapping, "soft_symbols", "  mapping.soft_symbols")]
         acc = _instrument(blocks_ + funcs)
         n = max(8, a.packets // 4)
         tb, b = mo.build(28.0, "lmmse", n, "epa")

@@ -307,4 +307,4 @@ def test_nan_burst_keeps_the_mimo_receiver_running():
     assert c.packets == 8 and c.lost_packets == 0
     assert 0 < c.codeword_errors <= 8
     # replaced by 0 at the channel model's input (the receiver's guards then see only zeros)
-    assert b["channel"].core.bad.count == 400 and sum(g.bad.count for g in b["rx"].guards) == 0
+    assert b["channel"].core.bad.count == 400 and sum(g.bad_count() for g in b["rx"].guards) == 0

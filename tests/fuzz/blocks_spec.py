@@ -181,21 +181,26 @@ def bad_total(blk, depth: int = 2) -> int:
     from gnuradio.deepquant.blocks._common import BadInputCounter
 
     tot = 0
-    for name in ("nan_count", "invalid_count"):
+    for name in ("nan_count", "invalid_count", "bad_count"):  # C++ blocks' counters
         fn = getattr(blk, name, None)
         if callable(fn):
             try:
                 tot += int(fn())
             except Exception:  # noqa: BLE001
                 pass
+
+    def ours(o):  # the module's Python objects, and its C++ blocks (no __dict__) that count
+        return type(o).__module__.startswith("gnuradio.deepquant") and (
+            hasattr(o, "__dict__") or callable(getattr(o, "bad_count", None)))
+
     for v in list(vars(blk).values()) if hasattr(blk, "__dict__") else []:
         if isinstance(v, BadInputCounter):
             tot += v.count
-        elif depth > 0 and hasattr(v, "__dict__") and type(v).__module__.startswith("gnuradio.deepquant"):
+        elif depth > 0 and ours(v):
             tot += bad_total(v, depth - 1)
         elif depth > 0 and isinstance(v, (list, tuple)):
             for w in v:
-                if hasattr(w, "__dict__") and type(w).__module__.startswith("gnuradio.deepquant"):
+                if ours(w):
                     tot += bad_total(w, depth - 1)
     return tot
 

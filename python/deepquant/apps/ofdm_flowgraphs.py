@@ -123,7 +123,7 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
         "headers_ok": int(rx.header_dec.headers_ok), "headers_failed": int(rx.header_dec.headers_failed),
         "stored_bits_per_llr": float(rx.stored_bits_per_llr()),
         # NaN/inf (or |x| > 1e18) samples replaced by 0 at the impairments' and receiver's input
-        "bad_input_samples": int(rx.guard.bad.count + (ch.guard.bad.count if ch is not None else 0)),
+        "bad_input_samples": int(rx.guard.bad_count() + (ch.guard.bad_count() if ch is not None else 0)),
         "noise_var_true": float(10 ** (-snr_db / 10)),
         "noise_var_est_mean": float(nv_est.mean()) if nv_est.size else float("nan"),
         "rx_wall_s": dt, "samples": int(sig.size), "samples_per_s": sig.size / dt,

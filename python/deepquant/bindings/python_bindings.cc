@@ -32,6 +32,9 @@ namespace py = pybind11;
     void bind_ldpc_bp_decoder(py::module& m);
     void bind_qam_demapper(py::module& m);
     void bind_lmmse_detector(py::module& m);
+    void bind_ofdm_estimator(py::module& m);
+    void bind_exact_mixer_cc(py::module& m);
+    void bind_finite_guard_cc(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -72,6 +75,9 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_ldpc_bp_decoder(m);
     bind_qam_demapper(m);
     bind_lmmse_detector(m);
+    bind_ofdm_estimator(m);
+    bind_exact_mixer_cc(m);
+    bind_finite_guard_cc(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -82,3 +82,40 @@ def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
 
         return np.asarray(mimo.lmmse(y, h, nv.copy(), int(bits_per_symbol)), dtype=np.float32)
     return lmmse_detector(nr, nt, int(bits_per_symbol)).detect(y, h, nv, False)
+
+
+def ofdm_estimator(layout):
+    """C++ ``ofdm_estimator`` of an :class:`gnuradio.deepquant.ofdm.layout.OfdmLayout` (made once
+    per layout): the per-packet channel / noise estimation, pilot phase tracking and header
+    decoding of :mod:`gnuradio.deepquant.ofdm.estimation` and :mod:`gnuradio.deepquant.ofdm.header`."""
+    est = layout._cache.get("cxx_ofdm_estimator")
+    if est is None:
+        from .. import deepquant_python as dq
+
+        est = dq.ofdm_estimator(int(layout.fft_len), [int(k) for k in layout.active],
+                                [int(k) for k in layout.occupied], [int(k) for k in layout.pilots],
+                                [complex(s) for s in layout.pilot_symbols])
+        layout._cache["cxx_ofdm_estimator"] = est
+    return est
+
+
+def estimate_channel(y, x, layout, taps_pre: int = 6, taps_post=None, ref_row=1, per_carrier: bool = False):
+    """:func:`gnuradio.deepquant.ofdm.estimation.estimate_channel` (same arguments and returns)
+    computed by the C++ ``ofdm_estimator``; the numeric core itself when the fit's matrix is not
+    positive definite (its pseudo-inverse) or the inputs are not finite."""
+    taps_post = layout.cp_len if taps_post is None else int(taps_post)
+    r = ofdm_estimator(layout).estimate(y, x, int(taps_pre), taps_post, -1 if ref_row is None else int(ref_row))
+    if r is None:
+        from ..ofdm import estimation
+
+        return estimation.estimate_channel(y, x, layout, taps_pre, taps_post, ref_row, per_carrier)
+    h, nv, err, err_k = r
+    return (h, nv, err, err_k) if per_carrier else (h, nv, err)
+
+
+def decode_header(z):
+    """:func:`gnuradio.deepquant.ofdm.header.decode_header` by the C++ kernel: (packet_num,
+    n_codewords) or None when the CRC fails."""
+    from .. import deepquant_python as dq
+
+    return dq.ofdm_estimator.header_fields(np.ascontiguousarray(z, dtype=np.float64).reshape(-1))

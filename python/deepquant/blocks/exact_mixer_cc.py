@@ -7,34 +7,35 @@ round differently (fused multiply-add in one of them): measured, the same inputs
 differently (``top_block.run(max_noutput_items)``) give products differing in the last bit. In a
 receiver's CFO mixer that made two runs at one seed differ (one HARQ packet flipped between runs,
 issue 18). Here every float32 product is formed exactly in float64 (24 x 24 mantissa bits fit in
-53), so whichever SIMD path numpy takes the result is the same, then rounded to complex64.
+53), so the result is the same whatever the chunking, then rounded to complex64.
+
+The block is the kernel library's C++ ``exact_mixer_cc`` (no Python, no interpreter lock on the
+receivers' sample-rate paths); :func:`reference` is the numpy computation it reproduces bit for
+bit (the tests compare them).
 """
 from __future__ import annotations
 
 import numpy as np
-from gnuradio import gr
 
 
-class exact_mixer_cc(gr.sync_block):
+def exact_mixer_cc(op="mul"):
     """out = in0 * in1 (``op='mul'``) or in0 / in1 (``op='div'``, 0 where in1 = 0), complex64,
-    identical whatever the work() chunking."""
+    identical whatever the work() chunking: a C++ ``gr.sync_block`` (two complex inputs, one
+    complex output)."""
+    if op not in ("mul", "div"):
+        raise ValueError(f"exact_mixer_cc: op must be 'mul' or 'div', got {op!r}")
+    from .. import deepquant_python as dq
 
-    def __init__(self, op="mul"):
-        if op not in ("mul", "div"):
-            raise ValueError(f"exact_mixer_cc: op must be 'mul' or 'div', got {op!r}")
-        gr.sync_block.__init__(self, name="exact_mixer_cc", in_sig=[np.complex64, np.complex64],
-                               out_sig=[np.complex64])
-        self.op = op
+    return dq.exact_mixer_cc(op == "div")
 
-    def work(self, input_items, output_items):
-        n = len(output_items[0])
-        a = input_items[0][:n].astype(np.complex128)
-        b = input_items[1][:n].astype(np.complex128)
-        if self.op == "mul":
-            output_items[0][:n] = a * b
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                q = a / b
-            q[b == 0] = 0
-            output_items[0][:n] = q
-        return n
+
+def reference(a, b, op="mul") -> np.ndarray:
+    """The block's output for input streams ``a``, ``b`` (complex64 arrays), computed by numpy."""
+    a = np.asarray(a).astype(np.complex128)
+    b = np.asarray(b).astype(np.complex128)
+    if op == "mul":
+        return (a * b).astype(np.complex64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = a / b
+    q[b == 0] = 0
+    return q.astype(np.complex64)

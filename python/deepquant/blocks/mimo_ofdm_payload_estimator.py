@@ -12,6 +12,7 @@ from ..ofdm import mimo_rx
 from ..ofdm.layout import OfdmLayout
 from ..tags import ERR_COLS_KEY, EST_ERR_KEY, NOISE_VAR_KEY, PACKET_NUM_KEY
 from ..tags import MIMO_CHAN_KEY as CHAN_KEY
+from . import _kernels
 from ._common import BadInputCounter
 
 
@@ -38,7 +39,10 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     ``[-taps_pre, taps_post]`` samples, the preamble estimate as prior
     (:func:`gnuradio.deepquant.ofdm.mimo.refine_with_symbols`), ``feedback_rounds`` times
     (stopping when every codeword validated). The detector downstream -- any method -- then sees
-    the refined channel and the per-carrier error of the refined estimate.
+    the refined channel and the per-carrier error of the refined estimate. With decision feedback
+    on, tracking and every round run in one call of the kernel library's C++
+    ``ofdm_estimator.feedback_mimo`` (the functions named above are its reference, equal to float
+    rounding, and take over for more than 16 streams or a fit that is not positive definite).
     """
 
     def __init__(self, layout: OfdmLayout, nr: int, nt: int, phase_tracking: bool = True,
@@ -75,17 +79,42 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self._noise = None
         self._err_cols = None
         self._num = None
+        self._points = None
+        self._ai = layout.idx(layout.active)
         self.noise_var_history = []
         self.untagged = 0
         self.df_packets = self.df_known = self.df_skipped = 0
         self.bad = BadInputCounter(self.logger, "packet(s) left unrefined")
 
-    def _feedback(self, ys, phases):
-        """One packet: LMMSE detection, BP decoding, soft/validated symbols, re-estimation
-        (:func:`gnuradio.deepquant.ofdm.mimo_rx.decoder_aided_reestimate` with the kernel
-        library's C++ LMMSE detector and LDPC decoder)."""
-        from . import _kernels
+    def _feedback(self, ys):
+        """One packet: pilot phase tracking, then LMMSE detection, BP decoding, soft/validated
+        symbols and re-estimation, all rounds in one C++ call (``ofdm_estimator.feedback_mimo``;
+        equal to :func:`gnuradio.deepquant.ofdm.mimo.payload_channel_uses` followed by
+        :meth:`_feedback_numpy` to float rounding)."""
+        lay, nt = self.layout, self.nt
+        if nt > _kernels.MAX_LMMSE_STREAMS:
+            return self._feedback_numpy(ys)
+        if self._points is None:
+            from ..phy import mapping
 
+            self._points = np.ascontiguousarray(mapping.constellation(lay.bits_per_symbol), np.complex128)
+        r = _kernels.ofdm_estimator(lay).feedback_mimo(
+            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol), _kernels.ldpc_decoder(), self._points, ys,
+            self._h, self._noise, np.broadcast_to(np.asarray(self._err_cols, np.float64), (nt,)), float(self._nv),
+            self.t0, self.tracking, self.max_iter, self.feedback_rounds, self.taps_pre, self.taps_post)
+        if r is None:  # normal equations not positive definite: the numeric core decides
+            return self._feedback_numpy(ys)
+        yu, hd, eff, n_known = r
+        self.df_packets += 1
+        self.df_known += int(n_known)
+        return yu, hd, eff
+
+    def _feedback_numpy(self, ys):
+        """:meth:`_feedback` with the numeric core's steps (the C++ kernel's reference): pilot
+        tracking (:func:`gnuradio.deepquant.ofdm.mimo.payload_channel_uses`), then
+        :func:`gnuradio.deepquant.ofdm.mimo_rx.decoder_aided_reestimate` with the kernel library's
+        C++ LMMSE detector and LDPC decoder."""
+        phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)[2]
         self.df_packets += 1
         y, h, eff, ok = mimo_rx.decoder_aided_reestimate(
             ys, phases, self._h, self._noise, self._err_cols, self._nv, self.layout, self.max_iter,
@@ -121,17 +150,21 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                 output_items[2][sl] = 1.0
                 continue
             ys = np.stack([np.asarray(input_items[r][i * self.t:(i + 1) * self.t]) for r in range(self.nr)])
-            y, hu, phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
-            nv_use = np.full(self.nd, self._nv)
+            done = False
             if self.decision_feedback:
-                if np.isfinite(y).all() and np.isfinite(hu).all() and np.isfinite(self._nv):
+                ai = self._ai  # data and pilot carriers (what tracking and re-estimation read)
+                if np.isfinite(ys[:, :, ai]).all() and np.isfinite(self._h[ai]).all() and np.isfinite(self._nv):
                     try:
-                        y, hu, nv_use = self._feedback(ys, phases)
+                        y, hu, nv_use = self._feedback(ys)
+                        done = True
                     except Exception as e:  # noqa: BLE001 - numerically degenerate packet: not refined
                         self.df_skipped += 1
                         self.bad.add(1, f"re-estimation failed ({type(e).__name__})")
                 else:  # NaN/inf samples: the detector downstream flags them; no re-estimation
                     self.df_skipped += 1
+            if not done:
+                y, hu, _ = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
+                nv_use = np.full(self.nd, self._nv)
             output_items[0][sl] = y
             output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
             output_items[2][sl] = np.tile(nv_use, self.t).astype(np.float32)

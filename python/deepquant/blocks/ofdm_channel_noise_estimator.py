@@ -54,7 +54,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         symbols (:func:`gnuradio.deepquant.phy.mapping.soft_symbols`), weighted by their
         reliability. With the pilots they re-estimate the common phase of every symbol and the
         channel (:func:`gnuradio.deepquant.ofdm.estimation.refine_with_known`, the preamble as
-        prior). The outputs then carry the refined y, h and sigma^2, so the receiver's decoder
+        prior; computed by the kernel library's C++ ``ofdm_estimator.refine``, equal to float
+        rounding). The outputs then carry the refined y, h and sigma^2, so the receiver's decoder
         gets a second chance at the codewords that failed. Costs ``feedback_rounds`` extra
         demap + decode passes per frame.
     max_iter : int
@@ -73,6 +74,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         Impulse-response support ``[0, taps_post]`` of the re-estimation's fit (15: the
         EPA-like channels' 9 samples plus timing jitter; 21 taps cost 3 % more codeword errors
         at 16 dB, 12 taps 4 %).
+    phase_tracking : bool
+        Remove each symbol's common phase first, exactly as ``ofdm_pilot_phase_tracker``
+        (linear fit, against the frame's channel estimate: the tracker's own when ``taps_pre``
+        is 4 or the tag is ``dq_chan_est``), in the kernel library's C++; saves a block (and its
+        Python work() call per frame) in front of this one. ``last_phases``: the latest frame's.
 
     Symbols before the first tag or with a bad tag give h = 1, sigma^2 = 1e3 (LLRs near 0) and
     are counted (``bad_count``); so are data carriers with NaN/inf samples or estimates (output
@@ -83,7 +89,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, taps_pre=4,
                  add_estimation_error=True, chan_tag_key=CHAN_TAPS_KEY, decision_feedback=False, max_iter=50,
-                 feedback_rounds=2, soft_feedback=True, taps_post=15):
+                 feedback_rounds=2, soft_feedback=True, taps_post=15, phase_tracking=False):
         self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         if not 0 <= int(taps_pre) < self.layout.cp_len:
             raise ValueError(f"ofdm_channel_noise_estimator: taps_pre must be in [0, cp_len), got {taps_pre}")
@@ -101,6 +107,8 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.feedback_rounds = int(feedback_rounds)
         self.soft_feedback = bool(soft_feedback)
         self.fb_taps_post = int(taps_post)
+        self.phase_tracking = bool(phase_tracking)
+        self.last_phases = np.zeros(0)
         self._err_k = None
         if self.max_iter < 1:
             raise ValueError(f"ofdm_channel_noise_estimator: max_iter must be >= 1, got {max_iter}")
@@ -114,6 +122,12 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             if (self.layout.data_symbols * self.layout.bits_per_symbol) % ldpc.N:
                 raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
             configure_torch_threads()
+        self._cxx = _kernels.ofdm_estimator(self.layout)
+        self._points = None
+        if self.decision_feedback:
+            from ..phy import mapping
+
+            self._points = np.ascontiguousarray(mapping.constellation(self.layout.bits_per_symbol), np.complex128)
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
@@ -153,11 +167,7 @@ class ofdm_channel_noise_estimator(gr.interp_block):
     def _feedback(self, y, hs, nv, err_factor):
         """One frame: demap, decode, soft/validated symbols, re-estimate; ``feedback_rounds``
         times (see class doc)."""
-        from ..phy import ldpc
-
-        lay, di = self.layout, self.layout.data_idx
-        k = lay.bits_per_symbol
-        h_pre, err_pre = hs, nv * err_factor
+        di, k = self.layout.data_idx, self.layout.bits_per_symbol
         self._err_k = None
         if not (np.isfinite(y[:, di]).all() and np.isfinite(hs[di]).all() and np.isfinite(nv) and nv > 0):
             # NaN/inf samples: no re-estimation; the frame goes on as it is and the demapper
@@ -165,6 +175,28 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             self.df_skipped += 1
             return y, hs, err_factor
         self.df_frames += 1
+        # all rounds in one C++ call (ofdm_estimator.feedback: the C++ demapper and decoder, the
+        # symbols of estimation.decoded_symbols, refine()); equal to _feedback_numpy to float rounding
+        r = self._cxx.feedback(_kernels.qam_demapper(k), _kernels.ldpc_decoder(), self._points, y, hs, float(nv),
+                               float(err_factor), self.max_iter, self.feedback_rounds, self.soft_feedback,
+                               self.fb_taps_post)
+        if r is None:  # a fit that was not positive definite: the numeric core
+            return self._feedback_numpy(y, hs, nv, err_factor)
+        y_n, h_n, ef_n, err_k, n_known, refined = r
+        self.df_known += int(n_known)
+        if not refined:
+            return y, hs, err_factor
+        self._err_k = err_k
+        return y_n, h_n, ef_n
+
+    def _feedback_numpy(self, y, hs, nv, err_factor):
+        """:meth:`_feedback`'s rounds with the numeric core's functions (the C++ kernel's reference)."""
+        from ..phy import ldpc
+
+        lay, di = self.layout, self.layout.data_idx
+        k = lay.bits_per_symbol
+        h_pre, err_pre = hs, nv * err_factor
+        self._err_k = None
         ok = None
         for _ in range(self.feedback_rounds):
             llr = _kernels.demap(y[:, di].reshape(-1), np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1),
@@ -177,9 +209,13 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             xv = np.zeros(y.shape)
             xk[:, di] = mean.reshape(y.shape[0], self.nd)
             xv[:, di] = var.reshape(y.shape[0], self.nd)
-            # every round starts from the preamble prior (the data enter once, with the newest decisions)
-            y, hs, err, err_k = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post,
-                                                             x_var=xv, per_carrier=True)
+            # every round starts from the preamble prior (the data enter once, with the newest
+            # decisions); C++ ofdm_estimator.refine = estimation.refine_with_known to float rounding
+            r = self._cxx.refine(y, h_pre, nv, err_pre, xk, xv, 0, self.fb_taps_post)
+            if r is None:  # fit not positive definite: the numeric core's pseudo-inverse
+                r = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post,
+                                                 x_var=xv, per_carrier=True)
+            y, hs, err, err_k = r
             err_factor = err / nv
             self._err_k = err_k[di]
             if ok.all():
@@ -206,6 +242,11 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             hs, s_pre, d_pre, err_factor = self._frame
             y = x[a:b]
             self._err_k = None
+            if self.phase_tracking:  # ofdm_pilot_phase_tracker's step (C++), against the frame's channel
+                linear = val is not None and b - a == self.layout.payload_ofdm_symbols
+                y, self.last_phases, n_bad = self._cxx.track(y, hs, linear)
+                if n_bad:  # rows with NaN/inf samples: output as 0, as the tracker does
+                    self._bad_out.add(int(n_bad) * self.nd)
             if d_pre is None:  # sigma^2 from the header decoder (preamble + header residuals)
                 nv = s_pre
                 if self.decision_feedback and b - a == self.layout.payload_ofdm_symbols:

@@ -9,6 +9,7 @@ from gnuradio import gr
 from ..ofdm import estimation
 from ..ofdm.layout import OfdmLayout
 from ..tags import CHAN_TAPS_KEY  # noqa: F401  (re-exported)
+from . import _kernels
 from ._common import BadInputCounter
 
 
@@ -44,7 +45,9 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
     ``ofdm_chanest_vcvc``, or ``dq_chan_est`` from ``ofdm_rx``'s header decoder; carried to the
     payload by ``header_payload_demux``). For symbol t of a frame,
     ``phi_t = angle(sum_p conj(h_p s_p) y_t[p])`` with h the (smoothed) preamble estimate, and the
-    whole symbol is multiplied by ``exp(-j phi_t)``. Residual CFO after Schmidl & Cox makes the
+    whole symbol is multiplied by ``exp(-j phi_t)`` (one call of the kernel library's C++
+    ``ofdm_estimator.track`` per frame: :func:`gnuradio.deepquant.ofdm.estimation.pilot_correlations`
+    and :func:`~gnuradio.deepquant.ofdm.estimation.linear_phase_fit` to float rounding). Residual CFO after Schmidl & Cox makes the
     phase drift linearly over a frame; this removes it (and any common phase noise).
 
     Parameters
@@ -79,6 +82,7 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
         # GNU Radio's raw LS taps are smoothed here; ofdm_rx's own estimate (dq_chan_est) already is
         self._smooth = chan_tag_key == CHAN_TAPS_KEY
         self._h = None
+        self._cxx = _kernels.ofdm_estimator(self.layout)
         self.last_phases = np.zeros(0)
         self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a channel-taps tag passed untracked")
         self._bad_out = BadInputCounter(self.logger, "OFDM symbol(s) with non-finite samples output as 0")
@@ -106,17 +110,15 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
                 if self._h is None:
                     self._bad.add(b - a)
                 out[a:b] = x[a:b]
+                fin = np.isfinite(out[a:b]).all(axis=1)
+                if not fin.all():  # NaN/inf samples: the symbol is output as 0
+                    out[a:b][~fin] = 0
+                    self._bad_out.add(int((~fin).sum()))
                 continue
-            y = x[a:b]
-            c = estimation.pilot_correlations(y, self._h, self.layout)
-            if self.linear_fit and val is not None and b - a == self.layout.payload_ofdm_symbols:
-                phi = estimation.linear_phase_fit(c)
-            else:
-                phi = np.angle(c)
-            self.last_phases = phi
-            out[a:b] = y * np.exp(-1j * phi)[:, None].astype(np.complex64)
-        fin = np.isfinite(out[:n]).all(axis=1)
-        if not fin.all():  # NaN/inf samples (or a phase from them): the symbol is output as 0
-            out[:n][~fin] = 0
-            self._bad_out.add(int((~fin).sum()))
+            # C++ (ofdm_estimator.track): pilot correlations, phases (the weighted line of
+            # estimation.linear_phase_fit on a whole frame), rotation; non-finite rows -> 0
+            linear = self.linear_fit and val is not None and b - a == self.layout.payload_ofdm_symbols
+            out[a:b], self.last_phases, n_bad = self._cxx.track(x[a:b], self._h, linear)
+            if n_bad:
+                self._bad_out.add(int(n_bad))
         return n

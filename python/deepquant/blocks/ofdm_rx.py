@@ -42,7 +42,9 @@ class header_decoder(gr.sync_block):
     (``frame_len`` payload OFDM symbols, ``packet_len`` data symbols, ``ofdm_packet_num``,
     ``dq_chan_est`` (c32vector), ``dq_noise_var``, ``dq_est_err_var``) which the demux puts on
     the payload's first symbol as tags, or ``#f`` for a failed header (the demux resumes its
-    search). Counters: ``headers_ok``, ``headers_failed``.
+    search). Counters: ``headers_ok``, ``headers_failed``. Steps (1)-(3) run in one call of the
+    kernel library's C++ ``ofdm_estimator.decode_header`` (the functions named above are its
+    reference, equal to float rounding; they take over for a fit that is not positive definite).
     """
 
     def __init__(self, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
@@ -59,40 +61,66 @@ class header_decoder(gr.sync_block):
         self.headers_ok = self.headers_failed = 0
         from ..ofdm import estimation
 
+        from . import _kernels
+
         self._est = estimation
         self._x_sync = estimation.known_preamble(layout)
+        self._cxx = _kernels.ofdm_estimator(layout)
+        self._k_frame, self._v_frame = pmt.intern(FRAME_KEY), pmt.from_long(layout.payload_ofdm_symbols)
+        self._k_len, self._v_len = pmt.intern(LEN_KEY), pmt.from_long(layout.data_symbols)
+        self._k_num, self._k_chan = pmt.intern(PACKET_NUM_KEY), pmt.intern(CHAN_EST_KEY)
+        self._k_nv, self._k_err = pmt.intern(NOISE_VAR_KEY), pmt.intern(EST_ERR_KEY)
 
     def work(self, input_items, output_items):
-        x = input_items[0]
-        for v in x:
-            self._pending.append(v)
+        x = np.asarray(input_items[0])
+        n, i = len(x), 0
+        if self._pending:  # complete the packet begun in an earlier call
+            i = min(n, self.n_sym - len(self._pending))
+            self._pending.extend(x[:i])
             if len(self._pending) == self.n_sym:
                 self._packet(np.asarray(self._pending))
                 self._pending = []
-        return len(x)
+        while n - i >= self.n_sym:  # whole packets straight from the input buffer
+            self._packet(x[i:i + self.n_sym])
+            i += self.n_sym
+        self._pending.extend(x[i:])
+        return n
 
     def _packet(self, ys):
-        lay, est = self.layout, self._est
-        di = lay.data_idx
-        h0, nv0, _ = est.estimate_channel(ys[:2], self._x_sync, lay, self.taps_pre, self.taps_post)
-        z = np.real(np.conj(h0[di])[None, :] * ys[2:, di])
-        res = self._header.decode_header(z)
+        lay = self.layout
+        # C++ kernel (ofdm_estimator.decode_header): the steps below, to float rounding
+        st, num, ncw, h, nv, err = self._cxx.decode_header(ys, self._x_sync, self.taps_pre, self.taps_post)
+        if st < 0:  # a fit that was not positive definite: the numeric core's pseudo-inverse
+            res, h, nv, err = self._packet_numpy(ys)
+        else:
+            res = (num, ncw) if st == 1 else None
         if res is None or res[1] != lay.n_codewords:
             self.headers_failed += 1
             self.message_port_pub(self.port, pmt.PMT_F)
             return
         self.headers_ok += 1
+        d = pmt.make_dict()
+        d = pmt.dict_add(d, self._k_frame, self._v_frame)
+        d = pmt.dict_add(d, self._k_len, self._v_len)
+        d = pmt.dict_add(d, self._k_num, pmt.from_long(res[0]))
+        d = pmt.dict_add(d, self._k_chan, pmt.init_c32vector(lay.fft_len, h.tolist()))
+        d = pmt.dict_add(d, self._k_nv, pmt.from_double(nv))
+        d = pmt.dict_add(d, self._k_err, pmt.from_double(err))
+        self.message_port_pub(self.port, d)
+
+    def _packet_numpy(self, ys):
+        """The numeric core's steps: (header fields or None, h, sigma^2, error variance)."""
+        lay, est = self.layout, self._est
+        di = lay.data_idx
+        h0, nv0, _ = est.estimate_channel(ys[:2], self._x_sync, lay, self.taps_pre, self.taps_post)
+        z = np.real(np.conj(h0[di])[None, :] * ys[2:, di])
+        res = self._header.decode_header(z)
+        if res is None:
+            return None, None, None, None
         hsym = self._header.header_symbols(res[0], res[1], len(lay.occupied))
         xk = est.known_preamble(lay, hsym)
         h, nv, err = est.estimate_channel(ys, xk, lay, self.taps_pre, self.taps_post)
-        d = pmt.make_dict()
-        d = pmt.dict_add(d, pmt.intern(FRAME_KEY), pmt.from_long(lay.payload_ofdm_symbols))
-        d = pmt.dict_add(d, pmt.intern(LEN_KEY), pmt.from_long(lay.data_symbols))
-        d = pmt.dict_add(d, pmt.intern(PACKET_NUM_KEY), pmt.from_long(res[0]))
-        d = pmt.dict_add(d, pmt.intern(CHAN_EST_KEY), pmt.init_c32vector(lay.fft_len, h.tolist()))
-        d = pmt.dict_add(d, pmt.intern(NOISE_VAR_KEY), pmt.from_double(nv))
-        d = pmt.dict_add(d, pmt.intern(EST_ERR_KEY), pmt.from_double(err))
-        self.message_port_pub(self.port, d)
+        return res, h, nv, err
 
 
 class ofdm_rx(gr.hier_block2):
@@ -110,7 +138,8 @@ class ofdm_rx(gr.hier_block2):
     ``header_payload_demux`` -> header: ``fft_vcc``, ``header_decoder`` (channel from the sync words,
     MRC of the 3 header replicas, CRC-8, then channel/sigma^2 re-estimated with the header
     known; tells the demux the payload length and hands it the estimates as tags) ->
-    payload: ``fft_vcc`` -> ``ofdm_pilot_phase_tracker`` -> ``ofdm_channel_noise_estimator`` (decoder-aided re-estimation)
+    payload: ``fft_vcc`` -> ``ofdm_channel_noise_estimator`` (``ofdm_pilot_phase_tracker``'s pilot phase
+    tracking, then estimation and decoder-aided re-estimation, in one block)
     -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
     ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
     ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
@@ -187,7 +216,6 @@ class ofdm_rx(gr.hier_block2):
                                 gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
         from . import ldpc_blocks, soft_demapper_cf
         from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
-        from .ofdm_pilot_phase_tracker import ofdm_pilot_phase_tracker
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         n, cp = lay.fft_len, lay.cp_len
@@ -218,15 +246,16 @@ class ofdm_rx(gr.hier_block2):
         self.msg_connect(self.header_dec, "header_data", self.hpd, "header_data")
         # --- payload: the module's soft path ----------------------------------------------------
         self.payload_fft = fft.fft_vcc(n, True, (), True)
-        self.tracker = ofdm_pilot_phase_tracker(n, cp, lay.n_codewords, lay.bits_per_symbol, bool(phase_tracking),
-                                                CHAN_EST_KEY)
+        # pilot phase tracking (ofdm_pilot_phase_tracker's step) inside the estimator: one Python
+        # block less per frame
         self.estimator = ofdm_channel_noise_estimator(n, cp, lay.n_codewords, lay.bits_per_symbol, 4, True,
-                                                      CHAN_EST_KEY, bool(decision_feedback), int(max_iter))
+                                                      CHAN_EST_KEY, bool(decision_feedback), int(max_iter),
+                                                      phase_tracking=bool(phase_tracking))
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
         # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
         self.demapper.set_output_multiple(lay.coded_bits)
         self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
-        self.connect((self.hpd, 1), self.payload_fft, self.tracker, self.estimator)
+        self.connect((self.hpd, 1), self.payload_fft, self.estimator)
         self.connect((self.estimator, 0), (self.demapper, 0))
         self.connect((self.estimator, 1), (self.demapper, 1))
         self.connect((self.estimator, 2), (self.demapper, 2))

@@ -230,7 +230,7 @@ def td_samples_per_packet(layout: OfdmLayout, nt: int) -> int:
         + layout.guard_len
 
 
-def ltf_estimate(y_ltf: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
+def ltf_estimate(y_ltf: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20, estimate=None):
     """LS channel of every antenna pair from the time-orthogonal long-training symbols, smoothed
     by fitting an impulse response on ``[-taps_pre, taps_post]`` samples
     (:func:`.estimation.estimate_channel`).
@@ -239,6 +239,10 @@ def ltf_estimate(y_ltf: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_
     ----------
     y_ltf : ndarray complex [nr, nt, fft_len]
         FFT (fft-shifted) of training symbol j at receive chain r.
+    estimate : callable or None
+        A function with :func:`.estimation.estimate_channel`'s arguments and results computing the
+        same (the blocks pass the kernel library's C++ one, ``blocks._kernels.estimate_channel``);
+        None: :func:`.estimation.estimate_channel`.
 
     Returns
     -------
@@ -251,6 +255,7 @@ def ltf_estimate(y_ltf: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_
     """
     from .estimation import estimate_channel
 
+    estimate_channel = estimate or estimate_channel
     nr, nt, n = y_ltf.shape
     w2 = layout.sync_words()[1][None, :]
     h = np.zeros((n, nr, nt), np.complex64)
@@ -339,7 +344,7 @@ def payload_channel_uses(y_pay: np.ndarray, h: np.ndarray, layout: OfdmLayout, t
 
 
 def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: np.ndarray, layout: OfdmLayout,
-                   taps_pre: int = 0, taps_post: int = 20):
+                   taps_pre: int = 0, taps_post: int = 20, estimate=None):
     """Re-estimate column 0 of ``h`` with the decoded header as extra training.
 
     Stream 0 sends the header alone on the data carriers, so once its CRC passed, every chain
@@ -354,6 +359,8 @@ def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: n
     y_ltf : ndarray complex [nr, nt, fft_len]
     y_hdr : ndarray complex [nr, n_hdr, fft_len]
     x_hdr : ndarray complex [n_hdr, n_data]
+    estimate : callable or None
+        As :func:`ltf_estimate`'s.
 
     Returns
     -------
@@ -361,6 +368,7 @@ def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: n
     """
     from .estimation import estimate_channel
 
+    estimate_channel = estimate or estimate_channel
     nr = h.shape[1]
     w2 = layout.sync_words()[1]
     x = np.zeros((1 + x_hdr.shape[0], layout.fft_len), np.complex64)
