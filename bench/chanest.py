@@ -4,6 +4,7 @@ baseline, same run); see gnuradio.deepquant.apps.bench_chanest.
 
 Run: venv/bin/python bench/chanest.py [--rate 1.0] [--items 200000] [--json out.json]
 """
+
 import sys
 
 from gnuradio.deepquant.apps.bench_chanest import main

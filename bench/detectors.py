@@ -22,6 +22,7 @@ figures, keyed ``<row name>_<config>_b<batch>_<unit>`` (e.g.
 ``exact_ml_2x2_64qam_b8192_cu_per_s``). Goal (issue: link-level toolkit): exact ML on
 2x2 64-QAM >= 200 000 channel uses/s at batch 8192 with 2 torch threads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,15 @@ def ldpc_rows():
         t0 = time.perf_counter()
         tb.run()
         dt = time.perf_counter() - t0
-        rows.append({"name": "gr_ldpc", "config": f"ebn0_{ebn0:g}db", "batch": 1,
-                     "rate": n_total / dt, "unit": "codewords_per_s"})
+        rows.append(
+            {
+                "name": "gr_ldpc",
+                "config": f"ebn0_{ebn0:g}db",
+                "batch": 1,
+                "rate": n_total / dt,
+                "unit": "codewords_per_s",
+            }
+        )
     return rows
 
 
@@ -88,7 +96,7 @@ def _data(batch, nr, nt, k, seed=0):
     g = torch.Generator().manual_seed(seed)
     H = torch.randn(batch, nr, nt, dtype=torch.complex64, generator=g)  # CN(0, 1) entries
     pts = torch.from_numpy(mapping.constellation(k).astype(np.complex64))
-    x = pts[torch.randint(0, 2 ** k, (batch, nt), generator=g)]
+    x = pts[torch.randint(0, 2**k, (batch, nt), generator=g)]
     nv = torch.full((batch,), nt / 10 ** (SNR_DB / 10))
     n = torch.randn(batch, nr, dtype=torch.complex64, generator=g) * math.sqrt(nt / 10 ** (SNR_DB / 10))
     y = (H @ x.unsqueeze(-1)).squeeze(-1) + n
@@ -120,9 +128,19 @@ def detector_rows(min_time, skip_slow):
                 if skip_slow and cfg == "4x4_16qam" and batch == 8192 and name.endswith("_ml"):
                     continue
                 dt, cpu, reps = _time(lambda: fn(y, H, nv, k), min_time)
-                rows.append({"name": name, "config": cfg, "batch": batch, "rate": batch / dt,
-                             "unit": "cu_per_s", "cpu_rate": batch / max(cpu, 1e-9),
-                             "s_per_call": dt, "cpu_s_per_call": cpu, "timed_calls": reps})
+                rows.append(
+                    {
+                        "name": name,
+                        "config": cfg,
+                        "batch": batch,
+                        "rate": batch / dt,
+                        "unit": "cu_per_s",
+                        "cpu_rate": batch / max(cpu, 1e-9),
+                        "s_per_call": dt,
+                        "cpu_s_per_call": cpu,
+                        "timed_calls": reps,
+                    }
+                )
     return rows
 
 
@@ -136,9 +154,11 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, threads = {torch.get_num_threads()}, cpus = {os.cpu_count()}, "
-          f"OMP_WAIT_POLICY = {os.environ.get('OMP_WAIT_POLICY')}, load average (1 min) = {load0:.2f}, "
-          f"SNR = {SNR_DB} dB")
+    print(
+        f"torch {torch.__version__}, threads = {torch.get_num_threads()}, cpus = {os.cpu_count()}, "
+        f"OMP_WAIT_POLICY = {os.environ.get('OMP_WAIT_POLICY')}, load average (1 min) = {load0:.2f}, "
+        f"SNR = {SNR_DB} dB"
+    )
     rows = detector_rows(args.min_time, args.skip_slow) + list(ldpc_rows())
     load1 = os.getloadavg()[0]
 
@@ -149,17 +169,31 @@ def main(argv=None):
     print(f"load average (1 min) after: {load1:.2f}")
 
     figures = {f"{r['name']}_{r['config']}_b{r['batch']}_{r['unit']}": round(r["rate"], 1) for r in rows}
-    figures.update({f"{r['name']}_{r['config']}_b{r['batch']}_{r['unit'].replace('_per_s', '_per_cpu_s')}":
-                    round(r["cpu_rate"], 1) for r in rows if "cpu_rate" in r})
+    figures.update(
+        {
+            f"{r['name']}_{r['config']}_b{r['batch']}_{r['unit'].replace('_per_s', '_per_cpu_s')}": round(
+                r["cpu_rate"], 1
+            )
+            for r in rows
+            if "cpu_rate" in r
+        }
+    )
     figures["torch_threads"] = torch.get_num_threads()
     figures["load_average_1min_before"] = round(load0, 2)
     figures["load_average_1min_after"] = round(load1, 2)
     goal = figures.get(GOAL_KEY)
     if goal is not None:
         print(f"goal {GOAL_KEY} >= {GOAL_CU_PER_S:,}: {goal:,.0f} -> {'met' if goal >= GOAL_CU_PER_S else 'NOT met'}")
-    report = {"torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
-              "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-              "load_average_1min": [load0, load1], "snr_db": SNR_DB, "rows": rows, "figures": figures}
+    report = {
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "load_average_1min": [load0, load1],
+        "snr_db": SNR_DB,
+        "rows": rows,
+        "figures": figures,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -23,6 +23,7 @@ thread, 2x2 64-QAM EQ-Net-L >= the LMMSE block's channel uses/s and EQ-Net-P >= 
 16-QAM EQ-Net-L >= 30x exact ML.
 Prints tables and ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def _data(batch, nr, nt, k, seed=0):
     g = torch.Generator().manual_seed(seed)
     H = torch.randn(batch, nr, nt, dtype=torch.complex64, generator=g)
     pts = torch.from_numpy(mapping.constellation(k).astype(np.complex64))
-    x = pts[torch.randint(0, 2 ** k, (batch, nt), generator=g)]
+    x = pts[torch.randint(0, 2**k, (batch, nt), generator=g)]
     nv = nr * nt / 10 ** (SNR_DB / 10)
     y = (H @ x.unsqueeze(-1)).squeeze(-1) + torch.randn(batch, nr, dtype=torch.complex64, generator=g) * math.sqrt(nv)
     return y.numpy(), H.numpy(), np.full(batch, nv, np.float32)
@@ -88,11 +89,12 @@ def library_rows(min_time, skip_slow):
             for name in ("exact_ml", "maxlog_ml", "lmmse"):
                 if skip_slow and cfg == "4x4_16qam" and batch == 8192 and name != "lmmse":
                     continue
-                fns[name] = (lambda name=name: mimo.detect(name, y, H, nv, bits_per_symbol=k))
+                fns[name] = lambda name=name: mimo.detect(name, y, H, nv, bits_per_symbol=k)
             for name, fn in fns.items():
                 dt = _time(fn, min_time)
-                rows.append({"name": name, "config": cfg, "batch": batch, "cu_per_s": batch / dt,
-                             "latency_ms": dt * 1e3})
+                rows.append(
+                    {"name": name, "config": cfg, "batch": batch, "cu_per_s": batch / dt, "latency_ms": dt * 1e3}
+                )
     return rows, diffs
 
 
@@ -143,18 +145,24 @@ def main(argv=None):
                 cells.append(f"{r['cu_per_s']:9.3g}/{r['latency_ms']:7.3f}ms" if r else f"{'-':>18}")
             print(f"{name:>16} {cfg:>10} " + " ".join(cells))
     print("(channel uses per second / latency per call)")
-    print("C++ kernel vs TorchScript max |LLR difference| (|L| < 10): "
-          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    print(
+        "C++ kernel vs TorchScript max |LLR difference| (|L| < 10): "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
     blocks_, cpu22, blocks44, cpu44 = {}, {}, {}, {}
     for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml"):
         blocks_[m], cpu22[m] = block_rate(m, a.block_uses)
-        print(f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s "
-              f"({cpu22[m]:.3g} per CPU second)")
+        print(
+            f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s "
+            f"({cpu22[m]:.3g} per CPU second)"
+        )
     for m in ("eqnet_l", "lmmse", "exact_ml"):
         n44 = a.block_uses if m != "exact_ml" else max(2000, a.block_uses // 50)
         blocks44[m], cpu44[m] = block_rate(m, n44, nr=4, nt=4, k=4)
-        print(f"mimo_detector({m}) in a flowgraph, 4x4 16-QAM: {blocks44[m]:.3g} channel uses/s "
-              f"({cpu44[m]:.3g} per CPU second)")
+        print(
+            f"mimo_detector({m}) in a flowgraph, 4x4 16-QAM: {blocks44[m]:.3g} channel uses/s "
+            f"({cpu44[m]:.3g} per CPU second)"
+        )
     fig = {f"{r['name']}_{r['config']}_b{r['batch']}_cu_per_s": round(r["cu_per_s"], 1) for r in rows}
     fig.update({f"{r['name']}_{r['config']}_b{r['batch']}_latency_ms": round(r["latency_ms"], 4) for r in rows})
     fig.update({f"block_{m}_2x2_64qam_cu_per_s": round(v, 1) for m, v in blocks_.items()})
@@ -182,8 +190,9 @@ def main(argv=None):
     fig["load_average_before"] = round(load0, 2)
     fig["load_average_after"] = round(os.getloadavg()[0], 2)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"rows": rows, "block": blocks_, "block_4x4": blocks44, "figures": fig},
-                                      indent=1))
+    Path(a.out).write_text(
+        json.dumps({"rows": rows, "block": blocks_, "block_4x4": blocks44, "figures": fig}, indent=1)
+    )
     print("RESULT " + json.dumps(fig))
     return 0
 

@@ -12,6 +12,7 @@ Run:  venv/bin/python bench/fer_paired.py --baseline-python /work/main/venv/bin/
       [--packets 400] [--snr-db 18 20] [--mimo-frames 150] [--mimo-snr-db 24]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,22 @@ def child(packets, snrs, mimo_frames, mimo_snrs) -> dict:
     iq, starts = fg.transmit(packets)
     for i, s in enumerate(snrs):
         r = fg.receive(iq, starts, float(s), 0.2, 20.0, "epa_block", seed=1000 + i)
-        out["siso"][f"{s:g}"] = {"codeword_errors": r["codeword_errors"], "codewords": r["codewords"],
-                                 "fer": r["fer"], "lost_packets": r["lost_packets"], "samples_per_s": r["samples_per_s"]}
+        out["siso"][f"{s:g}"] = {
+            "codeword_errors": r["codeword_errors"],
+            "codewords": r["codewords"],
+            "fer": r["fer"],
+            "lost_packets": r["lost_packets"],
+            "samples_per_s": r["samples_per_s"],
+        }
     for i, s in enumerate(mimo_snrs):
         r = mimo_ofdm.run(float(s), "lmmse", mimo_frames, "epa", seed=i)
-        out["mimo_lmmse"][f"{s:g}"] = {"codeword_errors": r["codeword_errors"], "codewords": r["codewords"],
-                                       "fer": r["fer"], "lost_packets": r["lost_packets"],
-                                       "samples_per_s": r["samples_per_s"]}
+        out["mimo_lmmse"][f"{s:g}"] = {
+            "codeword_errors": r["codeword_errors"],
+            "codewords": r["codewords"],
+            "fer": r["fer"],
+            "lost_packets": r["lost_packets"],
+            "samples_per_s": r["samples_per_s"],
+        }
     return out
 
 
@@ -55,8 +65,19 @@ def main(argv=None) -> int:
         print("CHILD " + json.dumps(child(a.packets, a.snr_db, a.mimo_frames, a.mimo_snr_db)))
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", DEEPQUANT_TORCH_THREADS="1")
-    args = ["--child", "--baseline-python", "-", "--packets", str(a.packets), "--mimo-frames", str(a.mimo_frames),
-            "--snr-db", *map(str, a.snr_db), "--mimo-snr-db", *map(str, a.mimo_snr_db)]
+    args = [
+        "--child",
+        "--baseline-python",
+        "-",
+        "--packets",
+        str(a.packets),
+        "--mimo-frames",
+        str(a.mimo_frames),
+        "--snr-db",
+        *map(str, a.snr_db),
+        "--mimo-snr-db",
+        *map(str, a.mimo_snr_db),
+    ]
     res = {}
     for name, py in (("this", sys.executable), ("baseline", a.baseline_python)):
         r = subprocess.run([py, __file__, *args], env=env, capture_output=True, text=True, timeout=3600)
@@ -69,15 +90,26 @@ def main(argv=None) -> int:
     for chain in ("siso", "mimo_lmmse"):
         for snr, d in res["this"][chain].items():
             b = res["baseline"][chain][snr]
-            rows.append({"chain": chain, "snr_db": float(snr), "codewords": d["codewords"],
-                         "errors_this": d["codeword_errors"], "errors_baseline": b["codeword_errors"],
-                         "fer_this": d["fer"], "fer_baseline": b["fer"],
-                         "lost_this": d["lost_packets"], "lost_baseline": b["lost_packets"],
-                         "samples_per_s_this": round(d["samples_per_s"]),
-                         "samples_per_s_baseline": round(b["samples_per_s"])})
-            print(f"{chain:>10} {snr:>5} dB: codeword errors {d['codeword_errors']:5d} (this) vs "
-                  f"{b['codeword_errors']:5d} (baseline) of {d['codewords']}; lost packets {d['lost_packets']} vs "
-                  f"{b['lost_packets']}; {d['samples_per_s']:.3g} vs {b['samples_per_s']:.3g} samples/s")
+            rows.append(
+                {
+                    "chain": chain,
+                    "snr_db": float(snr),
+                    "codewords": d["codewords"],
+                    "errors_this": d["codeword_errors"],
+                    "errors_baseline": b["codeword_errors"],
+                    "fer_this": d["fer"],
+                    "fer_baseline": b["fer"],
+                    "lost_this": d["lost_packets"],
+                    "lost_baseline": b["lost_packets"],
+                    "samples_per_s_this": round(d["samples_per_s"]),
+                    "samples_per_s_baseline": round(b["samples_per_s"]),
+                }
+            )
+            print(
+                f"{chain:>10} {snr:>5} dB: codeword errors {d['codeword_errors']:5d} (this) vs "
+                f"{b['codeword_errors']:5d} (baseline) of {d['codewords']}; lost packets {d['lost_packets']} vs "
+                f"{b['lost_packets']}; {d['samples_per_s']:.3g} vs {b['samples_per_s']:.3g} samples/s"
+            )
     print("RESULT " + json.dumps({"points": rows}))
     return 0
 

@@ -33,6 +33,7 @@ are medians, and each ratio is the median over the rounds of the ratio within a 
 Run:  venv/bin/python bench/flowgraphs.py [--packets 300] [--repeat 3] [--only NAME ...] [--out out/bench_flowgraphs]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -139,8 +140,13 @@ def _siso(opts, packets, out_dir):
         llr_snk = blocks.vector_sink_f() if opts.get("save_llr") else blocks.null_sink(gr.sizeof_float)
         tb.connect((rx, 0), llr_snk)
     wall, cpu = _run(tb)
-    res = {"samples": int(rx_in.size), "wall_s": wall, "cpu_s": cpu, "codewords": packets * lay.n_codewords,
-           "objs": [("rx", rx), ("source", src)]}
+    res = {
+        "samples": int(rx_in.size),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "codewords": packets * lay.n_codewords,
+        "objs": [("rx", rx), ("source", src)],
+    }
     if cnt is not None:
         missing = max(0, packets - cnt.packets - cnt.lost_packets)
         res["fer"] = (cnt.codeword_errors + missing * lay.n_codewords) / (packets * lay.n_codewords)
@@ -202,8 +208,13 @@ def _mimo(opts, packets, out_dir):
         llr_snk = blocks.vector_sink_f() if opts.get("save_llr") else blocks.null_sink(gr.sizeof_float)
         tb.connect(v2s, llr_snk)
     wall, cpu = _run(tb)
-    res = {"samples": int(rx_in[0].size), "wall_s": wall, "cpu_s": cpu, "codewords": n_frames * mo.N_CODEWORDS,
-           "objs": objs}
+    res = {
+        "samples": int(rx_in[0].size),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "codewords": n_frames * mo.N_CODEWORDS,
+        "objs": objs,
+    }
     if cnt is not None:
         missing = max(0, n_frames - cnt.packets - cnt.lost_packets)
         res["fer"] = (cnt.codeword_errors + missing * mo.N_CODEWORDS) / (n_frames * mo.N_CODEWORDS)
@@ -231,8 +242,14 @@ def _ceiling(opts, out_dir, src_result):
     wall, cpu = _run(tb)
     spc = src_result["samples_per_codeword"]
     cw = n_cw * reps
-    return {"samples": int(round(cw * spc)), "wall_s": wall, "cpu_s": cpu, "codewords": cw,
-            "codewords_per_s": cw / wall, "objs": [("decoder", dec), ("source", src)]}
+    return {
+        "samples": int(round(cw * spc)),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "codewords": cw,
+        "codewords_per_s": cw / wall,
+        "objs": [("decoder", dec), ("source", src)],
+    }
 
 
 def _gr_ofdm(packets):
@@ -244,16 +261,18 @@ def _gr_ofdm(packets):
     tb0 = gr.top_block()
     src0 = blocks.vector_source_b(data.tolist(), False)
     s2t = blocks.stream_to_tagged_stream(gr.sizeof_char, 1, payload, "packet_len")
-    tx = digital.ofdm_tx(fft_len=64, cp_len=16, packet_length_tag_key="packet_len", bps_header=1, bps_payload=2,
-                         rolloff=0)
+    tx = digital.ofdm_tx(
+        fft_len=64, cp_len=16, packet_length_tag_key="packet_len", bps_header=1, bps_payload=2, rolloff=0
+    )
     gap = blocks.vector_sink_c()
     tb0.connect(src0, s2t, tx, gap)
     tb0.run()
     iq = np.asarray(gap.data(), np.complex64)
     iq = iq / np.sqrt(np.mean(np.abs(iq) ** 2))
     tb1 = gr.top_block()
-    src1 = blocks.vector_source_c(np.concatenate([np.zeros(500, np.complex64), iq, np.zeros(2000, np.complex64)]).tolist(),
-                                  False)
+    src1 = blocks.vector_source_c(
+        np.concatenate([np.zeros(500, np.complex64), iq, np.zeros(2000, np.complex64)]).tolist(), False
+    )
     ch = channels.channel_model(noise_voltage=10 ** (-SISO_SNR_DB / 20), frequency_offset=0.15 / 64, taps=[1.0])
     snk1 = blocks.vector_sink_c()
     tb1.connect(src1, ch, snk1)
@@ -261,13 +280,25 @@ def _gr_ofdm(packets):
     rx_in = np.asarray(snk1.data(), np.complex64)
     tb = gr.top_block()
     src = blocks.vector_source_c(rx_in.tolist(), False)
-    rx = digital.ofdm_rx(fft_len=64, cp_len=16, frame_length_tag_key="frame_length",
-                         packet_length_tag_key="packet_len", bps_header=1, bps_payload=2)
+    rx = digital.ofdm_rx(
+        fft_len=64,
+        cp_len=16,
+        frame_length_tag_key="frame_length",
+        packet_length_tag_key="packet_len",
+        bps_header=1,
+        bps_payload=2,
+    )
     snk = blocks.vector_sink_b()
     tb.connect(src, rx, snk)
     wall, cpu = _run(tb)
-    return {"samples": int(rx_in.size), "wall_s": wall, "cpu_s": cpu,
-            "packets_decoded": len(snk.data()) // payload, "packets_sent": packets, "objs": [("rx", rx), ("source", src)]}
+    return {
+        "samples": int(rx_in.size),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "packets_decoded": len(snk.data()) // payload,
+        "packets_sent": packets,
+        "objs": [("rx", rx), ("source", src)],
+    }
 
 
 def child(name: str, packets: int, out_dir: Path, src_result: dict | None) -> dict:
@@ -292,16 +323,26 @@ def child(name: str, packets: int, out_dir: Path, src_result: dict | None) -> di
             times[n] = float(b.pc_work_time_total())
         except Exception:  # noqa: BLE001
             pass
-    r.update({"name": name, "work_ns": times, "samples_per_s": r["samples"] / r["wall_s"],
-              "samples_per_cpu_s": r["samples"] / r["cpu_s"] if r["cpu_s"] > 0 else None})
+    r.update(
+        {
+            "name": name,
+            "work_ns": times,
+            "samples_per_s": r["samples"] / r["wall_s"],
+            "samples_per_cpu_s": r["samples"] / r["cpu_s"] if r["cpu_s"] > 0 else None,
+        }
+    )
     return r
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--packets", type=int, default=300, help="SISO packets (MIMO: a quarter as many frames)")
-    p.add_argument("--repeat", type=int, default=3,
-                   help="rounds of all measurements (interleaved); medians and per-round ratios are reported")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of all measurements (interleaved); medians and per-round ratios are reported",
+    )
     p.add_argument("--only", nargs="+", choices=list(MEASUREMENTS), help="a subset of the measurements")
     p.add_argument("--out", default="out/bench_flowgraphs")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -362,8 +403,10 @@ def main(argv=None) -> int:
         extra = f", FER {d['fer']:.4f}" if "fer" in d else ""
         extra += f", {d['codewords_per_s']:.0f} codewords/s" if "codewords_per_s" in d else ""
         extra += f", {d['packets_decoded']}/{d['packets_sent']} packets" if "packets_decoded" in d else ""
-        print(f"{name:>28}: {d['samples_per_s']:.3g} samples/s ({d['samples_per_s'] / 1e6:.3f} Msps real time; "
-              f"runs {d['samples_per_s_runs']}), {d['samples_per_cpu_s']:.3g} samples per CPU-s{extra}")
+        print(
+            f"{name:>28}: {d['samples_per_s']:.3g} samples/s ({d['samples_per_s'] / 1e6:.3f} Msps real time; "
+            f"runs {d['samples_per_s_runs']}), {d['samples_per_cpu_s']:.3g} samples per CPU-s{extra}"
+        )
         for k, v in shares[:5]:
             print(f"{'':>30}{k:<44} {100 * v:5.1f} %")
     (out / "flowgraphs.json").write_text(json.dumps(res, indent=2))
@@ -398,24 +441,33 @@ def main(argv=None) -> int:
         "siso_chain_1_thread_samples_per_s": rnd(sps("siso_chain")),
         "siso_chain_2_threads_samples_per_s": rnd(sps("siso_chain_t2")),
         "siso_decoder_ceiling_samples_per_s": rnd(siso_ceiling),
-        "siso_chain_vs_decoder_ceiling_ratio": round_ratio(["siso_chain", "siso_chain_t2"],
-                                                           ["siso_decoder_ceiling", "siso_decoder_ceiling_t2"]),
+        "siso_chain_vs_decoder_ceiling_ratio": round_ratio(
+            ["siso_chain", "siso_chain_t2"], ["siso_decoder_ceiling", "siso_decoder_ceiling_t2"]
+        ),
         "mimo_chain_samples_per_s": rnd(sps("mimo_lmmse_chain")),
         "mimo_decoder_ceiling_samples_per_s": rnd(mimo_ceiling),
-        "mimo_chain_vs_decoder_ceiling_ratio": round_ratio(["mimo_lmmse_chain"],
-                                                           ["mimo_decoder_ceiling", "mimo_decoder_ceiling_t2"]),
+        "mimo_chain_vs_decoder_ceiling_ratio": round_ratio(
+            ["mimo_lmmse_chain"], ["mimo_decoder_ceiling", "mimo_decoder_ceiling_t2"]
+        ),
         "gr_ofdm_rx_samples_per_s": rnd(sps("gr_ofdm_rx")),
         "siso_vs_gr_ofdm_rx_ratio": round_ratio(["siso_rx_no_decoder"], ["gr_ofdm_rx"]),
         "siso_rx_no_decoder_samples_per_cpu_s": rnd(res.get("siso_rx_no_decoder", {}).get("samples_per_cpu_s")),
         "gr_ofdm_rx_samples_per_cpu_s": rnd(res.get("gr_ofdm_rx", {}).get("samples_per_cpu_s")),
-        "mimo_lmmse_rx_no_decoder_samples_per_cpu_s": rnd(res.get("mimo_lmmse_rx_no_decoder", {}).get("samples_per_cpu_s")),
-        "siso_decoder_codewords_per_s": {f"{t}_threads": round(res[n]["codewords_per_s"])
-                                         for t, n in ((1, "siso_decoder_ceiling"), (2, "siso_decoder_ceiling_t2"))
-                                         if n in res},
+        "mimo_lmmse_rx_no_decoder_samples_per_cpu_s": rnd(
+            res.get("mimo_lmmse_rx_no_decoder", {}).get("samples_per_cpu_s")
+        ),
+        "siso_decoder_codewords_per_s": {
+            f"{t}_threads": round(res[n]["codewords_per_s"])
+            for t, n in ((1, "siso_decoder_ceiling"), (2, "siso_decoder_ceiling_t2"))
+            if n in res
+        },
         "siso_chain_fer": res.get("siso_chain", {}).get("fer"),
         "mimo_lmmse_chain_fer": res.get("mimo_lmmse_chain", {}).get("fer"),
         "bottlenecks": {n: d.get("bottleneck") for n, d in res.items() if "bottleneck" in d},
-        "siso_snr_db": SISO_SNR_DB, "mimo_snr_db": MIMO_SNR_DB, "packets": a.packets, "repeat": a.repeat,
+        "siso_snr_db": SISO_SNR_DB,
+        "mimo_snr_db": MIMO_SNR_DB,
+        "packets": a.packets,
+        "repeat": a.repeat,
     }
     print("RESULT " + json.dumps(summary))
     return 0

@@ -19,6 +19,7 @@ typical payload, the most compressible valid payload and random bytes, each with
 the length check accepts for its size (``Codec.max_rows``), i.e. the worst a forger can do.
 Goal: rejection <= 2x the valid decode. Ends with ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def forge(frame: bytes, latent_count: int, payload: bytes = None) -> bytes:
     """The same frame header with another latent count (and payload), and a valid CRC."""
     from gnuradio.deepquant.softbit import frame as fr
 
-    payload = frame[fr.HEADER_BYTES:] if payload is None else payload
+    payload = frame[fr.HEADER_BYTES :] if payload is None else payload
     head = bytearray(frame[:18])
     struct.pack_into(">I", head, 10, latent_count)
     struct.pack_into(">I", head, 14, len(payload))
@@ -67,8 +68,10 @@ def candidate_rows(codec, rng):
 
 def fill(codec, row, size):
     """The frame of constant ``row`` with the most rows whose byte size is <= ``size``."""
+
     def enc(n):
         return codec.encode_frames(np.repeat(row[None, None, :], n, axis=1))[0]
+
     lo, hi = 1, 2
     while len(enc(hi)) <= size and hi < 1 << 20:
         lo, hi = hi, hi * 2
@@ -135,32 +138,56 @@ def main(argv=None):
         rej = {}
         for n, f in forged.items():
             out, err = codec.decode_many([f])
-            rej[n] = {"us": round(times[n] * 1e6, 1), "rejected": err[0] is not None,
-                      "vs_typical": round(times[n] / times["typical"], 2),
-                      "vs_worst_valid": round(times[n] / times[worst_name], 2), "reason": (err[0] or "")[:90]}
+            rej[n] = {
+                "us": round(times[n] * 1e6, 1),
+                "rejected": err[0] is not None,
+                "vs_typical": round(times[n] / times["typical"], 2),
+                "vs_worst_valid": round(times[n] / times[worst_name], 2),
+                "reason": (err[0] or "")[:90],
+            }
         tracemalloc.start()
         codec.decode_many([forged["typical_payload_count_2p24"]] * 8)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        res[method] = {"frame_bytes": size, "typical_rows": a.rows, "typical_us": round(times["typical"] * 1e6, 1),
-                       "worst_valid": worst_name, "worst_valid_rows": valid[worst_name][1],
-                       "worst_valid_bytes": len(valid[worst_name][0]),
-                       "worst_valid_us": round(times[worst_name] * 1e6, 1),
-                       "valid_rows": {n: v[1] for n, v in valid.items()},
-                       "largest_accepted_rows": codec.max_rows(plen), "forged": rej,
-                       "peak_mib_8_forged_2p24": round(peak / 2**20, 2)}
-        print(f"{method:10s} {size:4d} B  typical {a.rows} rows {times['typical']*1e6:7.1f} us  worst valid "
-              f"{worst_name} {valid[worst_name][1]} rows {times[worst_name]*1e6:7.1f} us")
+        res[method] = {
+            "frame_bytes": size,
+            "typical_rows": a.rows,
+            "typical_us": round(times["typical"] * 1e6, 1),
+            "worst_valid": worst_name,
+            "worst_valid_rows": valid[worst_name][1],
+            "worst_valid_bytes": len(valid[worst_name][0]),
+            "worst_valid_us": round(times[worst_name] * 1e6, 1),
+            "valid_rows": {n: v[1] for n, v in valid.items()},
+            "largest_accepted_rows": codec.max_rows(plen),
+            "forged": rej,
+            "peak_mib_8_forged_2p24": round(peak / 2**20, 2),
+        }
+        print(
+            f"{method:10s} {size:4d} B  typical {a.rows} rows {times['typical'] * 1e6:7.1f} us  worst valid "
+            f"{worst_name} {valid[worst_name][1]} rows {times[worst_name] * 1e6:7.1f} us"
+        )
         for n, r in rej.items():
-            print(f"    forged {n:36s} {r['us']:8.1f} us  x{r['vs_typical']:5.2f} typical  x{r['vs_worst_valid']:5.2f} "
-                  f"worst valid  {'rejected' if r['rejected'] else 'ACCEPTED'}: {r['reason'][:60]}")
+            print(
+                f"    forged {n:36s} {r['us']:8.1f} us  x{r['vs_typical']:5.2f} typical  x{r['vs_worst_valid']:5.2f} "
+                f"worst valid  {'rejected' if r['rejected'] else 'ACCEPTED'}: {r['reason'][:60]}"
+            )
     all_rej = [r for m in res.values() for r in m["forged"].values()]
     worst_t = max(r["vs_typical"] for r in all_rej)
     worst_w = max(r["vs_worst_valid"] for r in all_rej)
-    print("RESULT " + json.dumps({"worst_ratio_vs_typical_valid": worst_t, "worst_ratio_vs_worst_valid": worst_w,
-                                  "goal_ratio": 2.0, "all_forgeries_rejected": all(r["rejected"] for r in all_rej),
-                                  "met_vs_typical": worst_t <= 2.0, "met_vs_worst_valid": worst_w <= 2.0,
-                                  "codecs": res}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "worst_ratio_vs_typical_valid": worst_t,
+                "worst_ratio_vs_worst_valid": worst_w,
+                "goal_ratio": 2.0,
+                "all_forgeries_rejected": all(r["rejected"] for r in all_rej),
+                "met_vs_typical": worst_t <= 2.0,
+                "met_vs_worst_valid": worst_w <= 2.0,
+                "codecs": res,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Each figure is the best of ``--reps`` timings (least disturbed by other jobs); t
 Run:  venv/bin/python bench/kernels.py [--reps 5]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,10 @@ def main(argv=None) -> int:
         res[f"demap_{name}_64qam_torch_symbols_per_s"] = round(n / t_ref)
         res[f"demap_{name}_64qam_cpp_symbols_per_s"] = round(n / t_cpp)
         res[f"demap_{name}_speedup"] = round(t_ref / t_cpp, 1)
-        print(f"demapper {name:6s}: torch {n / t_ref:.3g} symbols/s, C++ ({dm.isa()}) {n / t_cpp:.3g} "
-              f"({t_ref / t_cpp:.1f}x)")
+        print(
+            f"demapper {name:6s}: torch {n / t_ref:.3g} symbols/s, C++ ({dm.isa()}) {n / t_cpp:.3g} "
+            f"({t_ref / t_cpp:.1f}x)"
+        )
     # LDPC decoder
     b = 200
     cw = np.asarray(ldpc.encode(rng.integers(0, 2, (b, ldpc.K))))
@@ -67,22 +70,29 @@ def main(argv=None) -> int:
     for snr in (1.5, 3.0, 6.0):
         s2 = 10 ** (-snr / 10)
         llr = (-2 * (1 - 2.0 * cw + rng.normal(0, np.sqrt(s2), cw.shape)) / s2).astype(np.float32)
-        t_ref = best_time(lambda: ldpc.bp_decode_torch(llr, 50, return_codewords=True, return_iterations=True,
-                                                       return_posteriors=True), a.reps)
+        t_ref = best_time(
+            lambda: ldpc.bp_decode_torch(
+                llr, 50, return_codewords=True, return_iterations=True, return_posteriors=True
+            ),
+            a.reps,
+        )
         t_cpp = best_time(lambda: dec.decode(llr, 50, True), a.reps)
         its = dec.decode(llr, 50, True)[1]
         res[f"ldpc_{snr:g}dB_torch_codewords_per_s"] = round(b / t_ref)
         res[f"ldpc_{snr:g}dB_cpp_codewords_per_s"] = round(b / t_cpp)
         res[f"ldpc_{snr:g}dB_mean_iterations"] = round(float(its.mean()), 2)
-        print(f"LDPC {snr:3.1f} dB ({its.mean():5.2f} iterations): torch {b / t_ref:.0f} codewords/s, "
-              f"C++ ({dec.isa()}) {b / t_cpp:.0f} ({t_ref / t_cpp:.1f}x)")
+        print(
+            f"LDPC {snr:3.1f} dB ({its.mean():5.2f} iterations): torch {b / t_ref:.0f} codewords/s, "
+            f"C++ ({dec.isa()}) {b / t_cpp:.0f} ({t_ref / t_cpp:.1f}x)"
+        )
     # LMMSE
     n = 50_000
     hm = ((rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2))) / np.sqrt(2)).astype(np.complex64)
     xm = mapping.constellation(6)[rng.integers(0, 64, (n, 2))]
     nvm = np.full(n, 0.01, np.float32)
     ym = (np.einsum("brt,bt->br", hm, xm) + 0.07 * (rng.normal(size=(n, 2)) + 1j * rng.normal(size=(n, 2)))).astype(
-        np.complex64)
+        np.complex64
+    )
     t_ref = best_time(lambda: mimo.lmmse(ym, hm, nvm, 6), a.reps)
     t_cpp = best_time(lambda: _kernels.lmmse(ym, hm, nvm, 6), a.reps)
     res["lmmse_2x2_64qam_torch_uses_per_s"] = round(n / t_ref)

@@ -3,6 +3,7 @@
 
 Run: venv/bin/python bench/quantizer.py [--n 10000000] [--json out.json]  (or `deepquant bench quantizer`)
 """
+
 import sys
 
 from gnuradio.deepquant.apps.bench_quantizer import main

@@ -15,6 +15,7 @@ MIMO receiver (28 dB EPA, LMMSE, re-estimation on), with GNU Radio's decoder.
 Run:  venv/bin/python bench/rx_profile.py [--packets 300]
 Ends with one line ``RESULT {json}`` (microseconds of CPU per packet).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,7 @@ def _instrument(targets):
                     with lock:
                         acc[label][0] += dt
                         acc[label][1] += 1
+
             return g
 
         setattr(obj, name, make(f, label))
@@ -63,8 +65,12 @@ def main(argv=None) -> int:
 
         out = {}
         for chain in ("siso", "mimo"):
-            r = subprocess.run([sys.executable, __file__, "--chain", chain, "--packets", str(a.packets)],
-                               capture_output=True, text=True, timeout=1800)
+            r = subprocess.run(
+                [sys.executable, __file__, "--chain", chain, "--packets", str(a.packets)],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
             print(r.stdout.rstrip())
             if r.returncode:
                 print(r.stderr[-3000:], file=sys.stderr)
@@ -88,22 +94,26 @@ def main(argv=None) -> int:
         from gnuradio.deepquant.blocks import ofdm_rx as rxm
         from gnuradio.deepquant.blocks import soft_demapper_cf as sd
 
-        blocks_ = [(rxm.header_decoder, "work", "block header_decoder"),
-                   (est.ofdm_channel_noise_estimator, "work", "block ofdm_channel_noise_estimator"),
-                   (trk.ofdm_pilot_phase_tracker, "work", "block ofdm_pilot_phase_tracker"),
-                   (sd.soft_demapper_cf, "work", "block soft_demapper_cf")]
-        funcs = [(est.ofdm_channel_noise_estimator, "_feedback", "  estimator: decoder-aided re-estimation"),
-                 (estimation, "estimate_channel", "  estimation.estimate_channel"),
-                 (estimation, "refine_with_known", "  estimation.refine_with_known"),
-                 (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
-                 (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
-                 (_kernels, "demap", "  C++ qam_demapper (re-estimation)"),
-                 (estimation, "linear_phase_fit", "  estimation.linear_phase_fit"),
-                 (header, "decode_header", "  header.decode_header"),
-                 (mapping, "soft_symbols", "  mapping.soft_symbols"),
-                 (dq.ofdm_estimator, "decode_header", "  C++ ofdm_estimator.decode_header"),
-                 (dq.ofdm_estimator, "feedback", "  C++ ofdm_estimator.feedback (re-estimation)"),
-                 (dq.ofdm_estimator, "track", "  C++ ofdm_estimator.track")]
+        blocks_ = [
+            (rxm.header_decoder, "work", "block header_decoder"),
+            (est.ofdm_channel_noise_estimator, "work", "block ofdm_channel_noise_estimator"),
+            (trk.ofdm_pilot_phase_tracker, "work", "block ofdm_pilot_phase_tracker"),
+            (sd.soft_demapper_cf, "work", "block soft_demapper_cf"),
+        ]
+        funcs = [
+            (est.ofdm_channel_noise_estimator, "_feedback", "  estimator: decoder-aided re-estimation"),
+            (estimation, "estimate_channel", "  estimation.estimate_channel"),
+            (estimation, "refine_with_known", "  estimation.refine_with_known"),
+            (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
+            (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
+            (_kernels, "demap", "  C++ qam_demapper (re-estimation)"),
+            (estimation, "linear_phase_fit", "  estimation.linear_phase_fit"),
+            (header, "decode_header", "  header.decode_header"),
+            (mapping, "soft_symbols", "  mapping.soft_symbols"),
+            (dq.ofdm_estimator, "decode_header", "  C++ ofdm_estimator.decode_header"),
+            (dq.ofdm_estimator, "feedback", "  C++ ofdm_estimator.feedback (re-estimation)"),
+            (dq.ofdm_estimator, "track", "  C++ ofdm_estimator.track"),
+        ]
         acc = _instrument(blocks_ + funcs)
         n = a.packets
         iq, starts = fg.transmit(n)
@@ -116,20 +126,24 @@ def main(argv=None) -> int:
         from gnuradio.deepquant.blocks import mimo_ofdm_payload_estimator as pay
         from gnuradio.deepquant.blocks import sc_trigger_holdoff as hold
 
-        blocks_ = [(hdr.mimo_ofdm_header_decoder, "work", "block mimo_ofdm_header_decoder"),
-                   (pay.mimo_ofdm_payload_estimator, "work", "block mimo_ofdm_payload_estimator"),
-                   (md.mimo_detector, "work", "block mimo_detector"),
-                   (hold.sc_trigger_holdoff, "work", "block sc_trigger_holdoff")]
-        funcs = [(pay.mimo_ofdm_payload_estimator, "_feedback", "  payload: decoder-aided re-estimation"),
-                 (ofdm_mimo, "refine_with_symbols", "  ofdm.mimo.refine_with_symbols"),
-                 (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
-                 (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
-                 (_kernels, "lmmse", "  C++ lmmse_detector"),
-                 (estimation, "estimate_channel", "  estimation.estimate_channel"),
-                 (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
-                 (dq.ofdm_estimator, "feedback_mimo", "  C++ ofdm_estimator.feedback_mimo (re-estimation)"),
-                 (dq.ofdm_estimator, "decode_header_mimo", "  C++ ofdm_estimator.decode_header_mimo"),
-                 (mapping, "soft_symbols", "  mapping.soft_symbols")]
+        blocks_ = [
+            (hdr.mimo_ofdm_header_decoder, "work", "block mimo_ofdm_header_decoder"),
+            (pay.mimo_ofdm_payload_estimator, "work", "block mimo_ofdm_payload_estimator"),
+            (md.mimo_detector, "work", "block mimo_detector"),
+            (hold.sc_trigger_holdoff, "work", "block sc_trigger_holdoff"),
+        ]
+        funcs = [
+            (pay.mimo_ofdm_payload_estimator, "_feedback", "  payload: decoder-aided re-estimation"),
+            (ofdm_mimo, "refine_with_symbols", "  ofdm.mimo.refine_with_symbols"),
+            (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
+            (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
+            (_kernels, "lmmse", "  C++ lmmse_detector"),
+            (estimation, "estimate_channel", "  estimation.estimate_channel"),
+            (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
+            (dq.ofdm_estimator, "feedback_mimo", "  C++ ofdm_estimator.feedback_mimo (re-estimation)"),
+            (dq.ofdm_estimator, "decode_header_mimo", "  C++ ofdm_estimator.decode_header_mimo"),
+            (mapping, "soft_symbols", "  mapping.soft_symbols"),
+        ]
         acc = _instrument(blocks_ + funcs)
         n = max(8, a.packets // 4)
         tb, b = mo.build(28.0, "lmmse", n, "epa")
@@ -137,12 +151,23 @@ def main(argv=None) -> int:
         info = {"fer": b["counter"].fer()}
     per_packet = {k: v[0] / n * 1e6 for k, v in acc.items()}
     total_blocks = sum(v for k, v in per_packet.items() if k.startswith("block"))
-    print(f"{a.chain}: {n} packets, FER {info['fer']:.4f}; Python CPU per packet in the blocks' work(): "
-          f"{total_blocks:.0f} us (ceiling ~{1e6 / total_blocks:.0f} packets/s under one interpreter lock)")
+    print(
+        f"{a.chain}: {n} packets, FER {info['fer']:.4f}; Python CPU per packet in the blocks' work(): "
+        f"{total_blocks:.0f} us (ceiling ~{1e6 / total_blocks:.0f} packets/s under one interpreter lock)"
+    )
     for k, v in sorted(per_packet.items(), key=lambda kv: (not kv[0].startswith("block"), -kv[1])):
         print(f"  {k:<48} {v:8.1f} us/packet")
-    print("CHAIN " + json.dumps({"packets": n, "fer": info["fer"], "python_cpu_us_per_packet": round(total_blocks, 1),
-                                 "us_per_packet": {k.strip(): round(v, 1) for k, v in per_packet.items()}}))
+    print(
+        "CHAIN "
+        + json.dumps(
+            {
+                "packets": n,
+                "fer": info["fer"],
+                "python_cpu_us_per_packet": round(total_blocks, 1),
+                "us_per_packet": {k.strip(): round(v, 1) for k, v in per_packet.items()},
+            }
+        )
+    )
     return 0
 
 

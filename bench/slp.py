@@ -14,6 +14,7 @@ the best (least disturbed) times.
 Run: venv/bin/python bench/slp.py [--vectors 4000] [--solver-vectors 400] [--out runs/slp_bench]
 Ends with ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,9 @@ def main(argv=None):
     rates["optimization"] = 1.0 / float(np.median(opt_times))
     from gnuradio.deepquant.slp import solvers as sv
 
-    rates["block_new_channel_each_vector"] = _rate(lambda: sv.block_level(H, 30.0, 1.0) @ s[..., None], a.vectors,
-                                                   a.repeats)
+    rates["block_new_channel_each_vector"] = _rate(
+        lambda: sv.block_level(H, 30.0, 1.0) @ s[..., None], a.vectors, a.repeats
+    )
     pz = pc.SlpPrecoder(4, 4, 4, "zf", 30.0, 1.0)
     rates["zf"] = _rate(lambda: pz(H, s), a.vectors, a.repeats)
     fg = {m: flowgraph_rate(m, H, s) for m in ("fp32", "sq-ternary")}
@@ -102,19 +104,26 @@ def main(argv=None):
     flops = {m: ex.flops_learned(pc.SlpPrecoder(4, 4, 4, m, 30.0, 1.0).net.cfg) for m in LEARNED}
     print(f"{'method':>30} {'vectors/s':>12} {'x optimisation (paired)':>24} {'x (best times)':>15}")
     for m, r in rates.items():
-        print(f"{m:>30} {r:12.0f} {speedup.get(m, r / rates['optimization']):24.1f} "
-              f"{speedup_best.get(m, float('nan')):15.1f}")
+        print(
+            f"{m:>30} {r:12.0f} {speedup.get(m, r / rates['optimization']):24.1f} "
+            f"{speedup_best.get(m, float('nan')):15.1f}"
+        )
     print("GNU Radio flowgraph (slp_precoder alone): " + ", ".join(f"{m} {r:.0f}/s" for m, r in fg.items()))
-    print("FLOPs per vector (SLP-DNet, float / binary ops): " + ", ".join(
-        f"{m} {f['float_flops']:.0f} / {f['binary_ops']:.0f}" for m, f in flops.items())
-          + f"; optimisation SLP, paper eq. (27): {ex.flops_opt_paper(4, 4):.3g}")
-    res = {"vectors_per_s": {m: round(r, 1) for m, r in rates.items()},
-           "speedup_vs_optimization": {m: round(v, 1) for m, v in speedup.items()},
-           "speedup_vs_optimization_best_times": {m: round(v, 1) for m, v in speedup_best.items()},
-           "flowgraph_vectors_per_s": {m: round(r, 1) for m, r in fg.items()},
-           "flops_per_vector": {m: f["float_flops"] for m, f in flops.items()},
-           "binary_ops_per_vector": {m: f["binary_ops"] for m, f in flops.items()},
-           "flops_optimization_paper_eq27": ex.flops_opt_paper(4, 4), "threads": torch.get_num_threads()}
+    print(
+        "FLOPs per vector (SLP-DNet, float / binary ops): "
+        + ", ".join(f"{m} {f['float_flops']:.0f} / {f['binary_ops']:.0f}" for m, f in flops.items())
+        + f"; optimisation SLP, paper eq. (27): {ex.flops_opt_paper(4, 4):.3g}"
+    )
+    res = {
+        "vectors_per_s": {m: round(r, 1) for m, r in rates.items()},
+        "speedup_vs_optimization": {m: round(v, 1) for m, v in speedup.items()},
+        "speedup_vs_optimization_best_times": {m: round(v, 1) for m, v in speedup_best.items()},
+        "flowgraph_vectors_per_s": {m: round(r, 1) for m, r in fg.items()},
+        "flops_per_vector": {m: f["float_flops"] for m, f in flops.items()},
+        "binary_ops_per_vector": {m: f["binary_ops"] for m, f in flops.items()},
+        "flops_optimization_paper_eq27": ex.flops_opt_paper(4, 4),
+        "threads": torch.get_num_threads(),
+    }
     from pathlib import Path
 
     out = Path(a.out)

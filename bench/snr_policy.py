@@ -9,6 +9,7 @@ flowgraph on the same channel uses.
 LLR quality: the mean binary cross-entropy of the LLRs against the sent bits (bits per bit;
 1.0 = no information, confidently wrong LLRs give more). Ends with ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,11 @@ def simulate(snr_db: float, n_codewords: int, seed: int = 0, detectors=DETECTORS
     n_uses = cw.size // (nt * k)
     bits = cw[: n_uses * nt * k].reshape(n_uses, nt * k)
     x = np.asarray(mapping.map_bits(bits.reshape(n_uses * nt, k), k), np.complex64).reshape(n_uses, nt)
-    h = channels.rayleigh_mimo(n_uses, nr, nt, generator=torch.Generator().manual_seed(seed)).numpy().astype(np.complex64)
+    h = (
+        channels.rayleigh_mimo(n_uses, nr, nt, generator=torch.Generator().manual_seed(seed))
+        .numpy()
+        .astype(np.complex64)
+    )
     nv = float(channels.snr_to_noise_var(snr_db, nr, nt))
     w = (rng.standard_normal((n_uses, nr)) + 1j * rng.standard_normal((n_uses, nr))) * np.sqrt(nv / 2)
     y = (np.einsum("bij,bj->bi", h, x) + w).astype(np.complex64)
@@ -60,12 +65,16 @@ def simulate(snr_db: float, n_codewords: int, seed: int = 0, detectors=DETECTORS
         # mean binary cross-entropy in bits: log2(1 + exp(-s L)), s = +1 for bit 1, -1 for bit 0
         s = 2.0 * bits - 1.0
         bce = float(np.mean(np.logaddexp(0.0, -s * llr.astype(np.float64))) / np.log(2))
-        dec = np.asarray(ldpc.decode_batch(llr.reshape(-1)[: n_codewords * ldpc.N].reshape(n_codewords, ldpc.N)),
-                         dtype=np.uint8)
+        dec = np.asarray(
+            ldpc.decode_batch(llr.reshape(-1)[: n_codewords * ldpc.N].reshape(n_codewords, ldpc.N)), dtype=np.uint8
+        )
         bler = float(np.mean((dec != info).any(axis=1)))
         label = method if not method.startswith("eqnet") else f"{method}/{policy}"
-        out[label] = {"bler": bler, "bce_bits": round(bce, 4),
-                      "out_of_range": det.out_of_range_count if method.startswith("eqnet") else 0}
+        out[label] = {
+            "bler": bler,
+            "bce_bits": round(bce, 4),
+            "out_of_range": det.out_of_range_count if method.startswith("eqnet") else 0,
+        }
     return out
 
 
@@ -78,14 +87,29 @@ def main(argv=None):
     for snr in a.snr_db:
         r = simulate(snr, a.codewords)
         res[f"{snr:g}"] = r
-        print(f"{snr:5.1f} dB  " + "  ".join(f"{k}: BLER {v['bler']:.3f} BCE {v['bce_bits']:.3f}"
-                                            + (f" ({v['out_of_range']} to LMMSE)" if v['out_of_range'] else "")
-                                            for k, v in r.items()), flush=True)
+        print(
+            f"{snr:5.1f} dB  "
+            + "  ".join(
+                f"{k}: BLER {v['bler']:.3f} BCE {v['bce_bits']:.3f}"
+                + (f" ({v['out_of_range']} to LMMSE)" if v["out_of_range"] else "")
+                for k, v in r.items()
+            ),
+            flush=True,
+        )
     # the policy's claim holds outside the trained range (EQ-Net-P: 15.5..30.5 dB)
     outside = {s: r for s, r in res.items() if not 15.5 <= float(s) <= 30.5}
     ok = all(r["eqnet_p/lmmse"]["bler"] <= r["lmmse"]["bler"] + 1.0 / a.codewords for r in outside.values())
-    print("RESULT " + json.dumps({"codewords_per_point": a.codewords, "outside_range_points": sorted(outside),
-                                  "policy_bler_not_worse_than_lmmse_outside": ok, "points": res}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "codewords_per_point": a.codewords,
+                "outside_range_points": sorted(outside),
+                "policy_bler_not_worse_than_lmmse_outside": ok,
+                "points": res,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

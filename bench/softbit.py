@@ -21,6 +21,7 @@ well-kept library it replaced), same chain model: microseconds per frame and byt
 
 Ends with ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import gc
@@ -110,11 +111,11 @@ def bench_api(method, llr, batch):
     t = time.thread_time()
     frames = []
     for i in range(0, len(llr), batch):
-        frames += c.encode_frames(llr[i:i + batch])
+        frames += c.encode_frames(llr[i : i + batch])
     te = time.thread_time() - t
     t = time.thread_time()
     for i in range(0, len(frames), batch):
-        c.decode_many(frames[i:i + batch])
+        c.decode_many(frames[i : i + batch])
     td = time.thread_time() - t
     return n / te, n / td
 
@@ -135,21 +136,30 @@ def bench_coders(llr):
     dec, _ = c.coder.decode_frames(pay, tids, np.full(f, FRAME))
     t2 = time.perf_counter()
     assert np.array_equal(dec.reshape(sym.shape), sym)
-    out["rans"] = {"encode_us_per_frame": (t1 - t0) / f * 1e6, "decode_us_per_frame": (t2 - t1) / f * 1e6,
-                   "bytes_per_frame": float(np.mean([len(p) for p in pay]))}
+    out["rans"] = {
+        "encode_us_per_frame": (t1 - t0) / f * 1e6,
+        "decode_us_per_frame": (t2 - t1) / f * 1e6,
+        "bytes_per_frame": float(np.mean([len(p) for p in pay])),
+    }
     t0 = time.perf_counter()
     pay = [ref.encode(sym[i], int(tids[i])) for i in range(f)]
     t1 = time.perf_counter()
     for i in range(f):
         ref.decode(pay[i], int(tids[i]), FRAME)
     t2 = time.perf_counter()
-    out["constriction"] = {"encode_us_per_frame": (t1 - t0) / f * 1e6, "decode_us_per_frame": (t2 - t1) / f * 1e6,
-                           "bytes_per_frame": float(np.mean([len(p) for p in pay]))}
+    out["constriction"] = {
+        "encode_us_per_frame": (t1 - t0) / f * 1e6,
+        "decode_us_per_frame": (t2 - t1) / f * 1e6,
+        "bytes_per_frame": float(np.mean([len(p) for p in pay])),
+    }
     out["ideal_bytes_per_frame"] = float(np.mean([ref.ideal_bits(sym[i], int(tids[i])) for i in range(f)]) / 8)
     for n in ("rans", "constriction"):
         v = out[n]
-        print(f"{n:>12}: encode {v['encode_us_per_frame']:6.1f} us/frame, decode {v['decode_us_per_frame']:6.1f} us/frame, "
-              f"{v['bytes_per_frame']:.1f} bytes/frame", flush=True)
+        print(
+            f"{n:>12}: encode {v['encode_us_per_frame']:6.1f} us/frame, decode {v['decode_us_per_frame']:6.1f} us/frame, "
+            f"{v['bytes_per_frame']:.1f} bytes/frame",
+            flush=True,
+        )
     print(f"{'ideal':>12}: {out['ideal_bytes_per_frame']:.1f} bytes/frame (chain model, float tables)")
     return out
 
@@ -160,45 +170,88 @@ def main():
     rng = np.random.default_rng(0)
     llr = np.concatenate([data.epa_frames(K, s, n_frames // 3, rng)[0] for s in (16.0, 22.0, 28.0)])
     flat = llr.reshape(-1).astype(np.float32)
-    cases = [("learned", "frame"), ("learned", "container"), ("maxmi-ec", "frame"), ("maxmi-ec", "container"),
-             ("maxmi", "frame"), ("int8", "frame")]
+    cases = [
+        ("learned", "frame"),
+        ("learned", "container"),
+        ("maxmi-ec", "frame"),
+        ("maxmi-ec", "container"),
+        ("maxmi", "frame"),
+        ("int8", "frame"),
+    ]
     res = {}
     # interleaved repetitions (API and blocks alternate), median per figure: the machine may be
     # shared, so only same-run ratios and CPU-time figures are meaningful
     for _rep in range(reps):
         for m, fmt in cases:
             c = softbit.make_codec(m, K)
-            pdus = (c.encode_frames(llr) if fmt == "frame"
-                    else [c.encode_container(llr[i:i + 25]) for i in range(0, len(llr), 25)])
+            pdus = (
+                c.encode_frames(llr)
+                if fmt == "frame"
+                else [c.encode_container(llr[i : i + 25]) for i in range(0, len(llr), 25)]
+            )
             api_e, api_d = bench_api(m, llr, 25)
             cps, cpc, cpt, bits = bench_compress(m, flat, fmt)
             dps, dpc, dpt = bench_decompress(m, pdus, flat.size)
-            r = res.setdefault(f"{m}/{fmt}", {k: [] for k in ("api_encode", "api_decode", "compress_wall", "compress_cpu",
-                                                              "compress_thread", "decompress_wall", "decompress_cpu",
-                                                              "decompress_thread")})
-            for k, v in (("api_encode", api_e), ("api_decode", api_d), ("compress_wall", cps), ("compress_cpu", cpc),
-                         ("compress_thread", cpt), ("decompress_wall", dps), ("decompress_cpu", dpc),
-                         ("decompress_thread", dpt)):
+            r = res.setdefault(
+                f"{m}/{fmt}",
+                {
+                    k: []
+                    for k in (
+                        "api_encode",
+                        "api_decode",
+                        "compress_wall",
+                        "compress_cpu",
+                        "compress_thread",
+                        "decompress_wall",
+                        "decompress_cpu",
+                        "decompress_thread",
+                    )
+                },
+            )
+            for k, v in (
+                ("api_encode", api_e),
+                ("api_decode", api_d),
+                ("compress_wall", cps),
+                ("compress_cpu", cpc),
+                ("compress_thread", cpt),
+                ("decompress_wall", dps),
+                ("decompress_cpu", dpc),
+                ("decompress_thread", dpt),
+            ):
                 r[k].append(v)
             r["bits_per_softbit"] = bits
     med = {n: {k: (float(np.median(v)) if isinstance(v, list) else v) for k, v in r.items()} for n, r in res.items()}
-    print("M soft bits/s (median of %d): API = one thread, numpy API, 25 frames per call; wall = flowgraph "
-          "wall clock; cpu = per CPU second of the whole process; thread = per CPU second of the block's "
-          "own thread" % reps)
+    print(
+        "M soft bits/s (median of %d): API = one thread, numpy API, 25 frames per call; wall = flowgraph "
+        "wall clock; cpu = per CPU second of the whole process; thread = per CPU second of the block's "
+        "own thread" % reps
+    )
     for n, v in med.items():
-        print(f"{n:>20}: API enc {v['api_encode'] / 1e6:6.2f} dec {v['api_decode'] / 1e6:6.2f} | compress wall "
-              f"{v['compress_wall'] / 1e6:6.2f} cpu {v['compress_cpu'] / 1e6:6.2f} thread {v['compress_thread'] / 1e6:6.2f}"
-              f" | decompress wall {v['decompress_wall'] / 1e6:6.2f} cpu {v['decompress_cpu'] / 1e6:6.2f} thread "
-              f"{v['decompress_thread'] / 1e6:6.2f} | {v['bits_per_softbit']:.3f} bits/soft bit", flush=True)
+        print(
+            f"{n:>20}: API enc {v['api_encode'] / 1e6:6.2f} dec {v['api_decode'] / 1e6:6.2f} | compress wall "
+            f"{v['compress_wall'] / 1e6:6.2f} cpu {v['compress_cpu'] / 1e6:6.2f} thread {v['compress_thread'] / 1e6:6.2f}"
+            f" | decompress wall {v['decompress_wall'] / 1e6:6.2f} cpu {v['decompress_cpu'] / 1e6:6.2f} thread "
+            f"{v['decompress_thread'] / 1e6:6.2f} | {v['bits_per_softbit']:.3f} bits/soft bit",
+            flush=True,
+        )
     coders = bench_coders(llr[:600])
     L, LC = med["learned/frame"], med["learned/container"]
     out = {
-        "frames": len(llr), "frame_softbits": FRAME * K, "reps": reps,
+        "frames": len(llr),
+        "frame_softbits": FRAME * K,
+        "reps": reps,
         "learned_api_encode_msoftbits_per_s": L["api_encode"] / 1e6,
         "learned_api_decode_msoftbits_per_s": L["api_decode"] / 1e6,
     }
     for tag, v in (("frame", L), ("container", LC)):
-        for k in ("compress_wall", "compress_cpu", "compress_thread", "decompress_wall", "decompress_cpu", "decompress_thread"):
+        for k in (
+            "compress_wall",
+            "compress_cpu",
+            "compress_thread",
+            "decompress_wall",
+            "decompress_cpu",
+            "decompress_thread",
+        ):
             out[f"learned_{tag}_{k}_msoftbits_per_s"] = v[k] / 1e6
         out[f"learned_{tag}_compress_thread_over_api"] = v["compress_thread"] / v["api_encode"]
         out[f"learned_{tag}_decompress_thread_over_api"] = v["decompress_thread"] / v["api_decode"]
@@ -206,10 +259,12 @@ def main():
     out["rans_encode_us_per_frame"] = coders["rans"]["encode_us_per_frame"]
     out["rans_decode_us_per_frame"] = coders["rans"]["decode_us_per_frame"]
     out["constriction_encode_us_per_frame"] = coders["constriction"]["encode_us_per_frame"]
-    out["all_thread_msoftbits_per_s"] = {n: [round(v["compress_thread"] / 1e6, 2), round(v["decompress_thread"] / 1e6, 2)]
-                                         for n, v in med.items()}
-    out["all_wall_msoftbits_per_s"] = {n: [round(v["compress_wall"] / 1e6, 2), round(v["decompress_wall"] / 1e6, 2)]
-                                       for n, v in med.items()}
+    out["all_thread_msoftbits_per_s"] = {
+        n: [round(v["compress_thread"] / 1e6, 2), round(v["decompress_thread"] / 1e6, 2)] for n, v in med.items()
+    }
+    out["all_wall_msoftbits_per_s"] = {
+        n: [round(v["compress_wall"] / 1e6, 2), round(v["decompress_wall"] / 1e6, 2)] for n, v in med.items()
+    }
     print("RESULT " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}))
     return 0
 

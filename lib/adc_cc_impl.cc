@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "quantizer_common.h"
 #include "adc_cc_impl.h"
+#include "quantizer_common.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <cmath>
@@ -20,11 +20,14 @@ namespace deepquant {
 static scalar_quantizer make_uniform_adc(unsigned bits, float full_scale)
 {
     if (bits < 1 || bits > 16)
-        throw std::invalid_argument("adc_cc: bits must be 1..16, got " + std::to_string(bits));
+        throw std::invalid_argument("adc_cc: bits must be 1..16, got " +
+                                    std::to_string(bits));
     if (!(full_scale > 0.0f) || !std::isfinite(full_scale))
-        throw std::invalid_argument("adc_cc: full_scale must be a positive finite number, got " +
-                                    std::to_string(full_scale));
-    return scalar_quantizer::make_uniform(-full_scale, full_scale, std::size_t(1) << bits);
+        throw std::invalid_argument(
+            "adc_cc: full_scale must be a positive finite number, got " +
+            std::to_string(full_scale));
+    return scalar_quantizer::make_uniform(
+        -full_scale, full_scale, std::size_t(1) << bits);
 }
 
 static void check_gain(float gain)
@@ -33,7 +36,8 @@ static void check_gain(float gain)
         throw std::invalid_argument("adc_cc: gain must be finite");
 }
 
-adc_cc::sptr adc_cc::make(unsigned int bits, float full_scale, unsigned int vlen, float gain)
+adc_cc::sptr
+adc_cc::make(unsigned int bits, float full_scale, unsigned int vlen, float gain)
 {
     detail::check_vlen("adc_cc", vlen);
     check_gain(gain);
@@ -54,8 +58,11 @@ adc_cc::sptr adc_cc::make_nonuniform(const std::vector<float>& thresholds,
         scalar_quantizer(thresholds, levels), 0, 0.0f, vlen, gain);
 }
 
-adc_cc_impl::adc_cc_impl(
-    const scalar_quantizer& q, unsigned bits, float full_scale, unsigned int vlen, float gain)
+adc_cc_impl::adc_cc_impl(const scalar_quantizer& q,
+                         unsigned bits,
+                         float full_scale,
+                         unsigned int vlen,
+                         float gain)
     : gr::sync_block("adc_cc",
                      gr::io_signature::make(1, 1, sizeof(gr_complex) * vlen),
                      gr::io_signature::make(1, 1, sizeof(gr_complex) * vlen)),
@@ -133,14 +140,16 @@ void adc_cc_impl::handle_set(const pmt::pmt_t& msg)
         if (detail::msg_has(msg, "thresholds") || detail::msg_has(msg, "levels")) {
             // both, or a lone 'levels' would make a 1-level (constant) ADC
             if (!detail::msg_has(msg, "thresholds") || !detail::msg_has(msg, "levels"))
-                throw std::invalid_argument("'thresholds' and 'levels' must be given together");
+                throw std::invalid_argument(
+                    "'thresholds' and 'levels' must be given together");
             set_thresholds(detail::msg_floats(msg, "thresholds"),
                            detail::msg_floats(msg, "levels"));
             any = true;
         }
         if (detail::msg_has(msg, "bits") || detail::msg_has(msg, "full_scale")) {
-            const double b = detail::msg_has(msg, "bits") ? detail::msg_number(msg, "bits")
-                                                          : double(d_bits ? d_bits : 8);
+            const double b = detail::msg_has(msg, "bits")
+                                 ? detail::msg_number(msg, "bits")
+                                 : double(d_bits ? d_bits : 8);
             const double fs = detail::msg_has(msg, "full_scale")
                                   ? detail::msg_number(msg, "full_scale")
                                   : double(d_full_scale > 0.0f ? d_full_scale : 1.0f);
@@ -161,7 +170,8 @@ void adc_cc_impl::handle_set(const pmt::pmt_t& msg)
             throw std::invalid_argument(
                 "no known key (bits, full_scale, gain, thresholds, levels)");
     } catch (const std::exception& e) {
-        d_logger->error("ignoring bad 'set' message ({:s}); the old settings stay", e.what());
+        d_logger->error("ignoring bad 'set' message ({:s}); the old settings stay",
+                        e.what());
     }
 }
 

@@ -20,7 +20,9 @@ class adc_cc_impl : public adc_cc
 private:
     scalar_quantizer d_q;
     const unsigned d_vlen;
-    std::atomic<uint64_t> d_bad{ 0 }; // NaN inputs (or invalid indices for the dequantizer)
+    std::atomic<uint64_t> d_bad{
+        0
+    }; // NaN inputs (or invalid indices for the dequantizer)
     detail::nan_reporter d_report;
     unsigned d_bits;
     float d_full_scale;
@@ -29,7 +31,11 @@ private:
     void handle_set(const pmt::pmt_t& msg);
 
 public:
-    adc_cc_impl(const scalar_quantizer& q, unsigned bits, float full_scale, unsigned int vlen, float gain);
+    adc_cc_impl(const scalar_quantizer& q,
+                unsigned bits,
+                float full_scale,
+                unsigned int vlen,
+                float gain);
     void set_bits(unsigned int bits) override;
     void set_full_scale(float full_scale) override;
     void set_gain(float gain) override;

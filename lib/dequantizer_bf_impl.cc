@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "quantizer_common.h"
 #include "dequantizer_bf_impl.h"
+#include "quantizer_common.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <numeric>
@@ -18,21 +18,24 @@ namespace deepquant {
 static scalar_quantizer make_table(const std::vector<float>& levels)
 {
     if (levels.empty() || levels.size() > 256)
-        throw std::invalid_argument("dequantizer_bf: needs 1..256 levels (uint8 indices), got " +
-                                    std::to_string(levels.size()));
+        throw std::invalid_argument(
+            "dequantizer_bf: needs 1..256 levels (uint8 indices), got " +
+            std::to_string(levels.size()));
     // Only the level table is used; the thresholds are placeholders.
     std::vector<float> t(levels.size() - 1);
     std::iota(t.begin(), t.end(), 0.0f);
     return scalar_quantizer(t, levels);
 }
 
-dequantizer_bf::sptr dequantizer_bf::make(const std::vector<float>& levels, unsigned int vlen)
+dequantizer_bf::sptr dequantizer_bf::make(const std::vector<float>& levels,
+                                          unsigned int vlen)
 {
     detail::check_vlen("dequantizer_bf", vlen);
     return gnuradio::make_block_sptr<dequantizer_bf_impl>(levels, vlen);
 }
 
-dequantizer_bf_impl::dequantizer_bf_impl(const std::vector<float>& levels, unsigned int vlen)
+dequantizer_bf_impl::dequantizer_bf_impl(const std::vector<float>& levels,
+                                         unsigned int vlen)
     : gr::sync_block("dequantizer_bf",
                      gr::io_signature::make(1, 1, sizeof(uint8_t) * vlen),
                      gr::io_signature::make(1, 1, sizeof(float) * vlen)),
@@ -63,7 +66,8 @@ void dequantizer_bf_impl::handle_set(const pmt::pmt_t& msg)
             throw std::invalid_argument("expected a dict with key 'levels'");
         set_levels(detail::msg_floats(msg, "levels"));
     } catch (const std::exception& e) {
-        d_logger->error("ignoring bad 'set' message ({:s}); the old levels stay", e.what());
+        d_logger->error("ignoring bad 'set' message ({:s}); the old levels stay",
+                        e.what());
     }
 }
 
@@ -78,11 +82,12 @@ int dequantizer_bf_impl::work(int noutput_items,
     if (bad) {
         const uint64_t total = (d_bad += bad);
         if (d_log.next()) // rate-limited: 1st, 2nd, 4th, 8th ... buffer with bad indices
-            d_logger->warn("{:d} index(es) >= {:d} levels in this buffer ({:d} so far), clamped "
-                       "to the last level",
-                       bad,
-                       d_q.num_levels(),
-                       total);
+            d_logger->warn(
+                "{:d} index(es) >= {:d} levels in this buffer ({:d} so far), clamped "
+                "to the last level",
+                bad,
+                d_q.num_levels(),
+                total);
     }
     return noutput_items;
 }

@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// set_isa() of the kernels that have one AVX2/FMA path and a portable loop (internal header,
-// portable: no intrinsics).
+// set_isa() of the kernels that have one AVX2/FMA path and a portable loop (internal
+// header, portable: no intrinsics).
 
 #ifndef INCLUDED_DEEPQUANT_ISA_SELECT_H
 #define INCLUDED_DEEPQUANT_ISA_SELECT_H
@@ -17,11 +17,12 @@ namespace gr {
 namespace deepquant {
 namespace simd {
 
-//! Whether to use the AVX2/FMA path: "auto" -> where available, "generic" -> never, "avx2" ->
-//! always (throws Unavailable naming ``why`` when ``avx2_ok`` is false); any other name throws
-//! std::invalid_argument.
+//! Whether to use the AVX2/FMA path: "auto" -> where available, "generic" -> never,
+//! "avx2" -> always (throws Unavailable naming ``why`` when ``avx2_ok`` is false); any
+//! other name throws std::invalid_argument.
 template <typename Unavailable = std::invalid_argument>
-inline bool select_isa(const std::string& isa, bool avx2_ok, const std::string& who, const char* why)
+inline bool
+select_isa(const std::string& isa, bool avx2_ok, const std::string& who, const char* why)
 {
     if (isa == "auto")
         return avx2_ok;

@@ -5,9 +5,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include <gnuradio/deepquant/ldpc_bp_decoder.h>
 #include "isa_select.h"
 #include "simd_math.h"
+#include <gnuradio/deepquant/ldpc_bp_decoder.h>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -36,8 +36,9 @@ ldpc_bp_decoder::ldpc_bp_decoder(const std::vector<int>& row_ptr,
 {
     if (n < 1 || row_ptr.size() < 2 || row_ptr.front() != 0 ||
         std::size_t(row_ptr.back()) != col_idx.size())
-        throw std::invalid_argument("ldpc_bp_decoder: row_ptr must have m + 1 >= 2 entries from 0 to "
-                                    "len(col_idx)");
+        throw std::invalid_argument(
+            "ldpc_bp_decoder: row_ptr must have m + 1 >= 2 entries from 0 to "
+            "len(col_idx)");
     if (!(llr_clip > 0.0f))
         throw std::invalid_argument("ldpc_bp_decoder: llr_clip must be > 0");
     d_m = int(row_ptr.size()) - 1;
@@ -49,7 +50,8 @@ ldpc_bp_decoder::ldpc_bp_decoder(const std::vector<int>& row_ptr,
     }
     for (int c : col_idx)
         if (c < 0 || c >= n)
-            throw std::invalid_argument("ldpc_bp_decoder: column index out of range [0, n)");
+            throw std::invalid_argument(
+                "ldpc_bp_decoder: column index out of range [0, n)");
     d_slots = maxw;
     d_groups = (d_m + LANES - 1) / LANES;
     d_gcol.assign(std::size_t(d_groups) * d_slots * LANES, n);
@@ -57,7 +59,8 @@ ldpc_bp_decoder::ldpc_bp_decoder(const std::vector<int>& row_ptr,
     for (int r = 0; r < d_m; r++) {
         const int g = r / LANES, l = r % LANES;
         for (int e = row_ptr[r]; e < row_ptr[r + 1]; e++) {
-            const std::size_t pos = (std::size_t(g) * d_slots + (e - row_ptr[r])) * LANES + l;
+            const std::size_t pos =
+                (std::size_t(g) * d_slots + (e - row_ptr[r])) * LANES + l;
             d_gcol[pos] = col_idx[e];
             d_gedge[pos] = e;
         }
@@ -68,7 +71,8 @@ ldpc_bp_decoder::ldpc_bp_decoder(const std::vector<int>& row_ptr,
 
 void ldpc_bp_decoder::set_isa(const std::string& isa)
 {
-    d_use_avx2 = simd::select_isa(isa, d_avx2_ok, "ldpc_bp_decoder", "CPU or row weight > 8");
+    d_use_avx2 =
+        simd::select_isa(isa, d_avx2_ok, "ldpc_bp_decoder", "CPU or row weight > 8");
 }
 
 std::string ldpc_bp_decoder::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
@@ -88,8 +92,8 @@ bool ldpc_bp_decoder::syndrome_ok(const float* total, uint8_t* hard) const
 }
 
 // Internal sign as the torch decoder: positive = bit 0 (lc = -L).
-int ldpc_bp_decoder::decode_one_generic(const float* lc, int max_iter, float* total, float* c2v,
-                                        uint8_t* hard) const
+int ldpc_bp_decoder::decode_one_generic(
+    const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const
 {
     const std::size_t ne = d_col_idx.size();
     std::fill(c2v, c2v + ne, 0.0f);
@@ -122,11 +126,8 @@ int ldpc_bp_decoder::decode_one_generic(const float* lc, int max_iter, float* to
     return max_iter;
 }
 
-__attribute__((target("avx2,fma"))) int ldpc_bp_decoder::decode_one_avx2(const float* lc,
-                                                                          int max_iter,
-                                                                          float* total,
-                                                                          float* c2v,
-                                                                          uint8_t* hard) const
+__attribute__((target("avx2,fma"))) int ldpc_bp_decoder::decode_one_avx2(
+    const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const
 {
     // c2v here in the grouped layout; total has d_n + 1 entries (d_n: padding, never read
     // into a result: its lanes are forced to tanh = 1)
@@ -142,12 +143,16 @@ __attribute__((target("avx2,fma"))) int ldpc_bp_decoder::decode_one_avx2(const f
             const std::size_t base = std::size_t(g) * d_slots * LANES;
             for (int s = 0; s < d_slots; s++) {
                 const std::size_t p = base + std::size_t(s) * LANES;
-                const __m256i col = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&d_gcol[p]));
+                const __m256i col =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&d_gcol[p]));
                 const __m256 tot = _mm256_i32gather_ps(total, col, 4);
                 const __m256 v2c = _mm256_sub_ps(tot, _mm256_loadu_ps(c2v + p));
-                const __m256i pad = _mm256_cmpgt_epi32(_mm256_setzero_si256(),
-                                                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&d_gedge[p])));
-                t[s] = _mm256_blendv_ps(simd::tanh256(_mm256_mul_ps(half, v2c)), one, _mm256_castsi256_ps(pad));
+                const __m256i pad = _mm256_cmpgt_epi32(
+                    _mm256_setzero_si256(),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&d_gedge[p])));
+                t[s] = _mm256_blendv_ps(simd::tanh256(_mm256_mul_ps(half, v2c)),
+                                        one,
+                                        _mm256_castsi256_ps(pad));
             }
             pre[0] = one;
             for (int s = 1; s < d_slots; s++)
@@ -157,7 +162,8 @@ __attribute__((target("avx2,fma"))) int ldpc_bp_decoder::decode_one_avx2(const f
                 __m256 prod = _mm256_mul_ps(pre[s], suf);
                 prod = _mm256_min_ps(_mm256_max_ps(prod, nlim), lim);
                 // 2 atanh(p) = log((1 + p) / (1 - p))
-                const __m256 q = _mm256_div_ps(_mm256_add_ps(one, prod), _mm256_sub_ps(one, prod));
+                const __m256 q =
+                    _mm256_div_ps(_mm256_add_ps(one, prod), _mm256_sub_ps(one, prod));
                 _mm256_storeu_ps(c2v + base + std::size_t(s) * LANES, simd::log256(q));
                 suf = _mm256_mul_ps(suf, t[s]);
             }
@@ -193,8 +199,10 @@ void ldpc_bp_decoder::decode(const float* llr,
         for (int v = 0; v < d_n; v++)
             lc[v] = -clip_channel(in[v], d_clip);
         uint8_t* hard = codewords + f * d_n;
-        const int its = d_use_avx2 ? decode_one_avx2(lc.data(), max_iter, total.data(), c2v.data(), hard)
-                                   : decode_one_generic(lc.data(), max_iter, total.data(), c2v.data(), hard);
+        const int its =
+            d_use_avx2
+                ? decode_one_avx2(lc.data(), max_iter, total.data(), c2v.data(), hard)
+                : decode_one_generic(lc.data(), max_iter, total.data(), c2v.data(), hard);
         iterations[f] = its;
         if (posteriors)
             for (int v = 0; v < d_n; v++)

@@ -19,16 +19,25 @@ constexpr std::size_t CHUNK = 256;
 using cd = std::complex<double>;
 } // namespace
 
-lmmse_detector::lmmse_detector(int nr, int nt, const std::vector<int>& levels, double scale, int n_dims,
-                               double dir_re, double dir_im)
+lmmse_detector::lmmse_detector(int nr,
+                               int nt,
+                               const std::vector<int>& levels,
+                               double scale,
+                               int n_dims,
+                               double dir_re,
+                               double dir_im)
     : d_nr(nr), d_nt(nt), d_demapper(levels, scale, n_dims, dir_re, dir_im)
 {
     if (nr < 1 || nt < 1 || nt > MAX_NT)
         throw std::invalid_argument("lmmse_detector: need nr >= 1 and 1 <= nt <= 16");
 }
 
-void lmmse_detector::detect(const std::complex<float>* y, const std::complex<float>* h, const float* noise_var,
-                            std::size_t n, bool maxlog, float* llr) const
+void lmmse_detector::detect(const std::complex<float>* y,
+                            const std::complex<float>* h,
+                            const float* noise_var,
+                            std::size_t n,
+                            bool maxlog,
+                            float* llr) const
 {
     const int nr = d_nr, nt = d_nt, k = d_demapper.bits_per_symbol();
     std::vector<cd> u(CHUNK * nt);
@@ -97,7 +106,8 @@ void lmmse_detector::detect(const std::complex<float>* y, const std::complex<flo
                 g[j * nt + a] = float(mu * inv);
             }
         }
-        d_demapper.demap_statistics(u.data(), g.data(), m * nt, maxlog, llr + i0 * nt * k);
+        d_demapper.demap_statistics(
+            u.data(), g.data(), m * nt, maxlog, llr + i0 * nt * k);
     }
 }
 

@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include <gnuradio/deepquant/mlp_f32.h>
 #include "isa_select.h"
+#include <gnuradio/deepquant/mlp_f32.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include "simd_math.h"
 #define DQ_X86 1
@@ -40,8 +40,14 @@ using simd::tanh256; // shared AVX2/FMA elementary functions (simd_math.h)
 // One layer for R rows (R = 1 or 2), NV vectors of 8 outputs.
 template <int R, int NV>
 __attribute__((target("avx2,fma"), always_inline)) inline void
-layer_avx2(const float* in, unsigned in_stride, unsigned in_dim, const float* wt,
-           const float* b, float* out, unsigned out_stride, bool relu)
+layer_avx2(const float* in,
+           unsigned in_stride,
+           unsigned in_dim,
+           const float* wt,
+           const float* b,
+           float* out,
+           unsigned out_stride,
+           bool relu)
 {
     __m256 acc[R][NV];
 #pragma GCC unroll 8
@@ -75,21 +81,43 @@ layer_avx2(const float* in, unsigned in_stride, unsigned in_dim, const float* wt
 }
 
 template <int R>
-__attribute__((target("avx2,fma"))) void layer_dispatch(unsigned nv, const float* in,
-                                                        unsigned in_stride, unsigned in_dim,
-                                                        const float* wt, const float* b,
-                                                        float* out, unsigned out_stride, bool relu)
+__attribute__((target("avx2,fma"))) void layer_dispatch(unsigned nv,
+                                                        const float* in,
+                                                        unsigned in_stride,
+                                                        unsigned in_dim,
+                                                        const float* wt,
+                                                        const float* b,
+                                                        float* out,
+                                                        unsigned out_stride,
+                                                        bool relu)
 {
     switch (nv) {
-    case 1: layer_avx2<R, 1>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 2: layer_avx2<R, 2>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 3: layer_avx2<R, 3>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 4: layer_avx2<R, 4>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 5: layer_avx2<R, 5>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 6: layer_avx2<R, 6>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 7: layer_avx2<R, 7>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    case 8: layer_avx2<R, 8>(in, in_stride, in_dim, wt, b, out, out_stride, relu); break;
-    default: throw std::logic_error("mlp_f32: layer too wide for the AVX2 kernel");
+    case 1:
+        layer_avx2<R, 1>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 2:
+        layer_avx2<R, 2>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 3:
+        layer_avx2<R, 3>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 4:
+        layer_avx2<R, 4>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 5:
+        layer_avx2<R, 5>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 6:
+        layer_avx2<R, 6>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 7:
+        layer_avx2<R, 7>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    case 8:
+        layer_avx2<R, 8>(in, in_stride, in_dim, wt, b, out, out_stride, relu);
+        break;
+    default:
+        throw std::logic_error("mlp_f32: layer too wide for the AVX2 kernel");
     }
 }
 #endif // DQ_X86
@@ -103,19 +131,21 @@ mlp_f32::mlp_f32(const std::vector<std::vector<float>>& weights,
 {
     const std::size_t nl = weights.size();
     if (nl == 0 || biases.size() != nl || dims.size() != nl + 1)
-        throw std::invalid_argument("mlp_f32: need L >= 1 weight matrices, L biases and L + 1 dims");
+        throw std::invalid_argument(
+            "mlp_f32: need L >= 1 weight matrices, L biases and L + 1 dims");
     for (std::size_t l = 0; l < nl; l++) {
         const unsigned in = dims[l], out = dims[l + 1];
         if (in == 0 || out == 0)
             throw std::invalid_argument("mlp_f32: zero layer width");
         if (weights[l].size() != std::size_t(in) * out)
             throw std::invalid_argument("mlp_f32: layer " + std::to_string(l) + " has " +
-                                        std::to_string(weights[l].size()) + " weights, expected " +
-                                        std::to_string(out) + " x " + std::to_string(in));
+                                        std::to_string(weights[l].size()) +
+                                        " weights, expected " + std::to_string(out) +
+                                        " x " + std::to_string(in));
         if (biases[l].size() != out)
             throw std::invalid_argument("mlp_f32: layer " + std::to_string(l) + " has " +
-                                        std::to_string(biases[l].size()) + " biases, expected " +
-                                        std::to_string(out));
+                                        std::to_string(biases[l].size()) +
+                                        " biases, expected " + std::to_string(out));
         const unsigned pad = (out + 7) / 8 * 8;
         d_pad.push_back(pad);
         std::vector<float> wt(std::size_t(in) * pad, 0.0f);
@@ -137,7 +167,8 @@ mlp_f32::mlp_f32(const std::vector<std::vector<float>>& weights,
 
 void mlp_f32::set_isa(const std::string& isa)
 {
-    d_use_avx2 = simd::select_isa<std::runtime_error>(isa, d_avx2_ok, "mlp_f32", "CPU or layer width");
+    d_use_avx2 = simd::select_isa<std::runtime_error>(
+        isa, d_avx2_ok, "mlp_f32", "CPU or layer width");
 }
 
 std::string mlp_f32::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
@@ -208,9 +239,11 @@ mlp_f32::forward_avx2(const float* x, std::size_t n, float* out) const
             const bool relu = l + 1 < nl;
             const unsigned nv = d_pad[l] / 8;
             if (rows == 2)
-                layer_dispatch<2>(nv, a, ld, d_dims[l], d_wt[l].data(), d_b[l].data(), b, ld, relu);
+                layer_dispatch<2>(
+                    nv, a, ld, d_dims[l], d_wt[l].data(), d_b[l].data(), b, ld, relu);
             else
-                layer_dispatch<1>(nv, a, ld, d_dims[l], d_wt[l].data(), d_b[l].data(), b, ld, relu);
+                layer_dispatch<1>(
+                    nv, a, ld, d_dims[l], d_wt[l].data(), d_b[l].data(), b, ld, relu);
             std::swap(a, b);
         }
         for (unsigned q = 0; q < rows; q++)

@@ -4,8 +4,9 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// C++ unit tests of the small dense network (plain executable run by ctest). Reference: the same
-// network evaluated here in double precision with std::tanh, from torch-layout weights.
+// C++ unit tests of the small dense network (plain executable run by ctest). Reference:
+// the same network evaluated here in double precision with std::tanh, from torch-layout
+// weights.
 #include <gnuradio/deepquant/mlp_f32.h>
 #include <algorithm>
 #include <cmath>
@@ -17,12 +18,13 @@
 
 using gr::deepquant::mlp_f32;
 static int failures = 0;
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                    \
-        }                                                                                  \
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(                                                        \
+                stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
     } while (0)
 
 struct net {
@@ -70,7 +72,10 @@ static std::vector<double> reference(const net& n, const float* x, bool tanh_in)
     return a;
 }
 
-static void check_net(const std::vector<unsigned>& dims, bool tanh_in, std::size_t rows, unsigned seed)
+static void check_net(const std::vector<unsigned>& dims,
+                      bool tanh_in,
+                      std::size_t rows,
+                      unsigned seed)
 {
     std::mt19937 rng(seed);
     net n = random_net(dims, rng);
@@ -95,23 +100,31 @@ static void check_net(const std::vector<unsigned>& dims, bool tanh_in, std::size
         for (std::size_t r = 0; r < rows; r++) {
             auto ref = reference(n, x.data() + r * dims.front(), tanh_in);
             for (unsigned o = 0; o < dims.back(); o++)
-                worst = std::max(worst, std::abs(ref[o] - double(y[r * dims.back() + o])));
+                worst =
+                    std::max(worst, std::abs(ref[o] - double(y[r * dims.back() + o])));
         }
         if (worst > 2e-5)
-            std::fprintf(stderr, "isa %s dims %u..%u: max error %g\n", isa, dims.front(), dims.back(), worst);
+            std::fprintf(stderr,
+                         "isa %s dims %u..%u: max error %g\n",
+                         isa,
+                         dims.front(),
+                         dims.back(),
+                         worst);
         CHECK(worst <= 2e-5);
     }
 }
 
 int main()
 {
-    check_net({ 6, 48, 48, 48, 48, 3 }, true, 101, 1);  // the soft-bit encoder's shape (K = 6)
-    check_net({ 8, 64, 64, 3 }, true, 2, 2);            // K = 8, even row count
-    check_net({ 5, 7, 2 }, false, 1, 3);                // odd widths, one row, no input transform
-    check_net({ 12, 96, 4 }, false, 9, 4);              // wider than the AVX2 kernel: generic only
+    check_net(
+        { 6, 48, 48, 48, 48, 3 }, true, 101, 1); // the soft-bit encoder's shape (K = 6)
+    check_net({ 8, 64, 64, 3 }, true, 2, 2);     // K = 8, even row count
+    check_net({ 5, 7, 2 }, false, 1, 3);   // odd widths, one row, no input transform
+    check_net({ 12, 96, 4 }, false, 9, 4); // wider than the AVX2 kernel: generic only
     bool threw = false;
     try {
-        mlp_f32 bad({ std::vector<float>(5) }, { std::vector<float>(2) }, { 3, 2 }, false);
+        mlp_f32 bad(
+            { std::vector<float>(5) }, { std::vector<float>(2) }, { 3, 2 }, false);
     } catch (const std::invalid_argument&) {
         threw = true;
     }

@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 // C++ unit tests of the rANS range coder (plain executable run by ctest). References: the
-// symbols themselves (lossless round trip) and the ideal code length -sum log2(freq / 2^prec)
-// computed here from the coder's quantized frequencies.
+// symbols themselves (lossless round trip) and the ideal code length -sum log2(freq /
+// 2^prec) computed here from the coder's quantized frequencies.
 #include <gnuradio/deepquant/rans_coder.h>
 #include <cmath>
 #include <cstdio>
@@ -18,16 +18,18 @@
 using gr::deepquant::rans_coder;
 using gr::deepquant::rans_error;
 static int failures = 0;
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                    \
-        }                                                                                  \
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(                                                        \
+                stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
     } while (0)
 
 // Categorical draws from a probability vector.
-static std::vector<uint8_t> draw(const std::vector<double>& p, std::size_t n, std::mt19937& rng)
+static std::vector<uint8_t>
+draw(const std::vector<double>& p, std::size_t n, std::mt19937& rng)
 {
     std::discrete_distribution<int> d(p.begin(), p.end());
     std::vector<uint8_t> s(n);
@@ -66,7 +68,8 @@ static void test_round_trip_and_length()
         for (unsigned base : { 0u, 3u }) {
             std::vector<uint8_t> sym(n * S);
             for (unsigned s = 0; s < S; s++) {
-                std::vector<double> p(probs.begin() + (base + s) * M, probs.begin() + (base + s + 1) * M);
+                std::vector<double> p(probs.begin() + (base + s) * M,
+                                      probs.begin() + (base + s + 1) * M);
                 auto col = draw(p, n, rng);
                 for (std::size_t i = 0; i < n; i++)
                     sym[i * S + s] = col[i];
@@ -74,19 +77,28 @@ static void test_round_trip_and_length()
             std::vector<uint8_t> payload;
             c.encode_rows(sym.data(), n, S, base, offset, cond, payload);
             std::vector<uint8_t> back(n * S, 255);
-            c.decode_rows(payload.data(), payload.size(), n, S, base, offset, cond, back.data());
+            c.decode_rows(
+                payload.data(), payload.size(), n, S, base, offset, cond, back.data());
             CHECK(back == sym);
             double ideal = 0.0;
             for (std::size_t i = 0; i < n; i++)
                 for (unsigned s = 0; s < S; s++)
-                    ideal -= std::log2(c.freq(base + offset[s], sym[i * S + s]) / double(1u << 15));
+                    ideal -= std::log2(c.freq(base + offset[s], sym[i * S + s]) /
+                                       double(1u << 15));
             CHECK(payload.size() * 8.0 >= ideal - 1e-9);
             CHECK(payload.size() <= std::ceil(ideal / 8.0) + 4);
             // a truncated payload must not decode silently
             if (payload.size() > 1) {
                 bool threw = false;
                 try {
-                    c.decode_rows(payload.data(), payload.size() - 1, n, S, base, offset, cond, back.data());
+                    c.decode_rows(payload.data(),
+                                  payload.size() - 1,
+                                  n,
+                                  S,
+                                  base,
+                                  offset,
+                                  cond,
+                                  back.data());
                 } catch (const rans_error&) {
                     threw = true;
                 }
@@ -154,10 +166,11 @@ static void test_bad_arguments()
     CHECK(threw);
 }
 
-// Symbol 0 coded while the encoder's state is below its frequency leaves the state unchanged:
-// a frame of zeros is the 4-byte payload of state 1 whatever its length, and must decode. A
-// payload decoded with more rows than it was coded with must be refused early: its state
-// reaches 0 or freezes below every symbol-0 frequency once the bytes run out.
+// Symbol 0 coded while the encoder's state is below its frequency leaves the state
+// unchanged: a frame of zeros is the 4-byte payload of state 1 whatever its length, and
+// must decode. A payload decoded with more rows than it was coded with must be refused
+// early: its state reaches 0 or freezes below every symbol-0 frequency once the bytes run
+// out.
 static void test_zero_runs_and_early_rejection()
 {
     const unsigned M = 8;
@@ -173,8 +186,8 @@ static void test_zero_runs_and_early_rejection()
         c.decode_rows(out.data(), out.size(), n, 2, 0, offset, cond, dec.data());
         CHECK(dec == sym);
     }
-    // zeros at the end of the decoding order after random symbols (the encoder's first puts),
-    // two streams with their own models
+    // zeros at the end of the decoding order after random symbols (the encoder's first
+    // puts), two streams with their own models
     std::vector<double> two = probs;
     for (double v : { 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.2, 0.3 })
         two.push_back(v);
@@ -194,7 +207,8 @@ static void test_zero_runs_and_early_rejection()
         // the same payload with 20x the rows
         std::vector<uint8_t> big(n * 40);
         try {
-            c2.decode_rows(out.data(), out.size(), n * 20, 2, 0, offset2, cond, big.data());
+            c2.decode_rows(
+                out.data(), out.size(), n * 20, 2, 0, offset2, cond, big.data());
             accepted++;
         } catch (const rans_error& e) {
             const std::string w = e.what();

@@ -18,12 +18,13 @@
 
 using gr::deepquant::scalar_quantizer;
 static int failures = 0;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                      \
-        }                                                                    \
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(                                                        \
+                stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
     } while (0)
 
 static unsigned ref_index(const std::vector<float>& t, float x, unsigned nan_idx)
@@ -59,8 +60,12 @@ static void check_against_reference(scalar_quantizer& q, const std::vector<float
             bad += (lv[i] != q.levels()[r]);
         }
         if (bad)
-            std::fprintf(stderr, "isa=%s M=%zu uniform=%d: %d mismatches\n", isa,
-                         q.num_levels(), int(q.is_uniform()), bad);
+            std::fprintf(stderr,
+                         "isa=%s M=%zu uniform=%d: %d mismatches\n",
+                         isa,
+                         q.num_levels(),
+                         int(q.is_uniform()),
+                         bad);
         CHECK(bad == 0);
     }
 }
@@ -70,7 +75,8 @@ int main()
     std::mt19937 rng(1234);
     std::normal_distribution<float> g(0.0f, 2.0f);
     const float inf = std::numeric_limits<float>::infinity();
-    for (size_t m : { 1u, 2u, 3u, 4u, 5u, 16u, 63u, 64u, 100u, 256u, 257u, 1000u, 4096u }) {
+    for (size_t m :
+         { 1u, 2u, 3u, 4u, 5u, 16u, 63u, 64u, 100u, 256u, 257u, 1000u, 4096u }) {
         std::vector<float> t(m - 1);
         for (auto& v : t)
             v = g(rng);
@@ -108,17 +114,38 @@ int main()
     }
     // bad construction
     int thrown = 0;
-    try { scalar_quantizer q({ 1.0f, 0.0f }); } catch (const std::invalid_argument&) { thrown++; }
-    try { scalar_quantizer q({ 0.0f, inf }); } catch (const std::invalid_argument&) { thrown++; }
-    try { scalar_quantizer q({ 0.0f }, { 1.0f }); } catch (const std::invalid_argument&) { thrown++; }
-    try { scalar_quantizer::make_uniform(1.0f, 1.0f, 4); } catch (const std::invalid_argument&) { thrown++; }
-    try { scalar_quantizer::make_uniform(0.0f, 1.0f, 0); } catch (const std::invalid_argument&) { thrown++; }
+    try {
+        scalar_quantizer q({ 1.0f, 0.0f });
+    } catch (const std::invalid_argument&) {
+        thrown++;
+    }
+    try {
+        scalar_quantizer q({ 0.0f, inf });
+    } catch (const std::invalid_argument&) {
+        thrown++;
+    }
+    try {
+        scalar_quantizer q({ 0.0f }, { 1.0f });
+    } catch (const std::invalid_argument&) {
+        thrown++;
+    }
+    try {
+        scalar_quantizer::make_uniform(1.0f, 1.0f, 4);
+    } catch (const std::invalid_argument&) {
+        thrown++;
+    }
+    try {
+        scalar_quantizer::make_uniform(0.0f, 1.0f, 0);
+    } catch (const std::invalid_argument&) {
+        thrown++;
+    }
     CHECK(thrown == 5);
     // empty buffer
     {
         scalar_quantizer q({ 0.0f });
         CHECK(q.quantize(nullptr, static_cast<uint8_t*>(nullptr), 0) == 0);
     }
-    std::printf("qa_scalar_quantizer: %s (%d failures)\n", failures ? "FAILED" : "ok", failures);
+    std::printf(
+        "qa_scalar_quantizer: %s (%d failures)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }

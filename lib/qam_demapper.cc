@@ -5,9 +5,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include <gnuradio/deepquant/qam_demapper.h>
 #include "isa_select.h"
 #include "simd_math.h"
+#include <gnuradio/deepquant/qam_demapper.h>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -19,14 +19,15 @@ namespace {
 constexpr int MAX_LEVELS = 16; // 256-QAM: 16 levels per dimension
 constexpr float EXP_FLOOR = -87.0f;
 
-// Per-dimension statistics of one symbol as the reference computes them: the nearest level
-// a* (float32) and 2 w = 2 (t - g a*) (w in float64, then float32).
+// Per-dimension statistics of one symbol as the reference computes them: the nearest
+// level a* (float32) and 2 w = 2 (t - g a*) (w in float64, then float32).
 struct dim_stats {
     float best;
     float two_w;
 };
 
-inline dim_stats stats(double t, float g, float scale_f, float two_scale_f, float off_f, int a)
+inline dim_stats
+stats(double t, float g, float scale_f, float two_scale_f, float off_f, int a)
 {
     const float tl = float(t);
     const float inv = 0.5f / (std::max(g, 1e-30f) * scale_f);
@@ -38,13 +39,17 @@ inline dim_stats stats(double t, float g, float scale_f, float two_scale_f, floa
 }
 } // namespace
 
-qam_demapper::qam_demapper(const std::vector<int>& levels, double scale, int n_dims, double dir_re,
+qam_demapper::qam_demapper(const std::vector<int>& levels,
+                           double scale,
+                           int n_dims,
+                           double dir_re,
                            double dir_im)
     : d_dims(n_dims), d_scale(scale), d_dir_re(dir_re), d_dir_im(dir_im)
 {
     d_a = int(levels.size());
     if (d_a < 2 || d_a > MAX_LEVELS || (d_a & (d_a - 1)))
-        throw std::invalid_argument("qam_demapper: levels must hold 2, 4, 8 or 16 entries");
+        throw std::invalid_argument(
+            "qam_demapper: levels must hold 2, 4, 8 or 16 entries");
     if (n_dims != 1 && n_dims != 2)
         throw std::invalid_argument("qam_demapper: n_dims must be 1 or 2");
     if (!(scale > 0.0))
@@ -70,8 +75,12 @@ namespace {
 constexpr std::size_t CHUNK = 256;
 } // namespace
 
-std::size_t qam_demapper::demap(const std::complex<float>* y, const std::complex<float>* h, const float* nv,
-                                std::size_t n, bool maxlog, float* llr) const
+std::size_t qam_demapper::demap(const std::complex<float>* y,
+                                const std::complex<float>* h,
+                                const float* nv,
+                                std::size_t n,
+                                bool maxlog,
+                                float* llr) const
 {
     double t[2 * CHUNK];
     float g[CHUNK];
@@ -80,7 +89,8 @@ std::size_t qam_demapper::demap(const std::complex<float>* y, const std::complex
         const std::size_t m = std::min(CHUNK, n - i0);
         for (std::size_t j = 0; j < m; j++) {
             const std::size_t i = i0 + j;
-            // u = conj(h) y / sigma^2 and g = |h|^2 / sigma^2 in float32, as the reference
+            // u = conj(h) y / sigma^2 and g = |h|^2 / sigma^2 in float32, as the
+            // reference
             const float inv = 1.0f / nv[i];
             const float yr = y[i].real(), yi = y[i].imag();
             float ur, ui;
@@ -101,8 +111,10 @@ std::size_t qam_demapper::demap(const std::complex<float>* y, const std::complex
                 t[2 * j] = double(ur) * d_dir_re + double(ui) * d_dir_im;
                 t[2 * j + 1] = 0.0;
             }
-            const bool ok = std::isfinite(yr) && std::isfinite(yi) && nv[i] > 0.0f && std::isfinite(nv[i]) &&
-                            (!h || (std::isfinite(h[i].real()) && std::isfinite(h[i].imag())));
+            const bool ok =
+                std::isfinite(yr) && std::isfinite(yi) && nv[i] > 0.0f &&
+                std::isfinite(nv[i]) &&
+                (!h || (std::isfinite(h[i].real()) && std::isfinite(h[i].imag())));
             if (!ok) { // t = g = 0: every level's metric is 0, every LLR exactly 0
                 t[2 * j] = t[2 * j + 1] = 0.0;
                 g[j] = 0.0f;
@@ -114,7 +126,10 @@ std::size_t qam_demapper::demap(const std::complex<float>* y, const std::complex
     return bad;
 }
 
-void qam_demapper::demap_statistics(const std::complex<double>* u, const float* g, std::size_t n, bool maxlog,
+void qam_demapper::demap_statistics(const std::complex<double>* u,
+                                    const float* g,
+                                    std::size_t n,
+                                    bool maxlog,
                                     float* llr) const
 {
     double t[2 * CHUNK];
@@ -134,7 +149,8 @@ void qam_demapper::demap_statistics(const std::complex<double>* u, const float* 
     }
 }
 
-void qam_demapper::core(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
+void qam_demapper::core(
+    const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
 {
     std::size_t done = 0;
     if (d_use_avx2)
@@ -143,10 +159,12 @@ void qam_demapper::core(const double* t, const float* g, std::size_t n, bool max
         core_generic(t + 2 * done, g + done, n - done, maxlog, llr + done * d_k);
 }
 
-void qam_demapper::core_generic(const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
+void qam_demapper::core_generic(
+    const double* t, const float* g, std::size_t n, bool maxlog, float* llr) const
 {
     const int a = d_a, m = d_bpd;
-    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale), off_f = float((a - 1) * d_scale);
+    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
+                off_f = float((a - 1) * d_scale);
     float f[MAX_LEVELS];
     for (std::size_t i = 0; i < n; i++) {
         for (int d = 0; d < d_dims; d++) {
@@ -178,11 +196,12 @@ void qam_demapper::core_generic(const double* t, const float* g, std::size_t n, 
     }
 }
 
-__attribute__((target("avx2,fma"))) std::size_t
-qam_demapper::core_avx2(const double* t, const float* g_in, std::size_t n, bool maxlog, float* llr) const
+__attribute__((target("avx2,fma"))) std::size_t qam_demapper::core_avx2(
+    const double* t, const float* g_in, std::size_t n, bool maxlog, float* llr) const
 {
     const int a = d_a, m = d_bpd, k = d_k;
-    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale), off_f = float((a - 1) * d_scale);
+    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
+                off_f = float((a - 1) * d_scale);
     alignas(32) float best[2][8], two_w[2][8], out[16][8];
     __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
     for (int l = 0; l < a; l++)
@@ -193,7 +212,8 @@ qam_demapper::core_avx2(const double* t, const float* g_in, std::size_t n, bool 
         for (int lane = 0; lane < 8; lane++) {
             const std::size_t i = i0 + lane;
             for (int d = 0; d < 2; d++) {
-                const dim_stats s = stats(t[2 * i + d], g_in[i], scale_f, two_scale_f, off_f, a);
+                const dim_stats s =
+                    stats(t[2 * i + d], g_in[i], scale_f, two_scale_f, off_f, a);
                 best[d][lane] = s.best;
                 two_w[d][lane] = s.two_w;
             }
@@ -220,7 +240,8 @@ qam_demapper::core_avx2(const double* t, const float* g_in, std::size_t n, bool 
                     __m256 sum = _mm256_setzero_ps();
                     for (int l = 0; l < a; l++)
                         if (((l >> sh) & 1) == v)
-                            sum = _mm256_add_ps(sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
+                            sum = _mm256_add_ps(
+                                sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
                     lse[v] = _mm256_add_ps(mx, simd::log256(sum));
                 }
                 _mm256_store_ps(out[j * 2 + d], _mm256_sub_ps(lse[1], lse[0]));

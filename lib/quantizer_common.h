@@ -63,8 +63,8 @@ inline double msg_number(const pmt::pmt_t& msg, const char* key)
     return pmt::to_double(v);
 }
 
-//! Largest vlen of the quantizer blocks: an item of 2^20 floats (4 MiB) is already far beyond
-//! GNU Radio's buffer sizes; larger values overflow io_signature's item size.
+//! Largest vlen of the quantizer blocks: an item of 2^20 floats (4 MiB) is already far
+//! beyond GNU Radio's buffer sizes; larger values overflow io_signature's item size.
 constexpr unsigned int max_vlen = 1u << 20;
 
 //! Throws std::invalid_argument naming the block unless 1 <= vlen <= max_vlen.

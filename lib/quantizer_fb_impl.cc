@@ -25,13 +25,15 @@ static scalar_quantizer make_fb_quantizer(const std::vector<float>& thresholds)
     return scalar_quantizer(thresholds);
 }
 
-quantizer_fb::sptr quantizer_fb::make(const std::vector<float>& thresholds, unsigned int vlen)
+quantizer_fb::sptr quantizer_fb::make(const std::vector<float>& thresholds,
+                                      unsigned int vlen)
 {
     detail::check_vlen("quantizer_fb", vlen);
     return gnuradio::make_block_sptr<quantizer_fb_impl>(thresholds, vlen);
 }
 
-quantizer_fb_impl::quantizer_fb_impl(const std::vector<float>& thresholds, unsigned int vlen)
+quantizer_fb_impl::quantizer_fb_impl(const std::vector<float>& thresholds,
+                                     unsigned int vlen)
     : gr::sync_block("quantizer_fb",
                      gr::io_signature::make(1, 1, sizeof(float) * vlen),
                      gr::io_signature::make(1, 1, sizeof(uint8_t) * vlen)),

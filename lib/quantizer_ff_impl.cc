@@ -21,9 +21,10 @@ quantizer_ff::sptr quantizer_ff::make(const std::vector<float>& thresholds,
 {
     detail::check_vlen("quantizer_ff", vlen);
     if (levels.size() != thresholds.size() + 1)
-        throw std::invalid_argument("quantizer_ff: len(levels) must be len(thresholds) + 1, got " +
-                                    std::to_string(levels.size()) + " levels for " +
-                                    std::to_string(thresholds.size()) + " thresholds");
+        throw std::invalid_argument(
+            "quantizer_ff: len(levels) must be len(thresholds) + 1, got " +
+            std::to_string(levels.size()) + " levels for " +
+            std::to_string(thresholds.size()) + " thresholds");
     return gnuradio::make_block_sptr<quantizer_ff_impl>(thresholds, levels, vlen);
 }
 
@@ -44,7 +45,8 @@ void quantizer_ff_impl::set_thresholds(const std::vector<float>& thresholds,
                                        const std::vector<float>& levels)
 {
     if (levels.size() != thresholds.size() + 1)
-        throw std::invalid_argument("quantizer_ff: len(levels) must be len(thresholds) + 1");
+        throw std::invalid_argument(
+            "quantizer_ff: len(levels) must be len(thresholds) + 1");
     scalar_quantizer q(thresholds, levels);
     gr::thread::scoped_lock guard(d_setlock);
     d_q = q;
@@ -66,10 +68,13 @@ void quantizer_ff_impl::handle_set(const pmt::pmt_t& msg)
 {
     try {
         if (!detail::msg_has(msg, "thresholds") || !detail::msg_has(msg, "levels"))
-            throw std::invalid_argument("expected a dict with keys 'thresholds' and 'levels'");
-        set_thresholds(detail::msg_floats(msg, "thresholds"), detail::msg_floats(msg, "levels"));
+            throw std::invalid_argument(
+                "expected a dict with keys 'thresholds' and 'levels'");
+        set_thresholds(detail::msg_floats(msg, "thresholds"),
+                       detail::msg_floats(msg, "levels"));
     } catch (const std::exception& e) {
-        d_logger->error("ignoring bad 'set' message ({:s}); the old quantizer stays", e.what());
+        d_logger->error("ignoring bad 'set' message ({:s}); the old quantizer stays",
+                        e.what());
     }
 }
 

@@ -20,7 +20,9 @@ class quantizer_ff_impl : public quantizer_ff
 private:
     scalar_quantizer d_q;
     const unsigned d_vlen;
-    std::atomic<uint64_t> d_bad{ 0 }; // NaN inputs (or invalid indices for the dequantizer)
+    std::atomic<uint64_t> d_bad{
+        0
+    }; // NaN inputs (or invalid indices for the dequantizer)
     detail::nan_reporter d_report;
 
     void handle_set(const pmt::pmt_t& msg);

@@ -5,8 +5,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 // Byte-wise rANS (asymmetric numeral systems, range variant) with a 32-bit state, after
-// J. Duda, "Asymmetric numeral systems", 2013, in the byte-renormalising form: the state x stays
-// in [L, 256 L) with L = 2^23 between symbols. Written for this module (static models only).
+// J. Duda, "Asymmetric numeral systems", 2013, in the byte-renormalising form: the state
+// x stays in [L, 256 L) with L = 2^23 between symbols. Written for this module (static
+// models only).
 
 #include <gnuradio/deepquant/rans_coder.h>
 #include <algorithm>
@@ -18,21 +19,24 @@ namespace deepquant {
 
 namespace {
 constexpr uint32_t RANS_L = 1u << 23; // lower bound of the normalised state
-// The encoder starts from state 1 instead of L: until its state first needs renormalising it
-// emits nothing, so the ~23 bits a start at L would carry (and the final flush would repeat)
-// are not spent (about 3 bytes per frame). The decoder mirrors this: it refills only while
-// payload bytes are left, and a valid payload ends in state 1 with every byte consumed.
+// The encoder starts from state 1 instead of L: until its state first needs renormalising
+// it emits nothing, so the ~23 bits a start at L would carry (and the final flush would
+// repeat) are not spent (about 3 bytes per frame). The decoder mirrors this: it refills
+// only while payload bytes are left, and a valid payload ends in state 1 with every byte
+// consumed.
 constexpr uint32_t RANS_X0 = 1;
 
 // Quantize one probability row to integer frequencies summing to total, each >= 1.
-// Largest-remainder rounding of p * (total - M) on top of the floor of 1 per symbol keeps the
-// Kullback-Leibler cost tiny for the alphabets used here (<= 256 symbols, total >= 2^8 M).
+// Largest-remainder rounding of p * (total - M) on top of the floor of 1 per symbol keeps
+// the Kullback-Leibler cost tiny for the alphabets used here (<= 256 symbols, total >=
+// 2^8 M).
 void quantize_row(const double* p, unsigned m, uint32_t total, uint32_t* f)
 {
     double s = 0.0;
     for (unsigned i = 0; i < m; i++) {
         if (!std::isfinite(p[i]) || p[i] < 0.0)
-            throw std::invalid_argument("rans_coder: probabilities must be finite and >= 0");
+            throw std::invalid_argument(
+                "rans_coder: probabilities must be finite and >= 0");
         s += p[i];
     }
     if (!(s > 0.0))
@@ -89,7 +93,8 @@ rans_coder::rans_coder(const std::vector<double>& probs,
         c[0] = 0;
         for (unsigned i = 0; i < alphabet; i++) {
             c[i + 1] = c[i] + f[i];
-            d_cost[std::size_t(k) * alphabet + i] = float(precision - std::log2(double(f[i])));
+            d_cost[std::size_t(k) * alphabet + i] =
+                float(precision - std::log2(double(f[i])));
         }
     }
 }
@@ -111,7 +116,8 @@ void rans_coder::check_layout(std::size_t n,
     if (streams == 0)
         throw std::invalid_argument("rans_coder: need at least one stream");
     for (unsigned s = 0; s < streams; s++) {
-        const uint64_t hi = uint64_t(base) + offset[s] + (conditional[s] ? d_alphabet - 1 : 0);
+        const uint64_t hi =
+            uint64_t(base) + offset[s] + (conditional[s] ? d_alphabet - 1 : 0);
         if (hi >= d_n_models)
             throw std::invalid_argument("rans_coder: stream " + std::to_string(s) +
                                         " reaches model " + std::to_string(hi) + " of " +
@@ -136,11 +142,13 @@ void rans_coder::encode_impl(const uint8_t* sym,
     for (std::size_t i = 0; i < total; i++)
         if (sym[i] >= d_alphabet)
             throw std::invalid_argument("rans_coder: symbol " + std::to_string(sym[i]) +
-                                        " outside the alphabet of " + std::to_string(d_alphabet));
+                                        " outside the alphabet of " +
+                                        std::to_string(d_alphabet));
     for (std::size_t i = 0; i < n_pre; i++)
         if (pre[i] >= d_alphabet)
             throw std::invalid_argument("rans_coder: prefix symbol outside the alphabet");
-    // rANS is last-in first-out: encode in reverse decoding order, emitting bytes backwards.
+    // rANS is last-in first-out: encode in reverse decoding order, emitting bytes
+    // backwards.
     std::vector<uint8_t> rev;
     rev.reserve(total + n_pre + 8);
     uint32_t x = RANS_X0;
@@ -159,8 +167,8 @@ void rans_coder::encode_impl(const uint8_t* sym,
     for (unsigned s = streams; s-- > 0;) {
         const bool cond = conditional[s] != 0;
         for (std::size_t i = n; i-- > 0;) {
-            const std::size_t model =
-                std::size_t(row_base[i]) + offset[s] + (cond ? sym[i * streams + s - 1] : 0);
+            const std::size_t model = std::size_t(row_base[i]) + offset[s] +
+                                      (cond ? sym[i * streams + s - 1] : 0);
             put(model, sym[i * streams + s]);
         }
     }
@@ -219,7 +227,8 @@ void rans_coder::encode_segmented(const uint8_t* sym,
     }
     if (streams == 0)
         throw std::invalid_argument("rans_coder: need at least one stream");
-    encode_impl(sym, n, streams, rb.data(), offset, conditional, seg_ids, g, id_model, out);
+    encode_impl(
+        sym, n, streams, rb.data(), offset, conditional, seg_ids, g, id_model, out);
 }
 
 void rans_coder::decode_impl(const uint8_t* payload,
@@ -241,15 +250,18 @@ void rans_coder::decode_impl(const uint8_t* payload,
     // encode_impl, derived from the encoder's invariants, so no valid payload is refused:
     //  (a) every encoder state is < 2^31 (it starts at RANS_X0 and put() keeps x below
     //      x_max / f * 2^prec = 2^31), so the final state read first is too;
-    //  (b) the decoder reads bytes in the step where the encoder emitted them; the step that
-    //      reads the last payload byte undoes the encoder's first emission, which happened
-    //      because its state was >= x_max(f) of that symbol;
-    //  (c) once every byte is read the state is the encoder's state before it first emitted:
-    //      it never grows again (x' = f (x >> prec) + slot - c <= x), 0 stays 0, and a state
-    //      below f0 (the frequency of symbol 0, whose cumulative frequency is 0) decodes
-    //      symbol 0 and stays unchanged. A valid payload ends in RANS_X0 = 1, so a state of 0,
-    //      or a state other than 1 below every symbol-0 frequency the frame can still use
-    //      (it can never change again), proves the payload invalid before its last symbol.
+    //  (b) the decoder reads bytes in the step where the encoder emitted them; the step
+    //  that
+    //      reads the last payload byte undoes the encoder's first emission, which
+    //      happened because its state was >= x_max(f) of that symbol;
+    //  (c) once every byte is read the state is the encoder's state before it first
+    //  emitted:
+    //      it never grows again (x' = f (x >> prec) + slot - c <= x), 0 stays 0, and a
+    //      state below f0 (the frequency of symbol 0, whose cumulative frequency is 0)
+    //      decodes symbol 0 and stays unchanged. A valid payload ends in RANS_X0 = 1, so
+    //      a state of 0, or a state other than 1 below every symbol-0 frequency the frame
+    //      can still use (it can never change again), proves the payload invalid before
+    //      its last symbol.
     // A forged symbol count thus costs about the symbols its bytes hold, not the count.
     if (len < 4)
         throw rans_error("rans payload of " + std::to_string(len) +
@@ -269,8 +281,8 @@ void rans_coder::decode_impl(const uint8_t* payload,
     for (unsigned s = 0; s < streams; s++)
         rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
     std::vector<uint32_t> rb(n, fixed_base);
-    bool ids_known = g == 0;                 // the row bases are final
-    uint32_t f0_floor = 0;                   // 0: not computed yet
+    bool ids_known = g == 0; // the row bases are final
+    uint32_t f0_floor = 0;   // 0: not computed yet
     auto floor_of_frame = [&]() -> uint32_t {
         // smallest symbol-0 frequency over the models this frame can still use
         uint32_t lo = UINT32_MAX;
@@ -297,7 +309,8 @@ void rans_coder::decode_impl(const uint8_t* payload,
     };
     auto exhausted_check = [&]() {
         if (x == 0)
-            throw rans_error("corrupted rans payload: the coder state reached 0 with symbols left");
+            throw rans_error(
+                "corrupted rans payload: the coder state reached 0 with symbols left");
         if (x != RANS_X0 && x < (1u << prec)) { // every f0 is < 2^prec
             if (f0_floor == 0)
                 f0_floor = floor_of_frame();
@@ -308,7 +321,8 @@ void rans_coder::decode_impl(const uint8_t* payload,
     };
     if (pos == len && n > 0)
         exhausted_check();
-    // the hot path is the plain decoder; the checks run once bytes are out (cold, not inlined)
+    // the hot path is the plain decoder; the checks run once bytes are out (cold, not
+    // inlined)
     auto search = [&](const uint32_t* c, uint32_t slot) -> unsigned {
         unsigned lo = 0, hi = m;
         while (hi - lo > 1) {
@@ -334,8 +348,9 @@ void rans_coder::decode_impl(const uint8_t* payload,
     auto last_byte_read = [&](uint32_t f) __attribute__((noinline))
     {
         if (x < x_max_unit * f)
-            throw rans_error("corrupted rans payload: its last byte does not renormalise the "
-                             "coder state");
+            throw rans_error(
+                "corrupted rans payload: its last byte does not renormalise the "
+                "coder state");
         exhausted_check();
     };
     auto get = [&](std::size_t model) -> unsigned {
@@ -355,8 +370,9 @@ void rans_coder::decode_impl(const uint8_t* payload,
     for (std::size_t j = 0; j < g; j++) {
         const unsigned t = get(id_model);
         if (t >= n_tables)
-            throw rans_error("corrupted rans payload: segment table id " + std::to_string(t) +
-                             " >= " + std::to_string(n_tables) + " tables");
+            throw rans_error("corrupted rans payload: segment table id " +
+                             std::to_string(t) + " >= " + std::to_string(n_tables) +
+                             " tables");
         if (seg_ids)
             seg_ids[j] = uint8_t(t);
         for (std::size_t i = j * seg_rows; i < std::min(n, (j + 1) * seg_rows); i++)
@@ -375,8 +391,9 @@ void rans_coder::decode_impl(const uint8_t* payload,
         }
     }
     if (x != RANS_X0)
-        throw rans_error("corrupted or truncated rans payload: the coder does not end in its "
-                         "initial state");
+        throw rans_error(
+            "corrupted or truncated rans payload: the coder does not end in its "
+            "initial state");
     if (pos != len)
         throw rans_error("rans payload has " + std::to_string(len - pos) +
                          " bytes after the last symbol");
@@ -402,8 +419,20 @@ void rans_coder::decode_segmented(const uint8_t* payload,
     if (n_tables == 0)
         throw std::invalid_argument("rans_coder: n_tables must be >= 1");
     check_layout(n, streams, (n_tables - 1) * table_stride, offset, conditional);
-    decode_impl(payload, len, n, streams, offset, conditional, out, g, seg_rows, id_model,
-                n_tables, table_stride, 0, seg_ids);
+    decode_impl(payload,
+                len,
+                n,
+                streams,
+                offset,
+                conditional,
+                out,
+                g,
+                seg_rows,
+                id_model,
+                n_tables,
+                table_stride,
+                0,
+                seg_ids);
 }
 
 std::shared_ptr<const rans_coder::cost_cache>
@@ -424,8 +453,8 @@ rans_coder::table_costs(unsigned n_tables,
         return d_cache;
     auto c = std::make_shared<cost_cache>();
     c->key = std::move(key);
-    // rows padded to a multiple of 8 candidates (padding costs 1e30: never chosen) so that the
-    // accumulation is whole AVX vectors
+    // rows padded to a multiple of 8 candidates (padding costs 1e30: never chosen) so
+    // that the accumulation is whole AVX vectors
     const std::size_t m = d_alphabet, nb = n_tables, cells = std::size_t(rel_models) * m;
     const std::size_t nbp = (nb + 7) / 8 * 8;
     c->ct.assign(cells * nbp, 1e30f);
@@ -460,7 +489,8 @@ void rans_coder::choose_segments(const uint8_t* sym,
         rel_models = std::max(rel_models, offset[s] + (conditional[s] ? m : 1u));
     const std::size_t nb = n_tables, cells = std::size_t(rel_models) * m;
     (void)cells;
-    const auto cache = table_costs(n_tables, table_stride, streams, offset, conditional, rel_models);
+    const auto cache =
+        table_costs(n_tables, table_stride, streams, offset, conditional, rel_models);
     const std::vector<float>& ct = cache->ct;
     const std::size_t nbp = (nb + 7) / 8 * 8;
     std::vector<float> acc(nbp);
@@ -474,14 +504,16 @@ void rans_coder::choose_segments(const uint8_t* sym,
                 const bool cond = conditional[s] != 0;
                 for (std::size_t i = j * seg_rows; i < i1; i++) {
                     const std::size_t rel =
-                        (std::size_t(offset[s]) + (cond ? fs[i * streams + s - 1] : 0)) * m +
+                        (std::size_t(offset[s]) + (cond ? fs[i * streams + s - 1] : 0)) *
+                            m +
                         fs[i * streams + s];
                     const float* __restrict row = &ct[rel * nbp];
                     for (std::size_t b = 0; b < nbp; b++)
                         a[b] += row[b];
                 }
             }
-            ids[f * g + j] = uint8_t(std::min_element(acc.begin(), acc.begin() + nb) - acc.begin());
+            ids[f * g + j] =
+                uint8_t(std::min_element(acc.begin(), acc.begin() + nb) - acc.begin());
         }
     }
 }
@@ -496,7 +528,8 @@ void rans_coder::decode_rows(const uint8_t* payload,
                              uint8_t* out) const
 {
     check_layout(n, streams, base, offset, conditional);
-    decode_impl(payload, len, n, streams, offset, conditional, out, 0, 1, 0, 0, 0, base, nullptr);
+    decode_impl(
+        payload, len, n, streams, offset, conditional, out, 0, 1, 0, 0, 0, base, nullptr);
 }
 
 std::size_t rans_coder::choose_base(const uint8_t* sym,
@@ -542,8 +575,8 @@ void rans_coder::choose_bases(const uint8_t* sym,
 {
     if (frames < 16 || n_bases < 2) {
         for (std::size_t f = 0; f < frames; f++)
-            out[f] = int64_t(choose_base(sym + f * n * streams, n, streams, bases, n_bases, offset,
-                                         conditional));
+            out[f] = int64_t(choose_base(
+                sym + f * n * streams, n, streams, bases, n_bases, offset, conditional));
         return;
     }
     if (n_bases == 0)
@@ -595,7 +628,8 @@ double rans_coder::code_length_bits(const uint8_t* sym,
     for (unsigned s = 0; s < streams; s++) {
         const std::size_t mbase = std::size_t(base) + offset[s];
         for (std::size_t i = 0; i < n; i++) {
-            const std::size_t model = mbase + (conditional[s] ? sym[i * streams + s - 1] : 0);
+            const std::size_t model =
+                mbase + (conditional[s] ? sym[i * streams + s - 1] : 0);
             const unsigned v = sym[i * streams + s];
             if (v >= m)
                 throw std::invalid_argument("rans_coder: symbol outside the alphabet");

@@ -48,7 +48,7 @@ inline float uniform_pos(float x, float lo, float scale, float top)
 #if DQ_X86
 template <int SIZE>
 __attribute__((target("avx2"), always_inline)) inline __m256 tree_lookup(const float* tbl,
-                                                                        __m256i pre)
+                                                                         __m256i pre)
 {
     if constexpr (SIZE <= 8) {
         return _mm256_permutevar8x32_ps(_mm256_loadu_ps(tbl), pre);
@@ -56,7 +56,8 @@ __attribute__((target("avx2"), always_inline)) inline __m256 tree_lookup(const f
         const __m256 lo = tree_lookup<SIZE / 2>(tbl, pre);
         const __m256 hi = tree_lookup<SIZE / 2>(tbl + SIZE / 2, pre);
         constexpr int bit = __builtin_ctz(SIZE) - 1; // prefix bit choosing lo/hi
-        return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(pre, 31 - bit)));
+        return _mm256_blendv_ps(
+            lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(pre, 31 - bit)));
     }
 }
 
@@ -77,7 +78,7 @@ template <typename T>
 __attribute__((target("avx2"), always_inline)) inline void
 store16(T* out, __m256i a, __m256i b)
 {
-    __m256i p = _mm256_packus_epi32(a, b);  // 16 x u16, lanes interleaved
+    __m256i p = _mm256_packus_epi32(a, b); // 16 x u16, lanes interleaved
     p = _mm256_permute4x64_epi64(p, 0xD8); // restore order
     if constexpr (sizeof(T) == 1) {
         const __m128i p8 =
@@ -90,12 +91,12 @@ store16(T* out, __m256i a, __m256i b)
 
 template <int L, typename T>
 __attribute__((target("avx2"))) std::size_t avx2_tree(const float* in,
-                                                       T* out,
-                                                       std::size_t n,
-                                                       const float* tree,
-                                                       int maxidx,
-                                                       int nanidx,
-                                                       std::uint64_t& nans)
+                                                      T* out,
+                                                      std::size_t n,
+                                                      const float* tree,
+                                                      int maxidx,
+                                                      int nanidx,
+                                                      std::uint64_t& nans)
 {
     const __m256i lim = _mm256_set1_epi32(maxidx);
     const __m256i nani = _mm256_set1_epi32(nanidx);
@@ -125,13 +126,13 @@ __attribute__((target("avx2"))) std::size_t avx2_tree(const float* in,
 
 template <typename T>
 __attribute__((target("avx2"))) std::size_t avx2_uniform(const float* in,
-                                                          T* out,
-                                                          std::size_t n,
-                                                          float lo,
-                                                          float scale,
-                                                          float top,
-                                                          int nanidx,
-                                                          std::uint64_t& nans)
+                                                         T* out,
+                                                         std::size_t n,
+                                                         float lo,
+                                                         float scale,
+                                                         float top,
+                                                         int nanidx,
+                                                         std::uint64_t& nans)
 {
     const __m256 vlo = _mm256_set1_ps(lo), vsc = _mm256_set1_ps(scale),
                  vtop = _mm256_set1_ps(top), zero = _mm256_setzero_ps();
@@ -142,8 +143,10 @@ __attribute__((target("avx2"))) std::size_t avx2_uniform(const float* in,
         const __m256 v0 = _mm256_loadu_ps(in + i);
         const __m256 v1 = _mm256_loadu_ps(in + i + 8);
         // max(a, 0) returns 0 when a is NaN, like the scalar (a > 0 ? a : 0)
-        __m256 a0 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(v0, vlo), vsc), zero), vtop);
-        __m256 a1 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(v1, vlo), vsc), zero), vtop);
+        __m256 a0 = _mm256_min_ps(
+            _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(v0, vlo), vsc), zero), vtop);
+        __m256 a1 = _mm256_min_ps(
+            _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(v1, vlo), vsc), zero), vtop);
         __m256i p0 = _mm256_cvttps_epi32(a0), p1 = _mm256_cvttps_epi32(a1);
         const __m256 n0 = _mm256_cmp_ps(v0, v0, _CMP_UNORD_Q);
         const __m256 n1 = _mm256_cmp_ps(v1, v1, _CMP_UNORD_Q);
@@ -170,27 +173,38 @@ std::size_t avx2_tree_dispatch(unsigned depth,
                                std::uint64_t& nans)
 {
     switch (depth) {
-    case 1: return avx2_tree<1>(in, out, n, tree, maxidx, nanidx, nans);
-    case 2: return avx2_tree<2>(in, out, n, tree, maxidx, nanidx, nans);
-    case 3: return avx2_tree<3>(in, out, n, tree, maxidx, nanidx, nans);
-    case 4: return avx2_tree<4>(in, out, n, tree, maxidx, nanidx, nans);
-    case 5: return avx2_tree<5>(in, out, n, tree, maxidx, nanidx, nans);
-    case 6: return avx2_tree<6>(in, out, n, tree, maxidx, nanidx, nans);
-    case 7: return avx2_tree<7>(in, out, n, tree, maxidx, nanidx, nans);
-    case 8: return avx2_tree<8>(in, out, n, tree, maxidx, nanidx, nans);
-    default: return 0; // deeper trees (M > 256, uint16 only) use the portable path
+    case 1:
+        return avx2_tree<1>(in, out, n, tree, maxidx, nanidx, nans);
+    case 2:
+        return avx2_tree<2>(in, out, n, tree, maxidx, nanidx, nans);
+    case 3:
+        return avx2_tree<3>(in, out, n, tree, maxidx, nanidx, nans);
+    case 4:
+        return avx2_tree<4>(in, out, n, tree, maxidx, nanidx, nans);
+    case 5:
+        return avx2_tree<5>(in, out, n, tree, maxidx, nanidx, nans);
+    case 6:
+        return avx2_tree<6>(in, out, n, tree, maxidx, nanidx, nans);
+    case 7:
+        return avx2_tree<7>(in, out, n, tree, maxidx, nanidx, nans);
+    case 8:
+        return avx2_tree<8>(in, out, n, tree, maxidx, nanidx, nans);
+    default:
+        return 0; // deeper trees (M > 256, uint16 only) use the portable path
     }
 }
 
-// ---- AVX-512: 16 lanes, 16-entry (vpermps) and 32-entry (vpermi2ps) in-register lookups ----
+// ---- AVX-512: 16 lanes, 16-entry (vpermps) and 32-entry (vpermi2ps) in-register lookups
+// ----
 template <int SIZE>
-__attribute__((target("avx512f"), always_inline)) inline __m512 tree_lookup512(const float* tbl,
-                                                                              __m512i pre)
+__attribute__((target("avx512f"), always_inline)) inline __m512
+tree_lookup512(const float* tbl, __m512i pre)
 {
     if constexpr (SIZE <= 16) {
         return _mm512_permutexvar_ps(pre, _mm512_loadu_ps(tbl));
     } else if constexpr (SIZE == 32) {
-        return _mm512_permutex2var_ps(_mm512_loadu_ps(tbl), pre, _mm512_loadu_ps(tbl + 16));
+        return _mm512_permutex2var_ps(
+            _mm512_loadu_ps(tbl), pre, _mm512_loadu_ps(tbl + 16));
     } else {
         const __m512 lo = tree_lookup512<SIZE / 2>(tbl, pre);
         const __m512 hi = tree_lookup512<SIZE / 2>(tbl + SIZE / 2, pre);
@@ -269,15 +283,24 @@ std::size_t avx512_tree_dispatch(unsigned depth,
                                  std::uint64_t& nans)
 {
     switch (depth) {
-    case 1: return avx512_tree<1>(in, out, n, tree, maxidx, nanidx, nans);
-    case 2: return avx512_tree<2>(in, out, n, tree, maxidx, nanidx, nans);
-    case 3: return avx512_tree<3>(in, out, n, tree, maxidx, nanidx, nans);
-    case 4: return avx512_tree<4>(in, out, n, tree, maxidx, nanidx, nans);
-    case 5: return avx512_tree<5>(in, out, n, tree, maxidx, nanidx, nans);
-    case 6: return avx512_tree<6>(in, out, n, tree, maxidx, nanidx, nans);
-    case 7: return avx512_tree<7>(in, out, n, tree, maxidx, nanidx, nans);
-    case 8: return avx512_tree<8>(in, out, n, tree, maxidx, nanidx, nans);
-    default: return 0;
+    case 1:
+        return avx512_tree<1>(in, out, n, tree, maxidx, nanidx, nans);
+    case 2:
+        return avx512_tree<2>(in, out, n, tree, maxidx, nanidx, nans);
+    case 3:
+        return avx512_tree<3>(in, out, n, tree, maxidx, nanidx, nans);
+    case 4:
+        return avx512_tree<4>(in, out, n, tree, maxidx, nanidx, nans);
+    case 5:
+        return avx512_tree<5>(in, out, n, tree, maxidx, nanidx, nans);
+    case 6:
+        return avx512_tree<6>(in, out, n, tree, maxidx, nanidx, nans);
+    case 7:
+        return avx512_tree<7>(in, out, n, tree, maxidx, nanidx, nans);
+    case 8:
+        return avx512_tree<8>(in, out, n, tree, maxidx, nanidx, nans);
+    default:
+        return 0;
     }
 }
 #endif // DQ_X86
@@ -346,7 +369,9 @@ bool scalar_quantizer::cpu_has_avx512()
 
 static int best_isa()
 {
-    return scalar_quantizer::cpu_has_avx512() ? 2 : (scalar_quantizer::cpu_has_avx2() ? 1 : 0);
+    return scalar_quantizer::cpu_has_avx512()
+               ? 2
+               : (scalar_quantizer::cpu_has_avx2() ? 1 : 0);
 }
 
 std::string scalar_quantizer::isa() const
@@ -361,7 +386,8 @@ scalar_quantizer::scalar_quantizer(const std::vector<float>& thresholds,
     set_thresholds(thresholds, levels);
 }
 
-scalar_quantizer scalar_quantizer::make_uniform(float lo, float hi, std::size_t num_levels)
+scalar_quantizer
+scalar_quantizer::make_uniform(float lo, float hi, std::size_t num_levels)
 {
     scalar_quantizer q;
     q.d_isa = best_isa();
@@ -419,9 +445,10 @@ void scalar_quantizer::set_isa(const std::string& isa)
     } else if (isa == "auto") {
         d_isa = best_isa();
     } else {
-        throw std::invalid_argument("scalar_quantizer: isa must be 'auto', 'avx512', 'avx2' or "
-                                    "'generic', got '" +
-                                    isa + "'");
+        throw std::invalid_argument(
+            "scalar_quantizer: isa must be 'auto', 'avx512', 'avx2' or "
+            "'generic', got '" +
+            isa + "'");
     }
 }
 
@@ -467,8 +494,9 @@ void scalar_quantizer::set_uniform(float lo, float hi, std::size_t num_levels)
     const double scale = double(num_levels) / (double(hi) - double(lo));
     if (!(scale <= double(std::numeric_limits<float>::max()))) {
         std::ostringstream s;
-        s << "scalar_quantizer: uniform range [" << lo << ", " << hi << "] is too narrow for "
-          << num_levels << " levels (its scale overflows float32); widen it";
+        s << "scalar_quantizer: uniform range [" << lo << ", " << hi
+          << "] is too narrow for " << num_levels
+          << " levels (its scale overflows float32); widen it";
         throw std::invalid_argument(s.str());
     }
     d_uniform = true;
@@ -483,8 +511,9 @@ void scalar_quantizer::set_uniform(float lo, float hi, std::size_t num_levels)
     // Exact switching points of the float computation, so that the uniform path
     // obeys index = searchsorted(thresholds(), x, side='right').
     d_thresholds.resize(num_levels - 1);
-    // Binary search over the float ordering (uint32 keys, monotonic in the float value) for the
-    // smallest float t with f(t) >= i; f(t0 - delta) < i <= f(t0 + delta) bracket it.
+    // Binary search over the float ordering (uint32 keys, monotonic in the float value)
+    // for the smallest float t with f(t) >= i; f(t0 - delta) < i <= f(t0 + delta) bracket
+    // it.
     auto f = [&](float x) { return uniform_pos(x, d_lo, d_scale, top); };
     auto key = [](float x) {
         std::uint32_t b;

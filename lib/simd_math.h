@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-// AVX2/FMA elementary functions shared by the kernel library's SIMD paths (internal header).
-// Every function carries target("avx2,fma"): call it only from code that checked
+// AVX2/FMA elementary functions shared by the kernel library's SIMD paths (internal
+// header). Every function carries target("avx2,fma"): call it only from code that checked
 // cpu_has_avx2_fma() at run time. Cephes-style polynomials, relative error ~1e-7.
 
 #ifndef INCLUDED_DEEPQUANT_SIMD_MATH_H
@@ -23,11 +23,13 @@ inline bool cpu_has_avx2_fma()
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-//! exp(x) for x <= 0 (x = n ln2 + r, degree-6 polynomial in r); arguments below -87 give exp(-87).
+//! exp(x) for x <= 0 (x = n ln2 + r, degree-6 polynomial in r); arguments below -87 give
+//! exp(-87).
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_neg256(__m256 x)
 {
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    __m256 fx =
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
     fx = _mm256_floor_ps(fx);
     __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -54,17 +56,20 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 tanh256(__m256 
     return _mm256_or_ps(t, _mm256_and_ps(x, sign));
 }
 
-//! Natural log of positive finite x (x = m 2^e, m in [sqrt(1/2), sqrt(2)), polynomial in m - 1).
+//! Natural log of positive finite x (x = m 2^e, m in [sqrt(1/2), sqrt(2)), polynomial in
+//! m - 1).
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 log256(__m256 x)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
-    x = _mm256_max_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x00800000))); // smallest normal
+    x = _mm256_max_ps(
+        x, _mm256_castsi256_ps(_mm256_set1_epi32(0x00800000))); // smallest normal
     __m256i ei = _mm256_srli_epi32(_mm256_castps_si256(x), 23);
     x = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(~0x7f800000)));
     x = _mm256_or_ps(x, _mm256_set1_ps(0.5f));
     ei = _mm256_sub_epi32(ei, _mm256_set1_epi32(0x7f));
     __m256 e = _mm256_add_ps(_mm256_cvtepi32_ps(ei), one);
-    const __m256 mask = _mm256_cmp_ps(x, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OS);
+    const __m256 mask =
+        _mm256_cmp_ps(x, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OS);
     const __m256 tmp = _mm256_and_ps(x, mask);
     x = _mm256_sub_ps(x, one);
     e = _mm256_sub_ps(e, _mm256_and_ps(one, mask));

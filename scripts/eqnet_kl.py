@@ -12,6 +12,7 @@ Run:  venv/bin/python scripts/eqnet_kl.py [--config 2x2-64qam] [--snr-db 19 20.5
 Detectors: the classical ones, the shipped EQ-Net-L/P (estimation and, ``:ae``, their autoencoder
 f_Q -> g on the exact-ML LLRs) and any model files given.  Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,10 @@ def main(argv=None) -> int:
         res[name + ":ae"] = kl(rt._decode(torch.from_numpy(rt.encode_latents(ds["llr"]))))
     for key, v in res.items():
         print(f"{key:60s} {v:.5f}")
-    print("RESULT " + json.dumps({"config": a.config, "snr_db": snrs, "codewords_per_snr": a.codewords,
-                                  "kl_bits_per_bit": res}))
+    print(
+        "RESULT "
+        + json.dumps({"config": a.config, "snr_db": snrs, "codewords_per_snr": a.codewords, "kl_bits_per_bit": res})
+    )
     return 0
 
 

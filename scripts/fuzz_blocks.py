@@ -9,6 +9,7 @@ harness runs in the test suite (tests/fuzz).
 Prints a block x input-class matrix (OK or the problem) and ends with ``RESULT {json}``:
 cases run, hangs, exceptions, non-finite outputs, uncounted bad inputs, seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,14 @@ def main(argv=None):
         from hypothesis import strategies as st
 
         @settings(max_examples=a.examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(name=st.sampled_from(names), cls=st.sampled_from(bs.VALUE_CLASSES), seed=st.integers(0, 2**31 - 1),
-               tags=st.booleans(), messages=st.booleans(), units=st.integers(0, 3))
+        @given(
+            name=st.sampled_from(names),
+            cls=st.sampled_from(bs.VALUE_CLASSES),
+            seed=st.integers(0, 2**31 - 1),
+            tags=st.booleans(),
+            messages=st.booleans(),
+            units=st.integers(0, 3),
+        )
         def generated(name, cls, seed, tags, messages, units):
             record(run_case(name, cls, seed=seed, tags=tags, messages=messages, n_units=units))
 

@@ -18,6 +18,7 @@ layout FILE...  move the blocks: the options block and the variables/parameters/
                 then save the file with GRC's own writer.
 render FILE...  also draw each flowgraph with GRC's drawing code into FILE.png (next to it).
 """
+
 import json
 import os
 import sys
@@ -46,8 +47,12 @@ MARGIN = 8
 def make_platform() -> Platform:
     Messages.register_messenger(lambda msg: None)  # keep stdout for our JSON
     Messages.MESSENGERS_LIST[:] = []
-    p = Platform(version=gr.version(), version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
-                 prefs=gr.prefs(), install_prefix=gr.prefix())
+    p = Platform(
+        version=gr.version(),
+        version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
+        prefs=gr.prefs(),
+        install_prefix=gr.prefix(),
+    )
     p.build_library()
     return p
 
@@ -112,14 +117,21 @@ def check(fg) -> dict:
     names = sorted(rects)
     pairs = []
     for i, a in enumerate(names):
-        for c in names[i + 1:]:
+        for c in names[i + 1 :]:
             if overlaps(rects[a], rects[c]):
                 pairs.append([a, c])
     negative = sorted(n for n, r in rects.items() if r[0] < 0 or r[1] < 0)
-    return {"file": fg.grc_file_path, "blocks": len(blocks), "missing_blocks": missing, "errors": errors,
-            "unconnected_ports": unconnected, "overlapping": pairs, "off_canvas": negative,
-            "bad_enum_values": bad_enum_values(fg),
-            "rects": {n: [int(v) for v in r] for n, r in rects.items()}}
+    return {
+        "file": fg.grc_file_path,
+        "blocks": len(blocks),
+        "missing_blocks": missing,
+        "errors": errors,
+        "unconnected_ports": unconnected,
+        "overlapping": pairs,
+        "off_canvas": negative,
+        "bad_enum_values": bad_enum_values(fg),
+        "rects": {n: [int(v) for v in r] for n, r in rects.items()},
+    }
 
 
 def bad_enum_values(fg) -> list:
@@ -210,6 +222,7 @@ def layout(fg) -> None:
     by_col = [[b for b in blocks if col[b] == c] for c in range(ncol)]
     pos = {}
     for bs in by_col:
+
         def key(b):
             ps = [pos[p] for p in pred[b] if p in pos]
             return (sum(ps) / len(ps) if ps else float(b.coordinate[1]), b.coordinate[1], b.name)
@@ -293,8 +306,17 @@ def main(argv):
         r = check(fg)
         results.append(r)
         print(json.dumps(r))
-    bad = sum(bool(r["missing_blocks"] or r["errors"] or r["unconnected_ports"] or r["overlapping"]
-                   or r["off_canvas"] or r["bad_enum_values"]) for r in results)
+    bad = sum(
+        bool(
+            r["missing_blocks"]
+            or r["errors"]
+            or r["unconnected_ports"]
+            or r["overlapping"]
+            or r["off_canvas"]
+            or r["bad_enum_values"]
+        )
+        for r in results
+    )
     print("RESULT " + json.dumps({"flowgraphs": len(results), "flowgraphs_with_problems": bad}))
     return 0
 

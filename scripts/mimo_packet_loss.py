@@ -8,6 +8,7 @@ the same packets, channels and noise (EPA, CFO 0.1 subcarrier spacing, LMMSE det
 Issue 18's goal: < 0.1 % of packets lost at >= 25 dB over >= 2000 packets. Ends with
 ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,21 @@ def main(argv=None):
             t0 = time.time()
             r = mimo_ofdm.run(snr, "lmmse", a.frames, "epa", seed=a.seed, cfo_subcarriers=0.1, combined_sync=comb)
             key = f"{snr:g}dB_{'all_chains' if comb else 'chain0'}"
-            res[key] = {"lost_packets": r["lost_packets"], "loss_rate": r["lost_packets"] / a.frames,
-                        "fer": r["fer"], "seconds": round(time.time() - t0, 1)}
-            print(f"{snr:5.1f} dB  detection from {'every chain' if comb else 'chain 0   '}: "
-                  f"{r['lost_packets']} of {a.frames} packets lost, FER {r['fer']:.4f}", flush=True)
+            res[key] = {
+                "lost_packets": r["lost_packets"],
+                "loss_rate": r["lost_packets"] / a.frames,
+                "fer": r["fer"],
+                "seconds": round(time.time() - t0, 1),
+            }
+            print(
+                f"{snr:5.1f} dB  detection from {'every chain' if comb else 'chain 0   '}: "
+                f"{r['lost_packets']} of {a.frames} packets lost, FER {r['fer']:.4f}",
+                flush=True,
+            )
     goal = all(v["loss_rate"] < 1e-3 for k, v in res.items() if k.endswith("all_chains"))
-    print("RESULT " + json.dumps({"frames": a.frames, "seed": a.seed, "goal_loss_below_0.1pct_met": goal,
-                                  "points": res}))
+    print(
+        "RESULT " + json.dumps({"frames": a.frames, "seed": a.seed, "goal_loss_below_0.1pct_met": goal, "points": res})
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ python/deepquant/data/reference_curves/<scenario>.json (shipped: learned detecto
 against them by `deepquant eval`) and out/reference_curves/<scenario>.png, prints the required
 SNR at BLER 1e-2 and the gaps to exact ML, and ends with one `RESULT {json}` line.
 """
+
 import argparse
 import json
 import sys
@@ -24,8 +25,12 @@ def main(argv=None):
     ap.add_argument("--scenarios", nargs="+", default=["2x2-64qam-rayleigh", "4x4-16qam-rayleigh"])
     ap.add_argument("--min-errors", type=int, default=60)
     ap.add_argument("--max-codewords", type=int, default=6000)
-    ap.add_argument("--detectors", nargs="+", default=["exact_ml", "maxlog_ml", "lmmse", "zf_sic"],
-                    help="detectors to (re)run; with a subset, the other curves are kept from the existing JSON")
+    ap.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["exact_ml", "maxlog_ml", "lmmse", "zf_sic"],
+        help="detectors to (re)run; with a subset, the other curves are kept from the existing JSON",
+    )
     ap.add_argument("--out", default=str(REPO / "python" / "deepquant" / "data" / "reference_curves"))
     args = ap.parse_args(argv)
 
@@ -55,17 +60,31 @@ def main(argv=None):
         curves = [kept[d] for d in ["exact_ml", "maxlog_ml", "lmmse", "zf_sic"] if d in kept]
         gaps = evaluate.gaps_db(curves)
         req = {c["detector"]: c["required_snr_db_at_bler_1e-2"] for c in curves}
-        order_ok = all(req[a] is not None and req[b] is not None and req[a] <= req[b] + 0.05
-                       for a, b in [("exact_ml", "maxlog_ml"), ("maxlog_ml", "lmmse"), ("lmmse", "zf_sic")])
-        (out / f"{sc}.json").write_text(json.dumps({"scenario": sc, "curves": curves,
-                                                     "gaps_db_at_bler_1e-2_vs_exact_ml": gaps,
-                                                     "command": "venv/bin/python scripts/reference_curves.py"},
-                                                    indent=1))
+        order_ok = all(
+            req[a] is not None and req[b] is not None and req[a] <= req[b] + 0.05
+            for a, b in [("exact_ml", "maxlog_ml"), ("maxlog_ml", "lmmse"), ("lmmse", "zf_sic")]
+        )
+        (out / f"{sc}.json").write_text(
+            json.dumps(
+                {
+                    "scenario": sc,
+                    "curves": curves,
+                    "gaps_db_at_bler_1e-2_vs_exact_ml": gaps,
+                    "command": "venv/bin/python scripts/reference_curves.py",
+                },
+                indent=1,
+            )
+        )
         evaluate.plot(curves, str(plots / f"{sc}.png"), title=f"{sc} (reference)")
-        print(f"{sc}: required SNR at BLER 1e-2 {req}; gaps vs exact ML {gaps}; "
-              f"ordering exact <= maxlog <= lmmse <= zf_sic: {order_ok}")
-        summary[sc] = {"required_snr_db_at_bler_1e-2": req, "gap_db_vs_exact_ml": gaps,
-                       "ordering_exact_maxlog_lmmse_zfsic_holds": order_ok}
+        print(
+            f"{sc}: required SNR at BLER 1e-2 {req}; gaps vs exact ML {gaps}; "
+            f"ordering exact <= maxlog <= lmmse <= zf_sic: {order_ok}"
+        )
+        summary[sc] = {
+            "required_snr_db_at_bler_1e-2": req,
+            "gap_db_vs_exact_ml": gaps,
+            "ordering_exact_maxlog_lmmse_zfsic_holds": order_ok,
+        }
     print("RESULT " + json.dumps(summary))
     return 0
 

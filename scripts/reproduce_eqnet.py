@@ -18,6 +18,7 @@ Parts (``--parts detection,quantization,robustness``):
 Run:  venv/bin/python scripts/reproduce_eqnet.py [--parts ...] [--max-codewords 10000] [--out DIR]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,22 +40,34 @@ def detection(args, out):
     from gnuradio.deepquant import evaluate as ev
 
     res = {}
-    specs = {"2x2-64qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l", "eqnet_p"], _grid(17.5, 22.5, 0.5)),
-             "4x4-16qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l"], _grid(16.5, 23.5, 0.5))}
+    specs = {
+        "2x2-64qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l", "eqnet_p"], _grid(17.5, 22.5, 0.5)),
+        "4x4-16qam-rayleigh": (["exact_ml", "maxlog_ml", "lmmse", "eqnet_l"], _grid(16.5, 23.5, 0.5)),
+    }
     for sc, (dets, grid) in specs.items():
         if args.scenarios and sc not in args.scenarios.split(","):
             continue
         curves = []
         for d in dets:
-            c = ev.sweep(sc, d, grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
-                         progress=not args.quiet, stop_bler=args.stop_bler)
+            c = ev.sweep(
+                sc,
+                d,
+                grid,
+                min_errors=args.min_errors,
+                max_codewords=args.max_codewords,
+                progress=not args.quiet,
+                stop_bler=args.stop_bler,
+            )
             curves.append(c)
         refs = [c for c in ev.load_reference(sc) if c["detector"] == "zf_sic"]
         gaps = ev.gaps_db(curves + refs)
         ev.plot(curves, str(out / f"detection_{sc}.png"), f"EQ-Net detection, {sc}", references=refs)
         res[sc] = {"curves": curves, "zf_sic_reference": refs, "gap_db_to_exact_ml_at_bler_1e-2": gaps}
-        print(f"{sc}: gaps to exact ML at BLER 1e-2 (dB): " + ", ".join(
-            f"{k} {v:+.2f}" for k, v in gaps.items() if v is not None), flush=True)
+        print(
+            f"{sc}: gaps to exact ML at BLER 1e-2 (dB): "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in gaps.items() if v is not None),
+            flush=True,
+        )
     return res
 
 
@@ -66,8 +79,16 @@ def quantization(args, out):
     comps = {"none": 32.0, "eqnet-q6": 3.0, "eqnet-q5": 2.5, "softbit-maxmi-6": 3.0, "softbit-deepllr-6": 3.0}
     curves = []
     for comp in comps:
-        c = ev.sweep(sc, "exact_ml", grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
-                     progress=not args.quiet, compressor=comp, stop_bler=args.stop_bler)
+        c = ev.sweep(
+            sc,
+            "exact_ml",
+            grid,
+            min_errors=args.min_errors,
+            max_codewords=args.max_codewords,
+            progress=not args.quiet,
+            compressor=comp,
+            stop_bler=args.stop_bler,
+        )
         c["bits_per_llr"] = comps[comp]
         c["detector"] = f"exact_ml + {comp}" if comp != "none" else "exact_ml"
         curves.append(c)
@@ -76,8 +97,16 @@ def quantization(args, out):
 
         if "softbit-maxmi2-6" not in registry.compressors():
             registry.register_compressor("softbit-maxmi2-6", softbit.compressor("maxmi", 6, bits=2))
-        c = ev.sweep(sc, "exact_ml", grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
-                     progress=not args.quiet, compressor="softbit-maxmi2-6", stop_bler=args.stop_bler)
+        c = ev.sweep(
+            sc,
+            "exact_ml",
+            grid,
+            min_errors=args.min_errors,
+            max_codewords=args.max_codewords,
+            progress=not args.quiet,
+            compressor="softbit-maxmi2-6",
+            stop_bler=args.stop_bler,
+        )
         c["bits_per_llr"] = 2.0
         c["detector"] = "exact_ml + softbit-maxmi-6 (2 bits)"
         curves.append(c)
@@ -85,8 +114,11 @@ def quantization(args, out):
         print(f"max-MI at 2 bits skipped: {e}", file=sys.stderr)
     gaps = ev.gaps_db(curves)
     ev.plot(curves, str(out / "quantization_2x2-64qam.png"), "EQ-Net quantization of exact-ML LLRs, 2x2 64-QAM")
-    print("quantization: gaps to unquantized exact ML at BLER 1e-2 (dB): " + ", ".join(
-        f"{k} {v:+.2f}" for k, v in gaps.items() if v is not None), flush=True)
+    print(
+        "quantization: gaps to unquantized exact ML at BLER 1e-2 (dB): "
+        + ", ".join(f"{k} {v:+.2f}" for k, v in gaps.items() if v is not None),
+        flush=True,
+    )
     return {"curves": curves, "gap_db_to_unquantized_at_bler_1e-2": gaps}
 
 
@@ -98,9 +130,18 @@ def robustness(args, out):
     res = {}
     sc = "2x2-64qam-cdla"
     grid = _grid(18.0, 30.0, 1.0)
-    curves = [ev.sweep(sc, d, grid, min_errors=args.min_errors, max_codewords=args.max_codewords,
-                       progress=not args.quiet, stop_bler=args.stop_bler)
-              for d in ["exact_ml", "lmmse", "eqnet_l", "eqnet_p"]]
+    curves = [
+        ev.sweep(
+            sc,
+            d,
+            grid,
+            min_errors=args.min_errors,
+            max_codewords=args.max_codewords,
+            progress=not args.quiet,
+            stop_bler=args.stop_bler,
+        )
+        for d in ["exact_ml", "lmmse", "eqnet_l", "eqnet_p"]
+    ]
     ev.plot(curves, str(out / "robustness_cdla.png"), "Trained on Rayleigh, tested on CDL-A (2x2 64-QAM)")
     res["cdla"] = {"curves": curves, "gap_db_to_exact_ml_at_bler_1e-2": ev.gaps_db(curves)}
     # imperfect CSI at a fixed SNR
@@ -110,8 +151,15 @@ def robustness(args, out):
     for d in ["exact_ml", "lmmse", "eqnet_l", "eqnet_p"]:
         rows = []
         for e in errs:
-            c = ev.sweep("2x2-64qam-rayleigh", d, [snr], min_errors=args.min_errors,
-                         max_codewords=args.max_codewords, progress=not args.quiet, csi_error_var=e)
+            c = ev.sweep(
+                "2x2-64qam-rayleigh",
+                d,
+                [snr],
+                min_errors=args.min_errors,
+                max_codewords=args.max_codewords,
+                progress=not args.quiet,
+                csi_error_var=e,
+            )
             rows.append({"csi_error_var": e, "bler": c["bler"][0], "codewords": c["codewords"][0]})
         csi[d] = rows
     import matplotlib
@@ -136,8 +184,11 @@ def robustness(args, out):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="detection,quantization,robustness")
-    p.add_argument("--scenarios", default="", help="detection part: comma-separated subset of "
-                   "2x2-64qam-rayleigh,4x4-16qam-rayleigh (default both)")
+    p.add_argument(
+        "--scenarios",
+        default="",
+        help="detection part: comma-separated subset of 2x2-64qam-rayleigh,4x4-16qam-rayleigh (default both)",
+    )
     p.add_argument("--min-errors", type=int, default=100)
     p.add_argument("--max-codewords", type=int, default=6000)
     p.add_argument("--stop-bler", type=float, default=2e-3)

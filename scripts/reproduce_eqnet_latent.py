@@ -13,6 +13,7 @@ Run:  venv/bin/python scripts/reproduce_eqnet_latent.py [--dims 4 5 6 7 8 9 10] 
           [--loss kl|wmse] [--out out/eqnet_latent] [--snr-db 19:22.5:0.5] [--min-errors 100]
 Writes ``latent.json`` and ``latent.png``; ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,12 @@ def main(argv=None) -> int:
     p.add_argument("--dims", type=int, nargs="+", default=[4, 5, 6, 7, 8, 9, 10])
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch", type=int, default=8192)
-    p.add_argument("--loss", choices=["kl", "wmse"], default="wmse",
-                   help="stage-1 loss: the paper's eq. (7) (wmse) or the bitwise KL (stage 3's loss, f_Q + g only)")
+    p.add_argument(
+        "--loss",
+        choices=["kl", "wmse"],
+        default="wmse",
+        help="stage-1 loss: the paper's eq. (7) (wmse) or the bitwise KL (stage 3's loss, f_Q + g only)",
+    )
     p.add_argument("--snr-db", default="19:22.5:0.5")
     p.add_argument("--min-errors", type=int, default=100)
     p.add_argument("--max-codewords", type=int, default=20000)
@@ -54,41 +59,89 @@ def main(argv=None) -> int:
     nr, nt, k = 2, 2, 6
     val = D.generate(nr, nt, k, [19.0, 20.5, 22.0], 200, seed=99)
     ref = torch.from_numpy(val["llr"])
-    curves = [ev.sweep("2x2-64qam-rayleigh", "exact_ml", grid, min_errors=a.min_errors,
-                       max_codewords=a.max_codewords, progress=not a.quiet)]
+    curves = [
+        ev.sweep(
+            "2x2-64qam-rayleigh",
+            "exact_ml",
+            grid,
+            min_errors=a.min_errors,
+            max_codewords=a.max_codewords,
+            progress=not a.quiet,
+        )
+    ]
     rows = []
     for d in a.dims:
-        cfg = {"name": f"latent{d}", "nr": nr, "nt": nt, "bits_per_symbol": k, "variant": "l", "seed": 0,
-               "arch": {"latent_dim": d},
-               "stage1": {"steps": a.steps, "batch": a.batch, "lr": 3e-3, "lr_final": 1e-4},
-               "stage2": {"steps": 0, "batch": a.batch, "lr": 1e-3, "lr_final": 1e-4},
-               "val_every": max(1, a.steps // 10), "checkpoint_every": 0, "out_dir": str(out / f"d{d}")}
+        cfg = {
+            "name": f"latent{d}",
+            "nr": nr,
+            "nt": nt,
+            "bits_per_symbol": k,
+            "variant": "l",
+            "seed": 0,
+            "arch": {"latent_dim": d},
+            "stage1": {"steps": a.steps, "batch": a.batch, "lr": 3e-3, "lr_final": 1e-4},
+            "stage2": {"steps": 0, "batch": a.batch, "lr": 1e-3, "lr_final": 1e-4},
+            "val_every": max(1, a.steps // 10),
+            "checkpoint_every": 0,
+            "out_dir": str(out / f"d{d}"),
+        }
         if a.loss == "kl":  # f_Q + g on the KL loss: stage 1 briefly, then stage 3 jointly (f_E unused)
             cfg["stage1"]["steps"] = max(1, a.steps // 10)
-            cfg["stage3"] = {"steps": a.steps, "batch": a.batch, "lr": 1e-3, "lr_final": 3e-5, "loss": "kl",
-                             "joint": True, "quant_weight": 1.0, "warmup": 100}
+            cfg["stage3"] = {
+                "steps": a.steps,
+                "batch": a.batch,
+                "lr": 1e-3,
+                "lr_final": 3e-5,
+                "loss": "kl",
+                "joint": True,
+                "quant_weight": 1.0,
+                "warmup": 100,
+            }
         path = train.train(cfg, progress=not a.quiet)
         rt = EQNetRuntime(path)
         z = rt.encode_latents(val["llr"])
         kl = float(train.kl_bits(torch.from_numpy(rt._decode(torch.from_numpy(z))), ref))
         name = f"eqnet-ae-d{d}"
-        registry.register_compressor(name, lambda llr, _rt=rt: _rt._decode(
-            torch.from_numpy(_rt.encode_latents(np.asarray(llr, np.float32)))))
-        c = ev.sweep("2x2-64qam-rayleigh", "exact_ml", grid, min_errors=a.min_errors,
-                     max_codewords=a.max_codewords, compressor=name, progress=not a.quiet)
+        registry.register_compressor(
+            name, lambda llr, _rt=rt: _rt._decode(torch.from_numpy(_rt.encode_latents(np.asarray(llr, np.float32))))
+        )
+        c = ev.sweep(
+            "2x2-64qam-rayleigh",
+            "exact_ml",
+            grid,
+            min_errors=a.min_errors,
+            max_codewords=a.max_codewords,
+            compressor=name,
+            progress=not a.quiet,
+        )
         curves.append(c)
-        rows.append({"latent_dim": d, "kl_bits_per_bit": kl, "required_snr_db": c["required_snr_db_at_bler_1e-2"],
-                     "bits_per_llr_at_5_bits": d * 5 / (nt * k), "bits_per_llr_at_6_bits": d * 6 / (nt * k)})
+        rows.append(
+            {
+                "latent_dim": d,
+                "kl_bits_per_bit": kl,
+                "required_snr_db": c["required_snr_db_at_bler_1e-2"],
+                "bits_per_llr_at_5_bits": d * 5 / (nt * k),
+                "bits_per_llr_at_6_bits": d * 6 / (nt * k),
+            }
+        )
     base = curves[0]["required_snr_db_at_bler_1e-2"]
     for r in rows:
-        r["gap_db_to_exact_ml"] = None if (r["required_snr_db"] is None or base is None) else r["required_snr_db"] - base
+        r["gap_db_to_exact_ml"] = (
+            None if (r["required_snr_db"] is None or base is None) else r["required_snr_db"] - base
+        )
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     ds = [r["latent_dim"] for r in rows]
     ax[0].plot(ds, [r["gap_db_to_exact_ml"] for r in rows], "o-", label="gap at BLER 1e-2")
     lb = [(r["latent_dim"], grid[-1] - base) for r in rows if r["gap_db_to_exact_ml"] is None and base is not None]
     if lb:  # BLER 1e-2 not reached inside the SNR grid: the gap is at least its end minus exact ML's SNR
-        ax[0].plot([d for d, _ in lb], [g for _, g in lb], "^", c="C3", ms=9,
-                   label=f"> this (BLER 1e-2 not reached by {grid[-1]} dB)")
+        ax[0].plot(
+            [d for d, _ in lb],
+            [g for _, g in lb],
+            "^",
+            c="C3",
+            ms=9,
+            label=f"> this (BLER 1e-2 not reached by {grid[-1]} dB)",
+        )
     ax[0].axvline(3 * nt, ls=":", c="gray", label="3 Nt (ZF-SIC, the paper's choice)")
     ax[0].axvline(nt * (nt + 2), ls="--", c="gray", label="Nt (Nt + 2) (exact ML, Theorem 2)")
     ax[0].set_xlabel("latent dimension D")

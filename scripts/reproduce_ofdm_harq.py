@@ -18,6 +18,7 @@ Run:  venv/bin/python scripts/reproduce_ofdm_harq.py [--period 96] [--snr-db 14 
       [--methods learned int8 uniform] [--out results/ofdm_harq]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,16 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--period", type=int, default=96, help="HARQ period P (packets; a multiple of 16): 2P packets per point")
+    p.add_argument(
+        "--period", type=int, default=96, help="HARQ period P (packets; a multiple of 16): 2P packets per point"
+    )
     p.add_argument("--snr-db", type=float, nargs="+", default=[14.0, 15.0, 16.0, 17.0, 18.0, 19.0])
-    p.add_argument("--methods", nargs="+", default=["learned", "int8", "uniform"],
-                   help="HARQ buffer codecs (gnuradio.deepquant.softbit.make_codec names)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["learned", "int8", "uniform"],
+        help="HARQ buffer codecs (gnuradio.deepquant.softbit.make_codec names)",
+    )
     p.add_argument("--cfo", type=float, default=0.15)
     p.add_argument("--sro-ppm", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=1)
@@ -53,16 +60,28 @@ def main(argv=None) -> int:
     rows = []
     for i, s in enumerate(a.snr_db):
         for m in a.methods:
-            r = fg.receive(iq, starts, s, a.cfo, a.sro_ppm, "epa_block", seed=a.seed * 100 + i, harq_period=a.period,
-                           harq_method=m)
+            r = fg.receive(
+                iq, starts, s, a.cfo, a.sro_ppm, "epa_block", seed=a.seed * 100 + i, harq_period=a.period, harq_method=m
+            )
             h = r["harq"]
             rows.append({"snr_db": s, "method": m, **h, "rx_wall_s": r["rx_wall_s"]})
-            print(f"  {s:5.1f} dB {m:>8}: FER first tx {h['fer_first_tx']:.4f} -> after HARQ {h['fer_after_harq']:.4f} "
-                  f"({h['retransmissions_needed']}/{a.period} retransmitted), {h['stored_bits_per_llr']:.2f} bits/LLR, "
-                  f"peak {h['peak_bytes_stored']} B, {r['rx_wall_s']:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {s:5.1f} dB {m:>8}: FER first tx {h['fer_first_tx']:.4f} -> after HARQ {h['fer_after_harq']:.4f} "
+                f"({h['retransmissions_needed']}/{a.period} retransmitted), {h['stored_bits_per_llr']:.2f} bits/LLR, "
+                f"peak {h['peak_bytes_stored']} B, {r['rx_wall_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     cw = a.period * 4
-    result = {"period_packets": a.period, "codewords_per_point": cw, "cfo_subcarriers": a.cfo, "sro_ppm": a.sro_ppm,
-              "seed": a.seed, "points": rows, "wall_s": time.time() - t0}
+    result = {
+        "period_packets": a.period,
+        "codewords_per_point": cw,
+        "cfo_subcarriers": a.cfo,
+        "sro_ppm": a.sro_ppm,
+        "seed": a.seed,
+        "points": rows,
+        "wall_s": time.time() - t0,
+    }
     (out / "ofdm_harq.json").write_text(json.dumps(result, indent=2))
 
     import matplotlib
@@ -73,13 +92,22 @@ def main(argv=None) -> int:
     floor = 0.5 / cw
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     first = [r for r in rows if r["method"] == a.methods[0]]
-    ax.semilogy([r["snr_db"] for r in first], [max(r["fer_first_tx"], floor) for r in first], "-o", color="k",
-                label="first transmission")
+    ax.semilogy(
+        [r["snr_db"] for r in first],
+        [max(r["fer_first_tx"], floor) for r in first],
+        "-o",
+        color="k",
+        label="first transmission",
+    )
     for m in a.methods:
         pts = [r for r in rows if r["method"] == m]
         bits = np.nanmean([r["stored_bits_per_llr"] for r in pts])
-        ax.semilogy([r["snr_db"] for r in pts], [max(r["fer_after_harq"], floor) for r in pts], "-s",
-                    label=f"after 1 retransmission, buffer {m} ({bits:.2f} bits/LLR)")
+        ax.semilogy(
+            [r["snr_db"] for r in pts],
+            [max(r["fer_after_harq"], floor) for r in pts],
+            "-s",
+            label=f"after 1 retransmission, buffer {m} ({bits:.2f} bits/LLR)",
+        )
     ax.set_xlabel("SNR per subcarrier (dB)")
     ax.set_ylabel(f"codeword error rate ({cw} codewords per point; floor = none seen)")
     ax.set_title("Flowgraph 1 + HARQ chase combining: SISO OFDM, 64-QAM, EPA, CFO 0.15, real sync", fontsize=8)
@@ -88,13 +116,19 @@ def main(argv=None) -> int:
     fig.tight_layout()
     fig.savefig(out / "ofdm_harq.png", dpi=120)
     print(f"wrote {out / 'ofdm_harq.json'} and {out / 'ofdm_harq.png'}", file=sys.stderr)
-    summary = {"codewords_per_point": cw,
-               "fer_first_tx": {f"{r['snr_db']:g}dB": round(r["fer_first_tx"], 5) for r in first},
-               "fer_after_harq": {f"{m}@{r['snr_db']:g}dB": round(r["fer_after_harq"], 5) for m in a.methods
-                                  for r in rows if r["method"] == m},
-               "stored_bits_per_llr": {m: round(float(np.nanmean([r["stored_bits_per_llr"] for r in rows
-                                                                  if r["method"] == m])), 3) for m in a.methods},
-               "float_bits_per_llr": 32, "wall_s": round(time.time() - t0, 1)}
+    summary = {
+        "codewords_per_point": cw,
+        "fer_first_tx": {f"{r['snr_db']:g}dB": round(r["fer_first_tx"], 5) for r in first},
+        "fer_after_harq": {
+            f"{m}@{r['snr_db']:g}dB": round(r["fer_after_harq"], 5) for m in a.methods for r in rows if r["method"] == m
+        },
+        "stored_bits_per_llr": {
+            m: round(float(np.nanmean([r["stored_bits_per_llr"] for r in rows if r["method"] == m])), 3)
+            for m in a.methods
+        },
+        "float_bits_per_llr": 32,
+        "wall_s": round(time.time() - t0, 1),
+    }
     print("RESULT " + json.dumps(summary))
     return 0
 

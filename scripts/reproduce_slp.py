@@ -14,6 +14,7 @@ All methods precode the same test vectors (seed 2024, n0 = 1; every power scales
 Run:  venv/bin/python scripts/reproduce_slp.py [--vectors 2000] [--out runs/slp] [--no-train]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,12 @@ def main(argv=None):
     ap.add_argument("--qr-sweep", default="0.25,0.75", help="extra QRs trained for Fig. 9 ('' = none)")
     ap.add_argument("--sweep-steps", type=int, default=1500, help="training steps of the extra QR models")
     ap.add_argument("--no-train", action="store_true", help="use only shipped models (no QR sweep training)")
-    ap.add_argument("--large-vectors", type=int, default=20000,
-                    help="second, larger test set at 30 dB (the mean power is heavy-tailed; 0 = skip)")
+    ap.add_argument(
+        "--large-vectors",
+        type=int,
+        default=20000,
+        help="second, larger test set at 30 dB (the mean power is heavy-tailed; 0 = skip)",
+    )
     ap.add_argument("--out", default="runs/slp")
     a = ap.parse_args(argv)
     import torch
@@ -65,22 +70,35 @@ def main(argv=None):
             curves[m]["sinr_db"].append(g)
             curves[m]["criterion"] = r["criterion"]
         timing[m] = time.perf_counter() - t0
-        print(f"{m:>13}: " + " ".join(f"{10 * np.log10(p):6.2f}" for p in curves[m]["mean_power"])
-              + f"  dB  (satisfied min {min(curves[m]['satisfied']):.4f}, {timing[m]:.1f} s)", flush=True)
+        print(
+            f"{m:>13}: "
+            + " ".join(f"{10 * np.log10(p):6.2f}" for p in curves[m]["mean_power"])
+            + f"  dB  (satisfied min {min(curves[m]['satisfied']):.4f}, {timing[m]:.1f} s)",
+            flush=True,
+        )
     i30 = sinrs.index(30.0) if 30.0 in sinrs else len(sinrs) - 1
     p_opt = curves["optimization"]["mean_power"][i30]
     gap30 = {m: curves[m]["mean_power"][i30] / p_opt - 1 for m in methods}
 
     # ---- Fig. 9: QR sweep ----------------------------------------------------------------
-    qr_models = {("sq-binary", 0.0): pc.shipped_model_path("fp32", 4, 4, 4), ("sq-ternary", 0.0): pc.shipped_model_path("fp32", 4, 4, 4),
-                 ("sq-binary", 1.0): pc.shipped_model_path("binary", 4, 4, 4), ("sq-ternary", 1.0): pc.shipped_model_path("ternary", 4, 4, 4),
-                 ("sq-binary", 0.5): pc.shipped_model_path("sq-binary", 4, 4, 4, 0.5),
-                 ("sq-ternary", 0.5): pc.shipped_model_path("sq-ternary", 4, 4, 4, 0.5)}
+    qr_models = {
+        ("sq-binary", 0.0): pc.shipped_model_path("fp32", 4, 4, 4),
+        ("sq-ternary", 0.0): pc.shipped_model_path("fp32", 4, 4, 4),
+        ("sq-binary", 1.0): pc.shipped_model_path("binary", 4, 4, 4),
+        ("sq-ternary", 1.0): pc.shipped_model_path("ternary", 4, 4, 4),
+        ("sq-binary", 0.5): pc.shipped_model_path("sq-binary", 4, 4, 4, 0.5),
+        ("sq-ternary", 0.5): pc.shipped_model_path("sq-ternary", 4, 4, 4, 0.5),
+    }
     extra = [float(x) for x in a.qr_sweep.split(",") if x.strip()] if not a.no_train else []
     for kind in ("sq-binary", "sq-ternary"):
         for q in extra:
-            cfg = {"weights": kind, "qr": q, "steps": a.sweep_steps, "out_dir": str(out / "qr_models"),
-                   "checkpoint_every": 0}
+            cfg = {
+                "weights": kind,
+                "qr": q,
+                "steps": a.sweep_steps,
+                "out_dir": str(out / "qr_models"),
+                "checkpoint_every": 0,
+            }
             path = out / "qr_models" / (tr.default_name(tr.make_config(cfg)) + ".safetensors")
             if not path.exists():
                 print(f"training {kind} QR {q} ({a.sweep_steps} steps) ...", flush=True)
@@ -92,10 +110,16 @@ def main(argv=None):
         net = dnet.load_model(path)
         u, fb = dnet.precode(net, H, s, g30)
         mem = ex.file_memory(path)
-        sweep.setdefault(kind, []).append({"qr": q, "mean_power_30db": float(pb.power(u).mean()),
-                                           "power_over_opt": float(pb.power(u).mean() / p_opt),
-                                           "file_bytes": mem["file_bytes"], "tensor_bytes": mem["tensor_bytes"],
-                                           "model": path.name})
+        sweep.setdefault(kind, []).append(
+            {
+                "qr": q,
+                "mean_power_30db": float(pb.power(u).mean()),
+                "power_over_opt": float(pb.power(u).mean() / p_opt),
+                "file_bytes": mem["file_bytes"],
+                "tensor_bytes": mem["tensor_bytes"],
+                "model": path.name,
+            }
+        )
     # ---- the same at 30 dB on a larger, independent test set + per-vector ratios ------------
     large = {}
     if a.large_vectors:
@@ -106,14 +130,20 @@ def main(argv=None):
         for m in ["block"] + list(LEARNED):
             p = pb.power(pc.SlpPrecoder(4, 4, 4, m, sinrs[i30], 1.0)(HL, sL))
             r = p / po
-            chunks = [p[i:i + 2000].mean() / po[i:i + 2000].mean() for i in range(0, len(p) - 1999, 2000)]
-            large[m] = {"power_over_opt": float(p.mean() / po.mean()), "per_vector_ratio_mean": float(r.mean()),
-                        "per_vector_ratio_median": float(np.median(r)), "per_vector_ratio_p95": float(np.percentile(r, 95)),
-                        "per_vector_ratio_max": float(r.max()),
-                        "ratio_over_2000_vector_chunks_min_max": [float(min(chunks)), float(max(chunks))] if chunks else None}
-            print(f"{m:>13} on {a.large_vectors} vectors at {sinrs[i30]:.0f} dB: power/opt {large[m]['power_over_opt']:.4f}, "
-                  f"per-vector median {large[m]['per_vector_ratio_median']:.4f}, p95 {large[m]['per_vector_ratio_p95']:.4f}",
-                  flush=True)
+            chunks = [p[i : i + 2000].mean() / po[i : i + 2000].mean() for i in range(0, len(p) - 1999, 2000)]
+            large[m] = {
+                "power_over_opt": float(p.mean() / po.mean()),
+                "per_vector_ratio_mean": float(r.mean()),
+                "per_vector_ratio_median": float(np.median(r)),
+                "per_vector_ratio_p95": float(np.percentile(r, 95)),
+                "per_vector_ratio_max": float(r.max()),
+                "ratio_over_2000_vector_chunks_min_max": [float(min(chunks)), float(max(chunks))] if chunks else None,
+            }
+            print(
+                f"{m:>13} on {a.large_vectors} vectors at {sinrs[i30]:.0f} dB: power/opt {large[m]['power_over_opt']:.4f}, "
+                f"per-vector median {large[m]['per_vector_ratio_median']:.4f}, p95 {large[m]['per_vector_ratio_p95']:.4f}",
+                flush=True,
+            )
     # ---- ablation: what the (quantizable) barrier network contributes ----------------------
     # the fp32 model with its last layer zeroed: only the learned per-layer scalars remain
     abl = dnet.load_model(pc.shipped_model_path("fp32", 4, 4, 4))
@@ -122,18 +152,33 @@ def main(argv=None):
         abl.fc2.bias.zero_()
     abl.fuse_for_inference()  # the inference form holds its own copy of the weights
     u_abl, _ = dnet.precode(abl, H, s, g30)
-    ablation = {"fp32_without_network_power_over_opt": float(pb.power(u_abl).mean() / p_opt),
-                "zero_forcing_power_over_opt": float(pb.power(pb.zf_precoder(H, s, g30)).mean() / p_opt)}
-    print(f"ablation at {sinrs[i30]:.0f} dB: unfolded iterations without the network {ablation['fp32_without_network_power_over_opt']:.4f} x opt, "
-          f"zero forcing {ablation['zero_forcing_power_over_opt']:.4f} x opt", flush=True)
+    ablation = {
+        "fp32_without_network_power_over_opt": float(pb.power(u_abl).mean() / p_opt),
+        "zero_forcing_power_over_opt": float(pb.power(pb.zf_precoder(H, s, g30)).mean() / p_opt),
+    }
+    print(
+        f"ablation at {sinrs[i30]:.0f} dB: unfolded iterations without the network {ablation['fp32_without_network_power_over_opt']:.4f} x opt, "
+        f"zero forcing {ablation['zero_forcing_power_over_opt']:.4f} x opt",
+        flush=True,
+    )
     # ---- Table V -------------------------------------------------------------------------
     table = ex.memory_table([pc.shipped_model_path(w, 4, 4, 4, 0.5) for w in LEARNED])
     flops = {w: ex.flops_learned(dnet.load_model(pc.shipped_model_path(w, 4, 4, 4, 0.5)).cfg) for w in LEARNED}
     flops["optimization_paper_eq27"] = ex.flops_opt_paper(4, 4)
     flops["block_paper_table1"] = ex.flops_block_paper(4, 4)
 
-    result = {"vectors": a.vectors, "sinr_db": sinrs, "curves": curves, "gap_at_30db_vs_optimization": gap30,
-              "qr_sweep_30db": sweep, "ablation_30db": ablation, "large_set_30db": large, "memory_table": table, "flops_per_vector": flops, "seconds": timing}
+    result = {
+        "vectors": a.vectors,
+        "sinr_db": sinrs,
+        "curves": curves,
+        "gap_at_30db_vs_optimization": gap30,
+        "qr_sweep_30db": sweep,
+        "ablation_30db": ablation,
+        "large_set_30db": large,
+        "memory_table": table,
+        "flops_per_vector": flops,
+        "seconds": timing,
+    }
     (out / "slp_reproduce.json").write_text(json.dumps(result, indent=1))
 
     import matplotlib
@@ -143,8 +188,12 @@ def main(argv=None):
 
     fig, ax = plt.subplots(1, 3, figsize=(17, 5))
     for m in methods:
-        ax[0].plot(sinrs, 10 * np.log10(curves[m]["mean_power"]), marker="o" if m in ("block", "optimization") else ".",
-                   label=ex.LABELS[m] + ("" if not m.startswith("sq-") else " QR 0.5"))
+        ax[0].plot(
+            sinrs,
+            10 * np.log10(curves[m]["mean_power"]),
+            marker="o" if m in ("block", "optimization") else ".",
+            label=ex.LABELS[m] + ("" if not m.startswith("sq-") else " QR 0.5"),
+        )
     ax[0].set_xlabel("target SINR Gamma (dB)")
     ax[0].set_ylabel("average transmit power (dB, n0 = 1)")
     ax[0].set_title(f"Fig. 5: M = K = 4, QPSK, {a.vectors} vectors")
@@ -166,24 +215,36 @@ def main(argv=None):
     fig.tight_layout()
     fig.savefig(out / "slp_reproduce.png", dpi=110)
 
-    print(f"\npower / optimisation SLP at {sinrs[i30]:.0f} dB: "
-          + ", ".join(f"{m} {1 + gap30[m]:.3f}" for m in methods if m != "optimization"))
-    print("memory (file bytes, saving vs fp32): " + ", ".join(f"{r['weights']} {r['file_bytes']} ({r['saving_file']:.2f}x)"
-                                                                for r in table))
+    print(
+        f"\npower / optimisation SLP at {sinrs[i30]:.0f} dB: "
+        + ", ".join(f"{m} {1 + gap30[m]:.3f}" for m in methods if m != "optimization")
+    )
+    print(
+        "memory (file bytes, saving vs fp32): "
+        + ", ".join(f"{r['weights']} {r['file_bytes']} ({r['saving_file']:.2f}x)" for r in table)
+    )
     print(f"wrote {out / 'slp_reproduce.json'} and {out / 'slp_reproduce.png'}")
-    below_block = all(curves[m]["mean_power"][i] < curves["block"]["mean_power"][i]
-                      for m in LEARNED for i in range(len(sinrs)))
-    below_block_from_5db = all(curves[m]["mean_power"][i] < curves["block"]["mean_power"][i]
-                               for m in LEARNED for i in range(len(sinrs)) if sinrs[i] >= 5)
-    line = {"power_ratio_30db": {m: round(1 + gap30[m], 4) for m in methods},
-            "min_satisfied": {m: min(curves[m]["satisfied"]) for m in methods},
-            "learned_below_block_all_sinr": below_block, "learned_below_block_sinr_ge_5db": below_block_from_5db,
-            "memory_saving_x_file": {r["weights"]: round(r["saving_file"], 2) for r in table},
-            "memory_saving_x_tensors": {r["weights"]: round(r["saving_tensors"], 2) for r in table},
-            "model_file_bytes": {r["weights"]: r["file_bytes"] for r in table},
-            "ablation_power_ratio_30db": {k: round(v, 4) for k, v in ablation.items()},
-            "power_ratio_30db_large_set": {m: round(v["power_over_opt"], 4) for m, v in large.items()},
-            "large_set_vectors": a.large_vectors}
+    below_block = all(
+        curves[m]["mean_power"][i] < curves["block"]["mean_power"][i] for m in LEARNED for i in range(len(sinrs))
+    )
+    below_block_from_5db = all(
+        curves[m]["mean_power"][i] < curves["block"]["mean_power"][i]
+        for m in LEARNED
+        for i in range(len(sinrs))
+        if sinrs[i] >= 5
+    )
+    line = {
+        "power_ratio_30db": {m: round(1 + gap30[m], 4) for m in methods},
+        "min_satisfied": {m: min(curves[m]["satisfied"]) for m in methods},
+        "learned_below_block_all_sinr": below_block,
+        "learned_below_block_sinr_ge_5db": below_block_from_5db,
+        "memory_saving_x_file": {r["weights"]: round(r["saving_file"], 2) for r in table},
+        "memory_saving_x_tensors": {r["weights"]: round(r["saving_tensors"], 2) for r in table},
+        "model_file_bytes": {r["weights"]: r["file_bytes"] for r in table},
+        "ablation_power_ratio_30db": {k: round(v, 4) for k, v in ablation.items()},
+        "power_ratio_30db_large_set": {m: round(v["power_over_opt"], 4) for m, v in large.items()},
+        "large_set_vectors": a.large_vectors,
+    }
     print("RESULT " + json.dumps(line))
     return 0
 

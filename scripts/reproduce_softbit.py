@@ -32,6 +32,7 @@ Calibration (the earlier goals): for each scalar family the cheapest fixed-rate 
 Run:  venv/bin/python scripts/reproduce_softbit.py [--codewords 3000] [--out DIR]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,10 +68,16 @@ def run_k(k, snrs, n_cw, methods, seed, models=None, progress=True, container_fr
         r["codewords"] = n
         rows.append(r)
         if progress:
-            print(f"K={k} {s:5.1f} dB float {r['float']['block_errors']:4d}/{n} | " + " ".join(
-                f"{m}:{v['block_errors']}/{v['payload_bits_per_softbit']:.2f}b" for m, v in r.items()
-                if isinstance(v, dict) and m != "float") + f"  ({n} codewords, {time.perf_counter() - t0:.0f} s)",
-                  flush=True)
+            print(
+                f"K={k} {s:5.1f} dB float {r['float']['block_errors']:4d}/{n} | "
+                + " ".join(
+                    f"{m}:{v['block_errors']}/{v['payload_bits_per_softbit']:.2f}b"
+                    for m, v in r.items()
+                    if isinstance(v, dict) and m != "float"
+                )
+                + f"  ({n} codewords, {time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
     return rows
 
 
@@ -81,56 +88,100 @@ def curves(rows, names):
     out = {}
     for n in ["float"] + list(names):
         bler = [r[n]["bler"] for r in rows]
-        out[n] = {"snr_db": snrs, "bler": bler, "block_errors": [r[n]["block_errors"] for r in rows],
-                  "required_snr_db_at_bler_1e-2": required_snr(snrs, bler)}
+        out[n] = {
+            "snr_db": snrs,
+            "bler": bler,
+            "block_errors": [r[n]["block_errors"] for r in rows],
+            "required_snr_db_at_bler_1e-2": required_snr(snrs, bler),
+        }
     return out
 
 
 def equal_loss(summary, names, target):
     """Rate of a family at a loss target: the cheapest design within it, and the rate interpolated
     between the two designs (sorted by rate) around it.  Returns a dict or None."""
-    pts = sorted(((summary[n]["avg_payload_bits_per_softbit"], summary[n]["loss_db_at_bler_1e-2"], n) for n in names
-                  if summary[n]["loss_db_at_bler_1e-2"] is not None), key=lambda t: t[0])
+    pts = sorted(
+        (
+            (summary[n]["avg_payload_bits_per_softbit"], summary[n]["loss_db_at_bler_1e-2"], n)
+            for n in names
+            if summary[n]["loss_db_at_bler_1e-2"] is not None
+        ),
+        key=lambda t: t[0],
+    )
     ok = [p for p in pts if p[1] <= target]
     if not ok:
         return None
     best = ok[0]
-    out = {"cheapest": best[2], "cheapest_loss_db": best[1], "cheapest_avg_bits": best[0],
-           "cheapest_bits_vs_snr": summary[best[2]]["payload_bits_per_softbit_vs_snr"]}
+    out = {
+        "cheapest": best[2],
+        "cheapest_loss_db": best[1],
+        "cheapest_avg_bits": best[0],
+        "cheapest_bits_vs_snr": summary[best[2]]["payload_bits_per_softbit_vs_snr"],
+    }
     i = pts.index(best)
     if i > 0 and pts[i - 1][1] > target:
         (r0, l0, n0), (r1, l1, n1) = pts[i - 1], best
         w = (l0 - target) / (l0 - l1)
         out["interp_avg_bits"] = r0 + w * (r1 - r0)
-        out["interp_bits_vs_snr"] = [a + w * (b - a) for a, b in zip(summary[n0]["payload_bits_per_softbit_vs_snr"],
-                                                                     summary[n1]["payload_bits_per_softbit_vs_snr"])]
+        out["interp_bits_vs_snr"] = [
+            a + w * (b - a)
+            for a, b in zip(
+                summary[n0]["payload_bits_per_softbit_vs_snr"], summary[n1]["payload_bits_per_softbit_vs_snr"]
+            )
+        ]
         out["interp_between"] = [n0, n1]
     else:
-        out["interp_avg_bits"], out["interp_bits_vs_snr"], out["interp_between"] = best[0], out["cheapest_bits_vs_snr"], [best[2]]
+        out["interp_avg_bits"], out["interp_bits_vs_snr"], out["interp_between"] = (
+            best[0],
+            out["cheapest_bits_vs_snr"],
+            [best[2]],
+        )
     return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--codewords", type=int, default=3000, help="codewords per SNR point (K=6)")
-    ap.add_argument("--loss-codewords", type=int, default=15000,
-                    help="codewords per SNR point at the --loss-snr points (K=6), where BLER crosses 1e-2: the "
-                         "BLER curve on EPA is shallow (~0.2 decade per dB), so a 0.1 dB loss is a ~5 %% BLER change")
+    ap.add_argument(
+        "--loss-codewords",
+        type=int,
+        default=15000,
+        help="codewords per SNR point at the --loss-snr points (K=6), where BLER crosses 1e-2: the "
+        "BLER curve on EPA is shallow (~0.2 decade per dB), so a 0.1 dB loss is a ~5 %% BLER change",
+    )
     ap.add_argument("--loss-snr", type=float, nargs="*", default=[21, 22, 23, 24, 25])
     ap.add_argument("--codewords-k8", type=int, default=1500, help="codewords per SNR point (K=8; 0 = skip Fig. 5)")
-    ap.add_argument("--snr-k6", type=float, nargs="+",
-                    default=[16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32])
+    ap.add_argument("--snr-k6", type=float, nargs="+", default=[16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32])
     ap.add_argument("--snr-k8", type=float, nargs="+", default=[20, 24, 28])
-    ap.add_argument("--cells", type=int, nargs="+", default=[4, 5, 6, 7, 8, 10, 12, 16],
-                    help="cell counts of the range-coded scalar families (equal-loss curves)")
-    ap.add_argument("--snr-design-cells", type=int, nargs="*", default=[8, 12, 16],
-                    help="cell counts of max-MI-ec with the per-SNR design (design='snr') reported next to the "
-                         "default threshold design")
+    ap.add_argument(
+        "--cells",
+        type=int,
+        nargs="+",
+        default=[4, 5, 6, 7, 8, 10, 12, 16],
+        help="cell counts of the range-coded scalar families (equal-loss curves)",
+    )
+    ap.add_argument(
+        "--snr-design-cells",
+        type=int,
+        nargs="*",
+        default=[8, 12, 16],
+        help="cell counts of max-MI-ec with the per-SNR design (design='snr') reported next to the "
+        "default threshold design",
+    )
     ap.add_argument("--container-frames", type=int, default=16, help="frames per container buffer")
-    ap.add_argument("--rate-snr", type=float, nargs="+", default=[22, 24, 25, 26, 27, 28, 29, 30, 32],
-                    help="SNRs of the per-SNR rate comparison (must be in --snr-k6)")
-    ap.add_argument("--extra-scalar-k6", default="", help="another K=6 scalar model file (e.g. designed on "
-                    "i.i.d. Rayleigh) whose 3-bit per-SNR max-MI design is reported as maxmi-ec-m8-extra")
+    ap.add_argument(
+        "--rate-snr",
+        type=float,
+        nargs="+",
+        default=[22, 24, 25, 26, 27, 28, 29, 30, 32],
+        help="SNRs of the per-SNR rate comparison (must be in --snr-k6)",
+    )
+    ap.add_argument(
+        "--extra-scalar-k6",
+        default="",
+        help="another K=6 scalar model file (e.g. designed on "
+        "i.i.d. Rayleigh) whose 3-bit per-SNR max-MI design is reported as maxmi-ec-m8-extra",
+    )
     ap.add_argument("--alpha-models-k8", nargs="*", default=[], help="extra K=8 learned model files (Fig. 5)")
     ap.add_argument("--extra-learned-k6", nargs="*", default=[], help="extra K=6 learned model files (reported too)")
     ap.add_argument("--seed", type=int, default=2026)
@@ -140,9 +191,14 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    m6 = {"learned": ("learned", {}), "deepllr": ("deepllr", {}), "deepllr-ec": ("deepllr-ec", {}),
-          "maxmi-3b": ("maxmi", {"bits": 3}), "uniform-4b": ("uniform", {"bits": 4}),
-          "int8": ("int8", {})}
+    m6 = {
+        "learned": ("learned", {}),
+        "deepllr": ("deepllr", {}),
+        "deepllr-ec": ("deepllr-ec", {}),
+        "maxmi-3b": ("maxmi", {"bits": 3}),
+        "uniform-4b": ("uniform", {"bits": 4}),
+        "int8": ("int8", {}),
+    }
     for mc in a.cells:
         m6[f"maxmi-ec-m{mc}"] = ("maxmi-ec", {"cells": mc})
     for mc in a.cells:
@@ -156,8 +212,16 @@ def main(argv=None):
     for p in a.extra_learned_k6:
         m6[f"learned-{Path(p).stem}"] = ("learned", {})
         models6[f"learned-{Path(p).stem}"] = p
-    rows6 = run_k(6, a.snr_k6, a.codewords, m6, a.seed, models6, container_frames=a.container_frames,
-                  n_cw_at={s: a.loss_codewords for s in a.loss_snr})
+    rows6 = run_k(
+        6,
+        a.snr_k6,
+        a.codewords,
+        m6,
+        a.seed,
+        models6,
+        container_frames=a.container_frames,
+        n_cw_at={s: a.loss_codewords for s in a.loss_snr},
+    )
     c6 = curves(rows6, m6)
     ref = c6["float"]["required_snr_db_at_bler_1e-2"]
     # SNRs of practical interest: float BLER in [1e-3, 1]
@@ -179,8 +243,11 @@ def main(argv=None):
     # calibration: the cheapest scalar quantizer of each family within 0.2 dB of float
     def calibrated(family):
         cands = [n for n in m6 if n.startswith(family) and n[len(family)] == "-" and n[len(family) + 1].isdigit()]
-        ok = [n for n in cands if summary[n]["loss_db_at_bler_1e-2"] is not None
-              and summary[n]["loss_db_at_bler_1e-2"] <= 0.2]
+        ok = [
+            n
+            for n in cands
+            if summary[n]["loss_db_at_bler_1e-2"] is not None and summary[n]["loss_db_at_bler_1e-2"] <= 0.2
+        ]
         return min(ok, key=lambda n: summary[n]["avg_payload_bits_per_softbit"]) if ok else cands[-1]
 
     mm, un = calibrated("maxmi"), calibrated("uniform")
@@ -198,35 +265,47 @@ def main(argv=None):
         if s not in snr_list:
             continue
         i = snr_list.index(s)
-        row = {"snr_db": s, "learned_payload": L["payload_bits_per_softbit_vs_snr"][i],
-               "learned_container": L["container_bits_per_softbit_vs_snr"][i],
-               "learned_frame_with_header": rows6[i]["learned"]["frame_bits_per_softbit"]}
+        row = {
+            "snr_db": s,
+            "learned_payload": L["payload_bits_per_softbit_vs_snr"][i],
+            "learned_container": L["container_bits_per_softbit_vs_snr"][i],
+            "learned_frame_with_header": rows6[i]["learned"]["frame_bits_per_softbit"],
+        }
         if base02:
             row["maxmi_ec_payload_le_0.2dB"] = base02["cheapest_bits_vs_snr"][i]
             row["saving_pct"] = 100 * (1 - row["learned_container"] / row["maxmi_ec_payload_le_0.2dB"])
         if at_learned["maxmi-ec"]:
             row["maxmi_ec_payload_at_learned_loss"] = at_learned["maxmi-ec"]["interp_bits_vs_snr"][i]
-            row["saving_at_equal_loss_pct"] = 100 * (1 - row["learned_container"] / row["maxmi_ec_payload_at_learned_loss"])
+            row["saving_at_equal_loss_pct"] = 100 * (
+                1 - row["learned_container"] / row["maxmi_ec_payload_at_learned_loss"]
+            )
         per_snr.append(row)
     goals = {
         "learned_loss_db": L["loss_db_at_bler_1e-2"],
         "learned_avg_bits_per_softbit": L["avg_payload_bits_per_softbit"],
         "learned_avg_container_bits_per_softbit": L["avg_container_bits_per_softbit"],
         "maxmi_ec_3bit_loss_db": summary["maxmi-ec-m8"]["loss_db_at_bler_1e-2"] if "maxmi-ec-m8" in summary else None,
-        "maxmi_ec_3bit_avg_bits": summary["maxmi-ec-m8"]["avg_payload_bits_per_softbit"] if "maxmi-ec-m8" in summary else None,
-        "maxmi_calibrated": mm, "uniform_calibrated": un,
+        "maxmi_ec_3bit_avg_bits": summary["maxmi-ec-m8"]["avg_payload_bits_per_softbit"]
+        if "maxmi-ec-m8" in summary
+        else None,
+        "maxmi_calibrated": mm,
+        "uniform_calibrated": un,
         "equal_loss": eq,
         "baseline_at_learned_loss": at_learned,
         "per_snr_rate": per_snr,
         "min_saving_pct_22_32dB": min((r["saving_pct"] for r in per_snr if "saving_pct" in r), default=None),
-        "saving_vs_maxmi_fixed_rate_pct": 100 * (1 - L["avg_payload_bits_per_softbit"] / summary[mm]["avg_payload_bits_per_softbit"]),
-        "saving_vs_deepllr_ec_same_coder_pct": 100 * (1 - L["avg_payload_bits_per_softbit"] / summary["deepllr-ec"]["avg_payload_bits_per_softbit"]),
+        "saving_vs_maxmi_fixed_rate_pct": 100
+        * (1 - L["avg_payload_bits_per_softbit"] / summary[mm]["avg_payload_bits_per_softbit"]),
+        "saving_vs_deepllr_ec_same_coder_pct": 100
+        * (1 - L["avg_payload_bits_per_softbit"] / summary["deepllr-ec"]["avg_payload_bits_per_softbit"]),
         "container_frames": a.container_frames,
-        "coded_over_latent_entropy_pct_avg": 100 * (L["avg_payload_bits_per_softbit"] / L["avg_entropy_bits_per_softbit"] - 1),
+        "coded_over_latent_entropy_pct_avg": 100
+        * (L["avg_payload_bits_per_softbit"] / L["avg_entropy_bits_per_softbit"] - 1),
     }
     goals["met"] = {
         "loss_le_0.2dB": goals["learned_loss_db"] is not None and goals["learned_loss_db"] <= 0.2,
-        "maxmi_ec_3bit_loss_le_0.2dB": goals["maxmi_ec_3bit_loss_db"] is not None and goals["maxmi_ec_3bit_loss_db"] <= 0.2,
+        "maxmi_ec_3bit_loss_le_0.2dB": goals["maxmi_ec_3bit_loss_db"] is not None
+        and goals["maxmi_ec_3bit_loss_db"] <= 0.2,
         "ge_5pct_fewer_than_maxmi_ec_every_snr_22_32": goals["min_saving_pct_22_32dB"] is not None
         and goals["min_saving_pct_22_32dB"] >= 5,
     }
@@ -234,29 +313,42 @@ def main(argv=None):
     for n in m6:
         v = summary[n]
         lo = v["loss_db_at_bler_1e-2"]
-        print(f"{n:>18}: loss {'n/a' if lo is None else f'{lo:+.2f}'} dB, payload {v['avg_payload_bits_per_softbit']:.3f}, "
-              f"container {v['avg_container_bits_per_softbit']:.3f} bits/soft bit")
+        print(
+            f"{n:>18}: loss {'n/a' if lo is None else f'{lo:+.2f}'} dB, payload {v['avg_payload_bits_per_softbit']:.3f}, "
+            f"container {v['avg_container_bits_per_softbit']:.3f} bits/soft bit"
+        )
     for f, d in eq.items():
         for t, v in d.items():
             if v:
-                print(f"{f} at +{t} dB: cheapest {v['cheapest']} ({v['cheapest_loss_db']:+.2f} dB) {v['cheapest_avg_bits']:.3f}, "
-                      f"interpolated {v['interp_avg_bits']:.3f}")
+                print(
+                    f"{f} at +{t} dB: cheapest {v['cheapest']} ({v['cheapest_loss_db']:+.2f} dB) {v['cheapest_avg_bits']:.3f}, "
+                    f"interpolated {v['interp_avg_bits']:.3f}"
+                )
     for r in per_snr:
         print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
 
     # K = 8 (Fig. 5)
     rd, rows8 = {}, []
     if a.codewords_k8 > 0:
-        m8 = {"learned": ("learned", {}), "deepllr-ec": ("deepllr-ec", {}), "maxmi-4b": ("maxmi", {"bits": 4}),
-              "maxmi-ec-m16": ("maxmi-ec", {"cells": 16})}
+        m8 = {
+            "learned": ("learned", {}),
+            "deepllr-ec": ("deepllr-ec", {}),
+            "maxmi-4b": ("maxmi", {"bits": 4}),
+            "maxmi-ec-m16": ("maxmi-ec", {"cells": 16}),
+        }
         models8 = {}
         for p in a.alpha_models_k8:
             m8[f"learned-{Path(p).stem}"] = ("learned", {})
             models8[f"learned-{Path(p).stem}"] = p
         rows8 = run_k(8, a.snr_k8, a.codewords_k8, m8, a.seed + 1, models8, container_frames=a.container_frames)
-        rd = {n: {"snr_db": [r["snr_db"] for r in rows8],
-                  "payload_bits_per_softbit": [r[n]["payload_bits_per_softbit"] for r in rows8],
-                  "additive_bler": [r[n]["bler"] - r["float"]["bler"] for r in rows8]} for n in m8}
+        rd = {
+            n: {
+                "snr_db": [r["snr_db"] for r in rows8],
+                "payload_bits_per_softbit": [r[n]["payload_bits_per_softbit"] for r in rows8],
+                "additive_bler": [r[n]["bler"] - r["float"]["bler"] for r in rows8],
+            }
+            for n in m8
+        }
 
     # plots
     import matplotlib
@@ -277,23 +369,40 @@ def main(argv=None):
     fig, ax = plt.subplots(figsize=(7, 5))
     snrs = a.snr_k6
     ax.plot(snrs, summary["learned"]["payload_bits_per_softbit_vs_snr"], "o-", label="learned (payload)")
-    ax.plot(snrs, summary["learned"]["container_bits_per_softbit_vs_snr"], "o--",
-            label=f"learned (container of {a.container_frames})")
+    ax.plot(
+        snrs,
+        summary["learned"]["container_bits_per_softbit_vs_snr"],
+        "o--",
+        label=f"learned (container of {a.container_frames})",
+    )
     ax.plot(snrs, summary["deepllr-ec"]["payload_bits_per_softbit_vs_snr"], "k--", label="deepllr-ec")
     if base02:
         ax.plot(snrs, base02["cheapest_bits_vs_snr"], "r-", label=f"{base02['cheapest']} (<= +0.2 dB)")
     if eq["maxmi-ec"]["0.1"]:
-        ax.plot(snrs, eq["maxmi-ec"]["0.1"]["cheapest_bits_vs_snr"], "r:", label=f"{eq['maxmi-ec']['0.1']['cheapest']} (<= +0.1 dB)")
+        ax.plot(
+            snrs,
+            eq["maxmi-ec"]["0.1"]["cheapest_bits_vs_snr"],
+            "r:",
+            label=f"{eq['maxmi-ec']['0.1']['cheapest']} (<= +0.1 dB)",
+        )
     if eq["uniform-ec"]["0.2"]:
-        ax.plot(snrs, eq["uniform-ec"]["0.2"]["cheapest_bits_vs_snr"], "g--", label=f"{eq['uniform-ec']['0.2']['cheapest']} (<= +0.2 dB)")
+        ax.plot(
+            snrs,
+            eq["uniform-ec"]["0.2"]["cheapest_bits_vs_snr"],
+            "g--",
+            label=f"{eq['uniform-ec']['0.2']['cheapest']} (<= +0.2 dB)",
+        )
     ax.plot(snrs, summary["learned"]["entropy_bits_per_softbit_vs_snr"], "bo", mfc="none", label="latent entropy")
     ax.set_xlabel("SNR (dB)"), ax.set_ylabel("bits per soft bit"), ax.grid(True, alpha=0.3), ax.legend()
     fig.tight_layout(), fig.savefig(out / "fig4_storage_vs_snr.png", dpi=110), plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 5))
     for f, st in (("maxmi-ec", "r"), ("uniform-ec", "g")):
-        pts = [(summary[n]["avg_payload_bits_per_softbit"], summary[n]["loss_db_at_bler_1e-2"]) for n in fam[f]
-               if summary[n]["loss_db_at_bler_1e-2"] is not None]
+        pts = [
+            (summary[n]["avg_payload_bits_per_softbit"], summary[n]["loss_db_at_bler_1e-2"])
+            for n in fam[f]
+            if summary[n]["loss_db_at_bler_1e-2"] is not None
+        ]
         ax.plot(*zip(*sorted(pts)), st + "o-", label=f)
     for n, st in (("learned", "b*"), ("deepllr-ec", "k^")):
         if summary[n]["loss_db_at_bler_1e-2"] is not None:
@@ -313,13 +422,21 @@ def main(argv=None):
         ax.legend(), ax.set_title("256-QAM EPA (81 subcarriers)")
         fig.tight_layout(), fig.savefig(out / "fig5_rate_distortion_256qam.png", dpi=110), plt.close(fig)
 
-    res = {"k6": {"curves": c6, "summary": summary, "rows": rows6}, "k8": {"rate_distortion": rd, "rows": rows8},
-           "goals": goals, "codewords_per_snr_k6": a.codewords, "codewords_per_snr_k8": a.codewords_k8,
-           "codewords_at_loss_snr_k6": {str(s): a.loss_codewords for s in a.loss_snr},
-           "seconds": time.perf_counter() - t_start}
+    res = {
+        "k6": {"curves": c6, "summary": summary, "rows": rows6},
+        "k8": {"rate_distortion": rd, "rows": rows8},
+        "goals": goals,
+        "codewords_per_snr_k6": a.codewords,
+        "codewords_per_snr_k8": a.codewords_k8,
+        "codewords_at_loss_snr_k6": {str(s): a.loss_codewords for s in a.loss_snr},
+        "seconds": time.perf_counter() - t_start,
+    }
     (out / "softbit_results.json").write_text(json.dumps(res, indent=1, default=float))
-    line = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in goals.items()
-            if k not in ("met", "equal_loss", "baseline_at_learned_loss", "per_snr_rate")}
+    line = {
+        k: (round(v, 3) if isinstance(v, float) else v)
+        for k, v in goals.items()
+        if k not in ("met", "equal_loss", "baseline_at_learned_loss", "per_snr_rate")
+    }
     line["maxmi_ec_bits_at_0.1dB"] = eq["maxmi-ec"]["0.1"] and round(eq["maxmi-ec"]["0.1"]["interp_avg_bits"], 3)
     line["maxmi_ec_bits_at_0.2dB"] = eq["maxmi-ec"]["0.2"] and round(eq["maxmi-ec"]["0.2"]["interp_avg_bits"], 3)
     line["uniform_ec_bits_at_0.1dB"] = eq["uniform-ec"]["0.1"] and round(eq["uniform-ec"]["0.1"]["interp_avg_bits"], 3)

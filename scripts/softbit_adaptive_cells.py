@@ -12,6 +12,7 @@ codec would carry it in the table field, as it carries the quantizer set).
 Run:  venv/bin/python scripts/softbit_adaptive_cells.py [--codewords 15000] [--codewords-high 3000]
 Ends with one line ``RESULT {json}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,13 @@ def main(argv=None):
     low = {"m5": softbit.make_codec("maxmi-ec", 6, cells=5), "m4": softbit.make_codec("maxmi-ec", 6, cells=4)}
     rng = np.random.default_rng(a.seed)
     rows = []
-    for snr, n in ((22.0, a.codewords), (23.0, a.codewords), (24.0, a.codewords), (28.0, a.codewords_high),
-                   (32.0, a.codewords_high)):
+    for snr, n in (
+        (22.0, a.codewords),
+        (23.0, a.codewords),
+        (24.0, a.codewords),
+        (28.0, a.codewords_high),
+        (32.0, a.codewords_high),
+    ):
         llr, info = data.epa_frames(6, snr, n, rng)
 
         def errors(x, info=info):
@@ -51,8 +57,13 @@ def main(argv=None):
         f8 = base.encode_frames(llr, snr_db=snr)
         r8 = np.stack(base.decode_frames(f8))
         b8 = np.array([len(f) - softbit.frame.HEADER_BYTES for f in f8], dtype=np.float64)
-        row = {"snr_db": snr, "codewords": n, "float_errors": errors(llr), "m8_errors": errors(r8),
-               "m8_bits_per_softbit": float(b8.mean() * 8 / 648)}
+        row = {
+            "snr_db": snr,
+            "codewords": n,
+            "float_errors": errors(llr),
+            "m8_errors": errors(r8),
+            "m8_bits_per_softbit": float(b8.mean() * 8 / 648),
+        }
         for name, c in low.items():
             for thr in (0.9, 0.95):
                 hi = fmi > thr
@@ -67,8 +78,15 @@ def main(argv=None):
                 row[key + "_bits_per_softbit"] = float(bits.mean() * 8 / 648)
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
-    print("RESULT " + json.dumps({"rows": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
-                                           for r in rows], "wall_s": round(time.perf_counter() - t0, 1)}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "rows": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+                "wall_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
     return 0
 
 

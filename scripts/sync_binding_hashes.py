@@ -14,6 +14,7 @@ needs the binding itself regenerated (``gr_modtool bind``).
 
 A hash of ``0`` (GNU Radio's "do not check") is left alone.
 """
+
 from __future__ import annotations
 
 import argparse

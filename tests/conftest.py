@@ -1,4 +1,5 @@
 """Shared pytest setup: tests run against the module installed in the venv (./dq setup)."""
+
 import os
 import sys
 from pathlib import Path

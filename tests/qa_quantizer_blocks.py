@@ -1,5 +1,6 @@
 """qa tests of the C++ quantizer blocks in real flowgraphs (vector lengths, run-time changes,
 messages, NaN input, bad parameters)."""
+
 import time
 
 import numpy as np
@@ -80,16 +81,22 @@ def test_runtime_threshold_change_callback_and_message():
     # messages on the 'set' port while the flowgraph runs: malformed ones are logged and
     # ignored (the flowgraph keeps running), the valid one takes effect
     x2 = np.tile(x, 2000)  # 1.2 s at 1e5 items/s: the messages (0.2 s) arrive well before the end
-    out = run_with_messages(blk, x2, [
-        pmt.intern("garbage"),
-        fdict(thresholds=[1.0, 0.0]),  # unsorted
-        fdict(levels=[1.0]),  # wrong key
-        fdict(thresholds=[-2.0, 0.0, 2.0]),
-    ], "f", "b")
+    out = run_with_messages(
+        blk,
+        x2,
+        [
+            pmt.intern("garbage"),
+            fdict(thresholds=[1.0, 0.0]),  # unsorted
+            fdict(levels=[1.0]),  # wrong key
+            fdict(thresholds=[-2.0, 0.0, 2.0]),
+        ],
+        "f",
+        "b",
+    )
     assert len(out) == len(x2)
     assert list(blk.thresholds()) == [-2.0, 0.0, 2.0]
-    tail = x2[-len(x):]
-    np.testing.assert_array_equal(out[-len(x):], np.searchsorted([-2.0, 0.0, 2.0], tail, side="right"))
+    tail = x2[-len(x) :]
+    np.testing.assert_array_equal(out[-len(x) :], np.searchsorted([-2.0, 0.0, 2.0], tail, side="right"))
 
 
 def test_nan_samples_do_not_stop_the_flowgraph():
@@ -146,34 +153,40 @@ def test_adc_runtime_changes_and_nonuniform():
     out = run_with_messages(blk, np.tile(z, 200), [fdict(bits=40), fdict(bits=1, full_scale=1.0)], "c", "c")
     assert (blk.bits(), blk.full_scale()) == (1, 1.0)
     assert len(out) == len(z) * 200
-    assert set(np.unique(out[-len(z):].real)) <= {-0.5, 0.5}
+    assert set(np.unique(out[-len(z) :].real)) <= {-0.5, 0.5}
 
 
-@pytest.mark.parametrize("make", [
-    lambda: dq.quantizer_fb([1.0, 0.0], 1),
-    lambda: dq.quantizer_fb([0.0], 0),
-    lambda: dq.quantizer_fb(list(np.arange(300.0)), 1),
-    lambda: dq.quantizer_ff([0.0], [1.0], 1),
-    lambda: dq.quantizer_ff([0.0, float("nan")], [1.0, 2.0, 3.0], 1),
-    lambda: dq.dequantizer_bf([], 1),
-    lambda: dq.adc_cc(0, 1.0),
-    lambda: dq.adc_cc(17, 1.0),
-    lambda: dq.adc_cc(3, 0.0),
-    lambda: dq.adc_cc(3, -1.0),
-    lambda: dq.adc_cc.make_nonuniform([0.0], [0.0], 1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dq.quantizer_fb([1.0, 0.0], 1),
+        lambda: dq.quantizer_fb([0.0], 0),
+        lambda: dq.quantizer_fb(list(np.arange(300.0)), 1),
+        lambda: dq.quantizer_ff([0.0], [1.0], 1),
+        lambda: dq.quantizer_ff([0.0, float("nan")], [1.0, 2.0, 3.0], 1),
+        lambda: dq.dequantizer_bf([], 1),
+        lambda: dq.adc_cc(0, 1.0),
+        lambda: dq.adc_cc(17, 1.0),
+        lambda: dq.adc_cc(3, 0.0),
+        lambda: dq.adc_cc(3, -1.0),
+        lambda: dq.adc_cc.make_nonuniform([0.0], [0.0], 1),
+    ],
+)
 def test_bad_parameters_raise_at_construction(make):
     with pytest.raises(ValueError):
         make()
 
 
 # ---- issue 18: parameters that used to give unclear errors or a silently broken block --------
-@pytest.mark.parametrize("make", [
-    lambda: dq.quantizer_fb([0.0], 2**30),
-    lambda: dq.quantizer_ff([0.0], [-1.0, 1.0], 2**30),
-    lambda: dq.dequantizer_bf([-1.0, 1.0], 2**30),
-    lambda: dq.adc_cc(3, 1.0, 2**30, 1.0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dq.quantizer_fb([0.0], 2**30),
+        lambda: dq.quantizer_ff([0.0], [-1.0, 1.0], 2**30),
+        lambda: dq.dequantizer_bf([-1.0, 1.0], 2**30),
+        lambda: dq.adc_cc(3, 1.0, 2**30, 1.0),
+    ],
+)
 def test_huge_vlen_is_a_clear_value_error(make):
     with pytest.raises(ValueError, match="vlen must be in 1..1048576"):
         make()

@@ -5,6 +5,7 @@ Usage: run_qt_flowgraph.py FLOWGRAPH.grc GENERATED_DIR MIN_SECONDS MAX_SECONDS
 setter; the run stops once each target was set at least once and MIN_SECONDS passed, or at
 MAX_SECONDS. Prints ``RESULT {json}``: updates per variable, items consumed by each QT GUI sink.
 """
+
 import collections
 import importlib
 import json
@@ -18,9 +19,13 @@ def main(grc, gen_dir, t_min, t_max):
     fg = yaml.safe_load(open(grc))
     fid = fg["options"]["parameters"]["id"]
     targets = [b["parameters"]["target"] for b in fg["blocks"] if b["id"] == "blocks_msgpair_to_var"]
-    qt_sinks = [b["name"] for b in fg["blocks"]
-                if b["id"].startswith("qtgui_") and b["id"].endswith(("_sink_x", "_sink_c", "_sink_f", "sink"))
-                and b["states"].get("state", "enabled") == "enabled"]
+    qt_sinks = [
+        b["name"]
+        for b in fg["blocks"]
+        if b["id"].startswith("qtgui_")
+        and b["id"].endswith(("_sink_x", "_sink_c", "_sink_f", "sink"))
+        and b["states"].get("state", "enabled") == "enabled"
+    ]
     sys.path.insert(0, gen_dir)
     mod = importlib.import_module(fid)
     base = getattr(mod, fid)
@@ -30,6 +35,7 @@ def main(grc, gen_dir, t_min, t_max):
         def setter(self, value):
             updates[name] += 1
             return getattr(base, "set_" + name)(self, value)
+
         return setter
 
     probe = type("Probe", (base,), {"set_" + t: counting(t) for t in targets})
@@ -59,8 +65,11 @@ def main(grc, gen_dir, t_min, t_max):
             continue
     tb.stop()
     tb.wait()
-    print("RESULT " + json.dumps({"seconds": round(time.time() - t0, 1), "variable_updates": dict(updates),
-                                  "qt_sinks_fed": fed}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps({"seconds": round(time.time() - t0, 1), "variable_updates": dict(updates), "qt_sinks_fed": fed}),
+        flush=True,
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 """README is a front page (<= 200 lines) and every page under docs/ is reachable from it; every
 relative link in README.md and docs/*.md points to a file that exists."""
+
 import re
 from pathlib import Path
 

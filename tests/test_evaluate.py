@@ -1,5 +1,6 @@
 """The link-level evaluator: interpolation of the required SNR, and short real runs of every
 scenario through the whole chain (encoder, interleaver, channel, detector, GNU Radio decoder)."""
+
 import json
 import subprocess
 import sys
@@ -36,10 +37,34 @@ def test_every_scenario_runs_end_to_end(scenario):
 
 
 def test_cli_eval_writes_json_png_and_result(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "gnuradio.deepquant.cli", "eval", "--scenario", "siso-epa-64qam",
-                        "--detectors", "exact_ml", "maxlog_ml", "--snr-db", "8", "30", "--max-codewords", "40",
-                        "--min-errors", "5", "--batch", "20", "--quiet", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gnuradio.deepquant.cli",
+            "eval",
+            "--scenario",
+            "siso-epa-64qam",
+            "--detectors",
+            "exact_ml",
+            "maxlog_ml",
+            "--snr-db",
+            "8",
+            "30",
+            "--max-codewords",
+            "40",
+            "--min-errors",
+            "5",
+            "--batch",
+            "20",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads([l for l in r.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
     assert set(res["required_snr_db_at_bler_1e-2"]) == {"exact_ml", "maxlog_ml"}

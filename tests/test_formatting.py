@@ -1,6 +1,7 @@
 """The formatting tools of ./dq fmt / scripts/format.sh: the binding header-hash re-sync
 (scripts/sync_binding_hashes.py) against GNU Radio's rule (MD5 of the header file), and the
 formatter configuration the check relies on."""
+
 import hashlib
 import importlib.util
 import shutil
@@ -63,8 +64,14 @@ def test_ruff_format_is_configured_like_the_lint():
     short = f"x = f('three', {args})\n"
     long = f"y = f('three', {args}, argument_9, argument_10)\n"
     assert 100 < len(short) < 120 < len(long)
-    r = subprocess.run([ruff, "format", "--stdin-filename", "python/deepquant/example.py", "-"], input=short + long,
-                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    r = subprocess.run(
+        [ruff, "format", "--stdin-filename", "python/deepquant/example.py", "-"],
+        input=short + long,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == short.strip().replace("'three'", '"three"')

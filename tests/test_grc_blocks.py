@@ -1,6 +1,7 @@
 """Every block YAML of the module loads in GNU Radio Companion's block library: known id,
 our category, documentation with Inputs/Outputs/Parameters, and a make template that imports
 the module; every installed YAML comes from grc/ in the repo."""
+
 import os
 from pathlib import Path
 
@@ -18,9 +19,9 @@ def platform():
 
     from gnuradio.deepquant import paths
 
-    p = Platform(version=gr.version(),
-                 version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
-                 prefs=gr.prefs())
+    p = Platform(
+        version=gr.version(), version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()), prefs=gr.prefs()
+    )
     os.environ["GRC_BLOCKS_PATH"] = str(paths.grc_blocks_dir())
     p.build_library()
     return p
@@ -79,8 +80,9 @@ def test_choices_are_enums_with_labels(yml):
             assert p["dtype"] == "string"
             continue
         assert p["dtype"] == "enum", f"{bid}.{p['id']}: a choice of strings must be dtype: enum"
-        assert all("'" not in str(o) and '"' not in str(o) for o in p["options"]), \
+        assert all("'" not in str(o) and '"' not in str(o) for o in p["options"]), (
             f"{bid}.{p['id']}: enum options are plain words (templates quote them: '${{x}}')"
+        )
         assert str(p["default"]) in [str(o) for o in p["options"]]
 
 
@@ -91,8 +93,12 @@ def _block_with(platform, bid, pid, value):
     fg.rewrite()
     fg.validate()
     hides = {k: prm.hide for k, prm in blk.params.items()}  # evaluated now, errors recorded now
-    errors = [f"{k}: {m}" for k, prm in blk.params.items() for m in prm.get_error_messages()
-              if "Failed to eval" in m or "allowed values" in m or "Can not cast" in m]
+    errors = [
+        f"{k}: {m}"
+        for k, prm in blk.params.items()
+        for m in prm.get_error_messages()
+        if "Failed to eval" in m or "allowed values" in m or "Can not cast" in m
+    ]
     return blk, hides, errors
 
 

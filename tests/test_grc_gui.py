@@ -6,6 +6,7 @@ examples headless without an error; the QT examples run offscreen and their coun
 grcc alone is not enough: it generates code for a flowgraph with an unknown block id (the block is
 dropped) and exits 0, which once left the QT examples' FER label stuck at 0.0.
 """
+
 import json
 import os
 import shutil
@@ -20,8 +21,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("*.grc"))
-QT_EXAMPLES = [p for p in EXAMPLES
-               if yaml.safe_load(p.read_text())["options"]["parameters"].get("generate_options") == "qt_gui"]
+QT_EXAMPLES = [
+    p for p in EXAMPLES if yaml.safe_load(p.read_text())["options"]["parameters"].get("generate_options") == "qt_gui"
+]
 CANVAS = REPO / "scripts" / "grc_canvas.py"
 
 
@@ -46,8 +48,13 @@ def _xvfb_run() -> list:
 
 
 def _canvas(mode: str, files, tmp_home: Path) -> dict:
-    r = subprocess.run(_xvfb_run() + [sys.executable, str(CANVAS), mode] + [str(f) for f in files],
-                       env=_env(tmp_home), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        _xvfb_run() + [sys.executable, str(CANVAS), mode] + [str(f) for f in files],
+        env=_env(tmp_home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = {}
     for line in r.stdout.splitlines():
@@ -102,8 +109,9 @@ def test_checker_finds_missing_blocks_and_overlaps(tmp_path):
     bad.write_text(yaml.safe_dump(fg, sort_keys=False))
     r = _canvas("check", [bad], tmp_path / "home")["bad.grc"]
     assert r["missing_blocks"], r
-    assert [flow[0]["name"], flow[1]["name"]] in r["overlapping"] or \
-        [flow[1]["name"], flow[0]["name"]] in r["overlapping"], r["overlapping"]
+    assert [flow[0]["name"], flow[1]["name"]] in r["overlapping"] or [flow[1]["name"], flow[0]["name"]] in r[
+        "overlapping"
+    ], r["overlapping"]
 
 
 def test_gnuradio_companion_opens_every_example_headless(tmp_path):
@@ -115,8 +123,9 @@ def test_gnuradio_companion_opens_every_example_headless(tmp_path):
     cmd = _xvfb_run() + [str(deepquant), "grc"] + [str(p) for p in EXAMPLES]
     log = tmp_path / "grc.log"
     with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, env=_env(tmp_path / "home"), stdout=f, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=_env(tmp_path / "home"), stdout=f, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.time() + 240
         while time.time() < deadline and proc.poll() is None:
@@ -144,11 +153,22 @@ def test_qt_example_runs_offscreen_and_counters_move(grc, tmp_path):
     from gnuradio.deepquant import paths
 
     env = dict(os.environ, GRC_BLOCKS_PATH=str(paths.grc_blocks_dir()), QT_QPA_PLATFORM="offscreen")
-    r = subprocess.run([sys.executable, "/usr/bin/grcc", "-o", str(tmp_path), str(grc)], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "/usr/bin/grcc", "-o", str(tmp_path), str(grc)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([sys.executable, str(REPO / "tests" / "run_qt_flowgraph.py"), str(grc), str(tmp_path),
-                        "5", "40"], env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "run_qt_flowgraph.py"), str(grc), str(tmp_path), "5", "40"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")][-1][7:])
     assert res["variable_updates"] or res["qt_sinks_fed"], f"{grc.name}: nothing to watch"

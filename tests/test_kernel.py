@@ -1,4 +1,5 @@
 """The C++ hard-quantization kernel against numpy.searchsorted / numpy.digitize (independent refs)."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,8 +8,11 @@ from hypothesis.extra import numpy as hnp
 
 from gnuradio import deepquant as dq
 
-ISAS = (["generic"] + (["avx2"] if dq.scalar_quantizer.cpu_has_avx2() else [])
-        + (["avx512"] if dq.scalar_quantizer.cpu_has_avx512() else []))
+ISAS = (
+    ["generic"]
+    + (["avx2"] if dq.scalar_quantizer.cpu_has_avx2() else [])
+    + (["avx512"] if dq.scalar_quantizer.cpu_has_avx512() else [])
+)
 
 
 def reference(thresholds, x, nan_index):
@@ -20,9 +24,25 @@ def reference(thresholds, x, nan_index):
 
 def adversarial(thresholds, rng, n=3000):
     t = np.asarray(thresholds, dtype=np.float32)
-    parts = [rng.standard_normal(n).astype(np.float32) * 3,
-             np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40,
-                       np.finfo(np.float32).max, -np.finfo(np.float32).max], dtype=np.float32)]
+    parts = [
+        rng.standard_normal(n).astype(np.float32) * 3,
+        np.array(
+            [
+                np.inf,
+                -np.inf,
+                np.nan,
+                0.0,
+                -0.0,
+                1e-45,
+                -1e-45,
+                1e-40,
+                -1e-40,
+                np.finfo(np.float32).max,
+                -np.finfo(np.float32).max,
+            ],
+            dtype=np.float32,
+        ),
+    ]
     if t.size:
         parts += [t, np.nextafter(t, np.float32(-np.inf)), np.nextafter(t, np.float32(np.inf))]
     x = np.concatenate(parts).astype(np.float32)
@@ -145,23 +165,25 @@ def test_complex_adc_and_dequantize():
     np.testing.assert_array_equal(y.imag, q.levels[idx[:, 1]])
     np.testing.assert_array_equal(q.dequantize(idx[:, 0].copy()), y.real)
     # invalid indices clamp to the last level
-    np.testing.assert_array_equal(q.dequantize(np.array([0, 7, 8, 255], np.uint8)),
-                                  q.levels[[0, 7, 7, 7]])
+    np.testing.assert_array_equal(q.dequantize(np.array([0, 7, 8, 255], np.uint8)), q.levels[[0, 7, 7, 7]])
     np.testing.assert_array_equal(q.dequantize(np.array([8, 60000], np.uint16)), q.levels[[7, 7]])
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: dq.scalar_quantizer([1.0, 0.0]),
-    lambda: dq.scalar_quantizer([0.0, float("nan")]),
-    lambda: dq.scalar_quantizer([0.0, float("inf")]),
-    lambda: dq.scalar_quantizer([0.0], [1.0]),
-    lambda: dq.scalar_quantizer([0.0], [1.0, 2.0, 3.0]),
-    lambda: dq.scalar_quantizer([0.0], [1.0, float("nan")]),
-    lambda: dq.scalar_quantizer(list(np.arange(65536.0))),
-    lambda: dq.scalar_quantizer.make_uniform(1.0, 1.0, 4),
-    lambda: dq.scalar_quantizer.make_uniform(0.0, 1.0, 0),
-    lambda: dq.scalar_quantizer.make_uniform(0.0, float("inf"), 4),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: dq.scalar_quantizer([1.0, 0.0]),
+        lambda: dq.scalar_quantizer([0.0, float("nan")]),
+        lambda: dq.scalar_quantizer([0.0, float("inf")]),
+        lambda: dq.scalar_quantizer([0.0], [1.0]),
+        lambda: dq.scalar_quantizer([0.0], [1.0, 2.0, 3.0]),
+        lambda: dq.scalar_quantizer([0.0], [1.0, float("nan")]),
+        lambda: dq.scalar_quantizer(list(np.arange(65536.0))),
+        lambda: dq.scalar_quantizer.make_uniform(1.0, 1.0, 4),
+        lambda: dq.scalar_quantizer.make_uniform(0.0, 1.0, 0),
+        lambda: dq.scalar_quantizer.make_uniform(0.0, float("inf"), 4),
+    ],
+)
 def test_bad_construction_raises_clear_error(bad):
     with pytest.raises(ValueError) as e:
         bad()
@@ -182,10 +204,12 @@ def test_runtime_change_and_isa_switch():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    t=hnp.arrays(np.float32, st.integers(0, 300),
-                 elements=st.floats(-1e6, 1e6, width=32, allow_subnormal=True)),
-    x=hnp.arrays(np.float32, st.integers(0, 200),
-                 elements=st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True)),
+    t=hnp.arrays(np.float32, st.integers(0, 300), elements=st.floats(-1e6, 1e6, width=32, allow_subnormal=True)),
+    x=hnp.arrays(
+        np.float32,
+        st.integers(0, 200),
+        elements=st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True),
+    ),
     isa=st.sampled_from(ISAS),
 )
 def test_property_any_thresholds_any_input(t, x, isa):

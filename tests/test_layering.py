@@ -1,6 +1,7 @@
 """Layering of the Python package: the numeric core imports without GNU Radio's runtime, and no
 two parts of the package import each other (directly or around a loop), counting the imports
 inside functions too (a lazy import is still a dependency)."""
+
 import ast
 import subprocess
 import sys
@@ -28,20 +29,29 @@ def test_core_imports_without_gnuradio_runtime(sub):
     """Importing the sub-package and every module in it loads neither ``gnuradio.gr`` nor the
     module's compiled bindings (run in a fresh interpreter)."""
     mods = list(_modules(sub))
-    code = ("import importlib, sys\n"
-            f"for m in {mods!r}:\n"
-            "    importlib.import_module(m)\n"
-            "    bad = [k for k in ('gnuradio.gr', 'gnuradio.deepquant.deepquant_python') if k in sys.modules]\n"
-            "    assert not bad, (m, bad)\n"
-            "print('ok', len(sys.modules))\n")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}:\n"
+        "    importlib.import_module(m)\n"
+        "    bad = [k for k in ('gnuradio.gr', 'gnuradio.deepquant.deepquant_python') if k in sys.modules]\n"
+        "    assert not bad, (m, bad)\n"
+        "print('ok', len(sys.modules))\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stdout[-2000:] + r.stderr[-3000:]
 
 
 def test_package_root_is_light():
-    r = subprocess.run([sys.executable, "-c", "import sys; from gnuradio import deepquant; "
-                        "print('gnuradio.gr' in sys.modules, 'torch' in sys.modules)"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gnuradio import deepquant; print('gnuradio.gr' in sys.modules, 'torch' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stdout + r.stderr
 
 
@@ -83,8 +93,12 @@ def _imports(path: Path, module: str, is_pkg: bool):
                 continue
             for a in node.names:  # `from . import eqnet` names a sub-package
                 sub = target + "." + a.name
-                yield sub if (PKG / Path(*sub.split(".")[2:])).exists() or \
-                    (PKG / Path(*sub.split(".")[2:])).with_suffix(".py").exists() else target
+                yield (
+                    sub
+                    if (PKG / Path(*sub.split(".")[2:])).exists()
+                    or (PKG / Path(*sub.split(".")[2:])).with_suffix(".py").exists()
+                    else target
+                )
 
 
 def _graph():
@@ -164,9 +178,15 @@ def test_stream_tag_keys_are_defined_once():
             continue
         tree = ast.parse(f.read_text(), str(f))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id.endswith("_KEY")
-                                                     for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id.endswith("_KEY") for t in node.targets
+            ):
                 assert not isinstance(node.value, ast.Constant), f"{f.name}:{node.lineno} defines a tag key"
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "intern" and node.args and \
-                    isinstance(node.args[0], ast.Constant) and node.args[0].value in keys:
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "intern"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value in keys
+            ):
                 raise AssertionError(f"{f.name}:{node.lineno} spells the tag key {node.args[0].value!r}")

@@ -1,4 +1,5 @@
 """Closed-form Gaussian quantizer design against Monte-Carlo and the kernel."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Clopper-Pearson intervals against closed forms and scipy's binomtest (an independent code path)."""
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest

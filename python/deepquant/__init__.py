@@ -23,14 +23,31 @@ their name, so importing the package (or a numeric sub-package) loads neither GN
 runtime nor torch. An error importing the compiled bindings is a real installation problem and
 surfaces at that first use.
 """
+
 import importlib
 
 from ._version import __version__  # noqa: F401
 
 # Names of the compiled bindings (deepquant_python), imported on first use.
-_BINDINGS = ("adc_cc", "dequantizer_bf", "eqnet_detector", "exact_mixer_cc", "finite_guard_cc", "ldpc_bp_decoder",
-             "lmmse_detector", "mlp_f32", "ofdm_estimator", "publish_frames", "qam_demapper", "quantizer_fb",
-             "quantizer_ff", "rans_coder", "rans_error", "scalar_quantizer", "u8vector_to_bytes")
+_BINDINGS = (
+    "adc_cc",
+    "dequantizer_bf",
+    "eqnet_detector",
+    "exact_mixer_cc",
+    "finite_guard_cc",
+    "ldpc_bp_decoder",
+    "lmmse_detector",
+    "mlp_f32",
+    "ofdm_estimator",
+    "publish_frames",
+    "qam_demapper",
+    "quantizer_fb",
+    "quantizer_ff",
+    "rans_coder",
+    "rans_error",
+    "scalar_quantizer",
+    "u8vector_to_bytes",
+)
 
 # Python blocks, imported lazily (name -> module inside the package).
 _LAZY_BLOCKS = {

@@ -2,6 +2,7 @@
 
 Run ``deepquant --help`` or ``deepquant <subcommand> --help``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,16 @@ def _cmd_demo(args) -> int:
         return 0
     from .apps import demo
 
-    demo.run(snr_db=tuple(args.snr_db), methods=tuple(args.methods), packets=args.packets,
-             mimo=not args.no_mimo, mimo_methods=args.mimo_methods, mimo_packets=args.mimo_packets, out=args.out,
-             harq=not args.no_harq)
+    demo.run(
+        snr_db=tuple(args.snr_db),
+        methods=tuple(args.methods),
+        packets=args.packets,
+        mimo=not args.no_mimo,
+        mimo_methods=args.mimo_methods,
+        mimo_packets=args.mimo_packets,
+        out=args.out,
+        harq=not args.no_harq,
+    )
     return 0
 
 
@@ -74,27 +82,47 @@ def _cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     curves = []
     for d in dets:
-        curves.append(evaluate.sweep(args.scenario, d, snr, min_errors=args.min_errors,
-                                     max_codewords=args.max_codewords, batch=args.batch, seed=args.seed,
-                                     compressor=args.compressor, progress=not args.quiet))
+        curves.append(
+            evaluate.sweep(
+                args.scenario,
+                d,
+                snr,
+                min_errors=args.min_errors,
+                max_codewords=args.max_codewords,
+                batch=args.batch,
+                seed=args.seed,
+                compressor=args.compressor,
+                progress=not args.quiet,
+            )
+        )
     gaps = evaluate.gaps_db(curves)
     result = {"scenario": args.scenario, "curves": curves, "gaps_db_at_bler_1e-2_vs_exact_ml": gaps}
     stem = out / (args.scenario + ("" if args.compressor == "none" else f"_{args.compressor}"))
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    refs = [] if args.no_reference else [c for c in evaluate.load_reference(args.scenario)
-                                          if c["detector"] not in {x["detector"] for x in curves}
-                                          or args.compressor != "none"]
+    refs = (
+        []
+        if args.no_reference
+        else [
+            c
+            for c in evaluate.load_reference(args.scenario)
+            if c["detector"] not in {x["detector"] for x in curves} or args.compressor != "none"
+        ]
+    )
     evaluate.plot(curves, str(stem.with_suffix(".png")), title=args.scenario, references=refs)
     print(f"\n{args.scenario}: required SNR at BLER 1e-2")
     for c in curves:
         r = c["required_snr_db_at_bler_1e-2"]
         g = gaps.get(c["detector"])
-        print(f"  {c['detector']:>12}: {('%.2f dB' % r) if r is not None else 'not reached':>12}"
-              + (f"  (+{g:.2f} dB vs exact_ml)" if g is not None and c["detector"] != "exact_ml" else ""))
+        print(
+            f"  {c['detector']:>12}: {('%.2f dB' % r) if r is not None else 'not reached':>12}"
+            + (f"  (+{g:.2f} dB vs exact_ml)" if g is not None and c["detector"] != "exact_ml" else "")
+        )
     print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
-    summary = {"scenario": args.scenario,
-               "required_snr_db_at_bler_1e-2": {c["detector"]: c["required_snr_db_at_bler_1e-2"] for c in curves},
-               "gap_db_vs_exact_ml": gaps}
+    summary = {
+        "scenario": args.scenario,
+        "required_snr_db_at_bler_1e-2": {c["detector"]: c["required_snr_db_at_bler_1e-2"] for c in curves},
+        "gap_db_vs_exact_ml": gaps,
+    }
     print("RESULT " + json.dumps(summary))
     return 0
 
@@ -111,7 +139,9 @@ def _cmd_grc(args) -> int:
 
     env = dict(os.environ)
     blocks = str(paths.grc_blocks_dir())
-    env["GRC_BLOCKS_PATH"] = os.pathsep.join([blocks] + ([env["GRC_BLOCKS_PATH"]] if env.get("GRC_BLOCKS_PATH") else []))
+    env["GRC_BLOCKS_PATH"] = os.pathsep.join(
+        [blocks] + ([env["GRC_BLOCKS_PATH"]] if env.get("GRC_BLOCKS_PATH") else [])
+    )
     tool = "/usr/bin/grcc" if args.compile else "/usr/bin/gnuradio-companion"
     cmd = [sys.executable, tool] + args.files
     print("running: GRC_BLOCKS_PATH=" + blocks + " " + " ".join(cmd), file=sys.stderr)
@@ -128,8 +158,11 @@ def _register_train(sub) -> None:
     """The ``train`` group: one sub-command per entry of TRAINERS."""
     import importlib
 
-    s = sub.add_parser("train", help="train a learned component (e.g. `deepquant train chanest --rate 1.0`)",
-                       description="Train a learned component of the module; see `deepquant train WHAT --help`.")
+    s = sub.add_parser(
+        "train",
+        help="train a learned component (e.g. `deepquant train chanest --rate 1.0`)",
+        description="Train a learned component of the module; see `deepquant train WHAT --help`.",
+    )
     tsub = s.add_subparsers(dest="what", metavar="WHAT")
     tsub.required = True
     for mod in TRAINERS.values():
@@ -140,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deepquant",
         description="gr-deepquant: learned, quantization-aware receiver/transmitter blocks for GNU Radio. "
-                    "LLR convention everywhere: L = ln P(b=1)/P(b=0).",
+        "LLR convention everywhere: L = ln P(b=1)/P(b=0).",
     )
     p.add_argument("--version", action="version", version=f"gr-deepquant {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -154,21 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
     from .apps.demo import HELP as _DEMO_HELP
 
     s = sub.add_parser(
-        "demo", help="run the main demo headless: OFDM receivers in GNU Radio (table, PNG, RESULT line)",
-        description=_DEMO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("which", nargs="?", default="ofdm", choices=["ofdm", "quantizer"],
-                   help="ofdm (default): flowgraphs 1 and 2; quantizer: the low-resolution ADC loopback")
+        "demo",
+        help="run the main demo headless: OFDM receivers in GNU Radio (table, PNG, RESULT line)",
+        description=_DEMO_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument(
+        "which",
+        nargs="?",
+        default="ofdm",
+        choices=["ofdm", "quantizer"],
+        help="ofdm (default): flowgraphs 1 and 2; quantizer: the low-resolution ADC loopback",
+    )
     s.add_argument("--snr-db", type=float, nargs="+", default=[18.0, 22.0, 26.0], help="flowgraph 1 SNRs (dB)")
-    s.add_argument("--methods", nargs="+", default=["none", "learned", "uniform"],
-                   help="flowgraph 1 LLR storage methods ('none' = float LLRs)")
+    s.add_argument(
+        "--methods",
+        nargs="+",
+        default=["none", "learned", "uniform"],
+        help="flowgraph 1 LLR storage methods ('none' = float LLRs)",
+    )
     s.add_argument("--packets", type=int, default=200, help="flowgraph 1 packets per point (4 codewords each)")
     s.add_argument("--mimo-packets", type=int, default=100, help="flowgraph 2 packets per point (8 codewords each)")
-    s.add_argument("--mimo-methods", nargs="+", default=None,
-                   help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
-                        "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)")
+    s.add_argument(
+        "--mimo-methods",
+        nargs="+",
+        default=None,
+        help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
+        "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)",
+    )
     s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
-    s.add_argument("--no-harq", action="store_true",
-                   help="skip flowgraph 1's HARQ retransmission run (at the lowest --snr-db)")
+    s.add_argument(
+        "--no-harq", action="store_true", help="skip flowgraph 1's HARQ retransmission run (at the lowest --snr-db)"
+    )
     s.add_argument("--out", default="out/demo", help="output directory (JSON, PNG)")
     s.add_argument("--bits", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="quantizer: ADC resolutions")
     s.add_argument("--samples", type=int, default=2_000_000, help="quantizer: complex samples per run")
@@ -176,16 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser(
-        "eval", help="BLER/BER vs SNR of detectors (and LLR compressors) with the 802.11n LDPC code",
+        "eval",
+        help="BLER/BER vs SNR of detectors (and LLR compressors) with the 802.11n LDPC code",
         description="Link-level evaluation: random info bits -> 802.11n (648,324) LDPC -> interleaver -> "
-                    "38.211 QAM -> channel -> detector -> [LLR compressor] -> de-interleaver -> BP decoding. "
-                    "Each SNR point stops after --min-errors block errors or --max-codewords codewords. "
-                    "Writes OUT/<scenario>.json and .png (with the shipped reference curves dashed) and "
-                    "prints a RESULT line with the required SNR at BLER 1e-2.")
+        "38.211 QAM -> channel -> detector -> [LLR compressor] -> de-interleaver -> BP decoding. "
+        "Each SNR point stops after --min-errors block errors or --max-codewords codewords. "
+        "Writes OUT/<scenario>.json and .png (with the shipped reference curves dashed) and "
+        "prints a RESULT line with the required SNR at BLER 1e-2.",
+    )
     s.add_argument("--scenario", required=True, choices=sorted(_scenarios()))
     s.add_argument("--detectors", nargs="+", help="detector methods (default: all classical ones)")
-    s.add_argument("--snr-db", nargs="+", help="SNR points: numbers and/or start:stop:step ranges "
-                                                "(default: a range around BLER 1e-2 for the scenario)")
+    s.add_argument(
+        "--snr-db",
+        nargs="+",
+        help="SNR points: numbers and/or start:stop:step ranges (default: a range around BLER 1e-2 for the scenario)",
+    )
     s.add_argument("--min-errors", type=int, default=100, help="block errors that end a point")
     s.add_argument("--max-codewords", type=int, default=20000, help="codewords that end a point")
     s.add_argument("--batch", type=int, default=500, help="codewords simulated per batch")
@@ -201,9 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark (see its --help)")
     s.set_defaults(func=_cmd_bench)
 
-    s = sub.add_parser("grc", help="start GNU Radio Companion (or grcc with --compile) with the module's blocks",
-                       description="GRC's launchers use /usr/bin/python3, which lacks torch; this runs them "
-                                   "with this venv's python and GRC_BLOCKS_PATH pointing at the installed blocks.")
+    s = sub.add_parser(
+        "grc",
+        help="start GNU Radio Companion (or grcc with --compile) with the module's blocks",
+        description="GRC's launchers use /usr/bin/python3, which lacks torch; this runs them "
+        "with this venv's python and GRC_BLOCKS_PATH pointing at the installed blocks.",
+    )
     s.add_argument("--compile", action="store_true", help="run grcc (compile .grc to .py) instead of the GUI")
     s.add_argument("files", nargs="*", help=".grc files (and grcc options such as -o DIR)")
     s.set_defaults(func=_cmd_grc)

@@ -21,6 +21,7 @@ Scenarios (name -> setup):
 A point stops after ``min_errors`` block errors or ``max_codewords`` codewords; the sweep stops at
 the first SNR with no block error or with BLER below ``stop_bler`` (default 1e-3).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,6 +73,7 @@ DEFAULT_SNR_DB: Dict[str, list] = {
     "siso-epa-256qam": [float(v) for v in range(16, 35)],
 }
 
+
 def get_compressor(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """The LLR compressor ``name`` applied between detection and decoding (``none``,
     ``softbit-<method>-<K>``, ``eqnet-q5`` / ``eqnet-q6``, ...): :func:`registry.compressor`."""
@@ -84,8 +86,15 @@ class Link:
     """Simulates batches of codewords through one scenario (torch/numpy; no GNU Radio flowgraph;
     decoding uses GNU Radio's LDPC decoder through :func:`gnuradio.deepquant.phy.ldpc.decode_batch`)."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, interleaver_seed: int = 1234, max_iter: int = 50,
-                 workers: int = 2, csi_error_var: float = 0.0):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        interleaver_seed: int = 1234,
+        max_iter: int = 50,
+        workers: int = 2,
+        csi_error_var: float = 0.0,
+    ):
         from .phy import interleaver, ldpc
 
         self.sc = scenario
@@ -114,8 +123,11 @@ class Link:
         if sc.channel == "cdla":
             h = channels.cdl_a_channel(n_codewords, uses_per_cw, sc.nr, sc.nt, generator=g).numpy()
         elif sc.channel == "epa":
-            h = channels.epa_channel(n_codewords, uses_per_cw, generator=g).numpy().reshape(
-                n_codewords, uses_per_cw, 1, 1)
+            h = (
+                channels.epa_channel(n_codewords, uses_per_cw, generator=g)
+                .numpy()
+                .reshape(n_codewords, uses_per_cw, 1, 1)
+            )
         else:
             raise ValueError(f"unknown channel {sc.channel!r}")
         return h.reshape(-1, sc.nr, sc.nt)[:n_uses]
@@ -143,25 +155,31 @@ class Link:
             padded[:, N_CODE:] = self.rng.integers(0, 2, padded[:, N_CODE:].shape, dtype=np.uint8)
             n_uses = n_codewords * uses_per_cw
             use_bits = padded.reshape(n_uses, per_use)
-        x = np.asarray(mapping.map_bits(use_bits.reshape(n_uses * sc.nt, sc.bits_per_symbol), sc.bits_per_symbol),
-                       dtype=np.complex64).reshape(n_uses, sc.nt)
+        x = np.asarray(
+            mapping.map_bits(use_bits.reshape(n_uses * sc.nt, sc.bits_per_symbol), sc.bits_per_symbol),
+            dtype=np.complex64,
+        ).reshape(n_uses, sc.nt)
         h = self._channels(n_uses, n_codewords).astype(np.complex64)
         nv = sc.noise_var(snr_db)
-        noise = (self.rng.standard_normal((n_uses, sc.nr)) + 1j * self.rng.standard_normal((n_uses, sc.nr)))
+        noise = self.rng.standard_normal((n_uses, sc.nr)) + 1j * self.rng.standard_normal((n_uses, sc.nr))
         y = (np.einsum("bij,bj->bi", h, x) + np.sqrt(nv / 2) * noise).astype(np.complex64)
         if self.csi_error_var > 0:  # separate generator: the link itself is unchanged (paired runs)
             e = self._csi_rng.standard_normal(h.shape + (2,)) @ np.array([1.0, 1j])
             h = (h + np.sqrt(self.csi_error_var / 2) * e).astype(np.complex64)
-        llr = np.asarray(registry.detect(detector, y, h, np.full(n_uses, nv, np.float32),
-                                     bits_per_symbol=sc.bits_per_symbol), dtype=np.float32)
+        llr = np.asarray(
+            registry.detect(detector, y, h, np.full(n_uses, nv, np.float32), bits_per_symbol=sc.bits_per_symbol),
+            dtype=np.float32,
+        )
         uncoded_err = int(np.sum((llr > 0).astype(np.uint8) != use_bits))
         llr = get_compressor(compressor)(llr)
         if sc.channel == "rayleigh":
             cw_llr = llr.reshape(-1)[: n_codewords * N_CODE].reshape(n_codewords, N_CODE)
         else:
             cw_llr = llr.reshape(n_codewords, -1)[:, :N_CODE]
-        dec = np.asarray(self.ldpc.decode_batch(self.interleaver.deinterleave(cw_llr), max_iter=self.max_iter,
-                                                workers=self.workers), dtype=np.uint8)
+        dec = np.asarray(
+            self.ldpc.decode_batch(self.interleaver.deinterleave(cw_llr), max_iter=self.max_iter, workers=self.workers),
+            dtype=np.uint8,
+        )
         bit_err = dec != info
         return {
             "codewords": n_codewords,
@@ -185,9 +203,19 @@ def required_snr(snr_db: Sequence[float], bler: Sequence[float], target: float =
     return None
 
 
-def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int = 100,
-          max_codewords: int = 20000, batch: int = 500, seed: int = 0, compressor: str = "none",
-          progress: bool = True, stop_bler: float = 1e-3, csi_error_var: float = 0.0) -> dict:
+def sweep(
+    scenario: str,
+    detector: str,
+    snr_db: Sequence[float],
+    min_errors: int = 100,
+    max_codewords: int = 20000,
+    batch: int = 500,
+    seed: int = 0,
+    compressor: str = "none",
+    progress: bool = True,
+    stop_bler: float = 1e-3,
+    csi_error_var: float = 0.0,
+) -> dict:
     """BLER/BER vs SNR for one detector on one scenario (see the module docstring).
 
     The sweep ends after the first point with no block error or with BLER below ``stop_bler``
@@ -200,8 +228,9 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
     for s in snr_db:
         tot = {"codewords": 0, "block_errors": 0, "bit_errors": 0, "uncoded_bit_errors": 0, "uncoded_bits": 0}
         t0 = time.perf_counter()
-        bar = tqdm(total=max_codewords, desc=f"{scenario} {detector} {s:5.1f} dB", unit="cw",
-                   disable=not progress, leave=False)
+        bar = tqdm(
+            total=max_codewords, desc=f"{scenario} {detector} {s:5.1f} dB", unit="cw", disable=not progress, leave=False
+        )
         while tot["block_errors"] < min_errors and tot["codewords"] < max_codewords:
             b = min(batch, max_codewords - tot["codewords"])
             r = link.run_batch(detector, s, b, compressor)
@@ -222,17 +251,27 @@ def sweep(scenario: str, detector: str, snr_db: Sequence[float], min_errors: int
         }
         rows.append(row)
         if progress:
-            tqdm.write(f"  {scenario} {detector:>10} {s:5.1f} dB  BLER {row['bler']:.2e} ({row['block_errors']}/{n})  "
-                  f"BER {row['ber']:.2e}  uncoded {row['uncoded_ber']:.2e}")
+            tqdm.write(
+                f"  {scenario} {detector:>10} {s:5.1f} dB  BLER {row['bler']:.2e} ({row['block_errors']}/{n})  "
+                f"BER {row['ber']:.2e}  uncoded {row['uncoded_ber']:.2e}"
+            )
         if tot["block_errors"] == 0 or row["bler"] < stop_bler:
             break
     return {
-        "scenario": scenario, "detector": detector, "compressor": compressor,
-        "snr_db": [r["snr_db"] for r in rows], "bler": [r["bler"] for r in rows],
-        "ber": [r["ber"] for r in rows], "uncoded_ber": [r["uncoded_ber"] for r in rows],
-        "codewords": [r["codewords"] for r in rows], "block_errors": [r["block_errors"] for r in rows],
+        "scenario": scenario,
+        "detector": detector,
+        "compressor": compressor,
+        "snr_db": [r["snr_db"] for r in rows],
+        "bler": [r["bler"] for r in rows],
+        "ber": [r["ber"] for r in rows],
+        "uncoded_ber": [r["uncoded_ber"] for r in rows],
+        "codewords": [r["codewords"] for r in rows],
+        "block_errors": [r["block_errors"] for r in rows],
         "required_snr_db_at_bler_1e-2": required_snr([r["snr_db"] for r in rows], [r["bler"] for r in rows]),
-        "min_errors": min_errors, "max_codewords": max_codewords, "seed": seed, "csi_error_var": csi_error_var,
+        "min_errors": min_errors,
+        "max_codewords": max_codewords,
+        "seed": seed,
+        "csi_error_var": csi_error_var,
     }
 
 
@@ -245,8 +284,7 @@ def plot(curves: Sequence[dict], path: str, title: str = "", references: Sequenc
 
     fig, ax = plt.subplots(figsize=(7, 5))
     for c in references:
-        ax.semilogy(c["snr_db"], np.maximum(c["bler"], 1e-6), "--", alpha=0.6,
-                    label=f"{c['detector']} (reference)")
+        ax.semilogy(c["snr_db"], np.maximum(c["bler"], 1e-6), "--", alpha=0.6, label=f"{c['detector']} (reference)")
     for c in curves:
         lab = c["detector"] + ("" if c.get("compressor", "none") == "none" else f" + {c['compressor']}")
         ax.semilogy(c["snr_db"], np.maximum(c["bler"], 1e-6), "o-", label=lab)
@@ -282,5 +320,7 @@ def gaps_db(curves: Sequence[dict], baseline: str = "exact_ml") -> dict:
     if base is None or base["required_snr_db_at_bler_1e-2"] is None:
         return {}
     b = base["required_snr_db_at_bler_1e-2"]
-    return {c["detector"]: (None if c["required_snr_db_at_bler_1e-2"] is None
-                            else c["required_snr_db_at_bler_1e-2"] - b) for c in curves}
+    return {
+        c["detector"]: (None if c["required_snr_db_at_bler_1e-2"] is None else c["required_snr_db_at_bler_1e-2"] - b)
+        for c in curves
+    }

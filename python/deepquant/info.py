@@ -1,4 +1,5 @@
 """``deepquant info``: versions, install locations, shipped models and GRC configuration."""
+
 import os
 import platform
 from pathlib import Path
@@ -27,8 +28,9 @@ def collect() -> dict:
     conf = Path.home() / ".gnuradio" / "config.conf"
     conf_has = conf.exists() and str(blocks_dir) in conf.read_text(errors="replace")
     models_dir = paths.package_dir() / "models"
-    models = sorted(str(p.relative_to(models_dir)) for p in models_dir.rglob("*.safetensors")) \
-        if models_dir.is_dir() else []
+    models = (
+        sorted(str(p.relative_to(models_dir)) for p in models_dir.rglob("*.safetensors")) if models_dir.is_dir() else []
+    )
     from .deepquant_python import scalar_quantizer
 
     return {
@@ -43,8 +45,9 @@ def collect() -> dict:
         "kernel_isa": scalar_quantizer([0.0]).isa,
         "grc_blocks_dir": str(blocks_dir),
         "grc_blocks_installed": sorted(p.name for p in blocks_dir.glob("deepquant_*.block.yml")),
-        "grc_finds_blocks": bool(str(blocks_dir) in grc_env.split(os.pathsep) or conf_has
-                                 or str(blocks_dir).startswith("/usr/")),
+        "grc_finds_blocks": bool(
+            str(blocks_dir) in grc_env.split(os.pathsep) or conf_has or str(blocks_dir).startswith("/usr/")
+        ),
         "shipped_models": models,
     }
 
@@ -63,10 +66,11 @@ def render(info: dict) -> str:
     if info["grc_finds_blocks"]:
         lines.append("                GNU Radio Companion finds them (GRC_BLOCKS_PATH or config.conf)")
     else:
-        lines.append("                GNU Radio Companion does not look there yet: run `deepquant grc`"
-                     " (sets GRC_BLOCKS_PATH and starts GRC with this venv's python), or add")
-        lines.append(f"                [grc] local_blocks_path = {info['grc_blocks_dir']}"
-                     " to ~/.gnuradio/config.conf")
+        lines.append(
+            "                GNU Radio Companion does not look there yet: run `deepquant grc`"
+            " (sets GRC_BLOCKS_PATH and starts GRC with this venv's python), or add"
+        )
+        lines.append(f"                [grc] local_blocks_path = {info['grc_blocks_dir']} to ~/.gnuradio/config.conf")
     if info["shipped_models"]:
         lines.append("  shipped models:")
         lines += [f"    {m}" for m in info["shipped_models"]]

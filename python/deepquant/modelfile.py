@@ -7,6 +7,7 @@ larger than the file's weights -- raises ``ValueError`` (:class:`ModelFileError`
 file and the problem, never a bare ``KeyError``/``SafetensorError``/``OSError`` and never an
 allocation sized by metadata alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,9 @@ def read_safetensors(path, kind: str, framework: str = "numpy", allow_nonfinite=
             md = dict(f.metadata() or {})
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelFileError(f"{kind} model file {path} is not a readable safetensors file "
-                             f"({type(e).__name__}: {e})") from None
+        raise ModelFileError(
+            f"{kind} model file {path} is not a readable safetensors file ({type(e).__name__}: {e})"
+        ) from None
     for k, v in tensors.items():
         if k in allow_nonfinite:
             continue
@@ -69,8 +71,10 @@ def check_param_budget(n_params: int, path, kind: str) -> None:
     size = Path(path).stat().st_size
     limit = PARAMS_PER_BYTE * size + MIN_PARAMS
     if n_params > limit:
-        raise ModelFileError(f"{kind} model file {path}: its metadata describes {n_params} parameters, more than a "
-                             f"{size}-byte file can hold (crafted or corrupt metadata)")
+        raise ModelFileError(
+            f"{kind} model file {path}: its metadata describes {n_params} parameters, more than a "
+            f"{size}-byte file can hold (crafted or corrupt metadata)"
+        )
 
 
 def meta_param_count(build) -> int:
@@ -93,6 +97,15 @@ def naming(path, kind: str):
     except ValueError as e:
         msg = str(e)
         raise ModelFileError(msg if str(path) in msg else f"{kind} model file {path}: {msg}") from None
-    except (KeyError, TypeError, IndexError, AttributeError, RuntimeError, OSError, OverflowError,
-            MemoryError, AssertionError) as e:
+    except (
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        RuntimeError,
+        OSError,
+        OverflowError,
+        MemoryError,
+        AssertionError,
+    ) as e:
         raise ModelFileError(f"{kind} model file {path}: unusable contents ({type(e).__name__}: {e})") from None

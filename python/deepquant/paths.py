@@ -1,4 +1,5 @@
 """Where the installed module keeps its files (found with importlib.resources, never gr.prefix)."""
+
 import importlib.resources
 import os
 import sys

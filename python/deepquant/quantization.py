@@ -11,6 +11,7 @@ These are the references the learned quantizers of the module are measured again
 
 Thresholds follow the kernel's rule: a sample equal to a threshold belongs to the upper cell.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,8 +95,9 @@ def optimal_uniform_range(num_levels: int, sigma: float = 1.0) -> float:
     def mse(a):
         return gaussian_distortion(*uniform_quantizer(-a, a, num_levels), sigma=sigma)
 
-    res = optimize.minimize_scalar(mse, bounds=(0.05 * sigma, 12.0 * sigma), method="bounded",
-                                   options={"xatol": 1e-7 * sigma})
+    res = optimize.minimize_scalar(
+        mse, bounds=(0.05 * sigma, 12.0 * sigma), method="bounded", options={"xatol": 1e-7 * sigma}
+    )
     return float(res.x)
 
 

@@ -21,6 +21,7 @@ Compressors: ``f(llr[B, n]) -> llr_hat[B, n]`` (float32), applied between detect
 * ``eqnet-q5`` / ``eqnet-q6``, from :func:`gnuradio.deepquant.eqnet.compressors`;
 * whatever a script adds with :func:`register_compressor`.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict
@@ -121,8 +122,11 @@ def compressor(name: str) -> Callable:
 def register_compressor(name: str, fn: Callable[[np.ndarray], np.ndarray]) -> None:
     """Add a compressor under a new name (e.g. a variant a reproduction script studies).
     Names already known raise ``ValueError``: nothing is silently replaced."""
-    if name == "none" or name in _EXTRA_COMPRESSORS or \
-            (name.startswith(("softbit-", "eqnet-")) and _known_builtin(name)):
+    if (
+        name == "none"
+        or name in _EXTRA_COMPRESSORS
+        or (name.startswith(("softbit-", "eqnet-")) and _known_builtin(name))
+    ):
         raise ValueError(f"compressor {name!r} already exists")
     _EXTRA_COMPRESSORS[name] = fn
 

@@ -1,4 +1,5 @@
 """Error-rate statistics for Monte-Carlo results (numpy/scipy only)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """SigMF file path (issue 18): never modifies an existing file; metadata validated, errors name the file."""
+
 import hashlib
 
 import numpy as np
@@ -51,20 +52,25 @@ def test_records_when_nothing_exists(tmp_path):
     assert meta["samp_rate"] == 20e6 and meta["datatype"] == "cf32_le"
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("not json {", "JSON"),
-    ("[1, 2]", "global"),
-    ('{"global": {"core:datatype": "cf32_le"}}', "sample_rate"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": 0}}', "positive"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": -1}}', "positive"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": NaN}}', "finite"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": Infinity}}', "finite"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": "20e6"}}', "number"),
-    ('{"global": {"core:datatype": "ci16_le", "core:sample_rate": 1e6}}', "cf32_le"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": 1e6}, "captures": [3]}', "captures"),
-    ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": 1e6}, '
-     '"captures": [{"core:frequency": null}]}', "frequency"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("not json {", "JSON"),
+        ("[1, 2]", "global"),
+        ('{"global": {"core:datatype": "cf32_le"}}', "sample_rate"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": 0}}', "positive"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": -1}}', "positive"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": NaN}}', "finite"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": Infinity}}', "finite"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": "20e6"}}', "number"),
+        ('{"global": {"core:datatype": "ci16_le", "core:sample_rate": 1e6}}', "cf32_le"),
+        ('{"global": {"core:datatype": "cf32_le", "core:sample_rate": 1e6}, "captures": [3]}', "captures"),
+        (
+            '{"global": {"core:datatype": "cf32_le", "core:sample_rate": 1e6}, "captures": [{"core:frequency": null}]}',
+            "frequency",
+        ),
+    ],
+)
 def test_read_meta_rejects_malformed_metadata_naming_the_file(tmp_path, content, problem):
     data = tmp_path / "bad.sigmf-data"
     sigmf_io.meta_path(data).write_text(content)

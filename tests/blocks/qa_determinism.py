@@ -5,6 +5,7 @@ kernels, so the receivers' CFO mixer and ``channels.channel_model``'s CFO mixer 
 depended on how work() calls were chunked -- two runs at one seed differed in the last bit of a
 few samples, and occasionally in a decoded packet. Both now use ``exact_mixer_cc``. Forcing
 different chunkings (``top_block.run(max_noutput_items)``) must not change anything."""
+
 import numpy as np
 import pmt
 import pytest
@@ -68,10 +69,20 @@ def _siso_run(sig, tags, maxn):
 def test_siso_receiver_chain_is_scheduling_independent():
     lay = OfdmLayout()
     iq, starts = fg.transmit(16)
-    sig = np.concatenate([np.zeros(lay.samples_per_packet, np.complex64), iq,
-                          np.zeros(3 * lay.samples_per_packet, np.complex64)])
-    tags = [gr.tag_utils.python_to_tag((int(s) + lay.samples_per_packet, pmt.intern("packet_len"),
-                                        pmt.from_long(lay.samples_per_packet), pmt.intern("tx"))) for s in starts]
+    sig = np.concatenate(
+        [np.zeros(lay.samples_per_packet, np.complex64), iq, np.zeros(3 * lay.samples_per_packet, np.complex64)]
+    )
+    tags = [
+        gr.tag_utils.python_to_tag(
+            (
+                int(s) + lay.samples_per_packet,
+                pmt.intern("packet_len"),
+                pmt.from_long(lay.samples_per_packet),
+                pmt.intern("tx"),
+            )
+        )
+        for s in starts
+    ]
     runs = [_siso_run(sig, tags, m) for m in CHUNKS]
     assert runs[0][0].size == 16 * lay.info_bits
     for r in runs[1:]:

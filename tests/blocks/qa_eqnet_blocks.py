@@ -1,5 +1,6 @@
 """qa tests of the EQ-Net blocks in real flowgraphs: mimo_detector (eqnet_l / eqnet_p),
 eqnet_quantizer / eqnet_dequantizer (stream, PDU and joint modes), bad input and bad models."""
+
 import numpy as np
 import pmt
 import pytest
@@ -19,9 +20,15 @@ def tiny_model(tmp_path_factory):
     arch = dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8)
     net = models.EQNet(2, 2, 6, **arch)
     rng = np.random.default_rng(0)
-    cbs = {b: np.sort(rng.uniform(-1, 1, (6, 2 ** b)), axis=1).astype(np.float32) for b in (5, 6)}
-    return str(eqio.save(tmp_path_factory.mktemp("m") / "tiny.safetensors", net, cbs,
-                         {"nr": 2, "nt": 2, "k": 6, "variant": "l", "arch": arch}))
+    cbs = {b: np.sort(rng.uniform(-1, 1, (6, 2**b)), axis=1).astype(np.float32) for b in (5, 6)}
+    return str(
+        eqio.save(
+            tmp_path_factory.mktemp("m") / "tiny.safetensors",
+            net,
+            cbs,
+            {"nr": 2, "nt": 2, "k": 6, "variant": "l", "arch": arch},
+        )
+    )
 
 
 def _channel_uses(n, seed=0, nr=2, nt=2, k=6, snr_db=20.0):
@@ -32,7 +39,10 @@ def _channel_uses(n, seed=0, nr=2, nt=2, k=6, snr_db=20.0):
     x = np.asarray(mapping.map_bits(bits, k), np.complex64).reshape(n, nt)
     H = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
     nv = nr * nt / 10 ** (snr_db / 10)
-    y = (np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2) * (rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr)))).astype(np.complex64)
+    y = (
+        np.einsum("bij,bj->bi", H, x)
+        + np.sqrt(nv / 2) * (rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr)))
+    ).astype(np.complex64)
     return y, H, np.full(n, nv, np.float32), bits.reshape(n, nt * k)
 
 
@@ -144,8 +154,10 @@ def test_quantizer_pdu_roundtrip_and_bad_pdus(tiny_model):
     tb2 = gr.top_block()
     snk = blocks.vector_sink_f(12)
     tb2.connect(d, snk)
-    broken = [pmt.cons(pmt.car(pdus[0]), pmt.init_u8vector(5, [1, 2, 3, 4, 5])),
-              pmt.cons(pmt.make_dict(), pmt.intern("not bytes"))]
+    broken = [
+        pmt.cons(pmt.car(pdus[0]), pmt.init_u8vector(5, [1, 2, 3, 4, 5])),
+        pmt.cons(pmt.make_dict(), pmt.intern("not bytes")),
+    ]
     msgs = pdus[:1] + broken + pdus[1:]
     tb2.start()
     try:
@@ -166,8 +178,11 @@ def test_quantizer_joint_mode_matches_runtime(tiny_model):
     y, H, nv, _ = _channel_uses(200, seed=3)
     q = dq.eqnet_quantizer(2, 6, 6, model=tiny_model, mode="joint", nr=2)
     tb = gr.top_block()
-    srcs = [blocks.vector_source_c(y.reshape(-1).tolist(), False, 2),
-            blocks.vector_source_c(H.reshape(-1).tolist(), False, 4), blocks.vector_source_f(nv.tolist())]
+    srcs = [
+        blocks.vector_source_c(y.reshape(-1).tolist(), False, 2),
+        blocks.vector_source_c(H.reshape(-1).tolist(), False, 4),
+        blocks.vector_source_f(nv.tolist()),
+    ]
     snk = blocks.vector_sink_b(6)
     for i, s in enumerate(srcs):
         tb.connect(s, (q, i))

@@ -1,4 +1,5 @@
 """qa tests of the LDPC / interleaver / error-counter blocks in real flowgraphs."""
+
 import numpy as np
 import pmt
 import pytest
@@ -35,7 +36,11 @@ def test_bpsk_awgn_loopback_through_gnuradio_decoder(snr_db, max_fer):
     enc = dq.ldpc_encoder_bb()
     il = dq.bit_interleaver(648, 7, False, "byte")
     mapper = dq.qam_mapper(1)
-    noise = blocks.vector_source_c((np.sqrt(nv / 2) * (rng.standard_normal(nf * 648) + 1j * rng.standard_normal(nf * 648))).astype(np.complex64).tolist())
+    noise = blocks.vector_source_c(
+        (np.sqrt(nv / 2) * (rng.standard_normal(nf * 648) + 1j * rng.standard_normal(nf * 648)))
+        .astype(np.complex64)
+        .tolist()
+    )
     add = blocks.add_cc()
     demap = dq.soft_demapper_cf(1, "exact", nv)
     dil = dq.bit_interleaver(648, 7, True, "float")
@@ -51,8 +56,13 @@ def test_bpsk_awgn_loopback_through_gnuradio_decoder(snr_db, max_fer):
     # without noise every frame decodes; flipping the LLR sign makes every frame fail
     tb2 = gr.top_block()
     src2 = blocks.vector_source_b(info[: 324 * 4].tolist())
-    enc2, map2, dem2, neg, dec2 = dq.ldpc_encoder_bb(), dq.qam_mapper(1), dq.soft_demapper_cf(1, "exact", 0.5), \
-        blocks.multiply_const_ff(-1.0), dq.ldpc_decoder_fb(20)
+    enc2, map2, dem2, neg, dec2 = (
+        dq.ldpc_encoder_bb(),
+        dq.qam_mapper(1),
+        dq.soft_demapper_cf(1, "exact", 0.5),
+        blocks.multiply_const_ff(-1.0),
+        dq.ldpc_decoder_fb(20),
+    )
     cnt2 = dq.frame_error_counter(324, 0, False)
     tb2.connect(src2, enc2, map2, dem2, neg, dec2, (cnt2, 1))
     tb2.connect(src2, (cnt2, 0))
@@ -79,7 +89,7 @@ def test_frame_error_counter_counts_frames_across_buffers():
     ref = np.zeros(10 * 324, np.uint8)
     dec = ref.copy()
     dec[5] = 1  # frame 0
-    dec[324 * 3 + 100: 324 * 3 + 110] = 1  # frame 3
+    dec[324 * 3 + 100 : 324 * 3 + 110] = 1  # frame 3
     cnt = dq.frame_error_counter(324, 0, False)
     tb = gr.top_block()
     tb.connect(blocks.vector_source_b(ref.tolist()), (cnt, 0))

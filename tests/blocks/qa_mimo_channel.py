@@ -1,5 +1,6 @@
 """qa tests of mimo_channel in a flowgraph: y = H x + n with the H it outputs, statistics,
 coherence, CSI error, CDL-A frames."""
+
 import numpy as np
 import pytest
 from gnuradio import blocks, gr

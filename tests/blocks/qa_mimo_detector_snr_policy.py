@@ -2,6 +2,7 @@
 EQ-Net-P hands the out-of-range channel uses to LMMSE (counted), so at 0 and 40 dB its BLER and
 LLR quality are LMMSE's; without it the network is confidently wrong (the reason for the policy).
 Full sweep: bench/snr_policy.py."""
+
 import os
 import sys
 

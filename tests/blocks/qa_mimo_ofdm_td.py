@@ -1,5 +1,6 @@
 """qa tests of the time-domain MIMO-OFDM blocks (flowgraph 2) in real flowgraphs:
 mimo_ofdm_tx -> mimo_ofdm_impairments -> mimo_ofdm_rx -> mimo_detector -> LDPC -> FER counter."""
+
 import numpy as np
 import pmt
 import pytest
@@ -26,14 +27,14 @@ def test_tx_packet_structure(tx6):
     spp = ofdm_mimo.td_samples_per_packet(lay, 2)
     assert spp == (1 + 2 + 2 + 9) * 80 + 32 and iq.shape == (2, 6 * spp)
     s = 80
-    p = iq[:, spp: 2 * spp]  # second packet
-    e = [[np.mean(np.abs(p[j, i * s:(i + 1) * s]) ** 2) for i in range(4)] for j in range(2)]
+    p = iq[:, spp : 2 * spp]  # second packet
+    e = [[np.mean(np.abs(p[j, i * s : (i + 1) * s]) ** 2) for i in range(4)] for j in range(2)]
     assert e[0][0] > 0 and e[0][1] > 0 and e[0][2] == 0
     assert e[1][0] == 0 and e[1][1] == 0 and e[1][2] > 0
     # payload power per stream: 52 active unit-energy carriers / fft_len^2
-    pay = p[:, 5 * s: 14 * s]
-    assert np.allclose(np.mean(np.abs(pay) ** 2, axis=1) / (52 / 64 ** 2), 1, atol=0.15)
-    assert not p[:, spp - lay.guard_len:].any()
+    pay = p[:, 5 * s : 14 * s]
+    assert np.allclose(np.mean(np.abs(pay) ** 2, axis=1) / (52 / 64**2), 1, atol=0.15)
+    assert not p[:, spp - lay.guard_len :].any()
 
 
 def test_impairments_noise_cfo_and_taps():
@@ -195,12 +196,15 @@ def test_4x4_chain_decodes():
 
 # --- CDL-A, long cyclic prefix, sampling-rate offset ------------------------------------------------
 
+
 def test_impairments_cdla_taps_per_packet_and_sro():
     """'cdla' draws one 2x2 tap tensor (29 taps at 100 ns, 20 Msps) per packet_len tag; the
     sampling-rate offset resamples every chain (1000 ppm: 20 fewer samples of 20000)."""
     n, spp = 20000, 2000
-    tags = [gr.tag_utils.python_to_tag((i * spp, pmt.intern("packet_len"), pmt.from_long(spp), pmt.intern("t")))
-            for i in range(n // spp)]
+    tags = [
+        gr.tag_utils.python_to_tag((i * spp, pmt.intern("packet_len"), pmt.from_long(spp), pmt.intern("t")))
+        for i in range(n // spp)
+    ]
     x = np.exp(2j * np.pi * 0.01 * np.arange(n)).astype(np.complex64)
     tb = gr.top_block()
     ch = dq.mimo_ofdm_impairments(2, 2, 40.0, 0.0, "cdla", 20e6, 64, 1, sro_ppm=1000.0)
@@ -290,7 +294,10 @@ def test_decision_feedback_refines_the_estimate():
     q0 = r0["noise_var_est_mean"] / r0["noise_var_true"]
     q1 = r1["noise_var_est_mean"] / r1["noise_var_true"]
     assert q0 > 1.3 and q1 < 1.25, (q0, q1)
-    assert r0["codeword_errors"] > 0 and r1["codeword_errors"] < r0["codeword_errors"], (r0["codeword_errors"], r1["codeword_errors"])
+    assert r0["codeword_errors"] > 0 and r1["codeword_errors"] < r0["codeword_errors"], (
+        r0["codeword_errors"],
+        r1["codeword_errors"],
+    )
 
 
 def test_nan_burst_keeps_the_mimo_receiver_running():
@@ -300,7 +307,7 @@ def test_nan_burst_keeps_the_mimo_receiver_running():
     iq, st = mimo_ofdm.transmit(8)
     iq = iq.copy()
     s = int(st[3])
-    iq[:, s + 600:s + 800] = np.nan
+    iq[:, s + 600 : s + 800] = np.nan
     tb, b = mimo_ofdm.build(32.0, "exact_ml", 8, iq=iq, starts=st, seed=1)
     tb.run()
     c = b["counter"]

@@ -1,5 +1,6 @@
 """qa test of mu_uplink_channel: data y = H x, pilots follow paper 000's eq. 5 with the same H,
 H constant within a coherence block."""
+
 import numpy as np
 import pytest
 from gnuradio import blocks, gr

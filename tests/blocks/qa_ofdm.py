@@ -1,4 +1,5 @@
 """qa tests of the OFDM blocks in real flowgraphs (flowgraph 1: ofdm_tx -> impairments -> ofdm_rx)."""
+
 import numpy as np
 import pmt
 import pytest
@@ -31,8 +32,8 @@ def test_tx_output_size_power_and_tags():
     assert starts == [0, lay.samples_per_packet, 2 * lay.samples_per_packet]
     body = iq[: lay.samples_per_packet - lay.guard_len]
     assert abs(np.mean(np.abs(body) ** 2) / (52 / 64**2) - 1) < 0.1
-    assert not iq[lay.samples_per_packet - lay.guard_len: lay.samples_per_packet].any()
-    assert iq[lay.samples_per_packet: lay.samples_per_packet + 80].any()
+    assert not iq[lay.samples_per_packet - lay.guard_len : lay.samples_per_packet].any()
+    assert iq[lay.samples_per_packet : lay.samples_per_packet + 80].any()
 
 
 def test_clean_loopback_decodes_every_packet(tx20):
@@ -70,8 +71,12 @@ def test_fer_counter_counts_lost_packets():
     ref = reference.reference_bits(1, 16, lay.info_bits)
     data = np.concatenate([ref[0], ref[1], ref[3]])  # packet 2 lost
     data[lay.info_bits + 5] ^= 1  # one bit error in packet 1, codeword 0
-    tags = [gr.tag_utils.python_to_tag((i * lay.info_bits, pmt.intern("ofdm_packet_num"), pmt.from_long(n), pmt.intern("t")))
-            for i, n in enumerate((0, 1, 3))]
+    tags = [
+        gr.tag_utils.python_to_tag(
+            (i * lay.info_bits, pmt.intern("ofdm_packet_num"), pmt.from_long(n), pmt.intern("t"))
+        )
+        for i, n in enumerate((0, 1, 3))
+    ]
     tb = gr.top_block()
     cnt = dq.ofdm_fer_counter(4, 1, 16, False)
     tb.connect(blocks.vector_source_b(data.tolist(), False, 1, tags), cnt)
@@ -85,8 +90,11 @@ def _frames_with_tags(lay, h, y):
     f, t, n = y.shape
     tags = []
     for i in range(f):
-        tags.append(gr.tag_utils.python_to_tag((i * t, pmt.intern("ofdm_sync_chan_taps"),
-                                                pmt.init_c32vector(n, h[i].tolist()), pmt.intern("t"))))
+        tags.append(
+            gr.tag_utils.python_to_tag(
+                (i * t, pmt.intern("ofdm_sync_chan_taps"), pmt.init_c32vector(n, h[i].tolist()), pmt.intern("t"))
+            )
+        )
     return blocks.vector_source_c(y.reshape(-1).tolist(), False, n, tags)
 
 
@@ -152,7 +160,10 @@ def test_mimo_ofdm_flowgraph_high_snr_and_estimates():
         for df, lo, hi in ((False, 1.2, 2.4), (True, 0.95, 1.3)):
             r = mimo_ofdm.run(34.0, method, 4, decision_feedback=df)
             assert r["codewords"] == 32 and r["codeword_errors"] == 0
-            assert lo < r["noise_var_est_mean"] / r["noise_var_true"] < hi, (df, r["noise_var_est_mean"] / r["noise_var_true"])
+            assert lo < r["noise_var_est_mean"] / r["noise_var_true"] < hi, (
+                df,
+                r["noise_var_est_mean"] / r["noise_var_true"],
+            )
 
 
 @pytest.mark.parametrize("method", ["eqnet_l", "eqnet_p"])
@@ -238,7 +249,7 @@ def test_nan_burst_keeps_the_receiver_running():
     iq, starts = fg.transmit(12, lay)
     iq = iq.copy()
     s = int(starts[5])
-    iq[s + 500:s + 700] = np.nan
+    iq[s + 500 : s + 700] = np.nan
     r = fg.receive(iq, starts, 30.0, 0.1, 0.0, "epa_block", seed=1)
     assert r["packets_decoded"] == 12 and r["lost_packets"] == 0
     assert 0 < r["codeword_errors"] <= lay.n_codewords

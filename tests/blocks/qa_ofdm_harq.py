@@ -1,4 +1,5 @@
 """qa tests of HARQ in flowgraph 1 (ofdm_rx retransmission mode) and of harq_combiner_ff."""
+
 import numpy as np
 import pmt
 import pytest
@@ -9,8 +10,10 @@ from gnuradio.deepquant.apps import ofdm_flowgraphs as fg
 
 
 def _tagged(x, starts, nums, key="ofdm_packet_num"):
-    tags = [gr.tag_utils.python_to_tag((int(s), pmt.intern(key), pmt.from_long(k), pmt.intern("t")))
-            for s, k in zip(starts, nums)]
+    tags = [
+        gr.tag_utils.python_to_tag((int(s), pmt.intern(key), pmt.from_long(k), pmt.intern("t")))
+        for s, k in zip(starts, nums)
+    ]
     return blocks.vector_source_f(np.asarray(x, np.float32).tolist(), False, 1, tags)
 
 
@@ -49,8 +52,10 @@ def test_harq_combiner_ack_message_port():
     n = 12
     reps = 3000
     tb = gr.top_block()
-    tags = [gr.tag_utils.python_to_tag((s, pmt.intern("ofdm_packet_num"), pmt.from_long(k), pmt.intern("t")))
-            for s, k in ((0, 5), (n, 6))]
+    tags = [
+        gr.tag_utils.python_to_tag((s, pmt.intern("ofdm_packet_num"), pmt.from_long(k), pmt.intern("t")))
+        for s, k in ((0, 5), (n, 6))
+    ]
     src = blocks.vector_source_f(np.ones(2 * n).tolist(), True, 1, tags)
     head = blocks.head(gr.sizeof_float, 2 * n * reps)
     hc = dq.harq_combiner_ff(n, 16, 6, "int8")

@@ -1,4 +1,5 @@
 """packet_crc_check in a real flowgraph: acks exactly the packets whose CRC-32 holds."""
+
 import zlib
 
 import numpy as np
@@ -12,8 +13,10 @@ from gnuradio.deepquant.ofdm import reference
 
 def _tagged(packets, nums):
     plen = packets.shape[1]
-    tags = [gr.tag_utils.python_to_tag((i * plen, pmt.intern("ofdm_packet_num"), pmt.from_long(n), pmt.intern("t")))
-            for i, n in enumerate(nums)]
+    tags = [
+        gr.tag_utils.python_to_tag((i * plen, pmt.intern("ofdm_packet_num"), pmt.from_long(n), pmt.intern("t")))
+        for i, n in enumerate(nums)
+    ]
     return blocks.vector_source_b(packets.reshape(-1).tolist(), False, 1, tags)
 
 
@@ -35,8 +38,8 @@ def test_reference_payloads_end_with_their_crc():
 def test_acks_only_good_packets():
     ref = reference.reference_bits(3, 8, 648)
     pk = ref.copy()
-    pk[2, 100] ^= 1          # payload bit error
-    pk[5, -1] ^= 1           # CRC bit error
+    pk[2, 100] ^= 1  # payload bit error
+    pk[5, -1] ^= 1  # CRC bit error
     nums = [40, 41, 42, 43, 44, 45, 46, 47]
     tb = gr.top_block()
     src = _tagged(pk, nums)
@@ -48,10 +51,14 @@ def test_acks_only_good_packets():
     tb.msg_connect(chk, "crc", crcs, "store")
     tb.run()
     assert (chk.packets, chk.crc_ok, chk.crc_failed) == (8, 6, 2)
-    got = [pmt.to_long(pmt.dict_ref(acks.get_message(i), pmt.intern("ofdm_packet_num"), pmt.PMT_NIL))
-           for i in range(acks.num_messages())]
-    hids = [pmt.to_long(pmt.dict_ref(acks.get_message(i), pmt.intern("harq_id"), pmt.PMT_NIL))
-            for i in range(acks.num_messages())]
+    got = [
+        pmt.to_long(pmt.dict_ref(acks.get_message(i), pmt.intern("ofdm_packet_num"), pmt.PMT_NIL))
+        for i in range(acks.num_messages())
+    ]
+    hids = [
+        pmt.to_long(pmt.dict_ref(acks.get_message(i), pmt.intern("harq_id"), pmt.PMT_NIL))
+        for i in range(acks.num_messages())
+    ]
     assert got == [40, 41, 43, 44, 46, 47] and hids == [n % 4 for n in got]
     flags = [pmt.to_bool(pmt.cdr(crcs.get_message(i))) for i in range(crcs.num_messages())]
     assert flags == [True, True, False, True, True, False, True, True]

@@ -1,5 +1,6 @@
 """Packet detection from every receive chain (issue 18): ``sc_sync_combined`` is GNU Radio's
 Schmidl & Cox synchroniser with the correlations and energies summed over the chains."""
+
 import numpy as np
 from gnuradio import blocks, digital, gr
 

@@ -1,5 +1,6 @@
 """qa tests of the SLP blocks in real flowgraphs: slp_precoder == the numpy precoder, CI
 constraints met, mu_miso_channel, psk_detector and symbol_error_counter in a loopback."""
+
 import numpy as np
 import pytest
 from gnuradio import blocks, gr
@@ -30,8 +31,9 @@ def _run_precoder(pre_block, H, s):
     return np.asarray(snk.data()).reshape(-1, M)
 
 
-METHODS = ["zf", "optimization", "block"] + [m for m in ("fp32", "sq-ternary")
-                                              if shipped_model_path(m, 4, 4, 4).exists()]
+METHODS = ["zf", "optimization", "block"] + [
+    m for m in ("fp32", "sq-ternary") if shipped_model_path(m, 4, 4, 4).exists()
+]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -46,7 +48,7 @@ def test_block_equals_numpy_precoder_and_meets_constraints(method):
         from gnuradio.deepquant.slp import solvers as sv
 
         W = sv.block_level(H.astype(complex), 15.0, 0.2)
-        np.testing.assert_allclose(sv.block_sinr(H, W, 0.2), 10 ** 1.5, rtol=1e-4)
+        np.testing.assert_allclose(sv.block_sinr(H, W, 0.2), 10**1.5, rtol=1e-4)
     else:
         assert pb.satisfied(H, s, u, 4, g, rtol=1e-3).all()
     assert abs(blk.mean_power() - np.mean(np.sum(np.abs(u) ** 2, 1))) < 1e-3 * blk.mean_power()

@@ -1,5 +1,6 @@
 """qa tests of the link-toolkit Python blocks in real flowgraphs: qam_mapper, soft_demapper_cf,
 mimo_detector (numbers checked against independent numpy references)."""
+
 import numpy as np
 import pmt
 import pytest
@@ -19,7 +20,7 @@ def qam16_38211(bits):
 def brute_llr(y, h, nv, points, k):
     """Exact LLR ln P(b=1)/P(b=0) by enumerating the constellation (float64)."""
     labels = (np.arange(len(points))[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
-    d = -np.abs(y[:, None] - h[:, None] * points[None, :]) ** 2 / nv[:, None]
+    d = -(np.abs(y[:, None] - h[:, None] * points[None, :]) ** 2) / nv[:, None]
     out = np.empty((len(y), k))
     for j in range(k):
         one = np.logaddexp.reduce(np.where(labels[:, j] == 1, d, -np.inf), axis=1)
@@ -77,8 +78,13 @@ def test_soft_demapper_with_channel_and_noise_stream(k, method):
     else:
         labels = (np.arange(len(pts))[:, None] >> np.arange(k - 1, -1, -1)[None, :]) & 1
         d = np.abs(y[:, None] - h[:, None] * pts[None, :]) ** 2 / nv[:, None]
-        ref = np.stack([np.where(labels[:, j] == 0, d, np.inf).min(1) - np.where(labels[:, j] == 1, d, np.inf).min(1)
-                        for j in range(k)], axis=1)
+        ref = np.stack(
+            [
+                np.where(labels[:, j] == 0, d, np.inf).min(1) - np.where(labels[:, j] == 1, d, np.inf).min(1)
+                for j in range(k)
+            ],
+            axis=1,
+        )
         np.testing.assert_allclose(out, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
 
 
@@ -132,7 +138,7 @@ def test_mimo_detector_block_matches_numeric_and_survives_bad_input(method):
     rng = np.random.default_rng(5)
     nr, nt, k, n = 2, 2, 4, 300
     h = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
-    y = ((rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr)))).astype(np.complex64)
+    y = (rng.standard_normal((n, nr)) + 1j * rng.standard_normal((n, nr))).astype(np.complex64)
     nv = rng.uniform(0.1, 1.0, n).astype(np.float32)
     y[7, 1] = np.inf
     nv[9] = -1.0

@@ -1,5 +1,6 @@
 """The kernel library's C++ soft demapper and LDPC decoder against the numeric core's torch
 references (independent implementations of the same formulas), both SIMD and portable paths."""
+
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ def _isas(obj):
 
 
 def _channel_symbols(k, n, rng):
-    x = mapping.constellation(k)[rng.integers(0, 2 ** k, n)]
+    x = mapping.constellation(k)[rng.integers(0, 2**k, n)]
     h = ((rng.normal(size=n) + 1j * rng.normal(size=n)) / np.sqrt(2)).astype(np.complex64)
     nv = (10 ** (-rng.uniform(-5, 45, n) / 10)).astype(np.float32)  # -5 .. 45 dB
     y = (h * x + np.sqrt(nv / 2) * (rng.normal(size=n) + 1j * rng.normal(size=n))).astype(np.complex64)
@@ -64,8 +65,9 @@ def test_ldpc_decoder_matches_torch_reference(snr_db):
     rng = np.random.default_rng(int(snr_db * 10))
     _, llr = _noisy_codewords(snr_db, 60, rng)
     llr[0, :5] = np.nan  # NaN reads as 0 in both
-    _, cw_t, it_t, post_t = ldpc.bp_decode_torch(llr, 30, return_codewords=True, return_iterations=True,
-                                                 return_posteriors=True)
+    _, cw_t, it_t, post_t = ldpc.bp_decode_torch(
+        llr, 30, return_codewords=True, return_iterations=True, return_posteriors=True
+    )
     cw_t, it_t, post_t = cw_t.numpy(), it_t.numpy(), post_t.numpy()
     dec = _kernels.ldpc_decoder()
     try:
@@ -113,7 +115,7 @@ def test_lmmse_detector_matches_numeric_reference(nr, nt, k):
     rng = np.random.default_rng(nr * 10 + nt)
     n = 1001
     h = ((rng.normal(size=(n, nr, nt)) + 1j * rng.normal(size=(n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
-    x = mapping.constellation(k)[rng.integers(0, 2 ** k, (n, nt))]
+    x = mapping.constellation(k)[rng.integers(0, 2**k, (n, nt))]
     nv = (10 ** (-rng.uniform(0, 40, n) / 10)).astype(np.float32)
     noise = np.sqrt(nv / 2)[:, None] * (rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr)))
     y = (np.einsum("brt,bt->br", h, x) + noise).astype(np.complex64)

@@ -1,6 +1,7 @@
 """The channel-estimator blocks in real GNU Radio flowgraphs: pilot blocks built from per-antenna
 snapshots with stream_to_vector, agreement with the numpy estimator, MSE, bad-input handling,
 parameter checks and the GRC descriptions."""
+
 import os
 import subprocess
 
@@ -24,7 +25,7 @@ def _pilot_snapshots(num, seed=3):
 
 def _run(block, y, snapshots=True):
     tb = gr.top_block()
-    if snapshots:   # per-antenna snapshots (vlen NT) -> pilot blocks (vlen TP*NT)
+    if snapshots:  # per-antenna snapshots (vlen NT) -> pilot blocks (vlen TP*NT)
         src = blocks.vector_source_c(y.ravel().tolist(), False, NT)
         s2v = blocks.stream_to_vector(gr.sizeof_gr_complex * NT, TP)
         tb.connect(src, s2v, block)
@@ -81,7 +82,7 @@ def test_bad_pilot_blocks_give_zero_and_are_counted():
 
 def test_parameter_checks():
     with pytest.raises(ValueError):
-        dq.tbq_channel_estimator(NT, NU, 2, 1.0)          # tau_p < nu
+        dq.tbq_channel_estimator(NT, NU, 2, 1.0)  # tau_p < nu
     with pytest.raises(ValueError):
         dq.tbq_channel_estimator(NT, NU, TP, 0.0)
     with pytest.raises(ValueError):
@@ -143,16 +144,23 @@ def test_grc_descriptions_compile_and_run(venv_python, tmp_path):
     from gnuradio.deepquant import paths
 
     ymls = {p.name for p in paths.grc_blocks_dir().glob("deepquant_*channel_estimator.block.yml")}
-    assert ymls == {"deepquant_tbq_channel_estimator.block.yml", "deepquant_mmse_channel_estimator.block.yml",
-                    "deepquant_uniform_adc_channel_estimator.block.yml"}
+    assert ymls == {
+        "deepquant_tbq_channel_estimator.block.yml",
+        "deepquant_mmse_channel_estimator.block.yml",
+        "deepquant_uniform_adc_channel_estimator.block.yml",
+    }
     grc = tmp_path / "chanest_qa.grc"
     grc.write_text(GRC.format(m=TP * NT))
     env = dict(os.environ, GRC_BLOCKS_PATH=str(paths.grc_blocks_dir()))
-    r = subprocess.run([str(venv_python), "/usr/bin/grcc", "-o", str(tmp_path), str(grc)], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(venv_python), "/usr/bin/grcc", "-o", str(tmp_path), str(grc)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     py = tmp_path / "chanest_qa.py"
     assert "deepquant.tbq_channel_estimator(10, 4, 12, 1.0, method='soft_to_hard', model=''" in py.read_text()
-    r = subprocess.run([str(venv_python), str(py)], env=env, capture_output=True, text=True, timeout=120,
-                       cwd=tmp_path)
+    r = subprocess.run([str(venv_python), str(py)], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr

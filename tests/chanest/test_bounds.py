@@ -1,5 +1,6 @@
 """Bounds and model-based baselines against independent references (closed forms from the papers,
 Monte-Carlo with numpy, the arcsine law)."""
+
 import numpy as np
 import pytest
 
@@ -63,7 +64,7 @@ def test_sc_closed_form_equal_eigenvalues():
     """p = k, all estimate eigenvalues equal (this setup): eta_sc = eta~ + v kappa / (1 + kappa),
     kappa = 2 eta^2 / (3 M^2)."""
     for m, eta in ((2, 2.0), (8, 2.0), (5, 3.0)):
-        kappa = 2 * eta ** 2 / (3 * m * m)
+        kappa = 2 * eta**2 / (3 * m * m)
         ref = 1 / 98 + 48 / 98 * kappa / (1 + kappa)
         assert B.eta_sc(S, m, eta=eta) == pytest.approx(ref, rel=1e-9)
 
@@ -76,7 +77,7 @@ def test_sc_design_structure_and_dithered_monte_carlo():
     sx, ssx, ss = s.covariances()
     d = B.sc_design(sx, ssx, ss, p=4, num_levels=4, eta=4.0)
     cz = d.A @ sx @ d.A.T
-    np.testing.assert_allclose(np.diag(cz), np.diag(cz).mean(), rtol=1e-9)   # equal ADC powers
+    np.testing.assert_allclose(np.diag(cz), np.diag(cz).mean(), rtol=1e-9)  # equal ADC powers
     assert d.gamma == pytest.approx(4.0 * np.sqrt(np.diag(cz).max()))
     rng = np.random.default_rng(9)
     sr, x = s.sample(400000, rng, dtype=np.float64)

@@ -1,5 +1,6 @@
 """numpy-callable estimators: layouts, kernel inference, baselines vs their closed forms, and
 validation of every shipped model (files, checksum, metadata, shapes, a known MSE)."""
+
 import hashlib
 import json
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_mmse_estimator_layout_and_mse(test_data):
     np.testing.assert_allclose(H, h_to_rowmajor(est(y, layout="paper"), 10, 4))
     # single block in, single estimate out
     np.testing.assert_allclose(est(y[0]), H[0], atol=1e-5)
-    mse = np.mean(np.abs(est(y, layout="paper") - h) ** 2) / 2    # per real entry
+    mse = np.mean(np.abs(est(y, layout="paper") - h) ** 2) / 2  # per real entry
     assert mse == pytest.approx(B.mmse(S), rel=0.05)
     assert est.adc_bits_per_block is None and est.rate is None
     with pytest.raises(ValueError):
@@ -61,13 +62,16 @@ def test_tbq_estimator_from_tensors_uses_kernel_rule():
     rng = np.random.default_rng(0)
     s = ChannelSetup(n_t=2, n_u=1, tau_p=2)
     thr, lev = hard.soft_to_hard(rng.standard_normal(4), rng.standard_normal(4), np.full(4, 5.0))
-    tensors = {"combiner.weight": rng.standard_normal((s.k, s.n)).astype(np.float32),
-               "combiner.bias": np.zeros(s.k, np.float32),
-               "adc.thresholds": thr.astype(np.float32), "adc.levels": lev.astype(np.float32),
-               "digital.0.weight": rng.standard_normal((8, s.k)).astype(np.float32),
-               "digital.0.bias": np.zeros(8, np.float32),
-               "digital.1.weight": rng.standard_normal((s.k, 8)).astype(np.float32),
-               "digital.1.bias": np.ones(s.k, np.float32)}
+    tensors = {
+        "combiner.weight": rng.standard_normal((s.k, s.n)).astype(np.float32),
+        "combiner.bias": np.zeros(s.k, np.float32),
+        "adc.thresholds": thr.astype(np.float32),
+        "adc.levels": lev.astype(np.float32),
+        "digital.0.weight": rng.standard_normal((8, s.k)).astype(np.float32),
+        "digital.0.bias": np.zeros(8, np.float32),
+        "digital.1.weight": rng.standard_normal((s.k, 8)).astype(np.float32),
+        "digital.1.bias": np.ones(s.k, np.float32),
+    }
     est = E.TBQEstimator(tensors, {"n_t": 2, "n_u": 1, "tau_p": 2, "snr": 4.0})
     x = rng.standard_normal((100, s.n)).astype(np.float32)
     z = x @ tensors["combiner.weight"].T

@@ -1,5 +1,6 @@
 """Eq. (3)/(4): the hard quantizer extracted from the soft one, its threshold sign, and its equality
 with the limit of the soft quantizer as c grows; the passing-gradient ADC; kernel agreement."""
+
 import numpy as np
 import pytest
 import torch
@@ -35,7 +36,7 @@ def test_eq4_levels_by_hand():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(2, 9), st.integers(0, 2 ** 31 - 1))
+@given(st.integers(2, 9), st.integers(0, 2**31 - 1))
 def test_hard_is_limit_of_soft_as_c_grows(m, seed):
     """Scale c and b together (thresholds b/c fixed): the soft quantizer converges to the hard one
     of eq. (4) built at that c, away from the thresholds."""
@@ -54,8 +55,11 @@ def test_hard_is_limit_of_soft_as_c_grows(m, seed):
         soft = hard.soft_quantizer(x, a, cc * t, cc)
         np.testing.assert_allclose(hard.apply_hard(x, thr, lev), soft, atol=1e-6)
     # and the limit itself is the sum of signs
-    np.testing.assert_allclose(hard.apply_hard(x, *hard.soft_to_hard(a, 1e5 * t, np.full(m - 1, 1e5))),
-                               np.sign(x[:, None] - t[None, :]) @ a, atol=1e-6)
+    np.testing.assert_allclose(
+        hard.apply_hard(x, *hard.soft_to_hard(a, 1e5 * t, np.full(m - 1, 1e5))),
+        np.sign(x[:, None] - t[None, :]) @ a,
+        atol=1e-6,
+    )
 
 
 def test_invalid_c():
@@ -68,8 +72,9 @@ def test_torch_soft_adc_matches_numpy_and_anneal_keeps_thresholds():
     adc = SoftToHardADC(6, c=5.0, init="normal", generator=g)
     z = torch.linspace(-3, 3, 101)
     p = adc.params_numpy()
-    np.testing.assert_allclose(adc(z).detach().numpy(), hard.soft_quantizer(z.numpy(), p["a"], p["b"], p["c"]),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        adc(z).detach().numpy(), hard.soft_quantizer(z.numpy(), p["a"], p["b"], p["c"]), atol=1e-5
+    )
     t0, _ = adc.hard()
     adc.scale_c(7.0)
     t1, _ = adc.hard()

@@ -1,11 +1,18 @@
 """The pilot model of paper 000 (eq. 5), its real stacking and the MMSE quantities, against
 direct constructions and Monte-Carlo."""
+
 import numpy as np
 import pytest
 
 from gnuradio.deepquant.chanest import bounds
-from gnuradio.deepquant.chanest.system import (ChannelSetup, complex_to_real, h_to_rowmajor, pilot_matrix,
-                                               real_to_complex, rowmajor_to_h)
+from gnuradio.deepquant.chanest.system import (
+    ChannelSetup,
+    complex_to_real,
+    h_to_rowmajor,
+    pilot_matrix,
+    real_to_complex,
+    rowmajor_to_h,
+)
 
 
 def test_pilots_are_dft_columns_and_orthogonal():
@@ -59,7 +66,7 @@ def test_mmse_closed_forms():
 def test_sizes_and_layout():
     s = ChannelSetup()
     assert (s.n, s.k, s.rho) == (240, 80, 3.0)
-    h = np.arange(8) + 1j * np.arange(8)           # n_u = 2, n_t = 4: h[u*4 + a]
+    h = np.arange(8) + 1j * np.arange(8)  # n_u = 2, n_t = 4: h[u*4 + a]
     hr = h_to_rowmajor(h, n_t=4, n_u=2)
     H = np.array([[h[u * 4 + a] for u in range(2)] for a in range(4)])
     np.testing.assert_array_equal(hr, H.ravel())

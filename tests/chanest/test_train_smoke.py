@@ -1,4 +1,5 @@
 """A short training run of each method, save/load round trip, and the CLI command."""
+
 import json
 import os
 import subprocess
@@ -21,9 +22,9 @@ def test_short_training_learns_and_roundtrips(method, tmp_path):
     res = train(cfg, progress=seen.append)
     assert [r["epoch"] for r in seen] == list(range(1, 13))
     m = res.metrics
-    assert np.isfinite(m["test_mse"]) and m["test_mse"] < 0.5          # 0.5 = estimating h = 0
+    assert np.isfinite(m["test_mse"]) and m["test_mse"] < 0.5  # 0.5 = estimating h = 0
     if method == "soft_to_hard":
-        assert seen[-1]["c"] == pytest.approx(100.0, rel=1e-4)           # annealed to c_final
+        assert seen[-1]["c"] == pytest.approx(100.0, rel=1e-4)  # annealed to c_final
         assert m["test_mse"] < 1.1 * m["scalar_adc_limit"]
     wpath, cpath = save_model(res, tmp_path)
     card = json.loads(cpath.read_text())
@@ -52,9 +53,34 @@ def test_config_validation():
 def test_cli_train_chanest(venv_python, tmp_path):
     exe = Path(venv_python).parent / "deepquant"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    r = subprocess.run([str(exe), "train", "chanest", "--levels", "3", "--nt", "2", "--nu", "2", "--tau-p", "3",
-                        "--epochs", "2", "--train-samples", "2048", "--test-samples", "1024", "--quiet",
-                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
+    r = subprocess.run(
+        [
+            str(exe),
+            "train",
+            "chanest",
+            "--levels",
+            "3",
+            "--nt",
+            "2",
+            "--nu",
+            "2",
+            "--tau-p",
+            "3",
+            "--epochs",
+            "2",
+            "--train-samples",
+            "2048",
+            "--test-samples",
+            "1024",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")][-1][7:])
     assert res["models"][0]["levels"] == 3

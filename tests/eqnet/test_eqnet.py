@@ -1,4 +1,5 @@
 """EQ-Net numerics: networks, loss, codebooks, bitstreams, model files, registry, training smoke."""
+
 import json
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_pack_unpack_roundtrip_and_bit_order():
     assert data == bytes([0b00001000, 0b10000110])
     rng = np.random.default_rng(1)
     for bits in (5, 6):
-        x = rng.integers(0, 2 ** bits, (33, 6), dtype=np.uint8)
+        x = rng.integers(0, 2**bits, (33, 6), dtype=np.uint8)
         got = eqnet.unpack_indices(eqnet.pack_indices(x, bits), bits)[: x.size].reshape(x.shape)
         assert np.array_equal(got, x)
 
@@ -81,11 +82,23 @@ def test_kmeans_codebook_sorted_and_nearest():
 
 
 def _tiny(tmp_path, **kw):
-    net = models.EQNet(2, 2, 6, **dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8), )
-    cbs = {5: np.sort(np.random.default_rng(0).uniform(-1, 1, (6, 32)), axis=1).astype(np.float32),
-           6: np.sort(np.random.default_rng(1).uniform(-1, 1, (6, 64)), axis=1).astype(np.float32)}
-    meta = {"nr": 2, "nt": 2, "k": 6, "variant": "l",
-            "arch": dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8)}
+    net = models.EQNet(
+        2,
+        2,
+        6,
+        **dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8),
+    )
+    cbs = {
+        5: np.sort(np.random.default_rng(0).uniform(-1, 1, (6, 32)), axis=1).astype(np.float32),
+        6: np.sort(np.random.default_rng(1).uniform(-1, 1, (6, 64)), axis=1).astype(np.float32),
+    }
+    meta = {
+        "nr": 2,
+        "nt": 2,
+        "k": 6,
+        "variant": "l",
+        "arch": dict(train.ARCH_DEFAULTS["l"], est_width=16, dec_branch_width=8),
+    }
     meta.update(kw)
     return eqio.save(tmp_path / "m.safetensors", net, cbs, meta), net, cbs
 
@@ -118,8 +131,11 @@ def test_model_file_errors(tmp_path):
     from safetensors.torch import load_file, save_file
 
     t = load_file(str(path))
-    save_file(t, str(tmp_path / "v9.safetensors"), metadata={"deepquant": json.dumps(
-        {"format": "deepquant-eqnet", "version": 9})})
+    save_file(
+        t,
+        str(tmp_path / "v9.safetensors"),
+        metadata={"deepquant": json.dumps({"format": "deepquant-eqnet", "version": 9})},
+    )
     with pytest.raises(eqio.ModelFileError, match="version 9"):
         eqnet.EQNetRuntime(tmp_path / "v9.safetensors")
     # weights that do not match the declared architecture
@@ -139,10 +155,20 @@ def test_model_file_errors(tmp_path):
 
 def test_training_smoke_and_resume(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {"name": "smoke", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
-           "arch": {"est_width": 16, "dec_branch_width": 8},
-           "stage1": {"steps": 30, "batch": 256}, "stage2": {"steps": 30, "batch": 256},
-           "val_every": 10, "checkpoint_every": 10, "codebook_samples": 2000, "out_dir": str(tmp_path / "out")}
+    cfg = {
+        "name": "smoke",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 30, "batch": 256},
+        "stage2": {"steps": 30, "batch": 256},
+        "val_every": 10,
+        "checkpoint_every": 10,
+        "codebook_samples": 2000,
+        "out_dir": str(tmp_path / "out"),
+    }
     path = train.train(cfg, progress=False)
     rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
     meta = rt.meta
@@ -195,12 +221,22 @@ def test_stage3_joint_kl_latent8_bf16_and_resume(tmp_path, monkeypatch):
     Nt (Nt + 2)) trains, lowers its validation loss, writes codebooks of the new width, and resumes
     inside stage 3 without redoing stages 1-2."""
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {"name": "s3", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
-           "arch": {"est_width": 16, "dec_branch_width": 8, "latent_dim": 8}, "amp": "bf16",
-           "stage1": {"steps": 20, "batch": 256}, "stage2": {"steps": 20, "batch": 256},
-           "stage3": {"steps": 30, "batch": 256, "lr": 1e-3, "lr_final": 1e-4, "loss": "kl", "joint": True,
-                      "warmup": 5},
-           "val_every": 10, "checkpoint_every": 10, "codebook_samples": 2000, "out_dir": str(tmp_path / "out")}
+    cfg = {
+        "name": "s3",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8, "latent_dim": 8},
+        "amp": "bf16",
+        "stage1": {"steps": 20, "batch": 256},
+        "stage2": {"steps": 20, "batch": 256},
+        "stage3": {"steps": 30, "batch": 256, "lr": 1e-3, "lr_final": 1e-4, "loss": "kl", "joint": True, "warmup": 5},
+        "val_every": 10,
+        "checkpoint_every": 10,
+        "codebook_samples": 2000,
+        "out_dir": str(tmp_path / "out"),
+    }
     path = train.train(cfg, progress=False)
     rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
     assert rt.latent_dim == 8 and rt.codebooks[6].shape == (8, 64)
@@ -224,11 +260,21 @@ def test_training_in_pieces(tmp_path, monkeypatch):
     stage 3 writes a usable model marked partial; --resume finishes the run, and the wall time of
     all pieces accumulates."""
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {"name": "pieces", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
-           "arch": {"est_width": 16, "dec_branch_width": 8},
-           "stage1": {"steps": 20, "batch": 128}, "stage2": {"steps": 10, "batch": 128},
-           "stage3": {"steps": 10, "batch": 128, "lr": 1e-3, "lr_final": 1e-4},
-           "val_every": 5, "checkpoint_every": 5, "codebook_samples": 1000, "out_dir": str(tmp_path / "out")}
+    cfg = {
+        "name": "pieces",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 20, "batch": 128},
+        "stage2": {"steps": 10, "batch": 128},
+        "stage3": {"steps": 10, "batch": 128, "lr": 1e-3, "lr_final": 1e-4},
+        "val_every": 5,
+        "checkpoint_every": 5,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / "out"),
+    }
     with pytest.raises(train.TrainingPaused) as e:
         train.train(cfg, progress=False, max_minutes=0.0)
     assert e.value.stage == 1 and e.value.step == 0
@@ -288,16 +334,17 @@ def test_fresh_batch_is_the_data_model():
     y, H, nv, b = data.fresh_batch(2, 2, 6, 400, (70.0, 70.0), g)
     assert y.shape == (400, 2) and H.shape == (400, 2, 2) and b.shape == (400, 12)
     assert y.dtype == torch.complex64 and nv.dtype == torch.float32 and b.dtype == torch.float32
-    np.testing.assert_allclose(nv.numpy(), 4 / 10 ** 7, rtol=1e-5)
+    np.testing.assert_allclose(nv.numpy(), 4 / 10**7, rtol=1e-5)
     llr = mimo.exact_ml(y.numpy(), H.numpy(), nv.numpy().astype(np.float64), 6)
     assert np.array_equal((llr > 0).astype(np.float32), b.numpy())
     _, _, nv2, b2 = data.fresh_batch(2, 2, 6, 20000, (10.0, 20.0), torch.Generator().manual_seed(4))
     snr = 10 * np.log10(4 / nv2.numpy())
     assert snr.min() >= 10.0 - 1e-3 and snr.max() <= 20.0 + 1e-3 and abs(snr.mean() - 15.0) < 0.1
     assert abs(float(b2.mean()) - 0.5) < 0.01
-    _, _, nv3, _ = data.fresh_batch(2, 2, 6, 20000, (15.0, 15.0), torch.Generator().manual_seed(5),
-                                    csi_error={"fraction": 0.5, "rel_max": 0.6})
-    rel = (nv3.numpy() / (4 / 10 ** 1.5) - 1.0) / 2.0
+    _, _, nv3, _ = data.fresh_batch(
+        2, 2, 6, 20000, (15.0, 15.0), torch.Generator().manual_seed(5), csi_error={"fraction": 0.5, "rel_max": 0.6}
+    )
+    rel = (nv3.numpy() / (4 / 10**1.5) - 1.0) / 2.0
     assert rel.min() > -1e-5 and rel.max() <= 0.6 + 1e-5 and 0.45 < np.mean(rel > 1e-6) < 0.55
 
 
@@ -305,12 +352,29 @@ def test_stage3_fresh_data_trains(tmp_path, monkeypatch):
     """Stage 3 with ``fresh``: the estimation term on freshly drawn channel uses lowers the held-out
     KL to exact ML; unknown stage-3 keys are refused."""
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {"name": "fresh", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 4,
-           "arch": {"est_width": 16, "dec_branch_width": 8},
-           "stage1": {"steps": 20, "batch": 256}, "stage2": {"steps": 5, "batch": 256},
-           "stage3": {"steps": 40, "batch": 512, "lr": 3e-3, "lr_final": 1e-3, "joint": True, "fresh": True,
-                      "fresh_snr_db": [15.0, 25.0]},
-           "val_every": 13, "checkpoint_every": 0, "codebook_samples": 1000, "out_dir": str(tmp_path / "out")}
+    cfg = {
+        "name": "fresh",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 20, "batch": 256},
+        "stage2": {"steps": 5, "batch": 256},
+        "stage3": {
+            "steps": 40,
+            "batch": 512,
+            "lr": 3e-3,
+            "lr_final": 1e-3,
+            "joint": True,
+            "fresh": True,
+            "fresh_snr_db": [15.0, 25.0],
+        },
+        "val_every": 13,
+        "checkpoint_every": 0,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / "out"),
+    }
     rt = eqnet.EQNetRuntime(train.train(cfg, progress=False), need_estimator=True)
     v3 = [r["val_loss"] for r in rt.meta["history"] if r["stage"] == 3]
     assert len(v3) >= 3 and v3[-1] < v3[0]
@@ -339,16 +403,43 @@ def test_ddp_training_under_torchrun(tmp_path):
     import subprocess
     import sys
 
-    cfg = {"name": "ddp", "nr": 2, "nt": 2, "bits_per_symbol": 6, "codewords_per_snr": 3,
-           "arch": {"est_width": 16, "dec_branch_width": 8},
-           "stage1": {"steps": 12, "batch": 128}, "stage2": {"steps": 12, "batch": 128},
-           "val_every": 6, "checkpoint_every": 0, "codebook_samples": 1000, "out_dir": str(tmp_path / "out")}
+    cfg = {
+        "name": "ddp",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 3,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 12, "batch": 128},
+        "stage2": {"steps": 12, "batch": 128},
+        "val_every": 6,
+        "checkpoint_every": 0,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / "out"),
+    }
     (tmp_path / "c.json").write_text(_json.dumps(cfg))
     env = dict(os.environ, DEEPQUANT_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
     deepquant = os.path.join(os.path.dirname(sys.executable), "deepquant")
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        deepquant, "train", "eqnet", "--config", str(tmp_path / "c.json"), "--quiet"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            deepquant,
+            "train",
+            "eqnet",
+            "--config",
+            str(tmp_path / "c.json"),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rt = eqnet.EQNetRuntime(tmp_path / "out" / "ddp.safetensors")
     assert rt.meta["seconds"]["world_size"] == 2

@@ -1,4 +1,5 @@
 """Every shipped EQ-Net model loads (without pickle) and reproduces its stored known output."""
+
 import json
 import sys
 from importlib import resources

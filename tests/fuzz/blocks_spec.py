@@ -2,6 +2,7 @@
 stream ports (when they cannot be read from the block), its message inputs, and how to read its
 bad-input counters. Shared by ``tests/fuzz/test_fuzz_blocks.py`` (short profile) and
 ``scripts/fuzz_blocks.py`` (long profile)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,19 @@ C, F, B = np.complex64, np.float32, np.uint8
 _PAYLOAD_SYMBOLS = 0  # set by _specs()
 
 #: stream tag keys the module's blocks read (values are fuzzed with wrong types)
-TAG_KEYS = ("packet_len", "frame_len", "ofdm_packet_num", "ofdm_sync_chan_taps", "ofdm_sync_carr_offset",
-            "noise_var", "snr_db", "dq_noise_var", "dq_est_err_var", "dq_chan_est", "packet_id")
+TAG_KEYS = (
+    "packet_len",
+    "frame_len",
+    "ofdm_packet_num",
+    "ofdm_sync_chan_taps",
+    "ofdm_sync_carr_offset",
+    "noise_var",
+    "snr_db",
+    "dq_noise_var",
+    "dq_est_err_var",
+    "dq_chan_est",
+    "packet_id",
+)
 
 #: input classes for float/complex stream items
 VALUE_CLASSES = ("normal", "nan", "inf", "big", "denormal", "zeros", "mixed")
@@ -58,8 +70,13 @@ def _specs() -> Dict[str, Spec]:
     dq = _dq()
     s = [
         Spec("quantizer_fb", lambda: dq.quantizer_fb([-1.0, 0.0, 1.0], 1), [(F, 1, "")], [(B, 1)], inf_defined=True),
-        Spec("quantizer_ff", lambda: dq.quantizer_ff([-1.0, 0.0, 1.0], [-1.5, -0.5, 0.5, 1.5], 2),
-             [(F, 2, "")], [(F, 2)], inf_defined=True),
+        Spec(
+            "quantizer_ff",
+            lambda: dq.quantizer_ff([-1.0, 0.0, 1.0], [-1.5, -0.5, 0.5, 1.5], 2),
+            [(F, 2, "")],
+            [(F, 2)],
+            inf_defined=True,
+        ),
         Spec("dequantizer_bf", lambda: dq.dequantizer_bf([-1.5, -0.5, 0.5, 1.5], 1), [(B, 1, "bytes")], [(F, 1)]),
         Spec("adc_cc", lambda: dq.adc_cc(3, 1.0, 1, 1.0), [(C, 1, "")], [(C, 1)], inf_defined=True),
         Spec("qam_mapper", lambda: dq.qam_mapper(4), bits=True),
@@ -69,20 +86,25 @@ def _specs() -> Dict[str, Spec]:
         Spec("mimo_detector_exact", lambda: dq.mimo_detector(2, 2, 4, "exact_ml")),
         Spec("mimo_detector_zfsic_1x1", lambda: dq.mimo_detector(1, 1, 2, "zf_sic")),
         Spec("mimo_detector_eqnet_p", lambda: dq.mimo_detector(2, 2, 6, "eqnet_p")),
-        Spec("ldpc_encoder_bb", lambda: dq.ldpc_encoder_bb(), [(B, 1, "")], [(B, 1)], n_items=648, unit=324,
-             bits=True),
+        Spec("ldpc_encoder_bb", lambda: dq.ldpc_encoder_bb(), [(B, 1, "")], [(B, 1)], n_items=648, unit=324, bits=True),
         Spec("ldpc_decoder_fb", lambda: dq.ldpc_decoder_fb(10), [(F, 1, "")], [(B, 1)], n_items=1296, unit=648),
-        Spec("bit_interleaver", lambda: dq.bit_interleaver(64, 1, False, "float"), [(F, 1, "")], [(F, 1)],
-             n_items=256, unit=64),
-        Spec("frame_error_counter", lambda: dq.frame_error_counter(32), n_items=128, unit=32, bits=True,
-             msg_out="fer"),
+        Spec(
+            "bit_interleaver",
+            lambda: dq.bit_interleaver(64, 1, False, "float"),
+            [(F, 1, "")],
+            [(F, 1)],
+            n_items=256,
+            unit=64,
+        ),
+        Spec("frame_error_counter", lambda: dq.frame_error_counter(32), n_items=128, unit=32, bits=True, msg_out="fer"),
         Spec("mimo_channel", lambda: dq.mimo_channel(2, 2, "rayleigh", 0.1)),
         Spec("mu_uplink_channel", lambda: dq.mu_uplink_channel(), n_items=16),
         Spec("tbq_channel_estimator", lambda: dq.tbq_channel_estimator(), n_items=16),
         Spec("mmse_channel_estimator", lambda: dq.mmse_channel_estimator(), n_items=16),
         Spec("uniform_adc_channel_estimator", lambda: dq.uniform_adc_channel_estimator(), n_items=16),
-        Spec("softbit_compressor", lambda: dq.softbit_compressor(6, "learned", 18), n_items=648, unit=108,
-             msg_out="pdus"),
+        Spec(
+            "softbit_compressor", lambda: dq.softbit_compressor(6, "learned", 18), n_items=648, unit=108, msg_out="pdus"
+        ),
         Spec("softbit_decompressor", lambda: dq.softbit_decompressor(6, "learned"), msg_in=["pdus"]),
         Spec("harq_buffer", lambda: dq.harq_buffer(6, "uniform-ec"), msg_in=["llr_in", "ack"], msg_out="llr_out"),
         Spec("eqnet_quantizer", lambda: dq.eqnet_quantizer(2, 6, 6), n_items=32),
@@ -96,10 +118,18 @@ def _specs() -> Dict[str, Spec]:
         Spec("ofdm_tx", lambda: dq.ofdm_tx(), [(B, 1, "")], [(C, 1)], n_items=324 * 4 // 8 * 2, bits=False),
         Spec("ofdm_rx", lambda: dq.ofdm_rx(), [(C, 1, "")], [(B, 1), (C, 1), (C, 1)], signal=_siso_packets),
         # whole frames per work() call (output multiple = the frame's payload OFDM symbols)
-        Spec("ofdm_pilot_phase_tracker", lambda: dq.ofdm_pilot_phase_tracker(), n_items=_PAYLOAD_SYMBOLS * 2,
-             unit=_PAYLOAD_SYMBOLS),
-        Spec("ofdm_channel_noise_estimator", lambda: dq.ofdm_channel_noise_estimator(), n_items=_PAYLOAD_SYMBOLS * 2,
-             unit=_PAYLOAD_SYMBOLS),
+        Spec(
+            "ofdm_pilot_phase_tracker",
+            lambda: dq.ofdm_pilot_phase_tracker(),
+            n_items=_PAYLOAD_SYMBOLS * 2,
+            unit=_PAYLOAD_SYMBOLS,
+        ),
+        Spec(
+            "ofdm_channel_noise_estimator",
+            lambda: dq.ofdm_channel_noise_estimator(),
+            n_items=_PAYLOAD_SYMBOLS * 2,
+            unit=_PAYLOAD_SYMBOLS,
+        ),
         Spec("ofdm_impairments", lambda: dq.ofdm_impairments(), [(C, 1, "")], [(C, 1)], n_items=2000),
         Spec("block_fading_cc", lambda: dq.block_fading_cc(), n_items=2000),
         Spec("ofdm_fer_counter", lambda: dq.ofdm_fer_counter(), n_items=1296 // 8 * 2, msg_out="fer"),
@@ -108,14 +138,32 @@ def _specs() -> Dict[str, Spec]:
         Spec("mimo_ofdm_channel", lambda: dq.mimo_ofdm_channel(2, 2, "epa", 24.0, 9, 0), n_items=4),
         Spec("mimo_ofdm_ls_estimator", lambda: dq.mimo_ofdm_ls_estimator(2, 2, 9), n_items=4),
         Spec("mimo_ofdm_tx", lambda: dq.mimo_ofdm_tx(), [(B, 1, "")], [(C, 1), (C, 1)], n_items=648),
-        Spec("mimo_ofdm_impairments", lambda: dq.mimo_ofdm_impairments(), [(C, 1, ""), (C, 1, "")],
-             [(C, 1), (C, 1)], n_items=2000),
-        Spec("mimo_ofdm_rx", lambda: dq.mimo_ofdm_rx(), [(C, 1, ""), (C, 1, "")], [(C, 2), (C, 4), (F, 1)],
-             signal=_mimo_packets),
-        Spec("harq_combiner_ff", lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec"), n_items=1296,
-             msg_in=["ack", "decision"]),
-        Spec("harq_combiner_ff_wait", lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec", wait_for_decisions=True),
-             n_items=1296, msg_in=["ack", "decision"]),
+        Spec(
+            "mimo_ofdm_impairments",
+            lambda: dq.mimo_ofdm_impairments(),
+            [(C, 1, ""), (C, 1, "")],
+            [(C, 1), (C, 1)],
+            n_items=2000,
+        ),
+        Spec(
+            "mimo_ofdm_rx",
+            lambda: dq.mimo_ofdm_rx(),
+            [(C, 1, ""), (C, 1, "")],
+            [(C, 2), (C, 4), (F, 1)],
+            signal=_mimo_packets,
+        ),
+        Spec(
+            "harq_combiner_ff",
+            lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec"),
+            n_items=1296,
+            msg_in=["ack", "decision"],
+        ),
+        Spec(
+            "harq_combiner_ff_wait",
+            lambda: dq.harq_combiner_ff(648, 2, 6, "uniform-ec", wait_for_decisions=True),
+            n_items=1296,
+            msg_in=["ack", "decision"],
+        ),
     ]
     return {x.name: x for x in s}
 
@@ -163,7 +211,7 @@ def ports_of(blk, spec: Spec):
 
     def conv(sig):
         out = []
-        for t in (sig or []):
+        for t in sig or []:
             dt = np.dtype(t)
             if dt.subdtype is not None:
                 base, shape = dt.subdtype
@@ -191,7 +239,8 @@ def bad_total(blk, depth: int = 2) -> int:
 
     def ours(o):  # the module's Python objects, and its C++ blocks (no __dict__) that count
         return type(o).__module__.startswith("gnuradio.deepquant") and (
-            hasattr(o, "__dict__") or callable(getattr(o, "bad_count", None)))
+            hasattr(o, "__dict__") or callable(getattr(o, "bad_count", None))
+        )
 
     for v in list(vars(blk).values()) if hasattr(blk, "__dict__") else []:
         if isinstance(v, BadInputCounter):
@@ -251,7 +300,12 @@ def bad_pmts(rng) -> list:
     d_num = pmt.dict_add(d, pmt.from_long(5), pmt.from_long(1))
     nan_llr = np.full(12, np.nan, np.float32)
     return [
-        pmt.PMT_NIL, pmt.from_long(3), pmt.from_double(float("nan")), pmt.intern("junk"), d, d_id,
+        pmt.PMT_NIL,
+        pmt.from_long(3),
+        pmt.from_double(float("nan")),
+        pmt.intern("junk"),
+        d,
+        d_id,
         pmt.cons(d_num, pmt.init_u8vector(30, rng.integers(0, 256, 30).tolist())),
         pmt.cons(pmt.PMT_NIL, pmt.init_u8vector(0, [])),
         pmt.cons(pmt.dict_add(d, pmt.intern("packet_id"), pmt.from_long(1)), pmt.init_f32vector(12, nan_llr.tolist())),
@@ -263,6 +317,14 @@ def bad_pmts(rng) -> list:
 
 
 def bad_tag_values() -> list:
-    return [pmt.from_double(648.0), pmt.from_double(float("nan")), pmt.intern("x"), pmt.PMT_NIL,
-            pmt.init_s32vector(2, [1, 2]), pmt.make_dict(), pmt.from_long(-5), pmt.from_long(1 << 40),
-            pmt.init_c32vector(64, [1.0] * 64)]
+    return [
+        pmt.from_double(648.0),
+        pmt.from_double(float("nan")),
+        pmt.intern("x"),
+        pmt.PMT_NIL,
+        pmt.init_s32vector(2, [1, 2]),
+        pmt.make_dict(),
+        pmt.from_long(-5),
+        pmt.from_long(1 << 40),
+        pmt.init_c32vector(64, [1.0] * 64),
+    ]

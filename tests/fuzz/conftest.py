@@ -1,4 +1,5 @@
 """The fuzz helpers (harness, block specs, runner) are plain modules next to the tests."""
+
 import os
 import sys
 

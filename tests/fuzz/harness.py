@@ -5,6 +5,7 @@ A Python block's ``work``/``general_work``/message handlers are wrapped so that 
 (which would kill the block's thread and leave ``tb.run()`` hanging) is recorded and reported
 instead of only logged.
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,15 +17,26 @@ import numpy as np
 import pmt
 from gnuradio import blocks, gr
 
-_SRC = {np.complex64: blocks.vector_source_c, np.float32: blocks.vector_source_f,
-        np.uint8: blocks.vector_source_b, np.int32: blocks.vector_source_i, np.int16: blocks.vector_source_s}
-_SNK = {np.complex64: blocks.vector_sink_c, np.float32: blocks.vector_sink_f,
-        np.uint8: blocks.vector_sink_b, np.int32: blocks.vector_sink_i, np.int16: blocks.vector_sink_s}
+_SRC = {
+    np.complex64: blocks.vector_source_c,
+    np.float32: blocks.vector_source_f,
+    np.uint8: blocks.vector_source_b,
+    np.int32: blocks.vector_source_i,
+    np.int16: blocks.vector_source_s,
+}
+_SNK = {
+    np.complex64: blocks.vector_sink_c,
+    np.float32: blocks.vector_sink_f,
+    np.uint8: blocks.vector_sink_b,
+    np.int32: blocks.vector_sink_i,
+    np.int16: blocks.vector_sink_s,
+}
 
 
 @dataclass
 class Port:
     """One stream port: item dtype (numpy scalar type) and vlen."""
+
     dtype: type
     vlen: int = 1
 
@@ -68,9 +80,18 @@ def _wrap(obj, name, errors):
     setattr(obj, name, wrapped)
 
 
-def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] = (), tags=None,
-              out_ports: Sequence[Port] = (), msg_in=None, messages: Sequence = (),
-              msg_out: Optional[str] = None, timeout: float = 20.0, settle: float = 0.3) -> Result:
+def run_block(
+    blk,
+    in_ports: Sequence[Port] = (),
+    inputs: Sequence[np.ndarray] = (),
+    tags=None,
+    out_ports: Sequence[Port] = (),
+    msg_in=None,
+    messages: Sequence = (),
+    msg_out: Optional[str] = None,
+    timeout: float = 20.0,
+    settle: float = 0.3,
+) -> Result:
     """Feed ``inputs`` (flat arrays, one per input port; ``tags[i]`` a list of tags for port i)
     and ``messages`` to ``blk``; collect every output stream and the messages published on
     ``msg_out``. ``messages``: PMTs posted to the port ``msg_in`` (a name), or ``(port, PMT)``
@@ -91,8 +112,7 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
     sinks = []
     for i, (p, x) in enumerate(zip(in_ports, inputs)):
         x = np.asarray(x, dtype=p.dtype).reshape(-1)
-        src = _SRC[p.dtype](x.tolist() if p.dtype != np.complex64 else x, False, p.vlen,
-                            list((tags or {}).get(i, [])))
+        src = _SRC[p.dtype](x.tolist() if p.dtype != np.complex64 else x, False, p.vlen, list((tags or {}).get(i, [])))
         tb.connect(src, (blk, i))
     for i, p in enumerate(out_ports):
         snk = _SNK[p.dtype](p.vlen)
@@ -119,6 +139,7 @@ def run_block(blk, in_ports: Sequence[Port] = (), inputs: Sequence[np.ndarray] =
                     raise
                 finally:
                     handled[0] += 1
+
             counting.__name__ = h.__name__
             setattr(blk, h.__name__, counting)
             blk.msg_handlers[key] = counting

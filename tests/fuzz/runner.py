@@ -1,5 +1,6 @@
 """One fuzz case: a block from :mod:`blocks_spec`, an input class, tags and messages, run in a real
 flowgraph by :func:`harness.run_block`; returns what the tests assert on."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ class Outcome:
         return p
 
 
-def run_case(name: str, cls: str, seed: int = 0, tags: bool = False, messages: bool = False,
-             n_units: int = 0) -> Outcome:
+def run_case(
+    name: str, cls: str, seed: int = 0, tags: bool = False, messages: bool = False, n_units: int = 0
+) -> Outcome:
     spec = bs.specs()[name]
     rng = np.random.default_rng(seed)
     blk = spec.make()
@@ -54,16 +56,37 @@ def run_case(name: str, cls: str, seed: int = 0, tags: bool = False, messages: b
     tagd = {}
     if tags and ins:
         vals = bs.bad_tag_values()
-        tagd[0] = [make_tag(int(rng.integers(0, n)), k, vals[int(rng.integers(0, len(vals)))])
-                   for k in bs.TAG_KEYS for _ in range(2)]
+        tagd[0] = [
+            make_tag(int(rng.integers(0, n)), k, vals[int(rng.integers(0, len(vals)))])
+            for k in bs.TAG_KEYS
+            for _ in range(2)
+        ]
     posts = []
     if messages or (spec.msg_in and not ins):
         for port in spec.msg_in:
             posts += [(port, m) for m in bs.bad_pmts(rng)]
-    r = run_block(blk, [Port(d, v) for d, v, _ in ins], inputs, tagd, [Port(d, v) for d, v in outs],
-                  None, posts, spec.msg_out, timeout=spec.timeout)
+    r = run_block(
+        blk,
+        [Port(d, v) for d, v, _ in ins],
+        inputs,
+        tagd,
+        [Port(d, v) for d, v in outs],
+        None,
+        posts,
+        spec.msg_out,
+        timeout=spec.timeout,
+    )
     finite = all(np.isfinite(o).all() for o in r.outputs if o.dtype.kind in "fc")
     finite &= all(pmt_finite(m) for m in r.messages)
     case = f"{cls}{'+tags' if tags else ''}{'+msgs' if posts else ''}"
-    return Outcome(name, case, r.finished, r.errors, bool(finite), injected, bs.bad_total(blk), r.seconds,
-                   [len(o) for o in r.outputs] + [len(r.messages)])
+    return Outcome(
+        name,
+        case,
+        r.finished,
+        r.errors,
+        bool(finite),
+        injected,
+        bs.bad_total(blk),
+        r.seconds,
+        [len(o) for o in r.outputs] + [len(r.messages)],
+    )

@@ -6,6 +6,7 @@ PDU's data) is finite, and when non-finite values went in, the block's bad-input
 
 The long profile (many more hypothesis examples, longer streams) is ``scripts/fuzz_blocks.py``.
 """
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,8 +35,14 @@ def test_receivers_decode_the_clean_packets_the_fuzzer_corrupts(name):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(name=st.sampled_from(NAMES), cls=st.sampled_from(bs.VALUE_CLASSES), seed=st.integers(0, 2**31 - 1),
-       tags=st.booleans(), messages=st.booleans(), units=st.integers(0, 3))
+@given(
+    name=st.sampled_from(NAMES),
+    cls=st.sampled_from(bs.VALUE_CLASSES),
+    seed=st.integers(0, 2**31 - 1),
+    tags=st.booleans(),
+    messages=st.booleans(),
+    units=st.integers(0, 3),
+)
 def test_generated_cases(name, cls, seed, tags, messages, units):
     o = run_case(name, cls, seed=seed, tags=tags, messages=messages, n_units=units)
     assert not o.problems(), f"{name} {o.case} seed={seed} units={units}: {o.problems()}"

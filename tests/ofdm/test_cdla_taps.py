@@ -1,6 +1,7 @@
 """Unit tests of the CDL-A time-domain taps of flowgraph 2 (gnuradio.deepquant.ofdm.mimo.cdl_a_taps):
 the per-subcarrier response an OFDM receiver sees must be the toolkit's CDL-A response
 (phy.channels.cdl_a_channel), with its power and spatial correlation."""
+
 import numpy as np
 import pytest
 import torch
@@ -34,9 +35,16 @@ def test_taps_reproduce_each_realisation():
     """On the active carriers the taps' DFT is the drawn CDL-A response (times the 4-sample
     delay) to about -47 dB; the fitted response is cdl_a_channel's own (same generator seed)."""
     taps, h = ofdm_mimo.cdl_a_taps(200, 2, 2, generator=torch.Generator().manual_seed(1))
-    ref = phy_channels.cdl_a_channel(200, N, 2, 2, delay_spread=100e-9, subcarrier_spacing=20e6 / N,
-                                     subcarriers=[float(k) for k in range(-32, 32)],
-                                     generator=torch.Generator().manual_seed(1)).numpy()
+    ref = phy_channels.cdl_a_channel(
+        200,
+        N,
+        2,
+        2,
+        delay_spread=100e-9,
+        subcarrier_spacing=20e6 / N,
+        subcarriers=[float(k) for k in range(-32, 32)],
+        generator=torch.Generator().manual_seed(1),
+    ).numpy()
     np.testing.assert_allclose(h, ref, atol=1e-5)
     got = _response(taps)
     want = h[:, ACT + 32]
@@ -52,9 +60,16 @@ def test_statistics_match_cdl_a():
     b = 3000
     taps, _ = ofdm_mimo.cdl_a_taps(b, 2, 2, generator=torch.Generator().manual_seed(2))
     got = _response(taps)  # [b, 52, 2, 2]
-    ref = phy_channels.cdl_a_channel(b, len(ACT), 2, 2, delay_spread=100e-9, subcarrier_spacing=20e6 / N,
-                                     subcarriers=[float(k) for k in ACT],
-                                     generator=torch.Generator().manual_seed(3)).numpy()
+    ref = phy_channels.cdl_a_channel(
+        b,
+        len(ACT),
+        2,
+        2,
+        delay_spread=100e-9,
+        subcarrier_spacing=20e6 / N,
+        subcarriers=[float(k) for k in ACT],
+        generator=torch.Generator().manual_seed(3),
+    ).numpy()
     p = np.mean(np.abs(got) ** 2, axis=0)  # [52, 2, 2]
     assert np.all(np.abs(p - 1) < 0.15), p.min()
     assert abs(np.mean(p) - 1) < 0.04

@@ -1,5 +1,6 @@
 """The OFDM estimation fast paths against the straightforward formulas they replace (closed-form
 phase fit vs lstsq, memoised fit matrices vs pinv + einsum, soft symbols only where needed)."""
+
 import numpy as np
 
 from gnuradio.deepquant.ofdm import estimation, header
@@ -18,8 +19,10 @@ def test_linear_phase_fit_equals_weighted_lstsq():
         ref = a @ np.linalg.lstsq(a * np.sqrt(w)[:, None], phi * np.sqrt(w), rcond=None)[0]
         np.testing.assert_allclose(estimation.linear_phase_fit(c, 2.0), ref, rtol=1e-10, atol=1e-10)
     # phases wrapping past +-pi, and the numpy path (long frames) against the short one
-    for c in (np.exp(1j * (2.5 + 0.4 * np.arange(12))) * (1 + 0.1 * np.arange(12)),
-              np.exp(-1j * (3.0 + 0.7 * np.arange(70)))):
+    for c in (
+        np.exp(1j * (2.5 + 0.4 * np.arange(12))) * (1 + 0.1 * np.arange(12)),
+        np.exp(-1j * (3.0 + 0.7 * np.arange(70))),
+    ):
         t = np.arange(c.size, dtype=float)
         w = np.abs(c) ** 2
         a = np.stack([np.ones_like(t), t], axis=1)
@@ -78,8 +81,9 @@ def test_decoded_symbols_soft_only_where_needed():
     llr[1] = rng.normal(0, 1.0, ldpc.N)  # this one cannot converge
     mean, var, ok = estimation.decoded_symbols(llr, 6, 20)
     assert not ok[1] and ok.sum() >= 2
-    _, cwt, _, post = ldpc.bp_decode_torch(llr, 20, return_codewords=True, return_iterations=True,
-                                           return_posteriors=True)
+    _, cwt, _, post = ldpc.bp_decode_torch(
+        llr, 20, return_codewords=True, return_iterations=True, return_posteriors=True
+    )
     m_all, v_all = mapping.soft_symbols(post.numpy().reshape(-1, 6), 6)
     sym = np.asarray(mapping.map_bits(cwt.numpy().reshape(-1, 6), 6)).reshape(-1)
     okc = np.repeat(ok, 108)
@@ -104,21 +108,29 @@ def _reference_refine_with_symbols(y, h, noise_var, err_var, xm, xv, lay, taps_p
     c = np.sum(np.conj(hx) * a2 * y[:, :, di], axis=(0, 2))
     c = c + np.einsum("rtp,pr->t", y[:, :, pi], np.conj(h[pi].sum(axis=2) * s[:, None]))
     y = y * np.exp(-1j * estimation.linear_phase_fit(c))[None, :, None]
-    f, lev, fd, fp = _refit_basis(lay.fft_len, act, tuple(int(c_) for c_ in ai), tuple(int(c_) for c_ in di),
-                                  tuple(int(c_) for c_ in pi), taps_pre, taps_post)
+    f, lev, fd, fp = _refit_basis(
+        lay.fft_len,
+        act,
+        tuple(int(c_) for c_ in ai),
+        tuple(int(c_) for c_ in di),
+        tuple(int(c_) for c_ in pi),
+        taps_pre,
+        taps_post,
+    )
     L = f.shape[1]
     h_new = np.zeros_like(h)
     err = np.zeros((lay.fft_len, nt))
     for r in range(nr):
         a = np.sqrt(a2[r])
         rows_d = (a[:, :, None, None] * xm[:, :, :, None] * fd[None, :, None, :]).reshape(t * len(di), nt * L)
-        rows_p = np.tile(np.broadcast_to(s[:, None, None] * fp[:, None, :], (len(pi), nt, L)).reshape(len(pi), nt * L),
-                         (t, 1))
+        rows_p = np.tile(
+            np.broadcast_to(s[:, None, None] * fp[:, None, :], (len(pi), nt, L)).reshape(len(pi), nt * L), (t, 1)
+        )
         blocks_, obs_pr = [], []
         for j in range(nt):
             w = np.sqrt(lev * nv / ev[j]) if ev[j] > 0 else 1e3
             blk = np.zeros((len(ai), nt * L), complex)
-            blk[:, j * L:(j + 1) * L] = w * f
+            blk[:, j * L : (j + 1) * L] = w * f
             blocks_.append(blk)
             obs_pr.append(w * h[ai, r, j])
         A = np.vstack([rows_d, rows_p] + blocks_)
@@ -126,8 +138,8 @@ def _reference_refine_with_symbols(y, h, noise_var, err_var, xm, xv, lay, taps_p
         ginv = np.linalg.inv(A.conj().T @ A)
         g = ginv @ (A.conj().T @ b)
         for j in range(nt):
-            h_new[ai, r, j] = f @ g[j * L:(j + 1) * L]
-            cj = ginv[j * L:(j + 1) * L, j * L:(j + 1) * L]
+            h_new[ai, r, j] = f @ g[j * L : (j + 1) * L]
+            cj = ginv[j * L : (j + 1) * L, j * L : (j + 1) * L]
             err[ai, j] += nv * np.real(np.einsum("kl,lm,km->k", f, cj, f.conj())) / nr
     return y, h_new, err[di].sum(axis=1)
 
@@ -147,8 +159,9 @@ def test_mimo_refine_with_symbols_matches_stacked_least_squares():
     xfull = np.zeros((t, lay.fft_len, nt), complex)
     xfull[:, lay.data_idx] = xm
     xfull[:, lay.pilot_idx] = np.asarray(lay.pilot_symbols)[None, :, None]
-    y = np.einsum("krj,tkj->rtk", h, xfull) + 0.03 * (rng.normal(size=(nr, t, lay.fft_len))
-                                                     + 1j * rng.normal(size=(nr, t, lay.fft_len)))
+    y = np.einsum("krj,tkj->rtk", h, xfull) + 0.03 * (
+        rng.normal(size=(nr, t, lay.fft_len)) + 1j * rng.normal(size=(nr, t, lay.fft_len))
+    )
     h_pre = h + 0.02 * (rng.normal(size=h.shape) + 1j * rng.normal(size=h.shape))
     out = ofdm_mimo.refine_with_symbols(y, h_pre, 2e-3, [4e-4, 5e-4], xm, xv, lay, 0, 20)
     ref = _reference_refine_with_symbols(y, h_pre, 2e-3, [4e-4, 5e-4], xm, xv, lay, 0, 20)

@@ -4,6 +4,7 @@
 
 The references are written out here: the channel against a direct convolution sum, the receiver
 steps on packets built from their definition in the frequency domain (y = H x + n per carrier)."""
+
 import numpy as np
 import pytest
 
@@ -77,8 +78,9 @@ def test_channel_cfo_and_noise_variance():
     assert np.var(resid) / (ch.noise_var / 64) == pytest.approx(1.0, abs=0.05)  # only noise is left
 
 
-@pytest.mark.parametrize("kw", [dict(model="cdl"), dict(cfo_subcarriers=0.6), dict(nr=0), dict(samp_rate=0),
-                                dict(delay_spread=-1e-9)])
+@pytest.mark.parametrize(
+    "kw", [dict(model="cdl"), dict(cfo_subcarriers=0.6), dict(nr=0), dict(samp_rate=0), dict(delay_spread=-1e-9)]
+)
 def test_channel_rejects_bad_parameters(kw):
     with pytest.raises(ValueError):
         MimoMultipathChannel(**kw)
@@ -112,10 +114,11 @@ def _preamble(rng, lay, h, nv, packet_num, n_codewords=None, phi=0.0):
     x[0, :, 0] = w1
     for j in range(NT):
         x[1 + j, :, j] = w2
-    xh = header.header_symbols(packet_num, lay.n_codewords if n_codewords is None else n_codewords,
-                               len(lay.occupied)).reshape(n_hdr, -1)
-    x[1 + NT:, lay.data_idx, 0] = xh
-    x[1 + NT:, lay.pilot_idx, :] = np.asarray(lay.pilot_symbols)[None, :, None]
+    xh = header.header_symbols(
+        packet_num, lay.n_codewords if n_codewords is None else n_codewords, len(lay.occupied)
+    ).reshape(n_hdr, -1)
+    x[1 + NT :, lay.data_idx, 0] = xh
+    x[1 + NT :, lay.pilot_idx, :] = np.asarray(lay.pilot_symbols)[None, :, None]
     y = np.einsum("krj,skj->rsk", h, x)
     y *= np.exp(1j * phi * (np.arange(y.shape[1]) - 1))[None, :, None]
     return y + _noise(rng, y.shape, nv)
@@ -178,7 +181,7 @@ def test_decoder_aided_reestimate_refines_the_preamble_estimate():
     rng = np.random.default_rng(4)
     lay = mimo.td_layout(n_codewords=8, nt=NT)
     h = _channel(rng, lay)
-    nv = NR * NT / 10 ** 2.4
+    nv = NR * NT / 10**2.4
     p = mimo_rx.decode_preamble(_preamble(rng, lay, h, nv, 3), lay, NT)
     ys, x = _payload(rng, lay, h, nv)
     t0 = float(NT + lay.header_symbols)
@@ -192,8 +195,9 @@ def test_decoder_aided_reestimate_refines_the_preamble_estimate():
 
         return phy_mimo.lmmse(y, hh, noise, k)
 
-    y, h_d, eff, ok = mimo_rx.decoder_aided_reestimate(ys, phases, p.h, p.noise_var, p.err_cols, noise_eff, lay,
-                                                       detect=detect)
+    y, h_d, eff, ok = mimo_rx.decoder_aided_reestimate(
+        ys, phases, p.h, p.noise_var, p.err_cols, noise_eff, lay, detect=detect
+    )
     t, nd = x.shape[:2]
     assert calls[0] == ((t * nd, NR), (t * nd, NR, NT), (t * nd,), 6)
     assert ok.shape == (8,) and ok.all() and len(calls) == 1  # all validated after one round

@@ -1,4 +1,5 @@
 """Unit tests of gnuradio.deepquant.ofdm (no flowgraph): layout, header, estimation, genie."""
+
 import numpy as np
 import pytest
 
@@ -169,8 +170,9 @@ def test_refine_with_known_soft_symbols_weighting():
         xk = x.copy()
         xk[:, pi] = 0
         _, h_known, _ = estimation.refine_with_known(y, h0, nv, err, xk, lay, 0, 15, x_var=np.zeros((t, 64)))
-        _, h_blind, _ = estimation.refine_with_known(y, h0, nv, err, np.zeros_like(xk), lay, 0, 15,
-                                                     x_var=np.ones((t, 64)))
+        _, h_blind, _ = estimation.refine_with_known(
+            y, h0, nv, err, np.zeros_like(xk), lay, 0, 15, x_var=np.ones((t, 64))
+        )
         known_err.append(np.mean(np.abs(h_known[ai] - h[ai]) ** 2))
         blind_err.append(np.mean(np.abs(h_blind[ai] - h[ai]) ** 2))
         prior_err.append(np.mean(np.abs(h0[ai] - h[ai]) ** 2))
@@ -222,7 +224,9 @@ def test_mimo_refine_with_symbols_known_payload():
     e_pre, e_known, e_blind, pred, phase_res = [], [], [], [], []
     for _ in range(10):
         g = np.zeros((nr, nt, 9), complex)
-        g[..., [0, 2, 6]] = (rng.standard_normal((nr, nt, 3)) + 1j * rng.standard_normal((nr, nt, 3))) * np.sqrt(np.array([0.6, 0.3, 0.1]) / 2)
+        g[..., [0, 2, 6]] = (rng.standard_normal((nr, nt, 3)) + 1j * rng.standard_normal((nr, nt, 3))) * np.sqrt(
+            np.array([0.6, 0.3, 0.1]) / 2
+        )
         h = np.transpose(channel.frequency_response(g, np.arange(-32, 32), 64), (2, 0, 1))  # [64, nr, nt]
         x = pts[rng.integers(0, pts.size, (t, di.size, nt))]
         ygrid = np.zeros((nr, t, 64), complex)
@@ -238,7 +242,9 @@ def test_mimo_refine_with_symbols_known_payload():
         h0, _, e0 = ofdm_mimo.ltf_estimate(y_ltf, lay, 0, 15)
         err_cols = np.array([e0, e0])
         y2, h1, err_d = ofdm_mimo.refine_with_symbols(ygrid, h0, nv, err_cols, x, np.zeros(x.shape), lay, 0, 15)
-        _, hb, _ = ofdm_mimo.refine_with_symbols(ygrid, h0, nv, err_cols, np.zeros_like(x), np.ones(x.shape), lay, 0, 15)
+        _, hb, _ = ofdm_mimo.refine_with_symbols(
+            ygrid, h0, nv, err_cols, np.zeros_like(x), np.ones(x.shape), lay, 0, 15
+        )
         e_pre.append(np.mean(np.abs(h0[di] - h[di]) ** 2))
         e_known.append(np.mean(np.abs(h1[di] - h[di]) ** 2))
         e_blind.append(np.mean(np.abs(hb[di] - h[di]) ** 2))

@@ -5,6 +5,7 @@ code for the reference values.
 Sign used throughout: with ``H[m] = sum_l g_l exp(-j 2 pi m df tau_l)`` and independent taps of
 power p_l, ``E[H[m+k] H*[m]] = sum_l p_l exp(-j 2 pi k df tau_l)``.
 """
+
 import csv
 import importlib.resources
 import io
@@ -21,8 +22,9 @@ from gnuradio.deepquant.phy import channels as ch  # noqa: E402
 # ---- standard values, transcribed independently of the module -------------------------------
 EPA_NS = np.array([0, 30, 70, 90, 110, 190, 410], float)  # TS 36.104 Table B.2-1
 EPA_DB = np.array([0.0, -1.0, -2.0, -3.0, -8.0, -17.2, -20.8])
-ALPHA = np.array([0.0447, 0.1413, 0.2492, 0.3715, 0.5129, 0.6797, 0.8844, 1.1481, 1.5195,
-                  2.1551])  # TR 38.901 Table 7.5-3, rays come in +/- pairs
+ALPHA = np.array(
+    [0.0447, 0.1413, 0.2492, 0.3715, 0.5129, 0.6797, 0.8844, 1.1481, 1.5195, 2.1551]
+)  # TR 38.901 Table 7.5-3, rays come in +/- pairs
 ALPHA = np.concatenate([ALPHA, -ALPHA])
 
 
@@ -32,8 +34,7 @@ def gen(seed):
 
 def read_cdl_csv():
     """Parse the packaged CDL-A table with the csv module (independent of channels.py)."""
-    text = (importlib.resources.files("gnuradio.deepquant") / "data" / "cdl_a_38901.csv")\
-        .read_text()
+    text = (importlib.resources.files("gnuradio.deepquant") / "data" / "cdl_a_38901.csv").read_text()
     rows = [r for r in text.splitlines() if r and not r.startswith("#")]
     t = list(csv.DictReader(io.StringIO("\n".join(rows))))
     return {k: np.array([float(r[k]) for r in t]) for k in t[0]}
@@ -51,7 +52,7 @@ def norm_powers(db):
 
 def freq_corr(h, k):
     """Empirical E[H[m+k] H*[m]] over realisations and m; h (B, F, ...)."""
-    return complex((h[:, k:] * h[:, :h.shape[1] - k].conj()).mean())
+    return complex((h[:, k:] * h[:, : h.shape[1] - k].conj()).mean())
 
 
 # ---------------------------------------------------------------- i.i.d. Rayleigh
@@ -63,7 +64,7 @@ def test_rayleigh_statistics():
     np.testing.assert_allclose((np.abs(h) ** 2).mean(0), 1.0, atol=0.03)
     np.testing.assert_allclose(h.real.var(0), 0.5, atol=0.015)
     np.testing.assert_allclose(h.imag.var(0), 0.5, atol=0.015)
-    assert np.abs((h ** 2).mean(0)).max() < 0.02  # circular: E[h^2] = 0
+    assert np.abs((h**2).mean(0)).max() < 0.02  # circular: E[h^2] = 0
     c = (h.conj().T @ h) / len(h)  # entries mutually uncorrelated
     assert np.abs(c - np.diag(np.diag(c))).max() < 0.03
     # |h|^2 of CN(0,1) is Exp(1) (Rayleigh amplitude)
@@ -100,8 +101,7 @@ def test_snr_definition_matches_eqnet():
     assert float(sig / noise) == pytest.approx(10.0 / nr, rel=0.03)
     # array types
     np.testing.assert_allclose(ch.snr_to_noise_var(np.array([0.0, 10.0]), 2, 2), [4.0, 0.4])
-    torch.testing.assert_close(ch.snr_to_noise_var(torch.tensor([20.0]), 1, 1),
-                               torch.tensor([0.01]))
+    torch.testing.assert_close(ch.snr_to_noise_var(torch.tensor([20.0]), 1, 1), torch.tensor([0.01]))
 
 
 def test_apply_channel_noise_statistics():
@@ -113,14 +113,14 @@ def test_apply_channel_noise_statistics():
     n = (ch.apply_channel(x, H, 0.3, gen(6)) - y0).to(torch.complex128).numpy()
     assert n.shape == (B, nr)
     np.testing.assert_allclose((np.abs(n) ** 2).mean(0), 0.3, rtol=0.03)
-    assert np.abs((n ** 2).mean(0)).max() < 0.01  # circular
+    assert np.abs((n**2).mean(0)).max() < 0.01  # circular
     assert np.abs((n[:, 0] * n[:, 1].conj()).mean()) < 0.01  # white across antennas
     assert np.abs((n[:, 0] * x[:, 0].numpy()).mean()) < 0.01  # independent of the signal
     # one variance per batch element (tensor)
     nv = torch.where(torch.arange(B) < B // 2, 0.1, 1.0)
     n = ch.apply_channel(x, H, nv, gen(7)) - y0
-    assert float((n[:B // 2].abs() ** 2).mean()) == pytest.approx(0.1, rel=0.03)
-    assert float((n[B // 2:].abs() ** 2).mean()) == pytest.approx(1.0, rel=0.03)
+    assert float((n[: B // 2].abs() ** 2).mean()) == pytest.approx(0.1, rel=0.03)
+    assert float((n[B // 2 :].abs() ** 2).mean()) == pytest.approx(1.0, rel=0.03)
     # broadcasting: one H for T channel uses
     xt = torch.randn(5, 7, nt, dtype=torch.complex64, generator=gen(8))
     assert ch.apply_channel(xt, H[:5, None], 0.1, gen(9)).shape == (5, 7, nr)
@@ -131,7 +131,7 @@ def test_imperfect_csi_error_variance():
     Hh = ch.imperfect_csi(H, error_var=0.05, generator=gen(11))
     e = (Hh - H).to(torch.complex128).numpy().reshape(-1)
     assert np.mean(np.abs(e) ** 2) == pytest.approx(0.05, rel=0.03)
-    assert abs(np.mean(e ** 2)) < 0.05 * 0.03  # circular
+    assert abs(np.mean(e**2)) < 0.05 * 0.03  # circular
     assert abs(np.mean(e * H.to(torch.complex128).numpy().reshape(-1).conj())) < 0.005
     Hh = ch.imperfect_csi(H, csi_snr_db=10.0, generator=gen(12))
     assert float(((Hh - H).abs() ** 2).mean()) == pytest.approx(0.1, rel=0.03)
@@ -198,8 +198,7 @@ def test_subcarrier_index_convention():
     F = 16
     np.testing.assert_array_equal(ch.subcarrier_indices(F), np.arange(F) - 8)
     h = ch.epa_channel(3, F, generator=gen(30), dtype=torch.complex128)
-    h2 = ch.epa_channel(3, F, subcarriers=np.arange(F) - 8, generator=gen(30),
-                        dtype=torch.complex128)
+    h2 = ch.epa_channel(3, F, subcarriers=np.arange(F) - 8, generator=gen(30), dtype=torch.complex128)
     torch.testing.assert_close(h, h2)
     # one chosen subcarrier m is column m + F//2 of the default layout
     h3 = ch.epa_channel(3, 2, subcarriers=[-3, 5], generator=gen(30), dtype=torch.complex128)
@@ -214,12 +213,14 @@ def test_subcarrier_index_convention():
 # ---------------------------------------------------------------- CDL-A
 def test_cdl_a_table_is_the_standard(cdl):
     assert len(cdl["cluster"]) == 23
-    np.testing.assert_allclose([cdl[k][0] for k in ("normalized_delay", "power_db", "aod_deg",
-                                                    "aoa_deg", "zod_deg", "zoa_deg")],
-                               [0.0, -13.4, -178.1, 51.3, 50.2, 125.4])
-    np.testing.assert_allclose([cdl[k][22] for k in ("normalized_delay", "power_db", "aod_deg",
-                                                     "aoa_deg", "zod_deg", "zoa_deg")],
-                               [9.6586, -29.7, -56.2, 55.2, 144.9, 156.1])
+    np.testing.assert_allclose(
+        [cdl[k][0] for k in ("normalized_delay", "power_db", "aod_deg", "aoa_deg", "zod_deg", "zoa_deg")],
+        [0.0, -13.4, -178.1, 51.3, 50.2, 125.4],
+    )
+    np.testing.assert_allclose(
+        [cdl[k][22] for k in ("normalized_delay", "power_db", "aod_deg", "aoa_deg", "zod_deg", "zoa_deg")],
+        [9.6586, -29.7, -56.2, 55.2, 144.9, 156.1],
+    )
     assert cdl["power_db"].max() == 0.0 and cdl["power_db"].argmax() == 1
     t = ch.load_cdl_a()
     assert (t["c_asd"], t["c_asa"], t["c_zsd"], t["c_zsa"], t["xpr_db"]) == (5, 11, 3, 3, 10)
@@ -232,8 +233,7 @@ def test_cdl_a_power_and_power_delay_profile(cdl):
     Table 7.7.1-1 (normalised), E|h|^2 = 1, and the frequency correlation follows the PDP."""
     ds = 316e-9
     F, df, B = 1024, 240e3, 1500  # 245 MHz span resolves the closest clusters (5.6 ns apart)
-    H = ch.cdl_a_channel(B, F, 1, 1, delay_spread=ds, subcarrier_spacing=df,
-                         generator=gen(40), dtype=torch.complex128)
+    H = ch.cdl_a_channel(B, F, 1, 1, delay_spread=ds, subcarrier_spacing=df, generator=gen(40), dtype=torch.complex128)
     assert H.shape == (B, F, 1, 1)
     h = H[..., 0, 0].numpy()
     assert np.mean(np.abs(h) ** 2) == pytest.approx(1.0, abs=0.04)

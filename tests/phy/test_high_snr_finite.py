@@ -2,6 +2,7 @@
 exact_ml gave NaN LLRs at sigma^2 <= 5e-9 for 2x2 64-QAM -- the best PAM level was found in
 float32 and, near a decision boundary, could be the neighbour of the true best, so a level offset
 came out positive and exp() overflowed)."""
+
 import numpy as np
 import pytest
 

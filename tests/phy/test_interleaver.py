@@ -1,5 +1,6 @@
 """Bit interleaver: exact inverse, seed determinism, and that it spreads adjacent codeword bits
 over different channel uses (compared with what a uniformly random permutation gives)."""
+
 import numpy as np
 import pytest
 import torch
@@ -56,7 +57,7 @@ def test_random_interleaver_spreads_adjacent_bits():
     # a whole 64-QAM symbol's worth of consecutive codeword bits lands on ~6 different uses
     il = BitInterleaver(N, 0)
     use = il.channel_use_of_bit(Q)
-    distinct = [len(set(use[k:k + Q])) for k in range(0, N, Q)]
+    distinct = [len(set(use[k : k + Q])) for k in range(0, N, Q)]
     assert np.mean(distinct) > 5.5
 
 

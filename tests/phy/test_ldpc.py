@@ -6,6 +6,7 @@ dense arithmetic, the alist layout parsed line by line, and BPSK/AWGN frame erro
 for this code with GNU Radio's decoder (shared/reference/GNURADIO_FACTS.md: FER 0.35 / 0.003 at
 Eb/N0 = 1.0 / 2.0 dB with exact LLRs).
 """
+
 import numpy as np
 import pytest
 import torch
@@ -59,14 +60,13 @@ def test_matrix_structure_follows_standard(H):
     assert int(H.sum()) == 2376  # 88 non-zero circulants x 27
     # Standard: P^s has row r's 1 in column (r + s) mod Z.  Base entry (0, 12) = 1,
     # (0, 0) = 0, (1, 0) = 22, (11, 23) = 0, (11, 12) = 1, (6, 12) = 0 (IEEE 802.11-2020 Annex F).
-    for (bi, bj, s) in [(0, 12, 1), (0, 0, 0), (1, 0, 22), (11, 23, 0), (11, 12, 1), (6, 12, 0),
-                        (5, 2, 23), (10, 7, 14)]:
-        blk = H[bi * Z:(bi + 1) * Z, bj * Z:(bj + 1) * Z]
+    for bi, bj, s in [(0, 12, 1), (0, 0, 0), (1, 0, 22), (11, 23, 0), (11, 12, 1), (6, 12, 0), (5, 2, 23), (10, 7, 14)]:
+        blk = H[bi * Z : (bi + 1) * Z, bj * Z : (bj + 1) * Z]
         expect = np.zeros((Z, Z), np.uint8)
         expect[np.arange(Z), (np.arange(Z) + s) % Z] = 1
         np.testing.assert_array_equal(blk, expect, err_msg=f"block {(bi, bj)}")
     # base entry (0, 1) = -1: zero block
-    assert not H[:Z, Z:2 * Z].any()
+    assert not H[:Z, Z : 2 * Z].any()
     # every Z x Z block is zero or a permutation matrix
     blocks = H.reshape(12, Z, 24, Z).transpose(0, 2, 1, 3)
     w = blocks.sum(axis=(2, 3))
@@ -192,8 +192,7 @@ def test_gr_decoder_bpsk_awgn_fer(gr_dec):
     0.003 at 2 dB, ~0.005 in this module's 6 000-frame check; essentially 0 at 3 dB, 1 at
     -1 dB); the bands are wide (Poisson / binomial, > 3 sigma)."""
     rng = np.random.default_rng(6)
-    expect = {3.0: (0.0, 0.02, 300), 2.0: (0.0005, 0.012, 2000), 1.0: (0.22, 0.48, 400),
-              -1.0: (0.95, 1.0, 100)}
+    expect = {3.0: (0.0, 0.02, 300), 2.0: (0.0005, 0.012, 2000), 1.0: (0.22, 0.48, 400), -1.0: (0.95, 1.0, 100)}
     for ebn0, (lo, hi, nfr) in expect.items():
         msg = rng.integers(0, 2, size=(nfr, K), dtype=np.uint8)
         llr = bpsk_awgn_llr(ldpc.encode(msg), ebn0, rng)
@@ -209,8 +208,7 @@ def test_decode_batch_two_workers_matches_single_process():
     msg = rng.integers(0, 2, size=(500, K), dtype=np.uint8)
     llr = bpsk_awgn_llr(ldpc.encode(msg), 1.5, rng)
     local, it_local = ldpc.decode_batch(llr, workers=1, return_iterations=True)
-    pooled, cw, it_pool = ldpc.decode_batch(llr, workers=2, return_codewords=True,
-                                            return_iterations=True)
+    pooled, cw, it_pool = ldpc.decode_batch(llr, workers=2, return_codewords=True, return_iterations=True)
     try:
         np.testing.assert_array_equal(pooled, local)
         np.testing.assert_array_equal(it_pool, it_local)
@@ -245,8 +243,7 @@ def test_torch_bp_agrees_with_gnuradio(gr_dec):
     llr = bpsk_awgn_llr(ldpc.encode(msg), 1.5, rng)
     gr_bits = gr_dec.decode(llr)
     gr_it = gr_dec.last_iterations
-    t_bits, t_cw, t_it = ldpc.bp_decode_torch(torch.from_numpy(llr), return_codewords=True,
-                                              return_iterations=True)
+    t_bits, t_cw, t_it = ldpc.bp_decode_torch(torch.from_numpy(llr), return_codewords=True, return_iterations=True)
     assert t_bits.dtype == torch.uint8 and t_bits.shape == (300, K)
     agree = (t_bits.numpy() == gr_bits).all(axis=1)
     assert agree.mean() >= 0.97, agree.mean()
@@ -255,12 +252,10 @@ def test_torch_bp_agrees_with_gnuradio(gr_dec):
     assert ldpc.is_codeword(t_cw.numpy()[conv]).all()
     # sign convention and noiseless input
     c = ldpc.encode(msg[:20])
-    np.testing.assert_array_equal(
-        ldpc.bp_decode_torch(torch.from_numpy(np.where(c == 1, 6.0, -6.0))).numpy(), msg[:20])
+    np.testing.assert_array_equal(ldpc.bp_decode_torch(torch.from_numpy(np.where(c == 1, 6.0, -6.0))).numpy(), msg[:20])
     assert (ldpc.bp_decode_torch(-torch.from_numpy(llr[:20])).numpy() != msg[:20]).any(1).all()
     # numpy input, backend switch
-    np.testing.assert_array_equal(ldpc.decode_batch(llr[:20], backend="torch"),
-                                  t_bits.numpy()[:20])
+    np.testing.assert_array_equal(ldpc.decode_batch(llr[:20], backend="torch"), t_bits.numpy()[:20])
 
 
 def test_torch_bp_posteriors():
@@ -271,8 +266,9 @@ def test_torch_bp_posteriors():
     msg = rng.integers(0, 2, size=(200, K), dtype=np.uint8)
     cw = ldpc.encode(msg)
     llr = bpsk_awgn_llr(cw, 1.0, rng)
-    _, t_cw, t_it, post = ldpc.bp_decode_torch(llr, return_codewords=True, return_iterations=True,
-                                               return_posteriors=True)
+    _, t_cw, t_it, post = ldpc.bp_decode_torch(
+        llr, return_codewords=True, return_iterations=True, return_posteriors=True
+    )
     post, t_cw, t_it = post.numpy(), t_cw.numpy(), t_it.numpy()
     assert post.shape == (200, ldpc.N) and post.dtype == np.float32
     np.testing.assert_array_equal((post > 0).astype(np.uint8), t_cw)
@@ -299,9 +295,10 @@ def test_gr_decoder_large_llrs(gr_dec):
     bits = il.interleave(ldpc.encode(msg)).reshape(-1, 12)  # 54 channel uses per codeword
     x = mapping.map_bits(bits.reshape(-1, 6), 6).reshape(-1, 2)
     h = channels.rayleigh_mimo(len(x), 2, 2, generator=torch.Generator().manual_seed(1)).numpy()
-    nv = 4 / 10 ** 2.1
-    y = np.einsum("bij,bj->bi", h, x) + np.sqrt(nv / 2) * (rng.standard_normal((len(x), 2))
-                                                            + 1j * rng.standard_normal((len(x), 2)))
+    nv = 4 / 10**2.1
+    y = np.einsum("bij,bj->bi", h, x) + np.sqrt(nv / 2) * (
+        rng.standard_normal((len(x), 2)) + 1j * rng.standard_normal((len(x), 2))
+    )
     llr = mimo.detect("exact_ml", y.astype(np.complex64), h, np.full(len(x), nv, np.float32), bits_per_symbol=6)
     llr = il.deinterleave(np.asarray(llr).reshape(nf, N))
     assert np.abs(llr).max() > 100

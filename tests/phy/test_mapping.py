@@ -1,6 +1,7 @@
 """QAM mapping / SISO soft demapping (gnuradio.deepquant.phy.mapping) against independent
 references: the 38.211 formulas written out, brute-force float64 log-sum-exp over all points,
 min-distance max-log, closed-form QPSK BER."""
+
 import itertools
 import math
 
@@ -33,8 +34,9 @@ def ref_point(bits):
     if k == 6:
         return (b[0] * (4 - b[2] * (2 - b[4])) + 1j * b[1] * (4 - b[3] * (2 - b[5]))) / math.sqrt(42)
     if k == 8:
-        return (b[0] * (8 - b[2] * (4 - b[4] * (2 - b[6])))
-                + 1j * b[1] * (8 - b[3] * (4 - b[5] * (2 - b[7])))) / math.sqrt(170)
+        return (
+            b[0] * (8 - b[2] * (4 - b[4] * (2 - b[6]))) + 1j * b[1] * (8 - b[3] * (4 - b[5] * (2 - b[7])))
+        ) / math.sqrt(170)
     raise AssertionError(k)
 
 
@@ -49,7 +51,7 @@ def ref_demap(y, h, nv, k, maxlog=False):
     y, h, nv = np.broadcast_arrays(np.asarray(y, complex), np.asarray(h, complex), np.asarray(nv, float))
     out = np.zeros(y.shape + (k,))
     for idx in np.ndindex(y.shape):
-        metric = -np.abs(y[idx] - h[idx] * pts) ** 2 / nv[idx]
+        metric = -(np.abs(y[idx] - h[idx] * pts) ** 2) / nv[idx]
         for q in range(k):
             one, zero = metric[bits[:, q] == 1], metric[bits[:, q] == 0]
             if maxlog:
@@ -83,7 +85,7 @@ def assert_llr_close(got, ref, rel):
 def test_constellation_matches_38211_formulas(k):
     pts, bits = ref_table(k)
     c = mapping.constellation(k)
-    assert c.shape == (2 ** k,) and c.dtype == np.complex128
+    assert c.shape == (2**k,) and c.dtype == np.complex128
     np.testing.assert_allclose(c, pts, atol=1e-15)
     np.testing.assert_array_equal(mapping.bit_labels(k), bits.astype(np.uint8))
 
@@ -92,7 +94,7 @@ def test_constellation_matches_38211_formulas(k):
 def test_unit_energy_distinct_points(k):
     c = mapping.constellation(k)
     assert abs(np.mean(np.abs(c) ** 2) - 1.0) < 1e-12
-    assert len(np.unique(np.round(c, 9))) == 2 ** k
+    assert len(np.unique(np.round(c, 9))) == 2**k
 
 
 def test_16qam_spot_checks():
@@ -139,7 +141,7 @@ def test_map_bits_numpy_and_torch(k):
     rng = np.random.default_rng(k)
     bits = rng.integers(0, 2, size=(2, 7 * k)).astype(np.uint8)
     pts, _ = ref_table(k)
-    expect = np.array([[ref_point(tuple(row[i * k:(i + 1) * k])) for i in range(7)] for row in bits])
+    expect = np.array([[ref_point(tuple(row[i * k : (i + 1) * k])) for i in range(7)] for row in bits])
     sym = mapping.map_bits(bits, k)
     assert isinstance(sym, np.ndarray) and sym.dtype == np.complex64 and sym.shape == (2, 7)
     np.testing.assert_allclose(sym, expect, atol=1e-6)

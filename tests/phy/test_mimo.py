@@ -2,6 +2,7 @@
 references: brute-force log-sum-exp over every hypothesis, min-distance max-log, a step-by-step
 transcription of Algorithm 1 of the EQ-Net paper (ZF-SIC), and a textbook LMMSE; plus sign
 convention, Monte-Carlo BER, chunking, validation and the bad-input fallback."""
+
 import itertools
 import math
 
@@ -21,7 +22,7 @@ torch.set_num_threads(1)
 def hypotheses(k, nt):
     """All transmit vectors [P, Nt] and their stream-major bits [P, Nt*K]."""
     pts, lab = mapping.constellation(k), mapping.bit_labels(k)
-    idx = np.array(list(itertools.product(range(2 ** k), repeat=nt)))
+    idx = np.array(list(itertools.product(range(2**k), repeat=nt)))
     return pts[idx], np.concatenate([lab[idx[:, t]] for t in range(nt)], 1)
 
 
@@ -40,9 +41,8 @@ def ref_ml(y, H, nv, k, maxlog=False):
 def ref_siso(z, gain, var, k):
     """Exact LLRs of z = gain * x + CN(0, var) over the 2^K points (brute force)."""
     pts, lab = mapping.constellation(k), mapping.bit_labels(k)
-    metric = -np.abs(z - gain * pts) ** 2 / var
-    return np.array([logsumexp(metric[lab[:, q] == 1]) - logsumexp(metric[lab[:, q] == 0])
-                     for q in range(k)])
+    metric = -(np.abs(z - gain * pts) ** 2) / var
+    return np.array([logsumexp(metric[lab[:, q] == 1]) - logsumexp(metric[lab[:, q] == 0]) for q in range(k)])
 
 
 def ref_zf_sic(y, H, nv, k):
@@ -58,7 +58,7 @@ def ref_zf_sic(y, H, nv, k):
         xt = np.zeros(nt, complex)
         for s in range(nt - 1, -1, -1):
             yt = yh[s] - sum(R[s, j] * xt[j] for j in range(s + 1, nt))
-            out[b, s * k:(s + 1) * k] = ref_siso(yt, R[s, s], nv[b], k)
+            out[b, s * k : (s + 1) * k] = ref_siso(yt, R[s, s], nv[b], k)
             xt[s] = pts[np.argmin(np.abs(yt - R[s, s] * pts) ** 2)]
     return out
 
@@ -77,17 +77,18 @@ def ref_lmmse(y, H, nv, k):
         for s in range(nt):
             mu = A[s, s].real
             nu = sum(abs(A[s, j]) ** 2 for j in range(nt) if j != s) + nv[b] * (W[s] @ W[s].conj()).real
-            out[b, s * k:(s + 1) * k] = ref_siso(xh[s], mu, nu, k)
+            out[b, s * k : (s + 1) * k] = ref_siso(xh[s], mu, nu, k)
             mus[b, s], nus[b, s], xhs[b, s] = mu, nu, xh[s]
     return out, xhs, mus, nus
 
 
 def rand_case(rng, B, nr, nt, k, snr_db=(0, 25)):
     H = (rng.normal(size=(B, nr, nt)) + 1j * rng.normal(size=(B, nr, nt))) / math.sqrt(2)
-    x = mapping.constellation(k)[rng.integers(0, 2 ** k, size=(B, nt))]
+    x = mapping.constellation(k)[rng.integers(0, 2**k, size=(B, nt))]
     nv = 10 ** (-rng.uniform(*snr_db, size=B) / 10)
     y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
-        rng.normal(size=(B, nr)) + 1j * rng.normal(size=(B, nr)))
+        rng.normal(size=(B, nr)) + 1j * rng.normal(size=(B, nr))
+    )
     return y, H, nv
 
 
@@ -100,10 +101,14 @@ def assert_llr_close(got, ref, rel):
 
 
 CASES = [  # (Nr, Nt, K, B)
-    (1, 1, 2, 20), (1, 1, 6, 20),
-    (2, 2, 4, 12), (2, 2, 6, 8),
-    (4, 4, 2, 6), (4, 4, 4, 3),
-    (3, 2, 8, 3), (2, 3, 1, 10),  # Nr > Nt with 256-QAM, Nr < Nt with BPSK
+    (1, 1, 2, 20),
+    (1, 1, 6, 20),
+    (2, 2, 4, 12),
+    (2, 2, 6, 8),
+    (4, 4, 2, 6),
+    (4, 4, 4, 3),
+    (3, 2, 8, 3),
+    (2, 3, 1, 10),  # Nr > Nt with 256-QAM, Nr < Nt with BPSK
 ]
 
 
@@ -161,8 +166,7 @@ def test_single_stream_equals_mrc_siso_demapping():
     z = np.sum(H[:, :, 0].conj() * y, 1)
     # z = g x + CN(0, g nv): same LLRs as y = h x + n with h = sqrt(g), y' = z / sqrt(g)
     siso = mapping.demap_exact(z / np.sqrt(g), np.sqrt(g), nv, 4, dtype="float64")
-    np.testing.assert_allclose(mimo.exact_ml(y, H, nv, 4, dtype="float64"), siso.reshape(30, 4), rtol=1e-10,
-                               atol=1e-10)
+    np.testing.assert_allclose(mimo.exact_ml(y, H, nv, 4, dtype="float64"), siso.reshape(30, 4), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("fn", [mimo.exact_ml, mimo.maxlog_ml])
@@ -199,8 +203,10 @@ def test_memory_limit_is_a_clear_error():
 # ------------------------------------------------------------------------------------------
 # ZF-SIC and LMMSE
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("nr,nt,k,B", [(1, 1, 4, 20), (2, 2, 4, 20), (2, 2, 6, 20), (4, 4, 4, 20),
-                                       (4, 2, 2, 20), (3, 3, 8, 10), (2, 2, 1, 20)])
+@pytest.mark.parametrize(
+    "nr,nt,k,B",
+    [(1, 1, 4, 20), (2, 2, 4, 20), (2, 2, 6, 20), (4, 4, 4, 20), (4, 2, 2, 20), (3, 3, 8, 10), (2, 2, 1, 20)],
+)
 def test_zf_sic_matches_algorithm_1(nr, nt, k, B):
     rng = np.random.default_rng(300 + 100 * nr + 10 * nt + k)
     y, H, nv = rand_case(rng, B, nr, nt, k)
@@ -215,8 +221,9 @@ def test_zf_sic_paper_scaling_is_noise_var_one():
     """Algorithm 1 as printed (no 1/noise_var in the exponent) is our output at noise_var = 1."""
     rng = np.random.default_rng(5)
     y, H, nv = rand_case(rng, 10, 2, 2, 4)
-    np.testing.assert_allclose(mimo.zf_sic(y, H, 1.0, 4, dtype="float64"),
-                               ref_zf_sic(y, H, np.ones(10), 4), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        mimo.zf_sic(y, H, 1.0, 4, dtype="float64"), ref_zf_sic(y, H, np.ones(10), 4), rtol=1e-9, atol=1e-9
+    )
 
 
 def test_zf_sic_requires_nr_ge_nt():
@@ -224,8 +231,7 @@ def test_zf_sic_requires_nr_ge_nt():
         mimo.zf_sic(np.zeros((1, 2), complex), np.ones((1, 2, 3), complex), 1.0, 2)
 
 
-@pytest.mark.parametrize("nr,nt,k,B", [(1, 1, 4, 20), (2, 2, 6, 20), (4, 4, 4, 20), (2, 4, 2, 20),
-                                       (4, 2, 8, 10)])
+@pytest.mark.parametrize("nr,nt,k,B", [(1, 1, 4, 20), (2, 2, 6, 20), (4, 4, 4, 20), (2, 4, 2, 20), (4, 2, 8, 10)])
 def test_lmmse_matches_textbook(nr, nt, k, B):
     rng = np.random.default_rng(400 + 100 * nr + 10 * nt + k)
     y, H, nv = rand_case(rng, B, nr, nt, k)
@@ -268,7 +274,8 @@ def test_exact_ml_ber_matches_monte_carlo_vector_ml():
         x = mapping.map_bits(bits, k).astype(complex)
         H = (rng.normal(size=(n, nr, nt)) + 1j * rng.normal(size=(n, nr, nt))) / math.sqrt(2)
         y = np.einsum("bij,bj->bi", H, x) + math.sqrt(nv / 2) * (
-            rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr)))
+            rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr))
+        )
         return np.mean(detector(y, H) != bits)
 
     def vector_ml(y, H):  # symbol-error simulation: argmin over the 256 joint hypotheses
@@ -292,12 +299,15 @@ def test_detector_ranking_on_average():
     bits = rng.integers(0, 2, size=(B, 2 * k)).astype(np.uint8)
     x = mapping.map_bits(bits, k).astype(complex)
     H = (rng.normal(size=(B, 2, 2)) + 1j * rng.normal(size=(B, 2, 2))) / math.sqrt(2)
-    nv = np.full(B, 10 ** -1.2)
+    nv = np.full(B, 10**-1.2)
     y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
-        rng.normal(size=(B, 2)) + 1j * rng.normal(size=(B, 2)))
+        rng.normal(size=(B, 2)) + 1j * rng.normal(size=(B, 2))
+    )
     s = 2.0 * bits - 1.0
-    score = {name: -np.mean(np.logaddexp(0, -s * mimo.detect(name, y, H, nv, k).astype(np.float64)))
-             for name in mimo.CLASSICAL}  # mean log P(true bit) under the LLRs (<= 0)
+    score = {
+        name: -np.mean(np.logaddexp(0, -s * mimo.detect(name, y, H, nv, k).astype(np.float64)))
+        for name in mimo.CLASSICAL
+    }  # mean log P(true bit) under the LLRs (<= 0)
     assert score["exact_ml"] >= score["maxlog_ml"] - 1e-3
     assert score["exact_ml"] > score["lmmse"] and score["exact_ml"] > score["zf_sic"]
 
@@ -314,8 +324,9 @@ def test_numpy_and_torch_io():
         assert isinstance(a, np.ndarray) and a.dtype == np.float32
         assert isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.shape == (5, 4)
         np.testing.assert_allclose(a, t.numpy(), rtol=1e-6, atol=1e-6)
-        d = mimo.DETECTORS[name](y.astype(np.complex64), H.astype(np.complex64), nv.astype(np.float32),
-                                 bits_per_symbol=2, dtype="float64")
+        d = mimo.DETECTORS[name](
+            y.astype(np.complex64), H.astype(np.complex64), nv.astype(np.float32), bits_per_symbol=2, dtype="float64"
+        )
         assert d.dtype == np.float64
     # scalar noise variance broadcast over the batch
     np.testing.assert_array_equal(mimo.exact_ml(y, H, 0.3, 2), mimo.exact_ml(y, H, np.full(5, 0.3), 2))

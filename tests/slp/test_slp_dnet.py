@@ -1,5 +1,6 @@
 """SLP-DNet: feasibility by construction, bit-packed files round trip, shipped models load and
 reproduce their stored outputs, training smoke test, the CLI hook."""
+
 import json
 
 import numpy as np
@@ -66,15 +67,19 @@ def test_old_format_refused_with_a_clear_message_and_convertible(tmp_path):
     meta, t = dnet._read_file(p)
     meta["format"] = "deepquant-slp-dnet-1"  # format 1: the same tensors, floats in float32
     old = tmp_path / "old.safetensors"
-    save_file({k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in t.items()}, str(old),
-              metadata={"meta": json.dumps(meta)})
+    save_file(
+        {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in t.items()},
+        str(old),
+        metadata={"meta": json.dumps(meta)},
+    )
     with pytest.raises(ValueError, match="format 'deepquant-slp-dnet-1'.*convert"):
         dnet.load_model(old)
     new = dnet.convert_file(old, tmp_path / "new.safetensors")
     assert ex.file_memory(new)["file_bytes"] == ex.file_memory(p)["file_bytes"]
     H, _, s = ex.test_set(16, seed=4)
-    np.testing.assert_array_equal(dnet.precode(dnet.load_model(new), H, s, 1.0)[0],
-                                  dnet.precode(dnet.load_model(p), H, s, 1.0)[0])
+    np.testing.assert_array_equal(
+        dnet.precode(dnet.load_model(new), H, s, 1.0)[0], dnet.precode(dnet.load_model(p), H, s, 1.0)[0]
+    )
     save_file({"x": np.zeros(2, np.float32)}, str(tmp_path / "other.safetensors"), metadata={"meta": "{}"})
     with pytest.raises(ValueError, match="not an SLP-DNet model file"):
         dnet.load_model(tmp_path / "other.safetensors")
@@ -103,13 +108,13 @@ def test_unfolded_iterations_beat_zero_forcing_untrained():
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_model_reproduces_stored_output(path):
     assert path.exists(), f"{path} missing"
-    chk = json.loads((path.parent / (path.name[:-len(".safetensors")] + ".check.json")).read_text())
+    chk = json.loads((path.parent / (path.name[: -len(".safetensors")] + ".check.json")).read_text())
     net = dnet.load_model(path)
     H, _, s = ex.test_set(chk["n"], 4, 4, 4, chk["seed"])
     u, fb = dnet.precode(net, H, s, float(pb.gamma_of(chk["sinr_db"], chk["noise_var"])))
     ref = np.array(chk["u_real"]) + 1j * np.array(chk["u_imag"])
     np.testing.assert_allclose(u, ref, rtol=1e-6, atol=1e-9)
-    assert (path.parent / (path.name[:-len(".safetensors")] + ".md")).exists()
+    assert (path.parent / (path.name[: -len(".safetensors")] + ".md")).exists()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -151,13 +156,27 @@ def test_shipped_models_quality_and_memory():
 
 
 def test_training_smoke(tmp_path):
-    p = tr.train({"weights": "sq-ternary", "qr": 0.5, "steps": 6, "batch": 16, "c1": 2, "c2": 2, "hidden": 4,
-                  "layers": 2, "sq_redraw": 2, "out_dir": str(tmp_path), "checkpoint_every": 3}, progress=False)
+    p = tr.train(
+        {
+            "weights": "sq-ternary",
+            "qr": 0.5,
+            "steps": 6,
+            "batch": 16,
+            "c1": 2,
+            "c2": 2,
+            "hidden": 4,
+            "layers": 2,
+            "sq_redraw": 2,
+            "out_dir": str(tmp_path),
+            "checkpoint_every": 3,
+        },
+        progress=False,
+    )
     net = dnet.load_model(p)
     assert net.cfg.weights == "sq-ternary" and net.cfg.qr == 0.5
-    log = json.loads((tmp_path / (p.name[:-len(".safetensors")] + ".log.json")).read_text())
+    log = json.loads((tmp_path / (p.name[: -len(".safetensors")] + ".log.json")).read_text())
     assert log["loss"] and np.isfinite(log["loss"][-1][1])
-    assert (tmp_path / (p.name[:-len(".safetensors")] + ".ckpt.safetensors")).exists()
+    assert (tmp_path / (p.name[: -len(".safetensors")] + ".ckpt.safetensors")).exists()
 
 
 def test_cli_hook():

@@ -1,4 +1,5 @@
 """Quantizers of paper 003 against their definitions; bit packing round trips; Algorithm 1."""
+
 import numpy as np
 import pytest
 import torch
@@ -48,7 +49,9 @@ def test_encode_decode_round_trip(kind, qr):
     c, b = (qz.bwn_np if kind == "binary" else qz.twn_np)(W.reshape(16, -1)[mask])
     np.testing.assert_array_equal(D.reshape(16, -1)[mask], (c * b[:, None]).astype(np.float32))
     # full-precision rows: float16 storage (default), exact float32 on request
-    np.testing.assert_array_equal(D.reshape(16, -1)[~mask], W.reshape(16, -1)[~mask].astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(
+        D.reshape(16, -1)[~mask], W.reshape(16, -1)[~mask].astype(np.float16).astype(np.float32)
+    )
     if "fp" in parts:
         assert parts["fp"].dtype == np.float16
     D32 = qz.decode_weight(qz.encode_weight(W, kind, mask, np.float32), kind, W.shape)

@@ -1,4 +1,5 @@
 """SLP problem + baselines against independent references (dual FISTA, SciPy SLSQP, SOCP)."""
+
 import numpy as np
 import pytest
 
@@ -47,10 +48,15 @@ def test_qp_matches_scipy_slsqp():
     u = sv.slp_qp(H, s, 4, 1.0)
     G, h = pb.constraint_matrices(H, s, 4, 1.0)
     for b in range(8):
-        x0 = pb.to_real(pb.zf_precoder(H[b:b + 1], s[b:b + 1], 1.0))[0]
-        r = minimize(lambda x: x @ x, x0, jac=lambda x: 2 * x, method="SLSQP",
-                     constraints=[{"type": "ineq", "fun": lambda x, b=b: h[b] - G[b] @ x,
-                                   "jac": lambda x, b=b: -G[b]}], options={"ftol": 1e-14, "maxiter": 500})
+        x0 = pb.to_real(pb.zf_precoder(H[b : b + 1], s[b : b + 1], 1.0))[0]
+        r = minimize(
+            lambda x: x @ x,
+            x0,
+            jac=lambda x: 2 * x,
+            method="SLSQP",
+            constraints=[{"type": "ineq", "fun": lambda x, b=b: h[b] - G[b] @ x, "jac": lambda x, b=b: -G[b]}],
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
         assert abs(r.fun - pb.power(u[b])) / r.fun < 1e-6
 
 

@@ -1,4 +1,5 @@
 """QA of the soft-bit blocks in real GNU Radio flowgraphs."""
+
 import time
 
 import numpy as np
@@ -192,8 +193,10 @@ def test_container_pdus_flowgraph(method, crc):
     assert comp.frames_out == 30 and 1 <= dbg.num_messages() < 30 and dec.frames_in == 30
     tags = [t for t in snk.tags() if pmt.symbol_to_string(t.key) == "packet_len"]
     assert [t.offset for t in tags] == [i * 648 for i in range(30)]
-    frames = sum(pmt.to_long(pmt.dict_ref(pmt.car(dbg.get_message(i)), pmt.intern("frames"), pmt.PMT_NIL))
-                 for i in range(dbg.num_messages()))
+    frames = sum(
+        pmt.to_long(pmt.dict_ref(pmt.car(dbg.get_message(i)), pmt.intern("frames"), pmt.PMT_NIL))
+        for i in range(dbg.num_messages())
+    )
     assert frames == 30
     assert comp.bytes_out < sum(len(f) for f in codec.encode_frames(x))
 

@@ -1,5 +1,6 @@
 """Decompression amplification (issue 18): a forged latent count is rejected before decoding,
 and the bound never rejects a valid frame (also the most compressible ones)."""
+
 import struct
 import zlib
 
@@ -15,7 +16,7 @@ METHODS = ("learned", "deepllr", "deepllr-ec", "uniform-ec", "maxmi-ec", "unifor
 def _forge(frame: bytes, latent_count: int) -> bytes:
     head = bytearray(frame[:18])
     struct.pack_into(">I", head, 10, latent_count)
-    payload = frame[fr.HEADER_BYTES:]
+    payload = frame[fr.HEADER_BYTES :]
     return bytes(head) + struct.pack(">I", zlib.crc32(payload, zlib.crc32(bytes(head)))) + payload
 
 

@@ -1,6 +1,7 @@
 """The C++ kernels of the soft-bit codecs: the rANS coder (gnuradio.deepquant.rans_coder) against
 constriction's range coder and the ideal code length, and the encoder network
 (gnuradio.deepquant.mlp_f32) against a float64 numpy forward pass."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,13 @@ def test_frequencies_sum_to_total_and_are_positive():
     p[0, 3] = 1.0  # a degenerate row: every other symbol must stay codable
     rc = dq.rans_coder(p, 15)
     f = np.array([[rc.freq(k, s) for s in range(64)] for k in range(5)])
-    assert np.all(f >= 1) and np.all(f.sum(1) == 2 ** 15)
+    assert np.all(f >= 1) and np.all(f.sum(1) == 2**15)
     # close to the probabilities (largest-remainder rounding on top of the floor of 1)
-    assert np.abs(f / 2 ** 15 - p / p.sum(1, keepdims=True)).max() < 64 / 2 ** 15
+    assert np.abs(f / 2**15 - p / p.sum(1, keepdims=True)).max() < 64 / 2**15
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.integers(0, 400), st.integers(1, 4), st.sampled_from([2, 16, 64, 256]), st.booleans(),
-       st.integers(0, 2 ** 31))
+@given(st.integers(0, 400), st.integers(1, 4), st.sampled_from([2, 16, 64, 256]), st.booleans(), st.integers(0, 2**31))
 def test_rans_lossless_any_layout(n, streams, m, chain, seed):
     rng = np.random.default_rng(seed)
     per = 1 + (streams - 1) * (m if chain else 1)
@@ -92,11 +92,13 @@ def test_rans_rejects_bad_construction_and_symbols():
         dq.rans_coder(np.zeros((1, 4)))
     rc = dq.rans_coder(np.ones((1, 4)))
     with pytest.raises(ValueError):
-        rc.encode_frames(np.full((1, 3, 1), 4, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint32),
-                         np.zeros(1, np.uint8))
+        rc.encode_frames(
+            np.full((1, 3, 1), 4, np.uint8), np.zeros(1, np.uint32), np.zeros(1, np.uint32), np.zeros(1, np.uint8)
+        )
     with pytest.raises(ValueError):  # model index out of range
-        rc.encode_frames(np.zeros((1, 3, 1), np.uint8), np.ones(1, np.uint32), np.zeros(1, np.uint32),
-                         np.zeros(1, np.uint8))
+        rc.encode_frames(
+            np.zeros((1, 3, 1), np.uint8), np.ones(1, np.uint32), np.zeros(1, np.uint32), np.zeros(1, np.uint8)
+        )
 
 
 def test_choose_bases_picks_the_cheapest_table():
@@ -126,8 +128,9 @@ def test_mlp_matches_numpy_float64(isa):
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((1001, 6)) * np.array([0.1, 1, 4, 10, 30, 80])).astype(np.float32)
     x[0] = 0.0
-    ref = codec._run_mlp([(w.astype(np.float64), b.astype(np.float64)) for w, b in layers],
-                         np.tanh(x.astype(np.float64) / 2))
+    ref = codec._run_mlp(
+        [(w.astype(np.float64), b.astype(np.float64)) for w, b in layers], np.tanh(x.astype(np.float64) / 2)
+    )
     y = m.forward(x)
     assert y.shape == (1001, 3) and y.dtype == np.float32
     assert np.abs(y - ref).max() < 1e-5  # float32 accumulation vs float64
@@ -163,7 +166,7 @@ def test_learned_codec_cpp_encoder_agrees_with_reference():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 250), st.integers(1, 40), st.integers(1, 6), st.integers(0, 2 ** 31))
+@given(st.integers(0, 250), st.integers(1, 40), st.integers(1, 6), st.integers(0, 2**31))
 def test_segmented_lossless(n, seg_rows, n_tables, seed):
     rng = np.random.default_rng(seed)
     marg = rng.dirichlet(np.full(64, 0.3), size=n_tables)
@@ -184,8 +187,9 @@ def test_segmented_lossless(n, seg_rows, n_tables, seed):
 
 def test_segmented_rejects_bad_payloads_and_small_alphabets():
     rng = np.random.default_rng(8)
-    c = entropy.RansChainCoder(rng.dirichlet(np.ones(64), 3), rng.dirichlet(np.ones(64), (3, 64)),
-                               rng.dirichlet(np.ones(64), (3, 64)))
+    c = entropy.RansChainCoder(
+        rng.dirichlet(np.ones(64), 3), rng.dirichlet(np.ones(64), (3, 64)), rng.dirichlet(np.ones(64), (3, 64))
+    )
     sym = rng.integers(0, 64, (1, 108, 3)).astype(np.uint8)
     pay = c.encode_segmented(sym)[0]
     _, err = c.decode_segmented([pay[:-1], pay + b"\x01", b"\xff" * 8, pay], [108] * 4)

@@ -1,5 +1,6 @@
 """Scalar baseline design (softbit.baselines): the Kurkoski-Yagi dynamic program against an
 exhaustive search, uniform design, and the shipped EPA per-SNR designs."""
+
 import itertools
 
 import numpy as np
@@ -25,7 +26,7 @@ def test_dp_is_optimal_on_small_sets(m):
     for _ in range(3):
         # LLRs of BPSK over AWGN, L = 2y/s^2 with a +-1 symbol
         s2 = 0.8
-        x = (2 * (rng.choice([-1.0, 1.0], 14) + rng.normal(0, np.sqrt(s2), 14)) / s2)
+        x = 2 * (rng.choice([-1.0, 1.0], 14) + rng.normal(0, np.sqrt(s2), 14)) / s2
         thr, lv = B.maxmi_dp(x, m, fine=64, polish=0)
         assert thr.shape == (m - 1,) and np.all(np.diff(thr) > 0)
         assert B.mutual_information(x, thr) == pytest.approx(_brute_force_mi(x, m), abs=1e-12)
@@ -41,9 +42,9 @@ def test_dp_beats_or_matches_lloyd_and_uniform():
     s2 = 0.3
     x = 2 * (rng.choice([-1.0, 1.0], 20000) + rng.normal(0, np.sqrt(s2), 20000)) / s2
     for bits in (2, 3):
-        thr_dp, _ = B.maxmi_dp(x, 2 ** bits)
+        thr_dp, _ = B.maxmi_dp(x, 2**bits)
         thr_wm, _ = B.maxmi_quantizer(x, bits)
-        thr_u, _, _ = B.uniform_design(x, 2 ** bits)
+        thr_u, _, _ = B.uniform_design(x, 2**bits)
         mi = B.mutual_information(x, thr_dp)
         assert mi >= B.mutual_information(x, thr_wm) - 1e-4
         assert mi >= B.mutual_information(x, thr_u) - 1e-6
@@ -62,7 +63,7 @@ def test_shipped_scalar_designs():
             thr = t[f"{fam}.m{m}.thresholds"]
             assert thr.shape == (s, 6, m - 1) and np.all(np.diff(thr, axis=-1) > 0)
             assert np.allclose(t[f"{fam}.m{m}.tables"].sum(-1), 1.0)
-            assert np.array_equal(thr[1 + n_snr:], np.broadcast_to(thr[0], thr[1 + n_snr:].shape))
+            assert np.array_equal(thr[1 + n_snr :], np.broadcast_to(thr[0], thr[1 + n_snr :].shape))
     i22 = meta["snr_db_grid"].index(22.0)
     c = softbit.make_codec("maxmi-ec", 6, cells=6)
     assert c.code == 0xA5 and c.quantizer_set(22.2) == 1 + n_snr + i22 and c.quantizer_set(None) == 0

@@ -1,4 +1,5 @@
 """Codec API tests (all methods) and hypothesis fuzzing of the frame decoder."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
@@ -7,9 +8,14 @@ from gnuradio.deepquant import softbit
 from gnuradio.deepquant.softbit import FrameError, codec as C, data
 
 K = 6
-AVAILABLE = [m for m in softbit.METHODS
-             if m == "int8" or C.default_model_path("learned" if m == "learned" else
-                                                    "deepllr" if m.startswith("deepllr") else "scalar", K).exists()]
+AVAILABLE = [
+    m
+    for m in softbit.METHODS
+    if m == "int8"
+    or C.default_model_path(
+        "learned" if m == "learned" else "deepllr" if m.startswith("deepllr") else "scalar", K
+    ).exists()
+]
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +136,12 @@ def test_fuzz_random_bytes(codecs, blob):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["learned", "deepllr", "maxmi-ec", "uniform-ec", "int8"]), st.integers(0, 11),
-       st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
-       st.integers(0, 3))
+@given(
+    st.sampled_from(["learned", "deepllr", "maxmi-ec", "uniform-ec", "int8"]),
+    st.integers(0, 11),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
+    st.integers(0, 3),
+)
 def test_fuzz_mutated_frames(codecs, llrs, method, fi, flips, cut):
     c = codecs[method]
     fb = bytearray(c.encode(llrs[fi]))
@@ -146,8 +155,12 @@ def test_fuzz_mutated_frames(codecs, llrs, method, fi, flips, cut):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["learned", "maxmi-ec", "uniform-ec", "deepllr"]), st.binary(max_size=64),
-       st.integers(0, 255), st.integers(0, 4000))
+@given(
+    st.sampled_from(["learned", "maxmi-ec", "uniform-ec", "deepllr"]),
+    st.binary(max_size=64),
+    st.integers(0, 255),
+    st.integers(0, 4000),
+)
 def test_fuzz_valid_crc_garbage_payload(codecs, method, payload, table, count):
     """A forged frame with a correct CRC but garbage payload/fields: FrameError or a finite array."""
     c = codecs[method]

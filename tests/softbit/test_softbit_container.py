@@ -1,6 +1,7 @@
 """The soft-bit buffer container (softbit.container): round trips against the per-frame format,
 overhead, per-record CRCs, appending, version policy, and fuzzing (corrupt input is rejected
 cleanly, decoding work bounded by the bytes given)."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -23,8 +24,15 @@ def codecs():
 
 
 def test_varint_reference():
-    for v, b in ((0, b"\x00"), (1, b"\x01"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02"),
-                 (16383, b"\xff\x7f"), (16384, b"\x80\x80\x01")):
+    for v, b in (
+        (0, b"\x00"),
+        (1, b"\x01"),
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (300, b"\xac\x02"),
+        (16383, b"\xff\x7f"),
+        (16384, b"\x80\x80\x01"),
+    ):
         assert CT.varint(v) == b
         assert CT._read_varint(b, 0, len(b), "x") == (v, len(b))
     with pytest.raises(FrameError, match="non-canonical"):
@@ -140,9 +148,12 @@ def test_bounded_work_rule(codecs):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["learned", "maxmi-ec", "int8"]), st.sampled_from(["none", "crc16", "crc32"]),
-       st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
-       st.integers(0, 5))
+@given(
+    st.sampled_from(["learned", "maxmi-ec", "int8"]),
+    st.sampled_from(["none", "crc16", "crc32"]),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=4),
+    st.integers(0, 5),
+)
 def test_fuzz_mutated_containers(codecs, llrs, method, crc, flips, cut):
     """Flipped bytes / truncation: a ContainerError, or per-record errors with only intact
     records decoded (as the clean container decodes them); never an exception of another kind."""

@@ -1,5 +1,6 @@
 """Unit tests of the soft-bit numeric core, frame format, range coder and scalar baselines,
 against independent numpy references."""
+
 import math
 
 import numpy as np
@@ -34,16 +35,23 @@ def test_straight_through_gradient_is_identity():
 def test_distortion_eq3():
     a = torch.tensor([[0.5, -0.9], [0.0, 1.0]])
     b = torch.tensor([[0.4, -0.8], [0.1, 0.9]])
-    ref = np.mean([(0.1 ** 2) / 0.501, 0.01 / 0.901, 0.01 / 0.001, 0.01 / 1.001])
+    ref = np.mean([(0.1**2) / 0.501, 0.01 / 0.901, 0.01 / 0.001, 0.01 / 1.001])
     assert math.isclose(float(core.distortion(a, b)), ref, rel_tol=1e-5)
 
 
 def test_soft_entropy_tends_to_hard_entropy():
     z = torch.from_numpy(np.random.default_rng(1).normal(0, 0.2, (20000, 3)).astype(np.float32))
     idx = core.quantize_index_torch(z).numpy()
-    hard = np.mean([-(np.bincount(idx[:, d], minlength=64) / len(idx)
-                      * np.log2(np.maximum(np.bincount(idx[:, d], minlength=64) / len(idx), 1e-6))).sum()
-                    for d in range(3)])
+    hard = np.mean(
+        [
+            -(
+                np.bincount(idx[:, d], minlength=64)
+                / len(idx)
+                * np.log2(np.maximum(np.bincount(idx[:, d], minlength=64) / len(idx), 1e-6))
+            ).sum()
+            for d in range(3)
+        ]
+    )
     assert abs(float(core.soft_entropy(z, 1e7)) - hard) < 0.02
     assert float(core.soft_entropy(z, 40.0)) > hard  # smoothed assignment costs more
 
@@ -144,8 +152,13 @@ def test_chain_coder_lossless_and_near_ideal(coder, n, seed):
     assert len(pay) * 8 <= cc.ideal_bits(x, t) + 40
     # the dependency is exploited: ~1.6 bits for z1 instead of ~6
     if n >= 200:
-        assert cc.ideal_bits(x, 0) < entropy.RangeCoder(entropy.tables_by_effective_snr(
-            sym, np.zeros(5000), 64)[0]).cost[0][np.arange(3), x].sum() * 0.85
+        assert (
+            cc.ideal_bits(x, 0)
+            < entropy.RangeCoder(entropy.tables_by_effective_snr(sym, np.zeros(5000), 64)[0])
+            .cost[0][np.arange(3), x]
+            .sum()
+            * 0.85
+        )
 
 
 def test_conditional_soft_entropy():
@@ -157,8 +170,12 @@ def test_conditional_soft_entropy():
     a = core.soft_entropy(z, 2000.0)
     b = core.soft_entropy_conditional(z, 2000.0, g0, 4)
     assert torch.allclose(a, b, atol=1e-5)
-    z2 = torch.cat([torch.full((1000, 3), -0.5) + 0.01 * torch.randn(1000, 3),
-                    torch.full((1000, 3), 0.5) + 0.01 * torch.randn(1000, 3)])
+    z2 = torch.cat(
+        [
+            torch.full((1000, 3), -0.5) + 0.01 * torch.randn(1000, 3),
+            torch.full((1000, 3), 0.5) + 0.01 * torch.randn(1000, 3),
+        ]
+    )
     grp = torch.cat([torch.zeros(1000, dtype=torch.int64), torch.ones(1000, dtype=torch.int64)])
     assert core.soft_entropy_conditional(z2, 2000.0, grp, 2) < core.soft_entropy(z2, 2000.0) - 0.5
-    assert core.tau_at(10 ** 6, 1e4) == 1e4 and core.tau_at(0) == core.TAU0
+    assert core.tau_at(10**6, 1e4) == 1e4 and core.tau_at(0) == core.TAU0

@@ -1,5 +1,6 @@
 """Short training smoke test: a few steps of the learned and deepllr recipes, model file loads
 into a codec that round-trips frames."""
+
 import json
 
 import numpy as np
@@ -10,10 +11,20 @@ from gnuradio.deepquant.softbit import train
 
 def test_train_smoke(tmp_path):
     for kind in ("learned", "deepllr"):
-        cfg = {"bits_per_symbol": 6, "kind": kind, "alpha": 0.01, "steps": 60, "batch": 512,
-               "codewords_per_snr": 4, "calib_codewords_per_snr": 4, "chain_calib_codewords_per_snr": 4,
-               "snr_db": [10, 30, 10],
-               "out_dir": str(tmp_path), "checkpoint_every": 50, "name": f"t-{kind}"}
+        cfg = {
+            "bits_per_symbol": 6,
+            "kind": kind,
+            "alpha": 0.01,
+            "steps": 60,
+            "batch": 512,
+            "codewords_per_snr": 4,
+            "calib_codewords_per_snr": 4,
+            "chain_calib_codewords_per_snr": 4,
+            "snr_db": [10, 30, 10],
+            "out_dir": str(tmp_path),
+            "checkpoint_every": 50,
+            "name": f"t-{kind}",
+        }
         path = train.train(cfg, progress=False)
         assert path.exists() and (tmp_path / "checkpoint_50.pt").exists()
         assert json.loads((tmp_path / f"t-{kind}.json").read_text())["model_id"].startswith("0x")
@@ -28,9 +39,20 @@ def test_train_smoke(tmp_path):
 
 def test_cli_config_roundtrip(tmp_path):
     cfgp = tmp_path / "c.json"
-    cfgp.write_text(json.dumps({"bits_per_symbol": 6, "steps": 5, "batch": 256, "codewords_per_snr": 2,
-                                "calib_codewords_per_snr": 2, "chain_calib_codewords_per_snr": 2, "snr_db": [20, 20, 1],
-                                "out_dir": str(tmp_path),
-                                "name": "cli"}))
+    cfgp.write_text(
+        json.dumps(
+            {
+                "bits_per_symbol": 6,
+                "steps": 5,
+                "batch": 256,
+                "codewords_per_snr": 2,
+                "calib_codewords_per_snr": 2,
+                "chain_calib_codewords_per_snr": 2,
+                "snr_db": [20, 20, 1],
+                "out_dir": str(tmp_path),
+                "name": "cli",
+            }
+        )
+    )
     assert train.main(str(cfgp), progress=False) == 0
     assert (tmp_path / "cli.safetensors").exists()

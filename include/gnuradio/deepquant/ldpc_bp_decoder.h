@@ -18,16 +18,17 @@ namespace gr {
 namespace deepquant {
 
 /*!
- * \brief Flooding sum-product (belief-propagation) LDPC decoder for any binary parity-check
- * matrix, returning codewords, iteration counts and a-posteriori LLRs.
+ * \brief Flooding sum-product (belief-propagation) LDPC decoder for any binary
+ * parity-check matrix, returning codewords, iteration counts and a-posteriori LLRs.
  * \ingroup deepquant
  *
- * The same algorithm as the module's torch decoder (gnuradio.deepquant.phy.ldpc.bp_decode_torch),
- * step for step: channel LLRs clipped to +-llr_clip; per iteration every check node sends
- * c2v = 2 atanh(prod_{k != j} tanh(v2c_k / 2)) with the exclusive products formed from
- * prefix and suffix products (no division) and |prod| capped at 1 - 1e-7; every variable
- * node's total = channel LLR + sum of its c2v; a frame stops at the first iteration whose hard
- * decision satisfies every check. Outputs agree with it to float rounding.
+ * The same algorithm as the module's torch decoder
+ * (gnuradio.deepquant.phy.ldpc.bp_decode_torch), step for step: channel LLRs clipped to
+ * +-llr_clip; per iteration every check node sends c2v = 2 atanh(prod_{k != j} tanh(v2c_k
+ * / 2)) with the exclusive products formed from prefix and suffix products (no division)
+ * and |prod| capped at 1 - 1e-7; every variable node's total = channel LLR + sum of its
+ * c2v; a frame stops at the first iteration whose hard decision satisfies every check.
+ * Outputs agree with it to float rounding.
  *
  * LLR convention L = ln P(b=1)/P(b=0) (positive = bit 1), in and out.
  *
@@ -79,14 +80,16 @@ private:
     float d_clip;
     std::vector<int> d_row_ptr, d_col_idx;
     // AVX2 layout: groups of 8 check nodes, slot-major: edge (group g, slot s, lane l) at
-    // (g * d_slots + s) * 8 + l; d_gcol = its variable (d_n = padding), d_gedge = its index in
-    // the CSR edge order (-1 = padding)
+    // (g * d_slots + s) * 8 + l; d_gcol = its variable (d_n = padding), d_gedge = its
+    // index in the CSR edge order (-1 = padding)
     int d_slots, d_groups;
     std::vector<int32_t> d_gcol, d_gedge;
     bool d_avx2_ok, d_use_avx2;
 
-    int decode_one_generic(const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const;
-    int decode_one_avx2(const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const;
+    int decode_one_generic(
+        const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const;
+    int decode_one_avx2(
+        const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const;
     bool syndrome_ok(const float* total, uint8_t* hard) const;
 };
 

@@ -17,15 +17,15 @@ namespace gr {
 namespace deepquant {
 
 /*!
- * \brief Small dense network evaluated row by row on the CPU (float32): the soft-bit encoders'
- * inference path.
- * \ingroup deepquant
+ * \brief Small dense network evaluated row by row on the CPU (float32): the soft-bit
+ * encoders' inference path. \ingroup deepquant
  *
  * y = tanh(W_L relu(... relu(W_1 t(x) + b_1) ...) + b_L), with t(x) = x or tanh(x / 2)
- * (LLR -> soft bit). Weights come in torch's nn.Linear layout (out x in, row-major). Hidden
- * widths up to 64 use an AVX2/FMA kernel (two rows at a time, weights kept in cache, tanh from
- * a vectorised exponential with relative error ~1e-7), chosen at run time; wider layers or
- * CPUs without AVX2 use a portable loop. Results of the two paths agree to ~1e-6.
+ * (LLR -> soft bit). Weights come in torch's nn.Linear layout (out x in, row-major).
+ * Hidden widths up to 64 use an AVX2/FMA kernel (two rows at a time, weights kept in
+ * cache, tanh from a vectorised exponential with relative error ~1e-7), chosen at run
+ * time; wider layers or CPUs without AVX2 use a portable loop. Results of the two paths
+ * agree to ~1e-6.
  *
  * Non-finite inputs propagate as NaN; callers sanitise their inputs first.
  * const after construction: safe to call from several threads.
@@ -57,9 +57,9 @@ public:
 
 private:
     std::vector<unsigned> d_dims;
-    std::vector<unsigned> d_pad;           // padded output width per layer (multiple of 8)
-    std::vector<std::vector<float>> d_wt;  // per layer: in x pad (transposed, zero padded)
-    std::vector<std::vector<float>> d_b;   // per layer: pad
+    std::vector<unsigned> d_pad;          // padded output width per layer (multiple of 8)
+    std::vector<std::vector<float>> d_wt; // per layer: in x pad (transposed, zero padded)
+    std::vector<std::vector<float>> d_b;  // per layer: pad
     bool d_tanh_in;
     bool d_use_avx2;
     bool d_avx2_ok;

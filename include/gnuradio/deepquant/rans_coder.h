@@ -21,8 +21,9 @@ namespace gr {
 namespace deepquant {
 
 /*!
- * \brief Error raised by rans_coder::decode_rows on a payload that cannot have been produced
- * by the encoder (it ends early, has bytes left over, or ends in the wrong coder state).
+ * \brief Error raised by rans_coder::decode_rows on a payload that cannot have been
+ * produced by the encoder (it ends early, has bytes left over, or ends in the wrong coder
+ * state).
  */
 class DEEPQUANT_API rans_error : public std::runtime_error
 {
@@ -31,29 +32,31 @@ public:
 };
 
 /*!
- * \brief Static-model range coder (byte-wise rANS, 32-bit state) for frames of small symbols.
- * \ingroup deepquant
+ * \brief Static-model range coder (byte-wise rANS, 32-bit state) for frames of small
+ * symbols. \ingroup deepquant
  *
- * The entropy coder of the soft-bit codecs. A set of categorical models (each a probability
- * vector over an alphabet of M <= 256 symbols) is quantized once, at construction, to integer
- * frequencies summing to 2^precision with every symbol's frequency >= 1, so that every symbol
- * stays codable (coding is lossless for any input in [0, M)).
+ * The entropy coder of the soft-bit codecs. A set of categorical models (each a
+ * probability vector over an alphabet of M <= 256 symbols) is quantized once, at
+ * construction, to integer frequencies summing to 2^precision with every symbol's
+ * frequency >= 1, so that every symbol stays codable (coding is lossless for any input in
+ * [0, M)).
  *
- * A frame is an array of n rows x S streams of symbols, coded stream by stream (all rows of
- * stream 0, then stream 1, ...). The model of the symbol at (row i, stream s) is
+ * A frame is an array of n rows x S streams of symbols, coded stream by stream (all rows
+ * of stream 0, then stream 1, ...). The model of the symbol at (row i, stream s) is
  *
  *     model = base + offset[s] + (conditional[s] ? sym(i, s-1) : 0)
  *
  * which covers independent per-stream tables (conditional all false) and the chain model
- * p(z0) p(z1|z0) p(z2|z1) of the soft-bit autoencoder (models of stream s >= 1 laid out as M
- * consecutive conditional tables indexed by the previous stream's symbol). `base` selects the
- * table set of a frame (e.g. an effective-SNR bin).
+ * p(z0) p(z1|z0) p(z2|z1) of the soft-bit autoencoder (models of stream s >= 1 laid out
+ * as M consecutive conditional tables indexed by the previous stream's symbol). `base`
+ * selects the table set of a frame (e.g. an effective-SNR bin).
  *
- * Payload: the rANS byte stream, read forward by the decoder, ending with the final 32-bit
- * state minus its known leading bits. Code length = ideal length under the quantized models + at
- * most 4 bytes. The decoder checks every read against the payload length and that it ends in the
- * encoder's initial state with no byte left over, so a corrupted or truncated payload raises
- * rans_error (a CRC in the frame header catches what passes that test).
+ * Payload: the rANS byte stream, read forward by the decoder, ending with the final
+ * 32-bit state minus its known leading bits. Code length = ideal length under the
+ * quantized models + at most 4 bytes. The decoder checks every read against the payload
+ * length and that it ends in the encoder's initial state with no byte left over, so a
+ * corrupted or truncated payload raises rans_error (a CRC in the frame header catches
+ * what passes that test).
  *
  * All members are const after construction: one coder can be used from several threads.
  */
@@ -63,12 +66,11 @@ public:
     static constexpr unsigned max_alphabet = 256;
 
     /*!
-     * \param probs n_models x alphabet probabilities, row-major; each row is normalised to
-     *        sum 1 (entries must be finite and >= 0, at least one > 0 per row).
-     * \param n_models number of models (rows).
-     * \param alphabet M, 2..256.
-     * \param precision log2 of the frequency total, 8..16 (default 15).
-     * Throws std::invalid_argument on bad arguments.
+     * \param probs n_models x alphabet probabilities, row-major; each row is normalised
+     * to sum 1 (entries must be finite and >= 0, at least one > 0 per row). \param
+     * n_models number of models (rows). \param alphabet M, 2..256. \param precision log2
+     * of the frequency total, 8..16 (default 15). Throws std::invalid_argument on bad
+     * arguments.
      */
     rans_coder(const std::vector<double>& probs,
                unsigned n_models,
@@ -98,8 +100,8 @@ public:
 
     /*!
      * \brief Decode one frame of n rows x S streams into \p out (n*S, row-major).
-     * Throws rans_error on an invalid payload and std::invalid_argument on a model index out
-     * of range.
+     * Throws rans_error on an invalid payload and std::invalid_argument on a model index
+     * out of range.
      */
     void decode_rows(const uint8_t* payload,
                      std::size_t len,
@@ -111,8 +113,8 @@ public:
                      uint8_t* out) const;
 
     /*!
-     * \brief Index (into \p bases) of the base whose models give the frame the shortest ideal
-     * code length (ties: the first). Used to pick an entropy table per frame.
+     * \brief Index (into \p bases) of the base whose models give the frame the shortest
+     * ideal code length (ties: the first). Used to pick an entropy table per frame.
      */
     std::size_t choose_base(const uint8_t* sym,
                             std::size_t n,
@@ -139,9 +141,9 @@ public:
 
     /*!
      * \brief Segmented frames: rows are split into segments of \p seg_rows (the last one
-     * shorter), each coded with its own table set t (base = t * table_stride). The G segment
-     * table ids are coded first, in the same payload, with model \p id_model (e.g. uniform over
-     * the tables). G = ceil(n / seg_rows) (0 for n = 0).
+     * shorter), each coded with its own table set t (base = t * table_stride). The G
+     * segment table ids are coded first, in the same payload, with model \p id_model
+     * (e.g. uniform over the tables). G = ceil(n / seg_rows) (0 for n = 0).
      */
     void encode_segmented(const uint8_t* sym,
                           std::size_t n,
@@ -155,8 +157,8 @@ public:
                           std::vector<uint8_t>& out) const;
 
     /*!
-     * \brief Inverse of encode_segmented; \p seg_ids receives the G ids (may be null). Throws
-     * rans_error on an invalid payload (including a table id >= \p n_tables).
+     * \brief Inverse of encode_segmented; \p seg_ids receives the G ids (may be null).
+     * Throws rans_error on an invalid payload (including a table id >= \p n_tables).
      */
     void decode_segmented(const uint8_t* payload,
                           std::size_t len,

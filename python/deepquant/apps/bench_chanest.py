@@ -13,6 +13,7 @@ second of
 
 Every figure is the median of ``--repeats`` runs; one thread (the CPU is shared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,10 @@ def _in_child(kind, rate, n_items, repeats):
     import sys
 
     env = dict(os.environ, GR_CONF_PERFCOUNTERS_ON="True", OMP_NUM_THREADS="1")
-    code = ("import json; from gnuradio.deepquant.apps.bench_chanest import _flowgraph_rates as f; "
-            f"print(json.dumps(f({kind!r}, {float(rate)!r}, {int(n_items)}, {int(repeats)})))")
+    code = (
+        "import json; from gnuradio.deepquant.apps.bench_chanest import _flowgraph_rates as f; "
+        f"print(json.dumps(f({kind!r}, {float(rate)!r}, {int(n_items)}, {int(repeats)})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
@@ -89,8 +92,9 @@ def _numpy_rate(est, y, repeats):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="bench/chanest.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="bench/chanest.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rate", type=float, default=1.0, help="rate of the soft-to-hard model (default 1.0: M = 8)")
     ap.add_argument("--items", type=int, default=200_000, help="pilot blocks per flowgraph run")
     ap.add_argument("--batch", type=int, default=8192, help="pilot blocks per direct numpy call")
@@ -110,14 +114,19 @@ def main(argv=None) -> int:
         "tbq_hardware_limited": make_estimator(NT, NU, TP, args.rate, "hardware_limited"),
     }
     rows = {}
-    print(f"n_t={NT}, n_u={NU}, tau_p={TP}; soft-to-hard model at rate {args.rate} "
-          f"({direct['tbq_soft_to_hard'].num_levels} levels); median of {args.repeats}; 1 thread")
+    print(
+        f"n_t={NT}, n_u={NU}, tau_p={TP}; soft-to-hard model at rate {args.rate} "
+        f"({direct['tbq_soft_to_hard'].num_levels} levels); median of {args.repeats}; 1 thread"
+    )
     print(f"{'estimator':>22} {'numpy est/s':>12} {'block work() est/s':>19} {'flowgraph est/s':>16}")
     for kind, est in direct.items():
         npr = _numpy_rate(est, y, args.repeats)
         e2e, work = _in_child(kind, args.rate, args.items, args.repeats)
-        rows[kind] = {"numpy_estimates_per_s": npr, "block_work_estimates_per_s": work,
-                      "flowgraph_estimates_per_s": e2e}
+        rows[kind] = {
+            "numpy_estimates_per_s": npr,
+            "block_work_estimates_per_s": work,
+            "flowgraph_estimates_per_s": e2e,
+        }
         print(f"{kind:>22} {npr:>12.3e} {work:>19.3e} {e2e:>16.3e}")
     t, m = rows["tbq_soft_to_hard"], rows["mmse"]
     result = {
@@ -133,8 +142,10 @@ def main(argv=None) -> int:
         "mmse_numpy_estimates_per_s": m["numpy_estimates_per_s"],
         "rows": rows,
     }
-    print(f"tbq_channel_estimator / mmse_channel_estimator: work() {result['tbq_over_mmse_block_work_ratio']:.2f}x, "
-          f"flowgraph {result['tbq_over_mmse_flowgraph_ratio']:.2f}x")
+    print(
+        f"tbq_channel_estimator / mmse_channel_estimator: work() {result['tbq_over_mmse_block_work_ratio']:.2f}x, "
+        f"flowgraph {result['tbq_over_mmse_flowgraph_ratio']:.2f}x"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

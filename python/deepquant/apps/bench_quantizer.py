@@ -13,6 +13,7 @@ Goals (issue: foundation): non-uniform 64 levels >= 20x numpy.searchsorted; unif
 >= 1e9 samples/s and within 2x of the copy bound; quantizer_fb in a flowgraph within 3x of the
 raw kernel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,21 +73,28 @@ def _flowgraph_in_child(thresholds, n_items):
     import sys
 
     env = dict(os.environ, GR_CONF_PERFCOUNTERS_ON="True")
-    code = ("import json, sys; from gnuradio.deepquant.apps.bench_quantizer import _flowgraph_rate as f; "
-            f"t = {list(map(float, thresholds))!r}; n = {int(n_items)}; "
-            "a = f(t, n, True, 3); b = f(t, n, False, 3); print(json.dumps([a[0], a[1], b[0]]))")
+    code = (
+        "import json, sys; from gnuradio.deepquant.apps.bench_quantizer import _flowgraph_rate as f; "
+        f"t = {list(map(float, thresholds))!r}; n = {int(n_items)}; "
+        "a = f(t, n, True, 3); b = f(t, n, False, 3); print(json.dumps([a[0], a[1], b[0]]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="bench/quantizer.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="bench/quantizer.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=10_000_000, help="samples per measurement")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--levels", type=int, nargs="+", default=[4, 16, 64, 256])
-    ap.add_argument("--isa", default="auto", choices=["auto", "avx512", "avx2", "generic"],
-                    help="kernel code path for the non-uniform rows (default: the best the CPU has)")
+    ap.add_argument(
+        "--isa",
+        default="auto",
+        choices=["auto", "avx512", "avx2", "generic"],
+        help="kernel code path for the non-uniform rows (default: the best the CPU has)",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
@@ -105,11 +113,15 @@ def main(argv=None) -> int:
     probe = dq.scalar_quantizer([0.0])
     probe.set_isa(args.isa)
     isa = probe.isa
-    print(f"N = {args.n:.0e} float32 samples, median of {args.repeats}; kernel ISA: {isa} "
-          f"(uniform path: avx2 or generic); torch threads 1")
+    print(
+        f"N = {args.n:.0e} float32 samples, median of {args.repeats}; kernel ISA: {isa} "
+        f"(uniform path: avx2 or generic); torch threads 1"
+    )
     print(f"copy of the same bytes (numpy.copyto): {copy_rate / 1e9:.2f} G samples/s")
-    print(f"{'levels':>6} {'kind':>11} {'kernel S/s':>11} {'searchsorted':>12} {'bucketize':>10} "
-          f"{'x searchsorted':>14} {'x bucketize':>11} {'copy/kernel time':>16}")
+    print(
+        f"{'levels':>6} {'kind':>11} {'kernel S/s':>11} {'searchsorted':>12} {'bucketize':>10} "
+        f"{'x searchsorted':>14} {'x bucketize':>11} {'copy/kernel time':>16}"
+    )
     for m in args.levels:
         thr = np.sort(rng.standard_normal(m - 1) * 1.5).astype(np.float32)
         for kind in ("non-uniform", "uniform"):
@@ -128,7 +140,8 @@ def main(argv=None) -> int:
             ss_s = _median_time(lambda: np.searchsorted(t_ref, x, side="right"), max(1, args.repeats // 2))
             bk_s = _median_time(lambda: torch.bucketize(xt, tt, right=True), max(1, args.repeats // 2))
             row = {
-                "levels": m, "kind": kind,
+                "levels": m,
+                "kind": kind,
                 "kernel_samples_per_s": args.n / k_s,
                 "searchsorted_samples_per_s": args.n / ss_s,
                 "bucketize_samples_per_s": args.n / bk_s,
@@ -137,9 +150,11 @@ def main(argv=None) -> int:
                 "kernel_time_over_copy_time": k_s / copy_s,
             }
             rows.append(row)
-            print(f"{m:>6} {kind:>11} {row['kernel_samples_per_s']:>11.3e} {row['searchsorted_samples_per_s']:>12.3e} "
-                  f"{row['bucketize_samples_per_s']:>10.3e} {row['speedup_vs_searchsorted']:>14.1f} "
-                  f"{row['speedup_vs_bucketize']:>11.1f} {row['kernel_time_over_copy_time']:>16.2f}")
+            print(
+                f"{m:>6} {kind:>11} {row['kernel_samples_per_s']:>11.3e} {row['searchsorted_samples_per_s']:>12.3e} "
+                f"{row['bucketize_samples_per_s']:>10.3e} {row['speedup_vs_searchsorted']:>14.1f} "
+                f"{row['speedup_vs_bucketize']:>11.1f} {row['kernel_time_over_copy_time']:>16.2f}"
+            )
     # the block in a flowgraph, 64 non-uniform levels
     thr64 = np.sort(rng.standard_normal(63) * 1.5).astype(np.float32).tolist()
     q64 = dq.scalar_quantizer(thr64)
@@ -147,10 +162,12 @@ def main(argv=None) -> int:
     out = np.empty(args.n, dtype=np.uint8)
     kernel64 = args.n / _median_time(lambda: q64.quantize(x, out), args.repeats)
     fg_e2e, fg_work, plumbing = _flowgraph_in_child(thr64, args.n)
-    print(f"quantizer_fb (64 levels) in a flowgraph: its work() runs at {fg_work:.3e} samples/s "
-          f"(GNU Radio performance counters) = raw kernel ({kernel64:.3e}) / {kernel64 / fg_work:.2f}; "
-          f"end to end null source -> head -> quantizer_fb -> null sink {fg_e2e:.3e} samples/s, "
-          f"bounded by the plumbing (null source -> head -> null sink alone: {plumbing:.3e})")
+    print(
+        f"quantizer_fb (64 levels) in a flowgraph: its work() runs at {fg_work:.3e} samples/s "
+        f"(GNU Radio performance counters) = raw kernel ({kernel64:.3e}) / {kernel64 / fg_work:.2f}; "
+        f"end to end null source -> head -> quantizer_fb -> null sink {fg_e2e:.3e} samples/s, "
+        f"bounded by the plumbing (null source -> head -> null sink alone: {plumbing:.3e})"
+    )
     nu64 = next(r for r in rows if r["levels"] == 64 and r["kind"] == "non-uniform")
     uni = [r for r in rows if r["kind"] == "uniform"]
     result = {

@@ -7,6 +7,7 @@ noise ratio is compared with the closed-form value, the index/level path
 (quantizer_fb -> dequantizer_bf) is checked against quantizer_ff, and the flowgraph throughput
 is reported. The same flowgraph is ``examples/quantizer_loopback.grc``.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,12 @@ def adc_loopback(bits: int, nonuniform: bool, n_samples: int, seed: int = 1):
     # throughput: the same ADC alone into a null sink
     tb2 = gr.top_block("adc_speed")
     adc2 = dq.adc_cc.make_nonuniform(list(map(float, t)), list(map(float, lv)), 1, 1.0)
-    tb2.connect(blocks.vector_source_c(x.tolist(), True), blocks.head(gr.sizeof_gr_complex, n_samples),
-                adc2, blocks.null_sink(gr.sizeof_gr_complex))
+    tb2.connect(
+        blocks.vector_source_c(x.tolist(), True),
+        blocks.head(gr.sizeof_gr_complex, n_samples),
+        adc2,
+        blocks.null_sink(gr.sizeof_gr_complex),
+    )
     tb.run()
     t0 = time.perf_counter()
     tb2.run()
@@ -103,8 +108,10 @@ def run(bits=(1, 2, 3, 4, 5, 6), n_samples: int = 2_000_000, json_path: str | No
         for nonuni in (False, True):
             r = adc_loopback(b, nonuni, n_samples)
             rows.append(r)
-            print(f"{b:>4} {r['adc']:>10} {r['sqnr_db']:>9.2f} dB {r['sqnr_theory_db']:>9.2f} dB "
-                  f"{r['msamples_per_s']:>11.1f}  {'ok' if r['index_path_equal'] else 'MISMATCH'}")
+            print(
+                f"{b:>4} {r['adc']:>10} {r['sqnr_db']:>9.2f} dB {r['sqnr_theory_db']:>9.2f} dB "
+                f"{r['msamples_per_s']:>11.1f}  {'ok' if r['index_path_equal'] else 'MISMATCH'}"
+            )
     worst = max(abs(r["sqnr_db"] - r["sqnr_theory_db"]) for r in rows)
     result = {
         "max_sqnr_gap_db": worst,

@@ -11,6 +11,7 @@ symbols, header, pilot phase tracking, decoder-aided re-estimation) -> detector 
 :func:`run_fd` is the frequency-domain reference (aligned resource grids, ideal timing and
 frequency, the same code, mapping and detectors): it isolates detection and channel estimation
 from synchronisation, e.g. to check how much the real sync costs."""
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,17 @@ from ..tags import LEN_KEY
 SAMP_RATE = 20e6  # the OFDM numerology the frames stand for (64-point FFT, 16-sample CP)
 
 
-def build_fd(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-             seed: int = 0, t_data: int = 9, storage: int = 0):
+def build_fd(
+    snr_db: float,
+    method: str = "lmmse",
+    n_frames: int = 40,
+    model: str = "epa",
+    nr: int = 2,
+    nt: int = 2,
+    seed: int = 0,
+    t_data: int = 9,
+    storage: int = 0,
+):
     """The frequency-domain reference flowgraph: returns (top_block, dict of its blocks by name).
 
     ``storage`` = 5 or 6: the detector's LLRs are stored EQ-Net-quantized (``eqnet_quantizer`` ->
@@ -72,13 +82,35 @@ def build_fd(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: st
     else:
         tb.connect(det, v2s, dec, (cnt, 1))
     tb.connect(src, (cnt, 0))
-    blks.update({"source": src, "encoder": enc, "mapper": mapper, "s2v": s2v, "framer": framer, "channel": chan,
-                 "estimator": est, "detector": det, "v2s": v2s, "decoder": dec, "counter": cnt})
+    blks.update(
+        {
+            "source": src,
+            "encoder": enc,
+            "mapper": mapper,
+            "s2v": s2v,
+            "framer": framer,
+            "channel": chan,
+            "estimator": est,
+            "detector": det,
+            "v2s": v2s,
+            "decoder": dec,
+            "counter": cnt,
+        }
+    )
     return tb, blks
 
 
-def run_fd(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-           seed: int = 0, t_data: int = 9, storage: int = 0) -> dict:
+def run_fd(
+    snr_db: float,
+    method: str = "lmmse",
+    n_frames: int = 40,
+    model: str = "epa",
+    nr: int = 2,
+    nt: int = 2,
+    seed: int = 0,
+    t_data: int = 9,
+    storage: int = 0,
+) -> dict:
     """Frequency-domain reference point (ideal sync): FER of 8-codeword frames (2 streams x 9
     OFDM symbols x 48 carriers x 64-QAM)."""
     tb, b = build_fd(snr_db, method, n_frames, model, nr, nt, seed, t_data, storage)
@@ -88,12 +120,23 @@ def run_fd(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str 
     dt = time.perf_counter() - t0
     samples = n_frames * (nt + t_data) * 80  # time-domain samples these frames stand for
     tv = chan.noise_var
-    return {"snr_db": float(snr_db), "method": method, "model": model, "frames": n_frames, "codewords": cnt.frames,
-            "codeword_errors": cnt.frame_errors, "fer": cnt.fer(), "samples_per_s": samples / dt, "samp_rate": SAMP_RATE,
-            "storage": f"eqnet-q{storage}" if storage else "float",
-            "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
-            "noise_var_true": tv, "noise_var_est_mean": float(np.mean(est.noise_var_history)) if est.noise_var_history else None,
-            "wall_s": dt, "domain": "frequency"}
+    return {
+        "snr_db": float(snr_db),
+        "method": method,
+        "model": model,
+        "frames": n_frames,
+        "codewords": cnt.frames,
+        "codeword_errors": cnt.frame_errors,
+        "fer": cnt.fer(),
+        "samples_per_s": samples / dt,
+        "samp_rate": SAMP_RATE,
+        "storage": f"eqnet-q{storage}" if storage else "float",
+        "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
+        "noise_var_true": tv,
+        "noise_var_est_mean": float(np.mean(est.noise_var_history)) if est.noise_var_history else None,
+        "wall_s": dt,
+        "domain": "frequency",
+    }
 
 
 # --- time domain (the flowgraph 2 of the demo) --------------------------------------------------
@@ -102,8 +145,14 @@ REF_PERIOD = 16
 N_CODEWORDS = 8
 
 
-def transmit(n_frames: int, nt: int = 2, n_codewords: int = N_CODEWORDS, ref_seed: int = REF_SEED,
-             period: int = REF_PERIOD, cp_len: int = 16):
+def transmit(
+    n_frames: int,
+    nt: int = 2,
+    n_codewords: int = N_CODEWORDS,
+    ref_seed: int = REF_SEED,
+    period: int = REF_PERIOD,
+    cp_len: int = 16,
+):
     """Run ``mimo_ofdm_tx`` on ``n_frames`` reference payloads; returns (IQ complex64 [nt, S],
     packet starts)."""
     from gnuradio import blocks, gr
@@ -132,10 +181,27 @@ def transmit(n_frames: int, nt: int = 2, n_codewords: int = N_CODEWORDS, ref_see
 _TX_CACHE = {}
 
 
-def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-          seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, iq=None, starts=None, cp_len: int = 16,
-          sro_ppm: float = 0.0, delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-          sync_threshold: float = 0.7, decision_feedback: bool = True, combined_sync: bool = True):
+def build(
+    snr_db: float,
+    method: str = "lmmse",
+    n_frames: int = 40,
+    model: str = "epa",
+    nr: int = 2,
+    nt: int = 2,
+    seed: int = 0,
+    storage: int = 0,
+    cfo_subcarriers: float = 0.1,
+    iq=None,
+    starts=None,
+    cp_len: int = 16,
+    sro_ppm: float = 0.0,
+    delay_spread: float = 100e-9,
+    taps_post: int = -1,
+    timing_advance: int = -1,
+    sync_threshold: float = 0.7,
+    decision_feedback: bool = True,
+    combined_sync: bool = True,
+):
     """The time-domain flowgraph (``examples/mimo_ofdm_loopback.grc``): returns (top_block, blocks).
 
     ``iq``/``starts`` (from :func:`transmit`, made with the same ``cp_len``) are played through
@@ -167,14 +233,30 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
     srcs = []
     for j in range(nt):
         sig = np.concatenate([np.zeros(lead, np.complex64), iq[j], np.zeros(tail, np.complex64)])
-        tags = [gr.tag_utils.python_to_tag((int(s) + lead, pmt.intern(LEN_KEY), pmt.from_long(spp),
-                                            pmt.intern("tx"))) for s in starts] if j == 0 else []
+        tags = (
+            [
+                gr.tag_utils.python_to_tag((int(s) + lead, pmt.intern(LEN_KEY), pmt.from_long(spp), pmt.intern("tx")))
+                for s in starts
+            ]
+            if j == 0
+            else []
+        )
         srcs.append(blocks.vector_source_c(sig.tolist(), False, 1, tags))
-    chan = mimo_ofdm_impairments(nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed,
-                                 delay_spread=delay_spread, sro_ppm=sro_ppm)
-    rx = mimo_ofdm_rx(nr, nt, N_CODEWORDS, k, cp_len=int(cp_len), taps_post=int(taps_post),
-                      timing_advance=int(timing_advance), sync_threshold=float(sync_threshold),
-                      decision_feedback=bool(decision_feedback), combined_sync=bool(combined_sync))
+    chan = mimo_ofdm_impairments(
+        nr, nt, snr_db, cfo_subcarriers, model, SAMP_RATE, 64, seed, delay_spread=delay_spread, sro_ppm=sro_ppm
+    )
+    rx = mimo_ofdm_rx(
+        nr,
+        nt,
+        N_CODEWORDS,
+        k,
+        cp_len=int(cp_len),
+        taps_post=int(taps_post),
+        timing_advance=int(timing_advance),
+        sync_threshold=float(sync_threshold),
+        decision_feedback=bool(decision_feedback),
+        combined_sync=bool(combined_sync),
+    )
     det = mimo_detector(nr, nt, k, method)
     v2s = blocks.vector_to_stream(gr.sizeof_float, nt * k)
     dec = ldpc_decoder_fb(50)
@@ -194,24 +276,65 @@ def build(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str =
         tb.connect(det, blks["quantizer"], blks["dequantizer"], v2s, dec, cnt)
     else:
         tb.connect(det, v2s, dec, cnt)
-    blks.update({"sources": srcs, "channel": chan, "rx": rx, "detector": det, "v2s": v2s, "decoder": dec,
-                 "counter": cnt, "n_samples": int(iq.shape[1] + lead + tail)})
+    blks.update(
+        {
+            "sources": srcs,
+            "channel": chan,
+            "rx": rx,
+            "detector": det,
+            "v2s": v2s,
+            "decoder": dec,
+            "counter": cnt,
+            "n_samples": int(iq.shape[1] + lead + tail),
+        }
+    )
     return tb, blks
 
 
-def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "epa", nr: int = 2, nt: int = 2,
-        seed: int = 0, storage: int = 0, cfo_subcarriers: float = 0.1, cp_len: int = 16, sro_ppm: float = 0.0,
-        delay_spread: float = 100e-9, taps_post: int = -1, timing_advance: int = -1,
-        sync_threshold: float = 0.7, decision_feedback: bool = True, combined_sync: bool = True) -> dict:
+def run(
+    snr_db: float,
+    method: str = "lmmse",
+    n_frames: int = 40,
+    model: str = "epa",
+    nr: int = 2,
+    nt: int = 2,
+    seed: int = 0,
+    storage: int = 0,
+    cfo_subcarriers: float = 0.1,
+    cp_len: int = 16,
+    sro_ppm: float = 0.0,
+    delay_spread: float = 100e-9,
+    taps_post: int = -1,
+    timing_advance: int = -1,
+    sync_threshold: float = 0.7,
+    decision_feedback: bool = True,
+    combined_sync: bool = True,
+) -> dict:
     """One point of the time-domain flowgraph 2: FER of 8-codeword packets (2 streams x 9 payload
     OFDM symbols x 48 carriers x 64-QAM), lost packets (missed sync or failed header) counted as
     8 codeword errors each. Every detector at one ``seed`` sees the same bits, channels and noise.
     ``cp_len``, ``sro_ppm``, ``delay_spread`` (for ``model='cdla'``), ``taps_post``,
     ``timing_advance``, ``sync_threshold``, ``decision_feedback``, ``combined_sync`` (packet
     detection from every receive chain, ``mimo_ofdm_rx``): see :func:`build`."""
-    tb, b = build(snr_db, method, n_frames, model, nr, nt, seed, storage, cfo_subcarriers, cp_len=cp_len,
-                  sro_ppm=sro_ppm, delay_spread=delay_spread, taps_post=taps_post, timing_advance=timing_advance,
-                  sync_threshold=sync_threshold, decision_feedback=decision_feedback, combined_sync=combined_sync)
+    tb, b = build(
+        snr_db,
+        method,
+        n_frames,
+        model,
+        nr,
+        nt,
+        seed,
+        storage,
+        cfo_subcarriers,
+        cp_len=cp_len,
+        sro_ppm=sro_ppm,
+        delay_spread=delay_spread,
+        taps_post=taps_post,
+        timing_advance=timing_advance,
+        sync_threshold=sync_threshold,
+        decision_feedback=decision_feedback,
+        combined_sync=combined_sync,
+    )
     chan, rx, cnt = b["channel"], b["rx"], b["counter"]
     t0 = time.perf_counter()
     tb.run()
@@ -220,17 +343,31 @@ def run(snr_db: float, method: str = "lmmse", n_frames: int = 40, model: str = "
     cw = n_frames * N_CODEWORDS
     errs = cnt.codeword_errors + missing * N_CODEWORDS
     nv = rx.noise_var_estimates()
-    return {"snr_db": float(snr_db), "method": method, "model": model, "frames": n_frames, "codewords": cw,
-            "codeword_errors": int(errs), "fer": errs / cw, "lost_packets": int(cnt.lost_packets + missing),
-            "headers_ok": int(rx.header_dec.headers_ok), "headers_failed": int(rx.header_dec.headers_failed),
-            "cfo_subcarriers": float(cfo_subcarriers), "cp_len": int(cp_len), "sro_ppm": float(sro_ppm),
-            "delay_spread_s": float(delay_spread) if model == "cdla" else None,
-            "samples_per_s": b["n_samples"] / dt, "samp_rate": SAMP_RATE,
-            "storage": f"eqnet-q{storage}" if storage else "float",
-            "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
-            "decision_feedback": bool(decision_feedback),
-            "noise_var_true": chan.noise_var, "noise_var_est_mean": float(np.mean(nv)) if nv.size else None,
-            "wall_s": dt, "domain": "time"}
+    return {
+        "snr_db": float(snr_db),
+        "method": method,
+        "model": model,
+        "frames": n_frames,
+        "codewords": cw,
+        "codeword_errors": int(errs),
+        "fer": errs / cw,
+        "lost_packets": int(cnt.lost_packets + missing),
+        "headers_ok": int(rx.header_dec.headers_ok),
+        "headers_failed": int(rx.header_dec.headers_failed),
+        "cfo_subcarriers": float(cfo_subcarriers),
+        "cp_len": int(cp_len),
+        "sro_ppm": float(sro_ppm),
+        "delay_spread_s": float(delay_spread) if model == "cdla" else None,
+        "samples_per_s": b["n_samples"] / dt,
+        "samp_rate": SAMP_RATE,
+        "storage": f"eqnet-q{storage}" if storage else "float",
+        "stored_bits_per_llr": b["quantizer"].stored_bits_per_llr() if storage else 32.0,
+        "decision_feedback": bool(decision_feedback),
+        "noise_var_true": chan.noise_var,
+        "noise_var_est_mean": float(np.mean(nv)) if nv.size else None,
+        "wall_s": dt,
+        "domain": "time",
+    }
 
 
 #: the detectors flowgraph 2 compares by default: classical baselines and EQ-Net (paper 002);
@@ -276,6 +413,8 @@ def run_demo(snr_db=(22.0, 25.0, 28.0), methods=DEMO_METHODS, n_frames=60, model
             r = run(s, base, n_frames, model, seed=i, storage=storage)
             r["method"] = m
             rows.append(r)
-            progress(f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords, "
-                     f"{r['lost_packets']} packets lost)")
+            progress(
+                f"  flowgraph 2  {s:5.1f} dB  {m:>10}: FER {r['fer']:.4f}  ({r['codeword_errors']}/{r['codewords']} codewords, "
+                f"{r['lost_packets']} packets lost)"
+            )
     return rows

@@ -5,6 +5,7 @@ Transmit and receive run as two flowgraphs, like a recording and its playback: t
 writes the packets' IQ (as it would to a file or an SDR sink); the receiver flowgraph plays it
 through the impairments into ``ofdm_rx`` and counts codeword errors with ``ofdm_fer_counter``.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,13 +40,29 @@ def transmit(n_packets: int, layout: OfdmLayout | None = None, ref_seed: int = R
     return iq, starts
 
 
-def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: float = 0.0,
-            fading: str = "epa_block", softbit_method: str = "none", softbit_bits: int = 0,
-            layout: OfdmLayout | None = None, seed: int = 0, samp_rate: float = SAMP_RATE,
-            ref_seed: int = REF_SEED, period: int = REF_PERIOD, doppler_hz: float = 50.0,
-            impairments: bool = True, sync_threshold: float = 0.7, timing_advance: int = 5,
-            harq_period: int = 0, harq_method: str = "learned", harq_bits: int = 0,
-            decision_feedback: bool = True) -> dict:
+def receive(
+    iq,
+    starts,
+    snr_db: float,
+    cfo_subcarriers: float = 0.0,
+    sro_ppm: float = 0.0,
+    fading: str = "epa_block",
+    softbit_method: str = "none",
+    softbit_bits: int = 0,
+    layout: OfdmLayout | None = None,
+    seed: int = 0,
+    samp_rate: float = SAMP_RATE,
+    ref_seed: int = REF_SEED,
+    period: int = REF_PERIOD,
+    doppler_hz: float = 50.0,
+    impairments: bool = True,
+    sync_threshold: float = 0.7,
+    timing_advance: int = 5,
+    harq_period: int = 0,
+    harq_method: str = "learned",
+    harq_bits: int = 0,
+    decision_feedback: bool = True,
+) -> dict:
     """Play IQ through ``ofdm_impairments`` -> ``ofdm_rx`` -> ``ofdm_fer_counter``.
 
     Returns a dict: codewords sent/decoded, codeword errors (lost packets included), ``fer``,
@@ -73,18 +90,39 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     n_packets = len(starts)
     pad = np.zeros(3 * lay.samples_per_packet, np.complex64)
     sig = np.concatenate([pad[: lay.samples_per_packet], iq, pad])
-    tags = [gr.tag_utils.python_to_tag((int(s) + lay.samples_per_packet, pmt.intern(LEN_KEY),
-                                        pmt.from_long(lay.samples_per_packet), pmt.intern("tx")))
-            for s in starts]
+    tags = [
+        gr.tag_utils.python_to_tag(
+            (
+                int(s) + lay.samples_per_packet,
+                pmt.intern(LEN_KEY),
+                pmt.from_long(lay.samples_per_packet),
+                pmt.intern("tx"),
+            )
+        )
+        for s in starts
+    ]
     tb = gr.top_block("ofdm_rx_run")
     src = blocks.vector_source_c(sig.tolist(), False, 1, tags)
     if harq_period and (n_packets != 2 * harq_period or harq_period % period):
-        raise ValueError(f"HARQ mode needs 2 * harq_period packets with harq_period a multiple of the reference period "
-                         f"{period}; got {n_packets} packets, harq_period {harq_period}")
-    rx = ofdm_rx(lay.fft_len, lay.cp_len, lay.n_codewords, lay.bits_per_symbol, softbit_method, softbit_bits,
-                 sync_threshold=sync_threshold, timing_advance=timing_advance, harq_period=harq_period,
-                 harq_method=harq_method, harq_bits=harq_bits, decision_feedback=decision_feedback,
-                 harq_wait_decisions=bool(harq_period))
+        raise ValueError(
+            f"HARQ mode needs 2 * harq_period packets with harq_period a multiple of the reference period "
+            f"{period}; got {n_packets} packets, harq_period {harq_period}"
+        )
+    rx = ofdm_rx(
+        lay.fft_len,
+        lay.cp_len,
+        lay.n_codewords,
+        lay.bits_per_symbol,
+        softbit_method,
+        softbit_bits,
+        sync_threshold=sync_threshold,
+        timing_advance=timing_advance,
+        harq_period=harq_period,
+        harq_method=harq_method,
+        harq_bits=harq_bits,
+        decision_feedback=decision_feedback,
+        harq_wait_decisions=bool(harq_period),
+    )
     cnt = ofdm_fer_counter(lay.n_codewords, ref_seed, period, False, harq_period)
     crc = None
     if harq_period:
@@ -114,19 +152,30 @@ def receive(iq, starts, snr_db: float, cfo_subcarriers: float = 0.0, sro_ppm: fl
     errs = cnt.codeword_errors + missing * lay.n_codewords
     nv_est = rx.noise_var_estimates()
     harq = harq_summary(cnt.errors_by_num, rx.harq, harq_period, lay, harq_method) if harq_period else None
-    return {"harq": harq,
-        "snr_db": float(snr_db), "cfo_subcarriers": float(cfo_subcarriers), "sro_ppm": float(sro_ppm),
-        "fading": fading, "softbit_method": softbit_method,
-        "packets_sent": int(n_packets), "packets_decoded": int(cnt.packets),
-        "lost_packets": int(cnt.lost_packets + missing), "codewords": int(cw),
-        "codewords_decoded": int(decoded_cw), "codeword_errors": int(errs), "fer": errs / cw if cw else float("nan"),
-        "headers_ok": int(rx.header_dec.headers_ok), "headers_failed": int(rx.header_dec.headers_failed),
+    return {
+        "harq": harq,
+        "snr_db": float(snr_db),
+        "cfo_subcarriers": float(cfo_subcarriers),
+        "sro_ppm": float(sro_ppm),
+        "fading": fading,
+        "softbit_method": softbit_method,
+        "packets_sent": int(n_packets),
+        "packets_decoded": int(cnt.packets),
+        "lost_packets": int(cnt.lost_packets + missing),
+        "codewords": int(cw),
+        "codewords_decoded": int(decoded_cw),
+        "codeword_errors": int(errs),
+        "fer": errs / cw if cw else float("nan"),
+        "headers_ok": int(rx.header_dec.headers_ok),
+        "headers_failed": int(rx.header_dec.headers_failed),
         "stored_bits_per_llr": float(rx.stored_bits_per_llr()),
         # NaN/inf (or |x| > 1e18) samples replaced by 0 at the impairments' and receiver's input
         "bad_input_samples": int(rx.guard.bad_count() + (ch.guard.bad_count() if ch is not None else 0)),
         "noise_var_true": float(10 ** (-snr_db / 10)),
         "noise_var_est_mean": float(nv_est.mean()) if nv_est.size else float("nan"),
-        "rx_wall_s": dt, "samples": int(sig.size), "samples_per_s": sig.size / dt,
+        "rx_wall_s": dt,
+        "samples": int(sig.size),
+        "samples_per_s": sig.size / dt,
     }
 
 
@@ -140,10 +189,18 @@ def harq_summary(errors_by_num: dict, buf, harq_period: int, layout: OfdmLayout,
     first = [errors_by_num.get(n, ncw) for n in range(p)]
     after = [0 if first[n] == 0 else errors_by_num.get(p + n, ncw) for n in range(p)]
     retx = sum(1 for e in first if e)
-    return {"packets": p, "fer_first_tx": sum(first) / (p * ncw), "fer_after_harq": sum(after) / (p * ncw),
-            "retransmissions_needed": retx, "retransmission_rate": retx / p,
-            "harq_method": method,
-            "peak_bytes_stored": int(buf.peak_bytes), "bytes_stored_at_end": int(buf.bytes_stored()),
-            "entries_at_end": int(buf.entries()), "frames_stored": int(buf.frames_stored), "acks": int(buf.acks),
-            "stored_bits_per_llr": float(buf.stored_bits_per_llr()),
-            "float_bytes_per_packet": 4 * layout.coded_bits}
+    return {
+        "packets": p,
+        "fer_first_tx": sum(first) / (p * ncw),
+        "fer_after_harq": sum(after) / (p * ncw),
+        "retransmissions_needed": retx,
+        "retransmission_rate": retx / p,
+        "harq_method": method,
+        "peak_bytes_stored": int(buf.peak_bytes),
+        "bytes_stored_at_end": int(buf.bytes_stored()),
+        "entries_at_end": int(buf.entries()),
+        "frames_stored": int(buf.frames_stored),
+        "acks": int(buf.acks),
+        "stored_bits_per_llr": float(buf.stored_bits_per_llr()),
+        "float_bytes_per_packet": 4 * layout.coded_bits,
+    }

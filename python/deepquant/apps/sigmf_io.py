@@ -5,6 +5,7 @@ A recording is ``NAME.sigmf-data`` (complex64 interleaved, ``cf32_le``) plus ``N
 SigMF 1.0 specifies; the receive flowgraph reads its sample rate from the metadata exactly as
 it would configure an SDR source.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,13 @@ def meta_path(data_path) -> Path:
 
 def _meta_dict(samp_rate: float, center_freq: float, description: str) -> dict:
     return {
-        "global": {"core:datatype": "cf32_le", "core:sample_rate": float(samp_rate), "core:version": "1.0.0",
-                   "core:description": description or "gr-deepquant OFDM transmitter (ofdm_tx)",
-                   "core:recorder": "gr-deepquant"},
+        "global": {
+            "core:datatype": "cf32_le",
+            "core:sample_rate": float(samp_rate),
+            "core:version": "1.0.0",
+            "core:description": description or "gr-deepquant OFDM transmitter (ofdm_tx)",
+            "core:recorder": "gr-deepquant",
+        },
         "captures": [{"core:sample_start": 0, "core:frequency": float(center_freq)}],
         "annotations": [],
     }
@@ -87,11 +92,15 @@ def record_if_missing(data_path, n_packets: int = 100, samp_rate: float = 20e6, 
     if p.exists() and mp.exists():
         return str(p)
     if p.exists():
-        raise ValueError(f"{p} exists but has no SigMF metadata {mp}: it is left untouched. Write its metadata "
-                         "(sigmf_io.write_meta(data_file, samp_rate, center_freq)) or choose another data_file")
+        raise ValueError(
+            f"{p} exists but has no SigMF metadata {mp}: it is left untouched. Write its metadata "
+            "(sigmf_io.write_meta(data_file, samp_rate, center_freq)) or choose another data_file"
+        )
     if mp.exists():
-        raise ValueError(f"{mp} exists but its recording {p} does not: it is left untouched. Restore the "
-                         "recording or choose another data_file")
+        raise ValueError(
+            f"{mp} exists but its recording {p} does not: it is left untouched. Restore the "
+            "recording or choose another data_file"
+        )
     import numpy as np
 
     from .ofdm_flowgraphs import transmit

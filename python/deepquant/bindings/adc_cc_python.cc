@@ -14,7 +14,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(adc_cc.h)                                        */
-/* BINDTOOL_HEADER_FILE_HASH(9a2acf12d213db80da8fcba1561a5793)                     */
+/* BINDTOOL_HEADER_FILE_HASH(f8b62019cd74caf1f8a7c6bbb785113c)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

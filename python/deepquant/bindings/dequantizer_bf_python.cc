@@ -14,7 +14,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(dequantizer_bf.h)                                        */
-/* BINDTOOL_HEADER_FILE_HASH(5c4cfff4105fb7f622fe71b57c414c8b)                     */
+/* BINDTOOL_HEADER_FILE_HASH(dcf9e9804b7f0b3add169e04cfb0662a)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

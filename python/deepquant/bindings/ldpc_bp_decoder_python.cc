@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ldpc_bp_decoder.h)                                         */
-/* BINDTOOL_HEADER_FILE_HASH(a36be94f037c36ada096303630c3794d)                     */
+/* BINDTOOL_HEADER_FILE_HASH(3538791546b8c75760c1f3fa182e0012)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>

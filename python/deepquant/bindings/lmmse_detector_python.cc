@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(lmmse_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(ffa4335b64c181cf181dd0249379ba06)                     */
+/* BINDTOOL_HEADER_FILE_HASH(b2273b08d3f817fd07a9ddb779b6b5e2)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

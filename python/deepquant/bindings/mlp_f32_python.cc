@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(mlp_f32.h)                                                 */
-/* BINDTOOL_HEADER_FILE_HASH(ac3ddb9d4d6c1bebfaa168dc2be806d0)                     */
+/* BINDTOOL_HEADER_FILE_HASH(13e51a01400c1a3e00d2402f4fd1fc2d)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(qam_demapper.h)                                            */
-/* BINDTOOL_HEADER_FILE_HASH(b1bd5b06a3c2761da10a67d66e8abc24)                     */
+/* BINDTOOL_HEADER_FILE_HASH(5dcc7606e87b63bd2ab952b85bbf6ac9)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

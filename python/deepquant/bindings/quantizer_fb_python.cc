@@ -14,7 +14,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(quantizer_fb.h)                                        */
-/* BINDTOOL_HEADER_FILE_HASH(966842ab72d67042d01cff7108a4e28a)                     */
+/* BINDTOOL_HEADER_FILE_HASH(114862c731b78b8ed3fd496ea857af39)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

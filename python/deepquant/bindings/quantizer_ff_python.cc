@@ -14,7 +14,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(quantizer_ff.h)                                        */
-/* BINDTOOL_HEADER_FILE_HASH(30608301e8aec7bf809712002790d0de)                     */
+/* BINDTOOL_HEADER_FILE_HASH(29f89bfac38e378262063c0d7894617b)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>

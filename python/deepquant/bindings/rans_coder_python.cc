@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(rans_coder.h)                                              */
-/* BINDTOOL_HEADER_FILE_HASH(3731a9736b1e319ff52d177c68481c0b)                     */
+/* BINDTOOL_HEADER_FILE_HASH(6b5389d57f06efda968865bda3b3ff02)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>

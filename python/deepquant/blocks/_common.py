@@ -1,4 +1,5 @@
 """Shared plumbing of the module's Python blocks: torch threads, bad-input accounting."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,7 @@ class BadInputCounter:
         self.count += int(n)
         self._events += 1
         if self._events & (self._events - 1) == 0:
-            self.logger.warn(f"{n} {self.what}{(' (' + detail + ')') if detail else ''}; "
-                             f"{self.count} so far")
+            self.logger.warn(f"{n} {self.what}{(' (' + detail + ')') if detail else ''}; {self.count} so far")
 
 
 def finite_rows(*arrays: np.ndarray) -> np.ndarray:

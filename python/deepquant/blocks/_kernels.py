@@ -6,6 +6,7 @@ Blocks use these on their hot paths; they compute the same as the numeric core's
 references (``mapping.demap_exact`` / ``demap_maxlog``, ``ldpc.bp_decode_torch``) to float
 rounding, which the tests check (``tests/blocks/test_kernels.py``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -66,8 +67,9 @@ def lmmse_detector(nr: int, nt: int, bits_per_symbol: int):
 
     sp = mapping._spec(mapping.check_bits_per_symbol(bits_per_symbol))
     d = complex(sp.directions[0])
-    return dq.lmmse_detector(int(nr), int(nt), [int(v) for v in sp.levels], float(sp.scale), int(sp.n_dims),
-                             d.real, d.imag)
+    return dq.lmmse_detector(
+        int(nr), int(nt), [int(v) for v in sp.levels], float(sp.scale), int(sp.n_dims), d.real, d.imag
+    )
 
 
 def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
@@ -92,9 +94,13 @@ def ofdm_estimator(layout):
     if est is None:
         from .. import deepquant_python as dq
 
-        est = dq.ofdm_estimator(int(layout.fft_len), [int(k) for k in layout.active],
-                                [int(k) for k in layout.occupied], [int(k) for k in layout.pilots],
-                                [complex(s) for s in layout.pilot_symbols])
+        est = dq.ofdm_estimator(
+            int(layout.fft_len),
+            [int(k) for k in layout.active],
+            [int(k) for k in layout.occupied],
+            [int(k) for k in layout.pilots],
+            [complex(s) for s in layout.pilot_symbols],
+        )
         layout._cache["cxx_ofdm_estimator"] = est
     return est
 

@@ -1,5 +1,6 @@
 """EQ-Net quantization blocks: ``eqnet_quantizer`` (LLRs, or y/H/sigma^2 in the joint mode, ->
 latent indices or packed bitstream PDUs) and ``eqnet_dequantizer`` (back to LLRs)."""
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,13 @@ def _runtime(nt, k, bits_per_latent, model, nr, need_estimator):
         if model:
             rt = eqnet.EQNetRuntime(model, expect=(nr, nt, k), need_estimator=need_estimator)
         else:
-            rt = eqnet.EQNetRuntime.shipped(nr, nt, k, "p" if need_estimator and (nr, nt, k, "p") in eqnet.SHIPPED
-                                            else "l", need_estimator=need_estimator)
+            rt = eqnet.EQNetRuntime.shipped(
+                nr,
+                nt,
+                k,
+                "p" if need_estimator and (nr, nt, k, "p") in eqnet.SHIPPED else "l",
+                need_estimator=need_estimator,
+            )
     except ValueError as e:
         raise ValueError(str(e)) from None
     rt._bits(int(bits_per_latent))
@@ -60,8 +66,9 @@ class eqnet_quantizer(gr.sync_block):
     ``bad_count`` and logged; in joint mode non-finite y/H or sigma^2 <= 0 likewise.
     """
 
-    def __init__(self, nt=2, bits_per_symbol=6, bits_per_latent=6, model="", mode="llr", output="stream", nr=0,
-                 uses_per_pdu=54):
+    def __init__(
+        self, nt=2, bits_per_symbol=6, bits_per_latent=6, model="", mode="llr", output="stream", nr=0, uses_per_pdu=54
+    ):
         self.nt, self.k, self.bits = int(nt), int(bits_per_symbol), int(bits_per_latent)
         self.nr = int(nr) if int(nr) else self.nt
         if mode not in ("llr", "joint"):
@@ -124,13 +131,13 @@ class eqnet_quantizer(gr.sync_block):
         m = self.uses_per_pdu
         full = self._pending.shape[0] // m
         for i in range(full):
-            data = self.rt.pack(self._pending[i * m:(i + 1) * m], self.bits)
+            data = self.rt.pack(self._pending[i * m : (i + 1) * m], self.bits)
             meta = pmt.make_dict()
             meta = pmt.dict_add(meta, pmt.intern("uses"), pmt.from_long(m))
             meta = pmt.dict_add(meta, pmt.intern("bits_per_latent"), pmt.from_long(self.bits))
             self.message_port_pub(self.port, pmt.cons(meta, pmt.init_u8vector(len(data), list(data))))
             self.bytes_out += len(data)
-        self._pending = self._pending[full * m:]
+        self._pending = self._pending[full * m :]
         return n
 
 
@@ -160,8 +167,7 @@ class eqnet_dequantizer(gr.sync_block):
         self.rt = _runtime(self.nt, self.k, self.bits, model, self.nr, need_estimator=False)
         self.d = self.rt.latent_dim
         in_sig = [(np.uint8, self.d)] if input == "stream" else None
-        gr.sync_block.__init__(self, name="eqnet_dequantizer", in_sig=in_sig,
-                               out_sig=[(np.float32, self.nt * self.k)])
+        gr.sync_block.__init__(self, name="eqnet_dequantizer", in_sig=in_sig, out_sig=[(np.float32, self.nt * self.k)])
         configure_torch_threads()
         self.port = pmt.intern("pdus")
         self.message_port_register_in(self.port)
@@ -220,7 +226,7 @@ class eqnet_dequantizer(gr.sync_block):
                     break
                 llr = self._q[0]
                 m = min(len(out) - produced, llr.shape[0])
-                out[produced:produced + m] = llr[:m]
+                out[produced : produced + m] = llr[:m]
                 produced += m
                 if m == llr.shape[0]:
                     self._q.popleft()

@@ -13,6 +13,7 @@ The block is the kernel library's C++ ``exact_mixer_cc`` (no Python, no interpre
 receivers' sample-rate paths); :func:`reference` is the numpy computation it reproduces bit for
 bit (the tests compare them).
 """
+
 from __future__ import annotations
 
 import numpy as np

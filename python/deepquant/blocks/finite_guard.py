@@ -6,6 +6,7 @@ inside (which would carry it on silently).
 The block is the kernel library's C++ ``finite_guard_cc`` (it sits on every received sample: no
 Python, no interpreter lock there); :func:`reference` is the numpy rule it applies.
 """
+
 from __future__ import annotations
 
 import numpy as np

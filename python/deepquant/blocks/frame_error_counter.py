@@ -1,4 +1,5 @@
 """``frame_error_counter``: bit and frame (block) error rates of decoded bits against the sent bits."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,7 @@ class frame_error_counter(gr.sync_block):
             cur = self._cur_frame_err
             while idx < err_kept.size:
                 take = min(self.frame_len - off, err_kept.size - idx)
-                cur = cur or bool(err_kept[idx:idx + take].any())
+                cur = cur or bool(err_kept[idx : idx + take].any())
                 idx += take
                 off += take
                 if off == self.frame_len:
@@ -80,6 +81,8 @@ class frame_error_counter(gr.sync_block):
 
     def stop(self):
         if self.report:
-            self.logger.info(f"{self.frames} frames, {self.frame_errors} frame errors (FER {self.fer():.3e}); "
-                             f"{self.bits} bits, {self.bit_errors} bit errors (BER {self.ber():.3e})")
+            self.logger.info(
+                f"{self.frames} frames, {self.frame_errors} frame errors (FER {self.fer():.3e}); "
+                f"{self.bits} bits, {self.bit_errors} bit errors (BER {self.ber():.3e})"
+            )
         return True

@@ -4,6 +4,7 @@ codec) and chase-combines them with retransmissions.
 LLR convention ``L = ln P(b=1)/P(b=0)``; chase combining is the sum of the LLRs of the same coded
 bits (independent noise), i.e. ``L_comb = L_stored + L_new``.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -76,8 +77,16 @@ class harq_buffer(gr.basic_block):
     container (e.g. to hand it to a relay), which ``Codec.decode_container`` reads back.
     """
 
-    def __init__(self, bits_per_symbol=6, method="learned", model="", max_bytes=1 << 20,
-                 policy="evict_oldest", packet_id_key="packet_id", bits=0):
+    def __init__(
+        self,
+        bits_per_symbol=6,
+        method="learned",
+        model="",
+        max_bytes=1 << 20,
+        policy="evict_oldest",
+        packet_id_key="packet_id",
+        bits=0,
+    ):
         gr.basic_block.__init__(self, name="harq_buffer", in_sig=None, out_sig=None)
         from ..softbit import make_codec
 
@@ -85,7 +94,9 @@ class harq_buffer(gr.basic_block):
             raise ValueError(f"harq_buffer: policy must be one of {POLICIES}, got {policy!r}")
         if int(max_bytes) <= 0:
             raise ValueError(f"harq_buffer: max_bytes must be > 0, got {max_bytes}")
-        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        opts = (
+            {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        )
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
         if hasattr(self.codec, "lut"):
             self.codec.lut  # build the decoder lookup table now, not on the first retransmission
@@ -123,8 +134,15 @@ class harq_buffer(gr.basic_block):
         packet ids are not part of it)."""
         from ..softbit import container
 
-        return container.pack(self.codec.code, self.codec.model_id, self.k, self.codec.streams,
-                              [rec for rec, _, _ in self.store.values()], record_crc, per_record=True)
+        return container.pack(
+            self.codec.code,
+            self.codec.model_id,
+            self.k,
+            self.codec.streams,
+            [rec for rec, _, _ in self.store.values()],
+            record_crc,
+            per_record=True,
+        )
 
     def entries(self) -> int:
         return len(self.store)
@@ -166,9 +184,11 @@ class harq_buffer(gr.basic_block):
 
     def stop(self):
         if self.frames_stored:
-            self.logger.info(f"HARQ buffer: {self.frames_stored} entries written ({self.stored_bits_per_llr():.2f} bits "
-                             f"per LLR), peak {self.peak_bytes} bytes, {self._bytes} bytes in {len(self.store)} entries "
-                             f"at the end, {self.evictions} evicted")
+            self.logger.info(
+                f"HARQ buffer: {self.frames_stored} entries written ({self.stored_bits_per_llr():.2f} bits "
+                f"per LLR), peak {self.peak_bytes} bytes, {self._bytes} bytes in {len(self.store)} entries "
+                f"at the end, {self.evictions} evicted"
+            )
         return True
 
     def stored_bits_per_llr(self) -> float:

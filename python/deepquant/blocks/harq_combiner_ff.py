@@ -1,5 +1,6 @@
 """``harq_combiner_ff``: the HARQ soft buffer in stream form -- chase combining of an LLR stream's
 packets with their earlier transmissions, stored compressed in a ``harq_buffer``."""
+
 from __future__ import annotations
 
 import time
@@ -66,17 +67,29 @@ class harq_combiner_ff(gr.sync_block):
     erase stored soft information; counted in ``buffer.nonfinite``.
     """
 
-    def __init__(self, packet_llrs=2592, harq_period=32, bits_per_symbol=6, method="learned", bits=0,
-                 max_bytes=1 << 20, tag_key="ofdm_packet_num", wait_for_decisions=False):
+    def __init__(
+        self,
+        packet_llrs=2592,
+        harq_period=32,
+        bits_per_symbol=6,
+        method="learned",
+        bits=0,
+        max_bytes=1 << 20,
+        tag_key="ofdm_packet_num",
+        wait_for_decisions=False,
+    ):
         if int(packet_llrs) < 1 or int(packet_llrs) % int(bits_per_symbol):
-            raise ValueError(f"harq_combiner_ff: packet_llrs must be a positive multiple of bits_per_symbol, "
-                             f"got {packet_llrs}")
+            raise ValueError(
+                f"harq_combiner_ff: packet_llrs must be a positive multiple of bits_per_symbol, got {packet_llrs}"
+            )
         if int(harq_period) < 1:
             raise ValueError(f"harq_combiner_ff: harq_period must be >= 1, got {harq_period}")
         gr.sync_block.__init__(self, name="harq_combiner_ff", in_sig=[np.float32], out_sig=[np.float32])
         from .harq_buffer import harq_buffer
 
-        self.buffer = harq_buffer(int(bits_per_symbol), method, "", int(max_bytes), "evict_oldest", "harq_id", int(bits))
+        self.buffer = harq_buffer(
+            int(bits_per_symbol), method, "", int(max_bytes), "evict_oldest", "harq_id", int(bits)
+        )
         self.n = int(packet_llrs)
         self.period = int(harq_period)
         self.key = pmt.intern(tag_key)
@@ -91,8 +104,10 @@ class harq_combiner_ff(gr.sync_block):
         self._num = None  # packet number of the packet being fed
         self._wait_since = None
         self.decision_timeouts = 0
-        self._timeouts = BadInputCounter(self.logger, "packets combined without their earlier transmission's "
-                                                      f"decision (none within {DECISION_TIMEOUT_S:g} s)")
+        self._timeouts = BadInputCounter(
+            self.logger,
+            f"packets combined without their earlier transmission's decision (none within {DECISION_TIMEOUT_S:g} s)",
+        )
         self._pid = None
         self._stored = None
         self._ntx = 0
@@ -165,7 +180,7 @@ class harq_combiner_ff(gr.sync_block):
     def _feed(self, x, out):
         """Combine x (a piece of the current packet) into out; store at the packet's end."""
         m = min(x.size, self.n - self._have)
-        y = x[:m] if self._stored is None else x[:m] + self._stored[self._have:self._have + m]
+        y = x[:m] if self._stored is None else x[:m] + self._stored[self._have : self._have + m]
         out[:m] = y
         out[m:] = x[m:]  # beyond the packet (no new tag): pass through
         self._acc.append(np.array(y, dtype=np.float32))

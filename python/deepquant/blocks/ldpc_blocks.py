@@ -1,5 +1,6 @@
 """802.11n (648, 324) LDPC blocks: the standard systematic encoder, GNU Radio's BP decoder wired
 for the module's LLR convention, and frame permutations (the seeded bit interleaver)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -139,8 +140,9 @@ class ldpc_decoder_fb(gr.hier_block2):
     """
 
     def __init__(self, max_iter=50, threads=1):
-        gr.hier_block2.__init__(self, "ldpc_decoder_fb", gr.io_signature(1, 1, gr.sizeof_float),
-                                gr.io_signature(1, 1, gr.sizeof_char))
+        gr.hier_block2.__init__(
+            self, "ldpc_decoder_fb", gr.io_signature(1, 1, gr.sizeof_float), gr.io_signature(1, 1, gr.sizeof_char)
+        )
         if int(max_iter) < 1:
             raise ValueError(f"ldpc_decoder_fb: max_iter must be >= 1, got {max_iter}")
         if not 1 <= int(threads) <= 16:

@@ -1,5 +1,6 @@
 """``mimo_channel``: y = H x + n per channel use, with the channel (or a noisy estimate) as a
 second output for genie / imperfect CSI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,18 @@ class mimo_channel(gr.sync_block):
         Seed of the channel and noise draws (reproducible runs).
     """
 
-    def __init__(self, nr=2, nt=2, model="rayleigh", noise_var=0.1, csi_error_var=0.0, coherence=1,
-                 n_subcarriers=64, delay_spread_ns=316.0, seed=0):
+    def __init__(
+        self,
+        nr=2,
+        nt=2,
+        model="rayleigh",
+        noise_var=0.1,
+        csi_error_var=0.0,
+        coherence=1,
+        n_subcarriers=64,
+        delay_spread_ns=316.0,
+        seed=0,
+    ):
         if int(nr) < 1 or int(nt) < 1:
             raise ValueError(f"mimo_channel: nr and nt must be >= 1, got {nr}, {nt}")
         if model not in MODELS:
@@ -49,8 +60,12 @@ class mimo_channel(gr.sync_block):
         if int(coherence) < 1 or int(n_subcarriers) < 1:
             raise ValueError("mimo_channel: coherence and n_subcarriers must be >= 1")
         self.nr, self.nt = int(nr), int(nt)
-        gr.sync_block.__init__(self, name="mimo_channel", in_sig=[(np.complex64, self.nt)],
-                               out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt)])
+        gr.sync_block.__init__(
+            self,
+            name="mimo_channel",
+            in_sig=[(np.complex64, self.nt)],
+            out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt)],
+        )
         self.model = model
         self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
         self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")
@@ -89,8 +104,9 @@ class mimo_channel(gr.sync_block):
         if self.model == "rayleigh":
             h = channels.rayleigh_mimo(count, self.nr, self.nt, generator=self._torch_gen).numpy()
             return np.repeat(h[:, None], self.period, axis=1).astype(np.complex64)
-        h = channels.cdl_a_channel(count, self.period, self.nr, self.nt, delay_spread=self.delay_spread_ns * 1e-9,
-                                   generator=self._torch_gen).numpy()
+        h = channels.cdl_a_channel(
+            count, self.period, self.nr, self.nt, delay_spread=self.delay_spread_ns * 1e-9, generator=self._torch_gen
+        ).numpy()
         return h.astype(np.complex64)
 
     def work(self, input_items, output_items):

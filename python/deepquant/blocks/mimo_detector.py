@@ -1,4 +1,5 @@
 """``mimo_detector``: soft MIMO detection y, H, sigma^2 -> LLRs, with a switchable method."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,10 @@ def method_problem(nr, nt, k, method) -> str:
     """Why ``method`` cannot run for (nr, nt, K) ('' when it can): ZF-SIC needs nr >= nt; exact and
     max-log ML must fit one channel use in ``phy.mimo.MEMORY_LIMIT_BYTES``."""
     if method == "zf_sic" and nr < nt:
-        return (f"zf_sic needs nr >= nt (an upper-triangular R per stream), got nr={nr}, nt={nt}; "
-                "use lmmse, exact_ml or maxlog_ml")
+        return (
+            f"zf_sic needs nr >= nt (an upper-triangular R per stream), got nr={nr}, nt={nt}; "
+            "use lmmse, exact_ml or maxlog_ml"
+        )
     if method in ("exact_ml", "maxlog_ml") and nt > 1:
         import torch
 
@@ -135,9 +138,12 @@ class mimo_detector(gr.sync_block):
             raise ValueError(f"mimo_detector: snr_policy must be one of {SNR_POLICIES}, got {snr_policy!r}")
         self.snr_policy = snr_policy
         self.nr, self.nt, self.k = int(nr), int(nt), int(bits_per_symbol)
-        gr.sync_block.__init__(self, name="mimo_detector",
-                               in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
-                               out_sig=[(np.float32, self.nt * self.k)])
+        gr.sync_block.__init__(
+            self,
+            name="mimo_detector",
+            in_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
+            out_sig=[(np.float32, self.nt * self.k)],
+        )
         configure_torch_threads()
         from ..phy import mimo
 
@@ -146,13 +152,18 @@ class mimo_detector(gr.sync_block):
         self._learned = {}
         self.method = None
         self._set(method, raise_errors=True)
-        self._bad = BadInputCounter(self.logger, "channel use(s) with non-finite y/H or invalid noise "
-                                                 "variance detected as zero LLRs")
-        self._out_of_range = BadInputCounter(self.logger, "channel use(s) outside the learned model's trained SNR "
-                                                          "range detected by LMMSE")
-        self._overflow = BadInputCounter(self.logger, "channel use(s) beyond float32 range (e.g. |H| ~ 1e20 or "
-                                                      "sigma^2 ~ 1e-40) recomputed in float64 (zero LLRs where "
-                                                      "that fails too)")
+        self._bad = BadInputCounter(
+            self.logger, "channel use(s) with non-finite y/H or invalid noise variance detected as zero LLRs"
+        )
+        self._out_of_range = BadInputCounter(
+            self.logger, "channel use(s) outside the learned model's trained SNR range detected by LMMSE"
+        )
+        self._overflow = BadInputCounter(
+            self.logger,
+            "channel use(s) beyond float32 range (e.g. |H| ~ 1e20 or "
+            "sigma^2 ~ 1e-40) recomputed in float64 (zero LLRs where "
+            "that fails too)",
+        )
 
     @property
     def bad_count(self) -> int:
@@ -220,19 +231,23 @@ class mimo_detector(gr.sync_block):
                 if not sel.all():
                     res[~sel] = _kernels.lmmse(y[rows][~sel], h[rows][~sel], nv[rows][~sel], self.k)
                 return res
+
             recompute = None
         elif method == "lmmse":  # the kernel library's C++ LMMSE (same LLRs as phy.mimo.lmmse)
+
             def run(rows):
                 return _kernels.lmmse(y[rows], h[rows], nv[rows], self.k)
 
             def recompute(rows):
                 return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
         else:
+
             def run(rows):
                 return self._mimo.detect(method, y[rows], h[rows], nv[rows], bits_per_symbol=self.k)
 
             def recompute(rows):
                 return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
+
         out = output_items[0][:n].reshape(n, self.nt * self.k)
         try:
             out[:] = np.asarray(run(slice(None)), dtype=np.float32)

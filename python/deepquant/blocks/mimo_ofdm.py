@@ -9,6 +9,7 @@ These are the **ideal-sync reference** of flowgraph 2 (``apps.mimo_ofdm.run_fd``
 itself runs in the time domain with real OFDM modulation and shared Schmidl & Cox
 synchronisation: :mod:`gnuradio.deepquant.blocks.mimo_ofdm_td` (an index of its blocks).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,9 @@ class mimo_ofdm_framer(gr.sync_block):
         nd = len(self.lay.occupied)
         self.n_in = self.t * nd * self.nt
         self.n_out = (self.nt + self.t) * nd * self.nt
-        gr.sync_block.__init__(self, name="mimo_ofdm_framer", in_sig=[(np.complex64, self.n_in)],
-                               out_sig=[(np.complex64, self.n_out)])
+        gr.sync_block.__init__(
+            self, name="mimo_ofdm_framer", in_sig=[(np.complex64, self.n_in)], out_sig=[(np.complex64, self.n_out)]
+        )
         self._pil = ofdm_mimo.frame_pilots(self.lay, self.nt).reshape(-1)
         self.bad = BadInputCounter(self.logger, "non-finite data symbols sent as 0")
 
@@ -56,7 +58,7 @@ class mimo_ofdm_framer(gr.sync_block):
         n = len(output_items[0])
         out = output_items[0][:n]
         out[:, : self._pil.size] = self._pil
-        out[:, self._pil.size:] = zero_nonfinite(input_items[0][:n], self.bad)
+        out[:, self._pil.size :] = zero_nonfinite(input_items[0][:n], self.bad)
         return n
 
 
@@ -87,9 +89,12 @@ class mimo_ofdm_channel(gr.sync_block):
             raise ValueError(f"mimo_ofdm_channel: model must be 'epa', 'rayleigh' or 'cdla', got {model!r}")
         nd = len(self.lay.occupied)
         self.nsym = self.nt + self.t
-        gr.sync_block.__init__(self, name="mimo_ofdm_channel",
-                               in_sig=[(np.complex64, self.nsym * nd * self.nt)],
-                               out_sig=[(np.complex64, self.nsym * nd * self.nr)])
+        gr.sync_block.__init__(
+            self,
+            name="mimo_ofdm_channel",
+            in_sig=[(np.complex64, self.nsym * nd * self.nt)],
+            out_sig=[(np.complex64, self.nsym * nd * self.nr)],
+        )
         self.model = model
         self.rng = np.random.default_rng(int(seed))
         import torch
@@ -149,10 +154,13 @@ class mimo_ofdm_ls_estimator(gr.interp_block):
         nd = len(self.lay.occupied)
         self.nd = nd
         self.nsym = self.nt + self.t
-        gr.interp_block.__init__(self, name="mimo_ofdm_ls_estimator",
-                                 in_sig=[(np.complex64, self.nsym * nd * self.nr)],
-                                 out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
-                                 interp=self.t * nd)
+        gr.interp_block.__init__(
+            self,
+            name="mimo_ofdm_ls_estimator",
+            in_sig=[(np.complex64, self.nsym * nd * self.nr)],
+            out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
+            interp=self.t * nd,
+        )
         self.smooth = bool(smooth)
         self.estimate_noise = bool(estimate_noise) and self.smooth
         self.noise_var = float(noise_var)
@@ -187,8 +195,10 @@ class mimo_ofdm_ls_estimator(gr.interp_block):
                 self._neutral(output_items, sl, "estimate beyond float32 range")
                 continue
             self.noise_var_history.append(nv_out)
-            output_items[0][sl] = y[i, self.nt:].reshape(m, self.nr)
-            output_items[1][sl] = np.broadcast_to(h_out.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
+            output_items[0][sl] = y[i, self.nt :].reshape(m, self.nr)
+            output_items[1][sl] = np.broadcast_to(
+                h_out.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)
+            ).reshape(m, -1)
             output_items[2][sl] = np.float32(nv_out)
         if len(self.noise_var_history) > 1000:
             del self.noise_var_history[:-1000]

@@ -1,6 +1,7 @@
 """``mimo_ofdm_fading_core``: the sample-synchronous part of ``mimo_ofdm_impairments``
 (multipath per antenna pair, CFO, noise), a stream adapter of
 :class:`gnuradio.deepquant.ofdm.mimo_channel.MimoMultipathChannel`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,16 +24,29 @@ class mimo_ofdm_fading_core(gr.sync_block):
     The channel itself (taps, filter memory, oscillator, generators) is ``channel``.
     """
 
-    def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64, seed=0,
-                 len_tag_key=LEN_KEY, delay_spread=100e-9):
+    def __init__(
+        self,
+        nr=2,
+        nt=2,
+        snr_db=26.0,
+        cfo_subcarriers=0.0,
+        model="epa",
+        samp_rate=20e6,
+        fft_len=64,
+        seed=0,
+        len_tag_key=LEN_KEY,
+        delay_spread=100e-9,
+    ):
         try:
-            self.channel = MimoMultipathChannel(nr, nt, snr_db, cfo_subcarriers, model, samp_rate, fft_len, seed,
-                                                delay_spread)
+            self.channel = MimoMultipathChannel(
+                nr, nt, snr_db, cfo_subcarriers, model, samp_rate, fft_len, seed, delay_spread
+            )
         except ValueError as e:
             raise ValueError(f"mimo_ofdm_impairments: {e}") from None
         self.nr, self.nt = self.channel.nr, self.channel.nt
-        gr.sync_block.__init__(self, name="mimo_ofdm_impairments", in_sig=[np.complex64] * self.nt,
-                               out_sig=[np.complex64] * self.nr)
+        gr.sync_block.__init__(
+            self, name="mimo_ofdm_impairments", in_sig=[np.complex64] * self.nt, out_sig=[np.complex64] * self.nr
+        )
         self.key = pmt.intern(len_tag_key)
         self.bad = BadInputCounter(self.logger, "non-finite transmit samples taken as 0")
         self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")

@@ -1,6 +1,7 @@
 """``mimo_ofdm_header_decoder``: preamble and header of every receive chain -> channel, sigma^2
 and packet number as a ``header_data`` message for the chains' ``header_payload_demux``
 (numerics: :func:`gnuradio.deepquant.ofdm.mimo_rx.decode_preamble`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,10 +33,12 @@ class mimo_ofdm_header_decoder(gr.sync_block):
     rounding, and takes over for a fit that is not positive definite).
     """
 
-    def __init__(self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20,
-                 refine: bool = True):
-        gr.sync_block.__init__(self, name="mimo_ofdm_header_decoder", in_sig=[(np.complex64, layout.fft_len)] * nr,
-                               out_sig=None)
+    def __init__(
+        self, layout: OfdmLayout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20, refine: bool = True
+    ):
+        gr.sync_block.__init__(
+            self, name="mimo_ofdm_header_decoder", in_sig=[(np.complex64, layout.fft_len)] * nr, out_sig=None
+        )
         self.layout, self.nr, self.nt = layout, int(nr), int(nt)
         self.taps_pre, self.taps_post = int(taps_pre), int(taps_post)
         self.refine = bool(refine)
@@ -56,19 +59,28 @@ class mimo_ofdm_header_decoder(gr.sync_block):
         self._pending = np.concatenate([self._pending, x], axis=1)
         while self._pending.shape[1] >= self.n_sym:
             self._packet(self._pending[:, : self.n_sym])
-            self._pending = self._pending[:, self.n_sym:]
+            self._pending = self._pending[:, self.n_sym :]
         return n
 
     def _packet(self, ys):
         lay, nt = self.layout, self.nt
         # C++ (ofdm_estimator.decode_header_mimo): the steps of mimo_rx.decode_preamble to float rounding
         st, num, ncw, h, nv, err, err_cols, phi = self._cxx.decode_header_mimo(
-            ys, nt, self._w2, self.taps_pre, self.taps_post, self.refine)
+            ys, nt, self._w2, self.taps_pre, self.taps_post, self.refine
+        )
         if st < 0:  # a fit that was not positive definite: the numeric core
             p = mimo_rx.decode_preamble(ys, lay, nt, self.taps_pre, self.taps_post, self.refine)
             if p is not None:
-                st, num, ncw, h, nv, err, err_cols, phi = (1, p.packet_num, lay.n_codewords, p.h, p.noise_var,
-                                                           p.err_var, p.err_cols, p.cfo_residual)
+                st, num, ncw, h, nv, err, err_cols, phi = (
+                    1,
+                    p.packet_num,
+                    lay.n_codewords,
+                    p.h,
+                    p.noise_var,
+                    p.err_var,
+                    p.err_cols,
+                    p.cfo_residual,
+                )
         if st != 1 or ncw != lay.n_codewords:
             self.headers_failed += 1
             self.message_port_pub(self.port, pmt.PMT_F)

@@ -1,5 +1,6 @@
 """``mimo_ofdm_impairments``: time-domain MIMO channel for MIMO-OFDM loopbacks (multipath per
 antenna pair, CFO, noise, sampling-rate offset) as an installed hierarchical block."""
+
 from __future__ import annotations
 
 from gnuradio import gr
@@ -52,15 +53,32 @@ class mimo_ofdm_impairments(gr.hier_block2):
     :class:`gnuradio.deepquant.ofdm.mimo_channel.MimoMultipathChannel`).
     """
 
-    def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64, seed=0,
-                 len_tag_key=LEN_KEY, delay_spread=100e-9, sro_ppm=0.0):
+    def __init__(
+        self,
+        nr=2,
+        nt=2,
+        snr_db=26.0,
+        cfo_subcarriers=0.0,
+        model="epa",
+        samp_rate=20e6,
+        fft_len=64,
+        seed=0,
+        len_tag_key=LEN_KEY,
+        delay_spread=100e-9,
+        sro_ppm=0.0,
+    ):
         if not abs(float(sro_ppm)) <= 1000:
             raise ValueError(f"mimo_ofdm_impairments: |sro_ppm| must be <= 1000, got {sro_ppm}")
-        self.core = mimo_ofdm_fading_core(nr, nt, snr_db, cfo_subcarriers, model, samp_rate, fft_len, seed,
-                                          len_tag_key, delay_spread)
+        self.core = mimo_ofdm_fading_core(
+            nr, nt, snr_db, cfo_subcarriers, model, samp_rate, fft_len, seed, len_tag_key, delay_spread
+        )
         nr, nt = self.core.nr, self.core.nt
-        gr.hier_block2.__init__(self, "mimo_ofdm_impairments", gr.io_signature(nt, nt, gr.sizeof_gr_complex),
-                                gr.io_signature(nr, nr, gr.sizeof_gr_complex))
+        gr.hier_block2.__init__(
+            self,
+            "mimo_ofdm_impairments",
+            gr.io_signature(nt, nt, gr.sizeof_gr_complex),
+            gr.io_signature(nr, nr, gr.sizeof_gr_complex),
+        )
         self.sro_ppm = float(sro_ppm)
         self.resamplers = []
         for j in range(nt):

@@ -1,6 +1,7 @@
 """``mimo_ofdm_payload_estimator``: payload symbols of every receive chain and the header's channel
 tags -> channel uses (y, H, sigma^2) for ``mimo_detector``, with pilot phase tracking and
 optional decoder-aided re-estimation (numerics: :mod:`gnuradio.deepquant.ofdm.mimo_rx`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,15 +46,27 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
     rounding, and take over for more than 16 streams or a fit that is not positive definite).
     """
 
-    def __init__(self, layout: OfdmLayout, nr: int, nt: int, phase_tracking: bool = True,
-                 decision_feedback: bool = False, max_iter: int = 50, feedback_rounds: int = 2,
-                 taps_pre: int = 0, taps_post: int = 20):
+    def __init__(
+        self,
+        layout: OfdmLayout,
+        nr: int,
+        nt: int,
+        phase_tracking: bool = True,
+        decision_feedback: bool = False,
+        max_iter: int = 50,
+        feedback_rounds: int = 2,
+        taps_pre: int = 0,
+        taps_post: int = 20,
+    ):
         self.layout, self.nr, self.nt = layout, int(nr), int(nt)
         self.nd = len(layout.occupied)
-        gr.interp_block.__init__(self, name="mimo_ofdm_payload_estimator",
-                                 in_sig=[(np.complex64, layout.fft_len)] * self.nr,
-                                 out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
-                                 interp=self.nd)
+        gr.interp_block.__init__(
+            self,
+            name="mimo_ofdm_payload_estimator",
+            in_sig=[(np.complex64, layout.fft_len)] * self.nr,
+            out_sig=[(np.complex64, self.nr), (np.complex64, self.nr * self.nt), np.float32],
+            interp=self.nd,
+        )
         self.t = ofdm_mimo.td_payload_symbols(layout, self.nt)
         self.t0 = float(self.nt + layout.header_symbols)
         self.tracking = bool(phase_tracking)
@@ -61,8 +74,10 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         self.max_iter, self.feedback_rounds = int(max_iter), int(feedback_rounds)
         self.taps_pre, self.taps_post = int(taps_pre), int(taps_post)
         if self.max_iter < 1 or self.feedback_rounds < 1:
-            raise ValueError(f"mimo_ofdm_payload_estimator: max_iter and feedback_rounds must be >= 1, "
-                             f"got {max_iter}, {feedback_rounds}")
+            raise ValueError(
+                f"mimo_ofdm_payload_estimator: max_iter and feedback_rounds must be >= 1, "
+                f"got {max_iter}, {feedback_rounds}"
+            )
         if self.decision_feedback:
             from ..phy import ldpc
             from ._common import configure_torch_threads
@@ -70,8 +85,10 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             configure_torch_threads()
             bits = self.t * self.nd * self.nt * layout.bits_per_symbol
             if bits % ldpc.N:
-                raise ValueError(f"mimo_ofdm_payload_estimator: decision_feedback needs whole 648-bit codewords "
-                                 f"per packet, got {bits} bits")
+                raise ValueError(
+                    f"mimo_ofdm_payload_estimator: decision_feedback needs whole 648-bit codewords "
+                    f"per packet, got {bits} bits"
+                )
         self.set_output_multiple(self.t * self.nd)
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self._h = None
@@ -99,9 +116,21 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
 
             self._points = np.ascontiguousarray(mapping.constellation(lay.bits_per_symbol), np.complex128)
         r = _kernels.ofdm_estimator(lay).feedback_mimo(
-            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol), _kernels.ldpc_decoder(), self._points, ys,
-            self._h, self._noise, np.broadcast_to(np.asarray(self._err_cols, np.float64), (nt,)), float(self._nv),
-            self.t0, self.tracking, self.max_iter, self.feedback_rounds, self.taps_pre, self.taps_post)
+            _kernels.lmmse_detector(self.nr, nt, lay.bits_per_symbol),
+            _kernels.ldpc_decoder(),
+            self._points,
+            ys,
+            self._h,
+            self._noise,
+            np.broadcast_to(np.asarray(self._err_cols, np.float64), (nt,)),
+            float(self._nv),
+            self.t0,
+            self.tracking,
+            self.max_iter,
+            self.feedback_rounds,
+            self.taps_pre,
+            self.taps_post,
+        )
         if r is None:  # normal equations not positive definite: the numeric core decides
             return self._feedback_numpy(ys)
         yu, hd, eff, n_known = r
@@ -117,8 +146,20 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
         phases = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)[2]
         self.df_packets += 1
         y, h, eff, ok = mimo_rx.decoder_aided_reestimate(
-            ys, phases, self._h, self._noise, self._err_cols, self._nv, self.layout, self.max_iter,
-            self.feedback_rounds, self.taps_pre, self.taps_post, detect=_kernels.lmmse, decode=_kernels.bp_decode)
+            ys,
+            phases,
+            self._h,
+            self._noise,
+            self._err_cols,
+            self._nv,
+            self.layout,
+            self.max_iter,
+            self.feedback_rounds,
+            self.taps_pre,
+            self.taps_post,
+            detect=_kernels.lmmse,
+            decode=_kernels.bp_decode,
+        )
         self.df_known += int(ok.sum())
         return y, h, eff
 
@@ -133,12 +174,16 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
             tg = tags.get(i * self.t, {})
             if CHAN_KEY in tg:
                 self._h = np.asarray(pmt.c32vector_elements(tg[CHAN_KEY]), np.complex64).reshape(
-                    self.layout.fft_len, self.nr, self.nt)
+                    self.layout.fft_len, self.nr, self.nt
+                )
                 nv = pmt.to_double(tg[NOISE_VAR_KEY]) if NOISE_VAR_KEY in tg else 1.0
                 err = pmt.to_double(tg[EST_ERR_KEY]) if EST_ERR_KEY in tg else 0.0
                 self._noise = nv
-                self._err_cols = (np.asarray(pmt.f64vector_elements(tg[ERR_COLS_KEY]), np.float64)
-                                  if ERR_COLS_KEY in tg else np.full(self.nt, err))
+                self._err_cols = (
+                    np.asarray(pmt.f64vector_elements(tg[ERR_COLS_KEY]), np.float64)
+                    if ERR_COLS_KEY in tg
+                    else np.full(self.nt, err)
+                )
                 self._nv = nv + self.nt * err
             else:
                 self.untagged += 1
@@ -149,7 +194,7 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                 output_items[1][sl] = 0
                 output_items[2][sl] = 1.0
                 continue
-            ys = np.stack([np.asarray(input_items[r][i * self.t:(i + 1) * self.t]) for r in range(self.nr)])
+            ys = np.stack([np.asarray(input_items[r][i * self.t : (i + 1) * self.t]) for r in range(self.nr)])
             done = False
             if self.decision_feedback:
                 ai = self._ai  # data and pilot carriers (what tracking and re-estimation read)
@@ -166,11 +211,15 @@ class mimo_ofdm_payload_estimator(gr.interp_block):
                 y, hu, _ = ofdm_mimo.payload_channel_uses(ys, self._h, self.layout, self.t0, self.tracking)
                 nv_use = np.full(self.nd, self._nv)
             output_items[0][sl] = y
-            output_items[1][sl] = np.broadcast_to(hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)).reshape(m, -1)
+            output_items[1][sl] = np.broadcast_to(
+                hu.reshape(1, self.nd, -1), (self.t, self.nd, self.nr * self.nt)
+            ).reshape(m, -1)
             output_items[2][sl] = np.tile(nv_use, self.t).astype(np.float32)
             self.noise_var_history.append(float(np.mean(nv_use)))
             if self._num is not None:
-                self.add_item_tag(0, self.nitems_written(0) + i * m, pmt.intern(PACKET_NUM_KEY), pmt.from_long(self._num))
+                self.add_item_tag(
+                    0, self.nitems_written(0) + i * m, pmt.intern(PACKET_NUM_KEY), pmt.from_long(self._num)
+                )
         if len(self.noise_var_history) > 1000:
             del self.noise_var_history[:-1000]
         return f * m

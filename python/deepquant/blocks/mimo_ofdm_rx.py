@@ -7,6 +7,7 @@ sigma^2 per data channel use for ``mimo_detector``.
 Conventions: y = H x + n per data subcarrier, H (Nr x Nt, row-major), unit-energy 38.211 QAM per
 stream, ``n ~ CN(0, sigma^2 I)``; SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -77,9 +78,23 @@ class mimo_ofdm_rx(gr.hier_block2):
         gives.
     """
 
-    def __init__(self, nr=2, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16, sync_threshold=0.7,
-                 timing_advance=-1, phase_tracking=True, taps_pre=0, taps_post=-1, trigger_holdoff=-1,
-                 decision_feedback=True, combined_sync=True):
+    def __init__(
+        self,
+        nr=2,
+        nt=2,
+        n_codewords=8,
+        bits_per_symbol=6,
+        fft_len=64,
+        cp_len=16,
+        sync_threshold=0.7,
+        timing_advance=-1,
+        phase_tracking=True,
+        taps_pre=0,
+        taps_post=-1,
+        trigger_holdoff=-1,
+        decision_feedback=True,
+        combined_sync=True,
+    ):
         nr, nt = int(nr), int(nt)
         if nr < 1:
             raise ValueError(f"mimo_ofdm_rx: nr must be >= 1, got {nr}")
@@ -95,12 +110,17 @@ class mimo_ofdm_rx(gr.hier_block2):
         self.taps_post = max(1, 20 + (lay.cp_len - 16) // 4) if int(taps_post) == -1 else int(taps_post)
         n_fit = len(lay.active) - 8
         if self.taps_pre < 0 or self.taps_post < 0 or self.taps_pre + self.taps_post + 1 > n_fit:
-            raise ValueError(f"mimo_ofdm_rx: taps_pre and taps_post must be >= 0 (taps_post -1: auto) with "
-                             f"taps_pre + taps_post + 1 <= {n_fit} (the fit needs fewer taps than the "
-                             f"{len(lay.active)} active carriers), got {taps_pre}, {taps_post}")
-        gr.hier_block2.__init__(self, "mimo_ofdm_rx", gr.io_signature(nr, nr, gr.sizeof_gr_complex),
-                                gr.io_signature.makev(3, 3, [gr.sizeof_gr_complex * nr,
-                                                             gr.sizeof_gr_complex * nr * nt, gr.sizeof_float]))
+            raise ValueError(
+                f"mimo_ofdm_rx: taps_pre and taps_post must be >= 0 (taps_post -1: auto) with "
+                f"taps_pre + taps_post + 1 <= {n_fit} (the fit needs fewer taps than the "
+                f"{len(lay.active)} active carriers), got {taps_pre}, {taps_post}"
+            )
+        gr.hier_block2.__init__(
+            self,
+            "mimo_ofdm_rx",
+            gr.io_signature(nr, nr, gr.sizeof_gr_complex),
+            gr.io_signature.makev(3, 3, [gr.sizeof_gr_complex * nr, gr.sizeof_gr_complex * nr * nt, gr.sizeof_float]),
+        )
         self.nr, self.nt = nr, nt
         n, cp = lay.fft_len, lay.cp_len
         n_head = 1 + nt + lay.header_symbols
@@ -125,8 +145,9 @@ class mimo_ofdm_rx(gr.hier_block2):
             sync_out = self.sync
         self.connect((sync_out, 0), self.osc)
         self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
-        self.payload = mimo_ofdm_payload_estimator(lay, nr, nt, bool(phase_tracking), bool(decision_feedback),
-                                                   taps_pre=self.taps_pre, taps_post=self.taps_post)
+        self.payload = mimo_ofdm_payload_estimator(
+            lay, nr, nt, bool(phase_tracking), bool(decision_feedback), taps_pre=self.taps_pre, taps_post=self.taps_post
+        )
         self._keep = []
         self.guards = [finite_guard_cc(1, f"samples of receive chain {r}") for r in range(nr)]
         for r in range(nr):

@@ -16,6 +16,7 @@ path they had when they shared a file (``from gnuradio.deepquant.blocks.mimo_ofd
 Conventions: y = H x + n per data subcarrier, H (Nr x Nt, row-major), unit-energy 38.211 QAM per
 stream, ``n ~ CN(0, sigma^2 I)``; SNR = E||H||_F^2 / sigma^2 (EQ-Net's definition).
 """
+
 from __future__ import annotations
 
 from ..ofdm.mimo import td_layout as make_layout
@@ -28,5 +29,14 @@ from .mimo_ofdm_rx import mimo_ofdm_rx
 from .mimo_ofdm_tx import mimo_ofdm_tx
 from .sc_trigger_holdoff import sc_trigger_holdoff
 
-__all__ = ["MODELS", "make_layout", "mimo_ofdm_tx", "mimo_ofdm_fading_core", "mimo_ofdm_impairments",
-           "mimo_ofdm_header_decoder", "mimo_ofdm_payload_estimator", "sc_trigger_holdoff", "mimo_ofdm_rx"]
+__all__ = [
+    "MODELS",
+    "make_layout",
+    "mimo_ofdm_tx",
+    "mimo_ofdm_fading_core",
+    "mimo_ofdm_impairments",
+    "mimo_ofdm_header_decoder",
+    "mimo_ofdm_payload_estimator",
+    "sc_trigger_holdoff",
+    "mimo_ofdm_rx",
+]

@@ -2,6 +2,7 @@
 allocator, IFFT, cyclic prefix): Schmidl & Cox word, Nt time-orthogonal long-training symbols, a
 CRC header, the payload (packet layout: :mod:`gnuradio.deepquant.ofdm.mimo`), as an installed
 hierarchical block."""
+
 from __future__ import annotations
 
 from gnuradio import blocks, digital, fft, gr
@@ -39,8 +40,9 @@ class mimo_ofdm_tx(gr.hier_block2):
     def __init__(self, nt=2, n_codewords=8, bits_per_symbol=6, fft_len=64, cp_len=16):
         nt = int(nt)
         lay = self.layout = ofdm_mimo.td_layout(fft_len, cp_len, n_codewords, bits_per_symbol, nt)
-        gr.hier_block2.__init__(self, "mimo_ofdm_tx", gr.io_signature(1, 1, gr.sizeof_char),
-                                gr.io_signature(nt, nt, gr.sizeof_gr_complex))
+        gr.hier_block2.__init__(
+            self, "mimo_ofdm_tx", gr.io_signature(1, 1, gr.sizeof_char), gr.io_signature(nt, nt, gr.sizeof_gr_complex)
+        )
         from . import ldpc_blocks, qam_mapper
         from .ofdm_tx import header_gen_bc
 
@@ -62,9 +64,15 @@ class mimo_ofdm_tx(gr.hier_block2):
                 self.connect(self.header_gen, hsrc)
             htag = blocks.stream_to_tagged_stream(gr.sizeof_gr_complex, 1, self.header_gen.n_out, LEN_KEY)
             mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LEN_KEY, 1)
-            alloc = digital.ofdm_carrier_allocator_cvc(lay.fft_len, lay.gr_occupied(), lay.gr_pilots(),
-                                                       lay.gr_pilot_symbols(), [list(w) for w in words[j]],
-                                                       LEN_KEY, True)
+            alloc = digital.ofdm_carrier_allocator_cvc(
+                lay.fft_len,
+                lay.gr_occupied(),
+                lay.gr_pilots(),
+                lay.gr_pilot_symbols(),
+                [list(w) for w in words[j]],
+                LEN_KEY,
+                True,
+            )
             ifft = fft.fft_vcc(lay.fft_len, False, (), True)
             cp = digital.ofdm_cyclic_prefixer(lay.fft_len, lay.fft_len + lay.cp_len, 0, LEN_KEY)
             scale = blocks.multiply_const_cc(1.0 / lay.fft_len)

@@ -1,5 +1,6 @@
 """``mmse_channel_estimator``: the unquantized MMSE channel estimate (eq. 6 of paper 000), with the
 ports of ``tbq_channel_estimator`` -- the reference every quantized estimator is compared to."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,5 +32,6 @@ class mmse_channel_estimator(_ChannelEstimatorBlock):
         check_params(nt, nu, tau_p, snr)
         from ..chanest.estimators import MMSEEstimator
 
-        _ChannelEstimatorBlock.__init__(self, "mmse_channel_estimator", MMSEEstimator(nt, nu, tau_p, snr),
-                                        nt, nu, tau_p)
+        _ChannelEstimatorBlock.__init__(
+            self, "mmse_channel_estimator", MMSEEstimator(nt, nu, tau_p, snr), nt, nu, tau_p
+        )

@@ -1,5 +1,6 @@
 """``mu_uplink_channel``: multi-user MIMO uplink with a pilot phase and a data phase per
 coherence block (paper 000's pilot model), for channel-estimation loopbacks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,9 +46,12 @@ class mu_uplink_channel(gr.sync_block):
             raise ValueError(f"mu_uplink_channel: data_noise_var must be finite and >= 0, got {data_noise_var}")
         self.setup = ChannelSetup(int(nt), int(nu), int(tau_p), float(pilot_snr))  # validates
         self.nt, self.nu, self.tau_p = int(nt), int(nu), int(tau_p)
-        gr.sync_block.__init__(self, name="mu_uplink_channel", in_sig=[(np.complex64, self.nu)],
-                               out_sig=[(np.complex64, self.nt), (np.complex64, self.tau_p * self.nt),
-                                        (np.complex64, self.nt * self.nu)])
+        gr.sync_block.__init__(
+            self,
+            name="mu_uplink_channel",
+            in_sig=[(np.complex64, self.nu)],
+            out_sig=[(np.complex64, self.nt), (np.complex64, self.tau_p * self.nt), (np.complex64, self.nt * self.nu)],
+        )
         self.coherence = int(coherence)
         self.bad = BadInputCounter(self.logger, "non-finite user symbols taken as 0")
         self.overflow = BadInputCounter(self.logger, "received samples beyond complex64 range output as 0")

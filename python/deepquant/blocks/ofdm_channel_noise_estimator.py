@@ -1,5 +1,6 @@
 """``ofdm_channel_noise_estimator``: per-subcarrier channel and noise variance of each OFDM frame,
 serialised with the data symbols for the soft demapper (y, h, sigma^2 streams)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -87,16 +88,33 @@ class ofdm_channel_noise_estimator(gr.interp_block):
     ``df_skipped`` the frames left unrefined because they held NaN/inf samples.
     """
 
-    def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, taps_pre=4,
-                 add_estimation_error=True, chan_tag_key=CHAN_TAPS_KEY, decision_feedback=False, max_iter=50,
-                 feedback_rounds=2, soft_feedback=True, taps_post=15, phase_tracking=False):
+    def __init__(
+        self,
+        fft_len=64,
+        cp_len=16,
+        n_codewords=4,
+        bits_per_symbol=6,
+        taps_pre=4,
+        add_estimation_error=True,
+        chan_tag_key=CHAN_TAPS_KEY,
+        decision_feedback=False,
+        max_iter=50,
+        feedback_rounds=2,
+        soft_feedback=True,
+        taps_post=15,
+        phase_tracking=False,
+    ):
         self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         if not 0 <= int(taps_pre) < self.layout.cp_len:
             raise ValueError(f"ofdm_channel_noise_estimator: taps_pre must be in [0, cp_len), got {taps_pre}")
         self.nd = len(self.layout.occupied)
-        gr.interp_block.__init__(self, name="ofdm_channel_noise_estimator",
-                                 in_sig=[(np.complex64, self.layout.fft_len)],
-                                 out_sig=[np.complex64, np.complex64, np.float32], interp=self.nd)
+        gr.interp_block.__init__(
+            self,
+            name="ofdm_channel_noise_estimator",
+            in_sig=[(np.complex64, self.layout.fft_len)],
+            out_sig=[np.complex64, np.complex64, np.float32],
+            interp=self.nd,
+        )
         self.taps_pre = int(taps_pre)
         self.set_output_multiple(self.layout.payload_ofdm_symbols * self.nd)
         self.add_err = bool(add_estimation_error)
@@ -115,12 +133,16 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         if self.feedback_rounds < 1:
             raise ValueError(f"ofdm_channel_noise_estimator: feedback_rounds must be >= 1, got {feedback_rounds}")
         if not 0 < self.fb_taps_post < len(self.layout.active) - 8:
-            raise ValueError(f"ofdm_channel_noise_estimator: taps_post must be in [1, {len(self.layout.active) - 9}], got {taps_post}")
+            raise ValueError(
+                f"ofdm_channel_noise_estimator: taps_post must be in [1, {len(self.layout.active) - 9}], got {taps_post}"
+            )
         if self.decision_feedback:
             from ..phy import ldpc
 
             if (self.layout.data_symbols * self.layout.bits_per_symbol) % ldpc.N:
-                raise ValueError("ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame")
+                raise ValueError(
+                    "ofdm_channel_noise_estimator: decision_feedback needs whole 648-bit codewords per frame"
+                )
             configure_torch_threads()
         self._cxx = _kernels.ofdm_estimator(self.layout)
         self._points = None
@@ -130,11 +152,13 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             self._points = np.ascontiguousarray(mapping.constellation(self.layout.bits_per_symbol), np.complex128)
         self._frame = None  # (h_smooth, sum_sq_pre, dof_pre, err_factor)
         self.noise_var_history = []
-        self._bad = BadInputCounter(self.logger, "OFDM symbol(s) without a valid channel-taps tag "
-                                                 "(output with h=1, sigma^2=1e3)")
+        self._bad = BadInputCounter(
+            self.logger, "OFDM symbol(s) without a valid channel-taps tag (output with h=1, sigma^2=1e3)"
+        )
 
-        self._bad_out = BadInputCounter(self.logger, "data carrier(s) with non-finite samples or estimates "
-                                                     "(output with y=0, h=1, sigma^2=1e3)")
+        self._bad_out = BadInputCounter(
+            self.logger, "data carrier(s) with non-finite samples or estimates (output with y=0, h=1, sigma^2=1e3)"
+        )
 
     @property
     def bad_count(self) -> int:
@@ -177,9 +201,19 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self.df_frames += 1
         # all rounds in one C++ call (ofdm_estimator.feedback: the C++ demapper and decoder, the
         # symbols of estimation.decoded_symbols, refine()); equal to _feedback_numpy to float rounding
-        r = self._cxx.feedback(_kernels.qam_demapper(k), _kernels.ldpc_decoder(), self._points, y, hs, float(nv),
-                               float(err_factor), self.max_iter, self.feedback_rounds, self.soft_feedback,
-                               self.fb_taps_post)
+        r = self._cxx.feedback(
+            _kernels.qam_demapper(k),
+            _kernels.ldpc_decoder(),
+            self._points,
+            y,
+            hs,
+            float(nv),
+            float(err_factor),
+            self.max_iter,
+            self.feedback_rounds,
+            self.soft_feedback,
+            self.fb_taps_post,
+        )
         if r is None:  # a fit that was not positive definite: the numeric core
             return self._feedback_numpy(y, hs, nv, err_factor)
         y_n, h_n, ef_n, err_k, n_known, refined = r
@@ -199,10 +233,15 @@ class ofdm_channel_noise_estimator(gr.interp_block):
         self._err_k = None
         ok = None
         for _ in range(self.feedback_rounds):
-            llr = _kernels.demap(y[:, di].reshape(-1), np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1),
-                                 np.float32(nv * (1.0 + err_factor)), k).reshape(-1, ldpc.N)
-            mean, var, ok = estimation.decoded_symbols(llr, k, self.max_iter, self.soft_feedback,
-                                                       decode=_kernels.bp_decode)
+            llr = _kernels.demap(
+                y[:, di].reshape(-1),
+                np.broadcast_to(hs[di], (y.shape[0], self.nd)).reshape(-1),
+                np.float32(nv * (1.0 + err_factor)),
+                k,
+            ).reshape(-1, ldpc.N)
+            mean, var, ok = estimation.decoded_symbols(
+                llr, k, self.max_iter, self.soft_feedback, decode=_kernels.bp_decode
+            )
             if not ok.any() and not self.soft_feedback:
                 break
             xk = np.zeros(y.shape, np.complex128)
@@ -213,8 +252,9 @@ class ofdm_channel_noise_estimator(gr.interp_block):
             # decisions); C++ ofdm_estimator.refine = estimation.refine_with_known to float rounding
             r = self._cxx.refine(y, h_pre, nv, err_pre, xk, xv, 0, self.fb_taps_post)
             if r is None:  # fit not positive definite: the numeric core's pseudo-inverse
-                r = estimation.refine_with_known(y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post,
-                                                 x_var=xv, per_carrier=True)
+                r = estimation.refine_with_known(
+                    y, h_pre, nv, err_pre, xk, lay, 0, self.fb_taps_post, x_var=xv, per_carrier=True
+                )
             y, hs, err, err_k = r
             err_factor = err / nv
             self._err_k = err_k[di]

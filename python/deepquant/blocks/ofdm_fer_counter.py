@@ -1,5 +1,6 @@
 """``ofdm_fer_counter``: codeword (frame) error rate of decoded OFDM packets against the seeded
 reference payloads, counting lost packets (header not detected or not decoded) as errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -88,7 +89,7 @@ class ofdm_fer_counter(gr.sync_block):
     def _drain(self):
         while self._buf.size >= self.plen and self._num is not None:
             bits = self._buf[: self.plen] & 1
-            self._buf = self._buf[self.plen:]
+            self._buf = self._buf[self.plen :]
             num = self._num
             if self._last_num is not None:
                 gap = (num - self._last_num - 1) % reference.PACKET_NUM_MODULO
@@ -118,6 +119,8 @@ class ofdm_fer_counter(gr.sync_block):
 
     def stop(self):
         if self.report:
-            self.logger.info(f"{self.packets} packets decoded, {self.lost_packets} lost; {self.codewords} codewords, "
-                             f"{self.codeword_errors} in error (FER {self.fer():.3e})")
+            self.logger.info(
+                f"{self.packets} packets decoded, {self.lost_packets} lost; {self.codewords} codewords, "
+                f"{self.codeword_errors} in error (FER {self.fer():.3e})"
+            )
         return True

@@ -1,6 +1,7 @@
 """``ofdm_impairments``: frequency-selective fading, carrier and sampling frequency offsets and
 white noise for OFDM loopbacks (GNU Radio's ``channels`` blocks, plus an EPA-like block fader
 that draws one independent channel per packet)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,8 +59,8 @@ class block_fading_cc(gr.sync_block):
             seg = x[pos:c]
             if seg.size:
                 xx = np.concatenate([self._hist, seg])
-                output_items[0][pos:c] = np.convolve(xx, self._g)[self.ntaps - 1:self.ntaps - 1 + seg.size]
-                self._hist = xx[xx.size - (self.ntaps - 1):] if self.ntaps > 1 else self._hist
+                output_items[0][pos:c] = np.convolve(xx, self._g)[self.ntaps - 1 : self.ntaps - 1 + seg.size]
+                self._hist = xx[xx.size - (self.ntaps - 1) :] if self.ntaps > 1 else self._hist
             pos = c
             if c < n:
                 self._new_channel(base + c)
@@ -87,8 +88,12 @@ class channel_model_exact(gr.hier_block2):
 
         from .exact_mixer_cc import exact_mixer_cc
 
-        gr.hier_block2.__init__(self, "channel_model_exact", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        gr.hier_block2.__init__(
+            self,
+            "channel_model_exact",
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+        )
         self.resampler = gr_filter.mmse_resampler_cc(0, float(epsilon))
         self.multipath = gr_filter.fir_filter_ccc(1, [1.0 + 0j, 0j])
         self.cfo_source = analog.sig_source_c(1, analog.GR_SIN_WAVE, float(frequency_offset), 1.0, 0.0)
@@ -138,10 +143,23 @@ class ofdm_impairments(gr.hier_block2):
         Seeds the fading and the noise.
     """
 
-    def __init__(self, samp_rate=20e6, snr_db=25.0, cfo_subcarriers=0.0, sro_ppm=0.0, fading="epa_block",
-                 doppler_hz=50.0, fft_len=64, seed=0):
-        gr.hier_block2.__init__(self, "ofdm_impairments", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+    def __init__(
+        self,
+        samp_rate=20e6,
+        snr_db=25.0,
+        cfo_subcarriers=0.0,
+        sro_ppm=0.0,
+        fading="epa_block",
+        doppler_hz=50.0,
+        fft_len=64,
+        seed=0,
+    ):
+        gr.hier_block2.__init__(
+            self,
+            "ofdm_impairments",
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+        )
         if fading not in FADING:
             raise ValueError(f"ofdm_impairments: fading must be one of {FADING}, got {fading!r}")
         if not samp_rate > 0:
@@ -149,8 +167,10 @@ class ofdm_impairments(gr.hier_block2):
         if abs(cfo_subcarriers) >= 0.5 * 1:
             # Schmidl & Cox's fractional estimate covers +-1 spacing; the module's receiver
             # assumes no integer carrier offset.
-            raise ValueError("ofdm_impairments: |cfo_subcarriers| must be < 0.5 (the receiver corrects "
-                             f"fractional offsets only), got {cfo_subcarriers}")
+            raise ValueError(
+                "ofdm_impairments: |cfo_subcarriers| must be < 0.5 (the receiver corrects "
+                f"fractional offsets only), got {cfo_subcarriers}"
+            )
         self.samp_rate = float(samp_rate)
         self.fft_len = int(fft_len)
         self.cfo = float(cfo_subcarriers)
@@ -161,13 +181,17 @@ class ofdm_impairments(gr.hier_block2):
             from ..phy.channels import EPA_DELAYS_NS, EPA_POWERS_DB
 
             delays = [d * 1e-9 * self.samp_rate for d in EPA_DELAYS_NS]
-            mags = list(np.sqrt(10 ** (np.asarray(EPA_POWERS_DB) / 10) / np.sum(10 ** (np.asarray(EPA_POWERS_DB) / 10))))
-            self.fader = channels.selective_fading_model(8, float(doppler_hz) / self.samp_rate, False, 4.0,
-                                                         int(seed), delays, mags, 16)
+            mags = list(
+                np.sqrt(10 ** (np.asarray(EPA_POWERS_DB) / 10) / np.sum(10 ** (np.asarray(EPA_POWERS_DB) / 10)))
+            )
+            self.fader = channels.selective_fading_model(
+                8, float(doppler_hz) / self.samp_rate, False, 4.0, int(seed), delays, mags, 16
+            )
         else:
             self.fader = None
-        self.chan = channel_model_exact(self._noise(snr_db), self.cfo / self.fft_len, 1.0 + float(sro_ppm) * 1e-6,
-                                        int(seed) + 1)
+        self.chan = channel_model_exact(
+            self._noise(snr_db), self.cfo / self.fft_len, 1.0 + float(sro_ppm) * 1e-6, int(seed) + 1
+        )
         from .finite_guard import finite_guard_cc
 
         self.guard = finite_guard_cc(1, "transmit samples")

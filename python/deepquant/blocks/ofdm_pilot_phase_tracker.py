@@ -1,5 +1,6 @@
 """``ofdm_pilot_phase_tracker``: removes the common phase drift of every OFDM payload symbol
 (residual CFO, phase noise) measured on the pilots against the frame's preamble channel estimate."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,12 +69,23 @@ class ofdm_pilot_phase_tracker(gr.sync_block):
     (``nonfinite_count``). ``last_phases`` holds the phases of the latest frame (radians).
     """
 
-    def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, enabled=True,
-                 chan_tag_key=CHAN_TAPS_KEY, linear_fit=True):
+    def __init__(
+        self,
+        fft_len=64,
+        cp_len=16,
+        n_codewords=4,
+        bits_per_symbol=6,
+        enabled=True,
+        chan_tag_key=CHAN_TAPS_KEY,
+        linear_fit=True,
+    ):
         self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
-        gr.sync_block.__init__(self, name="ofdm_pilot_phase_tracker",
-                               in_sig=[(np.complex64, self.layout.fft_len)],
-                               out_sig=[(np.complex64, self.layout.fft_len)])
+        gr.sync_block.__init__(
+            self,
+            name="ofdm_pilot_phase_tracker",
+            in_sig=[(np.complex64, self.layout.fft_len)],
+            out_sig=[(np.complex64, self.layout.fft_len)],
+        )
         self.enabled = bool(enabled)
         self.linear_fit = bool(linear_fit)
         # whole frames per work() call (the stream holds whole frames from its start)

@@ -1,6 +1,7 @@
 """``ofdm_rx``: GNU Radio's OFDM synchronisation and header path, then the module's soft path
 (pilot phase tracking, channel/noise estimation, exact soft demapping, soft-bit compression,
 LDPC decoding) as an installed hierarchical block."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -81,7 +82,7 @@ class header_decoder(gr.sync_block):
                 self._packet(np.asarray(self._pending))
                 self._pending = []
         while n - i >= self.n_sym:  # whole packets straight from the input buffer
-            self._packet(x[i:i + self.n_sym])
+            self._packet(x[i : i + self.n_sym])
             i += self.n_sym
         self._pending.extend(x[i:])
         return n
@@ -201,10 +202,27 @@ class ofdm_rx(gr.hier_block2):
         docs/throughput.md.
     """
 
-    def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6, softbit_method="none",
-                 softbit_bits=0, demapper="exact", max_iter=50, sync_threshold=0.7, phase_tracking=True,
-                 timing_advance=5, harq_period=0, harq_method="learned", harq_bits=0, harq_max_bytes=1 << 20,
-                 decision_feedback=True, decoder_threads=1, harq_wait_decisions=False):
+    def __init__(
+        self,
+        fft_len=64,
+        cp_len=16,
+        n_codewords=4,
+        bits_per_symbol=6,
+        softbit_method="none",
+        softbit_bits=0,
+        demapper="exact",
+        max_iter=50,
+        sync_threshold=0.7,
+        phase_tracking=True,
+        timing_advance=5,
+        harq_period=0,
+        harq_method="learned",
+        harq_bits=0,
+        harq_max_bytes=1 << 20,
+        decision_feedback=True,
+        decoder_threads=1,
+        harq_wait_decisions=False,
+    ):
         check_params(bits_per_symbol, softbit_method, demapper)
         if int(harq_period) < 0:
             raise ValueError(f"ofdm_rx: harq_period must be >= 0 (0 = no HARQ), got {harq_period}")
@@ -212,8 +230,12 @@ class ofdm_rx(gr.hier_block2):
             raise ValueError(f"ofdm_rx: decoder_threads must be in [0, 16] (0 = LLR output), got {decoder_threads}")
         self.decoder_threads = int(decoder_threads)
         out0 = gr.sizeof_char if self.decoder_threads else gr.sizeof_float
-        gr.hier_block2.__init__(self, "ofdm_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]))
+        gr.hier_block2.__init__(
+            self,
+            "ofdm_rx",
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+            gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]),
+        )
         from . import ldpc_blocks, soft_demapper_cf
         from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
 
@@ -248,13 +270,24 @@ class ofdm_rx(gr.hier_block2):
         self.payload_fft = fft.fft_vcc(n, True, (), True)
         # pilot phase tracking (ofdm_pilot_phase_tracker's step) inside the estimator: one Python
         # block less per frame
-        self.estimator = ofdm_channel_noise_estimator(n, cp, lay.n_codewords, lay.bits_per_symbol, 4, True,
-                                                      CHAN_EST_KEY, bool(decision_feedback), int(max_iter),
-                                                      phase_tracking=bool(phase_tracking))
+        self.estimator = ofdm_channel_noise_estimator(
+            n,
+            cp,
+            lay.n_codewords,
+            lay.bits_per_symbol,
+            4,
+            True,
+            CHAN_EST_KEY,
+            bool(decision_feedback),
+            int(max_iter),
+            phase_tracking=bool(phase_tracking),
+        )
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
         # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
         self.demapper.set_output_multiple(lay.coded_bits)
-        self.decoder = ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
+        self.decoder = (
+            ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
+        )
         self.connect((self.hpd, 1), self.payload_fft, self.estimator)
         self.connect((self.estimator, 0), (self.demapper, 0))
         self.connect((self.estimator, 1), (self.demapper, 1))
@@ -267,7 +300,9 @@ class ofdm_rx(gr.hier_block2):
             from .softbit_blocks import softbit_compressor, softbit_decompressor
 
             cw_uses = 648 // lay.bits_per_symbol
-            self.compressor = softbit_compressor(lay.bits_per_symbol, softbit_method, cw_uses, "", "", int(softbit_bits))
+            self.compressor = softbit_compressor(
+                lay.bits_per_symbol, softbit_method, cw_uses, "", "", int(softbit_bits)
+            )
             self.decompressor = softbit_decompressor(lay.bits_per_symbol, softbit_method, "", int(softbit_bits), "")
             self.connect(self.demapper, self.compressor)
             self.msg_connect(self.compressor, "pdus", self.decompressor, "pdus")
@@ -279,9 +314,15 @@ class ofdm_rx(gr.hier_block2):
         if self.harq_period:
             from .harq_combiner_ff import harq_combiner_ff
 
-            self.harq_combiner = harq_combiner_ff(lay.coded_bits, self.harq_period, lay.bits_per_symbol, harq_method,
-                                                  int(harq_bits), int(harq_max_bytes),
-                                                  wait_for_decisions=bool(harq_wait_decisions))
+            self.harq_combiner = harq_combiner_ff(
+                lay.coded_bits,
+                self.harq_period,
+                lay.bits_per_symbol,
+                harq_method,
+                int(harq_bits),
+                int(harq_max_bytes),
+                wait_for_decisions=bool(harq_wait_decisions),
+            )
             self.harq = self.harq_combiner.buffer
             self.connect(llr_out, self.harq_combiner)
             llr_out = self.harq_combiner

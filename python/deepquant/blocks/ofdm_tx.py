@@ -1,5 +1,6 @@
 """``ofdm_tx``: info bits -> 802.11n LDPC -> QAM -> GNU Radio OFDM packets (sync words, BPSK
 header, pilots, cyclic prefix) as an installed hierarchical block."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,10 +19,17 @@ class header_gen_bc(gr.decim_block):
 
         self.n_out = header.header_ofdm_symbols(len(layout.occupied)) * len(layout.occupied)
         if layout.coded_bits % self.n_out:
-            raise ValueError(f"ofdm_tx: {layout.coded_bits} coded bits per packet are not a multiple of the "
-                             f"{self.n_out} header symbols")
-        gr.decim_block.__init__(self, name="ofdm_header_gen", in_sig=[np.uint8], out_sig=[np.complex64],
-                                decim=layout.coded_bits // self.n_out)
+            raise ValueError(
+                f"ofdm_tx: {layout.coded_bits} coded bits per packet are not a multiple of the "
+                f"{self.n_out} header symbols"
+            )
+        gr.decim_block.__init__(
+            self,
+            name="ofdm_header_gen",
+            in_sig=[np.uint8],
+            out_sig=[np.complex64],
+            decim=layout.coded_bits // self.n_out,
+        )
         self.set_output_multiple(self.n_out)
         self.layout = layout
         self._header = header
@@ -30,8 +38,9 @@ class header_gen_bc(gr.decim_block):
     def work(self, input_items, output_items):
         npk = len(output_items[0]) // self.n_out
         for i in range(npk):
-            output_items[0][i * self.n_out:(i + 1) * self.n_out] = self._header.header_symbols(
-                self.packet_num, self.layout.n_codewords, len(self.layout.occupied))
+            output_items[0][i * self.n_out : (i + 1) * self.n_out] = self._header.header_symbols(
+                self.packet_num, self.layout.n_codewords, len(self.layout.occupied)
+            )
             self.packet_num = (self.packet_num + 1) % self._header.NUM_MODULO
         return npk * self.n_out
 
@@ -63,8 +72,9 @@ class ofdm_tx(gr.hier_block2):
     """
 
     def __init__(self, fft_len=64, cp_len=16, n_codewords=4, bits_per_symbol=6):
-        gr.hier_block2.__init__(self, "ofdm_tx", gr.io_signature(1, 1, gr.sizeof_char),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        gr.hier_block2.__init__(
+            self, "ofdm_tx", gr.io_signature(1, 1, gr.sizeof_char), gr.io_signature(1, 1, gr.sizeof_gr_complex)
+        )
         from . import ldpc_blocks, qam_mapper
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
@@ -76,9 +86,9 @@ class ofdm_tx(gr.hier_block2):
         self.header_tag = blocks.stream_to_tagged_stream(gr.sizeof_gr_complex, 1, self.header_gen.n_out, LEN_KEY)
         self.mux = blocks.tagged_stream_mux(gr.sizeof_gr_complex, LEN_KEY, 1)
         w1, w2 = lay.sync_words()
-        self.allocator = digital.ofdm_carrier_allocator_cvc(lay.fft_len, lay.gr_occupied(), lay.gr_pilots(),
-                                                            lay.gr_pilot_symbols(), [list(w1), list(w2)],
-                                                            LEN_KEY, True)
+        self.allocator = digital.ofdm_carrier_allocator_cvc(
+            lay.fft_len, lay.gr_occupied(), lay.gr_pilots(), lay.gr_pilot_symbols(), [list(w1), list(w2)], LEN_KEY, True
+        )
         self.ifft = fft.fft_vcc(lay.fft_len, False, (), True)
         self.cp = digital.ofdm_cyclic_prefixer(lay.fft_len, lay.fft_len + lay.cp_len, 0, LEN_KEY)
         self.scale = blocks.multiply_const_cc(1.0 / lay.fft_len)

@@ -1,5 +1,6 @@
 """``packet_crc_check``: checks each decoded packet's CRC-32 and acknowledges the good ones (the
 receiver-side criterion a HARQ loop needs; no reference payload involved)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,9 @@ class packet_crc_check(gr.sync_block):
 
     def __init__(self, bits_per_packet=1296, harq_period=0):
         if int(bits_per_packet) <= reference.CRC_BITS:
-            raise ValueError(f"packet_crc_check: bits_per_packet must exceed the {reference.CRC_BITS}-bit CRC, "
-                             f"got {bits_per_packet}")
+            raise ValueError(
+                f"packet_crc_check: bits_per_packet must exceed the {reference.CRC_BITS}-bit CRC, got {bits_per_packet}"
+            )
         if int(harq_period) < 0:
             raise ValueError(f"packet_crc_check: harq_period must be >= 0 (0 = off), got {harq_period}")
         gr.sync_block.__init__(self, name="packet_crc_check", in_sig=[np.uint8], out_sig=None)
@@ -76,7 +78,7 @@ class packet_crc_check(gr.sync_block):
         if m == 0 or self._num is None:
             return
         pk = self._buf[: m * self.plen].reshape(m, self.plen)
-        self._buf = self._buf[m * self.plen:]
+        self._buf = self._buf[m * self.plen :]
         ok = reference.crc_ok(pk)  # one vectorised check for every whole packet
         for good in ok:
             num = self._num

@@ -1,4 +1,5 @@
 """``qam_mapper``: bits (one per byte) -> 3GPP TS 38.211 QAM symbols with unit average energy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,7 @@ class qam_mapper(gr.decim_block):
         if int(bits_per_symbol) not in (1, 2, 4, 6, 8):
             raise ValueError(f"qam_mapper: bits_per_symbol must be 1, 2, 4, 6 or 8, got {bits_per_symbol}")
         self.k = int(bits_per_symbol)
-        gr.decim_block.__init__(self, name="qam_mapper", in_sig=[np.uint8], out_sig=[np.complex64],
-                                decim=self.k)
+        gr.decim_block.__init__(self, name="qam_mapper", in_sig=[np.uint8], out_sig=[np.complex64], decim=self.k)
         from ..phy import mapping
 
         self._points = np.asarray(mapping.constellation(self.k), dtype=np.complex64)

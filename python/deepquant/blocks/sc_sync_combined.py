@@ -14,6 +14,7 @@ detector and sample-and-hold, same outputs (0: ``angle(P)`` held at the last tri
 all chains is one numpy block (:class:`sc_correlator`), computed in float64 so that the result
 does not depend on how the scheduler chunks the streams (see ``exact_mixer_cc``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ class sc_correlator(gr.sync_block):
 
     def __init__(self, nr, half):
         self.nr, self.half = int(nr), int(half)
-        gr.sync_block.__init__(self, name="sc_correlator", in_sig=[np.complex64] * self.nr,
-                               out_sig=[np.complex64, np.float32])
+        gr.sync_block.__init__(
+            self, name="sc_correlator", in_sig=[np.complex64] * self.nr, out_sig=[np.complex64, np.float32]
+        )
         self.set_history(self.half + 1)
 
     def work(self, input_items, output_items):
@@ -37,7 +39,7 @@ class sc_correlator(gr.sync_block):
         e = np.zeros(n, np.float64)
         for r in range(self.nr):
             x = input_items[r].astype(np.complex128)
-            cur = x[h:h + n]
+            cur = x[h : h + n]
             p += cur * np.conj(x[:n])
             e += cur.real * cur.real + cur.imag * cur.imag
         output_items[0][:n] = p
@@ -54,8 +56,12 @@ class sc_sync_combined(gr.hier_block2):
         nr, n = int(nr), int(fft_len)
         if nr < 1:
             raise ValueError(f"sc_sync_combined: nr must be >= 1, got {nr}")
-        gr.hier_block2.__init__(self, "sc_sync_combined", gr.io_signature(nr, nr, gr.sizeof_gr_complex),
-                                gr.io_signature.makev(2, 2, [gr.sizeof_float, gr.sizeof_char]))
+        gr.hier_block2.__init__(
+            self,
+            "sc_sync_combined",
+            gr.io_signature(nr, nr, gr.sizeof_gr_complex),
+            gr.io_signature.makev(2, 2, [gr.sizeof_float, gr.sizeof_char]),
+        )
         self.corr = sc_correlator(nr, n // 2)
         # as GNU Radio's block with use_even_carriers=False (the module's preambles): taps -1
         self.corr_ma = gr_filter.fir_filter_ccf(1, [-1.0] * (n // 2))

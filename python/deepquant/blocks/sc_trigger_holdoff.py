@@ -1,5 +1,6 @@
 """``sc_trigger_holdoff``: Schmidl & Cox trigger hold-off for receivers whose training symbols
 look like a Schmidl & Cox word (``mimo_ofdm_rx`` with a long cyclic prefix)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ class sc_trigger_holdoff(gr.sync_block):
     """
 
     def __init__(self, holdoff: int):
-        gr.sync_block.__init__(self, name="sc_trigger_holdoff", in_sig=[np.float32, np.int8],
-                               out_sig=[np.float32, np.int8])
+        gr.sync_block.__init__(
+            self, name="sc_trigger_holdoff", in_sig=[np.float32, np.int8], out_sig=[np.float32, np.int8]
+        )
         if int(holdoff) < 1:
             raise ValueError(f"sc_trigger_holdoff: holdoff must be >= 1 sample, got {holdoff}")
         self.holdoff = int(holdoff)

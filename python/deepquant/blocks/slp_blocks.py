@@ -1,5 +1,6 @@
 """Symbol-level precoding (paper 003) in GNU Radio: ``slp_precoder``, ``mu_miso_channel``,
 ``psk_detector`` and ``symbol_error_counter``. The numeric work lives in ``deepquant.slp``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,13 +36,19 @@ class slp_precoder(gr.sync_block):
             configure_torch_threads()
         self.pre = SlpPrecoder(m, k, psk_order, method, sinr_db, noise_var, qr, model)
         self.m, self.k = self.pre.m, self.pre.k
-        gr.sync_block.__init__(self, name="slp_precoder", in_sig=[(np.complex64, self.k),
-                                                                  (np.complex64, self.k * self.m)],
-                               out_sig=[(np.complex64, self.m)])
+        gr.sync_block.__init__(
+            self,
+            name="slp_precoder",
+            in_sig=[(np.complex64, self.k), (np.complex64, self.k * self.m)],
+            out_sig=[(np.complex64, self.m)],
+        )
         self.bad = BadInputCounter(self.logger, "symbol vectors with non-finite symbols or channel (output zeros)")
-        self.degenerate = BadInputCounter(self.logger, "symbol vectors with a rank-deficient channel precoded by "
-                                                       "the exact CI QP (zero-channel users left out; u = 0 where "
-                                                       "infeasible)")
+        self.degenerate = BadInputCounter(
+            self.logger,
+            "symbol vectors with a rank-deficient channel precoded by "
+            "the exact CI QP (zero-channel users left out; u = 0 where "
+            "infeasible)",
+        )
         # a model file belongs to the method it was given with; other methods use the shipped ones
         self._psk_order, self._qr, self._model, self._model_method = psk_order, qr, model, method
         self.vectors = 0
@@ -59,8 +66,16 @@ class slp_precoder(gr.sync_block):
         try:
             if method in LEARNED:
                 configure_torch_threads()
-            pre = SlpPrecoder(self.m, self.k, self._psk_order, method, self.pre.sinr_db, self.pre.noise_var,
-                              self._qr, self._model if method == self._model_method else "")
+            pre = SlpPrecoder(
+                self.m,
+                self.k,
+                self._psk_order,
+                method,
+                self.pre.sinr_db,
+                self.pre.noise_var,
+                self._qr,
+                self._model if method == self._model_method else "",
+            )
         except ValueError as e:
             self.logger.error(f"ignoring method {method!r}: {e}")
             return
@@ -115,9 +130,12 @@ class mu_miso_channel(gr.sync_block):
         self.m, self.k = int(m), int(k)
         if self.m < 1 or self.k < 1:
             raise ValueError(f"mu_miso_channel: m and k must be >= 1, got m={m}, k={k}")
-        gr.sync_block.__init__(self, name="mu_miso_channel", in_sig=[(np.complex64, self.m),
-                                                                     (np.complex64, self.k * self.m)],
-                               out_sig=[np.complex64] * self.k)
+        gr.sync_block.__init__(
+            self,
+            name="mu_miso_channel",
+            in_sig=[(np.complex64, self.m), (np.complex64, self.k * self.m)],
+            out_sig=[np.complex64] * self.k,
+        )
         self.set_noise_var(noise_var)
         self.rng = np.random.default_rng(seed)
         self.bad = BadInputCounter(self.logger, "non-finite antenna samples or channel entries taken as 0")

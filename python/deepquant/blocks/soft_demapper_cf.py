@@ -1,6 +1,7 @@
 """``soft_demapper_cf``: exact / max-log QAM soft demapper with per-symbol channel gain and noise
 variance -- the working replacement for GNU Radio's soft decoder (which uses |y-p|, ignores the
 noise power and has no channel gain)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,16 +20,20 @@ MIN_NOISE_VAR = 1e-30
 def check_params(bits_per_symbol, method, noise_var, noise_var_source="param"):
     """Validate the constructor's arguments (shared with the GRC template); raises ValueError."""
     if int(bits_per_symbol) not in (1, 2, 4, 6, 8):
-        raise ValueError(f"soft_demapper_cf: bits_per_symbol must be 1, 2, 4, 6 or 8 "
-                         f"(BPSK..256-QAM), got {bits_per_symbol}")
+        raise ValueError(
+            f"soft_demapper_cf: bits_per_symbol must be 1, 2, 4, 6 or 8 (BPSK..256-QAM), got {bits_per_symbol}"
+        )
     if method not in METHODS:
         raise ValueError(f"soft_demapper_cf: method must be one of {METHODS}, got {method!r}")
     if noise_var_source not in NOISE_VAR_SOURCES:
-        raise ValueError(f"soft_demapper_cf: noise_var_source must be one of {NOISE_VAR_SOURCES}, "
-                         f"got {noise_var_source!r}")
+        raise ValueError(
+            f"soft_demapper_cf: noise_var_source must be one of {NOISE_VAR_SOURCES}, got {noise_var_source!r}"
+        )
     if not (np.isfinite(noise_var) and noise_var >= MIN_NOISE_VAR):
-        raise ValueError(f"soft_demapper_cf: noise_var must be a finite number >= {MIN_NOISE_VAR:g} (positive, and "
-                         f"representable in float32 with headroom), got {noise_var}")
+        raise ValueError(
+            f"soft_demapper_cf: noise_var must be a finite number >= {MIN_NOISE_VAR:g} (positive, and "
+            f"representable in float32 with headroom), got {noise_var}"
+        )
 
 
 class soft_demapper_cf(gr.interp_block):
@@ -65,8 +70,16 @@ class soft_demapper_cf(gr.interp_block):
     ``noise_var`` parameter must be >= 1e-30.
     """
 
-    def __init__(self, bits_per_symbol=6, method="exact", noise_var=1.0, channel_input=False,
-                 noise_var_source="param", noise_var_tag="noise_var", llr_clip=0.0):
+    def __init__(
+        self,
+        bits_per_symbol=6,
+        method="exact",
+        noise_var=1.0,
+        channel_input=False,
+        noise_var_source="param",
+        noise_var_tag="noise_var",
+        llr_clip=0.0,
+    ):
         check_params(bits_per_symbol, method, noise_var, noise_var_source)
         self.k = int(bits_per_symbol)
         in_sig = [np.complex64]
@@ -74,20 +87,23 @@ class soft_demapper_cf(gr.interp_block):
             in_sig.append(np.complex64)
         if noise_var_source == "stream":
             in_sig.append(np.float32)
-        gr.interp_block.__init__(self, name="soft_demapper_cf", in_sig=in_sig, out_sig=[np.float32],
-                                 interp=self.k)
+        gr.interp_block.__init__(self, name="soft_demapper_cf", in_sig=in_sig, out_sig=[np.float32], interp=self.k)
         self.method = method
         self.noise_var = float(noise_var)
         self.channel_input = bool(channel_input)
         self.noise_var_source = noise_var_source
         self.noise_var_tag = pmt.intern(noise_var_tag)
         self.llr_clip = float(llr_clip)
-        self._bad = BadInputCounter(self.logger, "symbol(s) with non-finite y/h or invalid noise "
-                                                 "variance demapped to zero LLRs")
+        self._bad = BadInputCounter(
+            self.logger, "symbol(s) with non-finite y/h or invalid noise variance demapped to zero LLRs"
+        )
         self._demapper = _kernels.qam_demapper(self.k)
-        self._overflow = BadInputCounter(self.logger, "symbol(s) beyond float32 range (|h| or |y| ~ 1e20, "
-                                                      "sigma^2 ~ 1e-40) demapped in float64 (zero LLRs where "
-                                                      "that fails too)")
+        self._overflow = BadInputCounter(
+            self.logger,
+            "symbol(s) beyond float32 range (|h| or |y| ~ 1e20, "
+            "sigma^2 ~ 1e-40) demapped in float64 (zero LLRs where "
+            "that fails too)",
+        )
         self.bad_tags = 0
         self._bad_tags = BadInputCounter(self.logger, f"'{noise_var_tag}' tag(s) with a non-numeric value ignored")
         configure_torch_threads()
@@ -126,7 +142,7 @@ class soft_demapper_cf(gr.interp_block):
                 self.bad_tags += 1
                 self._bad_tags.add(1, pmt.write_string(tag.value)[:40])
                 continue
-            nv[tag.offset - start:] = v
+            nv[tag.offset - start :] = v
             self.noise_var = v  # persists into the next call
         return nv
 
@@ -158,9 +174,13 @@ class soft_demapper_cf(gr.interp_block):
             r = np.asarray(fn(y[rows], hr, nv[rows], self.k, dtype="float64")).reshape(len(rows), self.k)
             bad = ~np.isfinite(r).all(axis=1)
             if bad.any():
-                r[bad] = np.asarray(self._mapping.demap_maxlog(y[rows][bad], None if hr is None else hr[bad],
-                                                               nv[rows][bad], self.k, dtype="float64")).reshape(-1, self.k)
+                r[bad] = np.asarray(
+                    self._mapping.demap_maxlog(
+                        y[rows][bad], None if hr is None else hr[bad], nv[rows][bad], self.k, dtype="float64"
+                    )
+                ).reshape(-1, self.k)
             return r
+
         # rows the float32 kernel overflowed (|h| or |y| ~ 1e20, sigma^2 ~ 1e-40): float64, clipped, counted
         finite_llrs(out.reshape(n, self.k), recompute, self._overflow)
         if self.llr_clip > 0:

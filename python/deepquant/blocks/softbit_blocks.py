@@ -5,6 +5,7 @@
 LLR convention: ``L = ln P(b=1)/P(b=0)`` (positive means bit 1), K consecutive LLRs per channel use
 (bits b0..b(K-1) of one QAM symbol).
 """
+
 from __future__ import annotations
 
 import time
@@ -78,8 +79,18 @@ class softbit_compressor(gr.sync_block):
     holds is ignored and LLRs of incomplete frames are dropped (``bad.count``).
     """
 
-    def __init__(self, bits_per_symbol=6, method="learned", frame_len=108, model="", len_tag_key="packet_len",
-                 bits=0, snr_tag_key="snr_db", pdu_format="frame", record_crc="none"):
+    def __init__(
+        self,
+        bits_per_symbol=6,
+        method="learned",
+        frame_len=108,
+        model="",
+        len_tag_key="packet_len",
+        bits=0,
+        snr_tag_key="snr_db",
+        pdu_format="frame",
+        record_crc="none",
+    ):
         gr.sync_block.__init__(self, name="softbit_compressor", in_sig=[np.float32], out_sig=None)
         from ..softbit import make_codec
 
@@ -88,7 +99,9 @@ class softbit_compressor(gr.sync_block):
         if int(frame_len) < 1:
             raise ValueError(f"softbit_compressor: frame_len must be >= 1, got {frame_len}")
         bits = _check_bits(bits, "softbit_compressor")
-        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        opts = (
+            {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        )
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
         if pdu_format not in ("frame", "container"):
             raise ValueError(f"softbit_compressor: pdu_format must be 'frame' or 'container', got {pdu_format!r}")
@@ -100,8 +113,10 @@ class softbit_compressor(gr.sync_block):
         #: channel uses per frame the container can hold (its latent count is < MAX_LATENTS)
         self._max_rows = (MAX_LATENTS - 1) // self.codec.streams
         if int(frame_len) > self._max_rows:
-            raise ValueError(f"softbit_compressor: frame_len {frame_len} is more than a {method} frame holds "
-                             f"({self._max_rows} channel uses); use a smaller frame_len")
+            raise ValueError(
+                f"softbit_compressor: frame_len {frame_len} is more than a {method} frame holds "
+                f"({self._max_rows} channel uses); use a smaller frame_len"
+            )
         self.k = int(bits_per_symbol)
         self.frame_len = int(frame_len)
         self.len_tag_key = len_tag_key
@@ -169,8 +184,11 @@ class softbit_compressor(gr.sync_block):
                 self._buf = np.zeros(0, np.float32)
             length = _tag_length(t.value)
             if length is None or length <= 0 or length % self.k or length // self.k > self._max_rows:
-                self.bad.add(1, f"length tag {pmt.write_string(t.value)[:40]} is not a positive multiple of "
-                                f"{self.k} up to {self._max_rows * self.k} (ignored: fixed frame_len framing)")
+                self.bad.add(
+                    1,
+                    f"length tag {pmt.write_string(t.value)[:40]} is not a positive multiple of "
+                    f"{self.k} up to {self._max_rows * self.k} (ignored: fixed frame_len framing)",
+                )
                 self._cur_len = None
             else:
                 self._cur_len = length
@@ -190,7 +208,7 @@ class softbit_compressor(gr.sync_block):
         if nf == 0:
             return
         block = self._buf[: nf * flen].reshape(nf, flen // self.k, self.k)
-        self._buf = self._buf[nf * flen:]
+        self._buf = self._buf[nf * flen :]
         try:
             if self.pdu_format == "container":
                 frames = [self.codec.encode_container(block, snr_db=self._snr, record_crc=self.record_crc)]
@@ -247,7 +265,9 @@ class softbit_decompressor(gr.sync_block):
         from ..softbit import make_codec
 
         bits = _check_bits(bits, "softbit_decompressor")
-        opts = {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        opts = (
+            {"bits": int(bits)} if int(bits) > 0 and method not in ("learned", "deepllr", "deepllr-ec", "int8") else {}
+        )
         self.codec = make_codec(method, int(bits_per_symbol), model, **opts)
         if hasattr(self.codec, "lut"):
             self.codec.lut  # build the decoder lookup table now, not on the first frame
@@ -342,7 +362,7 @@ class softbit_decompressor(gr.sync_block):
         while produced < room and self._ready:
             flat, starts, lens, metas = self._ready[0]
             n = min(room - produced, flat.size - self._pos)
-            out[produced:produced + n] = flat[self._pos:self._pos + n]
+            out[produced : produced + n] = flat[self._pos : self._pos + n]
             end = self._pos + n
             k = self._next
             while k < len(starts) and starts[k] < end:

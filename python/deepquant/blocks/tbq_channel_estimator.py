@@ -5,6 +5,7 @@ The numeric work lives in :mod:`gnuradio.deepquant.chanest.estimators` (numpy + 
 kernel); this file only adapts streams to it.  The baselines with the same ports are
 ``mmse_channel_estimator`` and ``uniform_adc_channel_estimator``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,15 +52,21 @@ class _ChannelEstimatorBlock(gr.sync_block):
 
     def __init__(self, name, estimator, nt, nu, tau_p):
         self.nt, self.nu, self.tau_p = int(nt), int(nu), int(tau_p)
-        gr.sync_block.__init__(self, name=name, in_sig=[(np.complex64, self.tau_p * self.nt)],
-                               out_sig=[(np.complex64, self.nt * self.nu)])
+        gr.sync_block.__init__(
+            self, name=name, in_sig=[(np.complex64, self.tau_p * self.nt)], out_sig=[(np.complex64, self.nt * self.nu)]
+        )
         self._est = estimator
         self._blocks = 0
         self._bad = BadInputCounter(self.logger, "pilot block(s) with non-finite samples estimated as H = 0")
         bits = self.adc_bits_per_block()
-        self.logger.info(f"{name}: nt={self.nt} nu={self.nu} tau_p={self.tau_p}, "
-                         + ("no ADC (unquantized)" if bits is None else
-                            f"{bits:g} ADC bits per pilot block ({self.rate():.4f} bits/real observation)"))
+        self.logger.info(
+            f"{name}: nt={self.nt} nu={self.nu} tau_p={self.tau_p}, "
+            + (
+                "no ADC (unquantized)"
+                if bits is None
+                else f"{bits:g} ADC bits per pilot block ({self.rate():.4f} bits/real observation)"
+            )
+        )
 
     # ---- reporting --------------------------------------------------------------------------------
     @property
@@ -135,8 +142,7 @@ class tbq_channel_estimator(_ChannelEstimatorBlock):
         Design pilot SNR P (linear) of 'hardware_limited'; learned models ignore it.
     """
 
-    def __init__(self, nt=10, nu=4, tau_p=12, rate=1.0, method="soft_to_hard", model="",
-                 training="optimal", snr=4.0):
+    def __init__(self, nt=10, nu=4, tau_p=12, rate=1.0, method="soft_to_hard", model="", training="optimal", snr=4.0):
         check_params(nt, nu, tau_p, rate, method, training, snr)
         from ..chanest.estimators import make_estimator
 

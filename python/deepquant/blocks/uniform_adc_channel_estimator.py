@@ -1,6 +1,7 @@
 """``uniform_adc_channel_estimator``: the task-ignorant baseline of paper 000 -- a uniform b-bit ADC
 on every real observation, then the LMMSE estimate from the quantized data (for 1 bit: the
 Bussgang LMMSE, BLMMSE) -- with the ports of ``tbq_channel_estimator``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,5 +42,6 @@ class uniform_adc_channel_estimator(_ChannelEstimatorBlock):
         from ..chanest.estimators import UniformADCEstimator
 
         m = int(num_levels) if int(num_levels) else 2 ** int(bits)
-        _ChannelEstimatorBlock.__init__(self, "uniform_adc_channel_estimator",
-                                        UniformADCEstimator(nt, nu, tau_p, m, snr), nt, nu, tau_p)
+        _ChannelEstimatorBlock.__init__(
+            self, "uniform_adc_channel_estimator", UniformADCEstimator(nt, nu, tau_p, m, snr), nt, nu, tau_p
+        )

@@ -21,6 +21,7 @@ Sub-modules (numpy-only unless noted; none imports GNU Radio's runtime):
 
 The names below are imported on first use, so ``import gnuradio.deepquant.chanest`` is cheap.
 """
+
 import importlib
 
 _LAZY = {

@@ -34,6 +34,7 @@ Choices the papers leave open (documented here, used everywhere):
 * Task-ignorant ADCs: the range of each ADC is the MSE-optimal uniform range for the Gaussian
   marginal of its observation (:func:`~gnuradio.deepquant.quantization.optimal_uniform_range`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -184,8 +185,9 @@ class SCDesign:
     predicted_mse: float
 
 
-def sc_design(sigma_x: np.ndarray, sigma_sx: np.ndarray, sigma_s: np.ndarray, p: int,
-              num_levels: int, eta: float = 2.0) -> SCDesign:
+def sc_design(
+    sigma_x: np.ndarray, sigma_sx: np.ndarray, sigma_s: np.ndarray, p: int, num_levels: int, eta: float = 2.0
+) -> SCDesign:
     """Hardware-limited task-based quantizer (SER, Theorem 2 with linear recovery) from statistics.
 
     Derivation used (self-contained): with ``x_w = Sigma_x^{-1/2} x`` and
@@ -212,13 +214,13 @@ def sc_design(sigma_x: np.ndarray, sigma_sx: np.ndarray, sigma_s: np.ndarray, p:
         raise ValueError(f"sc_design needs 1 <= p <= k = {k}, got p={p}")
     m = int(num_levels)
     gamma_mat = np.linalg.solve(sigma_x, sigma_sx.T).T  # Sigma_sx Sigma_x^-1, (k, n)
-    cov_est = gamma_mat @ sigma_sx.T                      # Gamma Sigma_x Gamma^T
+    cov_est = gamma_mat @ sigma_sx.T  # Gamma Sigma_x Gamma^T
     mu, ug = np.linalg.eigh(0.5 * (cov_est + cov_est.T))
     order = np.argsort(mu)[::-1]
     mu, ug = np.clip(mu[order], 0.0, None), ug[:, order]
     mu_p = mu[:p]
-    kappa = 2.0 * eta * eta / (3.0 * m * m)               # noise var / mean ADC-input power
-    budget = p / kappa                                    # sum lambda^2 with noise var = 1
+    kappa = 2.0 * eta * eta / (3.0 * m * m)  # noise var / mean ADC-input power
+    budget = p / kappa  # sum lambda^2 with noise var = 1
 
     def total(zeta):
         return np.sum(np.clip(np.sqrt(mu_p / zeta) - 1.0, 0.0, None))
@@ -226,8 +228,8 @@ def sc_design(sigma_x: np.ndarray, sigma_sx: np.ndarray, sigma_s: np.ndarray, p:
     pos = mu_p > 0
     if not pos.any():
         raise ValueError("the MMSE estimate is identically zero; nothing to quantize")
-    lo_z, hi_z = 1e-300, float(mu_p.max())                # total(hi) = 0 <= budget
-    for _ in range(400):                                  # bisection in log(zeta)
+    lo_z, hi_z = 1e-300, float(mu_p.max())  # total(hi) = 0 <= budget
+    for _ in range(400):  # bisection in log(zeta)
         mid = np.sqrt(lo_z * hi_z) if lo_z > 0 else hi_z / 2
         if total(mid) > budget:
             lo_z = mid
@@ -237,7 +239,7 @@ def sc_design(sigma_x: np.ndarray, sigma_sx: np.ndarray, sigma_s: np.ndarray, p:
             break
     zeta = 0.5 * (lo_z + hi_z)
     lam2 = np.clip(np.sqrt(mu_p / zeta) - 1.0, 0.0, None)
-    lam2 *= budget / lam2.sum()                           # exact budget after bisection
+    lam2 *= budget / lam2.sum()  # exact budget after bisection
     gains = np.where(pos, np.sqrt(lam2) / np.sqrt(np.where(pos, mu_p, 1.0)), 0.0)
     u = equal_diagonal_rotation(lam2)
     a = u @ (gains[:, None] * (ug[:, :p].T @ gamma_mat))  # (p, n)
@@ -269,8 +271,14 @@ def eta_sc(setup: ChannelSetup, num_levels: int, p: int | None = None, eta: floa
     return sc_design(sx, ssx, ss, setup.k if p is None else p, num_levels, eta).predicted_mse
 
 
-def eta_sc_noisy(setup: ChannelSetup, num_levels: int, p: int | None = None, eta: float = 2.0,
-                 snr_var_factor: float = 0.25, quantiles: int = 200) -> float:
+def eta_sc_noisy(
+    setup: ChannelSetup,
+    num_levels: int,
+    p: int | None = None,
+    eta: float = 2.0,
+    snr_var_factor: float = 0.25,
+    quantiles: int = 200,
+) -> float:
     """eta_sc when the design uses a noisy SNR ``P_hat ~ N(P, snr_var_factor * P)``.
 
     The expectation over P_hat uses the midpoint rule on ``quantiles`` equiprobable quantiles.
@@ -356,17 +364,17 @@ def uniform_lmmse_matrices(setup: ChannelSetup, num_levels: int):
         raise ValueError("uniform_lmmse assumes equal observation variances (true for DFT pilots)")
     sig = float(np.sqrt(var[0]))
     thr, lev = _uniform_adc(num_levels, sig)
-    tn, ln = thr / sig, lev / sig                   # normalised quantizer for unit variance
+    tn, ln = thr / sig, lev / sig  # normalised quantizer for unit variance
     corr = np.clip(sx / var[0], -1.0, 1.0)
     # distinct correlation values (the Kronecker structure leaves few)
     key = np.round(corr, 12)
     uniq, inv = np.unique(key, return_inverse=True)
     vals = np.array([quantized_correlation(float(r), tn, ln) for r in uniq])
-    cq = vals[inv].reshape(corr.shape) * var[0]      # back to the ADC's levels
+    cq = vals[inv].reshape(corr.shape) * var[0]  # back to the ADC's levels
     # Bussgang: E[s Q(x_i)] = Sigma_{s x_i} E[x_i Q(x_i)] / var_i
     edges = np.concatenate([[-np.inf], tn, [np.inf]])
     phi = np.exp(-0.5 * np.square(edges)) / np.sqrt(2 * np.pi)
-    exq = float(np.sum(ln * (phi[:-1] - phi[1:]))) * var[0]   # E[x Q(x)] at scale sig
+    exq = float(np.sum(ln * (phi[:-1] - phi[1:]))) * var[0]  # E[x Q(x)] at scale sig
     csq = ssx * (exq / var[0])
     w = np.linalg.solve(cq, csq.T).T
     mse_val = float(np.trace(ss - w @ csq.T) / setup.k)

@@ -19,6 +19,7 @@ safetensors file), :class:`MMSEEstimator` (no quantization), :class:`UniformADCE
 (task-ignorant uniform ADCs on every observation + LMMSE; BLMMSE for 1 bit) and
 :class:`HardwareLimitedEstimator` (SER's model-based design with uniform ADCs).
 """
+
 from __future__ import annotations
 
 import json
@@ -108,8 +109,8 @@ class ChannelEstimator:
         """Average MSE ``sum ||s - s_hat||^2 / (B k)`` on real-stacked data."""
         tot = 0.0
         for i in range(0, x.shape[0], chunk):
-            d = self.estimate_real(np.ascontiguousarray(x[i:i + chunk], dtype=np.float32)).astype(np.float64)
-            tot += float(np.sum(np.square(d - s[i:i + chunk])))
+            d = self.estimate_real(np.ascontiguousarray(x[i : i + chunk], dtype=np.float32)).astype(np.float64)
+            tot += float(np.sum(np.square(d - s[i : i + chunk])))
         return tot / (x.shape[0] * s.shape[1])
 
 
@@ -155,8 +156,16 @@ class HardwareLimitedEstimator(ChannelEstimator):
     ``snr`` is the SNR the design assumes (a noisy estimate gives the eta_sc-with-noisy-P system).
     """
 
-    def __init__(self, n_t: int, n_u: int, tau_p: int, num_levels: int = 8, snr: float = 4.0,
-                 p: Optional[int] = None, eta: float = 2.0):
+    def __init__(
+        self,
+        n_t: int,
+        n_u: int,
+        tau_p: int,
+        num_levels: int = 8,
+        snr: float = 4.0,
+        p: Optional[int] = None,
+        eta: float = 2.0,
+    ):
         super().__init__(n_t, n_u, tau_p, snr)
         p = self.setup.k if p is None else int(p)
         self.design = _bounds.sc_design(*self.setup.covariances(), p, int(num_levels), eta)
@@ -204,8 +213,12 @@ class TBQEstimator(ChannelEstimator):
         self.digital = []
         i = 0
         while f"digital.{i}.weight" in tensors:
-            self.digital.append((np.ascontiguousarray(np.asarray(tensors[f"digital.{i}.weight"], np.float32).T),
-                                 np.asarray(tensors[f"digital.{i}.bias"], np.float32)))
+            self.digital.append(
+                (
+                    np.ascontiguousarray(np.asarray(tensors[f"digital.{i}.weight"], np.float32).T),
+                    np.asarray(tensors[f"digital.{i}.bias"], np.float32),
+                )
+            )
             i += 1
         if not self.digital:
             raise ValueError("model has no digital layer")
@@ -213,8 +226,10 @@ class TBQEstimator(ChannelEstimator):
             raise ValueError("digital output size != k")
         self.gain = None
         if "digital.gain.0.weight" in tensors:
-            self.gain = tuple(np.asarray(tensors[f"digital.gain.{n}"], np.float32)
-                              for n in ("0.weight", "0.bias", "1.weight", "1.bias"))
+            self.gain = tuple(
+                np.asarray(tensors[f"digital.gain.{n}"], np.float32)
+                for n in ("0.weight", "0.bias", "1.weight", "1.bias")
+            )
         self.p = w.shape[0]
         self.num_levels = int(self.levels.shape[0])
         self.adc_bits_per_block = self.p * math.log2(self.num_levels)
@@ -239,8 +254,15 @@ class TBQEstimator(ChannelEstimator):
         return est
 
     @classmethod
-    def load_shipped(cls, n_t: int = 10, n_u: int = 4, tau_p: int = 12, rate: float = 1.0,
-                     method: str = "soft_to_hard", training: str = "optimal") -> "TBQEstimator":
+    def load_shipped(
+        cls,
+        n_t: int = 10,
+        n_u: int = 4,
+        tau_p: int = 12,
+        rate: float = 1.0,
+        method: str = "soft_to_hard",
+        training: str = "optimal",
+    ) -> "TBQEstimator":
         """The shipped model for this setup whose rate is nearest to ``rate`` (see
         :func:`find_shipped_model`)."""
         return cls.load(find_shipped_model(n_t, n_u, tau_p, rate, method, training))
@@ -304,16 +326,29 @@ def list_shipped_models() -> list:
     return cards
 
 
-def find_shipped_model(n_t: int, n_u: int, tau_p: int, rate: float, method: str = "soft_to_hard",
-                       training: str = "optimal", tolerance: float = 0.03) -> Path:
+def find_shipped_model(
+    n_t: int,
+    n_u: int,
+    tau_p: int,
+    rate: float,
+    method: str = "soft_to_hard",
+    training: str = "optimal",
+    tolerance: float = 0.03,
+) -> Path:
     """Path of the shipped model for (n_t, n_u, tau_p, method, training) with the rate nearest to
     ``rate`` (within ``tolerance`` bits/observation); ValueError listing what exists otherwise."""
-    cands = [c for c in list_shipped_models()
-             if (c["model"]["n_t"], c["model"]["n_u"], c["model"]["tau_p"]) == (int(n_t), int(n_u), int(tau_p))
-             and c["model"]["method"] == method and c["model"]["training"] == training]
+    cands = [
+        c
+        for c in list_shipped_models()
+        if (c["model"]["n_t"], c["model"]["n_u"], c["model"]["tau_p"]) == (int(n_t), int(n_u), int(tau_p))
+        and c["model"]["method"] == method
+        and c["model"]["training"] == training
+    ]
     if not cands:
-        raise ValueError(f"no shipped {method}/{training} model for n_t={n_t}, n_u={n_u}, tau_p={tau_p}; "
-                         f"train one with `deepquant train chanest` and pass its path as model=")
+        raise ValueError(
+            f"no shipped {method}/{training} model for n_t={n_t}, n_u={n_u}, tau_p={tau_p}; "
+            f"train one with `deepquant train chanest` and pass its path as model="
+        )
     best = min(cands, key=lambda c: abs(c["model"]["rate"] - float(rate)))
     if abs(best["model"]["rate"] - float(rate)) > tolerance:
         rates = ", ".join(f"{c['model']['rate']:.3f}" for c in sorted(cands, key=lambda c: c["model"]["rate"]))
@@ -321,9 +356,18 @@ def find_shipped_model(n_t: int, n_u: int, tau_p: int, rate: float, method: str 
     return Path(best["path"])
 
 
-def make_estimator(n_t: int, n_u: int, tau_p: int, rate: float, method: str = "soft_to_hard",
-                   model: str = "", training: str = "optimal", snr: float = 4.0,
-                   p: Optional[int] = None, eta: float = 2.0) -> ChannelEstimator:
+def make_estimator(
+    n_t: int,
+    n_u: int,
+    tau_p: int,
+    rate: float,
+    method: str = "soft_to_hard",
+    model: str = "",
+    training: str = "optimal",
+    snr: float = 4.0,
+    p: Optional[int] = None,
+    eta: float = 2.0,
+) -> ChannelEstimator:
     """The estimator behind ``tbq_channel_estimator(nt, nu, tau_p, rate, method, model)``.
 
     Parameters
@@ -352,8 +396,10 @@ def make_estimator(n_t: int, n_u: int, tau_p: int, rate: float, method: str = "s
         est = TBQEstimator.load_shipped(n_t, n_u, tau_p, rate, method, training)
     s = est.setup
     if (s.n_t, s.n_u, s.tau_p) != (int(n_t), int(n_u), int(tau_p)):
-        raise ValueError(f"model {est.path} is for n_t={s.n_t}, n_u={s.n_u}, tau_p={s.tau_p}, "
-                         f"not n_t={n_t}, n_u={n_u}, tau_p={tau_p}")
+        raise ValueError(
+            f"model {est.path} is for n_t={s.n_t}, n_u={s.n_u}, tau_p={s.tau_p}, "
+            f"not n_t={n_t}, n_u={n_u}, tau_p={tau_p}"
+        )
     if est.method != method:
         raise ValueError(f"model {est.path} was trained with method {est.method!r}, not {method!r}")
     return est

@@ -10,6 +10,7 @@ Thresholds/levels follow the module's kernel convention
 so a sample equal to a threshold goes to the upper cell (eq. 4 puts it in the lower one; the
 difference is a set of probability zero).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ Two ways through the non-differentiable ADC (paper 000, Sec. III):
   and annealing c (multiplying it during training) then keeps the thresholds where training put
   them instead of dragging them towards 0.  ``hard()`` gives eq. (4).
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,7 @@ class SoftToHardADC(nn.Module):
     def hard(self):
         """(thresholds (M-1,), levels (M,)) float64 numpy, eq. (4)."""
         with torch.no_grad():
-            return _hard.soft_to_hard(self.a.double().numpy(), self.b.double().numpy(),
-                                      self.c.double().numpy())
+            return _hard.soft_to_hard(self.a.double().numpy(), self.b.double().numpy(), self.c.double().numpy())
 
     def params_numpy(self) -> dict:
         with torch.no_grad():
@@ -163,9 +163,20 @@ class TaskBasedQuantizer(nn.Module):
         folded into the combiner.
     """
 
-    def __init__(self, n: int, p: int, k: int, adc: nn.Module, digital_hidden=(), x_scale: float = 1.0,
-                 generator=None, agc: bool = True, agc_momentum: float = 0.05, agc_rms: float = 1.0,
-                 digital_gain: bool = False):
+    def __init__(
+        self,
+        n: int,
+        p: int,
+        k: int,
+        adc: nn.Module,
+        digital_hidden=(),
+        x_scale: float = 1.0,
+        generator=None,
+        agc: bool = True,
+        agc_momentum: float = 0.05,
+        agc_rms: float = 1.0,
+        digital_gain: bool = False,
+    ):
         super().__init__()
         self.n, self.p, self.k = int(n), int(p), int(k)
         self.x_scale = float(x_scale)

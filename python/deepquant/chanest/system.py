@@ -17,6 +17,7 @@ Model and conventions
 * The toolkit's MIMO blocks want H (n_t x n_u) row-major: ``H_flat[a*n_u + u] = h[u*n_t + a]``;
   :func:`h_to_rowmajor` / :func:`rowmajor_to_h` convert.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -194,10 +195,12 @@ class ChannelSetup:
         p = self.snr if snr is None else snr
         p = np.broadcast_to(np.asarray(p, dtype=np.float64), (num,))
         sq = np.sqrt(0.5)
-        h = sq * (rng.standard_normal((num, self.n_u * self.n_t))
-                  + 1j * rng.standard_normal((num, self.n_u * self.n_t)))
-        w = sq * (rng.standard_normal((num, self.tau_p * self.n_t))
-                  + 1j * rng.standard_normal((num, self.tau_p * self.n_t)))
+        h = sq * (
+            rng.standard_normal((num, self.n_u * self.n_t)) + 1j * rng.standard_normal((num, self.n_u * self.n_t))
+        )
+        w = sq * (
+            rng.standard_normal((num, self.tau_p * self.n_t)) + 1j * rng.standard_normal((num, self.tau_p * self.n_t))
+        )
         # (Phi kron I) h  ==  (Phi @ H_u) flattened, with H_u = h.reshape(n_u, n_t)
         hy = np.einsum("tu,bua->bta", self.phi, h.reshape(num, self.n_u, self.n_t))
         y = np.sqrt(p)[:, None] * hy.reshape(num, self.tau_p * self.n_t) + w

@@ -33,6 +33,7 @@ sample), c_i = 5, a, b ~ N(0, 1), "SGD with momentum 0.5 and learning-rate decay
 * **Test data**: 2^14 fresh samples at the nominal P (also for SNR-uncertainty training: the
   paper's Fig. 4 compares at P = 4), evaluated through the C++ kernel (:mod:`.estimators`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,17 @@ import numpy as np
 from . import bounds as _bounds
 from .system import ChannelSetup
 
-__all__ = ["TrainConfig", "TrainResult", "make_dataset", "train", "save_model", "model_stem", "write_index",
-           "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "make_dataset",
+    "train",
+    "save_model",
+    "model_stem",
+    "write_index",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "deepquant-chanest-tbq"
 FORMAT_VERSION = 1
@@ -93,8 +103,8 @@ class TrainConfig:
     p: Optional[int] = None
     digital_hidden: tuple = ()
     digital_gain: bool = False
-    num_train: int = 2 ** 15
-    num_test: int = 2 ** 14
+    num_train: int = 2**15
+    num_test: int = 2**14
     epochs: int = 60
     batch_size: int = 256
     optimizer: str = "adam"
@@ -169,8 +179,7 @@ class TrainResult:
     history: list = field(default_factory=list)
 
 
-def make_dataset(setup: ChannelSetup, num: int, seed: int, training: str = "optimal",
-                 snr_range=(1.0, 10.0)):
+def make_dataset(setup: ChannelSetup, num: int, seed: int, training: str = "optimal", snr_range=(1.0, 10.0)):
     """(s (num, k), x (num, n)) float32; 'snr_uncertainty' draws P ~ U[snr_range] per sample."""
     rng = np.random.default_rng(seed)
     snr = rng.uniform(snr_range[0], snr_range[1], num) if training == "snr_uncertainty" else None
@@ -179,8 +188,10 @@ def make_dataset(setup: ChannelSetup, num: int, seed: int, training: str = "opti
 
 def model_stem(config: TrainConfig) -> str:
     """File stem of a model, e.g. ``soft_to_hard_optimal_nt10_nu4_tp12_p80_M8``."""
-    return (f"{config.method}_{config.training}_nt{config.n_t}_nu{config.n_u}_tp{config.tau_p}"
-            f"_p{config.num_adcs}_M{config.num_levels}")
+    return (
+        f"{config.method}_{config.training}_nt{config.n_t}_nu{config.n_u}_tp{config.tau_p}"
+        f"_p{config.num_adcs}_M{config.num_levels}"
+    )
 
 
 def _build(config: TrainConfig, x_scale: float, generator):
@@ -191,13 +202,21 @@ def _build(config: TrainConfig, x_scale: float, generator):
         adc = SoftToHardADC(config.num_levels, config.c_init, config.init, generator)
     else:
         adc = PassingGradientADC(config.num_levels, config.pg_range)
-    return TaskBasedQuantizer(setup.n, config.num_adcs, setup.k, adc, config.digital_hidden, x_scale,
-                              generator, agc=config.use_agc, agc_rms=config.agc_rms,
-                              digital_gain=config.digital_gain)
+    return TaskBasedQuantizer(
+        setup.n,
+        config.num_adcs,
+        setup.k,
+        adc,
+        config.digital_hidden,
+        x_scale,
+        generator,
+        agc=config.use_agc,
+        agc_rms=config.agc_rms,
+        digital_gain=config.digital_gain,
+    )
 
 
-def train(config: TrainConfig, progress: Optional[Callable[[dict], None]] = None,
-          threads: int = 1) -> TrainResult:
+def train(config: TrainConfig, progress: Optional[Callable[[dict], None]] = None, threads: int = 1) -> TrainResult:
     """Train one task-based quantizer and evaluate it through the C++ kernel.
 
     Parameters
@@ -238,7 +257,7 @@ def train(config: TrainConfig, progress: Optional[Callable[[dict], None]] = None
         perm = torch.randperm(num, generator=gen)
         total = 0.0
         for i in range(0, num, config.batch_size):
-            idx = perm[i:i + config.batch_size]
+            idx = perm[i : i + config.batch_size]
             loss = torch.mean(torch.sum((net(xt[idx]) - st[idx]) ** 2, dim=1)) / k
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -246,8 +265,13 @@ def train(config: TrainConfig, progress: Optional[Callable[[dict], None]] = None
             total += float(loss.detach()) * idx.numel()
         sched.step()
         c_now = float(net.adc.c[0]) if soft else float("nan")
-        rec = {"epoch": epoch + 1, "epochs": config.epochs, "train_mse": total / num, "c": c_now,
-               "seconds": time.time() - t_start}
+        rec = {
+            "epoch": epoch + 1,
+            "epochs": config.epochs,
+            "train_mse": total / num,
+            "c": c_now,
+            "seconds": time.time() - t_start,
+        }
         history.append(rec)
         if progress is not None:
             progress(rec)
@@ -258,8 +282,7 @@ def train(config: TrainConfig, progress: Optional[Callable[[dict], None]] = None
     net.eval()
     net.calibrate_agc(xt)
     with torch.no_grad():
-        soft_test = float(torch.mean(torch.sum((net(torch.from_numpy(x_te)) - torch.from_numpy(s_te)) ** 2,
-                                               dim=1)) / k)
+        soft_test = float(torch.mean(torch.sum((net(torch.from_numpy(x_te)) - torch.from_numpy(s_te)) ** 2, dim=1)) / k)
     tensors = net.export()
     before_refit = TBQEstimator(tensors, _card_config(config)).mse_real(x_te, s_te)
     if config.refit_digital:
@@ -309,11 +332,18 @@ def _refit_digital(net, tensors: dict, x_tr, s_tr, config: TrainConfig) -> dict:
 def _card_config(config: TrainConfig) -> dict:
     """The part of the config the inference code needs (stored as safetensors metadata)."""
     return {
-        "format": FORMAT, "version": FORMAT_VERSION,
-        "n_t": config.n_t, "n_u": config.n_u, "tau_p": config.tau_p, "snr": config.snr,
-        "method": config.method, "training": config.training,
-        "p": config.num_adcs, "num_levels": config.num_levels,
-        "digital_hidden": list(config.digital_hidden), "digital_gain": bool(config.digital_gain),
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "n_t": config.n_t,
+        "n_u": config.n_u,
+        "tau_p": config.tau_p,
+        "snr": config.snr,
+        "method": config.method,
+        "training": config.training,
+        "p": config.num_adcs,
+        "num_levels": config.num_levels,
+        "digital_hidden": list(config.digital_hidden),
+        "digital_gain": bool(config.digital_gain),
         "rate": config.rate,
     }
 
@@ -321,11 +351,24 @@ def _card_config(config: TrainConfig) -> dict:
 def reproduce_command(config: TrainConfig) -> str:
     """The ``deepquant train chanest`` command line that retrains this model."""
     d = TrainConfig()
-    parts = ["deepquant train chanest", f"--levels {config.num_levels}", f"--method {config.method}",
-             f"--training {config.training}"]
-    for name, flag in (("n_t", "--nt"), ("n_u", "--nu"), ("tau_p", "--tau-p"), ("snr", "--snr"),
-                       ("epochs", "--epochs"), ("seed", "--seed"), ("init", "--init"),
-                       ("c_final", "--c-final"), ("optimizer", "--optimizer"), ("lr", "--lr")):
+    parts = [
+        "deepquant train chanest",
+        f"--levels {config.num_levels}",
+        f"--method {config.method}",
+        f"--training {config.training}",
+    ]
+    for name, flag in (
+        ("n_t", "--nt"),
+        ("n_u", "--nu"),
+        ("tau_p", "--tau-p"),
+        ("snr", "--snr"),
+        ("epochs", "--epochs"),
+        ("seed", "--seed"),
+        ("init", "--init"),
+        ("c_final", "--c-final"),
+        ("optimizer", "--optimizer"),
+        ("lr", "--lr"),
+    ):
         if getattr(config, name) != getattr(d, name):
             parts.append(f"{flag} {getattr(config, name)}")
     if config.p is not None:
@@ -358,31 +401,45 @@ def save_model(result: TrainResult, out_dir, stem: Optional[str] = None) -> tupl
     stem = stem or model_stem(cfg)
     wpath = out / f"{stem}.safetensors"
     meta = {"deepquant": json.dumps(_card_config(cfg), sort_keys=True)}
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in result.tensors.items()}, str(wpath),
-              metadata=meta)
+    save_file(
+        {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in result.tensors.items()}, str(wpath), metadata=meta
+    )
     digest = hashlib.sha256(wpath.read_bytes()).hexdigest()
     card = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "weights": wpath.name,
         "sha256": digest,
-        "description": ("Task-based quantized MIMO channel estimator (paper 000): linear analog "
-                        "combiner -> p identical scalar ADCs -> linear digital estimator."),
+        "description": (
+            "Task-based quantized MIMO channel estimator (paper 000): linear analog "
+            "combiner -> p identical scalar ADCs -> linear digital estimator."
+        ),
         "model": _card_config(cfg),
         "training_config": cfg.as_dict(),
         "data": {
-            "train": (f"{cfg.num_train} samples of eq. (5), seed {cfg.seed}, "
-                      + (f"P = {cfg.snr}" if cfg.training == "optimal"
-                         else f"P ~ U[{cfg.snr_range[0]}, {cfg.snr_range[1]}] per sample")),
+            "train": (
+                f"{cfg.num_train} samples of eq. (5), seed {cfg.seed}, "
+                + (
+                    f"P = {cfg.snr}"
+                    if cfg.training == "optimal"
+                    else f"P ~ U[{cfg.snr_range[0]}, {cfg.snr_range[1]}] per sample"
+                )
+            ),
             "test": f"{cfg.num_test} samples at P = {cfg.snr}, seed {cfg.seed + 1_000_003}",
         },
         "metrics": result.metrics,
-        "conventions": ("input: received pilot block y (tau_p*n_t complex, y[t*n_t+a]) as x = [Re y; Im y]; "
-                        "output s = [Re h; Im h], h[u*n_t+a]; MSE = E||s - s_hat||^2 / k; ADC inference "
-                        "through gnuradio.deepquant.scalar_quantizer (index = searchsorted(thr, z, 'right'))."),
+        "conventions": (
+            "input: received pilot block y (tau_p*n_t complex, y[t*n_t+a]) as x = [Re y; Im y]; "
+            "output s = [Re h; Im h], h[u*n_t+a]; MSE = E||s - s_hat||^2 / k; ADC inference "
+            "through gnuradio.deepquant.scalar_quantizer (index = searchsorted(thr, z, 'right'))."
+        ),
         "reproduce": reproduce_command(cfg),
-        "environment": {"torch": torch.__version__, "numpy": np.__version__,
-                        "safetensors": safetensors.__version__, "python": platform.python_version()},
+        "environment": {
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "safetensors": safetensors.__version__,
+            "python": platform.python_version(),
+        },
     }
     cpath = out / f"{stem}.json"
     cpath.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
@@ -422,11 +479,19 @@ def write_index(out_dir) -> Path:
     for method, training, lv, m, mt, _tc, card in rows:
         digital = "linear" + (" + energy gain" if m.get("digital_gain") else "")
         if m.get("digital_hidden"):
-            digital = "MLP " + "x".join(str(h) for h in m["digital_hidden"]) + (" + gain" if m.get("digital_gain") else "")
-        lines.append(f"| {method} | {training} | {digital} | {lv} | {m['rate']:.3f} | {mt['test_mse']:.5f} | "
-                     f"{mt['scalar_adc_limit']:.5f} | {mt['ratio_to_scalar_adc_limit']:.3f} | {mt['eta_opt']:.5f} | "
-                     f"{mt['train_seconds']:.0f} | `{card['weights']}` |")
-    lines += ["", "Training recipe and the choices behind it: `gnuradio.deepquant.chanest.train` (module docstring).", ""]
+            digital = (
+                "MLP " + "x".join(str(h) for h in m["digital_hidden"]) + (" + gain" if m.get("digital_gain") else "")
+            )
+        lines.append(
+            f"| {method} | {training} | {digital} | {lv} | {m['rate']:.3f} | {mt['test_mse']:.5f} | "
+            f"{mt['scalar_adc_limit']:.5f} | {mt['ratio_to_scalar_adc_limit']:.3f} | {mt['eta_opt']:.5f} | "
+            f"{mt['train_seconds']:.0f} | `{card['weights']}` |"
+        )
+    lines += [
+        "",
+        "Training recipe and the choices behind it: `gnuradio.deepquant.chanest.train` (module docstring).",
+        "",
+    ]
     path = out / "README.md"
     path.write_text("\n".join(lines))
     return path

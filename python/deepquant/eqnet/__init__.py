@@ -16,6 +16,7 @@ call, and the joint modes ``eqnet_l_q5`` ... ``eqnet_p_q6``) and :func:`compress
 (``eqnet-q5`` / ``eqnet-q6``) are listed by :mod:`gnuradio.deepquant.registry`, so ``deepquant
 eval`` uses them like the classical detectors. Importing this package registers nothing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -64,11 +65,13 @@ class EQNetRuntime:
         docs/eqnet.md; never chosen by 'auto').
     """
 
-    def __init__(self, path, expect=None, need_estimator: bool = False, backend: str = "cpp",
-                 variant=None, isa: str = "auto"):
+    def __init__(
+        self, path, expect=None, need_estimator: bool = False, backend: str = "cpp", variant=None, isa: str = "auto"
+    ):
         self.path = str(path)
-        self.net, self.codebooks, self.meta = _io.load(path, expect=expect, need_estimator=need_estimator,
-                                                       variant=variant)
+        self.net, self.codebooks, self.meta = _io.load(
+            path, expect=expect, need_estimator=need_estimator, variant=variant
+        )
         self.nr, self.nt, self.k = self.net.nr, self.net.nt, self.net.k
         self.latent_dim = self.net.latent_dim
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
@@ -84,8 +87,9 @@ class EQNetRuntime:
             self._kernel = kernel.build(self.net, isa)
         if backend != "eager":
             with torch.inference_mode(False), torch.no_grad():
-                self._g = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(
-                    self.net.g.eval(), (torch.zeros(4, self.latent_dim),))))
+                self._g = torch.jit.optimize_for_inference(
+                    torch.jit.freeze(torch.jit.trace(self.net.g.eval(), (torch.zeros(4, self.latent_dim),)))
+                )
         if self.has_estimator and self._kernel is None:
             from .models import DetectCore
 
@@ -102,8 +106,9 @@ class EQNetRuntime:
 
     @classmethod
     def shipped(cls, nr: int, nt: int, k: int, variant: str = "l", need_estimator: bool = True):
-        return cls(_io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator,
-                   variant=variant)
+        return cls(
+            _io.shipped_path(nr, nt, k, variant), expect=(nr, nt, k), need_estimator=need_estimator, variant=variant
+        )
 
     @property
     def has_estimator(self) -> bool:
@@ -111,8 +116,9 @@ class EQNetRuntime:
 
     def _bits(self, bits: int) -> int:
         if int(bits) not in self.codebooks:
-            raise ValueError(f"EQ-Net model {self.path} has codebooks for {sorted(self.codebooks)} bits per latent, "
-                             f"not {bits}")
+            raise ValueError(
+                f"EQ-Net model {self.path} has codebooks for {sorted(self.codebooks)} bits per latent, not {bits}"
+            )
         return int(bits)
 
     # ---- estimation ---------------------------------------------------------------------------
@@ -199,7 +205,7 @@ class EQNetRuntime:
         out = np.empty((z.shape[0], self.nt * self.k), np.float32)
         with torch.inference_mode():
             for i in range(0, z.shape[0], CHUNK):
-                out[i:i + CHUNK] = softbit_to_llr(self._g(z[i:i + CHUNK])).numpy()
+                out[i : i + CHUNK] = softbit_to_llr(self._g(z[i : i + CHUNK])).numpy()
         return out
 
     # ---- quantization -------------------------------------------------------------------------
@@ -290,8 +296,9 @@ def _detector(variant: str, bits=None):
         nv = noise_var.detach().cpu().numpy() if isinstance(noise_var, torch.Tensor) else np.asarray(noise_var)
         nr, nt = Hn.shape[-2], Hn.shape[-1]
         rt = runtime(nr, nt, bits_per_symbol, variant)
-        nv = np.array(np.broadcast_to(np.asarray(nv, np.float32).reshape(-1) if np.ndim(nv) else np.float32(nv),
-                                      (yn.shape[0],)))  # a writable copy (torch warns on read-only views)
+        nv = np.array(
+            np.broadcast_to(np.asarray(nv, np.float32).reshape(-1) if np.ndim(nv) else np.float32(nv), (yn.shape[0],))
+        )  # a writable copy (torch warns on read-only views)
         if bits is None:
             llr = rt.detect(yn, Hn, nv)
         else:
@@ -301,9 +308,12 @@ def _detector(variant: str, bits=None):
         return torch.from_numpy(llr).to(y.device) if as_torch else llr
 
     fn.__name__ = f"eqnet_{variant}" + (f"_q{bits}" if bits else "")
-    fn.__doc__ = (f"EQ-Net-{variant.upper()} " + ("estimation" if bits is None else
-                  f"joint estimation + {bits}-bit latent quantization") + " with the shipped model for the "
-                  "call's (Nr, Nt, K).")
+    fn.__doc__ = (
+        f"EQ-Net-{variant.upper()} "
+        + ("estimation" if bits is None else f"joint estimation + {bits}-bit latent quantization")
+        + " with the shipped model for the "
+        "call's (Nr, Nt, K)."
+    )
     return fn
 
 

@@ -1,4 +1,5 @@
 """``deepquant train eqnet --config FILE`` / ``--shipped`` (light to import)."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,17 @@ import argparse
 #: eqnet-l-2x2-64qam (eqnet-l-2x2-64qam-k continued through the same decoder, so L and P share f_Q, g
 #: and the codebooks), eqnet-l-4x4-16qam, eqnet-p-4x4-16qam (eqnet-p-4x4-16qam-j continued on fresh
 #: channel uses, stage 3 ``fresh``).
-SHIPPED_ORDER = ("eqnet-l-2x2-64qam-s12", "eqnet-p-2x2-64qam-base", "eqnet-p-2x2-64qam-est",
-                 "eqnet-p-2x2-64qam", "eqnet-l-2x2-64qam-k", "eqnet-l-2x2-64qam", "eqnet-l-4x4-16qam",
-                 "eqnet-p-4x4-16qam-j", "eqnet-p-4x4-16qam")
+SHIPPED_ORDER = (
+    "eqnet-l-2x2-64qam-s12",
+    "eqnet-p-2x2-64qam-base",
+    "eqnet-p-2x2-64qam-est",
+    "eqnet-p-2x2-64qam",
+    "eqnet-l-2x2-64qam-k",
+    "eqnet-l-2x2-64qam",
+    "eqnet-l-4x4-16qam",
+    "eqnet-p-4x4-16qam-j",
+    "eqnet-p-4x4-16qam",
+)
 
 _EPILOG = """config: a JSON object, e.g.
   {"nr": 2, "nt": 2, "bits_per_symbol": 6, "variant": "l", "codewords_per_snr": 10000,
@@ -80,15 +89,19 @@ def _run(args) -> int:
         try:
             path = train.train(cfg, progress=not args.quiet, resume=args.resume, max_minutes=args.max_minutes)
         except train.TrainingPaused as e:
-            print(f"{cfg.get('name', 'eqnet')}: {e} (time budget of {args.max_minutes} min); continue with the same "
-                  f"command and --resume")
+            print(
+                f"{cfg.get('name', 'eqnet')}: {e} (time budget of {args.max_minutes} min); continue with the same "
+                f"command and --resume"
+            )
             return 0
         from .io import read
 
         partial = read(path)[1].get("partial") if path.is_file() else None  # non-zero DDP ranks write nothing
         if partial:
-            print(f"{path}: written as of stage-3 step {partial['step']} (time budget); continue with the same "
-                  f"command and --resume")
+            print(
+                f"{path}: written as of stage-3 step {partial['step']} (time budget); continue with the same "
+                f"command and --resume"
+            )
             return 0
         if args.out and args.shipped:
             shutil.copy(path, Path(args.out) / path.name)
@@ -99,13 +112,16 @@ def _run(args) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     s = subparsers.add_parser(
-        "eqnet", help="EQ-Net joint MIMO LLR estimation and quantization (Arvinte, Tewfik & Vishwanath), two-stage training",
+        "eqnet",
+        help="EQ-Net joint MIMO LLR estimation and quantization (Arvinte, Tewfik & Vishwanath), two-stage training",
         description="Stage 1: quantization encoder f_Q + branched decoder g as an autoencoder on exact-ML soft "
-                    "bits (weighted MSE, latent noise); k-means++ latent codebooks (5 and 6 bits). Stage 2: "
-                    "estimation encoder f_E (y, H, sigma) -> frozen f_Q latents (L1). Generates and caches "
-                    "exact-ML training data on first use. Writes a safetensors model, a JSON log and "
-                    "checkpoints (--resume continues). CPU by default, CUDA when present; DDP under torchrun.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "bits (weighted MSE, latent noise); k-means++ latent codebooks (5 and 6 bits). Stage 2: "
+        "estimation encoder f_E (y, H, sigma) -> frozen f_Q latents (L1). Generates and caches "
+        "exact-ML training data on first use. Writes a safetensors model, a JSON log and "
+        "checkpoints (--resume continues). CPU by default, CUDA when present; DDP under torchrun.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("--config", metavar="FILE", help="JSON training config")
     s.add_argument("--shipped", action="store_true", help="retrain the shipped models in order")
     s.add_argument("--out", metavar="DIR", help="output directory (default: the cache, ~/.cache/gr-deepquant/eqnet)")
@@ -113,8 +129,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, help="CPU threads (default 1)")
     s.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoint.pt")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
-    s.add_argument("--max-minutes", type=float, default=None,
-                   help="train for at most this long, then checkpoint and stop (--resume continues); a model "
-                        "stopped in stage 3 is also written as of its last step (its card says 'partial')")
+    s.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="train for at most this long, then checkpoint and stop (--resume continues); a model "
+        "stopped in stage 3 is also written as of its last step (its card says 'partial')",
+    )
     s.set_defaults(func=_run)
     return s

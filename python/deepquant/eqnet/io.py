@@ -6,6 +6,7 @@ state-dict names) and ``codebook.b<bits>`` float32 [D, 2^bits] (D latent dimensi
 dimension).  Metadata key ``deepquant`` = JSON ``{"format": "deepquant-eqnet", "version": 1,
 "nr", "nt", "k", "variant", "arch": {...}, "config": {...}, ...}``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,8 @@ def shipped_path(nr: int, nt: int, k: int, variant: str) -> Path:
         have = ", ".join(f"{a}x{b} K={c} EQ-Net-{v.upper()}" for a, b, c, v in SHIPPED)
         raise ModelFileError(
             f"no shipped EQ-Net-{variant.upper()} model for {nr}x{nt} with {k} bits per symbol (shipped: {have}); "
-            f"train one with `deepquant train eqnet --config FILE` and pass its file as model=...")
+            f"train one with `deepquant train eqnet --config FILE` and pass its file as model=..."
+        )
     return shipped_dir() / f"{SHIPPED[key]}.safetensors"
 
 
@@ -74,13 +76,16 @@ def read(path) -> Tuple[dict, dict]:
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path} is a {meta.get('format')!r} file, not an EQ-Net model ({FORMAT!r})")
     if meta.get("version") != VERSION:
-        raise ModelFileError(f"{path} has EQ-Net format version {meta.get('version')}, this module reads "
-                             f"version {VERSION}: retrain it or use a matching gr-deepquant")
+        raise ModelFileError(
+            f"{path} has EQ-Net format version {meta.get('version')}, this module reads "
+            f"version {VERSION}: retrain it or use a matching gr-deepquant"
+        )
     return tensors, meta
 
 
-def load(path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bool = False,
-         variant: Optional[str] = None):
+def load(
+    path, expect: Optional[Tuple[int, int, int]] = None, need_estimator: bool = False, variant: Optional[str] = None
+):
     """Load a model file into an :class:`.models.EQNet` (eval mode) and its codebooks.
 
     Parameters
@@ -109,16 +114,21 @@ def _load(path, expect, need_estimator, variant):
     tensors, meta = read(path)
     cfg = (int(meta["nr"]), int(meta["nt"]), int(meta["k"]))
     if variant is not None and meta.get("variant") != variant:
-        raise ModelFileError(f"EQ-Net model {path} is an EQ-Net-{str(meta.get('variant')).upper()} model, but "
-                             f"EQ-Net-{variant.upper()} (method eqnet_{variant}) was asked for; pass it with the "
-                             f"method eqnet_{meta.get('variant')} or give an EQ-Net-{variant.upper()} file")
+        raise ModelFileError(
+            f"EQ-Net model {path} is an EQ-Net-{str(meta.get('variant')).upper()} model, but "
+            f"EQ-Net-{variant.upper()} (method eqnet_{variant}) was asked for; pass it with the "
+            f"method eqnet_{meta.get('variant')} or give an EQ-Net-{variant.upper()} file"
+        )
     if expect is not None and tuple(int(v) for v in expect) != cfg:
-        raise ModelFileError(f"EQ-Net model {path} is for {cfg[0]}x{cfg[1]} with {cfg[2]} bits per symbol, but "
-                             f"the block is configured for {expect[0]}x{expect[1]} with {expect[2]} bits per symbol")
+        raise ModelFileError(
+            f"EQ-Net model {path} is for {cfg[0]}x{cfg[1]} with {cfg[2]} bits per symbol, but "
+            f"the block is configured for {expect[0]}x{expect[1]} with {expect[2]} bits per symbol"
+        )
     has_fe = any(k.startswith("f_e.") for k in tensors)
     if need_estimator and not has_fe:
-        raise ModelFileError(f"EQ-Net model {path} has no estimation encoder (stage 2 not trained): it can "
-                             f"quantize LLRs but not detect")
+        raise ModelFileError(
+            f"EQ-Net model {path} has no estimation encoder (stage 2 not trained): it can quantize LLRs but not detect"
+        )
     arch = meta["arch"]
     if not isinstance(arch, dict):
         raise ModelFileError(f"EQ-Net model {path}: 'arch' metadata is not an object")
@@ -130,9 +140,11 @@ def _load(path, expect, need_estimator, variant):
     except RuntimeError as e:
         raise ModelFileError(f"EQ-Net model {path}: weights do not match its declared architecture ({e})") from None
     net.eval()
-    codebooks = {int(k[len("codebook.b"):]): v.numpy() for k, v in tensors.items() if k.startswith("codebook.b")}
+    codebooks = {int(k[len("codebook.b") :]): v.numpy() for k, v in tensors.items() if k.startswith("codebook.b")}
     for b, cb in codebooks.items():
-        if cb.shape != (net.latent_dim, 2 ** b) or not np.all(np.diff(cb, axis=1) > 0):
-            raise ModelFileError(f"EQ-Net model {path}: codebook for {b} bits has shape {cb.shape} or is not "
-                                 f"strictly increasing (expected ({net.latent_dim}, {2 ** b}))")
+        if cb.shape != (net.latent_dim, 2**b) or not np.all(np.diff(cb, axis=1) > 0):
+            raise ModelFileError(
+                f"EQ-Net model {path}: codebook for {b} bits has shape {cb.shape} or is not "
+                f"strictly increasing (expected ({net.latent_dim}, {2**b}))"
+            )
     return net, codebooks, meta

@@ -34,6 +34,7 @@ Choices the paper leaves open or that were changed after measuring (see the mode
   CPU affords ~1 % of the paper's 1000 epochs.  The raw inputs stay (the network still sees
   y, H, sigma) and ``est_stats = false`` in a config gives the paper's literal encoder.
 """
+
 from __future__ import annotations
 
 import math
@@ -171,8 +172,17 @@ class ResidualBlock(nn.Module):
 class EstimationEncoder(nn.Module):
     """f_E: (y [B, Nr] complex, H [B, Nr, Nt] complex, noise_var [B]) -> latents [B, 3 Nt]."""
 
-    def __init__(self, nr: int, nt: int, width: int = 128, blocks: int = 1, layers_per_block: int = 6,
-                 input_width: int = 64, stats: bool = False, d_latent: int = 0):
+    def __init__(
+        self,
+        nr: int,
+        nt: int,
+        width: int = 128,
+        blocks: int = 1,
+        layers_per_block: int = 6,
+        input_width: int = 64,
+        stats: bool = False,
+        d_latent: int = 0,
+    ):
         super().__init__()
         self.nr, self.nt, self.stats = nr, nt, bool(stats)
         n_pairs = nt * (nt - 1) // 2
@@ -215,10 +225,24 @@ class EQNet(nn.Module):
     """The three EQ-Net networks for one (Nr, Nt, K) configuration; f_E is optional (a model
     trained only through stage 1 quantizes but does not estimate)."""
 
-    def __init__(self, nr: int, nt: int, k: int, *, enc_hidden_layers: int = 6, enc_width_factor: int = 4,
-                 dec_branch_width: int = 32, dec_hidden_layers: int = 6, est_width: int = 128,
-                 est_blocks: int = 1, est_layers_per_block: int = 6, est_input_width: int = 64,
-                 est_stats: bool = False, latent_dim: int = 0, with_estimator: bool = True):
+    def __init__(
+        self,
+        nr: int,
+        nt: int,
+        k: int,
+        *,
+        enc_hidden_layers: int = 6,
+        enc_width_factor: int = 4,
+        dec_branch_width: int = 32,
+        dec_hidden_layers: int = 6,
+        est_width: int = 128,
+        est_blocks: int = 1,
+        est_layers_per_block: int = 6,
+        est_input_width: int = 64,
+        est_stats: bool = False,
+        latent_dim: int = 0,
+        with_estimator: bool = True,
+    ):
         super().__init__()
         self.nr, self.nt, self.k = nr, nt, k
         d = int(latent_dim) or 3 * nt
@@ -227,8 +251,11 @@ class EQNet(nn.Module):
         self._latent_dim = d
         self.f_q = QuantEncoder(nt, k, enc_hidden_layers, enc_width_factor, d)
         self.g = BranchedDecoder(d, nt * k, dec_branch_width, dec_hidden_layers)
-        self.f_e = (EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width,
-                                      est_stats, d) if with_estimator else None)
+        self.f_e = (
+            EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width, est_stats, d)
+            if with_estimator
+            else None
+        )
 
     @property
     def latent_dim(self) -> int:

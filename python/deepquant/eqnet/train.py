@@ -60,6 +60,7 @@ Devices and parallelism: CPU by default, CUDA when available (``"device": "auto"
 Checkpoints ``<out_dir>/checkpoint.pt`` (weights_only-loadable: tensors, numbers, strings) hold
 the stage, step, network and optimiser state; ``--resume`` continues from it.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,21 +89,56 @@ log = logging.getLogger(__name__)
 EPS = 1e-3
 
 ARCH_DEFAULTS = {
-    "l": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
-          "est_width": 96, "est_blocks": 1, "est_layers_per_block": 6, "est_input_width": 32, "est_stats": True},
-    "p": {"enc_hidden_layers": 6, "enc_width_factor": 4, "dec_branch_width": 24, "dec_hidden_layers": 6,
-          "est_width": 96, "est_blocks": 3, "est_layers_per_block": 6, "est_input_width": 32, "est_stats": True},
+    "l": {
+        "enc_hidden_layers": 6,
+        "enc_width_factor": 4,
+        "dec_branch_width": 24,
+        "dec_hidden_layers": 6,
+        "est_width": 96,
+        "est_blocks": 1,
+        "est_layers_per_block": 6,
+        "est_input_width": 32,
+        "est_stats": True,
+    },
+    "p": {
+        "enc_hidden_layers": 6,
+        "enc_width_factor": 4,
+        "dec_branch_width": 24,
+        "dec_hidden_layers": 6,
+        "est_width": 96,
+        "est_blocks": 3,
+        "est_layers_per_block": 6,
+        "est_input_width": 32,
+        "est_stats": True,
+    },
 }
 
 DEFAULTS = {
-    "name": None, "variant": "l", "snr_db": None, "codewords_per_snr": 10000, "val_fraction": 0.2, "seed": 0,
+    "name": None,
+    "variant": "l",
+    "snr_db": None,
+    "codewords_per_snr": 10000,
+    "val_fraction": 0.2,
+    "seed": 0,
     "arch": None,
     "stage1": {"steps": 7000, "batch": 4096, "lr": 3e-3, "lr_final": 1e-4, "sigma_u": 1e-3},
     "stage2": {"steps": 8000, "batch": 4096, "lr": 1e-3, "lr_final": 5e-5},
-    "stage1b": None, "stage1_init": None, "stage2_init": None,
-    "stage1_from": None, "csi_error": None, "eps": EPS, "codebook_bits": [5, 6], "codebook_samples": 200000,
-    "val_every": 500, "val_samples": 100000, "checkpoint_every": 1000, "out_dir": None, "threads": 1,
-    "device": "auto", "amp": "bf16", "stage3": None,
+    "stage1b": None,
+    "stage1_init": None,
+    "stage2_init": None,
+    "stage1_from": None,
+    "csi_error": None,
+    "eps": EPS,
+    "codebook_bits": [5, 6],
+    "codebook_samples": 200000,
+    "val_every": 500,
+    "val_samples": 100000,
+    "checkpoint_every": 1000,
+    "out_dir": None,
+    "threads": 1,
+    "device": "auto",
+    "amp": "bf16",
+    "stage3": None,
 }
 
 
@@ -134,8 +170,12 @@ def full_config(cfg: dict) -> dict:
         raise ValueError(f"bits_per_symbol must be 2, 4, 6 or 8, got {k}")
     ce = c["csi_error"]
     if ce is not None:
-        if not isinstance(ce, dict) or set(ce) != {"fraction", "rel_max"} or not 0 <= float(ce["fraction"]) <= 1 \
-                or not float(ce["rel_max"]) >= 0:
+        if (
+            not isinstance(ce, dict)
+            or set(ce) != {"fraction", "rel_max"}
+            or not 0 <= float(ce["fraction"]) <= 1
+            or not float(ce["rel_max"]) >= 0
+        ):
             raise ValueError(f"csi_error must be null or {{'fraction': 0..1, 'rel_max': >= 0}}, got {ce!r}")
     if c["snr_db"] is None:
         if (nr, nt, k) not in data_mod.DEFAULT_SNR_DB:
@@ -154,8 +194,19 @@ def full_config(cfg: dict) -> dict:
     return c
 
 
-STAGE3_KEYS = {"steps", "batch", "lr", "lr_final", "loss", "joint", "quant_weight", "sigma_u", "warmup", "fresh",
-               "fresh_snr_db"}
+STAGE3_KEYS = {
+    "steps",
+    "batch",
+    "lr",
+    "lr_final",
+    "loss",
+    "joint",
+    "quant_weight",
+    "sigma_u",
+    "warmup",
+    "fresh",
+    "fresh_snr_db",
+}
 
 
 #: "bf16": forward and backward passes under ``torch.autocast(dtype=torch.bfloat16)`` (AMX / AVX-512-BF16
@@ -204,10 +255,10 @@ def kmeans_codebook(z: np.ndarray, bits: int, seed: int) -> np.ndarray:
     """Per-dimension k-means++ scalar codebooks: float32 [D, 2^bits], sorted per row."""
     from sklearn.cluster import KMeans
 
-    out = np.empty((z.shape[1], 2 ** bits), np.float32)
+    out = np.empty((z.shape[1], 2**bits), np.float32)
     for d in range(z.shape[1]):
-        km = KMeans(n_clusters=2 ** bits, init="k-means++", n_init=1, random_state=seed + d, max_iter=100)
-        km.fit(z[:, d:d + 1].astype(np.float64))
+        km = KMeans(n_clusters=2**bits, init="k-means++", n_init=1, random_state=seed + d, max_iter=100)
+        km.fit(z[:, d : d + 1].astype(np.float64))
         c = np.sort(km.cluster_centers_[:, 0]).astype(np.float32)
         # strictly increasing (ties are impossible in practice, but keep the file valid)
         c = np.maximum.accumulate(c + np.arange(c.size, dtype=np.float32) * 1e-7)
@@ -249,8 +300,11 @@ def init_estimator_from(f_e, src) -> None:
     would never move: relu'(0) = 0).  Measured on 2x2 64-QAM:
     EQ-Net-P trained from scratch for 6000 steps (its 18 residual layers blow the first outputs up
     to an L1 of ~185) ended 1.98 dB from exact ML, behind EQ-Net-L's 1.01 dB."""
-    if src.stats != f_e.stats or src.out.weight.shape != f_e.out.weight.shape or \
-            src.fuse.weight.shape != f_e.fuse.weight.shape:
+    if (
+        src.stats != f_e.stats
+        or src.out.weight.shape != f_e.out.weight.shape
+        or src.fuse.weight.shape != f_e.fuse.weight.shape
+    ):
         raise ValueError("stage2_init: the source estimator has another width or input set")
     with torch.no_grad():
         for name in ("in_y", "in_h", "in_s", "in_x", "fuse", "out"):
@@ -309,13 +363,21 @@ class TrainingPaused(Exception):
 
 def _save_ckpt(path: Path, stage: int, step: int, net, opt, log_rows, wall_s: float = 0.0) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"stage": stage, "step": step, "net": net.state_dict(), "opt": opt.state_dict(),
-                "log": json.dumps(log_rows), "wall_s": float(wall_s)}, tmp)
+    torch.save(
+        {
+            "stage": stage,
+            "step": step,
+            "net": net.state_dict(),
+            "opt": opt.state_dict(),
+            "log": json.dumps(log_rows),
+            "wall_s": float(wall_s),
+        },
+        tmp,
+    )
     tmp.replace(path)
 
 
-def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist, resume_state, progress,
-               schedule=None):
+def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist, resume_state, progress, schedule=None):
     from tqdm import tqdm
 
     sc = schedule or c[f"stage{stage}"]
@@ -331,14 +393,20 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
     warm = int(sc.get("warmup", 0))  # linear learning-rate warm-up (Adam's first steps move every weight by ~lr)
 
     def lr_at(step):
-        return sc["lr"] * gamma ** step * (min(1.0, (step + 1) / warm) if warm else 1.0)
+        return sc["lr"] * gamma**step * (min(1.0, (step + 1) / warm) if warm else 1.0)
 
     for gph in opt.param_groups:
         gph["lr"] = lr_at(start)
     g = torch.Generator().manual_seed(int(c["seed"] * 1000 + stage * 100 + dist.rank + start))
     tidx = torch.from_numpy(train_idx)
-    bar = tqdm(range(start, steps), desc=f"{c['name']} stage {stage}", disable=not (progress and dist.main),
-               mininterval=2.0, initial=start, total=steps)
+    bar = tqdm(
+        range(start, steps),
+        desc=f"{c['name']} stage {stage}",
+        disable=not (progress and dist.main),
+        mininterval=2.0,
+        initial=start,
+        total=steps,
+    )
     t0 = time.perf_counter()
     for step in bar:
         idx = tidx[torch.randint(0, tidx.numel(), (int(sc["batch"]),), generator=g)]
@@ -352,8 +420,15 @@ def _run_stage(stage, c, net, params, loss_fn, val_fn, train_idx, out_dir, dist,
         last = step == steps - 1
         if dist.main and (step % c["val_every"] == 0 or last):
             v = val_fn()
-            rows.append({"stage": stage, "step": step, "train_loss": float(loss.detach()), "val_loss": v,
-                         "seconds": time.perf_counter() - t0})
+            rows.append(
+                {
+                    "stage": stage,
+                    "step": step,
+                    "train_loss": float(loss.detach()),
+                    "val_loss": v,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
             bar.set_postfix(train=f"{float(loss.detach()):.3e}", val=f"{v:.3e}")
         wall = c["_wall0"] + time.perf_counter() - c["_t0"]
         if dist.main and c["checkpoint_every"] and (step % c["checkpoint_every"] == 0 or last) and step > start:
@@ -391,8 +466,16 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     t_start = time.perf_counter()
     if dist.world > 1 and not dist.main:  # rank 0 generates (or loads) the cached data set first
         torch.distributed.barrier()
-    ds = data_mod.load_or_generate(nr, nt, k, c["snr_db"], c["codewords_per_snr"], c["seed"],
-                                   progress=progress and dist.main, csi_error=c["csi_error"])
+    ds = data_mod.load_or_generate(
+        nr,
+        nt,
+        k,
+        c["snr_db"],
+        c["codewords_per_snr"],
+        c["seed"],
+        progress=progress and dist.main,
+        csi_error=c["csi_error"],
+    )
     if dist.world > 1 and dist.main:
         torch.distributed.barrier()
     t_data = time.perf_counter() - t_start
@@ -440,12 +523,14 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
                 return float(wmse(net.g(net.f_q(s)), s, w, c["eps"]))
 
         if not c.get("stage1_init") and (resume_state is None or resume_state["stage"] == 1):
-            history += _run_stage(1, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
-                                  resume_state, progress)
+            history += _run_stage(
+                1, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist, resume_state, progress
+            )
         if c.get("stage1b"):  # warm restart of stage 1 with a second learning-rate schedule
             rs = resume_state if (resume_state is not None and resume_state["stage"] == 1.5) else None
-            history += _run_stage(1.5, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist,
-                                  rs, progress, schedule=c["stage1b"])
+            history += _run_stage(
+                1.5, c, net, ae.parameters(), loss1, val1, train_idx, out_dir, dist, rs, progress, schedule=c["stage1b"]
+            )
     if not codebooks:
         with torch.no_grad():
             sub = torch.from_numpy(train_idx[: int(c["codebook_samples"])]).to(dev)
@@ -461,10 +546,12 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     fe = dist.wrap(_FECore(net.f_e))
     with torch.no_grad():
         step = 262144
-        z_all = torch.cat([net.f_q(s_all[i:i + step]) for i in range(0, s_all.shape[0], step)])
+        z_all = torch.cat([net.f_q(s_all[i : i + step]) for i in range(0, s_all.shape[0], step)])
         # f_E's input features once for the whole data set (they do not depend on the weights)
-        parts = [net.f_e.features(y_all[i:i + step], h_all[i:i + step], nv_all[i:i + step])
-                 for i in range(0, s_all.shape[0], step)]
+        parts = [
+            net.f_e.features(y_all[i : i + step], h_all[i : i + step], nv_all[i : i + step])
+            for i in range(0, s_all.shape[0], step)
+        ]
         feats = [torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))]
         del parts
 
@@ -505,8 +592,9 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
 
         def fresh_loss(step):
             g = torch.Generator().manual_seed(int(c["seed"]) * 1_000_003 + 7919 * int(step) + 17 * dist.rank)
-            y, h, nv, b = data_mod.fresh_batch(nr, nt, k, int(s3["batch"]), fresh_range, g,
-                                               csi_error=c["csi_error"], device=dev)
+            y, h, nv, b = data_mod.fresh_batch(
+                nr, nt, k, int(s3["batch"]), fresh_range, g, csi_error=c["csi_error"], device=dev
+            )
             with torch.no_grad(), torch.autocast(device_type=dev.type, enabled=False):
                 f_in = net.f_e.features(y, h, nv)
             llr_hat = 2.0 * net.g.half_llr(fe(*f_in).float())
@@ -528,8 +616,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
 
         rs = resume_state if (resume_state is not None and resume_state["stage"] == 3) else None
         try:
-            history += _run_stage(3, c, net, params, loss3, val3, train_idx, out_dir, dist, rs, progress,
-                                  schedule=s3)
+            history += _run_stage(3, c, net, params, loss3, val3, train_idx, out_dir, dist, rs, progress, schedule=s3)
         except TrainingPaused as e:
             history += c.pop("_history_tail")
             partial = {"stage": 3, "step": e.step, "of": int(s3["steps"])}
@@ -547,19 +634,42 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     with torch.no_grad():
         s = s_all[val_idx]
         lv = torch.from_numpy(ds["llr"]).to(dev)[val_idx]
-        val = {"stage1_wmse": float(wmse(net.g(net.f_q(s)), s, w, c["eps"])),
-               "stage2_l1": float((net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean()),
-               "estimate_wmse": float(wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w, c["eps"])),
-               "autoencoder_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_q(s)), lv)),
-               "estimate_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_e(y_all[val_idx], h_all[val_idx],
-                                                                                nv_all[val_idx])), lv))}
-    meta = {"nr": nr, "nt": nt, "k": k, "variant": c["variant"], "arch": c["arch"],
-            "config": {key: v for key, v in c.items() if not key.startswith("_")}, "partial": partial,
-            "bit_weights": w.cpu().tolist(), "train_samples": int(train_idx.size), "validation": val,
-            "seconds": {"data": t_data, "stage1": t_stage1, "total": t_total, "threads": torch.get_num_threads(),
-                        "device": str(dev), "world_size": dist.world, "amp": c["amp"],
-                        "all_pieces": wall_total},
-            "history": history}
+        val = {
+            "stage1_wmse": float(wmse(net.g(net.f_q(s)), s, w, c["eps"])),
+            "stage2_l1": float(
+                (net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx]) - z_all[val_idx]).abs().sum(1).mean()
+            ),
+            "estimate_wmse": float(
+                wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w, c["eps"])
+            ),
+            "autoencoder_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_q(s)), lv)),
+            "estimate_kl_bits": float(
+                kl_bits(2.0 * net.g.half_llr(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), lv)
+            ),
+        }
+    meta = {
+        "nr": nr,
+        "nt": nt,
+        "k": k,
+        "variant": c["variant"],
+        "arch": c["arch"],
+        "config": {key: v for key, v in c.items() if not key.startswith("_")},
+        "partial": partial,
+        "bit_weights": w.cpu().tolist(),
+        "train_samples": int(train_idx.size),
+        "validation": val,
+        "seconds": {
+            "data": t_data,
+            "stage1": t_stage1,
+            "total": t_total,
+            "threads": torch.get_num_threads(),
+            "device": str(dev),
+            "world_size": dist.world,
+            "amp": c["amp"],
+            "all_pieces": wall_total,
+        },
+        "history": history,
+    }
     net_cpu = net.to("cpu")
     path = eqio.save(out_dir / f"{c['name']}.safetensors", net_cpu, codebooks, meta)
     (out_dir / f"{c['name']}.json").write_text(json.dumps(meta, indent=1))

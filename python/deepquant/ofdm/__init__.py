@@ -11,4 +11,5 @@ Conventions: subcarrier index ``k`` in ``[-fft_len/2, fft_len/2)``; vectors are 
 (index ``k + fft_len/2``), as GNU Radio's ``fft_vcc(shift=True)`` produces them. Per data
 subcarrier: ``y = h x + n``, ``n ~ CN(0, sigma^2)``, x unit-energy 38.211 QAM.
 """
+
 from .layout import OfdmLayout  # noqa: F401

@@ -1,4 +1,5 @@
 """EPA-like block fading for OFDM packets and the frequency-domain genie reference."""
+
 from __future__ import annotations
 
 import numpy as np

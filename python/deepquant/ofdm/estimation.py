@@ -2,6 +2,7 @@
 
 All functions are vectorised numpy; vectors are fft-shifted (index ``k + fft_len/2``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -257,8 +258,9 @@ def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, s
     k = int(bits_per_symbol)
     llr = np.asarray(llr, np.float32).reshape(-1, ldpc.N)
     if decode is None:
-        _, cw, its, post = ldpc.bp_decode_torch(llr, int(max_iter), return_codewords=True, return_iterations=True,
-                                                return_posteriors=True)
+        _, cw, its, post = ldpc.bp_decode_torch(
+            llr, int(max_iter), return_codewords=True, return_iterations=True, return_posteriors=True
+        )
         cw, its, post = cw.numpy(), its.numpy(), post.numpy()
     else:
         cw, its, post = decode(llr, int(max_iter))
@@ -275,8 +277,15 @@ def decoded_symbols(llr: np.ndarray, bits_per_symbol: int, max_iter: int = 50, s
     return np.where(okc, sym, mean), np.where(okc, 0.0, var), ok
 
 
-def estimate_channel(y: np.ndarray, x: np.ndarray, layout: OfdmLayout, taps_pre: int = 6,
-                     taps_post: int | None = None, ref_row: int | None = 1, per_carrier: bool = False):
+def estimate_channel(
+    y: np.ndarray,
+    x: np.ndarray,
+    layout: OfdmLayout,
+    taps_pre: int = 6,
+    taps_post: int | None = None,
+    ref_row: int | None = 1,
+    per_carrier: bool = False,
+):
     """Channel, noise variance and estimation-error variance from known OFDM symbols.
 
     Every known symbol (the two sync words and, once its CRC passed, the header) contributes
@@ -357,9 +366,18 @@ def known_preamble(layout: OfdmLayout, header_syms=None) -> np.ndarray:
     return np.stack(rows).astype(np.complex64)
 
 
-def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: float, x_known: np.ndarray,
-                      layout: OfdmLayout, taps_pre: int = 0, taps_post: int | None = None, x_var: np.ndarray | None = None,
-                      per_carrier: bool = False):
+def refine_with_known(
+    y: np.ndarray,
+    h: np.ndarray,
+    noise_var: float,
+    err_var: float,
+    x_known: np.ndarray,
+    layout: OfdmLayout,
+    taps_pre: int = 0,
+    taps_post: int | None = None,
+    x_var: np.ndarray | None = None,
+    per_carrier: bool = False,
+):
     """Re-estimates a frame's common phases and channel from payload symbols that became known
     (re-encoded codewords the LDPC decoder validated, or soft decisions from its posteriors)
     plus the pilots.
@@ -420,9 +438,15 @@ def refine_with_known(y: np.ndarray, h: np.ndarray, noise_var: float, err_var: f
     w = float(lev * noise_var / err_var) if err_var > 0 else 1e6
     prior = np.zeros(layout.fft_len, np.complex128)
     prior[layout.idx(act)] = np.sqrt(w)
-    h_new, nv_fit, err_fit, ek_fit = estimate_channel(np.vstack([y * a, (prior * h)[None, :]]),
-                                                      np.vstack([x * a, prior[None, :]]),
-                                                      layout, taps_pre, taps_post, ref_row=None, per_carrier=True)
+    h_new, nv_fit, err_fit, ek_fit = estimate_channel(
+        np.vstack([y * a, (prior * h)[None, :]]),
+        np.vstack([x * a, prior[None, :]]),
+        layout,
+        taps_pre,
+        taps_post,
+        ref_row=None,
+        per_carrier=True,
+    )
     # estimate_channel scales its error variance with its own residual sigma^2; use sigma^2
     scale = noise_var / nv_fit if nv_fit > 0 else 0.0
     err_new = float(err_fit * scale) if nv_fit > 0 else float(err_var)

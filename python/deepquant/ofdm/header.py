@@ -6,6 +6,7 @@ GNU Radio's ``packet_header_ofdm`` sends its 32 header bits once, uncoded: over 
 22 dB it lost 6-9 % of the packets (a single faded carrier breaks the CRC) while the LDPC-coded
 payload failed in under 1 %. Repetition over frequency gives the header diversity 3.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Carrier layout, sync words, pilots and frame sizes of the module's OFDM waveform."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ class OfdmLayout:
             raise ValueError(
                 f"OfdmLayout: {self.n_codewords} codeword(s) x 648 bits at {self.bits_per_symbol} bits/symbol "
                 f"= {self.coded_bits / self.bits_per_symbol:g} symbols, not a whole number of OFDM symbols "
-                f"of {len(self.occupied)} data carriers; change n_codewords")
+                f"of {len(self.occupied)} data carriers; change n_codewords"
+            )
         if self.n_codewords > 255:
             raise ValueError("OfdmLayout: at most 255 codewords per packet (8-bit header field)")
 

@@ -7,6 +7,7 @@ followed by ``n_data_symbols`` OFDM symbols in which every stream sends QAM on e
 carrier. Resource elements are ordered symbol-major (all carriers of symbol 0, then symbol 1...).
 Channel uses: y[k, t] = H[k] x[k, t] + n, H[k] (nr x nt) constant over the frame.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,16 @@ def frame_pilots(layout: OfdmLayout, nt: int) -> np.ndarray:
     return out
 
 
-def channels(rng: np.random.Generator, layout: OfdmLayout, nr: int, nt: int, n: int, model: str = "epa",
-             samp_rate: float = 20e6, torch_gen=None) -> np.ndarray:
+def channels(
+    rng: np.random.Generator,
+    layout: OfdmLayout,
+    nr: int,
+    nt: int,
+    n: int,
+    model: str = "epa",
+    samp_rate: float = 20e6,
+    torch_gen=None,
+) -> np.ndarray:
     """``n`` per-subcarrier MIMO channels [n, n_data, nr, nt] (complex64), E|H_ij|^2 = 1.
 
     'epa': independent EPA-like impulse responses per antenna pair (delays rounded to samples
@@ -51,9 +60,16 @@ def channels(rng: np.random.Generator, layout: OfdmLayout, nr: int, nt: int, n: 
     if model == "cdla":
         from ..phy import channels as phy_channels
 
-        h = phy_channels.cdl_a_channel(n, k.size, nr, nt, delay_spread=100e-9,
-                                       subcarrier_spacing=samp_rate / layout.fft_len,
-                                       subcarriers=[float(v) for v in k], generator=torch_gen)
+        h = phy_channels.cdl_a_channel(
+            n,
+            k.size,
+            nr,
+            nt,
+            delay_spread=100e-9,
+            subcarrier_spacing=samp_rate / layout.fft_len,
+            subcarriers=[float(v) for v in k],
+            generator=torch_gen,
+        )
         return np.asarray(h.numpy() if hasattr(h, "numpy") else h, dtype=np.complex64).reshape(n, k.size, nr, nt)
     raise ValueError(f"unknown MIMO-OFDM channel model {model!r}; choose 'epa', 'rayleigh' or 'cdla'")
 
@@ -88,9 +104,18 @@ def _tap_fit_matrix(fft_len: int, n_taps: int, pre: int, band: int, guard_weight
     return np.linalg.pinv(f * w[:, None]) * w[None, :]
 
 
-def cdl_a_taps(n: int, nr: int, nt: int, fft_len: int = 64, samp_rate: float = 20e6,
-               delay_spread: float = 100e-9, band: int = 26, pre: int = CDLA_PRE_TAPS,
-               guard_weight: float = CDLA_GUARD_WEIGHT, generator=None):
+def cdl_a_taps(
+    n: int,
+    nr: int,
+    nt: int,
+    fft_len: int = 64,
+    samp_rate: float = 20e6,
+    delay_spread: float = 100e-9,
+    band: int = 26,
+    pre: int = CDLA_PRE_TAPS,
+    guard_weight: float = CDLA_GUARD_WEIGHT,
+    generator=None,
+):
     """``n`` 3GPP CDL-A realisations of the full Nr x Nt array as causal time-domain taps.
 
     Each realisation is drawn by :func:`gnuradio.deepquant.phy.channels.cdl_a_channel` (the
@@ -127,9 +152,16 @@ def cdl_a_taps(n: int, nr: int, nt: int, fft_len: int = 64, samp_rate: float = 2
 
     n_taps = cdl_a_span(samp_rate, delay_spread, pre)
     k = np.arange(-(fft_len // 2), fft_len - fft_len // 2)
-    h = phy_channels.cdl_a_channel(int(n), k.size, int(nr), int(nt), delay_spread=float(delay_spread),
-                                   subcarrier_spacing=float(samp_rate) / fft_len,
-                                   subcarriers=[float(v) for v in k], generator=generator)
+    h = phy_channels.cdl_a_channel(
+        int(n),
+        k.size,
+        int(nr),
+        int(nt),
+        delay_spread=float(delay_spread),
+        subcarrier_spacing=float(samp_rate) / fft_len,
+        subcarriers=[float(v) for v in k],
+        generator=generator,
+    )
     import torch
 
     h = h.to(torch.complex128).numpy()
@@ -189,8 +221,10 @@ def ls_estimate(y_pilot: np.ndarray, layout: OfdmLayout, smooth: bool = True):
 #   T payload symbols   QAM on the data carriers of every stream; the same pilots on every stream
 # then ``fft_len/2`` zero samples.
 
-def td_layout(fft_len: int = 64, cp_len: int = 16, n_codewords: int = 8, bits_per_symbol: int = 6,
-              nt: int = 2) -> OfdmLayout:
+
+def td_layout(
+    fft_len: int = 64, cp_len: int = 16, n_codewords: int = 8, bits_per_symbol: int = 6, nt: int = 2
+) -> OfdmLayout:
     """The layout of a time-domain MIMO-OFDM packet on ``nt`` streams.
 
     Raises ValueError naming the fix when ``nt < 1`` or the codewords do not fill whole OFDM
@@ -218,16 +252,19 @@ def td_payload_symbols(layout: OfdmLayout, nt: int) -> int:
     """Payload OFDM symbols per packet: every stream carries ``coded_bits / nt`` bits."""
     per_stream = layout.data_symbols // nt
     if layout.data_symbols % nt or per_stream % len(layout.occupied):
-        raise ValueError(f"{layout.n_codewords} codeword(s) of 648 bits at {layout.bits_per_symbol} bits/symbol do not "
-                         f"fill whole OFDM symbols of {len(layout.occupied)} carriers on {nt} streams; change n_codewords "
-                         f"(a multiple of {nt * len(layout.occupied) * layout.bits_per_symbol // np.gcd(648, nt * len(layout.occupied) * layout.bits_per_symbol)})")
+        raise ValueError(
+            f"{layout.n_codewords} codeword(s) of 648 bits at {layout.bits_per_symbol} bits/symbol do not "
+            f"fill whole OFDM symbols of {len(layout.occupied)} carriers on {nt} streams; change n_codewords "
+            f"(a multiple of {nt * len(layout.occupied) * layout.bits_per_symbol // np.gcd(648, nt * len(layout.occupied) * layout.bits_per_symbol)})"
+        )
     return per_stream // len(layout.occupied)
 
 
 def td_samples_per_packet(layout: OfdmLayout, nt: int) -> int:
     """Samples of one ``mimo_ofdm_tx`` packet per stream (guard included)."""
-    return (1 + nt + layout.header_symbols + td_payload_symbols(layout, nt)) * (layout.fft_len + layout.cp_len) \
-        + layout.guard_len
+    return (1 + nt + layout.header_symbols + td_payload_symbols(layout, nt)) * (
+        layout.fft_len + layout.cp_len
+    ) + layout.guard_len
 
 
 def ltf_estimate(y_ltf: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20, estimate=None):
@@ -343,8 +380,16 @@ def payload_channel_uses(y_pay: np.ndarray, h: np.ndarray, layout: OfdmLayout, t
     return (np.transpose(y, (1, 2, 0)).reshape(-1, nr).astype(np.complex64), h[di].astype(np.complex64), phases)
 
 
-def refine_column0(h: np.ndarray, y_ltf: np.ndarray, y_hdr: np.ndarray, x_hdr: np.ndarray, layout: OfdmLayout,
-                   taps_pre: int = 0, taps_post: int = 20, estimate=None):
+def refine_column0(
+    h: np.ndarray,
+    y_ltf: np.ndarray,
+    y_hdr: np.ndarray,
+    x_hdr: np.ndarray,
+    layout: OfdmLayout,
+    taps_pre: int = 0,
+    taps_post: int = 20,
+    estimate=None,
+):
     """Re-estimate column 0 of ``h`` with the decoded header as extra training.
 
     Stream 0 sends the header alone on the data carriers, so once its CRC passed, every chain
@@ -391,18 +436,27 @@ def _refit_basis(fft_len: int, act: tuple, ai: tuple, di: tuple, pi: tuple, taps
     (cached: the same for every packet)."""
     from .estimation import _basis, basis_leverage
 
-    f = _basis(fft_len, act, taps_pre, taps_post)                      # [K, L]
+    f = _basis(fft_len, act, taps_pre, taps_post)  # [K, L]
     lev = basis_leverage(fft_len, act, taps_pre, taps_post)
     pos = {c: i for i, c in enumerate(ai)}
-    fd = f[[pos[c] for c in di]]                                        # [nd, L]
-    fp = f[[pos[c] for c in pi]]                                        # [P, L]
+    fd = f[[pos[c] for c in di]]  # [nd, L]
+    fp = f[[pos[c] for c in pi]]  # [P, L]
     for a in (f, fd, fp):
         a.setflags(write=False)
     return f, lev, fd, fp
 
 
-def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var, x_mean: np.ndarray,
-                        x_var: np.ndarray, layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
+def refine_with_symbols(
+    y: np.ndarray,
+    h: np.ndarray,
+    noise_var: float,
+    err_var,
+    x_mean: np.ndarray,
+    x_var: np.ndarray,
+    layout: OfdmLayout,
+    taps_pre: int = 0,
+    taps_post: int = 20,
+):
     """Decoder-aided re-estimation of a MIMO-OFDM packet's channel and common phases.
 
     The MIMO counterpart of :func:`.estimation.refine_with_known`: payload symbols that became
@@ -457,35 +511,42 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
     xv = np.asarray(x_var, dtype=np.float64)
     s = np.asarray(layout.pilot_symbols, dtype=np.complex128)
     # 1. common phase: sum over chains, known cells and pilots of w conj(h x) y
-    hx = np.einsum("krj,tkj->rtk", h[di], xm)                          # [nr, T, nd]
+    hx = np.einsum("krj,tkj->rtk", h[di], xm)  # [nr, T, nd]
     a2 = 1.0 / (1.0 + np.einsum("krj,tkj->rtk", np.abs(h[di]) ** 2, xv) / nv)
     c = np.sum(np.conj(hx) * a2 * y[:, :, di], axis=(0, 2))
-    hp = h[pi].sum(axis=2)                                              # [P, nr]
+    hp = h[pi].sum(axis=2)  # [P, nr]
     c = c + np.einsum("rtp,pr->t", y[:, :, pi], np.conj(hp * s[:, None]))
     y = y * np.exp(-1j * linear_phase_fit(c))[None, :, None]
     # 2. per chain: joint fit of the nt impulse responses. The normal equations of the stacked
     # rows [data cells; pilots; prior] are formed directly from per-carrier sums over the
     # symbols (the Gram matrix of T x nd data rows is sum_k conj(fd_k)^T fd_k W_k with
     # W_k = sum_t a^2 conj(x) x^T): O(nd (nt L)^2) instead of O(T nd (nt L)^2).
-    f, lev, fd, fp = _refit_basis(layout.fft_len, act, tuple(int(c_) for c_ in ai), tuple(int(c_) for c_ in di),
-                                  tuple(int(c_) for c_ in pi), int(taps_pre), int(taps_post))
+    f, lev, fd, fp = _refit_basis(
+        layout.fft_len,
+        act,
+        tuple(int(c_) for c_ in ai),
+        tuple(int(c_) for c_ in di),
+        tuple(int(c_) for c_ in pi),
+        int(taps_pre),
+        int(taps_post),
+    )
     L = f.shape[1]
     ntl = nt * L
     h_new = np.zeros_like(h)
     err = np.zeros((layout.fft_len, nt))
     # pilots: every stream sends s_p on pilot p, so each pilot row is s_p fp[p] repeated over j
-    rp = np.tile(s[:, None] * fp, (1, nt))                              # [P, nt L]
+    rp = np.tile(s[:, None] * fp, (1, nt))  # [P, nt L]
     gram_p = t * (rp.conj().T @ rp)
     w = np.array([np.sqrt(lev * nv / ev[j]) if ev[j] > 0 else 1e3 for j in range(nt)])
-    ff = f.conj().T @ f                                                 # [L, L]
+    ff = f.conj().T @ f  # [L, L]
     gram_prior = np.zeros((ntl, ntl), np.complex128)
     for j in range(nt):
-        gram_prior[j * L:(j + 1) * L, j * L:(j + 1) * L] = w[j] ** 2 * ff
-    yd = y[:, :, di]                                                    # [nr, T, nd]
-    wgt = a2[:, :, :, None] * xm[None, :, :, :]                         # [nr, T, nd, nt]: a^2 x
-    wc = wgt.conj().transpose(0, 2, 3, 1)                               # [nr, nd, nt, T]
-    wk = wc @ xm.transpose(1, 0, 2)[None]                               # [nr, nd, nt, nt]
-    vk = (wc @ yd.transpose(0, 2, 1)[..., None])[..., 0]                # [nr, nd, nt]
+        gram_prior[j * L : (j + 1) * L, j * L : (j + 1) * L] = w[j] ** 2 * ff
+    yd = y[:, :, di]  # [nr, T, nd]
+    wgt = a2[:, :, :, None] * xm[None, :, :, :]  # [nr, T, nd, nt]: a^2 x
+    wc = wgt.conj().transpose(0, 2, 3, 1)  # [nr, nd, nt, T]
+    wk = wc @ xm.transpose(1, 0, 2)[None]  # [nr, nd, nt, nt]
+    vk = (wc @ yd.transpose(0, 2, 1)[..., None])[..., 0]  # [nr, nd, nt]
     fdc = fd.conj()
     # gram_d[r, (j, l), (i, m)] = sum_k conj(fd[k, l]) wk[r, k, j, i] fd[k, m]
     gram_d = (wk.transpose(0, 2, 3, 1)[:, :, :, None, :] * fdc.T) @ fd  # [nr, nt, nt, L, L]
@@ -493,13 +554,13 @@ def refine_with_symbols(y: np.ndarray, h: np.ndarray, noise_var: float, err_var,
     b_d = (vk.transpose(0, 2, 1) @ fdc).reshape(nr, ntl)
     b_p = np.tile(y[:, :, pi].sum(axis=1) @ (s[:, None] * fp).conj(), (1, nt))  # [nr, nt L]
     # all chains at once: positive definite systems (the prior rows alone have full column rank)
-    gram = gram_d + (gram_p + gram_prior)[None]                         # [nr, nt L, nt L]
-    b = b_d + b_p + ((w ** 2)[None, :, None] * np.einsum("kl,krj->rjl", f.conj(), h[ai])).reshape(nr, ntl)
+    gram = gram_d + (gram_p + gram_prior)[None]  # [nr, nt L, nt L]
+    b = b_d + b_p + ((w**2)[None, :, None] * np.einsum("kl,krj->rjl", f.conj(), h[ai])).reshape(nr, ntl)
     ginv = np.linalg.inv(gram)
     g = (ginv @ b[..., None])[..., 0].reshape(nr, nt, L)
     h_new[ai] = np.einsum("kl,rjl->krj", f, g)
     # per-carrier error variance of every column: diag(F C_jj F^H), C = sigma^2 ginv
-    cjj = np.stack([ginv[:, j * L:(j + 1) * L, j * L:(j + 1) * L] for j in range(nt)], axis=1)  # [nr, nt, L, L]
-    dk = np.real(np.sum((f @ cjj) * f.conj(), axis=-1))                # [nr, nt, K]
+    cjj = np.stack([ginv[:, j * L : (j + 1) * L, j * L : (j + 1) * L] for j in range(nt)], axis=1)  # [nr, nt, L, L]
+    dk = np.real(np.sum((f @ cjj) * f.conj(), axis=-1))  # [nr, nt, K]
     err[ai] = nv * dk.mean(axis=0).T
     return y.astype(np.complex64), h_new.astype(np.complex64), err[di].sum(axis=1)

@@ -7,6 +7,7 @@ per antenna pair, drawn anew at every packet start; one carrier offset ``f`` (a 
 oscillator); ``w_r ~ CN(0, sigma^2 / fft_len)``, so that a data subcarrier after an unnormalised
 receive FFT has noise variance ``sigma^2`` with ``SNR = E||H||_F^2 / sigma^2``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,8 +62,18 @@ class MimoMultipathChannel:
         sigma^2 per subcarrier.
     """
 
-    def __init__(self, nr=2, nt=2, snr_db=26.0, cfo_subcarriers=0.0, model="epa", samp_rate=20e6, fft_len=64,
-                 seed=0, delay_spread=100e-9):
+    def __init__(
+        self,
+        nr=2,
+        nt=2,
+        snr_db=26.0,
+        cfo_subcarriers=0.0,
+        model="epa",
+        samp_rate=20e6,
+        fft_len=64,
+        seed=0,
+        delay_spread=100e-9,
+    ):
         self.nr, self.nt = int(nr), int(nt)
         if self.nr < 1 or self.nt < 1:
             raise ValueError(f"nr and nt must be >= 1, got {nr}, {nt}")
@@ -105,8 +116,9 @@ class MimoMultipathChannel:
 
     def set_cfo_subcarriers(self, cfo):
         if abs(float(cfo)) >= 0.5:
-            raise ValueError(f"|cfo_subcarriers| must be < 0.5 (the receiver corrects fractional offsets only), "
-                             f"got {cfo}")
+            raise ValueError(
+                f"|cfo_subcarriers| must be < 0.5 (the receiver corrects fractional offsets only), got {cfo}"
+            )
         self.cfo = float(cfo)
         self._w = 2 * np.pi * self.cfo / self.fft_len
 
@@ -118,8 +130,16 @@ class MimoMultipathChannel:
             for i in range(min(self.nr, self.nt)):
                 g[i, i, 0] = 1
         elif self.model == "cdla":
-            taps, _ = ofdm_mimo.cdl_a_taps(1, self.nr, self.nt, self.fft_len, self.samp_rate, self.delay_spread,
-                                           band=self._band, generator=self._torch_gen)
+            taps, _ = ofdm_mimo.cdl_a_taps(
+                1,
+                self.nr,
+                self.nt,
+                self.fft_len,
+                self.samp_rate,
+                self.delay_spread,
+                band=self._band,
+                generator=self._torch_gen,
+            )
             g = taps[0].astype(np.complex64)
         else:
             g = ofdm_channel.draw_taps(self.rng, self.delays, self.powers, self.nr * self.nt)
@@ -136,9 +156,9 @@ class MimoMultipathChannel:
         y = np.zeros((self.nr, m), np.complex128)
         for l in range(self.ntaps):
             if np.any(self.taps[:, :, l]):
-                y += self.taps[:, :, l] @ xx[:, self.ntaps - 1 - l: self.ntaps - 1 - l + m]
+                y += self.taps[:, :, l] @ xx[:, self.ntaps - 1 - l : self.ntaps - 1 - l + m]
         if self.ntaps > 1:
-            self._hist = xx[:, xx.shape[1] - (self.ntaps - 1):]
+            self._hist = xx[:, xx.shape[1] - (self.ntaps - 1) :]
         return y
 
     def apply(self, x: np.ndarray, starts=()) -> np.ndarray:

@@ -10,6 +10,7 @@ pieces of :mod:`.mimo`. No GNU Radio import: the blocks ``mimo_ofdm_header_decod
 Shapes: ``ys`` are FFT outputs, fft-shifted, [nr, symbols, fft_len]; ``h`` [fft_len, nr, nt]
 (row-major H per carrier); noise ``CN(0, sigma^2)`` per subcarrier.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -40,8 +41,9 @@ class Preamble(NamedTuple):
     cfo_residual: float
 
 
-def decode_preamble(ys: np.ndarray, layout: OfdmLayout, nt: int, taps_pre: int = 0, taps_post: int = 20,
-                    refine: bool = True):
+def decode_preamble(
+    ys: np.ndarray, layout: OfdmLayout, nt: int, taps_pre: int = 0, taps_post: int = 20, refine: bool = True
+):
     """Training symbols and header of one packet -> channel, sigma^2 and packet number.
 
     LS estimate per antenna pair from the time-orthogonal training symbols
@@ -68,8 +70,8 @@ def decode_preamble(ys: np.ndarray, layout: OfdmLayout, nt: int, taps_pre: int =
     ys = np.asarray(ys)
     if ys.ndim != 3 or ys.shape[1] != 1 + nt + n_hdr or ys.shape[2] != layout.fft_len:
         raise ValueError(f"ys must be [nr, {1 + nt + n_hdr}, {layout.fft_len}], got {ys.shape}")
-    y_ltf = ys[:, 1:1 + nt]
-    y_hdr = ys[:, 1 + nt:]
+    y_ltf = ys[:, 1 : 1 + nt]
+    y_hdr = ys[:, 1 + nt :]
     h, nv, err = ofdm_mimo.ltf_estimate(y_ltf, layout, taps_pre, taps_post)
     err_cols = [err] * nt
     res = ofdm_header.decode_header(ofdm_mimo.header_mrc(y_hdr, h, layout))
@@ -86,9 +88,21 @@ def decode_preamble(ys: np.ndarray, layout: OfdmLayout, nt: int, taps_pre: int =
     return Preamble(int(res[0]), h, float(nv), float(err), np.asarray(err_cols, dtype=np.float64), float(phi))
 
 
-def decoder_aided_reestimate(ys: np.ndarray, phases: np.ndarray, h: np.ndarray, noise_var: float, err_cols,
-                             noise_eff: float, layout: OfdmLayout, max_iter: int = 50, rounds: int = 2,
-                             taps_pre: int = 0, taps_post: int = 20, detect=None, decode=None):
+def decoder_aided_reestimate(
+    ys: np.ndarray,
+    phases: np.ndarray,
+    h: np.ndarray,
+    noise_var: float,
+    err_cols,
+    noise_eff: float,
+    layout: OfdmLayout,
+    max_iter: int = 50,
+    rounds: int = 2,
+    taps_pre: int = 0,
+    taps_post: int = 20,
+    detect=None,
+    decode=None,
+):
     """Decoder-aided re-estimation of one packet's channel (the MIMO form of the SISO receiver's).
 
     Per round: every channel use is detected with LMMSE, the packet's codewords are decoded by
@@ -154,8 +168,9 @@ def decoder_aided_reestimate(ys: np.ndarray, phases: np.ndarray, h: np.ndarray, 
         llr = detect(yu, hu, np.tile(eff, t), k)
         mean, var, ok = ofdm_estimation.decoded_symbols(llr, k, int(max_iter), decode=decode)
         mean, var = mean.reshape(t, nd, nt), var.reshape(t, nd, nt)
-        y, h, err_d = ofdm_mimo.refine_with_symbols(y, h_pre, noise_var, err_cols, mean, var, layout,
-                                                    taps_pre, taps_post)
+        y, h, err_d = ofdm_mimo.refine_with_symbols(
+            y, h_pre, noise_var, err_cols, mean, var, layout, taps_pre, taps_post
+        )
         eff = noise_var + err_d
         if ok.all():
             break

@@ -1,5 +1,6 @@
 """Seeded reference payloads shared by a test transmitter and the packet error counter, and the
 CRC-32 every payload ends with (so a receiver can tell a good packet without the reference)."""
+
 from __future__ import annotations
 
 import zlib

@@ -31,6 +31,7 @@ GNU Radio's ``channels.selective_fading_model`` / ``dynamic_channel_model`` simu
 stream but never expose the instantaneous channel, which genie-CSI receivers and training data
 need, and GNU Radio 3.10 has no MIMO or 3GPP CDL channel.  scipy/numpy have none either.
 """
+
 from __future__ import annotations
 
 import csv
@@ -79,9 +80,13 @@ def _real_dtype(dtype: torch.dtype) -> torch.dtype:
     raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
 
 
-def complex_normal(shape: Sequence[int], variance: Union[Number, Tensor] = 1.0,
-                   generator: Optional[torch.Generator] = None,
-                   dtype: torch.dtype = torch.complex64, device=None) -> Tensor:
+def complex_normal(
+    shape: Sequence[int],
+    variance: Union[Number, Tensor] = 1.0,
+    generator: Optional[torch.Generator] = None,
+    dtype: torch.dtype = torch.complex64,
+    device=None,
+) -> Tensor:
     """Draw i.i.d. circularly-symmetric complex Gaussian samples ``CN(0, variance)``.
 
     Parameters
@@ -115,15 +120,20 @@ def complex_normal(shape: Sequence[int], variance: Union[Number, Tensor] = 1.0,
 
 
 def _rand(shape, generator, dtype=torch.float64):
-    return torch.rand(tuple(shape), generator=generator, dtype=dtype,
-                      device=_gen_device(generator))
+    return torch.rand(tuple(shape), generator=generator, dtype=dtype, device=_gen_device(generator))
 
 
 # ----------------------------------------------------------------------------------------------
 # flat MIMO
 # ----------------------------------------------------------------------------------------------
-def rayleigh_mimo(batch: int, n_rx: int, n_tx: int, generator: Optional[torch.Generator] = None,
-                  dtype: torch.dtype = torch.complex64, device=None) -> Tensor:
+def rayleigh_mimo(
+    batch: int,
+    n_rx: int,
+    n_tx: int,
+    generator: Optional[torch.Generator] = None,
+    dtype: torch.dtype = torch.complex64,
+    device=None,
+) -> Tensor:
     """I.i.d. Rayleigh-fading flat MIMO channels.
 
     Parameters
@@ -147,8 +157,13 @@ def rayleigh_mimo(batch: int, n_rx: int, n_tx: int, generator: Optional[torch.Ge
     return complex_normal((batch, n_rx, n_tx), 1.0, generator, dtype, device)
 
 
-def snr_to_noise_var(snr_db: Union[Number, Tensor, np.ndarray], n_rx: int, n_tx: int,
-                     channel_power: float = 1.0, symbol_energy: float = 1.0):
+def snr_to_noise_var(
+    snr_db: Union[Number, Tensor, np.ndarray],
+    n_rx: int,
+    n_tx: int,
+    channel_power: float = 1.0,
+    symbol_energy: float = 1.0,
+):
     """Noise variance for an SNR defined as in EQ-Net, ``SNR = E||H||_F^2 Es / sigma^2``.
 
     With ``E|h_ij|^2 = channel_power`` (1 for :func:`rayleigh_mimo` and every generator here)
@@ -183,8 +198,9 @@ def snr_to_noise_var(snr_db: Union[Number, Tensor, np.ndarray], n_rx: int, n_tx:
     return num * 10.0 ** (-float(snr_db) / 10.0)
 
 
-def apply_channel(x: Tensor, H: Tensor, noise_var: Union[Number, Tensor],
-                  generator: Optional[torch.Generator] = None) -> Tensor:
+def apply_channel(
+    x: Tensor, H: Tensor, noise_var: Union[Number, Tensor], generator: Optional[torch.Generator] = None
+) -> Tensor:
     """Pass symbols through a MIMO channel and add noise: ``y = H x + n``.
 
     Parameters
@@ -235,10 +251,13 @@ def csi_error_var(csi_snr_db: Union[Number, Tensor], channel_power: float = 1.0)
     return channel_power * 10.0 ** (-float(csi_snr_db) / 10.0)
 
 
-def imperfect_csi(H: Tensor, error_var: Union[Number, Tensor, None] = None,
-                  csi_snr_db: Union[Number, Tensor, None] = None,
-                  generator: Optional[torch.Generator] = None,
-                  channel_power: float = 1.0) -> Tensor:
+def imperfect_csi(
+    H: Tensor,
+    error_var: Union[Number, Tensor, None] = None,
+    csi_snr_db: Union[Number, Tensor, None] = None,
+    generator: Optional[torch.Generator] = None,
+    channel_power: float = 1.0,
+) -> Tensor:
     """Imperfect channel knowledge ``H_hat = H + E``, ``E`` i.i.d. ``CN(0, sigma_e^2)``
     independent of ``H`` (the usual additive-error model; it is not an LMMSE estimate, whose
     error would be orthogonal to ``H_hat`` instead).
@@ -293,8 +312,7 @@ def subcarrier_indices(n_subcarriers: int) -> np.ndarray:
 
 def _delay_steering(delays_s, n_subcarriers, subcarrier_spacing, subcarriers, dtype, device):
     """exp(-j 2 pi m df tau_l), shape (F, L), computed in float64 then cast."""
-    m = subcarrier_indices(n_subcarriers) if subcarriers is None else np.asarray(subcarriers,
-                                                                                  np.float64)
+    m = subcarrier_indices(n_subcarriers) if subcarriers is None else np.asarray(subcarriers, np.float64)
     if m.ndim != 1:
         raise ValueError("subcarriers must be 1-D")
     f = m.astype(np.float64) * float(subcarrier_spacing)
@@ -302,12 +320,19 @@ def _delay_steering(delays_s, n_subcarriers, subcarrier_spacing, subcarriers, dt
     return torch.from_numpy(np.exp(1j * ph)).to(dtype=dtype, device=device)
 
 
-def pdp_channel(delays_s: Sequence[float], powers_db: Sequence[float], batch: int,
-                n_subcarriers: int, subcarrier_spacing: float = 15e3,
-                n_rx: Optional[int] = None, n_tx: Optional[int] = None,
-                subcarriers: Optional[Sequence[float]] = None,
-                generator: Optional[torch.Generator] = None,
-                dtype: torch.dtype = torch.complex64, device=None) -> Tensor:
+def pdp_channel(
+    delays_s: Sequence[float],
+    powers_db: Sequence[float],
+    batch: int,
+    n_subcarriers: int,
+    subcarrier_spacing: float = 15e3,
+    n_rx: Optional[int] = None,
+    n_tx: Optional[int] = None,
+    subcarriers: Optional[Sequence[float]] = None,
+    generator: Optional[torch.Generator] = None,
+    dtype: torch.dtype = torch.complex64,
+    device=None,
+) -> Tensor:
     """Per-subcarrier responses of a Rayleigh tapped-delay-line channel (block fading).
 
     ``H[m] = sum_l g_l exp(-j 2 pi m df tau_l)`` with independent taps
@@ -358,18 +383,23 @@ def pdp_channel(delays_s: Sequence[float], powers_db: Sequence[float], batch: in
     ant = () if n_rx is None else (n_rx, n_tx)
     var = torch.from_numpy(pw).reshape((n_l,) + (1,) * len(ant))
     taps = complex_normal((batch, n_l) + ant, var, generator, dtype, out_dev)  # (B, L, ...)
-    steer = _delay_steering(delays, n_subcarriers, subcarrier_spacing, subcarriers, dtype,
-                            out_dev)  # (F, L)
+    steer = _delay_steering(delays, n_subcarriers, subcarrier_spacing, subcarriers, dtype, out_dev)  # (F, L)
     if ant:
         return torch.einsum("fl,blrt->bfrt", steer, taps)
     return taps @ steer.T
 
 
-def epa_channel(batch: int, n_subcarriers: int, subcarrier_spacing: float = 15e3,
-                n_rx: Optional[int] = None, n_tx: Optional[int] = None,
-                subcarriers: Optional[Sequence[float]] = None,
-                generator: Optional[torch.Generator] = None,
-                dtype: torch.dtype = torch.complex64, device=None) -> Tensor:
+def epa_channel(
+    batch: int,
+    n_subcarriers: int,
+    subcarrier_spacing: float = 15e3,
+    n_rx: Optional[int] = None,
+    n_tx: Optional[int] = None,
+    subcarriers: Optional[Sequence[float]] = None,
+    generator: Optional[torch.Generator] = None,
+    dtype: torch.dtype = torch.complex64,
+    device=None,
+) -> Tensor:
     """LTE EPA (TS 36.104 Annex B.2) per-subcarrier responses: :func:`pdp_channel` with
     :data:`EPA_DELAYS_NS` / :data:`EPA_POWERS_DB` (rms delay spread 43 ns).
 
@@ -379,8 +409,19 @@ def epa_channel(batch: int, n_subcarriers: int, subcarrier_spacing: float = 15e3
         Complex, shape ``(B, F)``, or ``(B, F, Nr, Nt)`` with ``n_rx``/``n_tx``; 15 kHz
         spacing and DC-centred subcarriers by default.
     """
-    return pdp_channel(np.asarray(EPA_DELAYS_NS) * 1e-9, EPA_POWERS_DB, batch, n_subcarriers,
-                       subcarrier_spacing, n_rx, n_tx, subcarriers, generator, dtype, device)
+    return pdp_channel(
+        np.asarray(EPA_DELAYS_NS) * 1e-9,
+        EPA_POWERS_DB,
+        batch,
+        n_subcarriers,
+        subcarrier_spacing,
+        n_rx,
+        n_tx,
+        subcarriers,
+        generator,
+        dtype,
+        device,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -388,8 +429,9 @@ def epa_channel(batch: int, n_subcarriers: int, subcarrier_spacing: float = 15e3
 # ----------------------------------------------------------------------------------------------
 #: Ray offset angles alpha_m of TR 38.901 Table 7.5-3 (rays m = 1..20), unit: multiples of the
 #: cluster-wise rms angular spread c_{ASA}, c_{ASD}, c_{ZSA}, c_{ZSD} (degrees).
-CDL_RAY_OFFSETS = np.array([s * a for a in (0.0447, 0.1413, 0.2492, 0.3715, 0.5129, 0.6797,
-                                            0.8844, 1.1481, 1.5195, 2.1551) for s in (1, -1)])
+CDL_RAY_OFFSETS = np.array(
+    [s * a for a in (0.0447, 0.1413, 0.2492, 0.3715, 0.5129, 0.6797, 0.8844, 1.1481, 1.5195, 2.1551) for s in (1, -1)]
+)
 
 _CDL_A_FILE = "cdl_a_38901.csv"
 
@@ -415,11 +457,17 @@ def load_cdl_a() -> dict:
     table = list(csv.DictReader(io.StringIO("\n".join(rows))))
     col = lambda name: np.array([float(r[name]) for r in table])  # noqa: E731
     return {
-        "delay": col("normalized_delay"), "power_db": col("power_db"),
-        "aod": col("aod_deg"), "aoa": col("aoa_deg"), "zod": col("zod_deg"),
+        "delay": col("normalized_delay"),
+        "power_db": col("power_db"),
+        "aod": col("aod_deg"),
+        "aoa": col("aoa_deg"),
+        "zod": col("zod_deg"),
         "zoa": col("zoa_deg"),
-        "c_asd": spreads["c_ASD"], "c_asa": spreads["c_ASA"], "c_zsd": spreads["c_ZSD"],
-        "c_zsa": spreads["c_ZSA"], "xpr_db": spreads["XPR"],
+        "c_asd": spreads["c_ASD"],
+        "c_asa": spreads["c_ASA"],
+        "c_zsd": spreads["c_ZSD"],
+        "c_zsa": spreads["c_ZSA"],
+        "xpr_db": spreads["XPR"],
     }
 
 
@@ -429,12 +477,20 @@ def _wrap_zenith(theta_deg: np.ndarray) -> np.ndarray:
     return np.where(t > 180.0, 360.0 - t, t)
 
 
-def cdl_a_channel(batch: int, n_subcarriers: int, n_rx: int = 1, n_tx: int = 1,
-                  delay_spread: float = 316e-9, subcarrier_spacing: float = 15e3,
-                  rx_spacing: float = 0.5, tx_spacing: float = 0.5,
-                  subcarriers: Optional[Sequence[float]] = None,
-                  generator: Optional[torch.Generator] = None,
-                  dtype: torch.dtype = torch.complex64, device=None) -> Tensor:
+def cdl_a_channel(
+    batch: int,
+    n_subcarriers: int,
+    n_rx: int = 1,
+    n_tx: int = 1,
+    delay_spread: float = 316e-9,
+    subcarrier_spacing: float = 15e3,
+    rx_spacing: float = 0.5,
+    tx_spacing: float = 0.5,
+    subcarriers: Optional[Sequence[float]] = None,
+    generator: Optional[torch.Generator] = None,
+    dtype: torch.dtype = torch.complex64,
+    device=None,
+) -> Tensor:
     """3GPP CDL-A per-subcarrier MIMO channel responses (TR 38.901 §7.7.1, Table 7.7.1-1).
 
     Procedure of §7.7.1 with zero Doppler, for each realisation independently:
@@ -523,16 +579,19 @@ def cdl_a_channel(batch: int, n_subcarriers: int, n_rx: int = 1, n_tx: int = 1,
     u = torch.arange(n_rx, dtype=f64, device=gdev)
     s = torch.arange(n_tx, dtype=f64, device=gdev)
     # (B, 23, 20, Nr) and (B, 23, 20, Nt)
-    a_rx = torch.polar(torch.ones((), dtype=f64, device=gdev),
-                       2 * math.pi * rx_spacing * (torch.sin(zoa_b) * torch.sin(aoa_b))[..., None]
-                       * u)
-    a_tx = torch.polar(torch.ones((), dtype=f64, device=gdev),
-                       2 * math.pi * tx_spacing * (torch.sin(zod_b) * torch.sin(aod_b))[..., None]
-                       * s)
+    a_rx = torch.polar(
+        torch.ones((), dtype=f64, device=gdev),
+        2 * math.pi * rx_spacing * (torch.sin(zoa_b) * torch.sin(aoa_b))[..., None] * u,
+    )
+    a_tx = torch.polar(
+        torch.ones((), dtype=f64, device=gdev),
+        2 * math.pi * tx_spacing * (torch.sin(zod_b) * torch.sin(aod_b))[..., None] * s,
+    )
     amp = torch.as_tensor(np.sqrt(pw / n_m), dtype=f64, device=gdev)[None, :, None]
     w = torch.polar(amp.expand_as(phase), phase)  # (B, 23, 20)
     cluster = torch.einsum("bnm,bnmu,bnms->bnus", w, a_rx, a_tx)  # (B, 23, Nr, Nt)
     cluster = cluster.to(device=out_dev, dtype=dtype)
-    steer = _delay_steering(p["delay"] * delay_spread, n_subcarriers, subcarrier_spacing,
-                            subcarriers, dtype, out_dev)  # (F, 23)
+    steer = _delay_steering(
+        p["delay"] * delay_spread, n_subcarriers, subcarrier_spacing, subcarriers, dtype, out_dev
+    )  # (F, 23)
     return torch.einsum("fn,bnus->bfus", steer, cluster)

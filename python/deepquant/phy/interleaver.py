@@ -21,6 +21,7 @@ Written here because neither GNU Radio (its ``trellis``/``fec`` interleavers are
 without a batched array form) nor numpy/torch provide a seeded interleaver object with an
 inverse for ``(..., N)`` arrays; the permutation itself comes from numpy's Generator.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,7 @@ def _is_torch(x) -> bool:
     return type(x).__module__.split(".")[0] == "torch"
 
 
-def s_random_permutation(n: int, spread: int, seed: int = 0,
-                         max_restarts: int = 1000) -> np.ndarray:
+def s_random_permutation(n: int, spread: int, seed: int = 0, max_restarts: int = 1000) -> np.ndarray:
     """S-random permutation: any two positions at most ``spread`` apart map to values more than
     ``spread`` apart, i.e. ``|i - j| <= S  =>  |perm[i] - perm[j]| > S`` for ``i != j``.
 
@@ -67,8 +67,8 @@ def s_random_permutation(n: int, spread: int, seed: int = 0,
         ok = True
         for i in range(n):
             allowed = free.copy()
-            for v in perm[max(0, i - spread):i]:
-                allowed[max(0, v - spread):v + spread + 1] = False
+            for v in perm[max(0, i - spread) : i]:
+                allowed[max(0, v - spread) : v + spread + 1] = False
             cand = np.flatnonzero(allowed)
             if cand.size == 0:
                 ok = False
@@ -78,8 +78,9 @@ def s_random_permutation(n: int, spread: int, seed: int = 0,
             free[v] = False
         if ok:
             return perm
-    raise RuntimeError(f"no S-random permutation with n={n}, S={spread} found in "
-                       f"{max_restarts} attempts (try S < sqrt(n/2))")
+    raise RuntimeError(
+        f"no S-random permutation with n={n}, S={spread} found in {max_restarts} attempts (try S < sqrt(n/2))"
+    )
 
 
 class BitInterleaver:

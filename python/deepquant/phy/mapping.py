@@ -50,6 +50,7 @@ accurate to ~1e-6 relative at any SNR (tested <= 1e-5 against a float64 brute fo
 45 dB), and exp() arguments are floored at ln(smallest normal float) so that no denormal
 (slow) arithmetic occurs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -91,8 +92,10 @@ def check_bits_per_symbol(bits_per_symbol) -> int:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"bits_per_symbol must be one of {SUPPORTED_BITS_PER_SYMBOL} "
-                         f"(BPSK, QPSK, 16/64/256-QAM), got {bits_per_symbol!r}")
+        raise ValueError(
+            f"bits_per_symbol must be one of {SUPPORTED_BITS_PER_SYMBOL} "
+            f"(BPSK, QPSK, 16/64/256-QAM), got {bits_per_symbol!r}"
+        )
     return k
 
 
@@ -146,7 +149,7 @@ def _points_np(k: int) -> np.ndarray:
     for label in range(1 << k):
         bits = [(label >> (k - 1 - q)) & 1 for q in range(k)]
         for d in range(sp.n_dims):
-            dim_bits = bits[d::sp.n_dims]
+            dim_bits = bits[d :: sp.n_dims]
             dl = 0
             for b in dim_bits:
                 dl = (dl << 1) | b
@@ -312,8 +315,7 @@ def subset_index(n_bits: int, device: str) -> torch.Tensor:
     ``[n_bits, 2, 2**(n_bits-1)]``, entry ``[q, v]`` lists the labels in ``[0, 2**n_bits)`` whose
     bit ``q`` (``q = 0`` = MSB) equals ``v``."""
     lab = np.arange(1 << n_bits)
-    idx = np.stack([np.stack([lab[((lab >> (n_bits - 1 - q)) & 1) == v] for v in (0, 1)])
-                    for q in range(n_bits)])
+    idx = np.stack([np.stack([lab[((lab >> (n_bits - 1 - q)) & 1) == v] for v in (0, 1)]) for q in range(n_bits)])
     return torch.from_numpy(idx.reshape(-1)).to(torch.device(device))
 
 
@@ -330,8 +332,7 @@ def llr_from_label_metrics(s: torch.Tensor, n_bits: int, maxlog: bool) -> torch.
     return v[:, :, 1] - v[:, :, 0]
 
 
-def level_offsets(t: torch.Tensor, g: torch.Tensor, k: int, out_dtype: torch.dtype, need_f: bool = True,
-                  work=None):
+def level_offsets(t: torch.Tensor, g: torch.Tensor, k: int, out_dtype: torch.dtype, need_f: bool = True, work=None):
     """Per-level log-metrics of one PAM dimension relative to the best level, without cancellation.
 
     For the metric ``2 a t - g a^2`` over the levels ``a_l`` (label order) with ``a*`` the best
@@ -366,8 +367,11 @@ def level_offsets(t: torch.Tensor, g: torch.Tensor, k: int, out_dtype: torch.dty
         delta, f = work[0][:n].view(shape), work[1][:n].view(shape)
     torch.sub(alpha[:, None], best_lo.unsqueeze(-2), out=delta)
     two_w = (2.0 * w.to(out_dtype)).unsqueeze(-2)
-    f = torch.addcmul(two_w, delta, g_lo.unsqueeze(-2), value=-1.0, out=f) if f is not None else \
-        torch.addcmul(two_w, delta, g_lo.unsqueeze(-2), value=-1.0)
+    f = (
+        torch.addcmul(two_w, delta, g_lo.unsqueeze(-2), value=-1.0, out=f)
+        if f is not None
+        else torch.addcmul(two_w, delta, g_lo.unsqueeze(-2), value=-1.0)
+    )
     return f.mul_(delta), m
 
 
@@ -436,8 +440,7 @@ def bits_to_indices(bits, bits_per_symbol: int):
     if b.dtype.is_floating_point or b.dtype.is_complex:
         raise ValueError(f"bits must be an integer or bool array, got dtype {b.dtype}")
     if b.ndim == 0 or b.shape[-1] % k:
-        raise ValueError(f"bits: last dimension must be a multiple of bits_per_symbol={k}, "
-                         f"got shape {tuple(b.shape)}")
+        raise ValueError(f"bits: last dimension must be a multiple of bits_per_symbol={k}, got shape {tuple(b.shape)}")
     b = b.to(torch.int64)
     if b.numel() and bool(((b != 0) & (b != 1)).any()):
         raise ValueError("bits must contain only 0 and 1")
@@ -520,12 +523,15 @@ def _demap(y, h, noise_var, bits_per_symbol, dtype, maxlog: bool, name: str):
     try:
         shape = torch.broadcast_shapes(*shapes)
     except RuntimeError:
-        raise ValueError(f"{name}: y {tuple(yt.shape)}, h {None if ht is None else tuple(ht.shape)} "
-                         f"and noise_var {tuple(nv.shape)} do not broadcast together") from None
+        raise ValueError(
+            f"{name}: y {tuple(yt.shape)}, h {None if ht is None else tuple(ht.shape)} "
+            f"and noise_var {tuple(nv.shape)} do not broadcast together"
+        ) from None
     bad = ~torch.isfinite(nv) | (nv <= 0)
     if bool(bad.any()):
-        raise ValueError(f"{name}: noise_var must be finite and > 0 (got {nv[bad].flatten()[0].item()!r}; "
-                         f"{_first_bad(bad)})")
+        raise ValueError(
+            f"{name}: noise_var must be finite and > 0 (got {nv[bad].flatten()[0].item()!r}; {_first_bad(bad)})"
+        )
     if not bool(torch.isfinite(yt).all()):
         raise ValueError(f"{name}: y contains non-finite values ({_first_bad(~torch.isfinite(yt))})")
     if ht is not None and not bool(torch.isfinite(ht).all()):
@@ -666,8 +672,8 @@ def soft_symbols(llr, bits_per_symbol: int):
     if llr.shape[-1:] != (k,):
         raise ValueError(f"soft_symbols: the last axis must hold {k} LLRs, got shape {llr.shape}")
     shape = llr.shape[:-1]
-    lab = _labels_np(k).astype(np.float64)                      # [M, K]
-    logp = llr.reshape(-1, k) @ lab.T                           # [n, M] (up to a per-row constant)
+    lab = _labels_np(k).astype(np.float64)  # [M, K]
+    logp = llr.reshape(-1, k) @ lab.T  # [n, M] (up to a per-row constant)
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)
     p /= p.sum(axis=1, keepdims=True)

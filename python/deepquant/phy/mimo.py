@@ -76,6 +76,7 @@ Detectors
     ``w_k`` (residual interference + noise) treated as ``CN(0, mu_k (1 - mu_k))``; exact SISO
     LLRs of that model (post-equalisation SINR ``mu_k / (1 - mu_k)``). See :func:`lmmse_equalize`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -150,15 +151,16 @@ def _convert(y, H, noise_var, dtype, name):
         raise ValueError(f"{name}: H must have shape [B, Nr, Nt], got {tuple(Ht.shape)}")
     b, nr = yt.shape
     if Ht.shape[0] != b or Ht.shape[1] != nr:
-        raise ValueError(f"{name}: H must have shape [B, Nr, Nt] = [{b}, {nr}, Nt] to match "
-                         f"y {tuple(yt.shape)}, got {tuple(Ht.shape)}")
+        raise ValueError(
+            f"{name}: H must have shape [B, Nr, Nt] = [{b}, {nr}, Nt] to match "
+            f"y {tuple(yt.shape)}, got {tuple(Ht.shape)}"
+        )
     if nr < 1 or Ht.shape[2] < 1:
         raise ValueError(f"{name}: need Nr >= 1 and Nt >= 1, got H {tuple(Ht.shape)}")
     if nv.ndim == 0:
         nv = nv.expand(b)
     elif nv.shape != (b,):
-        raise ValueError(f"{name}: noise_var must be a scalar or have shape [B] = [{b}], "
-                         f"got {tuple(nv.shape)}")
+        raise ValueError(f"{name}: noise_var must be a scalar or have shape [B] = [{b}], got {tuple(nv.shape)}")
     return yt, Ht, nv, as_numpy
 
 
@@ -172,8 +174,7 @@ def _gram(H, y):
 
 
 def _bad_mask(yt, Ht, nv):
-    return ~(torch.isfinite(yt).all(1) & torch.isfinite(Ht).flatten(1).all(1)
-             & torch.isfinite(nv) & (nv > 0))
+    return ~(torch.isfinite(yt).all(1) & torch.isfinite(Ht).flatten(1).all(1) & torch.isfinite(nv) & (nv > 0))
 
 
 def _describe(mask: torch.Tensor) -> str:
@@ -187,8 +188,9 @@ def _prepare(y, H, noise_var, bits_per_symbol, dtype, name):
     if yt.shape[0]:
         bad_nv = ~(torch.isfinite(nv) & (nv > 0))
         if bool(bad_nv.any()):
-            raise ValueError(f"{name}: noise_var must be finite and > 0 "
-                             f"(got {nv[bad_nv][0].item()!r}; {_describe(bad_nv)})")
+            raise ValueError(
+                f"{name}: noise_var must be finite and > 0 (got {nv[bad_nv][0].item()!r}; {_describe(bad_nv)})"
+            )
         bad_y = ~torch.isfinite(yt).all(1)
         if bool(bad_y.any()):
             raise ValueError(f"{name}: y contains non-finite values ({_describe(bad_y)})")
@@ -247,8 +249,10 @@ def _hyp_features(k: int, n_c: int, dtype: torch.dtype, device: str):
     phi_a = np.concatenate(rows_a, 0)
     phi_u = np.concatenate([np.ones((1, x.shape[1])), x.real, x.imag], 0)
     dev = torch.device(device)
-    return (torch.tensor(phi_a.T, dtype=dtype, device=dev).contiguous(),
-            torch.tensor(phi_u.T, dtype=dtype, device=dev).contiguous())
+    return (
+        torch.tensor(phi_a.T, dtype=dtype, device=dev).contiguous(),
+        torch.tensor(phi_u.T, dtype=dtype, device=dev).contiguous(),
+    )
 
 
 def _coefficients(z, G, last, k):
@@ -265,7 +269,7 @@ def _coefficients(z, G, last, k):
     zc = z[:, cond]
     parts = [2 * zc.real, 2 * zc.imag, -torch.diagonal(G, dim1=1, dim2=2).real[:, cond]]
     for ii, i in enumerate(cond):
-        for j in cond[ii + 1:]:
+        for j in cond[ii + 1 :]:
             gij = G[:, i, j]
             parts += [-2 * gij.real[:, None], 2 * gij.imag[:, None]]
     ca = torch.cat(parts, 1)
@@ -318,9 +322,11 @@ def _ml_chunk_size(n_hyp, k, rdt, maxlog, b):
     per_cu = n_hyp * sp.n_dims * (1 if maxlog else (1 << sp.bits_per_dim))
     bytes_per_cu = per_cu * _LIVE_BUFFERS * (4 if rdt == torch.float32 else 8)
     if bytes_per_cu > MEMORY_LIMIT_BYTES:
-        raise ValueError(f"ML detection of one channel use would need ~{bytes_per_cu / 2**20:.0f} MiB "
-                         f"(> MEMORY_LIMIT_BYTES = {MEMORY_LIMIT_BYTES / 2**20:.0f} MiB); use a "
-                         f"smaller configuration or the zf_sic / lmmse detectors")
+        raise ValueError(
+            f"ML detection of one channel use would need ~{bytes_per_cu / 2**20:.0f} MiB "
+            f"(> MEMORY_LIMIT_BYTES = {MEMORY_LIMIT_BYTES / 2**20:.0f} MiB); use a "
+            f"smaller configuration or the zf_sic / lmmse detectors"
+        )
     # With more threads each chunk must be larger for the parallel regions to pay off: 2x2
     # 64-QAM exact ML at batch 8192 measured 1.66e5 cu/s (1 thread) at 256 channel uses per
     # chunk (1.42e5 at 1024), and 2.5e5 (2 threads) at 1024 (2.0e5 at 256).
@@ -348,7 +354,7 @@ def _ml(y, H, noise_var, bits_per_symbol, dtype, chunk_size, maxlog, name):
 
     m = 1 << k
     n_c = nt - 1
-    n_hyp = m ** n_c
+    n_hyp = m**n_c
     if chunk_size is None:
         chunk = _ml_chunk_size(n_hyp, k, rdt, maxlog, b)
     else:
@@ -377,7 +383,7 @@ def _ml(y, H, noise_var, bits_per_symbol, dtype, chunk_size, maxlog, name):
         for last, ca, ct, g in runs:
             T = _run(ca[:, sl], ct[:, :, sl].contiguous(), g[sl], phi_a, phi_u, k, maxlog, rdt, work)
             T = T.view(*hyp_shape, c)
-            for i in (range(n_c) if last == nt - 1 else [n_c - 1]):
+            for i in range(n_c) if last == nt - 1 else [n_c - 1]:
                 marg.append(_stream_marginal(T, i, maxlog))
         llr = llr_from_label_metrics(torch.stack(marg, 0), k, maxlog)  # [Nt, K, c]
         out[sl] = llr.reshape(nt * k, c).T
@@ -450,10 +456,10 @@ def _mgs_qr(H, y):
         rkk = torch.linalg.vector_norm(v, dim=1)  # real
         q = torch.where((rkk > 0)[:, None], v / torch.where(rkk > 0, rkk, 1.0)[:, None], 0)
         R[:, k, k] = rkk.to(H.dtype)
-        rest = V[:, :, k + 1:]
+        rest = V[:, :, k + 1 :]
         rk = (q.conj().unsqueeze(-1) * rest).sum(1)  # [B, Nt-k]
-        R[:, k, k + 1:] = rk
-        V[:, :, k + 1:] = rest - q.unsqueeze(-1) * rk.unsqueeze(1)
+        R[:, k, k + 1 :] = rk
+        V[:, :, k + 1 :] = rest - q.unsqueeze(-1) * rk.unsqueeze(1)
     return R[:, :, :nt], R[:, :, nt]
 
 
@@ -495,7 +501,7 @@ def zf_sic(y, H, noise_var, bits_per_symbol: int, *, dtype=None):
     inv = 1.0 / nv
     xt = torch.zeros((b, nt), dtype=yt.dtype, device=yt.device)
     for s in range(nt - 1, -1, -1):
-        yk = yhat[:, s] - (R[:, s, s + 1:] * xt[:, s + 1:]).sum(-1)
+        yk = yhat[:, s] - (R[:, s, s + 1 :] * xt[:, s + 1 :]).sum(-1)
         r = R[:, s, s].real
         u = (r * inv) * yk
         g = r * r * inv
@@ -626,8 +632,10 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, *, on_invalid: st
         try:
             fn = DETECTORS[method]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown detection method {method!r}; choose one of {sorted(DETECTORS)} "
-                             "(learned detectors such as 'eqnet_l': gnuradio.deepquant.registry.detect)") from None
+            raise ValueError(
+                f"unknown detection method {method!r}; choose one of {sorted(DETECTORS)} "
+                "(learned detectors such as 'eqnet_l': gnuradio.deepquant.registry.detect)"
+            ) from None
     if on_invalid == "raise":
         return fn(y, H, noise_var, bits_per_symbol, **kwargs)
     if on_invalid != "zero":

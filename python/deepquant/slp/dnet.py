@@ -54,6 +54,7 @@ Choices the paper leaves open (ours, measured in scripts/reproduce_slp.py)
   scales for the quantized rows and float16 for every other float tensor except the per-layer
   scalars (read back into float32).
 """
+
 from __future__ import annotations
 
 import json
@@ -165,7 +166,7 @@ class SlpDNet(nn.Module):
             self.act1, self.act2, self.act3 = nn.PReLU(), nn.PReLU(), nn.PReLU()
         # per-layer barrier weight offsets (schedule v_l ~ 0.2^l of the start power), start scale,
         # fraction-to-boundary logits
-        self.v_off = nn.Parameter(torch.tensor([_inv_softplus(0.2 ** l) for l in range(L)]))
+        self.v_off = nn.Parameter(torch.tensor([_inv_softplus(0.2**l) for l in range(L)]))
         self.s_off = nn.Parameter(torch.tensor(_inv_softplus(1.0)))
         self.f_logit = nn.Parameter(torch.full((L,), math.log(0.95 / 0.05)))
         self.tan_t = pb.tan_theta(cfg.psk_order)
@@ -326,8 +327,9 @@ class SlpDNet(nn.Module):
             Lc, _ = torch.linalg.cholesky_ex(Hs)
             d = -torch.cholesky_solve(grad.unsqueeze(-1), Lc).squeeze(-1)
             Gd = torch.einsum("bij,bj->bi", G, d)
-            ratio = torch.where(Gd > 0, sl / torch.where(Gd > 0, Gd, torch.ones_like(Gd)),
-                                torch.full_like(Gd, 1e30)).amin(-1)
+            ratio = torch.where(
+                Gd > 0, sl / torch.where(Gd > 0, Gd, torch.ones_like(Gd)), torch.full_like(Gd, 1e30)
+            ).amin(-1)
             step = torch.clamp(torch.sigmoid(self.f_logit[l]) * ratio, max=1.0)
             x = x + step[:, None] * d
         sl = h - torch.einsum("bij,bj->bi", G, x)
@@ -358,7 +360,7 @@ class SlpDNet(nn.Module):
         Gt = G.transpose(1, 2)
         sl = -self.tan_t - torch.bmm(G, x.unsqueeze(-1)).squeeze(-1)
         for l in range(L):
-            w = V[:, l:l + 1] / sl
+            w = V[:, l : l + 1] / sl
             grad = torch.bmm(Gt, w.unsqueeze(-1)).squeeze(-1).add_(x, alpha=2.0)
             Hs = torch.baddbmm(eye2, Gt * (w / sl).unsqueeze(1), G)  # 2I + G^T diag(w / s) G, SPD
             d = torch.linalg.solve_ex(Hs, grad.unsqueeze(-1))[0]  # minus the Newton direction (one LAPACK call)
@@ -402,7 +404,7 @@ class SlpDNet(nn.Module):
 def normalise(H, s):
     """(A_n [B, K, M] complex128, rho [B])."""
     A = pb.rotated(np.asarray(H, dtype=np.complex128), np.asarray(s))
-    rho = np.sqrt(np.mean(A.real ** 2 + A.imag ** 2, axis=(1, 2)))
+    rho = np.sqrt(np.mean(A.real**2 + A.imag**2, axis=(1, 2)))
     rho = np.where(rho > 0, rho, 1.0)
     return A / rho[:, None, None], rho
 
@@ -418,7 +420,7 @@ def precode(net: SlpDNet, H, s, gamma, chunk: int = 1024):
     fused = getattr(net, "_fused", None) is not None
     xs = []
     for i in range(0, len(An), chunk):
-        a = torch.from_numpy(An[i:i + chunk])
+        a = torch.from_numpy(An[i : i + chunk])
         xs.append((net.infer(a) if fused else net(a)["x"]).numpy())
     x = np.concatenate(xs) if xs else np.zeros((0, 2 * net.cfg.m))
     g = np.broadcast_to(np.asarray(gamma, dtype=float), rho.shape)
@@ -534,10 +536,12 @@ def _load_model(path) -> SlpDNet:
     meta, t = _read_file(path)
     fmt = meta.get("format")
     if fmt in LEGACY_FORMATS:
-        raise ValueError(f"{path}: SLP-DNet model file format {fmt!r} (float32 storage) is no longer read; this "
-                         f"version reads {FORMAT!r}. Convert it with `python scripts/ship_slp_models.py --convert "
-                         f"{path} NEW.safetensors` (or gnuradio.deepquant.slp.dnet.convert_file) or retrain with "
-                         f"`deepquant train slp`.")
+        raise ValueError(
+            f"{path}: SLP-DNet model file format {fmt!r} (float32 storage) is no longer read; this "
+            f"version reads {FORMAT!r}. Convert it with `python scripts/ship_slp_models.py --convert "
+            f"{path} NEW.safetensors` (or gnuradio.deepquant.slp.dnet.convert_file) or retrain with "
+            f"`deepquant train slp`."
+        )
     if fmt != FORMAT:
         raise ValueError(f"{path}: not an SLP-DNet model file (format {fmt!r}, expected {FORMAT!r})")
     cfg = DNetConfig(**meta["config"])
@@ -549,7 +553,7 @@ def _load_model(path) -> SlpDNet:
         if name.endswith("qmask") or name.endswith("num_batches_tracked"):
             continue
         if cfg.quantized and layer in QUANT_LAYERS and name.endswith(".weight"):
-            parts = {k[len(name) + 1:]: v for k, v in t.items() if k.startswith(name + ".")}
+            parts = {k[len(name) + 1 :]: v for k, v in t.items() if k.startswith(name + ".")}
             sd[name] = torch.from_numpy(qz.decode_weight(parts, cfg.kind, meta["quant_shapes"][layer]))
             if "qrows" in parts:  # keep the SQ partition (re-saving a loaded model keeps it)
                 rows = meta["quant_shapes"][layer][0]

@@ -1,6 +1,7 @@
 """Measurements behind scripts/reproduce_slp.py and bench/slp.py: powers and constraint
 satisfaction of every method on one test set, the memory table from the real model files, and
 FLOP counts. Pure numpy/torch, no GNU Radio import."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,15 @@ import numpy as np
 
 from . import problem as pb
 
-LABELS = {"block": "Block-level (SINR-constrained)", "optimization": "Optimisation SLP (QP)",
-          "fp32": "SLP-DNet fp32", "binary": "SLP-DBNet (binary)", "ternary": "SLP-DTNet (ternary)",
-          "sq-binary": "SLP-DSQBNet (SQ-binary)", "sq-ternary": "SLP-DSQTNet (SQ-ternary)"}
+LABELS = {
+    "block": "Block-level (SINR-constrained)",
+    "optimization": "Optimisation SLP (QP)",
+    "fp32": "SLP-DNet fp32",
+    "binary": "SLP-DBNet (binary)",
+    "ternary": "SLP-DTNet (ternary)",
+    "sq-binary": "SLP-DSQBNet (SQ-binary)",
+    "sq-ternary": "SLP-DSQTNet (SQ-ternary)",
+}
 
 
 def test_set(n: int, m: int = 4, k: int = 4, psk_order: int = 4, seed: int = 2024):
@@ -58,16 +65,27 @@ def file_memory(path) -> dict:
         rows, cols = shape[0], int(np.prod(shape[1:]))
         if cfg["weights"] == "fp32":
             continue
-        qrows = (np.unpackbits(tensors[layer + ".weight.qrows"])[:rows].sum()
-                 if layer + ".weight.qrows" in tensors else rows)
+        qrows = (
+            np.unpackbits(tensors[layer + ".weight.qrows"])[:rows].sum() if layer + ".weight.qrows" in tensors else rows
+        )
         n_q += int(qrows) * cols
     n_float = int(sum(t.size for k, t in tensors.items() if t.dtype == np.float32 and not k.endswith(".beta")))
     n_half = int(sum(t.size for t in tensors.values() if t.dtype == np.float16))
     n_beta = int(sum(t.size for k, t in tensors.items() if k.endswith(".beta")))
-    return {"file": path.name, "format": meta.get("format"), "weights": cfg["weights"], "qr": cfg["qr"],
-            "file_bytes": path.stat().st_size, "tensor_bytes": payload, "header_bytes": path.stat().st_size - payload,
-            "float32_values": n_float, "float16_values": n_half, "float32_scales": n_beta, "quantized_weights": n_q,
-            "quantized_bits_each": 0 if cfg["weights"] == "fp32" else (1 if "binary" in cfg["weights"] else 2)}
+    return {
+        "file": path.name,
+        "format": meta.get("format"),
+        "weights": cfg["weights"],
+        "qr": cfg["qr"],
+        "file_bytes": path.stat().st_size,
+        "tensor_bytes": payload,
+        "header_bytes": path.stat().st_size - payload,
+        "float32_values": n_float,
+        "float16_values": n_half,
+        "float32_scales": n_beta,
+        "quantized_weights": n_q,
+        "quantized_bits_each": 0 if cfg["weights"] == "fp32" else (1 if "binary" in cfg["weights"] else 2),
+    }
 
 
 def memory_table(paths) -> list:
@@ -90,18 +108,21 @@ def flops_learned(cfg) -> dict:
     M, K, L = c["m"], c["k"], c["layers"]
     img = 2 * M * K
     qr = 0.0 if c["weights"] == "fp32" else float(c["qr"])
-    macs_q_layers = {"conv1": 9 * 1 * c["c1"] * img, "conv2": 9 * c["c1"] * c["c2"] * img,
-                     "fc1": c["c2"] * img * c["hidden"]}
+    macs_q_layers = {
+        "conv1": 9 * 1 * c["c1"] * img,
+        "conv2": 9 * c["c1"] * c["c2"] * img,
+        "fc1": c["c2"] * img * c["hidden"],
+    }
     q_macs = sum(macs_q_layers.values())
     flt = 0.0
     flt += 6 * K * M + 4 * K * M + 2 * K * M  # rotation, rho, normalisation
-    flt += 8 * K * K * M + 8 * K ** 3 / 3 * 4 + 8 * K * M  # zero-forcing start (complex Gram, solve, back)
+    flt += 8 * K * K * M + 8 * K**3 / 3 * 4 + 8 * K * M  # zero-forcing start (complex Gram, solve, back)
     flt += 8 * K * M  # real constraint matrix G
     flt += 2 * q_macs * (1 - qr) + qr * (c["c1"] * img + c["c2"] * img + c["hidden"])  # fp rows + scales
     flt += 4 * (c["c1"] + c["c2"]) * img + 4 * c["hidden"]  # BN + activations
     flt += 2 * c["hidden"] * (L + 1) + 3 * (L + 1)  # last layer + softplus
     n, mm = 2 * K, 2 * M
-    per_layer = (2 * n * mm) * 3 + 2 * mm * mm * n + (2 * mm ** 3 / 3 + 2 * mm * mm) + 4 * n + 3 * mm
+    per_layer = (2 * n * mm) * 3 + 2 * mm * mm * n + (2 * mm**3 / 3 + 2 * mm * mm) + 4 * n + 3 * mm
     flt += L * per_layer
     flt += 2 * n * mm + 3 * K + 2 * M  # feasibility step (margins, min, scaling)
     return {"float_flops": float(flt), "binary_ops": float(q_macs * qr), "quantized_macs_total": float(q_macs)}
@@ -110,10 +131,14 @@ def flops_learned(cfg) -> dict:
 def flops_opt_paper(m: int, k: int, eps: float = 1e-6) -> float:
     """Paper 003 Table I / eq. (27) for the optimisation-based SLP with n = 2KM (their order)."""
     n = 2 * k * m
-    return math.sqrt(2 * m + 1) * (n * (2 * m + 1) + n * (2 * m + 1) ** 2 + n ** 3) * math.log(1 / eps)
+    return math.sqrt(2 * m + 1) * (n * (2 * m + 1) + n * (2 * m + 1) ** 2 + n**3) * math.log(1 / eps)
 
 
 def flops_block_paper(m: int, k: int, eps: float = 1e-6) -> float:
     """Paper 003 Table I for conventional block-level precoding (SOCP), n = 2KM."""
     n = 2 * k * m
-    return math.sqrt(4 * m + k + 2) * (n * (2 * m + 1) + n * (2 * m + 1) ** 2 + n * (k + 1) ** 2 + n ** 3) * math.log(1 / eps)
+    return (
+        math.sqrt(4 * m + k + 2)
+        * (n * (2 * m + 1) + n * (2 * m + 1) ** 2 + n * (k + 1) ** 2 + n**3)
+        * math.log(1 / eps)
+    )

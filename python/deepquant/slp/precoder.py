@@ -20,6 +20,7 @@ Methods
 CI-based methods meet ``Re r~_i - |Im r~_i| / tan(pi/O) >= sqrt(Gamma n0)`` exactly; ``block``
 meets SINR_i = Gamma with unit-energy symbols. Both use the same Gamma and n0.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -98,14 +99,18 @@ class SlpPrecoder:
 
             path = Path(model) if model else shipped_model_path(method, self.m, self.k, self.psk_order, self.qr)
             if not path.exists():
-                raise ValueError(f"no SLP-DNet model for method={method!r}, m={m}, k={k}, psk_order={psk_order}, "
-                                 f"qr={qr}: {path} does not exist. Train one with `deepquant train slp --weights "
-                                 f"{method} --m {m} --k {k} --psk-order {psk_order} --qr {qr}` and pass model=PATH.")
+                raise ValueError(
+                    f"no SLP-DNet model for method={method!r}, m={m}, k={k}, psk_order={psk_order}, "
+                    f"qr={qr}: {path} does not exist. Train one with `deepquant train slp --weights "
+                    f"{method} --m {m} --k {k} --psk-order {psk_order} --qr {qr}` and pass model=PATH."
+                )
             self.net = dnet.load_model(path)
             c = self.net.cfg
             if (c.m, c.k, c.psk_order, c.weights) != (self.m, self.k, self.psk_order, method):
-                raise ValueError(f"{path} is a {c.weights} model for m={c.m}, k={c.k}, psk_order={c.psk_order}; "
-                                 f"the precoder was asked for {method}, m={m}, k={k}, psk_order={psk_order}")
+                raise ValueError(
+                    f"{path} is a {c.weights} model for m={c.m}, k={c.k}, psk_order={c.psk_order}; "
+                    f"the precoder was asked for {method}, m={m}, k={k}, psk_order={psk_order}"
+                )
             self.model_path = path
         self._block_cache = {}
         self._qp = None
@@ -189,7 +194,7 @@ class SlpPrecoder:
             a = active[b]
             if not a.any():
                 continue
-            G, h = pb.constraint_matrices(H[b:b + 1, a], s[b:b + 1, a], self.psk_order, self.gamma)
+            G, h = pb.constraint_matrices(H[b : b + 1, a], s[b : b + 1, a], self.psk_order, self.gamma)
             try:
                 x, status = sv.SlpQpSolver(self.m, int(a.sum())).solve_one(G[0], h[0])
             except Exception:  # noqa: BLE001 - solver failure: neutral output

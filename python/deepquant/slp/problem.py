@@ -17,6 +17,7 @@ with ``G = [Q - tP; -Q - tP]`` (2K x 2M), ``P = [Re A, -Im A]``, ``Q = [Im A, Re
 ``A = diag(conj s) H``, ``t = tan(theta)`` and ``h = -gamma t 1``. The objective is ``||x||^2``
 (the transmit power ``||u||^2``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -106,7 +107,7 @@ def power(u) -> np.ndarray:
     """Transmit power ||u||^2, [B]."""
     u = np.asarray(u)
     if np.iscomplexobj(u):
-        return np.sum(u.real ** 2 + u.imag ** 2, axis=-1)
+        return np.sum(u.real**2 + u.imag**2, axis=-1)
     return np.sum(u * u, axis=-1)
 
 

@@ -15,6 +15,7 @@ per weight (code 0 -> 0, 1 -> +1, 2 -> -1, four codes per byte), one float32 ``b
 quantized row, the full-precision rows as float16 (model format 2; float32 in format 1; decoded
 back to float32) and the row partition as 1 bit per row.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ conventional block-level SINR-constrained power minimisation. Pure numpy/scipy +
   (Schubert-Boche / Bjornson et al. [40]); :func:`block_level_socp` solves the same problem as an
   SOCP with Clarabel (Wiesel-Eldar-Shamai form) for checking. Transmitted ``u = W s``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,10 @@ def _clarabel():
     try:
         import clarabel
     except ImportError as e:  # pragma: no cover - pinned in requirements.txt
-        raise ImportError("the optimisation-based SLP needs the Clarabel solver: pip install clarabel==0.11.1 "
-                          "(pinned in requirements.txt; ./dq setup installs it)") from e
+        raise ImportError(
+            "the optimisation-based SLP needs the Clarabel solver: pip install clarabel==0.11.1 "
+            "(pinned in requirements.txt; ./dq setup installs it)"
+        ) from e
     return clarabel
 
 
@@ -55,8 +58,9 @@ class SlpQpSolver:
     def solve_one(self, G: np.ndarray, h: np.ndarray):
         """(x [2M], status str)."""
         A = self._sp.csc_matrix(np.asarray(G, dtype=float))
-        sol = self.clarabel.DefaultSolver(self.P, self.q, A, np.asarray(h, dtype=float), self.cones,
-                                          self.settings).solve()
+        sol = self.clarabel.DefaultSolver(
+            self.P, self.q, A, np.asarray(h, dtype=float), self.cones, self.settings
+        ).solve()
         return np.asarray(sol.x), str(sol.status)
 
 
@@ -171,6 +175,7 @@ def block_level_socp(H, sinr_db, noise_var, tol: float = 1e-9):
     out = np.full((B, M, K), np.nan + 0j)
     for b in range(B):
         rows, rhs, cones = [], [], []
+
         # h_k^T w_j = sum_m h_km (wr_mj + j wi_mj): real part coefficients / imaginary part coefficients
         def coef(k, j):
             re = np.zeros(nv)
@@ -180,6 +185,7 @@ def block_level_socp(H, sinr_db, noise_var, tol: float = 1e-9):
                 re[ir], re[ii] = H[b, k, m].real, -H[b, k, m].imag
                 im[ir], im[ii] = H[b, k, m].imag, H[b, k, m].real
             return re, im
+
         for k in range(K):  # Im(h_k^T w_k) = 0
             rows.append(coef(k, k)[1])
             rhs.append(0.0)
@@ -197,9 +203,10 @@ def block_level_socp(H, sinr_db, noise_var, tol: float = 1e-9):
             rhs.append(sig)
             cones.append(clarabel.SecondOrderConeT(2 * K + 2))
         A = sp.csc_matrix(np.array(rows))
-        sol = clarabel.DefaultSolver(sp.csc_matrix(2.0 * np.eye(nv)), np.zeros(nv), A, np.array(rhs), cones,
-                                     _settings(clarabel, tol)).solve()
+        sol = clarabel.DefaultSolver(
+            sp.csc_matrix(2.0 * np.eye(nv)), np.zeros(nv), A, np.array(rhs), cones, _settings(clarabel, tol)
+        ).solve()
         if "Solved" in str(sol.status):
             x = np.asarray(sol.x)
-            out[b] = (x[:M * K] + 1j * x[M * K:]).reshape(M, K)
+            out[b] = (x[: M * K] + 1j * x[M * K :]).reshape(M, K)
     return out

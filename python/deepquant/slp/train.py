@@ -8,6 +8,7 @@ checkpoint_every. Outputs in out_dir: ``<name>.safetensors`` (shipped format, bi
 ``<name>.log.json`` (config, loss curve, wall time) and ``<name>.ckpt.safetensors`` (latent float
 weights + optimiser step, written every ``checkpoint_every`` steps; ``resume: true`` continues).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,33 @@ from . import dnet as dn
 from . import problem as pb
 from . import quant as qz
 
-DEFAULTS = dict(m=4, k=4, psk_order=4, layers=5, c1=16, c2=16, hidden=64, weights="fp32", qr=0.5,
-                act_bits=2, steps=1500, batch=256, lr=3e-3, lr_decay=0.65, lr_drops=6, mu=1e-6,
-                sinr_db_range=[0.0, 45.0], sq_redraw=100, sq_freeze_at=0.8, seed=0, name=None,
-                out_dir="slp-train", checkpoint_every=1000, resume=False, threads=1)
+DEFAULTS = dict(
+    m=4,
+    k=4,
+    psk_order=4,
+    layers=5,
+    c1=16,
+    c2=16,
+    hidden=64,
+    weights="fp32",
+    qr=0.5,
+    act_bits=2,
+    steps=1500,
+    batch=256,
+    lr=3e-3,
+    lr_decay=0.65,
+    lr_drops=6,
+    mu=1e-6,
+    sinr_db_range=[0.0, 45.0],
+    sq_redraw=100,
+    sq_freeze_at=0.8,
+    seed=0,
+    name=None,
+    out_dir="slp-train",
+    checkpoint_every=1000,
+    resume=False,
+    threads=1,
+)
 
 
 def default_name(c) -> str:
@@ -65,7 +89,7 @@ def loss_of(net, out, mu):
     d = net.dual(out)
     pzf = (out["xzf"] ** 2).sum(-1).detach()
     gap = ((ps - d) / pzf).mean()
-    reg = sum((p ** 2).sum() for n, p in net.named_parameters() if n.endswith("weight"))
+    reg = sum((p**2).sum() for n, p in net.named_parameters() if n.endswith("weight"))
     return gap + mu * reg, ps, d, pzf
 
 
@@ -74,8 +98,18 @@ def train(cfg: dict, progress: bool = True) -> Path:
     torch.set_num_threads(int(c["threads"]))
     torch.manual_seed(c["seed"])
     rng = np.random.default_rng(c["seed"])
-    ncfg = dn.DNetConfig(m=c["m"], k=c["k"], psk_order=c["psk_order"], layers=c["layers"], c1=c["c1"],
-                         c2=c["c2"], hidden=c["hidden"], weights=c["weights"], qr=c["qr"], act_bits=c["act_bits"])
+    ncfg = dn.DNetConfig(
+        m=c["m"],
+        k=c["k"],
+        psk_order=c["psk_order"],
+        layers=c["layers"],
+        c1=c["c1"],
+        c2=c["c2"],
+        hidden=c["hidden"],
+        weights=c["weights"],
+        qr=c["qr"],
+        act_bits=c["act_bits"],
+    )
     net = dn.SlpDNet(ncfg)
     out_dir = Path(c["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +151,9 @@ def train(cfg: dict, progress: bool = True) -> Path:
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         opt.step()
         if step % 50 == 0 or step == c["steps"] - 1:
-            log["loss"].append([step, float(loss.detach()), float((ps / pzf).mean().detach()), float((d / pzf).mean().detach())])
+            log["loss"].append(
+                [step, float(loss.detach()), float((ps / pzf).mean().detach()), float((d / pzf).mean().detach())]
+            )
         if c["checkpoint_every"] and (step + 1) % c["checkpoint_every"] == 0:
             from safetensors.torch import save_file
 
@@ -125,9 +161,15 @@ def train(cfg: dict, progress: bool = True) -> Path:
             st["_step"] = torch.tensor(step + 1)
             save_file(st, str(ckpt))
     log["train_seconds"] = time.time() - t0
-    path = dn.save_model(out_dir / f"{c['name']}.safetensors", net,
-                         {"name": c["name"], "train": {k: c[k] for k in c if k not in ("out_dir", "resume")},
-                          "train_seconds": round(log["train_seconds"], 1)})
+    path = dn.save_model(
+        out_dir / f"{c['name']}.safetensors",
+        net,
+        {
+            "name": c["name"],
+            "train": {k: c[k] for k in c if k not in ("out_dir", "resume")},
+            "train_seconds": round(log["train_seconds"], 1),
+        },
+    )
     (out_dir / f"{c['name']}.log.json").write_text(json.dumps(log, indent=1))
     return path
 
@@ -141,8 +183,11 @@ def evaluate(net, n=2000, seed=12345, sinr_db=30.0, noise_var=1.0, with_opt=True
     _, s = pb.random_symbols(rng, n, net.cfg.k, net.cfg.psk_order)
     g = float(pb.gamma_of(sinr_db, noise_var))
     u, fb = dn.precode(net, H, s, g)
-    r = {"power_learned": float(pb.power(u).mean()), "fallback_rate": float(fb.mean()),
-         "satisfied": float(pb.satisfied(H, s, u, net.cfg.psk_order, g).mean())}
+    r = {
+        "power_learned": float(pb.power(u).mean()),
+        "fallback_rate": float(fb.mean()),
+        "satisfied": float(pb.satisfied(H, s, u, net.cfg.psk_order, g).mean()),
+    }
     if with_opt:
         uo = sv.slp_qp(H, s, net.cfg.psk_order, g)
         r["power_opt"] = float(pb.power(uo).mean())

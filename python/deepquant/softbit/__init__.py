@@ -17,6 +17,7 @@ Training: :mod:`.train` (``deepquant train softbit --config FILE``).  Models and
 ``softbit-learned-6``): ``f(llr[B, n]) -> llr_hat``, every row of ``n`` LLRs one frame;
 :mod:`gnuradio.deepquant.registry` offers them by name. Importing this package registers nothing.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@
   maximises ``I(B; Q)`` for fixed reproduction values.  Cells start at sample quantiles; 60
   iterations.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,13 +41,13 @@ def mutual_information(llr: np.ndarray, thresholds: np.ndarray) -> float:
 
 def uniform_thresholds(c: float, bits: int) -> np.ndarray:
     """Thresholds of the ``2^bits``-cell mid-rise uniform quantizer on ``[-c, c]``."""
-    m = 2 ** bits
+    m = 2**bits
     step = 2 * c / m
     return -c + step * np.arange(1, m)
 
 
 def uniform_levels(c: float, bits: int) -> np.ndarray:
-    m = 2 ** bits
+    m = 2**bits
     step = 2 * c / m
     return -c + step * (np.arange(m) + 0.5)
 
@@ -54,8 +55,7 @@ def uniform_levels(c: float, bits: int) -> np.ndarray:
 def best_uniform_clip(llr: np.ndarray, bits: int, grid=None) -> float:
     """Clipping ``c`` maximising the MI summed over bit positions. ``llr`` (n, K)."""
     grid = np.geomspace(0.5, 60.0, 60) if grid is None else grid
-    mis = [sum(mutual_information(llr[:, j], uniform_thresholds(c, bits)) for j in range(llr.shape[1]))
-           for c in grid]
+    mis = [sum(mutual_information(llr[:, j], uniform_thresholds(c, bits)) for j in range(llr.shape[1])) for c in grid]
     return float(grid[int(np.argmax(mis))])
 
 
@@ -78,7 +78,7 @@ def maxmi_quantizer(llr: np.ndarray, bits: int, iters: int = 60):
         ``|r| <= 30``).
     """
     x = np.sort(np.asarray(llr, dtype=np.float64))
-    m = 2 ** bits
+    m = 2**bits
     post = _sigmoid(x)
     thr = np.quantile(x, np.arange(1, m) / m)
     thr = np.unique(thr)

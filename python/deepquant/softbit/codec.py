@@ -36,6 +36,7 @@ up in ``gnuradio/deepquant/models/softbit/`` when ``model`` is empty:
 ``softbit-learned-k{K}``, ``softbit-deepllr-k{K}``, ``softbit-scalar-k{K}``.
 The model id in every frame is the CRC32 of the file's tensors (sorted by name).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,16 @@ from .entropy import SEG_ROWS
 log = logging.getLogger(__name__)
 
 METHODS = ("learned", "deepllr", "deepllr-ec", "maxmi", "maxmi-ec", "uniform", "uniform-ec", "int8")
-_BASE_CODE = {"learned": 0x10, "deepllr": 0x20, "deepllr-ec": 0x30, "maxmi": 0x40, "maxmi-ec": 0x50,
-              "uniform": 0x60, "uniform-ec": 0x70, "int8": 0x88}
+_BASE_CODE = {
+    "learned": 0x10,
+    "deepllr": 0x20,
+    "deepllr-ec": 0x30,
+    "maxmi": 0x40,
+    "maxmi-ec": 0x50,
+    "uniform": 0x60,
+    "uniform-ec": 0x70,
+    "int8": 0x88,
+}
 # entropy-coded scalar designs whose cell count M (<= 16) is not a power of two: code | (M - 1)
 _CELLS_CODE = {"maxmi-ec": 0xA0, "uniform-ec": 0xB0}
 INT8_SCALE = 4.0
@@ -110,15 +119,23 @@ def save_model(path, model, tables: np.ndarray, meta: dict, extra: Optional[dict
     t.update(extra or {})
     t["entropy.tables"] = np.asarray(tables, dtype=np.float64)
     meta = dict(meta)
-    meta.update({"kind": "autoencoder", "bits_per_symbol": model.bits_per_symbol,
-                 "hidden_layers": model.hidden_layers, "width_factor": model.width_factor})
+    meta.update(
+        {
+            "kind": "autoencoder",
+            "bits_per_symbol": model.bits_per_symbol,
+            "hidden_layers": model.hidden_layers,
+            "width_factor": model.width_factor,
+        }
+    )
     return save_tensors(path, t, meta)
 
 
 def _mlp_layers(tensors: dict, prefix: str):
     idx = sorted({int(k.split(".")[2]) for k in tensors if k.startswith(prefix + ".") and k.endswith("weight")})
-    return [(tensors[f"{prefix}.{i}.weight"].astype(np.float32).T.copy(), tensors[f"{prefix}.{i}.bias"].astype(np.float32))
-            for i in idx]
+    return [
+        (tensors[f"{prefix}.{i}.weight"].astype(np.float32).T.copy(), tensors[f"{prefix}.{i}.bias"].astype(np.float32))
+        for i in idx
+    ]
 
 
 MLP_CHUNK = 1024  # rows per block: keeps the activations in cache (1.6x faster than one pass)
@@ -127,7 +144,7 @@ MLP_CHUNK = 1024  # rows per block: keeps the activations in cache (1.6x faster 
 def _run_mlp(layers, x: np.ndarray) -> np.ndarray:
     """ReLU hidden layers, tanh output (float32); long inputs in blocks of MLP_CHUNK rows."""
     if len(x) > MLP_CHUNK:
-        return np.concatenate([_run_mlp(layers, x[i:i + MLP_CHUNK]) for i in range(0, len(x), MLP_CHUNK)])
+        return np.concatenate([_run_mlp(layers, x[i : i + MLP_CHUNK]) for i in range(0, len(x), MLP_CHUNK)])
     h = x
     for i, (w, b) in enumerate(layers):
         h = h @ w
@@ -216,8 +233,9 @@ class Codec:
         per-record CRCs)."""
         from . import container
 
-        hdr, recs = container.unpack(buf, method=self.code, model_id=self.model_id,
-                                     bits_per_symbol=self.bits_per_symbol, streams=self.streams)
+        hdr, recs = container.unpack(
+            buf, method=self.code, model_id=self.model_id, bits_per_symbol=self.bits_per_symbol, streams=self.streams
+        )
         return self._decode_records(recs)
 
     def records_of(self, blob) -> list:
@@ -232,8 +250,13 @@ class Codec:
             return [(None, f"not bytes-like: {type(blob).__name__}: {e}")]
         if b[:2] == container.MAGIC:
             try:
-                return container.unpack(b, method=self.code, model_id=self.model_id,
-                                        bits_per_symbol=self.bits_per_symbol, streams=self.streams)[1]
+                return container.unpack(
+                    b,
+                    method=self.code,
+                    model_id=self.model_id,
+                    bits_per_symbol=self.bits_per_symbol,
+                    streams=self.streams,
+                )[1]
             except fr.FrameError as e:
                 return [(None, str(e))]
         return [self._frame_record(b)]
@@ -284,8 +307,10 @@ class Codec:
                 tid, n, payload = rec
                 limit = self.max_rows(len(payload))
                 if n > limit:  # bound the work before decoding
-                    raise fr.FrameError(f"latent count {n * self.streams} is impossible for a {len(payload)}-byte "
-                                        f"{self.method} payload (at most {limit * self.streams})")
+                    raise fr.FrameError(
+                        f"latent count {n * self.streams} is impossible for a {len(payload)}-byte "
+                        f"{self.method} payload (at most {limit * self.streams})"
+                    )
                 if tid & PAD_FLAG and getattr(self, "entropy_coded", False):
                     tid, payload = tid & ~PAD_FLAG, _unpad(payload)
                 self._check_table(tid)
@@ -302,7 +327,7 @@ class Codec:
             pos = 0
             for j, i in enumerate(ok):
                 if errs[j] is None:
-                    out[i] = llr[pos:pos + rows[j]]
+                    out[i] = llr[pos : pos + rows[j]]
                 else:
                     errors[i] = f"undecodable payload: {errs[j]}"
                 pos += rows[j]
@@ -382,12 +407,12 @@ def _unpad(payload: bytes) -> bytes:
     (r,) = struct.unpack_from(">I", payload, 0)
     if r > len(payload) - 4:
         raise fr.FrameError(f"padded payload announces {r} coded bytes in {len(payload) - 4}")
-    return payload[4:4 + r]
+    return payload[4 : 4 + r]
 
 
 def _pack_bits(sym: np.ndarray, bits: int) -> bytes:
     """Fixed-rate packing of symbols < 2^bits, MSB first, zero-padded to a byte."""
-    b = np.unpackbits(sym.astype(np.uint8).reshape(-1, 1), axis=1)[:, 8 - bits:]
+    b = np.unpackbits(sym.astype(np.uint8).reshape(-1, 1), axis=1)[:, 8 - bits :]
     return np.packbits(b.reshape(-1)).tobytes()
 
 
@@ -428,9 +453,11 @@ class AutoencoderCodec(Codec):
             if "entropy.chain_marg" in tensors:
                 from .entropy import RansChainCoder
 
-                self.coder_tables = {"marg": tensors["entropy.chain_marg"].astype(np.float64),
-                                     "c1": tensors["entropy.chain_c1"].astype(np.float64),
-                                     "c2": tensors["entropy.chain_c2"].astype(np.float64)}
+                self.coder_tables = {
+                    "marg": tensors["entropy.chain_marg"].astype(np.float64),
+                    "c1": tensors["entropy.chain_c1"].astype(np.float64),
+                    "c2": tensors["entropy.chain_c2"].astype(np.float64),
+                }
                 self.coder = RansChainCoder(self.coder_tables["marg"], self.coder_tables["c1"], self.coder_tables["c2"])
             else:
                 self.coder_tables = {"tables": tensors["entropy.tables"].astype(np.float64)}
@@ -441,8 +468,10 @@ class AutoencoderCodec(Codec):
             z = _run_mlp(self.enc_layers, np.zeros((1, self.bits_per_symbol), np.float32))
             x = _run_mlp(self.dec_layers, np.zeros((1, core.LATENT_DIM), np.float32))
             if z.shape != (1, core.LATENT_DIM) or x.shape != (1, self.bits_per_symbol):
-                raise ValueError(f"encoder/decoder map K={self.bits_per_symbol} -> {z.shape[1]} -> {x.shape[1]}, "
-                                 f"expected {self.bits_per_symbol} -> {core.LATENT_DIM} -> {self.bits_per_symbol}")
+                raise ValueError(
+                    f"encoder/decoder map K={self.bits_per_symbol} -> {z.shape[1]} -> {x.shape[1]}, "
+                    f"expected {self.bits_per_symbol} -> {core.LATENT_DIM} -> {self.bits_per_symbol}"
+                )
 
     def latents(self, llrs: np.ndarray) -> np.ndarray:
         """Quantized latent indices: LLRs ``(n, K)`` -> uint8 ``(n, 3)``."""
@@ -537,8 +566,15 @@ class ScalarCodec(Codec):
     needs neither the design nor the SNR.
     """
 
-    def __init__(self, bits_per_symbol: int, method: str = "maxmi", model: str = "", bits: Optional[int] = None,
-                 cells: Optional[int] = None, design: str = "threshold"):
+    def __init__(
+        self,
+        bits_per_symbol: int,
+        method: str = "maxmi",
+        model: str = "",
+        bits: Optional[int] = None,
+        cells: Optional[int] = None,
+        design: str = "threshold",
+    ):
         super().__init__(bits_per_symbol)
         from gnuradio import deepquant as dq
 
@@ -568,14 +604,15 @@ class ScalarCodec(Codec):
             b = int(bits if bits is not None else (3 if family == "maxmi" else 4))
             if not 1 <= b <= 8:
                 raise ValueError(f"bits must be in 1..8, got {b}")
-            m = 2 ** b
+            m = 2**b
         self.cells = m
         self.bits = int(np.ceil(np.log2(m)))
-        if m == 2 ** self.bits:
+        if m == 2**self.bits:
             self.code = _BASE_CODE[method] | self.bits
         elif not self.entropy_coded:
-            raise ValueError(f"{m} cells need the entropy-coded method {method}-ec (fixed-rate packing "
-                             f"needs a power of two)")
+            raise ValueError(
+                f"{m} cells need the entropy-coded method {method}-ec (fixed-rate packing needs a power of two)"
+            )
         elif m <= 16:
             self.code = _CELLS_CODE[method] | (m - 1)
         else:
@@ -586,19 +623,27 @@ class ScalarCodec(Codec):
             if int(meta.get("bits_per_symbol", -1)) != k:
                 raise ValueError(f"model {path} is for K={meta.get('bits_per_symbol')}, not {k}")
             if int(meta.get("format", 1)) < SCALAR_FORMAT:
-                raise ValueError(f"{path} is a scalar model file of format {meta.get('format', 1)}; this module reads "
-                                 f"format {SCALAR_FORMAT} (re-fit it with softbit.codec.fit_scalar)")
+                raise ValueError(
+                    f"{path} is a scalar model file of format {meta.get('format', 1)}; this module reads "
+                    f"format {SCALAR_FORMAT} (re-fit it with softbit.codec.fit_scalar)"
+                )
             self.path, self.meta, self.model_id = path, meta, mid
             key = f"{family}.m{m}"
             if f"{key}.thresholds" not in tensors:
-                have = sorted(int(n.split(".")[1][1:]) for n in tensors if n.startswith(family + ".") and n.endswith(".thresholds"))
+                have = sorted(
+                    int(n.split(".")[1][1:])
+                    for n in tensors
+                    if n.startswith(family + ".") and n.endswith(".thresholds")
+                )
                 raise ValueError(f"{path} has no {family} quantizer with {m} cells (it has {have})")
             thr, lev = tensors[f"{key}.thresholds"], tensors[f"{key}.levels"]  # (1+S, K, M-1), (1+S, K, M)
             self.thresholds, self.levels = thr, lev
             if family == "uniform":
                 self.clip = tensors[f"{key}.clip"]  # (1+S, K)
-            self.kernels = [[dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]])
-                             for j in range(k)] for s in range(thr.shape[0])]
+            self.kernels = [
+                [dq.scalar_quantizer([float(v) for v in thr[s, j]], [float(v) for v in lev[s, j]]) for j in range(k)]
+                for s in range(thr.shape[0])
+            ]
             self.snr_grid = np.asarray(meta["snr_db_grid"], dtype=np.float64)
             self.tables = tensors[f"{key}.tables"]  # (1+2S, K, M): one table per quantizer set
             self.coder = RansCoder(self.tables) if self.entropy_coded else None
@@ -644,8 +689,11 @@ class ScalarCodec(Codec):
         sym = self.indices(x.reshape(-1, k), qset).reshape(f, n, k)
         if not self.entropy_coded:
             return [(qset, n, _pack_bits(sym[i], self.bits)) for i in range(f)]
-        tids = (self._sets_for(sym, snr_db) if self.design == "threshold" and qset == 0 and self.snr_grid.size
-                else np.full(f, qset))
+        tids = (
+            self._sets_for(sym, snr_db)
+            if self.design == "threshold" and qset == 0 and self.snr_grid.size
+            else np.full(f, qset)
+        )
         payloads = self.coder.encode_frames(sym, tids)
         return [(int(tids[i]), n, payloads[i]) for i in range(f)]
 
@@ -693,7 +741,7 @@ class ScalarCodec(Codec):
             sym = self.coder.decode(payload, table_id, n)
         else:
             sym = _unpack_bits(payload, self.bits, n * k).reshape(n, k)
-            if self.cells < 2 ** self.bits:
+            if self.cells < 2**self.bits:
                 np.minimum(sym, self.cells - 1, out=sym)
         return self.levels_of(sym, table_id)
 
@@ -720,8 +768,16 @@ SCALAR_CELLS = (4, 5, 6, 7, 8, 10, 12, 16, 32)
 SCALAR_SNR = {6: [6.0, 36.0, 1.0], 8: [10.0, 40.0, 1.0], 4: [0.0, 30.0, 1.0], 2: [-4.0, 24.0, 1.0]}
 
 
-def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 400, seed: int = 7,
-               cells=SCALAR_CELLS, channel: str = "epa", out: Optional[str] = None, progress: bool = False) -> Path:
+def fit_scalar(
+    bits_per_symbol: int,
+    snr_db_grid=None,
+    codewords_per_snr: int = 400,
+    seed: int = 7,
+    cells=SCALAR_CELLS,
+    channel: str = "epa",
+    out: Optional[str] = None,
+    progress: bool = False,
+) -> Path:
     """Design the scalar baselines and write ``softbit-scalar-k{K}.safetensors`` (format 3).
 
     For each family (``maxmi``: Kurkoski-Yagi dynamic program + Winkelbauer-Matz polish,
@@ -795,11 +851,20 @@ def fit_scalar(bits_per_symbol: int, snr_db_grid=None, codewords_per_snr: int = 
                 t[f"{fam}.m{m}.clip"] = clip
             if progress:
                 log.info("fit_scalar K=%d: %s %d cells done", k, fam, m)
-    meta = {"kind": "scalar", "format": SCALAR_FORMAT, "bits_per_symbol": k, "snr_db_grid": grid,
-            "codewords_per_snr": codewords_per_snr, "seed": seed, "cells": [int(m) for m in cells], "channel": channel,
-            "threshold_frame_mi": list(THRESHOLD_FRAME_MI), "threshold_rows": int(len(crit)),
-            "design": "maxmi: Kurkoski-Yagi DP (512 quantile bins) + Winkelbauer-Matz polish; uniform: best clip "
-                      "per bit position, posterior reproduction LLRs; set 0 designed on the training frames near the "
-                      "decoding threshold (frame MI per bit in threshold_frame_mi), set 1+i on training SNR i, set "
-                      "1+S+i = set 0's quantizer with training SNR i's index table"}
+    meta = {
+        "kind": "scalar",
+        "format": SCALAR_FORMAT,
+        "bits_per_symbol": k,
+        "snr_db_grid": grid,
+        "codewords_per_snr": codewords_per_snr,
+        "seed": seed,
+        "cells": [int(m) for m in cells],
+        "channel": channel,
+        "threshold_frame_mi": list(THRESHOLD_FRAME_MI),
+        "threshold_rows": int(len(crit)),
+        "design": "maxmi: Kurkoski-Yagi DP (512 quantile bins) + Winkelbauer-Matz polish; uniform: best clip "
+        "per bit position, posterior reproduction LLRs; set 0 designed on the training frames near the "
+        "decoding threshold (frame MI per bit in threshold_frame_mi), set 1+i on training SNR i, set "
+        "1+S+i = set 0's quantizer with training SNR i's index table",
+    }
     return save_tensors(out or default_model_path("scalar", k), t, meta)

@@ -48,6 +48,7 @@ Version policy: a reader refuses any other container version with a message nami
 versions; frames of the per-frame format (:mod:`.frame`, magic b"SB") stay readable through
 ``Codec.decode`` / ``Codec.decode_any``.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -127,8 +128,10 @@ def check_record(rows: int, streams: int, payload_len: int) -> None:
     if not 1 <= rows <= MAX_ROWS:
         raise FrameError(f"record of {rows} rows outside [1, {MAX_ROWS}]")
     if rows * streams > MAX_SYMBOLS_PER_BYTE * max(payload_len, 1):
-        raise FrameError(f"record announces {rows * streams} symbols in {payload_len} payload bytes "
-                         f"(more than {MAX_SYMBOLS_PER_BYTE} per byte)")
+        raise FrameError(
+            f"record announces {rows * streams} symbols in {payload_len} payload bytes "
+            f"(more than {MAX_SYMBOLS_PER_BYTE} per byte)"
+        )
 
 
 def record_bytes(record, per_record: bool = False, record_crc: str = "none") -> int:
@@ -139,8 +142,15 @@ def record_bytes(record, per_record: bool = False, record_crc: str = "none") -> 
     return extra + len(varint(len(p))) + len(p) + _CRC_BYTES[RECORD_CRCS[record_crc]]
 
 
-def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records, record_crc: str = "none",
-         per_record: bool = False) -> bytes:
+def pack(
+    method: int,
+    model_id: int,
+    bits_per_symbol: int,
+    streams: int,
+    records,
+    record_crc: str = "none",
+    per_record: bool = False,
+) -> bytes:
     """Records ``[(table_id, rows, payload), ...]`` -> container bytes.
 
     Parameters
@@ -172,8 +182,9 @@ def pack(method: int, model_id: int, bits_per_symbol: int, streams: int, records
     rows0 = next(iter(rows)) if len(rows) == 1 and not per_record else 0
     if not 0 <= tid0 < 256 or any(not 0 <= t < 256 for t in tids):
         raise ValueError("table ids must be in 0..255")
-    head = _FIXED.pack(MAGIC, CONTAINER_VERSION, int(method), int(model_id) & 0xFFFFFFFF, int(bits_per_symbol),
-                       flags, tid0) + varint(rows0)
+    head = _FIXED.pack(
+        MAGIC, CONTAINER_VERSION, int(method), int(model_id) & 0xFFFFFFFF, int(bits_per_symbol), flags, tid0
+    ) + varint(rows0)
     parts = [head]
     seed = _crc(kind, head, 0) if kind else 0
     for t, n, p in records:
@@ -210,7 +221,7 @@ def append(buf: bytes, records, streams: int) -> bytes:
     (crc,) = _CRC32.unpack_from(buf, len(buf) - 4)
     if zlib.crc32(body) != crc:
         raise ContainerError("cannot append to a container whose CRC32 does not match")
-    seed = _crc(kind, bytes(buf[:hdr.size]), 0) if kind else 0
+    seed = _crc(kind, bytes(buf[: hdr.size]), 0) if kind else 0
     parts = []
     for t, n, p in records:
         check_record(int(n), int(streams), len(p))
@@ -230,15 +241,18 @@ def unpack_header(buf) -> Header:
     except Exception as e:  # noqa: BLE001
         raise ContainerError(f"container is not bytes-like: {type(buf).__name__}") from e
     if len(buf) < _FIXED.size + 1 + 4:
-        raise ContainerError(f"truncated container: {len(buf)} bytes, header and trailer alone need "
-                             f"{_FIXED.size + 1 + 4}")
+        raise ContainerError(
+            f"truncated container: {len(buf)} bytes, header and trailer alone need {_FIXED.size + 1 + 4}"
+        )
     magic, ver, meth, mid, k, flags, tid = _FIXED.unpack_from(buf, 0)
     if magic != MAGIC:
         hint = " (a single soft-bit frame: decode it with Codec.decode)" if magic == b"SB" else ""
         raise ContainerError(f"not a soft-bit container: magic {magic!r}, expected {MAGIC!r}{hint}")
     if ver != CONTAINER_VERSION:
-        raise ContainerError(f"unsupported soft-bit container version {ver} (this reader reads version "
-                             f"{CONTAINER_VERSION}; re-compress the LLRs with this gr-deepquant)")
+        raise ContainerError(
+            f"unsupported soft-bit container version {ver} (this reader reads version "
+            f"{CONTAINER_VERSION}; re-compress the LLRs with this gr-deepquant)"
+        )
     if flags & ~_KNOWN_FLAGS or (flags & FLAG_CRC_MASK) == 3:
         raise ContainerError(f"container flags {flags:#04x} unknown to this reader")
     try:
@@ -253,8 +267,13 @@ def unpack_header(buf) -> Header:
     return Header(ver, meth, mid, k, flags, tid, rows, pos)
 
 
-def unpack(buf, method: Optional[int] = None, model_id: Optional[int] = None,
-           bits_per_symbol: Optional[int] = None, streams: int = 1):
+def unpack(
+    buf,
+    method: Optional[int] = None,
+    model_id: Optional[int] = None,
+    bits_per_symbol: Optional[int] = None,
+    streams: int = 1,
+):
     """Validate a container and split it into records.
 
     Returns
@@ -276,11 +295,14 @@ def unpack(buf, method: Optional[int] = None, model_id: Optional[int] = None,
     if method is not None and hdr.method != method:
         raise ContainerError(f"foreign container: method code {hdr.method:#04x}, this decoder handles {method:#04x}")
     if model_id is not None and hdr.model_id != (model_id & 0xFFFFFFFF):
-        raise ContainerError(f"foreign container: made by model id {hdr.model_id:#010x}, this decoder holds "
-                             f"{model_id & 0xFFFFFFFF:#010x}")
+        raise ContainerError(
+            f"foreign container: made by model id {hdr.model_id:#010x}, this decoder holds "
+            f"{model_id & 0xFFFFFFFF:#010x}"
+        )
     if bits_per_symbol is not None and hdr.bits_per_symbol != bits_per_symbol:
-        raise ContainerError(f"foreign container: {hdr.bits_per_symbol} bits per symbol, this decoder expects "
-                             f"{bits_per_symbol}")
+        raise ContainerError(
+            f"foreign container: {hdr.bits_per_symbol} bits per symbol, this decoder expects {bits_per_symbol}"
+        )
     end = len(buf) - 4
     (crc,) = _CRC32.unpack_from(buf, end)
     whole_ok = zlib.crc32(buf[:end]) == crc
@@ -288,7 +310,7 @@ def unpack(buf, method: Optional[int] = None, model_id: Optional[int] = None,
     if not whole_ok and not kind:
         raise ContainerError("corrupted or truncated container: CRC32 mismatch")
     cb = _CRC_BYTES[kind]
-    seed = _crc(kind, buf[:hdr.size], 0) if kind else 0
+    seed = _crc(kind, buf[: hdr.size], 0) if kind else 0
     recs: List = []
     pos = hdr.size
     while pos < end:
@@ -312,12 +334,12 @@ def unpack(buf, method: Optional[int] = None, model_id: Optional[int] = None,
             # the rest of the buffer cannot be framed any more
             recs.append((None, f"record {len(recs)}: {e}"))
             break
-        payload = buf[pos:pos + plen]
+        payload = buf[pos : pos + plen]
         pos += plen
         if cb:
-            got = int.from_bytes(buf[pos:pos + cb], "big")
+            got = int.from_bytes(buf[pos : pos + cb], "big")
             pos += cb
-            if _crc(kind, buf[start:pos - cb], seed) != got:
+            if _crc(kind, buf[start : pos - cb], seed) != got:
                 recs.append((None, f"record {len(recs)}: CRC mismatch"))
                 continue
         try:
@@ -338,5 +360,10 @@ def overhead_bytes(n_records: int, payload_lens, record_crc: str = "none", rows:
     """Bytes a container adds to ``n_records`` payloads of the given lengths (header, varints,
     per-record CRCs, trailer), for equal rows and table ids."""
     lens = list(payload_lens)
-    return (_FIXED.size + len(varint(rows)) + 4 + sum(len(varint(n)) for n in lens)
-            + len(lens) * _CRC_BYTES[RECORD_CRCS[record_crc]])
+    return (
+        _FIXED.size
+        + len(varint(rows))
+        + 4
+        + sum(len(varint(n)) for n in lens)
+        + len(lens) * _CRC_BYTES[RECORD_CRCS[record_crc]]
+    )

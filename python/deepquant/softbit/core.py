@@ -29,6 +29,7 @@ Choices the paper leaves open (documented here once)
   biases; tanh at both outputs.  Width ``width_factor * K``: the text says 4K, the shipped models
   use 8K (see :mod:`.train` for the measurement behind this choice).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,8 +85,9 @@ def tau_at(step: int, tau_max=None) -> float:
     return min(tau, float(tau_max)) if tau_max else tau
 
 
-def soft_entropy_conditional(z: torch.Tensor, tau: float, group: torch.Tensor, n_groups: int,
-                             prior_weight: float = 16.0) -> torch.Tensor:
+def soft_entropy_conditional(
+    z: torch.Tensor, tau: float, group: torch.Tensor, n_groups: int, prior_weight: float = 16.0
+) -> torch.Tensor:
     """tau-soft entropy conditioned on a per-row group (e.g. the effective-SNR bin the coder's
     tables are chosen by): like :func:`soft_entropy` but each row's code length uses the
     histogram of its own group, smoothed toward the pooled histogram with ``prior_weight``
@@ -191,7 +193,7 @@ def llr_to_softbit(llr):
     return np.tanh(np.asarray(llr, dtype=np.float32) / 2)
 
 
-SOFTBIT_CLIP = 1.0 - 2.0 ** -20  # |Lambda~| cap before atanh: |L| <= 2 atanh(1 - 2^-20) ~= 28.4
+SOFTBIT_CLIP = 1.0 - 2.0**-20  # |Lambda~| cap before atanh: |L| <= 2 atanh(1 - 2^-20) ~= 28.4
 
 
 def softbit_to_llr(lam):

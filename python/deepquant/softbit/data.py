@@ -7,6 +7,7 @@ to 38.211 QAM (unit energy) and received as ``y = h x + n`` with ``n ~ CN(0, sig
 true per-symbol ``h`` and ``sigma^2``.  648 is a multiple of K for K = 6 (108 channel uses) and
 K = 8 (81 channel uses), so one codeword fills whole channel uses (no padding).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,6 @@ import numpy as np
 import torch
 
 N_CODE = 648
-
 
 
 def uses_per_codeword(k: int) -> int:
@@ -73,7 +73,7 @@ def rayleigh_llrs(k: int, snr_db_grid, codewords_per_snr: int, seed: int = 0, ch
             left -= n_cw
             cw, _ = _codeword_bits(rng, n_cw)
             rows = cw.reshape(-1, k)
-            h = ((rng.standard_normal(rows.shape[0]) + 1j * rng.standard_normal(rows.shape[0])) / np.sqrt(2))
+            h = (rng.standard_normal(rows.shape[0]) + 1j * rng.standard_normal(rows.shape[0])) / np.sqrt(2)
             out.append(_transmit(rows, h, s, k, rng))
             snrs.append(np.full(rows.shape[0], s, np.float32))
             effs.append((s + 10 * np.log10(np.abs(h) ** 2 + 1e-30)).astype(np.float32))

@@ -21,6 +21,7 @@ serialised big-endian and trailing zero bytes are dropped (restored on decoding)
 most of the sealing overhead.  Probabilities are floored (every symbol codable) and turned into
 ``constriction`` models with ``perfect=False``; coding is lossless for any symbol in ``[0, M)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -125,8 +126,9 @@ class RangeCoder:
     def choose_tables(self, sym_frames: np.ndarray) -> np.ndarray:
         """Best table per frame: ``sym_frames`` (F, n, S) -> (F,) int64."""
         f, n, s = sym_frames.shape
-        flat = ((np.arange(f)[:, None, None] * s + np.arange(s)[None, None, :]) * self.m
-                + sym_frames.astype(np.int64)).reshape(-1)
+        flat = (
+            (np.arange(f)[:, None, None] * s + np.arange(s)[None, None, :]) * self.m + sym_frames.astype(np.int64)
+        ).reshape(-1)
         counts = np.bincount(flat, minlength=f * s * self.m).reshape(f, s * self.m).astype(np.float64)
         bits = counts @ self.cost.reshape(self.n_tables, -1).T  # (F, T)
         return np.argmin(bits, axis=1)
@@ -337,7 +339,7 @@ class RansCoder:
             total = 0.0
             for s in range(self.streams):
                 lo = int(self._off[s])
-                total += float(length[:, lo:lo + (self.m if self._cond[s] else 1)].min())
+                total += float(length[:, lo : lo + (self.m if self._cond[s] else 1)].min())
             self._min_row_bits = total
         return self._min_row_bits
 
@@ -345,21 +347,29 @@ class RansCoder:
         """Best table per frame (shortest ideal code under the quantized tables): (F, n, S) -> (F,)
         table ids, among ``candidates`` (table ids; default all)."""
         cand = np.arange(self.n_tables) if candidates is None else np.asarray(candidates, dtype=np.int64)
-        i = self._rc.choose_bases(np.ascontiguousarray(sym_frames, dtype=np.uint8), self._bases[cand],
-                                  self._off, self._cond)
+        i = self._rc.choose_bases(
+            np.ascontiguousarray(sym_frames, dtype=np.uint8), self._bases[cand], self._off, self._cond
+        )
         return cand[np.asarray(i, dtype=np.int64)]
 
     def ideal_bits(self, sym: np.ndarray, t: int) -> float:
-        return float(self._rc.code_length_bits(np.ascontiguousarray(sym, dtype=np.uint8), int(self._bases[t]),
-                                               self._off, self._cond))
+        return float(
+            self._rc.code_length_bits(
+                np.ascontiguousarray(sym, dtype=np.uint8), int(self._bases[t]), self._off, self._cond
+            )
+        )
 
     def encode(self, sym: np.ndarray, t: int) -> bytes:
         return self.encode_frames(np.asarray(sym)[None], np.array([t]))[0]
 
     def encode_frames(self, sym_frames: np.ndarray, tids) -> list:
         """(F, n, S) symbols with table ids (F,) -> F payloads."""
-        return self._rc.encode_frames(np.ascontiguousarray(sym_frames, dtype=np.uint8),
-                                      self._bases[np.asarray(tids, dtype=np.int64)], self._off, self._cond)
+        return self._rc.encode_frames(
+            np.ascontiguousarray(sym_frames, dtype=np.uint8),
+            self._bases[np.asarray(tids, dtype=np.int64)],
+            self._off,
+            self._cond,
+        )
 
     def decode(self, payload: bytes, t: int, n: int) -> np.ndarray:
         """Inverse of :meth:`encode` -> (n, S) uint8; ``ValueError`` (``rans_error``) if invalid."""
@@ -367,19 +377,31 @@ class RansCoder:
 
     def decode_frames(self, payloads: list, tids, rows):
         """-> (symbols (sum rows, S) uint8, list of error message or None per frame)."""
-        return self._rc.decode_frames(list(payloads), np.asarray(rows, dtype=np.int64),
-                                      self._bases[np.asarray(tids, dtype=np.int64)], self._off, self._cond)
+        return self._rc.decode_frames(
+            list(payloads),
+            np.asarray(rows, dtype=np.int64),
+            self._bases[np.asarray(tids, dtype=np.int64)],
+            self._off,
+            self._cond,
+        )
 
     # -- segmented frames ----------------------------------------------------------------------
     def _need_ids(self):
         if self._id is None:
-            raise ValueError(f"segmented coding needs at least {self.n_tables} symbols in the alphabet, "
-                             f"this coder has {self.m}")
+            raise ValueError(
+                f"segmented coding needs at least {self.n_tables} symbols in the alphabet, this coder has {self.m}"
+            )
 
     def choose_segments(self, sym_frames: np.ndarray, seg_rows: int = SEG_ROWS) -> np.ndarray:
         """(F, n, S) -> best table id per segment, uint8 (F, ceil(n / seg_rows))."""
-        return self._rc.choose_segments(np.ascontiguousarray(sym_frames, dtype=np.uint8), int(seg_rows),
-                                        self.n_tables, self._per_table, self._off, self._cond)
+        return self._rc.choose_segments(
+            np.ascontiguousarray(sym_frames, dtype=np.uint8),
+            int(seg_rows),
+            self.n_tables,
+            self._per_table,
+            self._off,
+            self._cond,
+        )
 
     def encode_segmented(self, sym_frames: np.ndarray, seg_rows: int = SEG_ROWS, ids=None) -> list:
         """(F, n, S) symbols -> F payloads (segment ids chosen by :meth:`choose_segments` unless given)."""
@@ -387,14 +409,29 @@ class RansCoder:
         sym_frames = np.ascontiguousarray(sym_frames, dtype=np.uint8)
         if ids is None:
             ids = self.choose_segments(sym_frames, seg_rows)
-        return self._rc.encode_segmented(sym_frames, np.ascontiguousarray(ids, dtype=np.uint8), int(seg_rows),
-                                         self._per_table, self._id, self._off, self._cond)
+        return self._rc.encode_segmented(
+            sym_frames,
+            np.ascontiguousarray(ids, dtype=np.uint8),
+            int(seg_rows),
+            self._per_table,
+            self._id,
+            self._off,
+            self._cond,
+        )
 
     def decode_segmented(self, payloads: list, rows, seg_rows: int = SEG_ROWS):
         """-> (symbols (sum rows, S) uint8, list of error message or None per frame)."""
         self._need_ids()
-        return self._rc.decode_segmented(list(payloads), np.asarray(rows, dtype=np.int64), int(seg_rows),
-                                         self.n_tables, self._per_table, self._id, self._off, self._cond)
+        return self._rc.decode_segmented(
+            list(payloads),
+            np.asarray(rows, dtype=np.int64),
+            int(seg_rows),
+            self.n_tables,
+            self._per_table,
+            self._id,
+            self._off,
+            self._cond,
+        )
 
 
 class RansChainCoder(RansCoder):

@@ -17,6 +17,7 @@ Exact zero LLRs: the same decoder fails on them.  Measured (EPA 64-QAM, 20 dB, 3
 int8 LLRs (1.7 % exact zeros after rounding) 224 block errors, the same LLRs with zeros replaced
 by +1e-3: as float (11).  Every method's decoder input gets ``L == 0 -> +1e-3``.
 """
+
 from __future__ import annotations
 
 import time
@@ -38,13 +39,22 @@ def symbols_of(codec, llr_rows: np.ndarray, snr_db):
         return codec.latents(llr_rows), 64
     if isinstance(codec, ScalarCodec) and codec.method != "int8":
         qset = codec.quantizer_set(snr_db) if codec.method.startswith("maxmi") else 0
-        return codec.indices(llr_rows, qset), 2 ** codec.bits
+        return codec.indices(llr_rows, qset), 2**codec.bits
     return None, None
 
 
-def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: np.random.Generator,
-              oracle_snr: bool = True, workers: int = 2, max_iter: int = 50, layout: str = "spread",
-              container_frames: int = 16) -> dict:
+def run_point(
+    k: int,
+    snr_db: float,
+    n_cw: int,
+    codecs: Dict[str, object],
+    rng: np.random.Generator,
+    oracle_snr: bool = True,
+    workers: int = 2,
+    max_iter: int = 50,
+    layout: str = "spread",
+    container_frames: int = 16,
+) -> dict:
     """One SNR point for all codecs on shared LLRs.
 
     Returns a dict ``{"float": {...}, name: {...}}`` with per-method ``block_errors``, ``bler``
@@ -64,7 +74,7 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
     res = {}
 
     def bler_of(l):
-        l2 = np.clip(l.reshape(n_cw, -1)[:, :data.N_CODE], -DECODER_CLIP, DECODER_CLIP)
+        l2 = np.clip(l.reshape(n_cw, -1)[:, : data.N_CODE], -DECODER_CLIP, DECODER_CLIP)
         l2[l2 == 0] = ZERO_LLR
         dec = ldpc.decode_batch(l2, max_iter=max_iter, workers=workers)
         e = int((np.asarray(dec) != info).any(axis=1).sum())
@@ -81,8 +91,10 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
         t2 = time.perf_counter()
         e = bler_of(rec)
         sizes = np.array([len(f) for f in frames], dtype=np.float64)
-        cont = sum(len(codec.encode_container(llr[i:i + container_frames], snr_db=s))
-                   for i in range(0, n_cw, container_frames))
+        cont = sum(
+            len(codec.encode_container(llr[i : i + container_frames], snr_db=s))
+            for i in range(0, n_cw, container_frames)
+        )
         sym, m = symbols_of(codec, llr.reshape(-1, k), s)
         if sym is None:
             ent = None
@@ -91,11 +103,13 @@ def run_point(k: int, snr_db: float, n_cw: int, codecs: Dict[str, object], rng: 
         else:
             ent = entropy.entropy_bits(sym, m) / k
         res[name] = {
-            "block_errors": e, "bler": e / n_cw,
+            "block_errors": e,
+            "bler": e / n_cw,
             "payload_bits_per_softbit": float(np.mean(sizes - HEADER_BYTES) * 8 / nbits),
             "frame_bits_per_softbit": float(np.mean(sizes) * 8 / nbits),
             "container_bits_per_softbit": float(cont * 8 / (n_cw * nbits)),
             "entropy_bits_per_softbit": ent,
-            "encode_s": t1 - t0, "decode_s": t2 - t1,
+            "encode_s": t1 - t0,
+            "decode_s": t2 - t1,
         }
     return res

@@ -22,6 +22,7 @@ Layout (big-endian, 22-byte header, then the payload)::
 :class:`FrameError` (a ``ValueError``) with a message naming the problem: truncated, bad magic,
 unsupported version, foreign model/method/modulation, inconsistent lengths, CRC mismatch.
 """
+
 from __future__ import annotations
 
 import struct
@@ -50,19 +51,18 @@ class Header(NamedTuple):
     payload_len: int
 
 
-def pack(method: int, model_id: int, table_id: int, bits_per_symbol: int, latent_count: int,
-         payload: bytes) -> bytes:
+def pack(method: int, model_id: int, table_id: int, bits_per_symbol: int, latent_count: int, payload: bytes) -> bytes:
     """Header + payload -> frame bytes."""
     if not 0 <= latent_count < MAX_LATENTS:
         raise ValueError(f"latent count {latent_count} outside [0, {MAX_LATENTS})")
-    head = _HDR.pack(MAGIC, FORMAT_VERSION, method, model_id & 0xFFFFFFFF, table_id, bits_per_symbol,
-                     latent_count, len(payload))
+    head = _HDR.pack(
+        MAGIC, FORMAT_VERSION, method, model_id & 0xFFFFFFFF, table_id, bits_per_symbol, latent_count, len(payload)
+    )
     crc = zlib.crc32(payload, zlib.crc32(head))
     return head + _CRC.pack(crc) + payload
 
 
-def unpack(frame, method: Optional[int] = None, model_id: Optional[int] = None,
-           bits_per_symbol: Optional[int] = None):
+def unpack(frame, method: Optional[int] = None, model_id: Optional[int] = None, bits_per_symbol: Optional[int] = None):
     """Validate a frame and split it.
 
     Parameters
@@ -90,11 +90,12 @@ def unpack(frame, method: Optional[int] = None, model_id: Optional[int] = None,
         raise FrameError(f"unsupported soft-bit frame format version {ver} (this decoder reads {FORMAT_VERSION}){hint}")
     if len(frame) - HEADER_BYTES != plen:
         what = "truncated" if len(frame) - HEADER_BYTES < plen else "oversized"
-        raise FrameError(f"{what} frame: header announces a {plen}-byte payload, "
-                         f"{len(frame) - HEADER_BYTES} bytes follow the header")
+        raise FrameError(
+            f"{what} frame: header announces a {plen}-byte payload, {len(frame) - HEADER_BYTES} bytes follow the header"
+        )
     (crc,) = _CRC.unpack_from(frame, _HDR.size)
     payload = frame[HEADER_BYTES:]
-    if zlib.crc32(payload, zlib.crc32(frame[:_HDR.size])) != crc:
+    if zlib.crc32(payload, zlib.crc32(frame[: _HDR.size])) != crc:
         raise FrameError("corrupted frame: CRC32 mismatch")
     if method is not None and meth != method:
         raise FrameError(f"foreign frame: method code {meth}, this decoder handles {method}")

@@ -62,6 +62,7 @@ One optimisation step draws a random mini-batch from the whole training set (all
 ``tau`` anneals per step (see :mod:`.core`).  Learning rate decays exponentially from ``lr`` to
 ``lr_final``.  Everything is seeded (numpy + torch) and runs on one CPU thread.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,11 +77,27 @@ import torch
 from . import core
 
 DEFAULTS = {
-    "name": None, "kind": "learned", "alpha": 0.001, "hidden_layers": 4, "width_factor": 8,
-    "snr_db": None, "codewords_per_snr": 600, "calib_codewords_per_snr": 300, "steps": 3000,
-    "batch": 4096, "entropy_batch": 1024, "refine_decoder": False, "refine_min_count": 3,
-    "chain_calib_codewords_per_snr": 400, "lr": 3e-3, "lr_final": 5e-5, "seed": 0, "out_dir": None, "checkpoint_every": 1000,
-    "tau_max": None, "entropy_condition": "none",
+    "name": None,
+    "kind": "learned",
+    "alpha": 0.001,
+    "hidden_layers": 4,
+    "width_factor": 8,
+    "snr_db": None,
+    "codewords_per_snr": 600,
+    "calib_codewords_per_snr": 300,
+    "steps": 3000,
+    "batch": 4096,
+    "entropy_batch": 1024,
+    "refine_decoder": False,
+    "refine_min_count": 3,
+    "chain_calib_codewords_per_snr": 400,
+    "lr": 3e-3,
+    "lr_final": 5e-5,
+    "seed": 0,
+    "out_dir": None,
+    "checkpoint_every": 1000,
+    "tau_max": None,
+    "entropy_condition": "none",
 }
 
 REFINED_SCALE = 8.0
@@ -136,8 +153,9 @@ def train(cfg: dict, progress: bool = True) -> Path:
     if c["entropy_condition"] not in ("none", "eff_snr"):
         raise ValueError(f"entropy_condition must be 'none' or 'eff_snr', got {c['entropy_condition']!r}")
     n_bins = len(entropy.CHAIN_EDGES_DB) - 1
-    bins_all = torch.from_numpy(np.clip(np.searchsorted(entropy.CHAIN_EDGES_DB, eff_all, side="right") - 1,
-                                        0, n_bins - 1).astype(np.int64))
+    bins_all = torch.from_numpy(
+        np.clip(np.searchsorted(entropy.CHAIN_EDGES_DB, eff_all, side="right") - 1, 0, n_bins - 1).astype(np.int64)
+    )
     del eff_all
     t_data = time.perf_counter() - t0
     model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
@@ -172,8 +190,10 @@ def train(cfg: dict, progress: bool = True) -> Path:
             log.append(rec)
             bar.set_postfix(D=f"{rec['distortion']:.2e}", H=f"{rec['soft_entropy_bits']:.2f}")
         if c["checkpoint_every"] and step > 0 and step % c["checkpoint_every"] == 0:
-            torch.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "config": c},
-                       out_dir / f"checkpoint_{step}.pt")
+            torch.save(
+                {"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "config": c},
+                out_dir / f"checkpoint_{step}.pt",
+            )
     bar.close()
     t_train = time.perf_counter() - t0 - t_data
     # entropy tables from a separate draw of training channels (i.i.d. Rayleigh)
@@ -190,8 +210,14 @@ def train(cfg: dict, progress: bool = True) -> Path:
         st = core.latent_kernel().quantize(np.ascontiguousarray(zt, dtype=np.float32)).astype(np.int64)
         cells, vals = refine_cells(st, x_all.numpy(), c["refine_min_count"])
         extra = {"decoder.refined_cells": cells, "decoder.refined_llr": vals}
-    meta = {"config": c, "train_seconds": t_train, "data_seconds": t_data, "train_rows": int(x_all.shape[0]),
-            "log": log, "table_eff_snr_edges_db": edges.tolist()}
+    meta = {
+        "config": c,
+        "train_seconds": t_train,
+        "data_seconds": t_data,
+        "train_rows": int(x_all.shape[0]),
+        "log": log,
+        "table_eff_snr_edges_db": edges.tolist(),
+    }
     from .codec import save_model
 
     meta["refined_cells"] = int(len(extra.get("decoder.refined_cells", [])))
@@ -210,8 +236,11 @@ def chain_extra(sym: np.ndarray, eff_snr_db: np.ndarray) -> dict:
     from . import entropy
 
     marg, c1, c2 = entropy.chain_tables(np.asarray(sym), np.asarray(eff_snr_db), core.LATENT_LEVELS)
-    return {"entropy.chain_marg": marg.astype(np.float64), "entropy.chain_c1": c1.astype(np.float16),
-            "entropy.chain_c2": c2.astype(np.float16)}
+    return {
+        "entropy.chain_marg": marg.astype(np.float64),
+        "entropy.chain_c1": c1.astype(np.float16),
+        "entropy.chain_c2": c2.astype(np.float16),
+    }
 
 
 def add_chain_tables(path, out=None, codewords_per_snr: Optional[int] = None) -> Path:
@@ -253,7 +282,7 @@ def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
         rounded and clipped to [-127, 127] (0.125 LLR steps, |L| <= 15.9; compact storage).
     """
     cell = (sym[:, 0] * 64 + sym[:, 1]) * 64 + sym[:, 2]
-    n = 64 ** 3
+    n = 64**3
     cnt = np.bincount(cell, minlength=n)
     keep = np.nonzero(cnt >= min_count)[0]
     w = 1.0 / (np.abs(lam.astype(np.float64)) + core.DISTORTION_EPS)

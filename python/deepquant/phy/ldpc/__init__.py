@@ -27,13 +27,23 @@ Conventions
 * Circulant ``P^s`` (Z x Z, ``s >= 0``): row ``r`` has its single 1 in column ``(r + s) mod Z``
   (IEEE Std 802.11-2020, §19.3.11.7 and Annex F).
 """
+
 from .alist import read_alist, write_alist
 from .batch import decode_batch, shutdown_decoder_pools
 from .bp import LLR_CLIP, bp_decode_torch
 from .code import K, M, N, Z, base_matrix, expand_base_matrix, is_codeword, parity_check_matrix, syndrome
 from .encoder import encode
-from .gr_decoder import (GR_COLUMN_ORDER, GR_LLR_CLIP, GR_ZERO_LLR, GrLdpcDecoder, from_gr_order, gr_alist_path,
-                         make_gr_ldpc_decoder, prepare_gr_llr, to_gr_order)
+from .gr_decoder import (
+    GR_COLUMN_ORDER,
+    GR_LLR_CLIP,
+    GR_ZERO_LLR,
+    GrLdpcDecoder,
+    from_gr_order,
+    gr_alist_path,
+    make_gr_ldpc_decoder,
+    prepare_gr_llr,
+    to_gr_order,
+)
 
 __all__ = [
     "N",

@@ -8,6 +8,7 @@
 Written here because GNU Radio 3.10.5's own Python alist helpers (``fec.LDPC.read_alist_file`` /
 ``write_alist_file``) fail with a NameError.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,12 +45,16 @@ def write_alist(h, path: Union[str, os.PathLike]) -> Path:
             h = h.toarray()
     except ImportError:  # pragma: no cover
         pass
-    h = (np.asarray(h) != 0)
+    h = np.asarray(h) != 0
     m, n = h.shape
     colw = h.sum(axis=0)
     roww = h.sum(axis=1)
-    lines = [f"{n} {m}", f"{int(colw.max())} {int(roww.max())}",
-             " ".join(str(int(w)) for w in colw), " ".join(str(int(w)) for w in roww)]
+    lines = [
+        f"{n} {m}",
+        f"{int(colw.max())} {int(roww.max())}",
+        " ".join(str(int(w)) for w in colw),
+        " ".join(str(int(w)) for w in roww),
+    ]
     for j in range(n):
         lines.append(" ".join(str(i + 1) for i in np.flatnonzero(h[:, j])))
     for i in range(m):
@@ -77,9 +82,9 @@ def read_alist(path: Union[str, os.PathLike]) -> np.ndarray:
     tok = [int(t) for t in Path(path).read_text().split()]
     n, m = tok[0], tok[1]
     pos = 4
-    colw = tok[pos:pos + n]
+    colw = tok[pos : pos + n]
     pos += n
-    roww = tok[pos:pos + m]
+    roww = tok[pos : pos + m]
     pos += m
     h = np.zeros((m, n), dtype=np.uint8)
 

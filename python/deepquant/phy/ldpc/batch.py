@@ -5,6 +5,7 @@
 #
 """Decoding many codewords: GNU Radio's decoder in worker processes (or in this process for
 small batches), or the torch decoder (``backend="torch"``)."""
+
 from __future__ import annotations
 
 import atexit
@@ -46,8 +47,8 @@ def _get_pool(workers: int, max_iter: int, cache_dir):
         # ``if __name__ == "__main__"`` guard.  Workers only touch GNU Radio and numpy.
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_worker_init,
-            initargs=(max_iter, cache_dir))
+            max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(max_iter, cache_dir)
+        )
         _POOLS[key] = pool
     return pool
 
@@ -65,8 +66,15 @@ atexit.register(shutdown_decoder_pools)
 _MIN_PER_WORKER = 200
 
 
-def decode_batch(llr, max_iter: int = 50, workers: int = 2, return_codewords: bool = False,
-                 return_iterations: bool = False, cache_dir=None, backend: str = "gr"):
+def decode_batch(
+    llr,
+    max_iter: int = 50,
+    workers: int = 2,
+    return_codewords: bool = False,
+    return_iterations: bool = False,
+    cache_dir=None,
+    backend: str = "gr",
+):
     """Decode many 802.11n (648, 324) codewords with GNU Radio's BP decoder on several cores.
 
     Each worker process holds its own :class:`GrLdpcDecoder` and calls its ``generic_work``
@@ -128,8 +136,9 @@ def decode_batch(llr, max_iter: int = 50, workers: int = 2, return_codewords: bo
         ``float32`` (``int64`` with ``backend="torch"``), shape ``(...)``.
     """
     if backend == "torch":
-        res = bp_decode_torch(llr, max_iter=max_iter, return_codewords=return_codewords,
-                              return_iterations=return_iterations)
+        res = bp_decode_torch(
+            llr, max_iter=max_iter, return_codewords=return_codewords, return_iterations=return_iterations
+        )
         if isinstance(res, tuple):
             return tuple(r.cpu().numpy() for r in res)
         return res.cpu().numpy()

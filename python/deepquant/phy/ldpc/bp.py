@@ -5,6 +5,7 @@
 #
 """Batched flooding sum-product (belief-propagation) decoder in torch: runs on any device and
 without GNU Radio, and cross-checks GNU Radio's decoder in the tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,13 +29,18 @@ def _torch_tables(device):
         col_idx = np.full((M, dc), N, dtype=np.int64)  # pad -> dummy variable N
         for i in range(M):
             nz = np.flatnonzero(h[i])
-            col_idx[i, :len(nz)] = nz
+            col_idx[i, : len(nz)] = nz
         _CACHE[key] = (torch.from_numpy(col_idx).to(device), dc)
     return _CACHE[key]
 
 
-def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
-                    return_iterations: bool = False, return_posteriors: bool = False):
+def bp_decode_torch(
+    llr,
+    max_iter: int = 50,
+    return_codewords: bool = False,
+    return_iterations: bool = False,
+    return_posteriors: bool = False,
+):
     """Flooding sum-product (belief-propagation) decoder in torch, batched, any device.
 
     An independent second decoder next to GNU Radio's: it runs where GNU Radio does not (on a
@@ -87,7 +93,7 @@ def bp_decode_torch(llr, max_iter: int = 50, return_codewords: bool = False,
     b = lc.shape[0]
     lc = torch.cat([lc, torch.full((b, 1), LLR_CLIP, device=dev)], dim=1)  # (b, N+1)
     flat_idx = col_idx.reshape(-1)
-    hard_out = (lc[:, :N] < 0)
+    hard_out = lc[:, :N] < 0
     post_out = lc[:, :N].clone() if return_posteriors else None
     iters = torch.full((b,), max_iter, dtype=torch.int64, device=dev)
     active = torch.arange(b, device=dev)

@@ -10,6 +10,7 @@ Circulant ``P^s`` (Z x Z, ``s >= 0``): row ``r`` has its single 1 in column ``(r
 i.e. the identity with its columns cyclically shifted right by ``s`` (IEEE Std 802.11-2020,
 §19.3.11.7 and Annex F).  Codeword bit order is the standard's, ``[s_0 .. s_323 | p_0 .. p_323]``.
 """
+
 from __future__ import annotations
 
 import importlib.resources
@@ -107,6 +108,7 @@ def parity_check_matrix(sparse: bool = False):
 
         return scipy.sparse.csr_matrix(h)
     return h.copy()
+
 
 def _is_torch(x) -> bool:
     return type(x).__module__.split(".")[0] == "torch"

@@ -10,6 +10,7 @@ GNU Radio's LDPC encoder picks its information positions by Gaussian elimination
 matrix in standard column order gives 320 of 324 positions different from the standard's, so it
 cannot produce standard codewords; hence this encoder.
 """
+
 from __future__ import annotations
 
 import numpy as np

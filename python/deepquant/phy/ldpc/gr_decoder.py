@@ -13,6 +13,7 @@ positions, so its decoded information bits are exactly the standard's message bi
 orders.  GNU Radio is imported only when a decoder is built, so the rest of the package is usable
 without it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -188,8 +189,8 @@ class GrLdpcDecoder:
             self.fec = fec.ldpc_decoder.make(str(self.alist_path), self.max_iter)
         if self.fec.get_input_size() != N or self.fec.get_output_size() != K:
             raise RuntimeError(
-                f"unexpected GNU Radio LDPC frame sizes {self.fec.get_input_size()}/"
-                f"{self.fec.get_output_size()}")
+                f"unexpected GNU Radio LDPC frame sizes {self.fec.get_input_size()}/{self.fec.get_output_size()}"
+            )
         self._in = np.zeros(N, dtype=np.float32)
         self._out = np.zeros(K, dtype=np.uint8)
         self._in_cap = _capsule(self._in)
