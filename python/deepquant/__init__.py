@@ -80,9 +80,9 @@ _LAZY_BLOCKS = {
     "block_fading_cc": "blocks.ofdm_impairments",
     "ofdm_fer_counter": "blocks.ofdm_fer_counter",
     "packet_crc_check": "blocks.packet_crc_check",
-    "mimo_ofdm_framer": "blocks.mimo_ofdm",
-    "mimo_ofdm_channel": "blocks.mimo_ofdm",
-    "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm",
+    "mimo_ofdm_framer": "blocks.mimo_ofdm_framer",
+    "mimo_ofdm_channel": "blocks.mimo_ofdm_channel",
+    "mimo_ofdm_ls_estimator": "blocks.mimo_ofdm_ls_estimator",
     # time-domain MIMO-OFDM (flowgraph 2, branch ofdm2)
     "mimo_ofdm_tx": "blocks.mimo_ofdm_tx",
     "mimo_ofdm_impairments": "blocks.mimo_ofdm_impairments",
