@@ -9,8 +9,9 @@ proxy: confirm a candidate with ``deepquant eval`` (paired BLER sweep).
 
 Run:  venv/bin/python scripts/eqnet_kl.py [--config 2x2-64qam] [--snr-db 19 20.5 22] [--codewords 300]
           [--models FILE ...]
-Detectors: the classical ones, the shipped EQ-Net-L/P (estimation and, ``:ae``, their autoencoder
-f_Q -> g on the exact-ML LLRs) and any model files given.  Ends with one line ``RESULT {json}``.
+Detectors: the classical ones, the shipped EQ-Net-L/P (estimation; ``:ae``, their autoencoder
+f_Q -> g on the exact-ML LLRs; ``:ae(lmmse)``, the same autoencoder on LMMSE's LLRs) and any model
+files given.  Ends with one line ``RESULT {json}``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def main(argv=None) -> int:
         rt = EQNetRuntime(path, expect=(nr, nt, k), need_estimator=True)
         res[name] = kl(rt.detect(ds["y"], ds["H"], ds["noise_var"]))
         res[name + ":ae"] = kl(rt._decode(torch.from_numpy(rt.encode_latents(ds["llr"]))))
+        # the autoencoder applied to LMMSE's LLRs: an estimator whose KL sits here has learned
+        # "LMMSE through f_Q and g", not the non-linear part of exact ML
+        lm = np.asarray(mimo.detect("lmmse", ds["y"], ds["H"], ds["noise_var"], bits_per_symbol=k), np.float32)
+        res[name + ":ae(lmmse)"] = kl(rt._decode(torch.from_numpy(rt.encode_latents(lm))))
     for key, v in res.items():
         print(f"{key:60s} {v:.5f}")
     print(
