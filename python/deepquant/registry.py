@@ -72,8 +72,8 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, **kwargs):
 #: :data:`AUTO_MIN_CHANNEL_USES_PER_S` through the block on one thread, as measured
 #: (``bench/eqnet.py --threads 1``; accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``;
 #: docs/eqnet.md).  2x2 64-QAM: exact ML 1.2e5-1.7e5 channel uses/s in the block (max-log ML 3.0e5,
-#: +0.27 dB; EQ-Net-P 2.0e5 with the C++ kernel, +0.39 dB; LMMSE 1.8e6, +0.41 dB).  4x4 16-QAM: exact ML
-#: 2.5e3 and max-log ML 1.0e4 are too slow; LMMSE 6.3e5, +1.37 dB (EQ-Net-L +2.95 dB).
+#: +0.27 dB; EQ-Net-P 2.0e5 with the C++ kernel, +0.32 dB; LMMSE 1.8e6, +0.41 dB).  4x4 16-QAM: exact ML
+#: 2.5e3 and max-log ML 1.0e4 are too slow; LMMSE 6.3e5, +1.42 dB (EQ-Net-L 2.3e5, +1.47 dB).
 AUTO_DETECTOR = {(2, 2, 6): "exact_ml", (4, 4, 4): "lmmse"}
 AUTO_MIN_CHANNEL_USES_PER_S = 1e5
 

@@ -7,22 +7,25 @@ import argparse
 #: training order of ``--shipped``.  Intermediates (trained, not shipped): eqnet-l-2x2-64qam-s12
 #: (stages 1 + 2 of EQ-Net-L: the shared f_Q, g, codebooks), eqnet-p-2x2-64qam-base (EQ-Net-P on
 #: perfect CSI at 15.5-22 dB, f_E warm-started from it), eqnet-p-2x2-64qam-est (continued on
-#: 15.5-30.5 dB with estimated channels), eqnet-l-2x2-64qam-k (EQ-Net-L's f_E, 4000 steps through
-#: eqnet-p-2x2-64qam's decoder), eqnet-p-4x4-16qam-j (EQ-Net-P 4x4: stage 2 + joint stage 3 on the
-#: KL loss).  Shipped: eqnet-p-2x2-64qam (stage 3: f_Q, g, f_E jointly on the KL loss),
-#: eqnet-l-2x2-64qam (eqnet-l-2x2-64qam-k continued through the same decoder, so L and P share f_Q, g
-#: and the codebooks), eqnet-l-4x4-16qam, eqnet-p-4x4-16qam (eqnet-p-4x4-16qam-j continued on fresh
-#: channel uses, stage 3 ``fresh``).
+#: 15.5-30.5 dB with estimated channels), eqnet-p-2x2-64qam-j (stage 3: f_Q, g, f_E jointly on the
+#: KL loss), eqnet-l-2x2-64qam-k (EQ-Net-L's f_E, 4000 steps through that decoder),
+#: eqnet-l-4x4-16qam-s12 (stages 1 + 2 of 4x4 EQ-Net-L), eqnet-p-4x4-16qam-j (4x4 EQ-Net-P: stage 2
+#: + joint stage 3).  Shipped: eqnet-p-2x2-64qam (-j's f_E continued alone through the frozen
+#: decoder), eqnet-l-2x2-64qam (-k continued through the same decoder, so L and P share f_Q, g and
+#: the codebooks), eqnet-p-4x4-16qam (-j continued on fresh channel uses, stage 3 ``fresh``),
+#: eqnet-l-4x4-16qam (-s12's f_E trained on fresh channel uses through eqnet-p-4x4-16qam's decoder).
 SHIPPED_ORDER = (
     "eqnet-l-2x2-64qam-s12",
     "eqnet-p-2x2-64qam-base",
     "eqnet-p-2x2-64qam-est",
+    "eqnet-p-2x2-64qam-j",
     "eqnet-p-2x2-64qam",
     "eqnet-l-2x2-64qam-k",
     "eqnet-l-2x2-64qam",
-    "eqnet-l-4x4-16qam",
+    "eqnet-l-4x4-16qam-s12",
     "eqnet-p-4x4-16qam-j",
     "eqnet-p-4x4-16qam",
+    "eqnet-l-4x4-16qam",
 )
 
 _EPILOG = """config: a JSON object, e.g.
