@@ -71,20 +71,23 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, **kwargs):
 #: ``mimo_detector(method='auto')``: per (Nr, Nt, K), the most accurate detector that streams at least
 #: :data:`AUTO_MIN_CHANNEL_USES_PER_S` through the block on one thread, as measured
 #: (``bench/eqnet.py --threads 1``; accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``;
-#: docs/eqnet.md).  2x2 64-QAM: exact ML 1.2e5-1.7e5 channel uses/s in the block (max-log ML 3.0e5,
-#: +0.27 dB; EQ-Net-P 2.0e5 with the C++ kernel, +0.32 dB; LMMSE 1.8e6, +0.41 dB).  4x4 16-QAM: exact ML
-#: 2.5e3 and max-log ML 1.0e4 are too slow; LMMSE 6.3e5, +1.42 dB (EQ-Net-L 2.3e5, +1.47 dB).
-AUTO_DETECTOR = {(2, 2, 6): "exact_ml", (4, 4, 4): "lmmse"}
+#: docs/eqnet.md).  2x2 64-QAM: max-log ML, +0.27 dB, 1.5e5-3.0e5 channel uses/s in the block on the
+#: development machines (exact ML streamed 1.2e5-1.7e5 on one and 6.5e4-7.0e4 on another, an AMD EPYC:
+#: too close to the bar to be the default; EQ-Net-P 1.4e5-2.0e5 with the C++ kernel, +0.32 dB; EQ-Net-L
+#: 2.5e5-3.6e5, +0.36 dB; LMMSE 1.1e6-1.8e6, +0.41 dB).  4x4 16-QAM: exact ML 2.5e3 and max-log ML 1.0e4
+#: are too slow; LMMSE 4.4e5-6.3e5, +1.42 dB (EQ-Net-L 1.9e5-2.3e5, +1.47 dB).
+AUTO_DETECTOR = {(2, 2, 6): "maxlog_ml", (4, 4, 4): "lmmse"}
 AUTO_MIN_CHANNEL_USES_PER_S = 1e5
 
 
 def auto_detector(nr: int, nt: int, bits_per_symbol: int) -> str:
     """The default detector for (Nr, Nt, K) (:data:`AUTO_DETECTOR`); configurations not measured get
-    exact ML while its hypotheses (2^(Nt K)) stay at or below 2x2 64-QAM's 4096, else LMMSE."""
+    exact ML while its hypotheses (2^(Nt K)) stay at or below 1024 (a quarter of 2x2 64-QAM's 4096,
+    where exact ML streamed 0.65e5-1.7e5 channel uses/s), else LMMSE."""
     key = (int(nr), int(nt), int(bits_per_symbol))
     if key in AUTO_DETECTOR:
         return AUTO_DETECTOR[key]
-    return "exact_ml" if key[1] * key[2] <= 12 else "lmmse"
+    return "exact_ml" if key[1] * key[2] <= 10 else "lmmse"
 
 
 def compressors() -> Dict[str, Callable]:
