@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -48,26 +47,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eqnet import _data  # noqa: E402  (bench/eqnet.py: the same channel uses at the same SNR)
+
 MODELS = [
     ("eqnet_l", "2x2_64qam", 2, 2, 6, "l"),
     ("eqnet_p", "2x2_64qam", 2, 2, 6, "p"),
     ("eqnet_l", "4x4_16qam", 4, 4, 4, "l"),
 ]
 BATCHES = (1, 16, 256, 2048, 8192)
-SNR_DB = 20.0
 KL_SNRS = {(2, 2, 6): [19.0, 20.5, 22.0], (4, 4, 4): [17.0, 18.5, 20.0]}
-
-
-def _data(batch, nr, nt, k, seed=0):
-    from gnuradio.deepquant.phy import mapping
-
-    g = torch.Generator().manual_seed(seed)
-    H = torch.randn(batch, nr, nt, dtype=torch.complex64, generator=g)
-    pts = torch.from_numpy(mapping.constellation(k).astype(np.complex64))
-    x = pts[torch.randint(0, 2**k, (batch, nt), generator=g)]
-    nv = nr * nt / 10 ** (SNR_DB / 10)
-    y = (H @ x.unsqueeze(-1)).squeeze(-1) + torch.randn(batch, nr, dtype=torch.complex64, generator=g) * math.sqrt(nv)
-    return y.numpy(), H.numpy(), np.full(batch, nv, np.float32)
 
 
 def _time(fn, min_time):
@@ -128,38 +117,6 @@ def _onnx_backend(rt, core, path):
         return (2 * np.arctanh(s)).astype(np.float32)
 
     return fn
-
-
-def _float64_reference(net, y, H, nv):
-    from gnuradio.deepquant.eqnet import models
-
-    fe = net.f_e
-    with torch.no_grad():
-        feats = [
-            f.double()
-            for f in fe.features(
-                torch.from_numpy(y).to(torch.complex128),
-                torch.from_numpy(H).to(torch.complex128),
-                torch.from_numpy(nv).double(),
-            )
-        ]
-        n64 = models.EQNet(
-            net.nr,
-            net.nt,
-            net.k,
-            dec_branch_width=net.g.weights[0].shape[2],
-            dec_hidden_layers=net.g.hidden_layers,
-            est_width=fe.fuse.out_features,
-            est_blocks=len(fe.blocks),
-            est_layers_per_block=len(fe.blocks[0].layers),
-            est_input_width=fe.in_y.out_features,
-            est_stats=fe.stats,
-            latent_dim=net.latent_dim,
-        ).double()
-        n64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-        h = n64.g.half_llr(n64.f_e.core(*feats)).numpy()
-    c = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
-    return np.clip(2 * h, -c, c)
 
 
 def _mm_gflops(dtype, min_time):
@@ -249,7 +206,7 @@ def main(argv=None):
         ds = kl_sets[key]
         yk, Hk, nvk = ds["y"], ds["H"], np.ascontiguousarray(ds["noise_var"], np.float32)
         ref_ml = torch.from_numpy(ds["llr"])
-        ref64 = _float64_reference(rt.net, yk, Hk, nvk)
+        ref64 = kernel.reference_llr(rt.net, yk, Hk, nvk)
         acc[tag] = {}
         for bname, fn in backends.items():
             llr = np.asarray(fn(yk, Hk, nvk), np.float32)

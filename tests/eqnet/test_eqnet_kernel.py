@@ -12,7 +12,7 @@ from gnuradio.deepquant.eqnet import io as eqio
 from gnuradio.deepquant.eqnet import kernel, models
 
 #: the clamp of models.softbit_to_llr, in LLR units: 2 atanh(float32(1 - 1e-6))
-CLAMP = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
+CLAMP = kernel.LLR_CLAMP
 
 
 def _isas():
@@ -56,31 +56,8 @@ def _data(n, nr, nt, seed=1, snr_db=20.0):
 
 
 def _reference(net, y, H, nv):
-    """float64 f_E core + g on the float32 features of EstimationEncoder.features, then the LLR clamp."""
-    fe = net.f_e
-    with torch.no_grad():
-        feats = fe.features(
-            torch.from_numpy(y).to(torch.complex128),
-            torch.from_numpy(H).to(torch.complex128),
-            torch.from_numpy(nv).double(),
-        )
-        feats = [f.double() for f in feats]
-        net64 = models.EQNet(
-            net.nr,
-            net.nt,
-            net.k,
-            dec_branch_width=net.g.weights[0].shape[2],
-            dec_hidden_layers=net.g.hidden_layers,
-            est_width=fe.fuse.out_features,
-            est_blocks=len(fe.blocks),
-            est_layers_per_block=len(fe.blocks[0].layers),
-            est_input_width=fe.in_y.out_features,
-            est_stats=fe.stats,
-            latent_dim=net.latent_dim,
-        ).double()
-        net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
-        h = net64.g.half_llr(net64.f_e.core(*feats)).double()
-    return np.clip(2 * h.numpy(), -CLAMP, CLAMP)
+    """float64 f_E core + g on EstimationEncoder.features, then the LLR clamp."""
+    return kernel.reference_llr(net, y, H, nv)
 
 
 CASES = [

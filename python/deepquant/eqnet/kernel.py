@@ -20,6 +20,29 @@ from .models import EQNet
 ISAS = ("auto", "avx512", "avx2", "avx512_bf16", "generic")
 
 
+#: |L| bound of the kernel and of the float32 torch path: 2 atanh of the largest float32 soft bit
+LLR_CLAMP = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
+
+
+def reference_llr(net: EQNet, y, H, noise_var) -> np.ndarray:
+    """The kernel's reference: ``net``'s f_E core and g evaluated in float64 torch on the features
+    of :meth:`.models.EstimationEncoder.features` (computed from complex128 inputs), LLRs clamped to
+    :data:`LLR_CLAMP` as the kernel clamps them.  float64 numpy ``[B, Nt K]``."""
+    import copy
+
+    import torch
+
+    n64 = copy.deepcopy(net).double()
+    with torch.no_grad():
+        feats = n64.f_e.features(
+            torch.from_numpy(np.asarray(y)).to(torch.complex128),
+            torch.from_numpy(np.asarray(H)).to(torch.complex128),
+            torch.from_numpy(np.asarray(noise_var)).double(),
+        )
+        h = n64.g.half_llr(n64.f_e.core(*(f.double() for f in feats))).numpy()
+    return np.clip(2 * h, -LLR_CLAMP, LLR_CLAMP)
+
+
 def _linear(lin):
     w = lin.weight.detach().cpu().numpy().astype(np.float32)
     return np.ascontiguousarray(w), lin.bias.detach().cpu().numpy().astype(np.float32), w.shape
