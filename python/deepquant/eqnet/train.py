@@ -673,23 +673,39 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     net_cpu = net.to("cpu")
     path = eqio.save(out_dir / f"{c['name']}.safetensors", net_cpu, codebooks, meta)
     (out_dir / f"{c['name']}.json").write_text(json.dumps(meta, indent=1))
-    plot_history(history, out_dir / f"{c['name']}.validation.png", c["name"])
+    plot_history(history, out_dir / f"{c['name']}.validation.png", c["name"], c.get("stage3"))
     log.info("EQ-Net model written to %s", path)
     return path
 
 
-def plot_history(history, path, title="") -> None:
-    """Training and validation loss of both stages vs step (PNG)."""
+def plot_history(history, path, title="", stage3=None) -> None:
+    """Training and validation loss vs step (PNG), one panel per stage that ran in this run
+    (``stage3``: the stage-3 config, which names its loss)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(1, "eq. (7) weighted MSE"), (2, "eq. (9) L1 latent distance")]
-    if any(r["stage"] == 3 for r in history):
-        panels.append((3, "eq. (7) weighted MSE through g"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
-    for ax, (stage, what) in zip(axes, panels):
+    s3 = stage3 or {}
+    s3_what = (
+        "eq. (7) weighted MSE through g" if s3.get("loss") == "wmse" else "bitwise KL to exact ML (bits/bit) through g"
+    )
+    if s3.get("fresh"):
+        s3_what += "\n(train: cross-entropy on the sent bits)"
+    panels = [
+        (st, what)
+        for st, what in (
+            (1, "eq. (7) weighted MSE"),
+            (1.5, "eq. (7) weighted MSE (stage 1b)"),
+            (2, "eq. (9) L1 latent distance"),
+            (3, s3_what),
+        )
+        if any(r["stage"] == st for r in history)
+    ]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (stage, what) in zip(axes[0], panels):
         rows = [r for r in history if r["stage"] == stage]
         if rows:
             ax.semilogy([r["step"] for r in rows], [r["train_loss"] for r in rows], label="train (batch)")
