@@ -69,13 +69,10 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, **kwargs):
 
 
 #: ``mimo_detector(method='auto')``: per (Nr, Nt, K), the most accurate detector that streams at least
-#: :data:`AUTO_MIN_CHANNEL_USES_PER_S` through the block on one thread, as measured
-#: (``bench/eqnet.py --threads 1``; accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``;
-#: docs/eqnet.md).  2x2 64-QAM: max-log ML, +0.27 dB, 1.5e5-3.0e5 channel uses/s in the block on the
-#: development machines (exact ML streamed 1.2e5-1.7e5 on one and 6.5e4-7.0e4 on another, an AMD EPYC:
-#: too close to the bar to be the default; EQ-Net-P 1.4e5-2.0e5 with the C++ kernel, +0.32 dB; EQ-Net-L
-#: 2.5e5-3.6e5, +0.36 dB; LMMSE 1.1e6-1.8e6, +0.41 dB).  4x4 16-QAM: exact ML 2.5e3 and max-log ML 1.0e4
-#: are too slow; LMMSE 4.4e5-6.3e5, +1.42 dB (EQ-Net-L 1.9e5-2.3e5, +1.47 dB).
+#: :data:`AUTO_MIN_CHANNEL_USES_PER_S` through the block on one thread, as measured by
+#: ``bench/eqnet.py --threads 1`` (accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``).  The
+#: measurements behind each entry, and why exact ML is not the 2x2 64-QAM entry (its block rate is
+#: at or below the bar, depending on the CPU), are in docs/eqnet.md, "Which detector to pick".
 AUTO_DETECTOR = {(2, 2, 6): "maxlog_ml", (4, 4, 4): "lmmse"}
 AUTO_MIN_CHANNEL_USES_PER_S = 1e5
 
