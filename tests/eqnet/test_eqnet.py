@@ -387,6 +387,82 @@ def test_stage3_fresh_data_trains(tmp_path, monkeypatch):
         train.full_config(cfg)
 
 
+def test_widened_estimator_starts_at_the_source_function():
+    """init_estimator_from into a wider f_E (trunk and input layers): the output equals the source's
+    on the same inputs (function-preserving), the new units are active, and training moves the
+    output; a narrower target is refused."""
+    from gnuradio.deepquant.eqnet import data
+    from gnuradio.deepquant.eqnet.models import EQNet
+
+    torch.manual_seed(0)
+    src = EQNet(2, 2, 6, est_width=16, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8)
+    dst = EQNet(2, 2, 6, est_width=40, est_blocks=1, est_input_width=12, est_stats=True, dec_branch_width=8)
+    train.init_estimator_from(dst.f_e, src.f_e)
+    y, H, nv, _ = data.fresh_batch(2, 2, 6, 300, (10.0, 30.0), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = src.f_e(y, H, nv), dst.f_e(y, H, nv)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-5)
+        f = dst.f_e.features(y, H, nv)
+        parts = [torch.relu(dst.f_e.in_y(f[0])), torch.relu(dst.f_e.in_h(f[1]))]
+        assert all(float(p[:, 8:].abs().mean()) > 0 for p in parts)  # new input units carry signal
+    opt = torch.optim.Adam(dst.f_e.parameters(), 1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        dst.f_e(y, H, nv).square().mean().backward()
+        opt.step()
+    with torch.no_grad():
+        assert float((dst.f_e(y, H, nv) - a).abs().max()) > 1e-3
+    narrow = EQNet(2, 2, 6, est_width=8, est_blocks=1, est_input_width=8, est_stats=True, dec_branch_width=8)
+    with pytest.raises(ValueError, match="wider"):
+        train.init_estimator_from(narrow.f_e, src.f_e)
+
+
+def test_stage3_fresh_teacher(tmp_path, monkeypatch):
+    """Stage 3 with ``fresh_teacher``: the KL to exact ML of each fresh batch lowers the held-out
+    KL; ``fresh_teacher`` without ``fresh`` is refused."""
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = {
+        "name": "teacher",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 20, "batch": 256},
+        "stage2": {"steps": 5, "batch": 256},
+        "stage3": {
+            "steps": 30,
+            "batch": 512,
+            "lr": 3e-3,
+            "lr_final": 1e-3,
+            "fresh": True,
+            "fresh_teacher": True,
+            "fresh_snr_db": [15.0, 25.0],
+        },
+        "val_every": 10,
+        "checkpoint_every": 0,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / "out"),
+    }
+    calls = []
+    from gnuradio.deepquant.phy import mimo
+
+    real_detect = mimo.detect
+
+    def counting(method, *a, **kw):
+        calls.append(method)
+        return real_detect(method, *a, **kw)
+
+    monkeypatch.setattr(mimo, "detect", counting)
+    rt = eqnet.EQNetRuntime(train.train(cfg, progress=False), need_estimator=True)
+    v3 = [r["val_loss"] for r in rt.meta["history"] if r["stage"] == 3]
+    assert len(v3) >= 3 and v3[-1] < v3[0]
+    assert calls.count("exact_ml") >= 30  # one teacher call per stage-3 step
+    cfg["stage3"]["fresh"] = False
+    with pytest.raises(ValueError, match="fresh_teacher"):
+        train.full_config(cfg)
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown eqnet config keys"):
         train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "bogus": 1})
