@@ -463,6 +463,51 @@ def test_stage3_fresh_teacher(tmp_path, monkeypatch):
         train.full_config(cfg)
 
 
+def test_stage4_quantization_aware_encoder(tmp_path, monkeypatch):
+    """Stage 4: f_Q trained through the frozen codebooks and g lowers the quantized KL; g, f_E and
+    the codebooks are unchanged; quantize_latents is the runtime's nearest-codeword rule."""
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = {
+        "name": "q",
+        "nr": 2,
+        "nt": 2,
+        "bits_per_symbol": 6,
+        "codewords_per_snr": 4,
+        "arch": {"est_width": 16, "dec_branch_width": 8},
+        "stage1": {"steps": 30, "batch": 256},
+        "stage2": {"steps": 5, "batch": 256},
+        "val_every": 10,
+        "checkpoint_every": 0,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / "a"),
+    }
+    a = eqnet.EQNetRuntime(train.train(cfg, progress=False), need_estimator=True, backend="eager")
+    cfg4 = dict(cfg, stage1_from=a.path, stage2_init=a.path, out_dir=str(tmp_path / "b"))
+    cfg4["stage2"] = {"steps": 0, "batch": 256}
+    cfg4["stage4"] = {"steps": 40, "batch": 512, "lr": 3e-3, "lr_final": 1e-3}
+    b = eqnet.EQNetRuntime(train.train(cfg4, progress=False), need_estimator=True, backend="eager")
+    v4 = [r["val_loss"] for r in b.meta["history"] if r["stage"] == 4]
+    assert len(v4) >= 3 and v4[-1] < v4[0]
+    for bits in (5, 6):
+        assert (
+            b.meta["validation"]["quantized_kl_bits"][str(bits)] < a.meta["validation"]["quantized_kl_bits"][str(bits)]
+        )
+        np.testing.assert_array_equal(a.codebooks[bits], b.codebooks[bits])
+    for x, y in ((a.net.g, b.net.g), (a.net.f_e, b.net.f_e)):
+        for (n1, p1), (_, p2) in zip(x.state_dict().items(), y.state_dict().items()):
+            assert torch.equal(p1, p2), n1
+    assert any(not torch.equal(p1, p2) for p1, p2 in zip(a.net.f_q.parameters(), b.net.f_q.parameters()))
+    # the training quantizer is the runtime's
+    llr = np.random.default_rng(0).normal(0, 4, (500, 12)).astype(np.float32)
+    z = torch.from_numpy(b.encode_latents(llr))
+    cb = torch.from_numpy(b.codebooks[6])
+    zq = train.quantize_latents(z, cb, 0.5 * (cb[:, 1:] + cb[:, :-1]))
+    idx = b.quantize(llr, 6)
+    np.testing.assert_array_equal(zq.numpy(), b.codebooks[6][np.arange(6)[None, :], idx])
+    with pytest.raises(ValueError, match="unknown stage4 keys"):
+        train.full_config(dict(cfg4, stage4={"steps": 1, "bogus": 2}))
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown eqnet config keys"):
         train.full_config({"nr": 2, "nt": 2, "bits_per_symbol": 6, "bogus": 1})

@@ -47,6 +47,14 @@ posterior entropy the estimator cannot change; affordable where exact ML is chea
 ~0.07 s per 8192 channel uses on one thread).  The L1 latent loss of stage 2 weighs every latent
 direction alike although the decoder is far more sensitive along some than others.
 
+Stage 4 (optional, ``"stage4": {"steps", "batch", "lr", "lr_final", "warmup", "bits"}``):
+quantization-aware training of f_Q alone.  The decoder g and the codebooks stay frozen (so
+estimation, and the joint estimation + quantization of f_E's latents, are unchanged); f_Q's latents
+pass through the nearest-codeword quantizer of every ``bits`` (default: all codebooks) with a
+straight-through gradient, and the loss is the mean over ``bits`` of the KL (:func:`kl_bits`) of
+g's LLRs to exact ML.  Stage 1 trained f_Q with eq. (8)'s additive noise of sigma_u = 1e-3, far
+below the codebooks' spacing, so it never saw the quantizer it is used with.
+
 Mixed precision (``"amp"``, default ``"bf16"``): every stage's forward and backward pass runs under
 ``torch.autocast(dtype=torch.bfloat16)`` (AVX-512-BF16, and AMX where the CPU has it, 1.3-3.2x faster
 steps at the shipped widths), with fp32 master weights, fp32 Adam state and fp32 losses; outputs of
@@ -143,6 +151,7 @@ DEFAULTS = {
     "device": "auto",
     "amp": "bf16",
     "stage3": None,
+    "stage4": None,
 }
 
 
@@ -195,6 +204,13 @@ def full_config(cfg: dict) -> dict:
             raise ValueError(f"stage3 fresh_snr_db must be [lo, hi] in dB with lo <= hi, got {fr!r}")
         if s3.get("fresh_teacher") and not s3.get("fresh"):
             raise ValueError('stage3 "fresh_teacher" needs "fresh": true')
+    s4 = c["stage4"]
+    if s4 is not None:
+        unknown4 = set(s4) - {"steps", "batch", "lr", "lr_final", "warmup", "bits"}
+        if unknown4:
+            raise ValueError(
+                f"unknown stage4 keys: {sorted(unknown4)} (known: steps, batch, lr, lr_final, warmup, bits)"
+            )
     if c["name"] is None:
         c["name"] = f"eqnet-{c['variant']}-{nr}x{nt}-k{k}"
     return c
@@ -256,6 +272,15 @@ def kl_bits(llr_hat: torch.Tensor, llr: torch.Tensor) -> torch.Tensor:
     llr = llr.float()
     p = torch.sigmoid(llr)
     return (p * (f(llr) - f(llr_hat)) + (1.0 - p) * (f(-llr) - f(-llr_hat))).mean() / math.log(2.0)
+
+
+def quantize_latents(z: torch.Tensor, codebook: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Nearest codeword per latent dimension (the runtime's rule: thresholds at the midpoints):
+    z [B, D], codebook [D, 2^b] sorted per row, thresholds [D, 2^b - 1] -> [B, D]."""
+    idx = torch.stack(
+        [torch.bucketize(z[:, d].contiguous(), thresholds[d], right=True) for d in range(z.shape[1])], dim=1
+    )
+    return torch.gather(codebook, 1, idx.t()).t()
 
 
 def kmeans_codebook(z: np.ndarray, bits: int, seed: int) -> np.ndarray:
@@ -529,7 +554,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
         resume_state = torch.load(ck, map_location=dev, weights_only=True)
         log.info("resuming from %s (stage %s, step %d)", ck, resume_state["stage"], resume_state["step"])
         c["_wall0"] = float(resume_state.get("wall_s", 0.0))
-        if resume_state["stage"] in (1.5, 2, 3):
+        if resume_state["stage"] in (1.5, 2, 3, 4):
             net.load_state_dict(resume_state["net"])
     history = []
     codebooks = {}
@@ -575,7 +600,7 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     # ---------------- stage 2 ----------------
     for p in list(net.f_q.parameters()) + list(net.g.parameters()):
         p.requires_grad_(False)
-    resumed_late = resume_state is not None and resume_state["stage"] in (2, 3)
+    resumed_late = resume_state is not None and resume_state["stage"] in (2, 3, 4)
     if c.get("stage2_init") and not resumed_late:
         init_estimator_from(net.f_e, eqio.load(c["stage2_init"], expect=(nr, nt, k), need_estimator=True)[0].f_e)
     fe = dist.wrap(_FECore(net.f_e))
@@ -597,12 +622,12 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
         with torch.no_grad():
             return float((net.f_e.core(*(f[val_idx] for f in feats)) - z_all[val_idx]).abs().sum(1).mean())
 
-    if not (resume_state is not None and resume_state["stage"] == 3):
+    if not (resume_state is not None and resume_state["stage"] in (3, 4)):
         rs = resume_state if (resume_state is not None and resume_state["stage"] == 2) else None
         history += _run_stage(2, c, net, net.f_e.parameters(), loss2, val2, train_idx, out_dir, dist, rs, progress)
     # ---------------- stage 3 (optional): fine-tuning through the decoder ---------------------
     partial = None
-    if c.get("stage3"):
+    if c.get("stage3") and not (resume_state is not None and resume_state["stage"] == 4):
         s3 = c["stage3"]
         joint = bool(s3.get("joint", False))
         kind = s3.get("loss", "kl")
@@ -678,6 +703,45 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
                 sub = torch.from_numpy(train_idx[: int(c["codebook_samples"])]).to(dev)
                 z = net.f_q(s_all[sub]).cpu().numpy()
             codebooks = {int(b): kmeans_codebook(z, int(b), c["seed"]) for b in c["codebook_bits"]}
+    # ---------------- stage 4 (optional): quantization-aware f_Q ------------------------------
+    if c.get("stage4") and partial is None:
+        s4 = c["stage4"]
+        q_bits = [int(b) for b in (s4.get("bits") or sorted(codebooks))]
+        missing = [b for b in q_bits if b not in codebooks]
+        if missing:
+            raise ValueError(f"stage4 bits {missing} have no codebook (codebook_bits {sorted(codebooks)})")
+        for prm in net.f_q.parameters():
+            prm.requires_grad_(True)
+        l_all4 = torch.from_numpy(ds["llr"]).to(dev)
+        cbs = {b: torch.as_tensor(codebooks[b], device=dev) for b in q_bits}
+        thrs = {b: (0.5 * (cb[:, 1:] + cb[:, :-1])).contiguous() for b, cb in cbs.items()}
+
+        def quant_loss(idx, hard=False):
+            z = net.f_q(s_all[idx]).float()
+            total = 0.0
+            for b in q_bits:
+                zq = quantize_latents(z.detach(), cbs[b], thrs[b])
+                zq = zq if hard else z + (zq - z).detach()  # straight-through: forward zq, gradient to z
+                total = total + kl_bits(2.0 * net.g.half_llr(zq).float(), l_all4[idx])
+            return total / len(q_bits)
+
+        def loss4(idx, step=None):
+            return quant_loss(idx)
+
+        def val4():
+            with torch.no_grad():
+                return float(quant_loss(val_idx, hard=True))
+
+        rs = resume_state if (resume_state is not None and resume_state["stage"] == 4) else None
+        try:
+            history += _run_stage(
+                4, c, net, net.f_q.parameters(), loss4, val4, train_idx, out_dir, dist, rs, progress, schedule=s4
+            )
+        except TrainingPaused as e:
+            history += c.pop("_history_tail")
+            partial = {"stage": 4, "step": e.step, "of": int(s4["steps"])}
+        for prm in net.parameters():
+            prm.requires_grad_(False)
     t_total = time.perf_counter() - t_start
     wall_total = c["_wall0"] + time.perf_counter() - c["_t0"]
     if not dist.main:
@@ -694,6 +758,22 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
                 wmse(net.g(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), s, w, c["eps"])
             ),
             "autoencoder_kl_bits": float(kl_bits(2.0 * net.g.half_llr(net.f_q(s)), lv)),
+            "quantized_kl_bits": {
+                str(b): float(
+                    kl_bits(
+                        2.0
+                        * net.g.half_llr(
+                            quantize_latents(
+                                net.f_q(s),
+                                torch.as_tensor(cb, device=dev),
+                                torch.as_tensor(0.5 * (cb[:, 1:] + cb[:, :-1]), device=dev),
+                            )
+                        ),
+                        lv,
+                    )
+                )
+                for b, cb in sorted(codebooks.items())
+            },
             "estimate_kl_bits": float(
                 kl_bits(2.0 * net.g.half_llr(net.f_e(y_all[val_idx], h_all[val_idx], nv_all[val_idx])), lv)
             ),
