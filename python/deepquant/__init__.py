@@ -38,6 +38,7 @@ _BINDINGS = (
     "ldpc_bp_decoder",
     "lmmse_detector",
     "mlp_f32",
+    "ofdm_channel_noise_estimator_vcc",
     "ofdm_estimator",
     "publish_frames",
     "qam_demapper",

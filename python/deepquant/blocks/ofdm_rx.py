@@ -124,6 +124,42 @@ class header_decoder(gr.sync_block):
         return res, h, nv, err
 
 
+def payload_estimator(layout, decision_feedback=True, max_iter=50, phase_tracking=True, feedback_rounds=2):
+    """``ofdm_rx``'s payload estimator: the C++ ``ofdm_channel_noise_estimator_vcc`` set up from the
+    layout and the numeric core's tables. It computes what the Python
+    :class:`~gnuradio.deepquant.blocks.ofdm_channel_noise_estimator.ofdm_channel_noise_estimator`
+    computes with ``chan_tag_key='dq_chan_est'``, ``taps_pre=4``, ``add_estimation_error=True``
+    and ``soft_feedback=True``, ``taps_post=15`` (the same outputs; ``tests/blocks/qa_ofdm_rx_cxx_estimator.py``).
+    Parameters as that block's."""
+    from .. import deepquant_python as dq
+    from ..phy import ldpc, mapping
+    from . import _kernels
+
+    if int(max_iter) < 1:
+        raise ValueError(f"ofdm_rx: max_iter must be >= 1, got {max_iter}")
+    if int(feedback_rounds) < 1:
+        raise ValueError(f"ofdm_rx: feedback_rounds must be >= 1, got {feedback_rounds}")
+    k = layout.bits_per_symbol
+    if decision_feedback and (layout.data_symbols * k) % ldpc.N:
+        raise ValueError("ofdm_rx: decision_feedback needs whole 648-bit codewords per frame")
+    return dq.ofdm_channel_noise_estimator_vcc(
+        _kernels.ofdm_estimator(layout),
+        [int(i) for i in layout.data_idx],
+        _kernels.qam_demapper(k),
+        _kernels.ldpc_decoder(),
+        [complex(p) for p in mapping.constellation(k)],
+        int(layout.payload_ofdm_symbols),
+        bool(decision_feedback),
+        int(max_iter),
+        int(feedback_rounds),
+        True,
+        15,
+        bool(phase_tracking),
+        True,
+        CHAN_EST_KEY,
+    )
+
+
 class ofdm_rx(gr.hier_block2):
     """OFDM receiver with real synchronisation and a soft LLR path to the LDPC decoder.
 
@@ -237,7 +273,6 @@ class ofdm_rx(gr.hier_block2):
             gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]),
         )
         from . import ldpc_blocks, soft_demapper_cf
-        from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         n, cp = lay.fft_len, lay.cp_len
@@ -268,20 +303,9 @@ class ofdm_rx(gr.hier_block2):
         self.msg_connect(self.header_dec, "header_data", self.hpd, "header_data")
         # --- payload: the module's soft path ----------------------------------------------------
         self.payload_fft = fft.fft_vcc(n, True, (), True)
-        # pilot phase tracking (ofdm_pilot_phase_tracker's step) inside the estimator: one Python
-        # block less per frame
-        self.estimator = ofdm_channel_noise_estimator(
-            n,
-            cp,
-            lay.n_codewords,
-            lay.bits_per_symbol,
-            4,
-            True,
-            CHAN_EST_KEY,
-            bool(decision_feedback),
-            int(max_iter),
-            phase_tracking=bool(phase_tracking),
-        )
+        # pilot phase tracking, estimation and decoder-aided re-estimation in one C++ block (the
+        # computation of ofdm_channel_noise_estimator with phase_tracking, without the interpreter)
+        self.estimator = payload_estimator(lay, bool(decision_feedback), int(max_iter), bool(phase_tracking))
         self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
         # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
         self.demapper.set_output_multiple(lay.coded_bits)
@@ -352,4 +376,4 @@ class ofdm_rx(gr.hier_block2):
 
     def noise_var_estimates(self) -> np.ndarray:
         """sigma^2 estimates of the latest frames (up to 1000)."""
-        return np.asarray(self.estimator.noise_var_history, dtype=np.float64)
+        return np.asarray(self.estimator.noise_var_history(), dtype=np.float64)

@@ -1,0 +1,160 @@
+"""The C++ ``ofdm_channel_noise_estimator_vcc`` (``ofdm_rx``'s payload path) against the Python
+``ofdm_channel_noise_estimator`` it replaces there (``chan_tag_key='dq_chan_est'``), in
+flowgraphs on the same tagged frames: identical y, h and sigma^2 streams, the same counters."""
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+
+from gnuradio.deepquant.blocks.ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
+from gnuradio.deepquant.blocks.ofdm_rx import payload_estimator
+from gnuradio.deepquant.ofdm.layout import OfdmLayout
+from gnuradio.deepquant.phy import ldpc, mapping
+from gnuradio.deepquant.tags import CHAN_EST_KEY, EST_ERR_KEY, NOISE_VAR_KEY
+
+
+def _channel(rng, lay, n_taps=9, delay=3):
+    taps = np.zeros(lay.fft_len, complex)
+    p = np.exp(-np.arange(n_taps) / 3.0)
+    taps[delay : delay + n_taps] = (rng.normal(size=n_taps) + 1j * rng.normal(size=n_taps)) * np.sqrt(p / p.sum() / 2)
+    return np.fft.fftshift(np.fft.fft(taps)).astype(np.complex64)
+
+
+def _noise(rng, shape, sigma):
+    return (sigma * (rng.normal(size=shape) + 1j * rng.normal(size=shape)) / np.sqrt(2)).astype(np.complex64)
+
+
+def _tag(offset, key, value):
+    t = gr.tag_t()
+    t.offset, t.key, t.value = offset, pmt.intern(key), value
+    return t
+
+
+def _frames(lay, seed, sigmas, bad_taps=(), nan_frame=None, lead=True):
+    """Payload frames of random LDPC codewords on 64-QAM through random 9-tap channels with a common phase
+    drift, each tagged as ofdm_rx's header decoder tags it (noisy estimate, sigma^2, error
+    variance). ``lead``: one untagged frame first (output neutral, counted). Frames in
+    ``bad_taps`` carry an estimate of the wrong length (neutral until the next frame)."""
+    rng = np.random.default_rng(seed)
+    t, n = lay.payload_ofdm_symbols, lay.fft_len
+    frames, tags = [], []
+    if lead:
+        frames.append(_noise(rng, (t, n), 1.0))
+    for f, sigma in enumerate(sigmas):
+        off = len(frames) * t
+        hf = _channel(rng, lay)
+        x = np.zeros((t, n), np.complex64)
+        bits = ldpc.encode(rng.integers(0, 2, size=(lay.n_codewords, 324)).astype(np.uint8))
+        x[:, lay.data_idx] = np.asarray(mapping.map_bits(np.asarray(bits).reshape(-1), 6)).reshape(t, -1)
+        x[:, lay.pilot_idx] = np.asarray(lay.pilot_symbols)
+        drift = np.exp(1j * (rng.uniform(-1, 1) + 0.03 * np.arange(t)))[:, None]
+        y = hf[None, :] * x * drift + _noise(rng, x.shape, sigma)
+        if f == nan_frame:
+            y[2, 7] = np.nan  # a non-finite sample: row out as 0, frame not re-estimated
+        frames.append(y.astype(np.complex64))
+        est = hf + _noise(rng, hf.shape, sigma / 3)
+        taps = est[:-1] if f in bad_taps else est
+        tags += [
+            _tag(off, CHAN_EST_KEY, pmt.init_c32vector(len(taps), taps.tolist())),
+            _tag(off, NOISE_VAR_KEY, pmt.from_double(float(sigma**2))),
+            _tag(off, EST_ERR_KEY, pmt.from_double(float(sigma**2 / 9))),
+        ]
+    return np.concatenate(frames).reshape(-1), tags
+
+
+def _run(lay, data, tags, make):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(data.tolist(), False, lay.fft_len, tags)
+    est = make()
+    snks = [blocks.vector_sink_c(), blocks.vector_sink_c(), blocks.vector_sink_f()]
+    tb.connect(src, est)
+    for i, s in enumerate(snks):
+        tb.connect((est, i), s)
+    tb.run()
+    return est, [np.array(s.data()) for s in snks], snks[0].tags()
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+@pytest.mark.parametrize("tracking", [True, False])
+def test_cxx_estimator_equals_python_block(feedback, tracking):
+    lay = OfdmLayout()
+    # low SNR frames (codewords that fail, soft posteriors), high SNR (all validate), a NaN
+    # sample, an estimate of the wrong length
+    sigmas = [0.25, 0.05, 0.12, 0.05, 0.3, 0.08, 0.15]
+    data, tags = _frames(lay, 7, sigmas, bad_taps=(4,), nan_frame=2)
+    n, t = lay.fft_len, lay.payload_ofdm_symbols
+    py_est, py_out, py_tags = _run(
+        lay,
+        data,
+        tags,
+        lambda: ofdm_channel_noise_estimator(
+            n, lay.cp_len, 4, 6, 4, True, CHAN_EST_KEY, feedback, 50, phase_tracking=tracking
+        ),
+    )
+    cx_est, cx_out, cx_tags = _run(lay, data, tags, lambda: payload_estimator(lay, feedback, 50, tracking))
+    for a, b in zip(py_out, cx_out):
+        assert a.size == (len(sigmas) + 1) * t * len(lay.occupied)
+        np.testing.assert_array_equal(b, a)
+    assert cx_est.bad_count() == py_est.bad_count > 0
+    assert (cx_est.df_frames(), cx_est.df_known(), cx_est.df_skipped()) == (
+        py_est.df_frames,
+        py_est.df_known,
+        py_est.df_skipped,
+    )
+    if feedback:  # tracking outputs the NaN row as 0: that frame is then re-estimated too
+        skipped = 0 if tracking else 1
+        assert cx_est.df_skipped() == skipped and cx_est.df_frames() == len(sigmas) - 1 - skipped
+        assert 0 < cx_est.df_known() < 4 * cx_est.df_frames()
+    assert cx_est.df_unrefined() == 0
+    np.testing.assert_allclose(cx_est.noise_var_history(), py_est.noise_var_history, rtol=1e-12)
+    # the input's tags reach the first output item of their frame, as from the Python block
+    assert sorted((tg.offset, pmt.symbol_to_string(tg.key)) for tg in cx_tags) == sorted(
+        (tg.offset, pmt.symbol_to_string(tg.key)) for tg in py_tags
+    )
+
+
+def test_missing_noise_tags_give_neutral_output_and_count():
+    """Without the header decoder's sigma^2 / error tags the frame is not estimated (the Python
+    block would smooth raw LS taps there): h = 1, sigma^2 = 1e3, counted; the next good frame
+    is estimated again."""
+    lay = OfdmLayout()
+    data, tags = _frames(lay, 3, [0.05, 0.05], lead=False)
+    t, nd = lay.payload_ofdm_symbols, len(lay.occupied)
+    tags = [tg for tg in tags if not (tg.offset == 0 and pmt.symbol_to_string(tg.key) == NOISE_VAR_KEY)]
+    est, (y, h, v), _ = _run(lay, data, tags, lambda: payload_estimator(lay))
+    m = t * nd
+    assert est.bad_count() == t
+    np.testing.assert_array_equal(h[:m], 1.0)
+    np.testing.assert_array_equal(v[:m], 1e3)
+    assert np.all(v[m:] < 0.1) and np.all(h[m:] != 1.0) and est.df_frames() == 1
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(h)) and np.all(v > 0)
+
+
+def test_bad_parameters_raise_value_error():
+    lay = OfdmLayout()
+    with pytest.raises(ValueError, match="max_iter"):
+        payload_estimator(lay, True, 0)
+    with pytest.raises(ValueError, match="feedback_rounds"):
+        payload_estimator(lay, True, 50, True, 0)
+    from gnuradio.deepquant import deepquant_python as dq
+    from gnuradio.deepquant.blocks import _kernels
+
+    with pytest.raises(ValueError, match="data_pos"):
+        dq.ofdm_channel_noise_estimator_vcc(
+            _kernels.ofdm_estimator(lay),
+            [0, 1],
+            _kernels.qam_demapper(6),
+            _kernels.ldpc_decoder(),
+            [complex(p) for p in mapping.constellation(6)],
+            lay.payload_ofdm_symbols,
+        )
+    with pytest.raises(ValueError, match="whole codewords"):
+        dq.ofdm_channel_noise_estimator_vcc(
+            _kernels.ofdm_estimator(lay),
+            [int(i) for i in lay.data_idx],
+            _kernels.qam_demapper(6),
+            _kernels.ldpc_decoder(),
+            [complex(p) for p in mapping.constellation(6)],
+            lay.payload_ofdm_symbols - 1,
+        )
