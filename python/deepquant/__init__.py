@@ -40,6 +40,7 @@ _BINDINGS = (
     "mlp_f32",
     "ofdm_channel_noise_estimator_vcc",
     "ofdm_estimator",
+    "ofdm_header_decoder",
     "publish_frames",
     "qam_demapper",
     "quantizer_fb",

@@ -158,3 +158,68 @@ def test_bad_parameters_raise_value_error():
             [complex(p) for p in mapping.constellation(6)],
             lay.payload_ofdm_symbols - 1,
         )
+
+
+def _header_packets(lay, seed):
+    """Header-demux outputs (sync word 1, sync word 2, header symbols) through random channels:
+    good headers, one naming another codeword count, one with a flipped header symbol
+    (CRC fails), one with a NaN sample."""
+    from gnuradio.deepquant.ofdm import estimation, header
+
+    rng = np.random.default_rng(seed)
+    nd = len(lay.occupied)
+    packets = []
+    for p in range(9):
+        ncw = lay.n_codewords if p != 3 else lay.n_codewords + 1
+        hs = header.header_symbols(100 + p, ncw, nd).reshape(-1, nd)
+        x = estimation.known_preamble(lay, hs)
+        if p == 5:
+            x[2:, lay.data_idx] *= -1  # every header bit flipped: the CRC fails
+        hf = _channel(rng, lay)
+        y = hf[None, :] * x + _noise(rng, x.shape, 0.05 + 0.03 * p)
+        if p == 7:
+            y[0, 9] = np.nan
+        packets.append(y.astype(np.complex64))
+    return packets
+
+
+def _header_messages(lay, data, make):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(data.tolist(), False, lay.fft_len)
+    dec = make()
+    dbg = blocks.message_debug()
+    tb.connect(src, dec)
+    tb.msg_connect(dec, "header_data", dbg, "store")
+    tb.run()
+    return dec, [dbg.get_message(i) for i in range(dbg.num_messages())]
+
+
+def test_cxx_header_decoder_equals_python_block():
+    from gnuradio.deepquant.blocks.ofdm_rx import cxx_header_decoder, header_decoder
+    from gnuradio.deepquant.tags import FRAME_KEY, LEN_KEY, PACKET_NUM_KEY
+
+    lay = OfdmLayout()
+    packets = _header_packets(lay, 11)
+    # a trailing partial packet is held, not answered
+    data = np.concatenate(packets + [packets[0][:2]]).reshape(-1)
+    py_dec, py_msgs = _header_messages(lay, data, lambda: header_decoder(lay))
+    cx_dec, cx_msgs = _header_messages(lay, data, lambda: cxx_header_decoder(lay))
+    assert len(cx_msgs) == len(py_msgs) == len(packets)
+    for a, b in zip(py_msgs, cx_msgs):
+        assert pmt.is_dict(a) == pmt.is_dict(b)
+        if not pmt.is_dict(a):
+            assert pmt.equal(a, pmt.PMT_F) and pmt.equal(b, pmt.PMT_F)
+            continue
+        for key in (FRAME_KEY, LEN_KEY, PACKET_NUM_KEY):
+            k = pmt.intern(key)
+            assert pmt.to_long(pmt.dict_ref(b, k, pmt.PMT_NIL)) == pmt.to_long(pmt.dict_ref(a, k, pmt.PMT_NIL))
+        for key in (NOISE_VAR_KEY, EST_ERR_KEY):
+            k = pmt.intern(key)
+            assert pmt.to_double(pmt.dict_ref(b, k, pmt.PMT_NIL)) == pmt.to_double(pmt.dict_ref(a, k, pmt.PMT_NIL))
+        k = pmt.intern(CHAN_EST_KEY)
+        np.testing.assert_array_equal(
+            pmt.c32vector_elements(pmt.dict_ref(b, k, pmt.PMT_NIL)),
+            pmt.c32vector_elements(pmt.dict_ref(a, k, pmt.PMT_NIL)),
+        )
+    assert cx_dec.headers_ok() == py_dec.headers_ok == len(packets) - 3
+    assert cx_dec.headers_failed() == py_dec.headers_failed == 3

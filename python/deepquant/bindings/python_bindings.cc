@@ -36,6 +36,7 @@ namespace py = pybind11;
     void bind_exact_mixer_cc(py::module& m);
     void bind_finite_guard_cc(py::module& m);
     void bind_ofdm_channel_noise_estimator_vcc(py::module& m);
+    void bind_ofdm_header_decoder(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -80,6 +81,7 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_exact_mixer_cc(m);
     bind_finite_guard_cc(m);
     bind_ofdm_channel_noise_estimator_vcc(m);
+    bind_ofdm_header_decoder(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -124,6 +124,32 @@ class header_decoder(gr.sync_block):
         return res, h, nv, err
 
 
+def cxx_header_decoder(layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
+    """``ofdm_rx``'s header decoder: the C++ ``ofdm_header_decoder`` set up from the layout. It
+    answers ``header_payload_demux`` as :class:`header_decoder` does (the same messages;
+    ``tests/blocks/qa_ofdm_channel_noise_estimator_vcc.py``), without the Python interpreter."""
+    from .. import deepquant_python as dq
+    from ..ofdm import estimation
+    from . import _kernels
+
+    return dq.ofdm_header_decoder(
+        _kernels.ofdm_estimator(layout),
+        [complex(v) for v in estimation.known_preamble(layout).reshape(-1)],
+        int(layout.header_symbols),
+        int(layout.n_codewords),
+        int(layout.payload_ofdm_symbols),
+        int(layout.data_symbols),
+        int(taps_pre),
+        int(taps_post),
+        FRAME_KEY,
+        LEN_KEY,
+        PACKET_NUM_KEY,
+        CHAN_EST_KEY,
+        NOISE_VAR_KEY,
+        EST_ERR_KEY,
+    )
+
+
 def payload_estimator(layout, decision_feedback=True, max_iter=50, phase_tracking=True, feedback_rounds=2):
     """``ofdm_rx``'s payload estimator: the C++ ``ofdm_channel_noise_estimator_vcc`` set up from the
     layout and the numeric core's tables. It computes what the Python
@@ -298,7 +324,7 @@ class ofdm_rx(gr.hier_block2):
         self.connect((self.sync, 1), (self.hpd, 1))
         # --- header ---------------------------------------------------------------------------
         self.header_fft = fft.fft_vcc(n, True, (), True)
-        self.header_dec = header_decoder(lay)
+        self.header_dec = cxx_header_decoder(lay)
         self.connect((self.hpd, 0), self.header_fft, self.header_dec)
         self.msg_connect(self.header_dec, "header_data", self.hpd, "header_data")
         # --- payload: the module's soft path ----------------------------------------------------
