@@ -48,6 +48,7 @@ _BINDINGS = (
     "rans_coder",
     "rans_error",
     "scalar_quantizer",
+    "soft_demapper_stream_cf",
     "u8vector_to_bytes",
 )
 

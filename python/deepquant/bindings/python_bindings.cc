@@ -37,6 +37,7 @@ namespace py = pybind11;
     void bind_finite_guard_cc(py::module& m);
     void bind_ofdm_channel_noise_estimator_vcc(py::module& m);
     void bind_ofdm_header_decoder(py::module& m);
+    void bind_soft_demapper_stream_cf(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -82,6 +83,7 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_finite_guard_cc(m);
     bind_ofdm_channel_noise_estimator_vcc(m);
     bind_ofdm_header_decoder(m);
+    bind_soft_demapper_stream_cf(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

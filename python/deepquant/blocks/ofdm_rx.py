@@ -150,6 +150,23 @@ def cxx_header_decoder(layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 2
     )
 
 
+def cxx_demapper(bits_per_symbol: int, method: str = "exact"):
+    """``ofdm_rx``'s soft demapper: the C++ ``soft_demapper_stream_cf``, the computation of
+    :class:`~gnuradio.deepquant.blocks.soft_demapper_cf.soft_demapper_cf` with
+    ``channel_input=True, noise_var_source='stream'`` (the same LLRs;
+    ``tests/blocks/qa_ofdm_channel_noise_estimator_vcc.py``)."""
+    from .. import deepquant_python as dq
+    from ..phy import mapping
+    from . import _kernels
+
+    if method not in ("exact", "maxlog"):
+        raise ValueError(f"ofdm_rx: demapper must be 'exact' or 'maxlog', got {method!r}")
+    k = int(bits_per_symbol)
+    return dq.soft_demapper_stream_cf(
+        _kernels.qam_demapper(k), [complex(p) for p in mapping.constellation(k)], method == "maxlog", 0.0
+    )
+
+
 def payload_estimator(layout, decision_feedback=True, max_iter=50, phase_tracking=True, feedback_rounds=2):
     """``ofdm_rx``'s payload estimator: the C++ ``ofdm_channel_noise_estimator_vcc`` set up from the
     layout and the numeric core's tables. It computes what the Python
@@ -198,12 +215,14 @@ class ofdm_rx(gr.hier_block2):
       2 per-data-subcarrier channel estimate h (complex, ``len(occupied)`` per OFDM symbol).
 
     Chain: ``tag_gate`` (incoming tags dropped) -> ``ofdm_sync_sc_cfb`` (Schmidl & Cox timing and fractional CFO) -> CFO correction ->
-    ``header_payload_demux`` -> header: ``fft_vcc``, ``header_decoder`` (channel from the sync words,
-    MRC of the 3 header replicas, CRC-8, then channel/sigma^2 re-estimated with the header
-    known; tells the demux the payload length and hands it the estimates as tags) ->
-    payload: ``fft_vcc`` -> ``ofdm_channel_noise_estimator`` (``ofdm_pilot_phase_tracker``'s pilot phase
-    tracking, then estimation and decoder-aided re-estimation, in one block)
-    -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
+    ``header_payload_demux`` -> header: ``fft_vcc``, header decoder (C++ ``ofdm_header_decoder``,
+    :class:`header_decoder`'s computation: channel from the sync words, MRC of the 3 header
+    replicas, CRC-8, then channel/sigma^2 re-estimated with the header known; tells the demux the
+    payload length and hands it the estimates as tags) -> payload: ``fft_vcc`` -> C++
+    ``ofdm_channel_noise_estimator_vcc`` (``ofdm_channel_noise_estimator``'s computation:
+    ``ofdm_pilot_phase_tracker``'s pilot phase tracking, then estimation and decoder-aided
+    re-estimation, in one block) -> C++ ``soft_demapper_stream_cf`` (``soft_demapper_cf``'s
+    computation with h and sigma^2 streams) -> [``softbit_compressor`` ->
     ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
     ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
     LLR convention ``L = ln P(b=1)/P(b=0)``.
@@ -298,7 +317,7 @@ class ofdm_rx(gr.hier_block2):
             gr.io_signature(1, 1, gr.sizeof_gr_complex),
             gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]),
         )
-        from . import ldpc_blocks, soft_demapper_cf
+        from . import ldpc_blocks
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         n, cp = lay.fft_len, lay.cp_len
@@ -332,9 +351,9 @@ class ofdm_rx(gr.hier_block2):
         # pilot phase tracking, estimation and decoder-aided re-estimation in one C++ block (the
         # computation of ofdm_channel_noise_estimator with phase_tracking, without the interpreter)
         self.estimator = payload_estimator(lay, bool(decision_feedback), int(max_iter), bool(phase_tracking))
-        self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
-        # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
-        self.demapper.set_output_multiple(lay.coded_bits)
+        # the soft demapper with h and sigma^2 streams in C++ (soft_demapper_cf's computation)
+        self.demapper = cxx_demapper(lay.bits_per_symbol, demapper)
+        self.demapper.set_output_multiple(lay.coded_bits)  # whole frames per call
         self.decoder = (
             ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
         )
