@@ -37,6 +37,7 @@ _BINDINGS = (
     "finite_guard_cc",
     "ldpc_bp_decoder",
     "lmmse_detector",
+    "mimo_ofdm_header_decoder_vc",
     "mimo_ofdm_payload_estimator_vcc",
     "mlp_f32",
     "ofdm_channel_noise_estimator_vcc",

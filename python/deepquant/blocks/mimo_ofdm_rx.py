@@ -22,6 +22,28 @@ from .mimo_ofdm_payload_estimator import mimo_ofdm_payload_estimator
 from .sc_trigger_holdoff import sc_trigger_holdoff
 
 
+def header_decoder(layout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20, refine: bool = True):
+    """``mimo_ofdm_rx``'s header decoder: the C++ ``mimo_ofdm_header_decoder_vc``, the computation
+    of :class:`mimo_ofdm_header_decoder` without the interpreter (the same messages,
+    ``tests/blocks/qa_mimo_ofdm_payload_estimator_vcc.py``)."""
+    from .. import deepquant_python as dq
+    from . import _kernels
+
+    return dq.mimo_ofdm_header_decoder_vc(
+        _kernels.ofdm_estimator(layout),
+        [complex(v) for v in np.asarray(layout.sync_words()[1], np.complex64)],
+        int(nr),
+        int(nt),
+        int(layout.header_symbols),
+        int(layout.n_codewords),
+        int(ofdm_mimo.td_payload_symbols(layout, int(nt))),
+        int(taps_pre),
+        int(taps_post),
+        bool(refine),
+        MIMO_CHAN_KEY,
+    )
+
+
 def payload_estimator(
     layout,
     nr: int,
@@ -189,7 +211,7 @@ class mimo_ofdm_rx(gr.hier_block2):
             self.holdoff = None
             sync_out = self.sync
         self.connect((sync_out, 0), self.osc)
-        self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
+        self.header_dec = header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
         self.payload = payload_estimator(
             lay, nr, nt, bool(phase_tracking), bool(decision_feedback), taps_pre=self.taps_pre, taps_post=self.taps_post
         )
