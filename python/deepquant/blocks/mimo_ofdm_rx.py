@@ -17,14 +17,13 @@ from ..ofdm import mimo as ofdm_mimo
 from ..tags import FRAME_KEY, MIMO_CHAN_KEY
 from .exact_mixer_cc import exact_mixer_cc
 from .finite_guard import finite_guard_cc
-from .mimo_ofdm_header_decoder import mimo_ofdm_header_decoder
 from .mimo_ofdm_payload_estimator import mimo_ofdm_payload_estimator
 from .sc_trigger_holdoff import sc_trigger_holdoff
 
 
 def header_decoder(layout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20, refine: bool = True):
     """``mimo_ofdm_rx``'s header decoder: the C++ ``mimo_ofdm_header_decoder_vc``, the computation
-    of :class:`mimo_ofdm_header_decoder` without the interpreter (the same messages,
+    of :class:`~gnuradio.deepquant.blocks.mimo_ofdm_header_decoder.mimo_ofdm_header_decoder` without the interpreter (the same messages,
     ``tests/blocks/qa_mimo_ofdm_payload_estimator_vcc.py``)."""
     from .. import deepquant_python as dq
     from . import _kernels
