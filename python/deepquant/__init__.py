@@ -36,6 +36,7 @@ _BINDINGS = (
     "exact_mixer_cc",
     "finite_guard_cc",
     "ldpc_bp_decoder",
+    "llr_to_gr_order_ff",
     "lmmse_detector",
     "mimo_ofdm_header_decoder_vc",
     "mimo_ofdm_payload_estimator_vcc",

@@ -40,6 +40,7 @@ namespace py = pybind11;
     void bind_soft_demapper_stream_cf(py::module& m);
     void bind_mimo_ofdm_payload_estimator_vcc(py::module& m);
     void bind_mimo_ofdm_header_decoder_vc(py::module& m);
+    void bind_llr_to_gr_order_ff(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -88,6 +89,7 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_soft_demapper_stream_cf(m);
     bind_mimo_ofdm_payload_estimator_vcc(m);
     bind_mimo_ofdm_header_decoder_vc(m);
+    bind_llr_to_gr_order_ff(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }
