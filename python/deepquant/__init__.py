@@ -50,6 +50,7 @@ _BINDINGS = (
     "quantizer_ff",
     "rans_coder",
     "rans_error",
+    "sc_correlator_ccf",
     "scalar_quantizer",
     "soft_demapper_stream_cf",
     "u8vector_to_bytes",

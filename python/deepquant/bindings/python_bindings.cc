@@ -41,6 +41,7 @@ namespace py = pybind11;
     void bind_mimo_ofdm_payload_estimator_vcc(py::module& m);
     void bind_mimo_ofdm_header_decoder_vc(py::module& m);
     void bind_llr_to_gr_order_ff(py::module& m);
+    void bind_sc_correlator_ccf(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -90,6 +91,7 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_mimo_ofdm_payload_estimator_vcc(m);
     bind_mimo_ofdm_header_decoder_vc(m);
     bind_llr_to_gr_order_ff(m);
+    bind_sc_correlator_ccf(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }
