@@ -91,6 +91,26 @@ bool ldpc_bp_decoder::syndrome_ok(const float* total, uint8_t* hard) const
     return true;
 }
 
+bool ldpc_bp_decoder::hard_codeword(const float* llr, uint8_t* bits) const
+{
+    bool nonzero = true;
+    for (int v = 0; v < d_n; v++) {
+        const float x = clip_channel(llr[v], d_clip); // NaN -> 0, as decode() reads it
+        bits[v] = x > 0.0f;
+        nonzero = nonzero && x != 0.0f;
+    }
+    if (!nonzero)
+        return false;
+    for (int r = 0; r < d_m; r++) {
+        unsigned s = 0;
+        for (int e = d_row_ptr[r]; e < d_row_ptr[r + 1]; e++)
+            s ^= bits[d_col_idx[e]];
+        if (s)
+            return false;
+    }
+    return true;
+}
+
 // Internal sign as the torch decoder: positive = bit 0 (lc = -L).
 int ldpc_bp_decoder::decode_one_generic(
     const float* lc, int max_iter, float* total, float* c2v, uint8_t* hard) const

@@ -607,7 +607,38 @@ void ofdm_estimator::symbols(const ldpc_bp_decoder& decoder,
     std::vector<uint8_t> cw(std::size_t(n_cw) * n);
     std::vector<int32_t> its(n_cw);
     std::vector<float> post(std::size_t(n_cw) * n);
-    decoder.decode(llr, std::size_t(n_cw), max_iter, cw.data(), its.data(), post.data());
+    // codewords whose channel hard decisions already satisfy every parity check: the
+    // decoder would return exactly them after one iteration
+    // (ldpc_bp_decoder::hard_codeword), so only the others are decoded (their posteriors
+    // are the only ones read below)
+    std::vector<int> rest;
+    for (int c = 0; c < n_cw; c++) {
+        if (max_iter > 1 && decoder.hard_codeword(llr + std::size_t(c) * n,
+                                                  cw.data() + std::size_t(c) * n))
+            its[c] = 1;
+        else
+            rest.push_back(c);
+    }
+    if (rest.size() == std::size_t(n_cw)) {
+        decoder.decode(
+            llr, std::size_t(n_cw), max_iter, cw.data(), its.data(), post.data());
+    } else if (!rest.empty()) {
+        const std::size_t nr = rest.size();
+        std::vector<float> lr(nr * n), pr(nr * n);
+        std::vector<uint8_t> cr(nr * n);
+        std::vector<int32_t> ir(nr);
+        for (std::size_t i = 0; i < nr; i++)
+            std::copy(llr + std::size_t(rest[i]) * n,
+                      llr + std::size_t(rest[i] + 1) * n,
+                      lr.begin() + i * n);
+        decoder.decode(lr.data(), nr, max_iter, cr.data(), ir.data(), pr.data());
+        for (std::size_t i = 0; i < nr; i++) {
+            const std::size_t c = std::size_t(rest[i]);
+            std::copy(cr.begin() + i * n, cr.begin() + (i + 1) * n, cw.begin() + c * n);
+            std::copy(pr.begin() + i * n, pr.begin() + (i + 1) * n, post.begin() + c * n);
+            its[c] = ir[i];
+        }
+    }
     std::vector<double> lp(M), p2(M);
     for (int m = 0; m < M; m++)
         p2[m] = std::abs(points[m]) * std::abs(points[m]);

@@ -115,3 +115,35 @@ def test_bad_parameters():
         dq.frame_error_counter(0)
     with pytest.raises(ValueError):
         dq.bit_interleaver(648, 1, False, "complex")
+
+
+def test_cxx_reorder_equals_python_block():
+    """ldpc_decoder_fb's C++ reordering block against the Python ``_llr_to_gr`` (prepare_gr_llr +
+    to_gr_order): identical outputs (NaN, +-inf, zeros, huge and ordinary LLRs), the same count."""
+    from gnuradio.deepquant.blocks.ldpc_blocks import _llr_to_gr
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=7 * ldpc.N) * 8).astype(np.float32)
+    x[[5, 700, 1400]] = np.nan
+    x[[6, 701]] = np.inf
+    x[[7, 900]] = -np.inf
+    x[[8, 1000, 2000]] = 0.0
+    x[9] = -0.0
+    x[[10, 11]] = [1e30, -3e38]
+    outs, blks = [], []
+    for make in (_llr_to_gr, lambda: dq.llr_to_gr_order_ff(ldpc.N, ldpc.K, ldpc.GR_LLR_CLIP, ldpc.GR_ZERO_LLR)):
+        tb = gr.top_block()
+        src = blocks.vector_source_f(x.tolist())
+        blk = make()
+        snk = blocks.vector_sink_f()
+        tb.connect(src, blk, snk)
+        tb.run()
+        outs.append(np.array(snk.data(), np.float32))
+        blks.append(blk)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(
+        outs[1], ldpc.to_gr_order(ldpc.prepare_gr_llr(x.reshape(-1, ldpc.N).copy())).reshape(-1)
+    )
+    assert blks[1].bad_count() == blks[0].bad.count == 7
+    with pytest.raises(ValueError):
+        dq.llr_to_gr_order_ff(648, 648)

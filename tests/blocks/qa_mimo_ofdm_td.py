@@ -78,7 +78,7 @@ def test_rx_channel_uses_match_transmitted_symbols(tx6):
     y = np.asarray(sy.data()).reshape(-1, m, 2)
     h = np.asarray(sh.data()).reshape(-1, m, 2, 2)
     nv = np.asarray(sn.data())
-    assert y.shape[0] == 6 and rx.header_dec.headers_ok == 6
+    assert y.shape[0] == 6 and rx.header_dec.headers_ok() == 6
     nums = [pmt.to_long(t.value) for t in sy.tags() if pmt.symbol_to_string(t.key) == "ofdm_packet_num"]
     assert nums == list(range(6))
     ref = reference.reference_bits(mimo_ofdm.REF_SEED, mimo_ofdm.REF_PERIOD, lay.info_bits)

@@ -174,3 +174,39 @@ def test_lmmse_beyond_the_kernel_falls_back_to_the_reference():
     y = (rng.normal(size=(n, nr)) + 1j * rng.normal(size=(n, nr))).astype(np.complex64)
     nv = np.full(n, 0.1, np.float32)
     np.testing.assert_allclose(_kernels.lmmse(y, h, nv, 2), mimo.lmmse(y, h, nv, 2), rtol=1e-6, atol=1e-6)
+
+
+def test_hard_codeword_is_what_one_decoder_iteration_returns():
+    """``hard_codeword`` (the re-estimation's shortcut) against the decoder itself, both ISA
+    paths: wherever the channel hard decisions satisfy every parity check (and no LLR is 0/NaN),
+    decode() returns exactly those bits after one iteration; elsewhere it is not claimed. Tiny
+    LLRs (|L| ~ 1e-30 .. 1e-3: vanishing tanh products) and huge ones (beyond the clip) included."""
+    rng = np.random.default_rng(12)
+    dec = _kernels.ldpc_decoder()
+    frames = []
+    for snr_db in (3.0, 5.0, 8.0, 12.0):
+        _, llr = _noisy_codewords(snr_db, 60, rng)
+        frames.append(llr)
+    _, llr = _noisy_codewords(12.0, 40, rng)
+    small = rng.random(llr.shape) < 0.05
+    llr[small] = np.sign(llr[small]) * 10.0 ** rng.uniform(-30, -3, small.sum())
+    llr[:5, 3] *= 1e6
+    frames.append(llr)
+    llr = np.concatenate(frames).astype(np.float32)
+    llr[0, 7] = 0.0  # a zero LLR: never claimed
+    llr[1, 9] = np.nan
+    claimed = []
+    for row in llr:
+        ok, bits = dec.hard_codeword(row)
+        np.testing.assert_array_equal(bits, (np.nan_to_num(row) > 0).astype(np.uint8))
+        claimed.append(ok)
+    claimed = np.array(claimed)
+    assert not claimed[0] and not claimed[1] and 50 < claimed.sum() < len(llr)
+    try:
+        for isa in _isas(dec):
+            dec.set_isa(isa)
+            cw, it, _ = dec.decode(llr[claimed], 50, True)
+            assert (it == 1).all(), isa
+            np.testing.assert_array_equal(cw, (llr[claimed] > 0).astype(np.uint8), err_msg=isa)
+    finally:
+        dec.set_isa("auto")

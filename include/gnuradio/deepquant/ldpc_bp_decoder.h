@@ -71,6 +71,18 @@ public:
                 int32_t* iterations,
                 float* posteriors) const;
 
+    /*!
+     * Whether decode() of this one codeword would return its channel hard decisions (bit
+     * 1 where L > 0) after its first iteration: true when no LLR is 0 or NaN and those
+     * decisions satisfy every parity check. Then every check's first message to a bit has
+     * the sign of that bit's own decision (the product of the other bits' signs; tanh and
+     * atanh keep signs, a vanishing product gives 0), so no posterior changes sign and
+     * the first iteration's syndrome check passes: the iteration is skipped
+     * bit-identically. \param llr n channel LLRs. \param bits n hard decisions out
+     * (written either way).
+     */
+    bool hard_codeword(const float* llr, uint8_t* bits) const;
+
     //! "auto" (default), "avx2" or "generic"; throws if the requested one is unavailable.
     void set_isa(const std::string& isa);
     std::string isa() const;

@@ -166,8 +166,8 @@ def receive(
         "codewords_decoded": int(decoded_cw),
         "codeword_errors": int(errs),
         "fer": errs / cw if cw else float("nan"),
-        "headers_ok": int(rx.header_dec.headers_ok),
-        "headers_failed": int(rx.header_dec.headers_failed),
+        "headers_ok": int(rx.header_dec.headers_ok()),
+        "headers_failed": int(rx.header_dec.headers_failed()),
         "stored_bits_per_llr": float(rx.stored_bits_per_llr()),
         # NaN/inf (or |x| > 1e18) samples replaced by 0 at the impairments' and receiver's input
         "bad_input_samples": int(rx.guard.bad_count() + (ch.guard.bad_count() if ch is not None else 0)),

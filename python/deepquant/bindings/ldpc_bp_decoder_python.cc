@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ldpc_bp_decoder.h)                                         */
-/* BINDTOOL_HEADER_FILE_HASH(3538791546b8c75760c1f3fa182e0012)                     */
+/* BINDTOOL_HEADER_FILE_HASH(ae448cd91116481962585956229b888a)                     */
 /***********************************************************************************/
 
 #include <pybind11/numpy.h>
@@ -53,6 +53,15 @@ py::tuple decode(const dec_t& self, const py::object& llr, int max_iter, bool po
         return py::make_tuple(cw, its, post);
     return py::make_tuple(cw, its);
 }
+py::tuple hard_codeword(const dec_t& self, const py::object& llr)
+{
+    auto in = f32arr::ensure(llr);
+    if (!in || in.size() != self.n())
+        throw py::value_error("hard_codeword: expected n = " + std::to_string(self.n()) + " LLRs");
+    py::array_t<uint8_t> bits(self.n());
+    const bool ok = self.hard_codeword(in.data(), bits.mutable_data());
+    return py::make_tuple(ok, bits);
+}
 } // namespace
 
 void bind_ldpc_bp_decoder(py::module& m)
@@ -70,6 +79,9 @@ iterations int32 (...), [posteriors float32 (..., n)]).
         .def_property_readonly("n", &dec_t::n)
         .def_property_readonly("m", &dec_t::m)
         .def("decode", &decode, py::arg("llr"), py::arg("max_iter") = 50, py::arg("posteriors") = true)
+        .def("hard_codeword", &hard_codeword, py::arg("llr"),
+             "(valid, bits): bits = channel hard decisions (L > 0 -> 1); valid when no LLR is 0/NaN and "
+             "they satisfy every parity check (decode() then returns them after one iteration)")
         .def("set_isa", &dec_t::set_isa, py::arg("isa"))
         .def("isa", &dec_t::isa);
 }

@@ -35,6 +35,13 @@ namespace py = pybind11;
     void bind_ofdm_estimator(py::module& m);
     void bind_exact_mixer_cc(py::module& m);
     void bind_finite_guard_cc(py::module& m);
+    void bind_ofdm_channel_noise_estimator_vcc(py::module& m);
+    void bind_ofdm_header_decoder(py::module& m);
+    void bind_soft_demapper_stream_cf(py::module& m);
+    void bind_mimo_ofdm_payload_estimator_vcc(py::module& m);
+    void bind_mimo_ofdm_header_decoder_vc(py::module& m);
+    void bind_llr_to_gr_order_ff(py::module& m);
+    void bind_sc_correlator_ccf(py::module& m);
     void bind_eqnet_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
@@ -78,6 +85,13 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_ofdm_estimator(m);
     bind_exact_mixer_cc(m);
     bind_finite_guard_cc(m);
+    bind_ofdm_channel_noise_estimator_vcc(m);
+    bind_ofdm_header_decoder(m);
+    bind_soft_demapper_stream_cf(m);
+    bind_mimo_ofdm_payload_estimator_vcc(m);
+    bind_mimo_ofdm_header_decoder_vc(m);
+    bind_llr_to_gr_order_ff(m);
+    bind_sc_correlator_ccf(m);
     bind_eqnet_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

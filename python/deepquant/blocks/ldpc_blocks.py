@@ -121,10 +121,11 @@ class ldpc_decoder_fb(gr.hier_block2):
     Input: float LLRs, 648 per codeword (frames aligned with the stream start).
     Output: 324 decoded information bits per codeword (bytes 0/1).
 
-    Inside: a reordering block (standard -> GNU Radio column order, |L| clipped to 10 -- GNU
-    Radio's single-precision probability-domain decoder overflows above, see ldpc.GR_LLR_CLIP --
-    NaN and exact-zero LLRs (erasures) -> 1e-3, because zero LLRs make it fail every frame;
-    NaN/inf LLRs are counted in ``reorder.bad.count``)
+    Inside: a reordering block (C++ ``llr_to_gr_order_ff``, the computation of
+    ``_llr_to_gr``: standard -> GNU Radio column order, |L| clipped to 10 -- GNU Radio's
+    single-precision probability-domain decoder overflows above, see ldpc.GR_LLR_CLIP -- NaN and
+    exact-zero LLRs (erasures) -> 1e-3, because zero LLRs make it fail every frame; NaN/inf LLRs
+    are counted in ``reorder.bad_count()``)
     followed by ``fec.decoder`` around ``fec.ldpc_decoder`` built by
     :func:`gnuradio.deepquant.phy.ldpc.make_gr_ldpc_decoder` (sigma and signature handled there).
 
@@ -150,7 +151,9 @@ class ldpc_decoder_fb(gr.hier_block2):
         self.threads = int(threads)
         self.decoders = [ldpc.make_gr_ldpc_decoder(int(max_iter)) for _ in range(self.threads)]
         self.decoder = self.decoders[0]
-        self.reorder = _llr_to_gr()
+        from .. import deepquant_python as dq
+
+        self.reorder = dq.llr_to_gr_order_ff(ldpc.N, ldpc.K, float(ldpc.GR_LLR_CLIP), float(ldpc.GR_ZERO_LLR))
         if self.threads == 1:
             self.dec = fec.decoder(self.decoder.fec, gr.sizeof_float, gr.sizeof_char)
         else:

@@ -14,12 +14,78 @@ import numpy as np
 from gnuradio import analog, blocks, digital, fft, gr
 
 from ..ofdm import mimo as ofdm_mimo
-from ..tags import FRAME_KEY
+from ..tags import FRAME_KEY, MIMO_CHAN_KEY
 from .exact_mixer_cc import exact_mixer_cc
 from .finite_guard import finite_guard_cc
-from .mimo_ofdm_header_decoder import mimo_ofdm_header_decoder
 from .mimo_ofdm_payload_estimator import mimo_ofdm_payload_estimator
 from .sc_trigger_holdoff import sc_trigger_holdoff
+
+
+def header_decoder(layout, nr: int, nt: int, taps_pre: int = 0, taps_post: int = 20, refine: bool = True):
+    """``mimo_ofdm_rx``'s header decoder: the C++ ``mimo_ofdm_header_decoder_vc``, the computation
+    of :class:`~gnuradio.deepquant.blocks.mimo_ofdm_header_decoder.mimo_ofdm_header_decoder` without the interpreter (the same messages,
+    ``tests/blocks/qa_mimo_ofdm_payload_estimator_vcc.py``)."""
+    from .. import deepquant_python as dq
+    from . import _kernels
+
+    return dq.mimo_ofdm_header_decoder_vc(
+        _kernels.ofdm_estimator(layout),
+        [complex(v) for v in np.asarray(layout.sync_words()[1], np.complex64)],
+        int(nr),
+        int(nt),
+        int(layout.header_symbols),
+        int(layout.n_codewords),
+        int(ofdm_mimo.td_payload_symbols(layout, int(nt))),
+        int(taps_pre),
+        int(taps_post),
+        bool(refine),
+        MIMO_CHAN_KEY,
+    )
+
+
+def payload_estimator(
+    layout,
+    nr: int,
+    nt: int,
+    phase_tracking: bool = True,
+    decision_feedback: bool = False,
+    max_iter: int = 50,
+    feedback_rounds: int = 2,
+    taps_pre: int = 0,
+    taps_post: int = 20,
+):
+    """``mimo_ofdm_rx``'s payload estimator: the C++ ``mimo_ofdm_payload_estimator_vcc`` (the
+    computation of :class:`mimo_ofdm_payload_estimator` without the interpreter; the same outputs
+    to float rounding, ``tests/blocks/qa_mimo_ofdm_payload_estimator_vcc.py``), or that Python
+    block for more streams than the C++ LMMSE detector takes (16)."""
+    from .. import deepquant_python as dq
+    from ..phy import mapping
+    from . import _kernels
+
+    if int(nt) > _kernels.MAX_LMMSE_STREAMS:
+        return mimo_ofdm_payload_estimator(
+            layout, nr, nt, phase_tracking, decision_feedback, max_iter, feedback_rounds, taps_pre, taps_post
+        )
+    k = layout.bits_per_symbol
+    t = ofdm_mimo.td_payload_symbols(layout, int(nt))
+    return dq.mimo_ofdm_payload_estimator_vcc(
+        _kernels.ofdm_estimator(layout),
+        [int(i) for i in layout.data_idx],
+        [int(i) for i in layout.pilot_idx],
+        [complex(v) for v in layout.pilot_symbols],
+        _kernels.lmmse_detector(int(nr), int(nt), k),
+        _kernels.ldpc_decoder(),
+        [complex(p) for p in mapping.constellation(k)],
+        int(t),
+        float(int(nt) + layout.header_symbols),
+        bool(phase_tracking),
+        bool(decision_feedback),
+        int(max_iter),
+        int(feedback_rounds),
+        int(taps_pre),
+        int(taps_post),
+        MIMO_CHAN_KEY,
+    )
 
 
 class mimo_ofdm_rx(gr.hier_block2):
@@ -144,8 +210,8 @@ class mimo_ofdm_rx(gr.hier_block2):
             self.holdoff = None
             sync_out = self.sync
         self.connect((sync_out, 0), self.osc)
-        self.header_dec = mimo_ofdm_header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
-        self.payload = mimo_ofdm_payload_estimator(
+        self.header_dec = header_decoder(lay, nr, nt, self.taps_pre, self.taps_post)
+        self.payload = payload_estimator(
             lay, nr, nt, bool(phase_tracking), bool(decision_feedback), taps_pre=self.taps_pre, taps_post=self.taps_post
         )
         self._keep = []
@@ -173,4 +239,5 @@ class mimo_ofdm_rx(gr.hier_block2):
 
     def noise_var_estimates(self) -> np.ndarray:
         """sigma^2 (estimate's error included) of the latest packets (up to 1000)."""
-        return np.asarray(self.payload.noise_var_history, dtype=np.float64)
+        h = self.payload.noise_var_history
+        return np.asarray(h() if callable(h) else h, dtype=np.float64)

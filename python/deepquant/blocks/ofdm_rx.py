@@ -124,6 +124,85 @@ class header_decoder(gr.sync_block):
         return res, h, nv, err
 
 
+def cxx_header_decoder(layout: OfdmLayout, taps_pre: int = 0, taps_post: int = 20):
+    """``ofdm_rx``'s header decoder: the C++ ``ofdm_header_decoder`` set up from the layout. It
+    answers ``header_payload_demux`` as :class:`header_decoder` does (the same messages;
+    ``tests/blocks/qa_ofdm_channel_noise_estimator_vcc.py``), without the Python interpreter."""
+    from .. import deepquant_python as dq
+    from ..ofdm import estimation
+    from . import _kernels
+
+    return dq.ofdm_header_decoder(
+        _kernels.ofdm_estimator(layout),
+        [complex(v) for v in estimation.known_preamble(layout).reshape(-1)],
+        int(layout.header_symbols),
+        int(layout.n_codewords),
+        int(layout.payload_ofdm_symbols),
+        int(layout.data_symbols),
+        int(taps_pre),
+        int(taps_post),
+        FRAME_KEY,
+        LEN_KEY,
+        PACKET_NUM_KEY,
+        CHAN_EST_KEY,
+        NOISE_VAR_KEY,
+        EST_ERR_KEY,
+    )
+
+
+def cxx_demapper(bits_per_symbol: int, method: str = "exact"):
+    """``ofdm_rx``'s soft demapper: the C++ ``soft_demapper_stream_cf``, the computation of
+    :class:`~gnuradio.deepquant.blocks.soft_demapper_cf.soft_demapper_cf` with
+    ``channel_input=True, noise_var_source='stream'`` (the same LLRs;
+    ``tests/blocks/qa_ofdm_channel_noise_estimator_vcc.py``)."""
+    from .. import deepquant_python as dq
+    from ..phy import mapping
+    from . import _kernels
+
+    if method not in ("exact", "maxlog"):
+        raise ValueError(f"ofdm_rx: demapper must be 'exact' or 'maxlog', got {method!r}")
+    k = int(bits_per_symbol)
+    return dq.soft_demapper_stream_cf(
+        _kernels.qam_demapper(k), [complex(p) for p in mapping.constellation(k)], method == "maxlog", 0.0
+    )
+
+
+def payload_estimator(layout, decision_feedback=True, max_iter=50, phase_tracking=True, feedback_rounds=2):
+    """``ofdm_rx``'s payload estimator: the C++ ``ofdm_channel_noise_estimator_vcc`` set up from the
+    layout and the numeric core's tables. It computes what the Python
+    :class:`~gnuradio.deepquant.blocks.ofdm_channel_noise_estimator.ofdm_channel_noise_estimator`
+    computes with ``chan_tag_key='dq_chan_est'``, ``taps_pre=4``, ``add_estimation_error=True``
+    and ``soft_feedback=True``, ``taps_post=15`` (the same outputs; ``tests/blocks/qa_ofdm_rx_cxx_estimator.py``).
+    Parameters as that block's."""
+    from .. import deepquant_python as dq
+    from ..phy import ldpc, mapping
+    from . import _kernels
+
+    if int(max_iter) < 1:
+        raise ValueError(f"ofdm_rx: max_iter must be >= 1, got {max_iter}")
+    if int(feedback_rounds) < 1:
+        raise ValueError(f"ofdm_rx: feedback_rounds must be >= 1, got {feedback_rounds}")
+    k = layout.bits_per_symbol
+    if decision_feedback and (layout.data_symbols * k) % ldpc.N:
+        raise ValueError("ofdm_rx: decision_feedback needs whole 648-bit codewords per frame")
+    return dq.ofdm_channel_noise_estimator_vcc(
+        _kernels.ofdm_estimator(layout),
+        [int(i) for i in layout.data_idx],
+        _kernels.qam_demapper(k),
+        _kernels.ldpc_decoder(),
+        [complex(p) for p in mapping.constellation(k)],
+        int(layout.payload_ofdm_symbols),
+        bool(decision_feedback),
+        int(max_iter),
+        int(feedback_rounds),
+        True,
+        15,
+        bool(phase_tracking),
+        True,
+        CHAN_EST_KEY,
+    )
+
+
 class ofdm_rx(gr.hier_block2):
     """OFDM receiver with real synchronisation and a soft LLR path to the LDPC decoder.
 
@@ -136,12 +215,14 @@ class ofdm_rx(gr.hier_block2):
       2 per-data-subcarrier channel estimate h (complex, ``len(occupied)`` per OFDM symbol).
 
     Chain: ``tag_gate`` (incoming tags dropped) -> ``ofdm_sync_sc_cfb`` (Schmidl & Cox timing and fractional CFO) -> CFO correction ->
-    ``header_payload_demux`` -> header: ``fft_vcc``, ``header_decoder`` (channel from the sync words,
-    MRC of the 3 header replicas, CRC-8, then channel/sigma^2 re-estimated with the header
-    known; tells the demux the payload length and hands it the estimates as tags) ->
-    payload: ``fft_vcc`` -> ``ofdm_channel_noise_estimator`` (``ofdm_pilot_phase_tracker``'s pilot phase
-    tracking, then estimation and decoder-aided re-estimation, in one block)
-    -> ``soft_demapper_cf`` (h and sigma^2 streams) -> [``softbit_compressor`` ->
+    ``header_payload_demux`` -> header: ``fft_vcc``, header decoder (C++ ``ofdm_header_decoder``,
+    :class:`header_decoder`'s computation: channel from the sync words, MRC of the 3 header
+    replicas, CRC-8, then channel/sigma^2 re-estimated with the header known; tells the demux the
+    payload length and hands it the estimates as tags) -> payload: ``fft_vcc`` -> C++
+    ``ofdm_channel_noise_estimator_vcc`` (``ofdm_channel_noise_estimator``'s computation:
+    ``ofdm_pilot_phase_tracker``'s pilot phase tracking, then estimation and decoder-aided
+    re-estimation, in one block) -> C++ ``soft_demapper_stream_cf`` (``soft_demapper_cf``'s
+    computation with h and sigma^2 streams) -> [``softbit_compressor`` ->
     ``softbit_decompressor``] -> [HARQ: ``harq_combiner_ff`` (chase combining with the
     ``harq_buffer`` it holds)] -> ``ldpc_decoder_fb``.
     LLR convention ``L = ln P(b=1)/P(b=0)``.
@@ -236,8 +317,7 @@ class ofdm_rx(gr.hier_block2):
             gr.io_signature(1, 1, gr.sizeof_gr_complex),
             gr.io_signature.makev(3, 3, [out0, gr.sizeof_gr_complex, gr.sizeof_gr_complex]),
         )
-        from . import ldpc_blocks, soft_demapper_cf
-        from .ofdm_channel_noise_estimator import ofdm_channel_noise_estimator
+        from . import ldpc_blocks
 
         lay = self.layout = OfdmLayout(int(fft_len), int(cp_len), int(bits_per_symbol), int(n_codewords))
         n, cp = lay.fft_len, lay.cp_len
@@ -263,28 +343,17 @@ class ofdm_rx(gr.hier_block2):
         self.connect((self.sync, 1), (self.hpd, 1))
         # --- header ---------------------------------------------------------------------------
         self.header_fft = fft.fft_vcc(n, True, (), True)
-        self.header_dec = header_decoder(lay)
+        self.header_dec = cxx_header_decoder(lay)
         self.connect((self.hpd, 0), self.header_fft, self.header_dec)
         self.msg_connect(self.header_dec, "header_data", self.hpd, "header_data")
         # --- payload: the module's soft path ----------------------------------------------------
         self.payload_fft = fft.fft_vcc(n, True, (), True)
-        # pilot phase tracking (ofdm_pilot_phase_tracker's step) inside the estimator: one Python
-        # block less per frame
-        self.estimator = ofdm_channel_noise_estimator(
-            n,
-            cp,
-            lay.n_codewords,
-            lay.bits_per_symbol,
-            4,
-            True,
-            CHAN_EST_KEY,
-            bool(decision_feedback),
-            int(max_iter),
-            phase_tracking=bool(phase_tracking),
-        )
-        self.demapper = soft_demapper_cf.soft_demapper_cf(lay.bits_per_symbol, demapper, 1.0, True, "stream")
-        # whole frames per call: one Python work() (one GIL hand-over) per frame, not per scrap
-        self.demapper.set_output_multiple(lay.coded_bits)
+        # pilot phase tracking, estimation and decoder-aided re-estimation in one C++ block (the
+        # computation of ofdm_channel_noise_estimator with phase_tracking, without the interpreter)
+        self.estimator = payload_estimator(lay, bool(decision_feedback), int(max_iter), bool(phase_tracking))
+        # the soft demapper with h and sigma^2 streams in C++ (soft_demapper_cf's computation)
+        self.demapper = cxx_demapper(lay.bits_per_symbol, demapper)
+        self.demapper.set_output_multiple(lay.coded_bits)  # whole frames per call
         self.decoder = (
             ldpc_blocks.ldpc_decoder_fb(int(max_iter), self.decoder_threads) if self.decoder_threads else None
         )
@@ -352,4 +421,4 @@ class ofdm_rx(gr.hier_block2):
 
     def noise_var_estimates(self) -> np.ndarray:
         """sigma^2 estimates of the latest frames (up to 1000)."""
-        return np.asarray(self.estimator.noise_var_history, dtype=np.float64)
+        return np.asarray(self.estimator.noise_var_history(), dtype=np.float64)

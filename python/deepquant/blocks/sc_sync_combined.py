@@ -11,8 +11,9 @@ detected from the others (GNU Radio's ``ofdm_sync_sc_cfb`` sees one chain).
 The block is GNU Radio's ``ofdm_sync_sc_cfb`` with that sum: the same normalisation, plateau
 detector and sample-and-hold, same outputs (0: ``angle(P)`` held at the last trigger, float;
 1: trigger, byte). With one chain its triggers equal GNU Radio's. The per-sample correlation of
-all chains is one numpy block (:class:`sc_correlator`), computed in float64 so that the result
-does not depend on how the scheduler chunks the streams (see ``exact_mixer_cc``).
+all chains is one C++ block (``sc_correlator_ccf``; :class:`sc_correlator` is its numpy reference),
+computed in float64 so that the result does not depend on how the scheduler chunks the streams
+(see ``exact_mixer_cc``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class sc_sync_combined(gr.hier_block2):
             gr.io_signature(nr, nr, gr.sizeof_gr_complex),
             gr.io_signature.makev(2, 2, [gr.sizeof_float, gr.sizeof_char]),
         )
-        self.corr = sc_correlator(nr, n // 2)
+        from .. import deepquant_python as dq
+
+        # sc_correlator's computation in C++ (the same values bit for bit, no interpreter per sample)
+        self.corr = dq.sc_correlator_ccf(nr, n // 2)
         # as GNU Radio's block with use_even_carriers=False (the module's preambles): taps -1
         self.corr_ma = gr_filter.fir_filter_ccf(1, [-1.0] * (n // 2))
         self.corr_mag = blocks.complex_to_mag_squared()
