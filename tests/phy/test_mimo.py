@@ -333,16 +333,32 @@ def test_ep_output_finite_on_degenerate_and_extreme_input():
     rank-one H), where the statistics overflow float64 (|H| ~ 1e160: zero LLRs), at tiny and huge
     sigma^2, and for zero y / zero H (zero LLRs)."""
     rng = np.random.default_rng(7)
-    y, H, nv = rand_case(rng, 20, 1, 2, 4)
-    for v in (1e-30, 1e-300, 1e30):
-        assert np.all(np.isfinite(mimo.ep(y, H, np.full(20, v), 4, dtype="float64")))
+    for b in (20, 100):  # both inversion paths (small batches: LAPACK Cholesky; large: Gauss-Jordan)
+        y, H, nv = rand_case(rng, b, 1, 2, 4)
+        for v in (1e-30, 1e-300, 1e30):
+            assert np.all(np.isfinite(mimo.ep(y, H, np.full(b, v), 4, dtype="float64")))
+        y2, H2, nv2 = rand_case(rng, b, 2, 2, 6)
+        H2[:, :, 1] = H2[:, :, 0]  # rank one
+        assert np.all(np.isfinite(mimo.ep(y2, H2, np.full(b, 1e-30), 6)))
     y2, H2, nv2 = rand_case(rng, 20, 2, 2, 6)
-    H2[:, :, 1] = H2[:, :, 0]  # rank one
-    assert np.all(np.isfinite(mimo.ep(y2, H2, np.full(20, 1e-30), 6)))
+    H2[:, :, 1] = H2[:, :, 0]
     huge = mimo.ep(y2 * 1e160, H2 * 1e160, nv2, 6, dtype="float64")
     np.testing.assert_array_equal(huge, 0.0)
     np.testing.assert_array_equal(mimo.ep(np.zeros_like(y2), np.zeros_like(H2), nv2, 6), 0.0)
     assert np.all(np.abs(mimo.ep(np.zeros_like(y2), H2, nv2, 6)) < 1e3)
+
+
+def test_ep_batch_size_does_not_change_results():
+    """Large batches invert by Gauss-Jordan on batch-innermost arrays, small ones by LAPACK
+    Cholesky: the LLRs agree to float64 rounding, also with ill-conditioned channel uses mixed in."""
+    rng = np.random.default_rng(8)
+    y, H, nv = rand_case(rng, 300, 4, 4, 4)
+    H[::7, :, 3] = H[::7, :, 2] * (1 + 1e-7)  # nearly rank-deficient
+    full = mimo.ep(y, H, nv, 4, dtype="float64")
+    parts = np.concatenate(
+        [mimo.ep(y[i : i + 10], H[i : i + 10], nv[i : i + 10], 4, dtype="float64") for i in range(0, 300, 10)]
+    )
+    assert_llr_close(full, parts, 1e-9)
 
 
 def test_ep_parameters_are_checked():
