@@ -808,14 +808,17 @@ def ep(y, H, noise_var, bits_per_symbol: int, *, iterations=EP_ITERATIONS, beta=
     The LLRs are the exact LLRs of the final cavities (the extrinsic information of each stream),
     i.e. per real dimension of the metric ``a t_i / h_i^2 - a^2 / (2 h_i^2)`` over the PAM
     levels, with the per-level offsets and log-sum-exp of :func:`lmmse`'s demapper
-    (:func:`.mapping.level_offsets`). They are finite by construction: ``1/h_i^2 >= 0`` is a
-    Schur complement of ``G / s`` (0 gives zero LLRs), the factorisation gets a small diagonal
+    (:func:`.mapping.level_offsets`). They are finite by construction in float64 (float32 output
+    overflows where :func:`lmmse`'s does, ``|L|`` beyond 3e38, e.g. sigma^2 ~ 1e-40;
+    ``mimo_detector`` recomputes such channel uses in float64): ``1/h_i^2 >= 0`` is a Schur
+    complement of ``G / s`` (0 gives zero LLRs), the factorisation gets a small diagonal
     loading where it is not numerically positive definite, and channel uses whose statistics
     overflow float64 get zero LLRs. For QAM with ``iterations=0`` the cavities are LMMSE's
     unbiased model and the LLRs are :func:`lmmse`'s; with one stream (Nt = 1, any Nr) the cavity
     is the likelihood itself at every iteration and the LLRs are exact ML's. Work per channel
-    use: ``iterations + 1`` Cholesky factorisations of a ``2 Nt x 2 Nt`` real matrix (``Nt x Nt``
-    for BPSK) plus ``O(Nt sqrt(M))`` moments per iteration; no hypotheses are enumerated.
+    use: ``iterations + 1`` inversions of a ``2 Nt x 2 Nt`` symmetric positive definite real
+    matrix (``Nt x Nt`` for BPSK) plus ``O(Nt sqrt(M))`` moments per iteration; no hypotheses are
+    enumerated.
 
     Parameters
     ----------
