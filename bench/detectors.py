@@ -4,7 +4,7 @@
 Run: venv/bin/python bench/detectors.py [--threads 2] [--out out/bench_detectors.json]
      [--min-time 0.5] [--skip-slow]
 
-For 2x2 64-QAM and 4x4 16-QAM, each detector (exact_ml, maxlog_ml, zf_sic, lmmse) is timed at
+For 2x2 64-QAM and 4x4 16-QAM, each detector (exact_ml, maxlog_ml, zf_sic, lmmse, ep) is timed at
 batch 1, 256 and 8192 channel uses per call (i.i.d. Rayleigh H with CN(0, 1) entries, SNR
 E||Hx||^2 / (Nr noise_var) = 20 dB, torch complex64 inputs, float32 LLR outputs). Each figure
 is the median over repeated calls after one warm-up call, repeated for at least --min-time

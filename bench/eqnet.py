@@ -150,13 +150,13 @@ def main(argv=None):
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
     )
     blocks_, cpu22, blocks44, cpu44 = {}, {}, {}, {}
-    for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml"):
+    for m in ("eqnet_l", "eqnet_p", "lmmse", "maxlog_ml", "exact_ml", "ep"):
         blocks_[m], cpu22[m] = block_rate(m, a.block_uses)
         print(
             f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s "
             f"({cpu22[m]:.3g} per CPU second)"
         )
-    for m in ("eqnet_l", "lmmse", "exact_ml"):
+    for m in ("eqnet_l", "lmmse", "exact_ml", "ep"):
         n44 = a.block_uses if m != "exact_ml" else max(2000, a.block_uses // 50)
         blocks44[m], cpu44[m] = block_rate(m, n44, nr=4, nt=4, k=4)
         print(

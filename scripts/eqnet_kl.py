@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--codewords", type=int, default=300, help="codewords per SNR")
     p.add_argument("--seed", type=int, default=99)
     p.add_argument("--models", nargs="*", default=[], help="extra EQ-Net model files")
-    p.add_argument("--classical", nargs="*", default=["lmmse", "maxlog_ml"])
+    p.add_argument("--classical", nargs="*", default=["lmmse", "maxlog_ml", "ep"])
     a = p.parse_args(argv)
     import numpy as np
     import torch

@@ -229,6 +229,7 @@ def main(argv=None) -> int:
         "lmmse": "LMMSE",
         "maxlog_ml": "max-log ML",
         "zf_sic": "ZF-SIC",
+        "ep": "EP",
     }
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     floor = 0.5 / (a.frames * 8)

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mimo-methods",
         nargs="+",
         default=None,
-        help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic; "
+        help="flowgraph 2 detectors (default: lmmse exact_ml eqnet_l eqnet_p eqnet_p+q6; also maxlog_ml, zf_sic, ep; "
         "METHOD+q6 / +q5 stores its LLRs EQ-Net-quantized at 3 / 2.5 bits per LLR)",
     )
     s.add_argument("--no-mimo", action="store_true", help="skip flowgraph 2")
@@ -235,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         "prints a RESULT line with the required SNR at BLER 1e-2.",
     )
     s.add_argument("--scenario", required=True, choices=sorted(_scenarios()))
-    s.add_argument("--detectors", nargs="+", help="detector methods (default: all classical ones)")
+    s.add_argument(
+        "--detectors",
+        nargs="+",
+        help="detector methods (default: exact_ml maxlog_ml lmmse zf_sic; also ep and the learned eqnet_l, eqnet_p)",
+    )
     s.add_argument(
         "--snr-db",
         nargs="+",

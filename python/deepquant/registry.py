@@ -9,7 +9,7 @@ Detectors: ``f(y[B, Nr], H[B, Nr, Nt], noise_var[B], bits_per_symbol, **kw) -> L
 (L = ln P(b=1)/P(b=0), stream-major), run through :func:`detect`:
 
 * the classical ones of :data:`gnuradio.deepquant.phy.mimo.DETECTORS` (``exact_ml``,
-  ``maxlog_ml``, ``zf_sic``, ``lmmse``);
+  ``maxlog_ml``, ``zf_sic``, ``lmmse``, ``ep``);
 * EQ-Net (``eqnet_l``, ``eqnet_p``; the joint estimation + quantization modes ``eqnet_l_q5`` ...
   ``eqnet_p_q6``), from :func:`gnuradio.deepquant.eqnet.detectors`.
 

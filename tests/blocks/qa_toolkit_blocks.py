@@ -131,7 +131,7 @@ def test_soft_demapper_bad_parameters():
         dq.soft_demapper_cf(2, "exact", 0.0)
 
 
-@pytest.mark.parametrize("method", ["exact_ml", "maxlog_ml", "zf_sic", "lmmse"])
+@pytest.mark.parametrize("method", ["exact_ml", "maxlog_ml", "zf_sic", "lmmse", "ep"])
 def test_mimo_detector_block_matches_numeric_and_survives_bad_input(method):
     from gnuradio.deepquant.phy import mimo
 

@@ -565,3 +565,38 @@ def test_ddp_training_under_torchrun(tmp_path):
     rt = eqnet.EQNetRuntime(tmp_path / "out" / "ddp.safetensors")
     assert rt.meta["seconds"]["world_size"] == 2
     assert (tmp_path / "out" / "ddp.validation.png").exists()
+
+
+@pytest.mark.parametrize("nr,nt,k", [(2, 2, 6), (4, 4, 4), (3, 2, 2)])
+def test_ep_features_layout_and_lmmse_limit(nr, nt, k):
+    """ep_features: [B, 3 Nt] (or 4 Nt per dimension), finite; at zero EP iterations it is
+    lmmse_features' first 3 Nt entries (LMMSE estimate, log MMSE error); after EP iterations the
+    means move towards the sent symbols (smaller squared error than LMMSE's)."""
+    from gnuradio.deepquant.phy import mapping
+
+    rng = np.random.default_rng(11 + k)
+    B = 400
+    x = mapping.constellation(k)[rng.integers(0, 2**k, size=(B, nt))]
+    H = (rng.normal(size=(B, nr, nt)) + 1j * rng.normal(size=(B, nr, nt))) / np.sqrt(2)
+    nv = np.full(B, nr * nt / 10 ** (18 / 10))
+    y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
+        rng.normal(size=(B, nr)) + 1j * rng.normal(size=(B, nr))
+    )
+    yt, Ht, nvt = torch.from_numpy(y), torch.from_numpy(H), torch.from_numpy(nv)
+    lm = models.lmmse_features(yt, Ht, nvt)[:, : 3 * nt]
+    f0 = models.ep_features(yt, Ht, nvt, k, iterations=0)
+    assert f0.dtype == torch.float32 and f0.shape == (B, 3 * nt)
+    torch.testing.assert_close(f0, lm, rtol=1e-5, atol=1e-5)
+    f2 = models.ep_features(yt, Ht, nvt, k)
+    assert f2.shape == (B, 3 * nt) and torch.isfinite(f2).all() and (f2[:, 2 * nt :] <= 0).all()
+    fd = models.ep_features(yt, Ht, nvt, k, per_dim=True)
+    assert fd.shape == (B, 4 * nt)
+    # the per-dimension variances sum to the per-stream one
+    v = fd[:, 2 * nt :].double().exp()
+    torch.testing.assert_close(v[:, :nt] + v[:, nt:], f2[:, 2 * nt :].double().exp(), rtol=1e-5, atol=1e-9)
+    xt = torch.from_numpy(x)
+
+    def mse(f):
+        return float((torch.complex(f[:, :nt].double(), f[:, nt : 2 * nt].double()) - xt).abs().pow(2).mean())
+
+    assert mse(f2) < mse(f0)

@@ -1,7 +1,8 @@
 """Soft MIMO detectors (gnuradio.deepquant.phy.mimo) against independent float64 numpy
 references: brute-force log-sum-exp over every hypothesis, min-distance max-log, a step-by-step
-transcription of Algorithm 1 of the EQ-Net paper (ZF-SIC), and a textbook LMMSE; plus sign
-convention, Monte-Carlo BER, chunking, validation and the bad-input fallback."""
+transcription of Algorithm 1 of the EQ-Net paper (ZF-SIC), and a textbook LMMSE; EP against the
+properties that pin it down (exact ML for one stream, LMMSE at zero iterations, closer to exact ML
+than LMMSE); plus sign convention, Monte-Carlo BER, chunking, validation and the bad-input fallback."""
 
 import itertools
 import math
@@ -187,7 +188,7 @@ def test_zero_channel_column_gives_zero_llrs_for_that_stream():
     rng = np.random.default_rng(4)
     y, H, nv = rand_case(rng, 5, 2, 2, 4)
     H[:, :, 1] = 0
-    for fn in (mimo.exact_ml, mimo.maxlog_ml, mimo.zf_sic, mimo.lmmse):
+    for fn in (mimo.exact_ml, mimo.maxlog_ml, mimo.zf_sic, mimo.lmmse, mimo.ep):
         out = fn(y, H, nv, 4)
         assert np.all(np.isfinite(out)), fn.__name__
         np.testing.assert_allclose(out[:, 4:], 0.0, atol=1e-5, err_msg=fn.__name__)
@@ -242,6 +243,140 @@ def test_lmmse_matches_textbook(nr, nt, k, B):
     np.testing.assert_allclose(eq.x_hat, xh, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(eq.gain, mu, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(eq.noise_var, nu, rtol=1e-9, atol=1e-14)
+
+
+# ------------------------------------------------------------------------------------------
+# EP
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("nr,k", [(1, 1), (1, 2), (1, 6), (3, 4), (2, 8)])
+def test_ep_single_stream_is_exact_ml(nr, k):
+    """Nt = 1: EP's cavity is the likelihood itself (the real Gram matrix of one complex stream is
+    |h|^2 I, so its real dimensions decouple), at any iteration count: the LLRs are the
+    brute-force exact-ML ones to float rounding."""
+    rng = np.random.default_rng(300 + 10 * nr + k)
+    y, H, nv = rand_case(rng, 40, nr, 1, k)
+    ref = ref_ml(y, H, nv, k)
+    for it in (0, 2, 10):
+        assert_llr_close(mimo.ep(y, H, nv, k, iterations=it, dtype="float64"), ref, 1e-9)
+    assert_llr_close(mimo.ep(y, H, nv, k), ref, 1e-5)
+
+
+@pytest.mark.parametrize("nr,nt,k", [(2, 2, 2), (2, 2, 6), (4, 4, 4), (3, 2, 8), (1, 2, 4)])
+def test_ep_zero_iterations_is_lmmse(nr, nt, k):
+    """With no site update EP is LMMSE (QAM: the real-valued LMMSE with an isotropic prior is the
+    complex one, and its per-dimension cavity is LMMSE's unbiased model)."""
+    rng = np.random.default_rng(400 + 10 * nt + k)
+    y, H, nv = rand_case(rng, 50, nr, nt, k)
+    assert_llr_close(
+        mimo.ep(y, H, nv, k, iterations=0, dtype="float64"), mimo.lmmse(y, H, nv, k, dtype="float64"), 1e-9
+    )
+    cav = mimo.ep_cavity(y, H, nv, k, iterations=0, dtype="float64")
+    eq = mimo.lmmse_equalize(y, H, nv, dtype="float64")
+    np.testing.assert_allclose(cav.mean, eq.x_hat / eq.gain, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cav.var, (1 - eq.gain) / eq.gain, rtol=1e-9)
+    np.testing.assert_allclose(cav.var_dims.sum(-1), cav.var, rtol=1e-12)
+    np.testing.assert_allclose(cav.var_dims[..., 0], cav.var_dims[..., 1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("nr,nt,k", [(4, 4, 4), (2, 2, 6), (4, 2, 8), (2, 2, 1)])
+def test_ep_high_snr_recovers_sent_bits(nr, nt, k):
+    """At 45 dB (E||H||^2 / sigma^2 per receive antenna) EP's hard decisions are the sent bits."""
+    rng = np.random.default_rng(500 + k)
+    B = 400
+    bits = rng.integers(0, 2, size=(B, nt * k)).astype(np.uint8)
+    x = mapping.map_bits(bits, k).astype(complex)
+    H = (rng.normal(size=(B, nr, nt)) + 1j * rng.normal(size=(B, nr, nt))) / math.sqrt(2)
+    nv = np.full(B, nt * 10 ** (-45 / 10))
+    y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
+        rng.normal(size=(B, nr)) + 1j * rng.normal(size=(B, nr))
+    )
+    # Rayleigh fading: a few channel uses are nearly singular; exact ML errs there too
+    ok = mapping.hard_decision(mimo.exact_ml(y, H, nv, k)) == bits if nt * k <= 16 else np.ones_like(bits, bool)
+    llr = mimo.ep(y, H, nv, k)
+    assert np.all(np.isfinite(llr))
+    np.testing.assert_array_equal(mapping.hard_decision(llr)[ok.all(1)], bits[ok.all(1)])
+    assert ok.all(1).mean() > 0.97
+
+
+def _kl_bits(llr, ref):
+    """Bitwise KL divergence D(exact || llr) in bits per bit (float64)."""
+    llr, ref = np.asarray(llr, np.float64), np.asarray(ref, np.float64)
+    p = 1.0 / (1.0 + np.exp(-ref))
+    ls = lambda v: -np.logaddexp(0.0, -v)  # noqa: E731 (log sigmoid)
+    return float(np.mean(p * (ls(ref) - ls(llr)) + (1 - p) * (ls(-ref) - ls(-llr))) / math.log(2))
+
+
+@pytest.mark.parametrize("nr,nt,k,snr_db", [(2, 2, 6, 20.0), (4, 4, 4, 19.0)])
+def test_ep_llrs_closer_to_exact_ml_than_lmmse(nr, nt, k, snr_db):
+    """Bitwise KL divergence from the exact-ML LLRs (i.i.d. Rayleigh, SNR = E||H||_F^2 / sigma^2
+    as in ``deepquant eval``, fixed seed): EP's is well below LMMSE's (these draws: 2x2 64-QAM
+    0.010 vs 0.021 bits/bit, 4x4 16-QAM 0.027 vs 0.078), and its uncoded bit errors fewer."""
+    rng = np.random.default_rng(600 + k)
+    B = 1500
+    bits = rng.integers(0, 2, size=(B, nt * k)).astype(np.uint8)
+    x = mapping.map_bits(bits, k).astype(complex)
+    H = (rng.normal(size=(B, nr, nt)) + 1j * rng.normal(size=(B, nr, nt))) / math.sqrt(2)
+    nv = np.full(B, nr * nt / 10 ** (snr_db / 10))
+    y = np.einsum("bij,bj->bi", H, x) + np.sqrt(nv / 2)[:, None] * (
+        rng.normal(size=(B, nr)) + 1j * rng.normal(size=(B, nr))
+    )
+    ref = mimo.exact_ml(y, H, nv, k, dtype="float64")
+    ep_llr, lm_llr = mimo.ep(y, H, nv, k), mimo.lmmse(y, H, nv, k)
+    kl_ep, kl_lm = _kl_bits(ep_llr, ref), _kl_bits(lm_llr, ref)
+    assert kl_ep < 0.7 * kl_lm, (kl_ep, kl_lm)
+    err = lambda llr: int(np.sum(mapping.hard_decision(llr) != bits))  # noqa: E731
+    assert err(ep_llr) < err(lm_llr)
+
+
+def test_ep_output_finite_on_degenerate_and_extreme_input():
+    """Finite LLRs where the precision matrix is singular to float64 (Nr < Nt at sigma^2 = 1e-30,
+    rank-one H), where the statistics overflow float64 (|H| ~ 1e160: zero LLRs), at tiny and huge
+    sigma^2, and for zero y / zero H (zero LLRs)."""
+    rng = np.random.default_rng(7)
+    for b in (20, 100):  # both inversion paths (small batches: LAPACK Cholesky; large: Gauss-Jordan)
+        y, H, nv = rand_case(rng, b, 1, 2, 4)
+        for v in (1e-30, 1e-300, 1e30):
+            assert np.all(np.isfinite(mimo.ep(y, H, np.full(b, v), 4, dtype="float64")))
+        y2, H2, nv2 = rand_case(rng, b, 2, 2, 6)
+        H2[:, :, 1] = H2[:, :, 0]  # rank one
+        assert np.all(np.isfinite(mimo.ep(y2, H2, np.full(b, 1e-30), 6)))
+    y2, H2, nv2 = rand_case(rng, 20, 2, 2, 6)
+    H2[:, :, 1] = H2[:, :, 0]
+    huge = mimo.ep(y2 * 1e160, H2 * 1e160, nv2, 6, dtype="float64")
+    np.testing.assert_array_equal(huge, 0.0)
+    np.testing.assert_array_equal(mimo.ep(np.zeros_like(y2), np.zeros_like(H2), nv2, 6), 0.0)
+    assert np.all(np.abs(mimo.ep(np.zeros_like(y2), H2, nv2, 6)) < 1e3)
+
+
+def test_ep_batch_size_does_not_change_results():
+    """Large batches invert by Gauss-Jordan on batch-innermost arrays, small ones by LAPACK
+    Cholesky: the LLRs agree to float64 rounding, also with ill-conditioned channel uses mixed in."""
+    rng = np.random.default_rng(8)
+    y, H, nv = rand_case(rng, 300, 4, 4, 4)
+    H[::7, :, 3] = H[::7, :, 2] * (1 + 1e-7)  # nearly rank-deficient
+    full = mimo.ep(y, H, nv, 4, dtype="float64")
+    parts = np.concatenate(
+        [mimo.ep(y[i : i + 10], H[i : i + 10], nv[i : i + 10], 4, dtype="float64") for i in range(0, 300, 10)]
+    )
+    assert_llr_close(full, parts, 1e-9)
+
+
+def test_ep_parameters_are_checked():
+    y, H = np.zeros((1, 2), complex), np.ones((1, 2, 2), complex)
+    with pytest.raises(ValueError, match="iterations"):
+        mimo.ep(y, H, 1.0, 4, iterations=-1)
+    with pytest.raises(ValueError, match="iterations"):
+        mimo.ep(y, H, 1.0, 4, iterations=1.5)
+    with pytest.raises(ValueError, match="beta"):
+        mimo.ep(y, H, 1.0, 4, beta=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        mimo.ep_cavity(y, H, 1.0, 4, eps=0.0)
+    assert mimo.ep(np.zeros((0, 2), complex), np.zeros((0, 2, 2), complex), np.zeros(0), 4).shape == (0, 8)
+    assert mimo.ep_cavity(np.zeros((0, 2), complex), np.zeros((0, 2, 2), complex), np.zeros(0), 4).var_dims.shape == (
+        0,
+        2,
+        2,
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -335,7 +470,7 @@ def test_numpy_and_torch_io():
 
 
 def test_registry_and_detect():
-    assert set(mimo.CLASSICAL) == {"exact_ml", "maxlog_ml", "zf_sic", "lmmse"} <= set(mimo.DETECTORS)
+    assert set(mimo.CLASSICAL) == {"exact_ml", "maxlog_ml", "zf_sic", "lmmse", "ep"} <= set(mimo.DETECTORS)
     with pytest.raises(ValueError, match="unknown detection method"):
         mimo.detect("sphere", np.zeros((1, 1), complex), np.ones((1, 1, 1), complex), 1.0, 2)
     with pytest.raises(ValueError, match="on_invalid"):

@@ -45,6 +45,7 @@ MIMO_LABELS = {
     "exact_ml": "exact ML",
     "maxlog_ml": "max-log ML",
     "zf_sic": "ZF-SIC",
+    "ep": "EP",
     "eqnet_l": "EQ-Net-L (learned)",
     "eqnet_p": "EQ-Net-P (learned)",
     "eqnet_p+q6": "EQ-Net-P + EQ-Net storage",

@@ -104,7 +104,7 @@ class mimo_detector(gr.sync_block):
         block on one thread, as measured for (Nr, Nt, K) (``registry.AUTO_DETECTOR``: max-log ML for
         2x2 64-QAM, LMMSE for 4x4 16-QAM); 'eqnet_p', 'eqnet_l' (EQ-Net, Arvinte, Tewfik &
         Vishwanath: learned estimation encoder + decoder),
-        'exact_ml', 'maxlog_ml', 'zf_sic' or 'lmmse'.
+        'exact_ml', 'maxlog_ml', 'zf_sic', 'lmmse' or 'ep' (expectation propagation, Céspedes et al.).
     model : str
         EQ-Net model file for the learned methods; empty = the shipped model for (nr, nt, K)
         (shipped: EQ-Net-L and -P for 2x2 64-QAM and 4x4 16-QAM). A model for another

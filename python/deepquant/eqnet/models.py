@@ -158,6 +158,38 @@ def lmmse_features(y, H, noise_var) -> torch.Tensor:
     return torch.cat([x.real, x.imag, err, corr.real, corr.imag], dim=1).to(torch.float32)
 
 
+def ep_features(y, H, noise_var, bits_per_symbol: int, iterations: int = None, per_dim: bool = False) -> torch.Tensor:
+    """EP statistics in the layout of :func:`lmmse_features`' first ``3 Nt`` entries, an alternative
+    statistics input for f_E (not used by the shipped models).
+
+    Per stream, EP's final extrinsic (cavity) Gaussian of each real dimension d, ``N(t_d, h_d^2)``
+    (:func:`gnuradio.deepquant.phy.mimo.ep_cavity`, Céspedes et al.), combined with the Gaussian
+    prior of the same energy ``E_d`` (``1/2`` per QAM dimension) as LMMSE combines: mean
+    ``t_d E_d / (E_d + h_d^2)`` and variance ``E_d h_d^2 / (E_d + h_d^2)``.  Returns float32
+    ``[B, 3 Nt]``: the complex mean (real parts, then imaginary parts) and ``ln`` of the variance
+    summed over dimensions (in ``[ln 1e-12, 0]``); with ``iterations=0`` this is exactly
+    ``lmmse_features(...)[:, :3 Nt]`` (QAM), the LMMSE estimate and its log MMSE error.
+    ``per_dim=True``: ``[B, 4 Nt]``, the log variance per real dimension (I of every stream, then
+    Q) instead of their sum -- with the means, a one-to-one function of the cavities, which alone
+    determine EP's LLRs.  Computed in float64; ``iterations`` defaults to the detector's
+    (``mimo.EP_ITERATIONS``); invalid input raises ``ValueError`` (as the detector)."""
+    from ..phy import mapping, mimo
+
+    it = mimo.EP_ITERATIONS if iterations is None else iterations
+    yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(y)
+    nv = noise_var if isinstance(noise_var, torch.Tensor) else torch.as_tensor(noise_var)
+    cav = mimo.ep_cavity(yt, torch.as_tensor(H), nv.reshape(-1), bits_per_symbol, iterations=it, dtype="float64")
+    m_d = mapping.dim_statistics(cav.mean.to(torch.complex128), bits_per_symbol)  # [B, Nt, D]
+    dirs = torch.tensor(mapping._spec(bits_per_symbol).directions, dtype=torch.complex128, device=m_d.device)
+    e_d = 1.0 / m_d.shape[-1]  # unit symbol energy split evenly over the real dimensions
+    w = e_d / (e_d + cav.var_dims)  # [B, Nt, D]; 0 where the cavity variance is inf
+    mean = ((w * m_d).to(torch.complex128) * dirs).sum(-1)
+    var = e_d * (1.0 - w)
+    v = var if per_dim else var.sum(-1, keepdim=True)
+    logv = v.clamp(1e-12, 1.0).log().transpose(1, 2).reshape(v.shape[0], -1)  # dimension-major
+    return torch.cat([mean.real, mean.imag, logv], dim=1).to(torch.float32)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, width: int, layers: int = 6):
         super().__init__()
