@@ -143,3 +143,20 @@ def test_bf16_mixed_precision_keeps_fp32_outputs_and_tracks_fp32():
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in m.parameters())
     with pytest.raises(ValueError, match="amp"):
         train.full_config({"bits_per_symbol": 8, "amp": "fp16"})
+
+
+def test_model_from_checkpoint_carries_the_checkpoint_weights(tmp_path):
+    import torch
+
+    train.train(_small_cfg(tmp_path), progress=False)
+    path = train.model_from_checkpoint(tmp_path / "checkpoint_20.pt", tmp_path / "at20.safetensors")
+    w, meta = _weights(path)
+    assert meta["steps_done"] == 21 and meta["from_checkpoint"] == "checkpoint_20.pt"
+    st = torch.load(tmp_path / "checkpoint_20.pt", weights_only=False)["model"]
+    for name, v in st.items():
+        np.testing.assert_array_equal(w["net." + name], v.numpy(), err_msg=name)
+    final, _ = _weights(tmp_path / "r.safetensors")
+    assert any(not np.array_equal(final[n], w[n]) for n in w)  # a different (earlier) state
+    c = softbit.make_codec("learned", 6, model=str(path))
+    x = np.random.default_rng(1).normal(0, 5, (108, 6)).astype(np.float32)
+    assert c.decode(c.encode(x)).shape == (108, 6)

@@ -379,6 +379,39 @@ def add_chain_tables(path, out=None, codewords_per_snr: Optional[int] = None) ->
     return codec.save_tensors(out or path, tensors, meta)
 
 
+def model_from_checkpoint(checkpoint, out) -> Path:
+    """Write a model file from a numbered training checkpoint (``checkpoint_<step>.pt``) or
+    ``checkpoint.pt``: its network weights with entropy tables estimated as at the end of
+    :func:`train` (marginal tables and the chain model on fresh draws of the training channels);
+    ``meta["steps_done"]`` says how far the run was.  Mid-run checkpoints have not reached the
+    final learning rate, so they show a run's trend, not what a shorter run would give."""
+    from . import data, entropy
+    from .codec import save_model
+
+    st = torch.load(checkpoint, weights_only=False)
+    c = st["config"] if isinstance(st["config"], dict) else json.loads(st["config"])
+    k = int(c["bits_per_symbol"])
+    model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
+    model.load_state_dict(st["model"])
+    model.eval()
+    cal, _, eff = data.rayleigh_llrs(k, snr_grid(c["snr_db"]), c["calib_codewords_per_snr"], seed=c["seed"] + 1000)
+    with torch.inference_mode():
+        zc = model.encoder(torch.from_numpy(core.llr_to_softbit(cal))).numpy()
+    sym = core.latent_kernel().quantize(np.ascontiguousarray(zc, dtype=np.float32))
+    tables, edges = entropy.tables_by_effective_snr(sym, eff, core.LATENT_LEVELS)
+    meta = {
+        "config": c,
+        "steps_done": int(st["step"]) + 1,
+        "from_checkpoint": Path(checkpoint).name,
+        "table_eff_snr_edges_db": edges.tolist(),
+        "refined_cells": 0,
+    }
+    path = save_model(Path(out), model, tables, meta, {})
+    if c["chain_calib_codewords_per_snr"]:
+        add_chain_tables(path, codewords_per_snr=c["chain_calib_codewords_per_snr"])
+    return path
+
+
 def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
     """Weighted centroids of eq. (3) per occupied latent cell.
 
