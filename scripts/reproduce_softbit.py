@@ -49,7 +49,9 @@ def _avg(vals):
     return float(np.mean(vals)) if vals else None
 
 
-def run_k(k, snrs, n_cw, methods, seed, models=None, progress=True, container_frames=16, n_cw_at=None):
+def run_k(
+    k, snrs, n_cw, methods, seed, models=None, progress=True, container_frames=16, n_cw_at=None, keep_failed=False
+):
     from gnuradio.deepquant import softbit
     from gnuradio.deepquant.softbit import experiment as X
 
@@ -63,7 +65,7 @@ def run_k(k, snrs, n_cw, methods, seed, models=None, progress=True, container_fr
     for s in snrs:
         t0 = time.perf_counter()
         n = (n_cw_at or {}).get(s, n_cw)
-        r = X.run_point(k, s, n, codecs, rng, container_frames=container_frames)
+        r = X.run_point(k, s, n, codecs, rng, container_frames=container_frames, keep_failed=keep_failed)
         r["snr_db"] = s
         r["codewords"] = n
         rows.append(r)
@@ -139,9 +141,115 @@ def equal_loss(summary, names, target):
     return out
 
 
+#: issue 19's 256-QAM goal: additive BLER over float at most this at every Fig. 5 SNR ...
+GOAL_K8_ADDITIVE_BLER = 0.01
+#: ... at a payload at least this fraction below fixed-rate 4-bit max-MI (4 bits per soft bit)
+GOAL_K8_SAVING = 0.25
+
+
+def fig5(a, out):
+    """Fig. 5: 256-QAM on EPA (81 subcarriers) at ``a.snr_k8``, ``a.codewords_k8`` codewords per SNR,
+    paired: learned (shipped), every ``--alpha-models-k8`` file, deepllr-ec, max-MI 4 bits and
+    max-MI-ec M = 16 on the same LLRs.  Returns ``(rate_distortion, rows, extra)``; ``extra`` holds
+    each method's additive BLER over float with its paired standard error, the paired difference of
+    every extra learned model against the shipped one, and issue 19's 256-QAM goal per learned
+    model (additive BLER <= 1 % at every SNR at >= 25 % fewer bits than fixed-rate 4-bit max-MI).
+    Writes ``fig5_rate_distortion_256qam.png``."""
+    from gnuradio.deepquant.softbit import experiment as X
+
+    m8 = {
+        "learned": ("learned", {}),
+        "deepllr-ec": ("deepllr-ec", {}),
+        "maxmi-4b": ("maxmi", {"bits": 4}),
+        "maxmi-ec-m16": ("maxmi-ec", {"cells": 16}),
+    }
+    models8 = {}
+    for p in a.alpha_models_k8:
+        m8[f"learned-{Path(p).stem}"] = ("learned", {})
+        models8[f"learned-{Path(p).stem}"] = p
+    rows8 = run_k(
+        8, a.snr_k8, a.codewords_k8, m8, a.seed + 1, models8, container_frames=a.container_frames, keep_failed=True
+    )
+    vs_float, vs_learned = {}, {}
+    for n in m8:
+        vs_float[n] = [X.paired_difference(r[n], r["float"], r["codewords"]) for r in rows8]
+        if n.startswith("learned-"):
+            vs_learned[n] = [X.paired_difference(r[n], r["learned"], r["codewords"]) for r in rows8]
+    rd = {
+        n: {
+            "snr_db": [r["snr_db"] for r in rows8],
+            "payload_bits_per_softbit": [r[n]["payload_bits_per_softbit"] for r in rows8],
+            "additive_bler": [r[n]["bler"] - r["float"]["bler"] for r in rows8],
+            "additive_bler_std_error": [d["std_error"] for d in vs_float[n]],
+        }
+        for n in m8
+    }
+    goal = {}
+    for n in [n for n in m8 if n.startswith("learned")]:
+        saving = [1 - r[n]["payload_bits_per_softbit"] / r["maxmi-4b"]["payload_bits_per_softbit"] for r in rows8]
+        goal[n] = {
+            "max_additive_bler": max(rd[n]["additive_bler"]),
+            "min_saving_vs_maxmi_4b": min(saving),
+            "met": all(x <= GOAL_K8_ADDITIVE_BLER for x in rd[n]["additive_bler"])
+            and all(x >= GOAL_K8_SAVING for x in saving),
+        }
+    for r in rows8:
+        for v in r.values():
+            if isinstance(v, dict):
+                v.pop("failed_codewords", None)
+    print(f"Fig. 5 (256-QAM EPA, {a.codewords_k8} codewords per SNR, paired): additive BLER over float +- 1 s.e.")
+    for n in m8:
+        cells = [
+            f"{s:g} dB {b:.3f} b {100 * x:+.2f} +- {100 * e:.2f} %"
+            for s, b, x, e in zip(
+                rd[n]["snr_db"],
+                rd[n]["payload_bits_per_softbit"],
+                rd[n]["additive_bler"],
+                rd[n]["additive_bler_std_error"],
+            )
+        ]
+        print(f"  {n:>24}: " + " | ".join(cells))
+    for n, ds in vs_learned.items():
+        print(
+            f"  {n} - learned: "
+            + " | ".join(
+                f"{s:g} dB {100 * d['difference']:+.2f} +- {100 * d['std_error']:.2f} % ({d['only_a']}/{d['only_b']})"
+                for s, d in zip(a.snr_k8, ds)
+            )
+        )
+    for n, g in goal.items():
+        print(
+            f"  goal {n}: max additive BLER {100 * g['max_additive_bler']:+.2f} % (<= 1 %), min saving vs 4-bit "
+            f"max-MI {100 * g['min_saving_vs_maxmi_4b']:.1f} % (>= 25 %): {'met' if g['met'] else 'missed'}"
+        )
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for n, v in rd.items():
+        ax.plot(v["payload_bits_per_softbit"], v["additive_bler"], "o", label=n)
+        for x, y, s in zip(v["payload_bits_per_softbit"], v["additive_bler"], v["snr_db"]):
+            ax.annotate(f"{s:g} dB", (x, y), fontsize=7)
+    ax.axhline(GOAL_K8_ADDITIVE_BLER, color="gray", ls="--")
+    ax.set_xlabel("bits per soft bit"), ax.set_ylabel("additive BLER vs float"), ax.grid(True, alpha=0.3)
+    ax.legend(), ax.set_title("256-QAM EPA (81 subcarriers)")
+    fig.tight_layout(), fig.savefig(out / "fig5_rate_distortion_256qam.png", dpi=110), plt.close(fig)
+    extra = {
+        "additive_bler_vs_float": vs_float,
+        "paired_vs_shipped_learned": vs_learned,
+        "goal_256qam": goal,
+    }
+    return rd, rows8, extra
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--codewords", type=int, default=3000, help="codewords per SNR point (K=6)")
+    ap.add_argument(
+        "--codewords", type=int, default=3000, help="codewords per SNR point (K=6; 0 = skip Fig. 3/4, run Fig. 5 only)"
+    )
     ap.add_argument(
         "--loss-codewords",
         type=int,
@@ -190,6 +298,24 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+
+    if a.codewords <= 0:  # Fig. 5 (256-QAM) only
+        if a.codewords_k8 <= 0:
+            ap.error("--codewords 0 needs --codewords-k8 > 0 (nothing to run)")
+        rd, rows8, k8 = fig5(a, out)
+        res = {
+            "k8": {"rate_distortion": rd, "rows": rows8, **k8},
+            "codewords_per_snr_k8": a.codewords_k8,
+            "seconds": time.perf_counter() - t_start,
+        }
+        (out / "softbit_results.json").write_text(json.dumps(res, indent=1, default=float))
+        line = {
+            "k8_goal": k8["goal_256qam"],
+            "codewords_per_snr_k8": a.codewords_k8,
+            "wall_s": round(res["seconds"], 1),
+        }
+        print("RESULT " + json.dumps(line))
+        return 0
 
     m6 = {
         "learned": ("learned", {}),
@@ -328,27 +454,7 @@ def main(argv=None):
         print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
 
     # K = 8 (Fig. 5)
-    rd, rows8 = {}, []
-    if a.codewords_k8 > 0:
-        m8 = {
-            "learned": ("learned", {}),
-            "deepllr-ec": ("deepllr-ec", {}),
-            "maxmi-4b": ("maxmi", {"bits": 4}),
-            "maxmi-ec-m16": ("maxmi-ec", {"cells": 16}),
-        }
-        models8 = {}
-        for p in a.alpha_models_k8:
-            m8[f"learned-{Path(p).stem}"] = ("learned", {})
-            models8[f"learned-{Path(p).stem}"] = p
-        rows8 = run_k(8, a.snr_k8, a.codewords_k8, m8, a.seed + 1, models8, container_frames=a.container_frames)
-        rd = {
-            n: {
-                "snr_db": [r["snr_db"] for r in rows8],
-                "payload_bits_per_softbit": [r[n]["payload_bits_per_softbit"] for r in rows8],
-                "additive_bler": [r[n]["bler"] - r["float"]["bler"] for r in rows8],
-            }
-            for n in m8
-        }
+    rd, rows8, k8 = fig5(a, out) if a.codewords_k8 > 0 else ({}, [], {})
 
     # plots
     import matplotlib
@@ -412,19 +518,9 @@ def main(argv=None):
     ax.set_ylabel("loss at BLER 1e-2 (dB)"), ax.grid(True, alpha=0.3), ax.legend()
     fig.tight_layout(), fig.savefig(out / "fig_rate_loss_64qam.png", dpi=110), plt.close(fig)
 
-    if rd:
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for n, v in rd.items():
-            ax.plot(v["payload_bits_per_softbit"], v["additive_bler"], "o", label=n)
-            for x, y, s in zip(v["payload_bits_per_softbit"], v["additive_bler"], v["snr_db"]):
-                ax.annotate(f"{s:g} dB", (x, y), fontsize=7)
-        ax.set_xlabel("bits per soft bit"), ax.set_ylabel("additive BLER vs float"), ax.grid(True, alpha=0.3)
-        ax.legend(), ax.set_title("256-QAM EPA (81 subcarriers)")
-        fig.tight_layout(), fig.savefig(out / "fig5_rate_distortion_256qam.png", dpi=110), plt.close(fig)
-
     res = {
         "k6": {"curves": c6, "summary": summary, "rows": rows6},
-        "k8": {"rate_distortion": rd, "rows": rows8},
+        "k8": {"rate_distortion": rd, "rows": rows8, **k8},
         "goals": goals,
         "codewords_per_snr_k6": a.codewords,
         "codewords_per_snr_k8": a.codewords_k8,
@@ -442,6 +538,8 @@ def main(argv=None):
     line["uniform_ec_bits_at_0.1dB"] = eq["uniform-ec"]["0.1"] and round(eq["uniform-ec"]["0.1"]["interp_avg_bits"], 3)
     line["uniform_ec_bits_at_0.2dB"] = eq["uniform-ec"]["0.2"] and round(eq["uniform-ec"]["0.2"]["interp_avg_bits"], 3)
     line["goals_met"] = goals["met"]
+    if k8:
+        line["k8_goal"] = k8["goal_256qam"]
     line["codewords_per_snr"] = a.codewords
     line["codewords_at_loss_snr"] = a.loss_codewords
     line["wall_s"] = round(res["seconds"], 1)

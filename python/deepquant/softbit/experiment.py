@@ -54,6 +54,7 @@ def run_point(
     max_iter: int = 50,
     layout: str = "spread",
     container_frames: int = 16,
+    keep_failed: bool = False,
 ) -> dict:
     """One SNR point for all codecs on shared LLRs.
 
@@ -65,7 +66,9 @@ def run_point(
     factorisation ``H(z0) + H(z1|z0) + H(z2|z1)`` for the autoencoders whose model uses the
     chain coder), ``container_bits_per_softbit`` (everything a :mod:`.container` buffer of
     ``container_frames`` consecutive frames stores, header, records and CRC32 trailer included,
-    no per-record CRC), and ``encode_s``/``decode_s`` (wall time).
+    no per-record CRC), and ``encode_s``/``decode_s`` (wall time).  With ``keep_failed`` every
+    entry (float too) also lists ``failed_codewords``, the indices of its block errors, for paired
+    comparisons between methods (see :func:`paired_difference`).
     """
     from ..phy import ldpc
 
@@ -73,15 +76,19 @@ def run_point(
     nbits = llr.shape[1] * k
     res = {}
 
-    def bler_of(l):
+    def failed_of(l):
         l2 = np.clip(l.reshape(n_cw, -1)[:, : data.N_CODE], -DECODER_CLIP, DECODER_CLIP)
         l2[l2 == 0] = ZERO_LLR
         dec = ldpc.decode_batch(l2, max_iter=max_iter, workers=workers)
-        e = int((np.asarray(dec) != info).any(axis=1).sum())
-        return e
+        return np.nonzero((np.asarray(dec) != info).any(axis=1))[0]
 
-    e = bler_of(llr)
-    res["float"] = {"block_errors": e, "bler": e / n_cw}
+    def entry(failed):
+        d = {"block_errors": int(failed.size), "bler": failed.size / n_cw}
+        if keep_failed:
+            d["failed_codewords"] = failed.tolist()
+        return d
+
+    res["float"] = entry(failed_of(llr))
     for name, codec in codecs.items():
         s = snr_db if oracle_snr else None
         t0 = time.perf_counter()
@@ -89,7 +96,7 @@ def run_point(
         t1 = time.perf_counter()
         rec = np.stack(codec.decode_frames(frames))
         t2 = time.perf_counter()
-        e = bler_of(rec)
+        failed = failed_of(rec)
         sizes = np.array([len(f) for f in frames], dtype=np.float64)
         cont = sum(
             len(codec.encode_container(llr[i : i + container_frames], snr_db=s))
@@ -103,8 +110,7 @@ def run_point(
         else:
             ent = entropy.entropy_bits(sym, m) / k
         res[name] = {
-            "block_errors": e,
-            "bler": e / n_cw,
+            **entry(failed),
             "payload_bits_per_softbit": float(np.mean(sizes - HEADER_BYTES) * 8 / nbits),
             "frame_bits_per_softbit": float(np.mean(sizes) * 8 / nbits),
             "container_bits_per_softbit": float(cont * 8 / (n_cw * nbits)),
@@ -113,3 +119,21 @@ def run_point(
             "decode_s": t2 - t1,
         }
     return res
+
+
+def paired_difference(a: dict, b: dict, n_cw: int) -> dict:
+    """BLER of method ``a`` minus BLER of ``b`` on the same codewords (entries of :func:`run_point`
+    with ``keep_failed``), with its paired standard error.
+
+    Only the discordant codewords carry information: ``n_a`` failed under ``a`` only, ``n_b``
+    under ``b`` only; difference ``(n_a - n_b) / n``, standard error
+    ``sqrt(n_a + n_b - (n_a - n_b)^2 / n) / n`` (the per-codeword differences are -1, 0 or +1)."""
+    fa, fb = set(a["failed_codewords"]), set(b["failed_codewords"])
+    na, nb = len(fa - fb), len(fb - fa)
+    var = max(na + nb - (na - nb) ** 2 / n_cw, 0.0)
+    return {
+        "difference": (na - nb) / n_cw,
+        "std_error": float(np.sqrt(var)) / n_cw,
+        "only_a": na,
+        "only_b": nb,
+    }

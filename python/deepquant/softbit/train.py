@@ -22,8 +22,9 @@ A config is a JSON object (every key optional except ``bits_per_symbol``)::
       "out_dir": "...",              # default: <cache>/softbit/<name>
       "checkpoint_every": 1000,
       "tau_max": null,               # cap of the soft-entropy inverse temperature (null: none)
-      "entropy_condition": "none"    # "eff_snr": soft entropy per effective-SNR bin (the coder's
+      "entropy_condition": "none",   # "eff_snr": soft entropy per effective-SNR bin (the coder's
                                      # table bins) instead of pooled, see core.soft_entropy_conditional
+      "amp": "bf16"                  # "bf16": mixed precision (below); "none": fp32 throughout
     }
 
 Hidden width: the issue/paper text says 4K, but the paper also reports 82.8 kB of float weights
@@ -57,6 +58,23 @@ Long runs: tau_t = 40 * 1.001^t passes 1e9 after ~17 k steps.  Measured (K = 6, 
 0.09 while the soft entropy dropped, i.e. the near-hard assignment's boundary gradients took
 over; ``"tau_max"`` (e.g. 1e4, where neighbouring levels' weights still differ by e^13 at a
 cell centre) keeps long runs stable.
+
+Mixed precision (``"amp"``, default ``"bf16"``): the hidden layers of encoder and decoder run
+under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (AVX-512-BF16 / AMX matrix products), the
+output layer of each (Linear + tanh) runs in fp32, so the latents that the quantizer and the soft
+entropy see and the reconstruction that eq. (3) weighs by ``1 / (|Lambda| + eps)`` keep fp32
+precision (bf16 resolves only ~0.004 near 0.5, a sixth of the latent level spacing); master
+weights, Adam state and losses are fp32.  ``"none"`` trains in fp32 (the shipped models before
+the 256-QAM retraining).
+
+Resuming: ``<out_dir>/checkpoint.pt`` (weights_only-loadable) holds the step, network, optimiser
+and scheduler state, the mini-batch generator's state, the log and the wall time so far; it is
+rewritten every ``checkpoint_every`` steps (next to the numbered ``checkpoint_<step>.pt``) and
+when a ``max_minutes`` budget runs out.  ``train(cfg, resume=True)`` (``deepquant train softbit
+--resume``) continues from it, with the same config (``out_dir`` and ``checkpoint_every`` may
+differ), and ends with the same weights as an uninterrupted run.  When the budget runs out the
+model file is written as of the last step (``meta["partial"]``) so it can be evaluated while a
+later ``--resume`` continues.
 
 One optimisation step draws a random mini-batch from the whole training set (all SNRs mixed);
 ``tau`` anneals per step (see :mod:`.core`).  Learning rate decays exponentially from ``lr`` to
@@ -98,7 +116,11 @@ DEFAULTS = {
     "checkpoint_every": 1000,
     "tau_max": None,
     "entropy_condition": "none",
+    "amp": "bf16",
 }
+
+#: config keys that may differ between a checkpoint and the config that resumes it
+RESUME_FREE_KEYS = ("out_dir", "checkpoint_every")
 
 REFINED_SCALE = 8.0
 
@@ -125,7 +147,60 @@ def full_config(cfg: dict) -> dict:
         c["name"] = f"softbit-{c['kind']}-k{k}"
     if c["kind"] == "deepllr":
         c["alpha"] = 0.0
+    if c["amp"] not in ("bf16", "none"):
+        raise ValueError(f"amp must be 'bf16' (mixed precision) or 'none' (fp32), got {c['amp']!r}")
     return c
+
+
+def _mlp_mixed(seq: torch.nn.Sequential, x: torch.Tensor, amp: str) -> torch.Tensor:
+    """Hidden layers of an MLP (``Linear, ReLU, ..., Linear, tanh``) under bf16 autocast when
+    ``amp == "bf16"``, the output Linear + tanh in fp32."""
+    if amp == "none":
+        return seq(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = seq[:-2](x)
+    return seq[-1](seq[-2](h.float()))
+
+
+def forward(model: core.SoftBitAutoencoder, lam: torch.Tensor, quantize: bool, amp: str):
+    """``model(lam, quantize)`` with the mixed precision of ``amp`` (see module doc)."""
+    z = _mlp_mixed(model.encoder, lam, amp)
+    zq = core.quantize_st(z) if quantize else z
+    return _mlp_mixed(model.decoder, zq, amp), z
+
+
+class TrainingPaused(Exception):
+    """Training stopped at its time budget (``max_minutes``) before the last step; the checkpoint
+    holds the state, the model file was written as of the last step, ``resume=True`` continues."""
+
+    def __init__(self, step: int, path):
+        super().__init__(f"paused after step {step}; partial model written to {path}")
+        self.step, self.path = step, path
+
+
+def _save_checkpoint(out_dir: Path, step, model, opt, sched, gen, log, wall_s, c) -> None:
+    state = {
+        "step": int(step),
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "generator": gen.get_state(),
+        "log": json.dumps(log),
+        "wall_s": float(wall_s),
+        "config": json.dumps(c),
+    }
+    tmp = out_dir / "checkpoint.pt.tmp"
+    torch.save(state, tmp)
+    tmp.replace(out_dir / "checkpoint.pt")
+
+
+def _check_resume_config(saved: dict, c: dict) -> None:
+    diff = sorted(k for k in set(saved) | set(c) if k not in RESUME_FREE_KEYS and saved.get(k) != c.get(k))
+    if diff:
+        raise ValueError(
+            f"cannot resume: the config differs from the checkpoint's in {diff}; resume with the "
+            f"checkpoint's config or start a new run in another out_dir"
+        )
 
 
 def snr_grid(spec) -> list:
@@ -133,8 +208,12 @@ def snr_grid(spec) -> list:
     return [float(v) for v in np.arange(a, b + s / 2, s)]
 
 
-def train(cfg: dict, progress: bool = True) -> Path:
-    """Train one model from a config dict (see module docstring); returns the safetensors path."""
+def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: Optional[float] = None) -> Path:
+    """Train one model from a config dict (see module docstring); returns the safetensors path.
+
+    ``resume``: continue from ``<out_dir>/checkpoint.pt`` when it exists (else start afresh).
+    ``max_minutes``: stop after this much training time, checkpoint, write the model as of the
+    last step and raise :class:`TrainingPaused` (unless the last step was reached)."""
     from tqdm import tqdm
 
     from . import data, entropy
@@ -165,11 +244,33 @@ def train(cfg: dict, progress: bool = True) -> Path:
     learned = c["kind"] == "learned"
     g = torch.Generator().manual_seed(c["seed"] + 1)
     log = []
-    bar = tqdm(range(c["steps"]), desc=c["name"], disable=not progress, mininterval=2.0)
+    start, wall0, resumed_from = 0, 0.0, None
+    ck = out_dir / "checkpoint.pt"
+    if resume and ck.exists():
+        st = torch.load(ck, weights_only=True)
+        _check_resume_config(json.loads(st["config"]), c)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        g.set_state(st["generator"])
+        log = json.loads(st["log"])
+        start, wall0, resumed_from = int(st["step"]) + 1, float(st["wall_s"]), int(st["step"])
+        logging.getLogger(__name__).info("resuming %s from %s (step %d)", c["name"], ck, resumed_from)
+    t_loop = time.perf_counter()
+    deadline = None if max_minutes is None else t_loop + 60.0 * float(max_minutes)
+    paused_at = None
+    bar = tqdm(
+        range(start, c["steps"]),
+        desc=c["name"],
+        disable=not progress,
+        mininterval=2.0,
+        initial=start,
+        total=c["steps"],
+    )
     for step in bar:
         idx = torch.randint(0, x_all.shape[0], (c["batch"],), generator=g)
         lam = x_all[idx]
-        lam_hat, z = model(lam, quantize=learned)
+        lam_hat, z = forward(model, lam, learned, c["amp"])
         d = core.distortion(lam, lam_hat)
         if learned and c["alpha"] > 0:
             eb = c["entropy_batch"]
@@ -189,13 +290,21 @@ def train(cfg: dict, progress: bool = True) -> Path:
             rec = {"step": step, "loss": loss.item(), "distortion": d.item(), "soft_entropy_bits": h.item()}
             log.append(rec)
             bar.set_postfix(D=f"{rec['distortion']:.2e}", H=f"{rec['soft_entropy_bits']:.2f}")
+        wall = wall0 + time.perf_counter() - t_loop
         if c["checkpoint_every"] and step > 0 and step % c["checkpoint_every"] == 0:
             torch.save(
                 {"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "config": c},
                 out_dir / f"checkpoint_{step}.pt",
             )
+            _save_checkpoint(out_dir, step, model, opt, sched, g, log, wall, c)
+        if deadline is not None and time.perf_counter() > deadline and step < c["steps"] - 1:
+            if log[-1]["step"] != step:
+                log.append({"step": step, "loss": loss.item(), "distortion": d.item(), "soft_entropy_bits": h.item()})
+            _save_checkpoint(out_dir, step, model, opt, sched, g, log, wall, c)
+            paused_at = step
+            break
     bar.close()
-    t_train = time.perf_counter() - t0 - t_data
+    t_train = wall0 + time.perf_counter() - t_loop
     # entropy tables from a separate draw of training channels (i.i.d. Rayleigh)
     cal, _, eff = data.rayleigh_llrs(k, grid, c["calib_codewords_per_snr"], seed=c["seed"] + 1000)
     model.eval()
@@ -213,6 +322,7 @@ def train(cfg: dict, progress: bool = True) -> Path:
     meta = {
         "config": c,
         "train_seconds": t_train,
+        "steps_done": int(paused_at + 1 if paused_at is not None else c["steps"]),
         "data_seconds": t_data,
         "train_rows": int(x_all.shape[0]),
         "log": log,
@@ -221,6 +331,10 @@ def train(cfg: dict, progress: bool = True) -> Path:
     from .codec import save_model
 
     meta["refined_cells"] = int(len(extra.get("decoder.refined_cells", [])))
+    if resumed_from is not None:
+        meta["resumed_from_step"] = resumed_from
+    if paused_at is not None:
+        meta["partial"] = True
     path = save_model(out_dir / f"{c['name']}.safetensors", model, tables, meta, extra)
     if c["chain_calib_codewords_per_snr"]:
         add_chain_tables(path, codewords_per_snr=c["chain_calib_codewords_per_snr"])
@@ -228,6 +342,8 @@ def train(cfg: dict, progress: bool = True) -> Path:
 
     _, final_meta, _ = load_tensors(path)
     (out_dir / f"{c['name']}.json").write_text(json.dumps(final_meta, indent=1))
+    if paused_at is not None:
+        raise TrainingPaused(paused_at, path)
     return path
 
 
@@ -263,6 +379,39 @@ def add_chain_tables(path, out=None, codewords_per_snr: Optional[int] = None) ->
     return codec.save_tensors(out or path, tensors, meta)
 
 
+def model_from_checkpoint(checkpoint, out) -> Path:
+    """Write a model file from a numbered training checkpoint (``checkpoint_<step>.pt``) or
+    ``checkpoint.pt``: its network weights with entropy tables estimated as at the end of
+    :func:`train` (marginal tables and the chain model on fresh draws of the training channels);
+    ``meta["steps_done"]`` says how far the run was.  Mid-run checkpoints have not reached the
+    final learning rate, so they show a run's trend, not what a shorter run would give."""
+    from . import data, entropy
+    from .codec import save_model
+
+    st = torch.load(checkpoint, weights_only=False)
+    c = st["config"] if isinstance(st["config"], dict) else json.loads(st["config"])
+    k = int(c["bits_per_symbol"])
+    model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
+    model.load_state_dict(st["model"])
+    model.eval()
+    cal, _, eff = data.rayleigh_llrs(k, snr_grid(c["snr_db"]), c["calib_codewords_per_snr"], seed=c["seed"] + 1000)
+    with torch.inference_mode():
+        zc = model.encoder(torch.from_numpy(core.llr_to_softbit(cal))).numpy()
+    sym = core.latent_kernel().quantize(np.ascontiguousarray(zc, dtype=np.float32))
+    tables, edges = entropy.tables_by_effective_snr(sym, eff, core.LATENT_LEVELS)
+    meta = {
+        "config": c,
+        "steps_done": int(st["step"]) + 1,
+        "from_checkpoint": Path(checkpoint).name,
+        "table_eff_snr_edges_db": edges.tolist(),
+        "refined_cells": 0,
+    }
+    path = save_model(Path(out), model, tables, meta, {})
+    if c["chain_calib_codewords_per_snr"]:
+        add_chain_tables(path, codewords_per_snr=c["chain_calib_codewords_per_snr"])
+    return path
+
+
 def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
     """Weighted centroids of eq. (3) per occupied latent cell.
 
@@ -295,10 +444,10 @@ def refine_cells(sym: np.ndarray, lam: np.ndarray, min_count: int = 3):
     return keep.astype(np.uint32), q
 
 
-def main(config_path: str, progress: bool = True) -> int:
+def main(config_path: str, progress: bool = True, resume: bool = False, max_minutes: Optional[float] = None) -> int:
     """Train from a JSON config file (the model path is logged); returns 0."""
     cfg = json.loads(Path(config_path).read_text())
-    path = train(cfg, progress=progress)
+    path = train(cfg, progress=progress, resume=resume, max_minutes=max_minutes)
     logging.getLogger(__name__).info("softbit model written to %s", path)
     return 0
 
