@@ -23,6 +23,11 @@ CHECK_SEED = 1234
 CHECK_USES = 8
 
 
+def _rounded(v):
+    """Validation numbers to 4 decimals (nested dicts, e.g. the quantized KL per codebook, too)."""
+    return {kk: _rounded(vv) for kk, vv in v.items()} if isinstance(v, dict) else round(v, 4)
+
+
 def check_inputs(nr, nt, k, seed=CHECK_SEED, n=CHECK_USES):
     """Deterministic inputs (numpy only, so the test regenerates them exactly)."""
     rng = np.random.default_rng(seed)
@@ -95,7 +100,8 @@ def card(name, meta, repro, bench):
         ),
         (
             f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
-            f"residual blocks, if any, start near identity)"
+            f"residual blocks, if any, start near identity; a wider trunk or input layers, if any, grow "
+            f"function-preserving: new units start with zero weights into the source's units and the output)"
             if c.get("stage2_init")
             else None
         ),
@@ -103,8 +109,13 @@ def card(name, meta, repro, bench):
             f"- stage 3: {json.dumps(c['stage3'])} ("
             + ("f_Q, g and f_E jointly" if c["stage3"].get("joint") else "f_E through the frozen decoder g")
             + (
-                ", the estimation term as the cross-entropy on the transmitted bits of a fresh batch of channel "
-                f"uses every step (SNR uniform over {c['stage3'].get('fresh_snr_db') or 'the data set span'} dB), the "
+                (
+                    ", the estimation term as the KL to exact ML of a fresh batch of channel uses every step"
+                    if c["stage3"].get("fresh_teacher")
+                    else ", the estimation term as the cross-entropy on the transmitted bits of a fresh batch of channel "
+                    "uses every step"
+                )
+                + f" (SNR uniform over {c['stage3'].get('fresh_snr_db') or 'the data set span'} dB), the "
                 f"autoencoder term as the {c['stage3'].get('loss', 'kl')} loss on the cached set)"
                 if c["stage3"].get("fresh")
                 else f", {c['stage3'].get('loss', 'kl')} loss)"
@@ -121,7 +132,7 @@ def card(name, meta, repro, bench):
         f"- wall time of this file's run: {sec.get('all_pieces', sec['total']) / 60:.1f} min on {sec['device']} with "
         f"{sec['threads']} thread(s), {sec.get('amp', 'none')} autocast (data {sec['data']:.0f} s), on a 2-core "
         f"machine shared with other jobs; warm starts (`stage1_from`, `stage2_init`) add their own runs' time",
-        f"- validation (held-out): {json.dumps({kk: round(vv, 4) for kk, vv in meta['validation'].items()})}",
+        f"- validation (held-out): {json.dumps(_rounded(meta['validation']))}",
         "",
     ]
     if repro:
