@@ -822,7 +822,9 @@ def plot_history(history, path, title="", stage3=None) -> None:
         "eq. (7) weighted MSE through g" if s3.get("loss") == "wmse" else "bitwise KL to exact ML (bits/bit) through g"
     )
     if s3.get("fresh"):
-        s3_what += "\n(train: cross-entropy on the sent bits)"
+        s3_what += (
+            "\n(train: KL on fresh batches)" if s3.get("fresh_teacher") else "\n(train: cross-entropy on the sent bits)"
+        )
     panels = [
         (st, what)
         for st, what in (
