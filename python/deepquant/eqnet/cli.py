@@ -10,17 +10,20 @@ import argparse
 #: 15.5-30.5 dB with estimated channels), eqnet-p-2x2-64qam-j (stage 3: f_Q, g, f_E jointly on the
 #: KL loss), eqnet-l-2x2-64qam-k (EQ-Net-L's f_E, 4000 steps through that decoder),
 #: eqnet-l-4x4-16qam-s12 (stages 1 + 2 of 4x4 EQ-Net-L), eqnet-p-4x4-16qam-j (4x4 EQ-Net-P: stage 2
-#: + joint stage 3), eqnet-p-2x2-64qam-v (-j's f_E continued alone through the frozen decoder).
-#: Shipped: eqnet-p-2x2-64qam (-v's f_E widened to trunk 192 / inputs 64, function-preserving, and
-#: trained on fresh channel uses against exact ML, stage 3 ``fresh_teacher``), eqnet-l-2x2-64qam (-k continued through the same decoder, so L and P share f_Q, g and
-#: the codebooks), eqnet-p-4x4-16qam (-j continued on fresh channel uses, stage 3 ``fresh``),
-#: eqnet-l-4x4-16qam (-s12's f_E trained on fresh channel uses through eqnet-p-4x4-16qam's decoder).
+#: + joint stage 3), eqnet-p-2x2-64qam-v (-j's f_E continued alone through the frozen decoder),
+#: eqnet-p-2x2-64qam-w (-v's f_E widened to trunk 192 / inputs 64, function-preserving, and trained
+#: on fresh channel uses against exact ML, stage 3 ``fresh_teacher``).  Shipped: eqnet-p-2x2-64qam
+#: (-w continued the same way at a 3x lower learning rate), eqnet-l-2x2-64qam (-k continued
+#: through the same decoder, so L and P share f_Q, g and the codebooks), eqnet-p-4x4-16qam (-j
+#: continued on fresh channel uses, stage 3 ``fresh``), eqnet-l-4x4-16qam (-s12's f_E trained on
+#: fresh channel uses through eqnet-p-4x4-16qam's decoder).
 SHIPPED_ORDER = (
     "eqnet-l-2x2-64qam-s12",
     "eqnet-p-2x2-64qam-base",
     "eqnet-p-2x2-64qam-est",
     "eqnet-p-2x2-64qam-j",
     "eqnet-p-2x2-64qam-v",
+    "eqnet-p-2x2-64qam-w",
     "eqnet-p-2x2-64qam",
     "eqnet-l-2x2-64qam-k",
     "eqnet-l-2x2-64qam",
