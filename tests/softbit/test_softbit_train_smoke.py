@@ -152,7 +152,7 @@ def test_model_from_checkpoint_carries_the_checkpoint_weights(tmp_path):
     path = train.model_from_checkpoint(tmp_path / "checkpoint_20.pt", tmp_path / "at20.safetensors")
     w, meta = _weights(path)
     assert meta["steps_done"] == 21 and meta["from_checkpoint"] == "checkpoint_20.pt"
-    st = torch.load(tmp_path / "checkpoint_20.pt", weights_only=False)["model"]
+    st = torch.load(tmp_path / "checkpoint_20.pt", weights_only=True)["model"]
     for name, v in st.items():
         np.testing.assert_array_equal(w["net." + name], v.numpy(), err_msg=name)
     final, _ = _weights(tmp_path / "r.safetensors")
@@ -160,3 +160,8 @@ def test_model_from_checkpoint_carries_the_checkpoint_weights(tmp_path):
     c = softbit.make_codec("learned", 6, model=str(path))
     x = np.random.default_rng(1).normal(0, 5, (108, 6)).astype(np.float32)
     assert c.decode(c.encode(x)).shape == (108, 6)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        train.model_from_checkpoint(bad, tmp_path / "bad.safetensors")
+    assert not (tmp_path / "bad.safetensors").exists()

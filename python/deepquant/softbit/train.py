@@ -388,7 +388,10 @@ def model_from_checkpoint(checkpoint, out) -> Path:
     from . import data, entropy
     from .codec import save_model
 
-    st = torch.load(checkpoint, weights_only=False)
+    try:  # weights_only: a checkpoint holds tensors, numbers and strings, never code to run
+        st = torch.load(checkpoint, weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"soft-bit checkpoint {checkpoint} cannot be read as a training checkpoint: {e}") from e
     c = st["config"] if isinstance(st["config"], dict) else json.loads(st["config"])
     k = int(c["bits_per_symbol"])
     model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
