@@ -348,20 +348,36 @@ def test_fresh_batch_is_the_data_model():
     assert rel.min() > -1e-5 and rel.max() <= 0.6 + 1e-5 and 0.45 < np.mean(rel > 1e-6) < 0.55
 
 
-def test_stage3_fresh_data_trains(tmp_path, monkeypatch):
-    """Stage 3 with ``fresh``: the estimation term on freshly drawn channel uses lowers the held-out
-    KL to exact ML; unknown stage-3 keys are refused."""
-    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+def _tiny_cfg(tmp_path, name, out="out", stage1_steps=20, **kw):
+    """A 2x2 64-QAM training config small enough for a test (4 codewords per SNR, narrow networks);
+    ``kw`` adds or replaces keys."""
     cfg = {
-        "name": "fresh",
+        "name": name,
         "nr": 2,
         "nt": 2,
         "bits_per_symbol": 6,
         "codewords_per_snr": 4,
         "arch": {"est_width": 16, "dec_branch_width": 8},
-        "stage1": {"steps": 20, "batch": 256},
+        "stage1": {"steps": stage1_steps, "batch": 256},
         "stage2": {"steps": 5, "batch": 256},
-        "stage3": {
+        "val_every": 10,
+        "checkpoint_every": 0,
+        "codebook_samples": 1000,
+        "out_dir": str(tmp_path / out),
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def test_stage3_fresh_data_trains(tmp_path, monkeypatch):
+    """Stage 3 with ``fresh``: the estimation term on freshly drawn channel uses lowers the held-out
+    KL to exact ML; unknown stage-3 keys are refused."""
+    monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
+    cfg = _tiny_cfg(
+        tmp_path,
+        "fresh",
+        val_every=13,
+        stage3={
             "steps": 40,
             "batch": 512,
             "lr": 3e-3,
@@ -370,11 +386,7 @@ def test_stage3_fresh_data_trains(tmp_path, monkeypatch):
             "fresh": True,
             "fresh_snr_db": [15.0, 25.0],
         },
-        "val_every": 13,
-        "checkpoint_every": 0,
-        "codebook_samples": 1000,
-        "out_dir": str(tmp_path / "out"),
-    }
+    )
     rt = eqnet.EQNetRuntime(train.train(cfg, progress=False), need_estimator=True)
     v3 = [r["val_loss"] for r in rt.meta["history"] if r["stage"] == 3]
     assert len(v3) >= 3 and v3[-1] < v3[0]
@@ -421,16 +433,10 @@ def test_stage3_fresh_teacher(tmp_path, monkeypatch):
     """Stage 3 with ``fresh_teacher``: the KL to exact ML of each fresh batch lowers the held-out
     KL; ``fresh_teacher`` without ``fresh`` is refused."""
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {
-        "name": "teacher",
-        "nr": 2,
-        "nt": 2,
-        "bits_per_symbol": 6,
-        "codewords_per_snr": 4,
-        "arch": {"est_width": 16, "dec_branch_width": 8},
-        "stage1": {"steps": 20, "batch": 256},
-        "stage2": {"steps": 5, "batch": 256},
-        "stage3": {
+    cfg = _tiny_cfg(
+        tmp_path,
+        "teacher",
+        stage3={
             "steps": 30,
             "batch": 512,
             "lr": 3e-3,
@@ -439,11 +445,7 @@ def test_stage3_fresh_teacher(tmp_path, monkeypatch):
             "fresh_teacher": True,
             "fresh_snr_db": [15.0, 25.0],
         },
-        "val_every": 10,
-        "checkpoint_every": 0,
-        "codebook_samples": 1000,
-        "out_dir": str(tmp_path / "out"),
-    }
+    )
     calls = []
     from gnuradio.deepquant.phy import mimo
 
@@ -467,20 +469,7 @@ def test_stage4_quantization_aware_encoder(tmp_path, monkeypatch):
     """Stage 4: f_Q trained through the frozen codebooks and g lowers the quantized KL; g, f_E and
     the codebooks are unchanged; quantize_latents is the runtime's nearest-codeword rule."""
     monkeypatch.setenv("DEEPQUANT_CACHE", str(tmp_path / "cache"))
-    cfg = {
-        "name": "q",
-        "nr": 2,
-        "nt": 2,
-        "bits_per_symbol": 6,
-        "codewords_per_snr": 4,
-        "arch": {"est_width": 16, "dec_branch_width": 8},
-        "stage1": {"steps": 30, "batch": 256},
-        "stage2": {"steps": 5, "batch": 256},
-        "val_every": 10,
-        "checkpoint_every": 0,
-        "codebook_samples": 1000,
-        "out_dir": str(tmp_path / "a"),
-    }
+    cfg = _tiny_cfg(tmp_path, "q", out="a", stage1_steps=30)
     a = eqnet.EQNetRuntime(train.train(cfg, progress=False), need_estimator=True, backend="eager")
     cfg4 = dict(cfg, stage1_from=a.path, stage2_init=a.path, out_dir=str(tmp_path / "b"))
     cfg4["stage2"] = {"steps": 0, "batch": 256}
