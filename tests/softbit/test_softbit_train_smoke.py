@@ -165,3 +165,30 @@ def test_model_from_checkpoint_carries_the_checkpoint_weights(tmp_path):
     with pytest.raises(ValueError, match="bad.pt"):
         train.model_from_checkpoint(bad, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_warm_start_from_a_trained_model(tmp_path):
+    """init_from: a run with a negligible learning rate keeps the source's network weights exactly (the
+    weights came from the file, not a random draw); a model of another shape and a missing file
+    are refused naming the file; the tau offset must be non-negative."""
+    src = train.train(_small_cfg(tmp_path / "src"), progress=False)
+    warm = train.train(
+        _small_cfg(tmp_path / "warm", init_from=str(src), lr=1e-12, lr_final=1e-12, steps=5, tau_step_offset=40),
+        progress=False,
+    )
+    ws, _ = _weights(src)
+    ww, mw = _weights(warm)
+    assert mw["config"]["init_from"] == str(src)
+    for k in ws:
+        np.testing.assert_allclose(ws[k], ww[k], atol=1e-6, err_msg=k)
+    cold = train.train(_small_cfg(tmp_path / "cold", lr=1e-12, lr_final=1e-12, steps=5, seed=5), progress=False)
+    wc, _ = _weights(cold)
+    assert any(not np.allclose(ws[k], wc[k], atol=1e-3) for k in ws)
+    with pytest.raises(ValueError, match="width_factor"):
+        train.train(_small_cfg(tmp_path / "w", init_from=str(src), width_factor=4), progress=False)
+    with pytest.raises(ValueError, match="nope.safetensors"):
+        train.train(_small_cfg(tmp_path / "n", init_from=str(tmp_path / "nope.safetensors")), progress=False)
+    with pytest.raises(ValueError, match="tau_step_offset"):
+        train.full_config(_small_cfg(tmp_path, tau_step_offset=-1))
+    with pytest.raises(ValueError, match="lr"):
+        train.full_config(_small_cfg(tmp_path, lr=0.0))

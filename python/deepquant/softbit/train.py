@@ -24,7 +24,9 @@ A config is a JSON object (every key optional except ``bits_per_symbol``)::
       "tau_max": null,               # cap of the soft-entropy inverse temperature (null: none)
       "entropy_condition": "none",   # "eff_snr": soft entropy per effective-SNR bin (the coder's
                                      # table bins) instead of pooled, see core.soft_entropy_conditional
-      "amp": "bf16"                  # "bf16": mixed precision (below); "none": fp32 throughout
+      "amp": "bf16",                 # "bf16": mixed precision (below); "none": fp32 throughout
+      "init_from": null,             # warm start: a trained model (see "Warm start" below)
+      "tau_step_offset": 0           # the soft entropy's tau runs as if this many steps were done
     }
 
 Hidden width: the issue/paper text says 4K, but the paper also reports 82.8 kB of float weights
@@ -76,6 +78,15 @@ differ), and ends with the same weights as an uninterrupted run.  When the budge
 model file is written as of the last step (``meta["partial"]``) so it can be evaluated while a
 later ``--resume`` continues.
 
+Warm start (``"init_from"``): the network starts from the weights of an earlier model of the
+same shape instead of a random draw, with a fresh optimiser and learning-rate schedule (e.g. a
+lower ``alpha`` or learning rate, more data).  The value is a model name, read from
+``<cache>/softbit/<name>/<name>.safetensors`` (where :func:`train` writes it), or a path to a
+``.safetensors`` model file; the file is read without executing code and must match
+``bits_per_symbol``, ``hidden_layers`` and ``width_factor``.  ``"tau_step_offset"`` (usually
+the source run's step count) keeps tau at the value the source run ended with instead of
+restarting its anneal at 40.
+
 One optimisation step draws a random mini-batch from the whole training set (all SNRs mixed);
 ``tau`` anneals per step (see :mod:`.core`).  Learning rate decays exponentially from ``lr`` to
 ``lr_final``.  Everything is seeded (numpy + torch) and runs on one CPU thread.
@@ -117,6 +128,8 @@ DEFAULTS = {
     "tau_max": None,
     "entropy_condition": "none",
     "amp": "bf16",
+    "init_from": None,
+    "tau_step_offset": 0,
 }
 
 #: config keys that may differ between a checkpoint and the config that resumes it
@@ -149,7 +162,44 @@ def full_config(cfg: dict) -> dict:
         c["alpha"] = 0.0
     if c["amp"] not in ("bf16", "none"):
         raise ValueError(f"amp must be 'bf16' (mixed precision) or 'none' (fp32), got {c['amp']!r}")
+    if not (float(c["lr"]) > 0 and float(c["lr_final"]) > 0):
+        raise ValueError(f"lr and lr_final must be > 0, got {c['lr']!r} and {c['lr_final']!r}")
+    if int(c["tau_step_offset"]) < 0:
+        raise ValueError(f"tau_step_offset must be >= 0, got {c['tau_step_offset']!r}")
     return c
+
+
+def init_source(name_or_path: str) -> Path:
+    """The model file of ``init_from``: a path to a ``.safetensors`` file, or a model name read
+    from ``<cache>/softbit/<name>/<name>.safetensors``."""
+    from .. import paths
+
+    s = str(name_or_path)
+    if s.endswith(".safetensors") or "/" in s:
+        return Path(s).expanduser()
+    return paths.cache_dir() / "softbit" / s / f"{s}.safetensors"
+
+
+def load_init(model: core.SoftBitAutoencoder, name_or_path: str) -> Path:
+    """Copy the network weights of a trained model file into ``model`` (see ``init_from``);
+    ValueError naming the file when it is unreadable or of another shape."""
+    from .codec import load_tensors
+
+    path = init_source(name_or_path)
+    tensors, meta, _ = load_tensors(path)
+    shape = (meta.get("bits_per_symbol"), meta.get("hidden_layers"), meta.get("width_factor"))
+    want = (model.bits_per_symbol, model.hidden_layers, model.width_factor)
+    if meta.get("kind") != "autoencoder" or tuple(shape) != want:
+        raise ValueError(
+            f"init_from {path}: a soft-bit autoencoder of (bits_per_symbol, hidden_layers, "
+            f"width_factor) = {tuple(shape)} cannot start a {want} model; name a model of the same shape"
+        )
+    sd = model.state_dict()
+    missing = [k for k in sd if f"net.{k}" not in tensors or tuple(tensors[f"net.{k}"].shape) != tuple(sd[k].shape)]
+    if missing:
+        raise ValueError(f"init_from {path}: the file lacks network tensors {missing}")
+    model.load_state_dict({k: torch.from_numpy(np.asarray(tensors[f"net.{k}"], dtype=np.float32)) for k in sd})
+    return path
 
 
 def _mlp_mixed(seq: torch.nn.Sequential, x: torch.Tensor, amp: str) -> torch.Tensor:
@@ -238,6 +288,8 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
     del eff_all
     t_data = time.perf_counter() - t0
     model = core.SoftBitAutoencoder(k, c["hidden_layers"], c["width_factor"])
+    if c["init_from"]:
+        load_init(model, c["init_from"])
     opt = torch.optim.Adam(model.parameters(), lr=c["lr"])
     gamma = (c["lr_final"] / c["lr"]) ** (1.0 / max(1, c["steps"]))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
@@ -275,9 +327,11 @@ def train(cfg: dict, progress: bool = True, resume: bool = False, max_minutes: O
         if learned and c["alpha"] > 0:
             eb = c["entropy_batch"]
             if c["entropy_condition"] == "eff_snr":
-                h = core.soft_entropy_conditional(z[:eb], core.tau_at(step, c["tau_max"]), bins_all[idx[:eb]], n_bins)
+                h = core.soft_entropy_conditional(
+                    z[:eb], core.tau_at(step + int(c["tau_step_offset"]), c["tau_max"]), bins_all[idx[:eb]], n_bins
+                )
             else:
-                h = core.soft_entropy(z[:eb], core.tau_at(step, c["tau_max"]))
+                h = core.soft_entropy(z[:eb], core.tau_at(step + int(c["tau_step_offset"]), c["tau_max"]))
             loss = d + c["alpha"] * h
         else:
             h = torch.zeros(())
