@@ -429,6 +429,52 @@ def test_widened_estimator_starts_at_the_source_function():
         train.init_estimator_from(narrow.f_e, src.f_e)
 
 
+def test_ep_residual_estimator_starts_at_ep_through_the_autoencoder(tmp_path):
+    """est_stats "lmmse+ep": warm-started from an LMMSE-statistics f_E, the new f_E is exactly
+    f_Q(tanh(L_EP / 2)) (the classical EP detector's LLRs through the quantization encoder), its
+    trunk still learns, a model file round-trips through the runtime (torch path, the C++ kernel has
+    no EP) with the eager LLRs, and a source without statistics is refused."""
+    from gnuradio.deepquant.eqnet import data
+    from gnuradio.deepquant.phy import mimo
+
+    torch.manual_seed(0)
+    kw = dict(est_width=16, est_blocks=1, est_input_width=8, dec_branch_width=8)
+    src = models.EQNet(2, 2, 6, est_stats=True, **kw)
+    dst = models.EQNet(2, 2, 6, est_stats="lmmse+ep", **kw)
+    dst.f_q.load_state_dict(src.f_q.state_dict())
+    dst.g.load_state_dict(src.g.state_dict())
+    train.init_estimator_from(dst.f_e, src.f_e)
+    assert dst.f_e.in_x.weight.shape[1] == src.f_e.in_x.weight.shape[1] + 12
+    y, H, nv, _ = data.fresh_batch(2, 2, 6, 200, (12.0, 28.0), torch.Generator().manual_seed(3))
+    llr_ep = mimo.ep(y.numpy().astype(np.complex128), H.numpy().astype(np.complex128), nv.numpy().astype(np.float64), 6)
+    s_ep = torch.from_numpy(np.tanh(0.5 * np.asarray(llr_ep, np.float64)).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(models.ep_softbits(y, H, nv, 6).numpy(), s_ep.numpy(), atol=1e-6)
+        np.testing.assert_allclose(dst.f_e(y, H, nv).numpy(), dst.f_q(s_ep).numpy(), atol=1e-5)
+        z0 = dst.f_e(y, H, nv).clone()
+    opt = torch.optim.Adam(dst.f_e.parameters(), 1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        dst.f_e(y, H, nv).square().mean().backward()
+        opt.step()
+    with torch.no_grad():
+        assert float((dst.f_e(y, H, nv) - z0).abs().max()) > 1e-3
+    # f_Q is not a parameter of f_E: the state dict holds it once
+    assert not any(k.startswith("f_e._fq") for k in dst.state_dict())
+    cbs = {6: np.sort(np.random.default_rng(1).uniform(-1, 1, (6, 64)), axis=1).astype(np.float32)}
+    meta = {"nr": 2, "nt": 2, "k": 6, "variant": "p", "arch": dict(est_stats="lmmse+ep", **kw)}
+    path = eqio.save(tmp_path / "ep.safetensors", dst.eval(), cbs, meta)
+    rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
+    assert rt.backend == "torchscript"
+    eager = eqnet.EQNetRuntime(path, need_estimator=True, backend="eager")
+    np.testing.assert_allclose(rt.detect(y.numpy(), H.numpy(), nv.numpy()), eager.detect(y, H, nv), atol=2e-3)
+    bare = models.EQNet(2, 2, 6, est_stats=False, **kw)
+    with pytest.raises(ValueError, match="input set"):
+        train.init_estimator_from(dst.f_e, bare.f_e)
+    with pytest.raises(ValueError, match="est_stats"):
+        models.EQNet(2, 2, 6, est_stats="zf", **kw)
+
+
 def test_stage3_fresh_teacher(tmp_path, monkeypatch):
     """Stage 3 with ``fresh_teacher``: the KL to exact ML of each fresh batch lowers the held-out
     KL; ``fresh_teacher`` without ``fresh`` is refused."""

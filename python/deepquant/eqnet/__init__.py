@@ -56,7 +56,8 @@ class EQNetRuntime:
         (``gnuradio.deepquant.eqnet_detector``: LMMSE statistics, f_E and g in one call, AVX-512
         float32 where the CPU has it), the fastest at every batch size measured by
         ``bench/eqnet_backends.py``; 'torchscript' (traced, frozen) or 'eager' torch, the
-        references it is tested against. Quantization mode (:meth:`quantize`, :meth:`dequantize`)
+        references it is tested against. A model whose f_E takes EP's soft bits (arch
+        ``est_stats: "lmmse+ep"``) always runs 'torchscript' (the kernel has no EP). Quantization mode (:meth:`quantize`, :meth:`dequantize`)
         runs in torch with every backend.
     isa : str
         The C++ kernel's instruction set: 'auto' (default: avx512, else avx2, else generic),
@@ -77,10 +78,13 @@ class EQNetRuntime:
         self._thr = {b: 0.5 * (cb[:, 1:] + cb[:, :-1]) for b, cb in self.codebooks.items()}
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.backend = backend
         self._core = None
         self._kernel = None
         self._g = self.net.g
+        if backend == "cpp" and self.has_estimator and self.net.f_e.n_ep:
+            # the C++ kernel computes LMMSE statistics only; EP's soft bits come from torch
+            backend = "torchscript"
+        self.backend = backend
         if backend == "cpp" and self.has_estimator:
             from . import kernel
 

@@ -201,8 +201,46 @@ class ResidualBlock(nn.Module):
         return x
 
 
+#: f_E statistics inputs (arch ``est_stats``): none, LMMSE's, or LMMSE's plus EP's soft bits
+STATS_KINDS = ("none", "lmmse", "lmmse+ep")
+
+
+def stats_kind(stats) -> str:
+    """Normalise an arch ``est_stats`` value (bool or one of :data:`STATS_KINDS`)."""
+    if stats is True:
+        return "lmmse"
+    if stats is False or stats is None:
+        return "none"
+    if stats in STATS_KINDS:
+        return str(stats)
+    raise ValueError(f"EQ-Net est_stats must be true, false or one of {STATS_KINDS}, got {stats!r}")
+
+
+def ep_softbits(y, H, noise_var, bits_per_symbol: int) -> torch.Tensor:
+    """Soft bits ``tanh(L/2)`` of the classical EP detector's LLRs (:func:`..phy.mimo.ep`, float64,
+    its default iterations and damping): float32 [B, Nt K], stream-major as every LLR here."""
+    from ..phy import mimo
+
+    llr = mimo.ep(
+        y.detach().cpu().to(torch.complex128),
+        H.detach().cpu().to(torch.complex128),
+        noise_var.detach().cpu().reshape(-1).to(torch.float64),
+        bits_per_symbol,
+        dtype="float64",
+    )
+    llr = torch.as_tensor(llr).to(torch.float64)
+    return torch.tanh(0.5 * llr).to(torch.float32).to(y.device)
+
+
 class EstimationEncoder(nn.Module):
-    """f_E: (y [B, Nr] complex, H [B, Nr, Nt] complex, noise_var [B]) -> latents [B, 3 Nt]."""
+    """f_E: (y [B, Nr] complex, H [B, Nr, Nt] complex, noise_var [B]) -> latents [B, 3 Nt].
+
+    ``stats``: the statistics input (:data:`STATS_KINDS`; ``True`` means ``"lmmse"``).  With
+    ``"lmmse+ep"`` the statistics are LMMSE's followed by the soft bits of the classical EP
+    detector (:func:`ep_softbits`), and the output is the residual form
+    ``f_Q(EP soft bits) + out(trunk)``: the quantization encoder f_Q (shared with the EQNet, attached
+    by :class:`EQNet`, not a parameter of f_E) places EP's LLRs on the latent manifold and the
+    trunk learns the correction towards exact ML from y, H and the statistics."""
 
     def __init__(
         self,
@@ -212,13 +250,19 @@ class EstimationEncoder(nn.Module):
         blocks: int = 1,
         layers_per_block: int = 6,
         input_width: int = 64,
-        stats: bool = False,
+        stats=False,
         d_latent: int = 0,
+        k: int = 0,
     ):
         super().__init__()
-        self.nr, self.nt, self.stats = nr, nt, bool(stats)
+        self.stats_kind = stats_kind(stats)
+        self.nr, self.nt, self.k, self.stats = nr, nt, int(k), self.stats_kind != "none"
+        if self.stats_kind == "lmmse+ep" and self.k < 1:
+            raise ValueError("EQ-Net est_stats 'lmmse+ep' needs the bits per symbol")
         n_pairs = nt * (nt - 1) // 2
-        self.in_x = he_init_(nn.Linear(3 * nt + 2 * n_pairs, input_width)) if self.stats else None
+        n_ep = nt * self.k if self.stats_kind == "lmmse+ep" else 0
+        self.n_ep = n_ep
+        self.in_x = he_init_(nn.Linear(3 * nt + 2 * n_pairs + n_ep, input_width)) if self.stats else None
         # He init for the ReLU input and fusion layers; the residual layers keep torch's default
         # (smaller) init so that x + relu(W x) does not double the signal at each of up to 18 layers
         self.in_y = he_init_(nn.Linear(2 * nr, input_width))
@@ -228,14 +272,22 @@ class EstimationEncoder(nn.Module):
         self.blocks = nn.ModuleList(ResidualBlock(width, layers_per_block) for _ in range(blocks))
         self.out = nn.Linear(width, int(d_latent) or 3 * nt)
 
+    def attach_quant_encoder(self, f_q) -> None:
+        """The f_Q of the residual form (``"lmmse+ep"``); held as a plain reference, so its weights
+        stay f_Q's in the state dict and in ``parameters()``."""
+        object.__setattr__(self, "_fq", f_q)
+
     def features(self, y, H, noise_var):
-        """Real input features: (y, H, [sigma, ln sigma^2]) and, with ``stats``, the LMMSE statistics
-        of :func:`lmmse_features`."""
+        """Real input features: (y, H, [sigma, ln sigma^2]) and, with ``stats``, the statistics
+        (:func:`lmmse_features`, then with ``"lmmse+ep"`` :func:`ep_softbits`)."""
         nv = noise_var.reshape(-1, 1).to(torch.float32)
         s = torch.cat([nv.sqrt(), nv.log()], dim=1)
         out = (real_flat(y).to(torch.float32), real_flat(H).to(torch.float32), s)
         if self.stats:
-            out = out + (lmmse_features(y, H, noise_var),)
+            fx = lmmse_features(y, H, noise_var)
+            if self.n_ep:
+                fx = torch.cat([fx, ep_softbits(y, H, noise_var, self.k)], dim=1)
+            out = out + (fx,)
         return out
 
     def forward(self, y, H, noise_var):
@@ -250,7 +302,13 @@ class EstimationEncoder(nn.Module):
         x = torch.relu(self.fuse(x))
         for b in self.blocks:
             x = b(x)
-        return self.out(x)
+        z = self.out(x)
+        if self.n_ep:
+            fq = self.__dict__.get("_fq")
+            if fq is None:
+                raise RuntimeError("EQ-Net f_E 'lmmse+ep' used without its f_Q (build it through EQNet)")
+            z = z + fq(fx[:, -self.n_ep :]).to(z.dtype)
+        return z
 
 
 class EQNet(nn.Module):
@@ -284,10 +342,12 @@ class EQNet(nn.Module):
         self.f_q = QuantEncoder(nt, k, enc_hidden_layers, enc_width_factor, d)
         self.g = BranchedDecoder(d, nt * k, dec_branch_width, dec_hidden_layers)
         self.f_e = (
-            EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width, est_stats, d)
+            EstimationEncoder(nr, nt, est_width, est_blocks, est_layers_per_block, est_input_width, est_stats, d, k)
             if with_estimator
             else None
         )
+        if self.f_e is not None:
+            self.f_e.attach_quant_encoder(self.f_q)
 
     @property
     def latent_dim(self) -> int:
@@ -304,6 +364,8 @@ class DetectCore(nn.Module):
     def __init__(self, net: EQNet):
         super().__init__()
         self.f_e, self.g = net.f_e, net.g
+        if net.f_e is not None and net.f_e.n_ep:
+            self.f_q = net.f_q  # the residual form's f_Q, registered so tracing sees its weights
 
     def forward(self, fy, fh, fs, fx):
         return self.g(self.f_e.core(fy, fh, fs, fx))

@@ -340,8 +340,15 @@ def init_estimator_from(f_e, src) -> None:
     the output is zero, so the old units and the output compute exactly the source's function
     while the new units already carry non-zero activations (their outgoing weights then receive
     gradients and training grows them in); the residual layers' rows of new units keep their
-    default initialisation."""
-    if src.stats != f_e.stats or src.out.weight.shape[0] != f_e.out.weight.shape[0]:
+    default initialisation.
+
+    LMMSE statistics -> ``"lmmse+ep"`` (residual form on EP's soft bits): the EP columns of the
+    statistics layer start at zero and so does the output layer, so the new f_E starts as exactly
+    ``f_Q(EP soft bits)`` -- the classical EP detector passed through the autoencoder -- with the
+    source's trunk in place for the correction to learn (the output layer's gradient is non-zero
+    from the first step, the trunk's follows)."""
+    to_ep = src.stats_kind == "lmmse" and f_e.stats_kind == "lmmse+ep"
+    if (src.stats_kind != f_e.stats_kind and not to_ep) or src.out.weight.shape[0] != f_e.out.weight.shape[0]:
         raise ValueError("stage2_init: the source estimator has another input set or latent size")
     w_src, w_dst = src.out.weight.shape[1], f_e.out.weight.shape[1]
     i_src, i_dst = src.in_y.weight.shape[0], f_e.in_y.weight.shape[0]
@@ -354,7 +361,8 @@ def init_estimator_from(f_e, src) -> None:
         for name in ("in_y", "in_h", "in_s", "in_x"):
             a, b = getattr(f_e, name), getattr(src, name)
             if a is not None:
-                a.weight[:i_src].copy_(b.weight)
+                a.weight[:i_src].zero_()
+                a.weight[:i_src, : b.weight.shape[1]].copy_(b.weight)
                 a.bias[:i_src].copy_(b.bias)
         # fusion: input columns come in groups of input width (y, H, sigma[, stats])
         n_groups = f_e.fuse.weight.shape[1] // i_dst
@@ -379,6 +387,9 @@ def init_estimator_from(f_e, src) -> None:
                     lin.weight[:w_src].normal_(0.0, 1e-3)
                     lin.bias[:w_src].zero_()
                 lin.weight[:w_src, w_src:].zero_()  # new units never feed old ones
+        if to_ep:
+            f_e.out.weight.zero_()
+            f_e.out.bias.zero_()
 
 
 class _FECore(torch.nn.Module):
