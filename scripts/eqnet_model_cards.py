@@ -99,6 +99,14 @@ def card(name, meta, repro, bench):
             else None
         ),
         (
+            "- f_E input `est_stats: \"lmmse+ep\"`: besides y, H, sigma and the LMMSE statistics, the soft bits "
+            "of the classical EP detector (Céspedes, Olmos, Sánchez-Fernández & Pérez-Cruz, 2 iterations), and the "
+            "residual output form f_Q(EP soft bits) + trunk: the warm start from an LMMSE-statistics f_E zeroes the "
+            "output layer, so training starts from EP's LLRs passed through this model's autoencoder"
+            if meta["arch"].get("est_stats") == "lmmse+ep"
+            else None
+        ),
+        (
             f"- f_E warm-started from `{Path(c['stage2_init']).stem}` (`stage2_init`: its layers copied; extra "
             f"residual blocks, if any, start near identity; a wider trunk or input layers, if any, grow "
             f"function-preserving: new units start with zero weights into the source's units and the output)"

@@ -466,6 +466,10 @@ def test_ep_residual_estimator_starts_at_ep_through_the_autoencoder(tmp_path):
     path = eqio.save(tmp_path / "ep.safetensors", dst.eval(), cbs, meta)
     rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
     assert rt.backend == "torchscript"
+    from gnuradio.deepquant.eqnet import kernel
+
+    with pytest.raises(ValueError, match="EP's soft bits"):
+        kernel.build(dst)
     eager = eqnet.EQNetRuntime(path, need_estimator=True, backend="eager")
     np.testing.assert_allclose(rt.detect(y.numpy(), H.numpy(), nv.numpy()), eager.detect(y, H, nv), atol=2e-3)
     bare = models.EQNet(2, 2, 6, est_stats=False, **kw)

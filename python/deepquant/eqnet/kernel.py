@@ -54,6 +54,11 @@ def build(net: EQNet, isa: str = "auto"):
 
     if net.f_e is None:
         raise ValueError("EQ-Net kernel: the model has no estimation encoder f_E")
+    if net.f_e.n_ep:
+        raise ValueError(
+            "EQ-Net kernel: this f_E takes EP's soft bits (est_stats 'lmmse+ep'), which the kernel does not "
+            "compute; run it with EQNetRuntime's torch backends"
+        )
     if isa not in ISAS:
         raise ValueError(f"EQ-Net kernel: isa must be one of {ISAS}, got {isa!r}")
     fe = net.f_e
