@@ -1,0 +1,538 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-deepquant authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "isa_select.h"
+#include "simd_math.h"
+#include <gnuradio/deepquant/ep_detector.h>
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <stdexcept>
+
+namespace gr {
+namespace deepquant {
+
+namespace {
+constexpr int MAX_NT = 16;          // streams (the matrices live on the stack)
+constexpr int MAX_N = 2 * MAX_NT;   // real dimensions
+constexpr int MAX_LEVELS = 16;      // 256-QAM: 16 levels per dimension
+constexpr std::size_t CHUNK = 256;  // channel uses per demapping pass
+constexpr double LOADINGS[] = { 1e-12, 1e-9, 1e-6, 1e-3 };
+constexpr float EXP_FLOOR_F = -87.0f;
+constexpr double EXP_FLOOR_D = -708.0;
+// cavity-times-prior weights below this (relative to the largest, 1) change no sum
+constexpr double TINY_WEIGHT = 1e-200;
+} // namespace
+
+ep_detector::ep_detector(int nr,
+                         int nt,
+                         const std::vector<int>& levels,
+                         double scale,
+                         int n_dims,
+                         double dir_re,
+                         double dir_im,
+                         int iterations,
+                         double beta,
+                         double eps)
+    : d_nr(nr),
+      d_nt(nt),
+      d_dims(n_dims),
+      d_iter(iterations),
+      d_scale(scale),
+      d_beta(beta),
+      d_eps(eps)
+{
+    if (nr < 1 || nt < 1 || nt > MAX_NT)
+        throw std::invalid_argument("ep_detector: need nr >= 1 and 1 <= nt <= 16");
+    d_a = int(levels.size());
+    if (d_a < 2 || d_a > MAX_LEVELS || (d_a & (d_a - 1)))
+        throw std::invalid_argument("ep_detector: levels must hold 2, 4, 8 or 16 entries");
+    if (n_dims != 1 && n_dims != 2)
+        throw std::invalid_argument("ep_detector: n_dims must be 1 or 2");
+    if (!(scale > 0.0))
+        throw std::invalid_argument("ep_detector: scale must be > 0");
+    if (iterations < 0)
+        throw std::invalid_argument("ep_detector: iterations must be >= 0");
+    if (!(beta > 0.0 && beta <= 1.0))
+        throw std::invalid_argument("ep_detector: beta (damping) must be in (0, 1]");
+    if (!(eps > 0.0 && eps < 1.0))
+        throw std::invalid_argument("ep_detector: eps (variance floor) must be in (0, 1)");
+    d_bpd = 0;
+    while ((1 << d_bpd) < d_a)
+        d_bpd++;
+    d_k = d_bpd * d_dims;
+    double sum2 = 0.0;
+    for (int v : levels) {
+        const double a = scale * double(v);
+        d_alpha.push_back(a);
+        d_alpha_f.push_back(float(a));
+        sum2 += a * a;
+    }
+    d_lam0 = 1.0 / (sum2 / double(d_a)); // the prior's 1 / E[a^2]
+    d_sorted = d_alpha;
+    std::sort(d_sorted.begin(), d_sorted.end());
+    for (double a : d_sorted)
+        d_sorted2.push_back(a * a);
+    d_step = d_sorted[1] - d_sorted[0];
+    for (int i = 1; i < d_a; i++)
+        if (std::abs((d_sorted[i] - d_sorted[i - 1]) - d_step) > 1e-9 * d_step)
+            throw std::invalid_argument("ep_detector: levels must be equally spaced");
+    // directions e_d of the real dimensions: QAM 1 and j, BPSK (dir_re + j dir_im)
+    if (n_dims == 2) {
+        d_dir[0][0] = 1.0;
+        d_dir[0][1] = 0.0;
+        d_dir[1][0] = 0.0;
+        d_dir[1][1] = 1.0;
+    } else {
+        d_dir[0][0] = dir_re;
+        d_dir[0][1] = dir_im;
+    }
+    for (int a = 0; a < n_dims; a++)
+        for (int b = 0; b < n_dims; b++) { // conj(e_a) e_b
+            d_ee[a][b][0] = d_dir[a][0] * d_dir[b][0] + d_dir[a][1] * d_dir[b][1];
+            d_ee[a][b][1] = d_dir[a][0] * d_dir[b][1] - d_dir[a][1] * d_dir[b][0];
+        }
+    d_avx2_ok = simd::cpu_has_avx2_fma();
+    d_use_avx2 = d_avx2_ok;
+}
+
+void ep_detector::set_isa(const std::string& isa)
+{
+    d_use_avx2 = simd::select_isa(isa, d_avx2_ok, "ep_detector", "CPU");
+}
+
+std::string ep_detector::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
+
+// Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride `stride`, lower
+// triangle read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as
+// LAPACK's potrf.
+bool ep_detector::factor(const double* a, int n, int stride, double* l, double* dinv) const
+{
+    for (int j = 0; j < n; j++) {
+        double d = a[j * stride + j];
+        for (int c = 0; c < j; c++)
+            d -= l[j * stride + c] * l[j * stride + c];
+        if (!(d > 0.0))
+            return false;
+        const double ljj = std::sqrt(d);
+        l[j * stride + j] = ljj;
+        dinv[j] = 1.0 / ljj;
+        for (int i = j + 1; i < n; i++) {
+            double s = a[i * stride + j];
+            for (int c = 0; c < j; c++)
+                s -= l[i * stride + c] * l[j * stride + c];
+            l[i * stride + j] = s * dinv[j];
+        }
+    }
+    return true;
+}
+
+// EP of one channel use; NF = real dimensions when fixed at compile time (0: run time).
+// -> per real dimension i = d * nt + k the demapping statistics t = p / 2 and g = prec / 2,
+// written at [k * dims + d]; false where they are not finite (zero LLRs).
+template <int NF>
+bool ep_detector::run_one(const std::complex<float>* y,
+                          const std::complex<float>* h,
+                          double nv,
+                          double* t_out,
+                          double* g_out) const
+{
+    constexpr int S = NF > 0 ? NF : MAX_N; // row stride
+    const int nr = d_nr, nt = d_nt, dims = d_dims;
+    const int n = NF > 0 ? NF : dims * nt;
+    double gre[MAX_NT * MAX_NT], gim[MAX_NT * MAX_NT], zre[MAX_NT], zim[MAX_NT];
+    // z = H^H y, G = H^H H (upper triangle; G is Hermitian)
+    for (int a = 0; a < nt; a++) {
+        double sr = 0.0, si = 0.0;
+        for (int r = 0; r < nr; r++) {
+            const double hr = h[r * nt + a].real(), hi = h[r * nt + a].imag();
+            const double yr = y[r].real(), yi = y[r].imag();
+            sr += hr * yr + hi * yi;
+            si += hr * yi - hi * yr;
+        }
+        zre[a] = sr;
+        zim[a] = si;
+        for (int b = a; b < nt; b++) {
+            double tr = 0.0, ti = 0.0;
+            for (int r = 0; r < nr; r++) {
+                const double ar = h[r * nt + a].real(), ai = h[r * nt + a].imag();
+                const double br = h[r * nt + b].real(), bi = h[r * nt + b].imag();
+                tr += ar * br + ai * bi;
+                ti += ar * bi - ai * br;
+            }
+            gre[a * nt + b] = tr;
+            gim[a * nt + b] = ti;
+            gre[b * nt + a] = tr;
+            gim[b * nt + a] = -ti;
+        }
+        gim[a * nt + a] = 0.0;
+    }
+    // real model: column d * nt + k is H[:, k] e_d
+    double g0[S * S], z[S];
+    for (int d = 0; d < dims; d++) {
+        for (int a = 0; a < nt; a++) {
+            const int i = d * nt + a;
+            z[i] = zre[a] * d_dir[d][0] + zim[a] * d_dir[d][1]; // Re(conj(e_d) z_a)
+            for (int d2 = 0; d2 < dims; d2++) {
+                const double er = d_ee[d][d2][0], ei = d_ee[d][d2][1];
+                for (int b = 0; b < nt; b++)
+                    g0[i * S + d2 * nt + b] = gre[a * nt + b] * er - gim[a * nt + b] * ei;
+            }
+        }
+    }
+    const double s = 0.5 * nv;
+    double lam[S], gam[S], A[S * S], L[S * S], W[S * S], dinv[S], p[S], prec[S];
+    for (int i = 0; i < n; i++) {
+        lam[i] = d_lam0;
+        gam[i] = 0.0;
+    }
+    const int na = d_a;
+    const double c_step = d_step * d_step;
+    for (int it = 0;; it++) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++)
+                A[i * S + j] = g0[i * S + j];
+            A[i * S + i] += s * lam[i];
+        }
+        if (!factor(A, n, S, L, dinv)) {
+            double sc = 0.0;
+            for (int i = 0; i < n; i++)
+                sc = std::max(sc, std::abs(A[i * S + i]));
+            sc = std::max(sc, DBL_MIN);
+            bool ok = false;
+            for (double rel : LOADINGS) {
+                double B[S * S];
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < i; j++)
+                        B[i * S + j] = A[i * S + j];
+                    B[i * S + i] = A[i * S + i] + rel * sc;
+                }
+                if (factor(B, n, S, L, dinv)) {
+                    ok = true;
+                    break;
+                }
+            }
+            if (!ok)
+                return false;
+        }
+        // W = L^-1 (lower), diag(P) and mu = P (z + s gam) = W^T (W b)
+        for (int i = 0; i < n; i++) {
+            W[i * S + i] = dinv[i];
+            for (int j = 0; j < i; j++) {
+                double acc = 0.0;
+                for (int c = j; c < i; c++)
+                    acc += L[i * S + c] * W[c * S + j];
+                W[i * S + j] = -acc * dinv[i];
+            }
+        }
+        double c[S];
+        for (int i = 0; i < n; i++) {
+            double acc = 0.0;
+            for (int j = 0; j <= i; j++)
+                acc += W[i * S + j] * (z[j] + s * gam[j]);
+            c[i] = acc;
+        }
+        for (int i = 0; i < n; i++) {
+            double mu = 0.0, pii = 0.0;
+            for (int k = i; k < n; k++) {
+                mu += W[k * S + i] * c[k];
+                pii += W[k * S + i] * W[k * S + i];
+            }
+            const double inv = 1.0 / (s * pii);
+            const double v = inv - lam[i];
+            prec[i] = v < 0.0 ? 0.0 : v; // NaN stays NaN
+            p[i] = mu * inv - gam[i];
+        }
+        if (it == d_iter)
+            break;
+        // moments of the cavity exp(p a - prec a^2 / 2) times the uniform prior on the levels
+        for (int i = 0; i < n; i++) {
+            const double pi = p[i], qi = prec[i];
+            double f[MAX_LEVELS];
+            double fmax = -INFINITY;
+            int jmax = 0;
+            bool bad = false;
+            for (int j = 0; j < na; j++) {
+                f[j] = pi * d_sorted[j] - 0.5 * qi * d_sorted2[j];
+                bad |= std::isnan(f[j]);
+                if (f[j] > fmax) {
+                    fmax = f[j];
+                    jmax = j;
+                }
+            }
+            if (bad || !std::isfinite(fmax))
+                continue; // NaN moments: no update, as the reference's lam_new > 0 test
+            // exp(f_j - fmax): the ratios of neighbours are geometric with factor
+            // exp(-prec step^2), so three exponentials give all levels
+            const double cf = std::exp(-qi * c_step);
+            double e[MAX_LEVELS];
+            for (int j = 0; j < na; j++)
+                e[j] = 0.0;
+            e[jmax] = 1.0;
+            if (jmax + 1 < na) {
+                double r = std::exp(f[jmax + 1] - fmax), v = r;
+                for (int j = jmax + 1; j < na; j++) {
+                    e[j] = v;
+                    r *= cf;
+                    v *= r;
+                    if (v < TINY_WEIGHT)
+                        break;
+                }
+            }
+            if (jmax > 0) {
+                double r = std::exp(f[jmax - 1] - fmax), v = r;
+                for (int j = jmax - 1; j >= 0; j--) {
+                    e[j] = v;
+                    r *= cf;
+                    v *= r;
+                    if (v < TINY_WEIGHT)
+                        break;
+                }
+            }
+            double tot = 0.0, sm = 0.0;
+            for (int j = 0; j < na; j++) {
+                tot += e[j];
+                sm += e[j] * d_sorted[j];
+            }
+            const double m = sm / tot;
+            double sv = 0.0;
+            for (int j = 0; j < na; j++) {
+                const double dl = d_sorted[j] - m;
+                sv += e[j] * dl * dl;
+            }
+            const double var = std::max(sv / tot, d_eps);
+            const double lam_new = 1.0 / var - qi;
+            const double gam_new = m / var - pi;
+            if (lam_new > 0.0) { // a negative site precision is not applied
+                lam[i] = d_beta * lam_new + (1.0 - d_beta) * lam[i];
+                gam[i] = d_beta * gam_new + (1.0 - d_beta) * gam[i];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!std::isfinite(p[i]) || !std::isfinite(prec[i]))
+            return false;
+    for (int d = 0; d < dims; d++)
+        for (int a = 0; a < nt; a++) {
+            t_out[a * dims + d] = 0.5 * p[d * nt + a];
+            g_out[a * dims + d] = 0.5 * prec[d * nt + a];
+        }
+    return true;
+}
+
+// Demapping of nq real dimensions (instance q: symbol q / dims, dimension q % dims) from the
+// metric 2 a t - g a^2: mapping.level_offsets (float32 level metrics, w in float64) and
+// llr_from_label_metrics.
+void ep_detector::demap_generic(const double* t,
+                                const double* g,
+                                std::size_t nq,
+                                float* llr) const
+{
+    const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
+    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
+                off_f = float((a - 1) * d_scale);
+    float f[MAX_LEVELS];
+    for (std::size_t q = 0; q < nq; q++) {
+        const float tl = float(t[q]), gl = float(g[q]);
+        const float inv = 0.5f / (std::max(gl, 1e-30f) * scale_f);
+        float nl = std::nearbyint(tl * inv + 0.5f * float(a - 1));
+        nl = std::min(std::max(nl, 0.0f), float(a - 1));
+        const float best = nl * two_scale_f - off_f;
+        const float two_w = 2.0f * float(t[q] - g[q] * double(best));
+        for (int l = 0; l < a; l++) {
+            const float delta = d_alpha_f[l] - best;
+            f[l] = (two_w - delta * gl) * delta;
+        }
+        float* o = llr + (q / dims) * k + (q % dims);
+        for (int j = 0; j < m; j++) {
+            float lse[2];
+            for (int v = 0; v < 2; v++) {
+                float mx = -INFINITY;
+                for (int l = 0; l < a; l++)
+                    if (((l >> (m - 1 - j)) & 1) == v)
+                        mx = std::max(mx, f[l]);
+                float sum = 0.0f;
+                for (int l = 0; l < a; l++)
+                    if (((l >> (m - 1 - j)) & 1) == v)
+                        sum += std::exp(std::max(f[l] - mx, EXP_FLOOR_F));
+                lse[v] = mx + std::log(sum);
+            }
+            o[j * dims] = lse[1] - lse[0];
+        }
+    }
+}
+
+// The same in float64 (the reference with dtype float64), saturated to float32's range.
+void ep_detector::demap_f64(const double* t, const double* g, std::size_t nq, float* llr) const
+{
+    const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
+    double f[MAX_LEVELS];
+    for (std::size_t q = 0; q < nq; q++) {
+        const double inv = 0.5 / (std::max(g[q], 1e-30) * d_scale);
+        double nl = std::nearbyint(t[q] * inv + 0.5 * double(a - 1));
+        nl = std::min(std::max(nl, 0.0), double(a - 1));
+        const double best = nl * (2.0 * d_scale) - (a - 1) * d_scale;
+        const double two_w = 2.0 * (t[q] - g[q] * best);
+        for (int l = 0; l < a; l++) {
+            const double delta = d_alpha[l] - best;
+            f[l] = (two_w - delta * g[q]) * delta;
+        }
+        float* o = llr + (q / dims) * k + (q % dims);
+        for (int j = 0; j < m; j++) {
+            double lse[2];
+            for (int v = 0; v < 2; v++) {
+                double mx = -INFINITY;
+                for (int l = 0; l < a; l++)
+                    if (((l >> (m - 1 - j)) & 1) == v)
+                        mx = std::max(mx, f[l]);
+                double sum = 0.0;
+                for (int l = 0; l < a; l++)
+                    if (((l >> (m - 1 - j)) & 1) == v)
+                        sum += std::exp(std::max(f[l] - mx, EXP_FLOOR_D));
+                lse[v] = mx + std::log(sum);
+            }
+            const double L = lse[1] - lse[0];
+            o[j * dims] = std::isfinite(L) ? float(std::min(std::max(L, -double(FLT_MAX)),
+                                                            double(FLT_MAX)))
+                                           : 0.0f;
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) std::size_t ep_detector::demap_avx2(
+    const double* t, const double* g_in, std::size_t nq, float* llr) const
+{
+    const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
+    const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
+                off_f = float((a - 1) * d_scale);
+    alignas(32) float best[8], two_w[8], gl[8], out[8][8];
+    __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
+    for (int l = 0; l < a; l++)
+        alpha[l] = _mm256_set1_ps(d_alpha_f[l]);
+    const std::size_t nb = nq / 8 * 8;
+    for (std::size_t q0 = 0; q0 < nb; q0 += 8) {
+        // scalar prelude: nearest levels and 2 w (w in float64)
+        for (int lane = 0; lane < 8; lane++) {
+            const std::size_t q = q0 + lane;
+            const float tl = float(t[q]), g = float(g_in[q]);
+            const float inv = 0.5f / (std::max(g, 1e-30f) * scale_f);
+            float nl = std::nearbyint(tl * inv + 0.5f * float(a - 1));
+            nl = std::min(std::max(nl, 0.0f), float(a - 1));
+            best[lane] = nl * two_scale_f - off_f;
+            two_w[lane] = 2.0f * float(t[q] - g_in[q] * double(best[lane]));
+            gl[lane] = g;
+        }
+        const __m256 gv = _mm256_load_ps(gl), b = _mm256_load_ps(best),
+                     tw = _mm256_load_ps(two_w);
+        for (int l = 0; l < a; l++) {
+            const __m256 delta = _mm256_sub_ps(alpha[l], b);
+            f[l] = _mm256_mul_ps(_mm256_sub_ps(tw, _mm256_mul_ps(delta, gv)), delta);
+        }
+        for (int j = 0; j < m; j++) {
+            __m256 lse[2];
+            const int sh = m - 1 - j;
+            for (int v = 0; v < 2; v++) {
+                __m256 mx = _mm256_set1_ps(-INFINITY);
+                for (int l = 0; l < a; l++)
+                    if (((l >> sh) & 1) == v)
+                        mx = _mm256_max_ps(mx, f[l]);
+                __m256 sum = _mm256_setzero_ps();
+                for (int l = 0; l < a; l++)
+                    if (((l >> sh) & 1) == v)
+                        sum = _mm256_add_ps(sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
+                lse[v] = _mm256_add_ps(mx, simd::log256(sum));
+            }
+            _mm256_store_ps(out[j], _mm256_sub_ps(lse[1], lse[0]));
+        }
+        for (int lane = 0; lane < 8; lane++) {
+            const std::size_t q = q0 + lane;
+            float* o = llr + (q / dims) * k + (q % dims);
+            for (int j = 0; j < m; j++)
+                o[j * dims] = out[j][lane];
+        }
+    }
+    return nb;
+}
+
+std::size_t ep_detector::detect(const std::complex<float>* y,
+                                const std::complex<float>* h,
+                                const float* noise_var,
+                                std::size_t n,
+                                float* llr,
+                                unsigned char* status) const
+{
+    const int nr = d_nr, nt = d_nt, k = d_k, dims = d_dims, nk = nt * k;
+    const int nd = dims * nt;
+    std::vector<double> tb(CHUNK * nd), gb(CHUNK * nd);
+    std::vector<unsigned char> st(CHUNK);
+    std::size_t bad = 0;
+    for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const std::size_t m = std::min(CHUNK, n - i0);
+        for (std::size_t j = 0; j < m; j++) {
+            const std::size_t i = i0 + j;
+            const std::complex<float>* yi = y + i * nr;
+            const std::complex<float>* hi = h + i * nr * nt;
+            const float nvf = noise_var[i];
+            bool ok = std::isfinite(nvf) && nvf > 0.0f;
+            for (int r = 0; r < nr && ok; r++)
+                ok = std::isfinite(yi[r].real()) && std::isfinite(yi[r].imag());
+            for (int r = 0; r < nr * nt && ok; r++)
+                ok = std::isfinite(hi[r].real()) && std::isfinite(hi[r].imag());
+            double* t = tb.data() + j * nd;
+            double* g = gb.data() + j * nd;
+            st[j] = ok ? 0 : 1;
+            if (!ok) {
+                bad++;
+            } else {
+                const double nv = double(nvf);
+                switch (nd) {
+                case 2:
+                    ok = run_one<2>(yi, hi, nv, t, g);
+                    break;
+                case 4:
+                    ok = run_one<4>(yi, hi, nv, t, g);
+                    break;
+                case 8:
+                    ok = run_one<8>(yi, hi, nv, t, g);
+                    break;
+                default:
+                    ok = run_one<0>(yi, hi, nv, t, g);
+                }
+            }
+            if (!ok) // zero statistics: every level's metric is 0, every LLR exactly 0
+                for (int q = 0; q < nd; q++)
+                    t[q] = g[q] = 0.0;
+        }
+        float* o = llr + i0 * nk;
+        const std::size_t nq = m * nd;
+        std::size_t done = d_use_avx2 ? demap_avx2(tb.data(), gb.data(), nq, o) : 0;
+        if (done < nq) {
+            // the tail starts at a symbol boundary only if done is a multiple of dims
+            const std::size_t q0 = done / dims * dims;
+            demap_generic(tb.data() + q0, gb.data() + q0, nq - q0, o + q0 / dims * k);
+        }
+        for (std::size_t j = 0; j < m; j++) {
+            float* oj = o + j * nk;
+            bool fin = true;
+            for (int q = 0; q < nk; q++)
+                fin &= std::isfinite(oj[q]);
+            if (!fin) { // float32 overflow: float64 demapping, saturated
+                demap_f64(tb.data() + j * nd, gb.data() + j * nd, nd, oj);
+                st[j] = 2;
+            }
+            if (st[j] == 1)
+                for (int q = 0; q < nk; q++)
+                    oj[q] = 0.0f;
+        }
+        if (status)
+            std::copy(st.begin(), st.begin() + m, status + i0);
+    }
+    return bad;
+}
+
+} // namespace deepquant
+} // namespace gr
