@@ -403,7 +403,7 @@ void ep_detector::demap_f64(const double* t, const double* g, std::size_t nq, fl
     }
 }
 
-__attribute__((target("avx2,fma"))) std::size_t ep_detector::demap_avx2(
+__attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
     const double* t, const double* g_in, std::size_t nq, float* llr) const
 {
     const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
@@ -413,17 +413,20 @@ __attribute__((target("avx2,fma"))) std::size_t ep_detector::demap_avx2(
     __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
     for (int l = 0; l < a; l++)
         alpha[l] = _mm256_set1_ps(d_alpha_f[l]);
-    const std::size_t nb = nq / 8 * 8;
-    for (std::size_t q0 = 0; q0 < nb; q0 += 8) {
+    // 8 dimensions at a time; a last partial group is padded with t = g = 0 (every dimension
+    // is demapped by the same code, whatever its position in the batch)
+    for (std::size_t q0 = 0; q0 < nq; q0 += 8) {
+        const int lanes = int(std::min<std::size_t>(8, nq - q0));
         // scalar prelude: nearest levels and 2 w (w in float64)
         for (int lane = 0; lane < 8; lane++) {
             const std::size_t q = q0 + lane;
-            const float tl = float(t[q]), g = float(g_in[q]);
+            const double td = lane < lanes ? t[q] : 0.0, gd = lane < lanes ? g_in[q] : 0.0;
+            const float tl = float(td), g = float(gd);
             const float inv = 0.5f / (std::max(g, 1e-30f) * scale_f);
             float nl = std::nearbyint(tl * inv + 0.5f * float(a - 1));
             nl = std::min(std::max(nl, 0.0f), float(a - 1));
             best[lane] = nl * two_scale_f - off_f;
-            two_w[lane] = 2.0f * float(t[q] - g_in[q] * double(best[lane]));
+            two_w[lane] = 2.0f * float(td - gd * double(best[lane]));
             gl[lane] = g;
         }
         const __m256 gv = _mm256_load_ps(gl), b = _mm256_load_ps(best),
@@ -448,14 +451,13 @@ __attribute__((target("avx2,fma"))) std::size_t ep_detector::demap_avx2(
             }
             _mm256_store_ps(out[j], _mm256_sub_ps(lse[1], lse[0]));
         }
-        for (int lane = 0; lane < 8; lane++) {
+        for (int lane = 0; lane < lanes; lane++) {
             const std::size_t q = q0 + lane;
             float* o = llr + (q / dims) * k + (q % dims);
             for (int j = 0; j < m; j++)
                 o[j * dims] = out[j][lane];
         }
     }
-    return nb;
 }
 
 std::size_t ep_detector::detect(const std::complex<float>* y,
@@ -509,12 +511,10 @@ std::size_t ep_detector::detect(const std::complex<float>* y,
         }
         float* o = llr + i0 * nk;
         const std::size_t nq = m * nd;
-        std::size_t done = d_use_avx2 ? demap_avx2(tb.data(), gb.data(), nq, o) : 0;
-        if (done < nq) {
-            // the tail starts at a symbol boundary only if done is a multiple of dims
-            const std::size_t q0 = done / dims * dims;
-            demap_generic(tb.data() + q0, gb.data() + q0, nq - q0, o + q0 / dims * k);
-        }
+        if (d_use_avx2)
+            demap_avx2(tb.data(), gb.data(), nq, o);
+        else
+            demap_generic(tb.data(), gb.data(), nq, o);
         for (std::size_t j = 0; j < m; j++) {
             float* oj = o + j * nk;
             bool fin = true;

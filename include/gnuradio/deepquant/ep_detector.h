@@ -113,8 +113,7 @@ private:
                        const double* g,
                        std::size_t nq,
                        float* llr) const;
-    std::size_t
-    demap_avx2(const double* t, const double* g, std::size_t nq, float* llr) const;
+    void demap_avx2(const double* t, const double* g, std::size_t nq, float* llr) const;
     void demap_f64(const double* t, const double* g, std::size_t nq, float* llr) const;
 };
 
