@@ -164,7 +164,8 @@ def test_torch_inputs_and_empty_batch():
     a = mimo.ep_cpp(torch.from_numpy(y), torch.from_numpy(H), torch.from_numpy(nv), 4)
     np.testing.assert_array_equal(a, mimo.ep_cpp(y, H, nv, 4))
     np.testing.assert_array_equal(mimo.ep_cpp(y, H, float(nv[0]), 4), mimo.ep_cpp(y, H, np.full(20, nv[0]), 4))
-    assert mimo.ep_cpp(np.zeros((0, 2), np.complex64), np.zeros((0, 2, 2), np.complex64), np.zeros(0), 4).shape == (0, 8)
+    empty = mimo.ep_cpp(np.zeros((0, 2), np.complex64), np.zeros((0, 2, 2), np.complex64), np.zeros(0), 4)
+    assert empty.shape == (0, 8)
 
 
 def test_bad_parameters_raise():
