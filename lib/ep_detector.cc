@@ -26,6 +26,136 @@ constexpr float EXP_FLOOR_F = -87.0f;
 constexpr double EXP_FLOOR_D = -708.0;
 // cavity-times-prior weights below this (relative to the largest, 1) change no sum
 constexpr double TINY_WEIGHT = 1e-200;
+// Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride S, lower triangle
+// read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as LAPACK's potrf.
+// NF: n when fixed at compile time (0: n_rt).
+template <int NF>
+inline bool cholesky(const double* a, int n_rt, double* l, double* dinv)
+{
+    constexpr int S = NF > 0 ? NF : MAX_N;
+    const int n = NF > 0 ? NF : n_rt;
+    for (int j = 0; j < n; j++) {
+        double d = a[j * S + j];
+        for (int c = 0; c < j; c++)
+            d -= l[j * S + c] * l[j * S + c];
+        if (!(d > 0.0))
+            return false;
+        const double ljj = std::sqrt(d);
+        l[j * S + j] = ljj;
+        dinv[j] = 1.0 / ljj;
+        for (int i = j + 1; i < n; i++) {
+            double s = a[i * S + j];
+            for (int c = 0; c < j; c++)
+                s -= l[i * S + c] * l[j * S + c];
+            l[i * S + j] = s * dinv[j];
+        }
+    }
+    return true;
+}
+
+//! exp(x) of 4 doubles for x in [-708, 0] (x = n ln2 + r, |r| <= ln2 / 2, Taylor polynomial
+//! of degree 13: relative error a few ulp).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256d exp256d(__m256d x)
+{
+    const __m256d nd = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(nd, _mm256_set1_pd(0.693145751953125), x);
+    r = _mm256_fnmadd_pd(nd, _mm256_set1_pd(1.42860682030941723212e-6), r);
+    static const double inv_fact[14] = { 1.0,
+                                          1.0,
+                                          1.0 / 2,
+                                          1.0 / 6,
+                                          1.0 / 24,
+                                          1.0 / 120,
+                                          1.0 / 720,
+                                          1.0 / 5040,
+                                          1.0 / 40320,
+                                          1.0 / 362880,
+                                          1.0 / 3628800,
+                                          1.0 / 39916800,
+                                          1.0 / 479001600,
+                                          1.0 / 6227020800.0 };
+    __m256d y = _mm256_set1_pd(inv_fact[13]);
+    for (int k = 12; k >= 0; k--)
+        y = _mm256_fmadd_pd(y, r, _mm256_set1_pd(inv_fact[k]));
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0); // 2^52 + 2^51
+    __m256i ni = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(nd, magic)),
+                                  _mm256_castpd_si256(magic));
+    ni = _mm256_slli_epi64(_mm256_add_epi64(ni, _mm256_set1_epi64x(1023)), 52);
+    return _mm256_mul_pd(y, _mm256_castsi256_pd(ni));
+}
+
+// EP's moment matching and damped site update for n real dimensions, 4 at a time: the scalar
+// loop of run_one with the weights exp(f_j - max f) from exp256d.
+__attribute__((target("avx2,fma"))) void moments_avx2(const double* p,
+                                                      const double* prec,
+                                                      int n,
+                                                      const double* lv,
+                                                      const double* lv2,
+                                                      int na,
+                                                      double eps,
+                                                      double beta,
+                                                      double* lam,
+                                                      double* gam)
+{
+    const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0),
+                  vb = _mm256_set1_pd(beta), vb1 = _mm256_set1_pd(1.0 - beta),
+                  floor_ = _mm256_set1_pd(-708.0), inf = _mm256_set1_pd(INFINITY),
+                  ninf = _mm256_set1_pd(-INFINITY), veps = _mm256_set1_pd(eps),
+                  zero = _mm256_setzero_pd();
+    for (int i0 = 0; i0 < n; i0 += 4) {
+        const int lanes = std::min(4, n - i0);
+        alignas(32) double pb[4] = { 0, 0, 0, 0 }, qb[4] = { 0, 0, 0, 0 },
+                           lb[4] = { 1, 1, 1, 1 }, gb[4] = { 0, 0, 0, 0 };
+        for (int l = 0; l < lanes; l++) {
+            pb[l] = p[i0 + l];
+            qb[l] = prec[i0 + l];
+            lb[l] = lam[i0 + l];
+            gb[l] = gam[i0 + l];
+        }
+        const __m256d P = _mm256_load_pd(pb), Q = _mm256_load_pd(qb);
+        const __m256d hq = _mm256_mul_pd(half, Q);
+        __m256d f[MAX_LEVELS];
+        __m256d fmax = ninf, nan = zero;
+        for (int j = 0; j < na; j++) {
+            f[j] = _mm256_sub_pd(_mm256_mul_pd(P, _mm256_set1_pd(lv[j])),
+                                 _mm256_mul_pd(hq, _mm256_set1_pd(lv2[j])));
+            nan = _mm256_or_pd(nan, _mm256_cmp_pd(f[j], f[j], _CMP_UNORD_Q));
+            fmax = _mm256_max_pd(fmax, f[j]);
+        }
+        // NaN or non-finite maximum: no update (the reference's moments are NaN there)
+        const __m256d bad = _mm256_or_pd(
+            nan,
+            _mm256_or_pd(_mm256_cmp_pd(fmax, inf, _CMP_EQ_OQ),
+                         _mm256_cmp_pd(fmax, ninf, _CMP_EQ_OQ)));
+        __m256d e[MAX_LEVELS];
+        __m256d tot = zero, sm = zero;
+        for (int j = 0; j < na; j++) {
+            e[j] = exp256d(_mm256_max_pd(_mm256_sub_pd(f[j], fmax), floor_));
+            tot = _mm256_add_pd(tot, e[j]);
+            sm = _mm256_add_pd(sm, _mm256_mul_pd(e[j], _mm256_set1_pd(lv[j])));
+        }
+        const __m256d m = _mm256_div_pd(sm, tot);
+        __m256d sv = zero;
+        for (int j = 0; j < na; j++) {
+            const __m256d dl = _mm256_sub_pd(_mm256_set1_pd(lv[j]), m);
+            sv = _mm256_add_pd(sv, _mm256_mul_pd(_mm256_mul_pd(e[j], dl), dl));
+        }
+        const __m256d var = _mm256_max_pd(_mm256_div_pd(sv, tot), veps);
+        const __m256d lam_new = _mm256_sub_pd(_mm256_div_pd(one, var), Q);
+        const __m256d gam_new = _mm256_sub_pd(_mm256_div_pd(m, var), P);
+        const __m256d upd = _mm256_andnot_pd(bad, _mm256_cmp_pd(lam_new, zero, _CMP_GT_OQ));
+        const __m256d L0 = _mm256_load_pd(lb), G0 = _mm256_load_pd(gb);
+        const __m256d L1 = _mm256_add_pd(_mm256_mul_pd(vb, lam_new), _mm256_mul_pd(vb1, L0));
+        const __m256d G1 = _mm256_add_pd(_mm256_mul_pd(vb, gam_new), _mm256_mul_pd(vb1, G0));
+        _mm256_store_pd(lb, _mm256_blendv_pd(L0, L1, upd));
+        _mm256_store_pd(gb, _mm256_blendv_pd(G0, G1, upd));
+        for (int l = 0; l < lanes; l++) {
+            lam[i0 + l] = lb[l];
+            gam[i0 + l] = gb[l];
+        }
+    }
+}
 } // namespace
 
 ep_detector::ep_detector(int nr,
@@ -107,30 +237,6 @@ void ep_detector::set_isa(const std::string& isa)
 
 std::string ep_detector::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
 
-// Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride `stride`, lower
-// triangle read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as
-// LAPACK's potrf.
-bool ep_detector::factor(const double* a, int n, int stride, double* l, double* dinv) const
-{
-    for (int j = 0; j < n; j++) {
-        double d = a[j * stride + j];
-        for (int c = 0; c < j; c++)
-            d -= l[j * stride + c] * l[j * stride + c];
-        if (!(d > 0.0))
-            return false;
-        const double ljj = std::sqrt(d);
-        l[j * stride + j] = ljj;
-        dinv[j] = 1.0 / ljj;
-        for (int i = j + 1; i < n; i++) {
-            double s = a[i * stride + j];
-            for (int c = 0; c < j; c++)
-                s -= l[i * stride + c] * l[j * stride + c];
-            l[i * stride + j] = s * dinv[j];
-        }
-    }
-    return true;
-}
-
 // EP of one channel use; NF = real dimensions when fixed at compile time (0: run time).
 // -> per real dimension i = d * nt + k the demapping statistics t = p / 2 and g = prec / 2,
 // written at [k * dims + d]; false where they are not finite (zero LLRs).
@@ -198,7 +304,7 @@ bool ep_detector::run_one(const std::complex<float>* y,
                 A[i * S + j] = g0[i * S + j];
             A[i * S + i] += s * lam[i];
         }
-        if (!factor(A, n, S, L, dinv)) {
+        if (!cholesky<NF>(A, n, L, dinv)) {
             double sc = 0.0;
             for (int i = 0; i < n; i++)
                 sc = std::max(sc, std::abs(A[i * S + i]));
@@ -211,7 +317,7 @@ bool ep_detector::run_one(const std::complex<float>* y,
                         B[i * S + j] = A[i * S + j];
                     B[i * S + i] = A[i * S + i] + rel * sc;
                 }
-                if (factor(B, n, S, L, dinv)) {
+                if (cholesky<NF>(B, n, L, dinv)) {
                     ok = true;
                     break;
                 }
@@ -250,6 +356,10 @@ bool ep_detector::run_one(const std::complex<float>* y,
         if (it == d_iter)
             break;
         // moments of the cavity exp(p a - prec a^2 / 2) times the uniform prior on the levels
+        if (d_use_avx2) {
+            moments_avx2(p, prec, n, d_sorted.data(), d_sorted2.data(), na, d_eps, d_beta, lam, gam);
+            continue;
+        }
         for (int i = 0; i < n; i++) {
             const double pi = p[i], qi = prec[i];
             double f[MAX_LEVELS];

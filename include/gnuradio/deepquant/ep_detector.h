@@ -87,7 +87,7 @@ public:
                        float* llr,
                        unsigned char* status = nullptr) const;
 
-    //! the demapping's instruction set: "auto", "avx2" or "generic".
+    //! instruction set of the moment matching and demapping: "auto", "avx2" or "generic".
     void set_isa(const std::string& isa);
     std::string isa() const;
 
@@ -108,7 +108,6 @@ private:
                  double nv,
                  double* t,
                  double* g) const;
-    bool factor(const double* a, int n, int stride, double* l, double* dinv) const;
     void demap_generic(const double* t,
                        const double* g,
                        std::size_t nq,
