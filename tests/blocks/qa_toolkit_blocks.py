@@ -165,7 +165,7 @@ def test_mimo_detector_auto_is_the_measured_default():
     from gnuradio.deepquant.phy import mimo
 
     assert dq.mimo_detector(2, 2, 6).method == registry.AUTO_DETECTOR[(2, 2, 6)] == "ep"
-    assert dq.mimo_detector(4, 4, 4).method == registry.AUTO_DETECTOR[(4, 4, 4)] == "lmmse"
+    assert dq.mimo_detector(4, 4, 4).method == registry.AUTO_DETECTOR[(4, 4, 4)] == "ep"
     assert registry.auto_detector(1, 1, 4) == "exact_ml" and registry.auto_detector(8, 8, 6) == "lmmse"
     blk = dq.mimo_detector(2, 2, 4, "lmmse")
     blk.set_method("auto")

@@ -101,8 +101,8 @@ class mimo_detector(gr.sync_block):
         K: 1, 2, 4, 6 or 8.
     method : str
         'auto' (default): the most accurate method that streams >= 1e5 channel uses/s through this
-        block on one thread, as measured for (Nr, Nt, K) (``registry.AUTO_DETECTOR``: EP for
-        2x2 64-QAM, LMMSE for 4x4 16-QAM); 'eqnet_p', 'eqnet_l' (EQ-Net, Arvinte, Tewfik &
+        block on one thread, as measured for (Nr, Nt, K) (``registry.AUTO_DETECTOR``: EP, in
+        C++, for 2x2 64-QAM and 4x4 16-QAM); 'eqnet_p', 'eqnet_l' (EQ-Net, Arvinte, Tewfik &
         Vishwanath: learned estimation encoder + decoder),
         'exact_ml', 'maxlog_ml', 'zf_sic', 'lmmse' or 'ep' (expectation propagation, Céspedes et al.).
     model : str
