@@ -85,8 +85,62 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256d exp256d(__m256
     return _mm256_mul_pd(y, _mm256_castsi256_pd(ni));
 }
 
-// EP's moment matching and damped site update for n real dimensions, 4 at a time: the scalar
-// loop of run_one with the weights exp(f_j - max f) from exp256d.
+// EP's moment matching and damped site update of 4 independent real dimensions (one per
+// lane): the scalar loop of run_one with the weights exp(f_j - max f) from exp256d. P, Q: the
+// cavity's p and prec; L, G: the sites lam, gam, updated in place.
+__attribute__((target("avx2,fma"), always_inline)) inline void moment4(__m256d P,
+                                                                       __m256d Q,
+                                                                       const double* lv,
+                                                                       const double* lv2,
+                                                                       int na,
+                                                                       double eps,
+                                                                       double beta,
+                                                                       __m256d& L,
+                                                                       __m256d& G)
+{
+    const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0),
+                  vb = _mm256_set1_pd(beta), vb1 = _mm256_set1_pd(1.0 - beta),
+                  floor_ = _mm256_set1_pd(-708.0), inf = _mm256_set1_pd(INFINITY),
+                  ninf = _mm256_set1_pd(-INFINITY), veps = _mm256_set1_pd(eps),
+                  zero = _mm256_setzero_pd();
+    const __m256d hq = _mm256_mul_pd(half, Q);
+    __m256d f[MAX_LEVELS];
+    __m256d fmax = ninf, nan = zero;
+    for (int j = 0; j < na; j++) {
+        f[j] = _mm256_sub_pd(_mm256_mul_pd(P, _mm256_set1_pd(lv[j])),
+                             _mm256_mul_pd(hq, _mm256_set1_pd(lv2[j])));
+        nan = _mm256_or_pd(nan, _mm256_cmp_pd(f[j], f[j], _CMP_UNORD_Q));
+        fmax = _mm256_max_pd(fmax, f[j]);
+    }
+    // NaN or non-finite maximum: no update (the reference's moments are NaN there)
+    const __m256d bad =
+        _mm256_or_pd(nan,
+                     _mm256_or_pd(_mm256_cmp_pd(fmax, inf, _CMP_EQ_OQ),
+                                  _mm256_cmp_pd(fmax, ninf, _CMP_EQ_OQ)));
+    __m256d e[MAX_LEVELS];
+    __m256d tot = zero, sm = zero;
+    for (int j = 0; j < na; j++) {
+        e[j] = exp256d(_mm256_max_pd(_mm256_sub_pd(f[j], fmax), floor_));
+        tot = _mm256_add_pd(tot, e[j]);
+        sm = _mm256_add_pd(sm, _mm256_mul_pd(e[j], _mm256_set1_pd(lv[j])));
+    }
+    const __m256d m = _mm256_div_pd(sm, tot);
+    __m256d sv = zero;
+    for (int j = 0; j < na; j++) {
+        const __m256d dl = _mm256_sub_pd(_mm256_set1_pd(lv[j]), m);
+        sv = _mm256_add_pd(sv, _mm256_mul_pd(_mm256_mul_pd(e[j], dl), dl));
+    }
+    const __m256d var = _mm256_max_pd(_mm256_div_pd(sv, tot), veps);
+    const __m256d lam_new = _mm256_sub_pd(_mm256_div_pd(one, var), Q);
+    const __m256d gam_new = _mm256_sub_pd(_mm256_div_pd(m, var), P);
+    const __m256d upd = _mm256_andnot_pd(bad, _mm256_cmp_pd(lam_new, zero, _CMP_GT_OQ));
+    const __m256d L1 = _mm256_add_pd(_mm256_mul_pd(vb, lam_new), _mm256_mul_pd(vb1, L));
+    const __m256d G1 = _mm256_add_pd(_mm256_mul_pd(vb, gam_new), _mm256_mul_pd(vb1, G));
+    L = _mm256_blendv_pd(L, L1, upd);
+    G = _mm256_blendv_pd(G, G1, upd);
+}
+
+// moment4 over the n real dimensions of one channel use, 4 at a time.
 __attribute__((target("avx2,fma"))) void moments_avx2(const double* p,
                                                       const double* prec,
                                                       int n,
@@ -98,11 +152,6 @@ __attribute__((target("avx2,fma"))) void moments_avx2(const double* p,
                                                       double* lam,
                                                       double* gam)
 {
-    const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0),
-                  vb = _mm256_set1_pd(beta), vb1 = _mm256_set1_pd(1.0 - beta),
-                  floor_ = _mm256_set1_pd(-708.0), inf = _mm256_set1_pd(INFINITY),
-                  ninf = _mm256_set1_pd(-INFINITY), veps = _mm256_set1_pd(eps),
-                  zero = _mm256_setzero_pd();
     for (int i0 = 0; i0 < n; i0 += 4) {
         const int lanes = std::min(4, n - i0);
         alignas(32) double pb[4] = { 0, 0, 0, 0 }, qb[4] = { 0, 0, 0, 0 },
@@ -113,48 +162,189 @@ __attribute__((target("avx2,fma"))) void moments_avx2(const double* p,
             lb[l] = lam[i0 + l];
             gb[l] = gam[i0 + l];
         }
-        const __m256d P = _mm256_load_pd(pb), Q = _mm256_load_pd(qb);
-        const __m256d hq = _mm256_mul_pd(half, Q);
-        __m256d f[MAX_LEVELS];
-        __m256d fmax = ninf, nan = zero;
-        for (int j = 0; j < na; j++) {
-            f[j] = _mm256_sub_pd(_mm256_mul_pd(P, _mm256_set1_pd(lv[j])),
-                                 _mm256_mul_pd(hq, _mm256_set1_pd(lv2[j])));
-            nan = _mm256_or_pd(nan, _mm256_cmp_pd(f[j], f[j], _CMP_UNORD_Q));
-            fmax = _mm256_max_pd(fmax, f[j]);
-        }
-        // NaN or non-finite maximum: no update (the reference's moments are NaN there)
-        const __m256d bad = _mm256_or_pd(
-            nan,
-            _mm256_or_pd(_mm256_cmp_pd(fmax, inf, _CMP_EQ_OQ),
-                         _mm256_cmp_pd(fmax, ninf, _CMP_EQ_OQ)));
-        __m256d e[MAX_LEVELS];
-        __m256d tot = zero, sm = zero;
-        for (int j = 0; j < na; j++) {
-            e[j] = exp256d(_mm256_max_pd(_mm256_sub_pd(f[j], fmax), floor_));
-            tot = _mm256_add_pd(tot, e[j]);
-            sm = _mm256_add_pd(sm, _mm256_mul_pd(e[j], _mm256_set1_pd(lv[j])));
-        }
-        const __m256d m = _mm256_div_pd(sm, tot);
-        __m256d sv = zero;
-        for (int j = 0; j < na; j++) {
-            const __m256d dl = _mm256_sub_pd(_mm256_set1_pd(lv[j]), m);
-            sv = _mm256_add_pd(sv, _mm256_mul_pd(_mm256_mul_pd(e[j], dl), dl));
-        }
-        const __m256d var = _mm256_max_pd(_mm256_div_pd(sv, tot), veps);
-        const __m256d lam_new = _mm256_sub_pd(_mm256_div_pd(one, var), Q);
-        const __m256d gam_new = _mm256_sub_pd(_mm256_div_pd(m, var), P);
-        const __m256d upd = _mm256_andnot_pd(bad, _mm256_cmp_pd(lam_new, zero, _CMP_GT_OQ));
-        const __m256d L0 = _mm256_load_pd(lb), G0 = _mm256_load_pd(gb);
-        const __m256d L1 = _mm256_add_pd(_mm256_mul_pd(vb, lam_new), _mm256_mul_pd(vb1, L0));
-        const __m256d G1 = _mm256_add_pd(_mm256_mul_pd(vb, gam_new), _mm256_mul_pd(vb1, G0));
-        _mm256_store_pd(lb, _mm256_blendv_pd(L0, L1, upd));
-        _mm256_store_pd(gb, _mm256_blendv_pd(G0, G1, upd));
+        __m256d L = _mm256_load_pd(lb), G = _mm256_load_pd(gb);
+        moment4(_mm256_load_pd(pb), _mm256_load_pd(qb), lv, lv2, na, eps, beta, L, G);
+        _mm256_store_pd(lb, L);
+        _mm256_store_pd(gb, G);
         for (int l = 0; l < lanes; l++) {
             lam[i0 + l] = lb[l];
             gam[i0 + l] = gb[l];
         }
     }
+}
+
+// Element idx (real or imaginary part) of 4 consecutive records of `stride` complex values.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256d
+lanes_of(const std::complex<float>* base, std::size_t stride, int idx, bool im)
+{
+    const float* f = reinterpret_cast<const float*>(base);
+    const std::size_t o = 2 * std::size_t(idx) + (im ? 1 : 0);
+    return _mm256_set_pd(double(f[2 * 3 * stride + o]),
+                         double(f[2 * 2 * stride + o]),
+                         double(f[2 * stride + o]),
+                         double(f[o]));
+}
+
+//! What run4 needs of the detector.
+struct ep_consts {
+    int nr, nt, dims, na, iterations;
+    double lam0, eps, beta;
+    const double* lv;
+    const double* lv2;
+    double dir[2][2];
+    double ee[2][2][2];
+};
+
+// EP of 4 channel uses at once, one per lane, for NF real dimensions: run_one's arithmetic
+// operation for operation (so each channel use gets the same result as there). Writes the
+// statistics of channel use l at t + l * NF, g + l * NF; returns the mask of the channel uses
+// it could not finish (a factorisation that needs the diagonal loading, or statistics that
+// are not finite), which the caller hands to run_one.
+template <int NF>
+__attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
+                                                  const std::complex<float>* y,
+                                                  const std::complex<float>* h,
+                                                  const float* nv,
+                                                  double* t_out,
+                                                  double* g_out)
+{
+    constexpr int n = NF;
+    const int nr = c.nr, nt = c.nt, dims = c.dims;
+    const __m256d zero = _mm256_setzero_pd();
+    const std::size_t hs = std::size_t(nr) * nt;
+    __m256d gre[MAX_NT * MAX_NT], gim[MAX_NT * MAX_NT], zre[MAX_NT], zim[MAX_NT];
+    for (int a = 0; a < nt; a++) {
+        __m256d sr = zero, si = zero;
+        for (int r = 0; r < nr; r++) {
+            const __m256d hr = lanes_of(h, hs, r * nt + a, false),
+                          hi = lanes_of(h, hs, r * nt + a, true);
+            const __m256d yr = lanes_of(y, nr, r, false), yi = lanes_of(y, nr, r, true);
+            sr = _mm256_add_pd(sr, _mm256_add_pd(_mm256_mul_pd(hr, yr), _mm256_mul_pd(hi, yi)));
+            si = _mm256_add_pd(si, _mm256_sub_pd(_mm256_mul_pd(hr, yi), _mm256_mul_pd(hi, yr)));
+        }
+        zre[a] = sr;
+        zim[a] = si;
+        for (int b = a; b < nt; b++) {
+            __m256d tr = zero, ti = zero;
+            for (int r = 0; r < nr; r++) {
+                const __m256d ar = lanes_of(h, hs, r * nt + a, false),
+                              ai = lanes_of(h, hs, r * nt + a, true);
+                const __m256d br = lanes_of(h, hs, r * nt + b, false),
+                              bi = lanes_of(h, hs, r * nt + b, true);
+                tr = _mm256_add_pd(tr,
+                                   _mm256_add_pd(_mm256_mul_pd(ar, br), _mm256_mul_pd(ai, bi)));
+                ti = _mm256_add_pd(ti,
+                                   _mm256_sub_pd(_mm256_mul_pd(ar, bi), _mm256_mul_pd(ai, br)));
+            }
+            gre[a * nt + b] = tr;
+            gim[a * nt + b] = ti;
+            gre[b * nt + a] = tr;
+            gim[b * nt + a] = _mm256_sub_pd(zero, ti);
+        }
+        gim[a * nt + a] = zero;
+    }
+    __m256d g0[n * n], z[n];
+    for (int d = 0; d < dims; d++) {
+        for (int a = 0; a < nt; a++) {
+            const int i = d * nt + a;
+            z[i] = _mm256_add_pd(_mm256_mul_pd(zre[a], _mm256_set1_pd(c.dir[d][0])),
+                                 _mm256_mul_pd(zim[a], _mm256_set1_pd(c.dir[d][1])));
+            for (int d2 = 0; d2 < dims; d2++) {
+                const __m256d er = _mm256_set1_pd(c.ee[d][d2][0]),
+                              ei = _mm256_set1_pd(c.ee[d][d2][1]);
+                for (int b = 0; b < nt; b++)
+                    g0[i * n + d2 * nt + b] = _mm256_sub_pd(_mm256_mul_pd(gre[a * nt + b], er),
+                                                            _mm256_mul_pd(gim[a * nt + b], ei));
+            }
+        }
+    }
+    const __m256d s =
+        _mm256_mul_pd(_mm256_set1_pd(0.5),
+                      _mm256_set_pd(double(nv[3]), double(nv[2]), double(nv[1]), double(nv[0])));
+    __m256d lam[n], gam[n], A[n * n], L[n * n], W[n * n], dinv[n], p[n], prec[n];
+    for (int i = 0; i < n; i++) {
+        lam[i] = _mm256_set1_pd(c.lam0);
+        gam[i] = zero;
+    }
+    __m256d fail = zero; // lanes whose factorisation needs the loading
+    const __m256d one = _mm256_set1_pd(1.0);
+    for (int it = 0;; it++) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++)
+                A[i * n + j] = g0[i * n + j];
+            A[i * n + i] = _mm256_add_pd(A[i * n + i], _mm256_mul_pd(s, lam[i]));
+        }
+        for (int j = 0; j < n; j++) {
+            __m256d d = A[j * n + j];
+            for (int k = 0; k < j; k++)
+                d = _mm256_sub_pd(d, _mm256_mul_pd(L[j * n + k], L[j * n + k]));
+            const __m256d bad = _mm256_cmp_pd(d, zero, _CMP_NGT_UQ); // !(d > 0)
+            fail = _mm256_or_pd(fail, bad);
+            d = _mm256_blendv_pd(d, one, bad);
+            const __m256d ljj = _mm256_sqrt_pd(d);
+            L[j * n + j] = ljj;
+            dinv[j] = _mm256_div_pd(one, ljj);
+            for (int i = j + 1; i < n; i++) {
+                __m256d acc = A[i * n + j];
+                for (int k = 0; k < j; k++)
+                    acc = _mm256_sub_pd(acc, _mm256_mul_pd(L[i * n + k], L[j * n + k]));
+                L[i * n + j] = _mm256_mul_pd(acc, dinv[j]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            W[i * n + i] = dinv[i];
+            for (int j = 0; j < i; j++) {
+                __m256d acc = zero;
+                for (int k = j; k < i; k++)
+                    acc = _mm256_add_pd(acc, _mm256_mul_pd(L[i * n + k], W[k * n + j]));
+                W[i * n + j] = _mm256_mul_pd(_mm256_sub_pd(zero, acc), dinv[i]);
+            }
+        }
+        __m256d cv[n];
+        for (int i = 0; i < n; i++) {
+            __m256d acc = zero;
+            for (int j = 0; j <= i; j++)
+                acc = _mm256_add_pd(
+                    acc,
+                    _mm256_mul_pd(W[i * n + j], _mm256_add_pd(z[j], _mm256_mul_pd(s, gam[j]))));
+            cv[i] = acc;
+        }
+        for (int i = 0; i < n; i++) {
+            __m256d mu = zero, pii = zero;
+            for (int k = i; k < n; k++) {
+                mu = _mm256_add_pd(mu, _mm256_mul_pd(W[k * n + i], cv[k]));
+                pii = _mm256_add_pd(pii, _mm256_mul_pd(W[k * n + i], W[k * n + i]));
+            }
+            const __m256d inv = _mm256_div_pd(one, _mm256_mul_pd(s, pii));
+            const __m256d v = _mm256_sub_pd(inv, lam[i]);
+            prec[i] = _mm256_blendv_pd(v, zero, _mm256_cmp_pd(v, zero, _CMP_LT_OQ));
+            p[i] = _mm256_sub_pd(_mm256_mul_pd(mu, inv), gam[i]);
+        }
+        if (it == c.iterations)
+            break;
+        for (int i = 0; i < n; i++)
+            moment4(p[i], prec[i], c.lv, c.lv2, c.na, c.eps, c.beta, lam[i], gam[i]);
+    }
+    // non-finite statistics: the caller's run_one decides (zero LLRs)
+    const __m256d big = _mm256_set1_pd(DBL_MAX);
+    for (int i = 0; i < n; i++) {
+        const __m256d ap = _mm256_andnot_pd(_mm256_set1_pd(-0.0), p[i]);
+        const __m256d aq = _mm256_andnot_pd(_mm256_set1_pd(-0.0), prec[i]);
+        fail = _mm256_or_pd(fail, _mm256_cmp_pd(ap, big, _CMP_NLE_UQ));
+        fail = _mm256_or_pd(fail, _mm256_cmp_pd(aq, big, _CMP_NLE_UQ));
+    }
+    alignas(32) double buf[4];
+    for (int d = 0; d < dims; d++)
+        for (int a = 0; a < nt; a++) {
+            const int i = d * nt + a, q = a * dims + d;
+            _mm256_store_pd(buf, _mm256_mul_pd(_mm256_set1_pd(0.5), p[i]));
+            for (int l = 0; l < 4; l++)
+                t_out[l * n + q] = buf[l];
+            _mm256_store_pd(buf, _mm256_mul_pd(_mm256_set1_pd(0.5), prec[i]));
+            for (int l = 0; l < 4; l++)
+                g_out[l * n + q] = buf[l];
+        }
+    return unsigned(_mm256_movemask_pd(fail));
 }
 } // namespace
 
@@ -582,6 +772,24 @@ std::size_t ep_detector::detect(const std::complex<float>* y,
     std::vector<double> tb(CHUNK * nd), gb(CHUNK * nd);
     std::vector<unsigned char> st(CHUNK);
     std::size_t bad = 0;
+    const bool use4 = d_use_avx2 && (nd == 2 || nd == 4 || nd == 8);
+    ep_consts cst;
+    cst.nr = nr;
+    cst.nt = nt;
+    cst.dims = dims;
+    cst.na = d_a;
+    cst.iterations = d_iter;
+    cst.lam0 = d_lam0;
+    cst.eps = d_eps;
+    cst.beta = d_beta;
+    cst.lv = d_sorted.data();
+    cst.lv2 = d_sorted2.data();
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            cst.dir[a][b] = d_dir[a][b];
+            for (int c = 0; c < 2; c++)
+                cst.ee[a][b][c] = d_ee[a][b][c];
+        }
     for (std::size_t i0 = 0; i0 < n; i0 += CHUNK) {
         const std::size_t m = std::min(CHUNK, n - i0);
         for (std::size_t j = 0; j < m; j++) {
@@ -594,13 +802,20 @@ std::size_t ep_detector::detect(const std::complex<float>* y,
                 ok = std::isfinite(yi[r].real()) && std::isfinite(yi[r].imag());
             for (int r = 0; r < nr * nt && ok; r++)
                 ok = std::isfinite(hi[r].real()) && std::isfinite(hi[r].imag());
+            st[j] = ok ? 0 : 1;
+            bad += ok ? 0 : 1;
+        }
+        // one channel use by run_one; zero statistics where it fails (every level's metric 0,
+        // every LLR exactly 0)
+        auto single = [&](std::size_t j) {
+            const std::size_t i = i0 + j;
             double* t = tb.data() + j * nd;
             double* g = gb.data() + j * nd;
-            st[j] = ok ? 0 : 1;
-            if (!ok) {
-                bad++;
-            } else {
-                const double nv = double(nvf);
+            bool ok = st[j] == 0;
+            if (ok) {
+                const std::complex<float>* yi = y + i * nr;
+                const std::complex<float>* hi = h + i * nr * nt;
+                const double nv = double(noise_var[i]);
                 switch (nd) {
                 case 2:
                     ok = run_one<2>(yi, hi, nv, t, g);
@@ -615,9 +830,33 @@ std::size_t ep_detector::detect(const std::complex<float>* y,
                     ok = run_one<0>(yi, hi, nv, t, g);
                 }
             }
-            if (!ok) // zero statistics: every level's metric is 0, every LLR exactly 0
+            if (!ok)
                 for (int q = 0; q < nd; q++)
                     t[q] = g[q] = 0.0;
+        };
+        for (std::size_t j = 0; j < m;) {
+            if (use4 && j + 4 <= m && !(st[j] | st[j + 1] | st[j + 2] | st[j + 3])) {
+                // four channel uses in the lanes of one vector (the same arithmetic)
+                const std::size_t i = i0 + j;
+                const std::complex<float>* yi = y + i * nr;
+                const std::complex<float>* hi = h + i * nr * nt;
+                double* t = tb.data() + j * nd;
+                double* g = gb.data() + j * nd;
+                unsigned redo;
+                if (nd == 2)
+                    redo = run4<2>(cst, yi, hi, noise_var + i, t, g);
+                else if (nd == 4)
+                    redo = run4<4>(cst, yi, hi, noise_var + i, t, g);
+                else
+                    redo = run4<8>(cst, yi, hi, noise_var + i, t, g);
+                for (int l = 0; l < 4; l++)
+                    if ((redo >> l) & 1)
+                        single(j + l);
+                j += 4;
+            } else {
+                single(j);
+                j++;
+            }
         }
         float* o = llr + i0 * nk;
         const std::size_t nq = m * nd;
