@@ -173,16 +173,11 @@ __attribute__((target("avx2,fma"))) void moments_avx2(const double* p,
     }
 }
 
-// Element idx (real or imaginary part) of 4 consecutive records of `stride` complex values.
+// Float f[idx] of 4 records `stride` floats apart, as doubles (one gather).
 __attribute__((target("avx2,fma"), always_inline)) inline __m256d
-lanes_of(const std::complex<float>* base, std::size_t stride, int idx, bool im)
+lanes_of(const float* f, __m128i offsets, std::size_t idx)
 {
-    const float* f = reinterpret_cast<const float*>(base);
-    const std::size_t o = 2 * std::size_t(idx) + (im ? 1 : 0);
-    return _mm256_set_pd(double(f[2 * 3 * stride + o]),
-                         double(f[2 * 2 * stride + o]),
-                         double(f[2 * stride + o]),
-                         double(f[o]));
+    return _mm256_cvtps_pd(_mm_i32gather_ps(f + idx, offsets, 4));
 }
 
 //! What run4 needs of the detector.
@@ -211,35 +206,45 @@ __attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
     constexpr int n = NF;
     const int nr = c.nr, nt = c.nt, dims = c.dims;
     const __m256d zero = _mm256_setzero_pd();
-    const std::size_t hs = std::size_t(nr) * nt;
+    // z = H^H y, G = H^H H (upper triangle), each entry summed over r in order as run_one
+    const int hs = 2 * nr * nt, ys = 2 * nr; // floats per record
+    const __m128i hoff = _mm_setr_epi32(0, hs, 2 * hs, 3 * hs);
+    const __m128i yoff = _mm_setr_epi32(0, ys, 2 * ys, 3 * ys);
+    const float* hf = reinterpret_cast<const float*>(h);
+    const float* yf = reinterpret_cast<const float*>(y);
     __m256d gre[MAX_NT * MAX_NT], gim[MAX_NT * MAX_NT], zre[MAX_NT], zim[MAX_NT];
     for (int a = 0; a < nt; a++) {
-        __m256d sr = zero, si = zero;
-        for (int r = 0; r < nr; r++) {
-            const __m256d hr = lanes_of(h, hs, r * nt + a, false),
-                          hi = lanes_of(h, hs, r * nt + a, true);
-            const __m256d yr = lanes_of(y, nr, r, false), yi = lanes_of(y, nr, r, true);
-            sr = _mm256_add_pd(sr, _mm256_add_pd(_mm256_mul_pd(hr, yr), _mm256_mul_pd(hi, yi)));
-            si = _mm256_add_pd(si, _mm256_sub_pd(_mm256_mul_pd(hr, yi), _mm256_mul_pd(hi, yr)));
+        zre[a] = zim[a] = zero;
+        for (int b = a; b < nt; b++)
+            gre[a * nt + b] = gim[a * nt + b] = zero;
+    }
+    for (int r = 0; r < nr; r++) {
+        __m256d hr[MAX_NT], hi[MAX_NT];
+        for (int a = 0; a < nt; a++) {
+            hr[a] = lanes_of(hf, hoff, 2 * std::size_t(r * nt + a));
+            hi[a] = lanes_of(hf, hoff, 2 * std::size_t(r * nt + a) + 1);
         }
-        zre[a] = sr;
-        zim[a] = si;
-        for (int b = a; b < nt; b++) {
-            __m256d tr = zero, ti = zero;
-            for (int r = 0; r < nr; r++) {
-                const __m256d ar = lanes_of(h, hs, r * nt + a, false),
-                              ai = lanes_of(h, hs, r * nt + a, true);
-                const __m256d br = lanes_of(h, hs, r * nt + b, false),
-                              bi = lanes_of(h, hs, r * nt + b, true);
-                tr = _mm256_add_pd(tr,
-                                   _mm256_add_pd(_mm256_mul_pd(ar, br), _mm256_mul_pd(ai, bi)));
-                ti = _mm256_add_pd(ti,
-                                   _mm256_sub_pd(_mm256_mul_pd(ar, bi), _mm256_mul_pd(ai, br)));
+        const __m256d yr = lanes_of(yf, yoff, 2 * std::size_t(r)),
+                      yi = lanes_of(yf, yoff, 2 * std::size_t(r) + 1);
+        for (int a = 0; a < nt; a++) {
+            zre[a] = _mm256_add_pd(zre[a],
+                                   _mm256_add_pd(_mm256_mul_pd(hr[a], yr), _mm256_mul_pd(hi[a], yi)));
+            zim[a] = _mm256_add_pd(zim[a],
+                                   _mm256_sub_pd(_mm256_mul_pd(hr[a], yi), _mm256_mul_pd(hi[a], yr)));
+            for (int b = a; b < nt; b++) {
+                gre[a * nt + b] = _mm256_add_pd(
+                    gre[a * nt + b],
+                    _mm256_add_pd(_mm256_mul_pd(hr[a], hr[b]), _mm256_mul_pd(hi[a], hi[b])));
+                gim[a * nt + b] = _mm256_add_pd(
+                    gim[a * nt + b],
+                    _mm256_sub_pd(_mm256_mul_pd(hr[a], hi[b]), _mm256_mul_pd(hi[a], hr[b])));
             }
-            gre[a * nt + b] = tr;
-            gim[a * nt + b] = ti;
-            gre[b * nt + a] = tr;
-            gim[b * nt + a] = _mm256_sub_pd(zero, ti);
+        }
+    }
+    for (int a = 0; a < nt; a++) {
+        for (int b = a + 1; b < nt; b++) {
+            gre[b * nt + a] = gre[a * nt + b];
+            gim[b * nt + a] = _mm256_sub_pd(zero, gim[a * nt + b]);
         }
         gim[a * nt + a] = zero;
     }
@@ -709,7 +714,7 @@ __attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
     const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
     const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
                 off_f = float((a - 1) * d_scale);
-    alignas(32) float best[8], two_w[8], gl[8], out[8][8];
+    alignas(32) float out[8][8];
     __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
     for (int l = 0; l < a; l++)
         alpha[l] = _mm256_set1_ps(d_alpha_f[l]);
@@ -717,20 +722,37 @@ __attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
     // is demapped by the same code, whatever its position in the batch)
     for (std::size_t q0 = 0; q0 < nq; q0 += 8) {
         const int lanes = int(std::min<std::size_t>(8, nq - q0));
-        // scalar prelude: nearest levels and 2 w (w in float64)
-        for (int lane = 0; lane < 8; lane++) {
-            const std::size_t q = q0 + lane;
-            const double td = lane < lanes ? t[q] : 0.0, gd = lane < lanes ? g_in[q] : 0.0;
-            const float tl = float(td), g = float(gd);
-            const float inv = 0.5f / (std::max(g, 1e-30f) * scale_f);
-            float nl = std::nearbyint(tl * inv + 0.5f * float(a - 1));
-            nl = std::min(std::max(nl, 0.0f), float(a - 1));
-            best[lane] = nl * two_scale_f - off_f;
-            two_w[lane] = 2.0f * float(td - gd * double(best[lane]));
-            gl[lane] = g;
+        // nearest levels and 2 w (w in float64): demap_generic's steps on 8 lanes (max/min with
+        // the NaN-propagating operand order of std::max / std::min)
+        alignas(32) double tpad[8] = { 0, 0, 0, 0, 0, 0, 0, 0 },
+                           gpad[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        const double* tq = t + q0;
+        const double* gq = g_in + q0;
+        if (lanes < 8) {
+            std::copy(tq, tq + lanes, tpad);
+            std::copy(gq, gq + lanes, gpad);
+            tq = tpad;
+            gq = gpad;
         }
-        const __m256 gv = _mm256_load_ps(gl), b = _mm256_load_ps(best),
-                     tw = _mm256_load_ps(two_w);
+        const __m256d t0 = _mm256_loadu_pd(tq), t1 = _mm256_loadu_pd(tq + 4);
+        const __m256d g0 = _mm256_loadu_pd(gq), g1 = _mm256_loadu_pd(gq + 4);
+        const __m256 tl = _mm256_set_m128(_mm256_cvtpd_ps(t1), _mm256_cvtpd_ps(t0));
+        const __m256 gv = _mm256_set_m128(_mm256_cvtpd_ps(g1), _mm256_cvtpd_ps(g0));
+        const __m256 inv = _mm256_div_ps(
+            _mm256_set1_ps(0.5f),
+            _mm256_mul_ps(_mm256_max_ps(_mm256_set1_ps(1e-30f), gv), _mm256_set1_ps(scale_f)));
+        __m256 nl = _mm256_round_ps(
+            _mm256_add_ps(_mm256_mul_ps(tl, inv), _mm256_set1_ps(0.5f * float(a - 1))),
+            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        nl = _mm256_min_ps(_mm256_set1_ps(float(a - 1)), _mm256_max_ps(_mm256_setzero_ps(), nl));
+        const __m256 b = _mm256_sub_ps(_mm256_mul_ps(nl, _mm256_set1_ps(two_scale_f)),
+                                       _mm256_set1_ps(off_f));
+        const __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(b)),
+                      b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
+        const __m256d w0 = _mm256_sub_pd(t0, _mm256_mul_pd(g0, b0)),
+                      w1 = _mm256_sub_pd(t1, _mm256_mul_pd(g1, b1));
+        const __m256 tw = _mm256_mul_ps(
+            _mm256_set1_ps(2.0f), _mm256_set_m128(_mm256_cvtpd_ps(w1), _mm256_cvtpd_ps(w0)));
         for (int l = 0; l < a; l++) {
             const __m256 delta = _mm256_sub_ps(alpha[l], b);
             f[l] = _mm256_mul_ps(_mm256_sub_ps(tw, _mm256_mul_ps(delta, gv)), delta);
