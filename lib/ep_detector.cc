@@ -17,18 +17,18 @@ namespace gr {
 namespace deepquant {
 
 namespace {
-constexpr int MAX_NT = 16;          // streams (the matrices live on the stack)
-constexpr int MAX_N = 2 * MAX_NT;   // real dimensions
-constexpr int MAX_LEVELS = 16;      // 256-QAM: 16 levels per dimension
-constexpr std::size_t CHUNK = 256;  // channel uses per demapping pass
+constexpr int MAX_NT = 16;         // streams (the matrices live on the stack)
+constexpr int MAX_N = 2 * MAX_NT;  // real dimensions
+constexpr int MAX_LEVELS = 16;     // 256-QAM: 16 levels per dimension
+constexpr std::size_t CHUNK = 256; // channel uses per demapping pass
 constexpr double LOADINGS[] = { 1e-12, 1e-9, 1e-6, 1e-3 };
 constexpr float EXP_FLOOR_F = -87.0f;
 constexpr double EXP_FLOOR_D = -708.0;
 // cavity-times-prior weights below this (relative to the largest, 1) change no sum
 constexpr double TINY_WEIGHT = 1e-200;
-// Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride S, lower triangle
-// read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as LAPACK's potrf.
-// NF: n when fixed at compile time (0: n_rt).
+// Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride S, lower
+// triangle read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as
+// LAPACK's potrf. NF: n when fixed at compile time (0: n_rt).
 template <int NF>
 inline bool cholesky(const double* a, int n_rt, double* l, double* dinv)
 {
@@ -53,28 +53,29 @@ inline bool cholesky(const double* a, int n_rt, double* l, double* dinv)
     return true;
 }
 
-//! exp(x) of 4 doubles for x in [-708, 0] (x = n ln2 + r, |r| <= ln2 / 2, Taylor polynomial
-//! of degree 13: relative error a few ulp).
+//! exp(x) of 4 doubles for x in [-708, 0] (x = n ln2 + r, |r| <= ln2 / 2, Taylor
+//! polynomial of degree 13: relative error a few ulp).
 __attribute__((target("avx2,fma"), always_inline)) inline __m256d exp256d(__m256d x)
 {
-    const __m256d nd = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
-                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256d nd =
+        _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256d r = _mm256_fnmadd_pd(nd, _mm256_set1_pd(0.693145751953125), x);
     r = _mm256_fnmadd_pd(nd, _mm256_set1_pd(1.42860682030941723212e-6), r);
     static const double inv_fact[14] = { 1.0,
-                                          1.0,
-                                          1.0 / 2,
-                                          1.0 / 6,
-                                          1.0 / 24,
-                                          1.0 / 120,
-                                          1.0 / 720,
-                                          1.0 / 5040,
-                                          1.0 / 40320,
-                                          1.0 / 362880,
-                                          1.0 / 3628800,
-                                          1.0 / 39916800,
-                                          1.0 / 479001600,
-                                          1.0 / 6227020800.0 };
+                                         1.0,
+                                         1.0 / 2,
+                                         1.0 / 6,
+                                         1.0 / 24,
+                                         1.0 / 120,
+                                         1.0 / 720,
+                                         1.0 / 5040,
+                                         1.0 / 40320,
+                                         1.0 / 362880,
+                                         1.0 / 3628800,
+                                         1.0 / 39916800,
+                                         1.0 / 479001600,
+                                         1.0 / 6227020800.0 };
     __m256d y = _mm256_set1_pd(inv_fact[13]);
     for (int k = 12; k >= 0; k--)
         y = _mm256_fmadd_pd(y, r, _mm256_set1_pd(inv_fact[k]));
@@ -86,8 +87,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256d exp256d(__m256
 }
 
 // EP's moment matching and damped site update of 4 independent real dimensions (one per
-// lane): the scalar loop of run_one with the weights exp(f_j - max f) from exp256d. P, Q: the
-// cavity's p and prec; L, G: the sites lam, gam, updated in place.
+// lane): the scalar loop of run_one with the weights exp(f_j - max f) from exp256d. P, Q:
+// the cavity's p and prec; L, G: the sites lam, gam, updated in place.
 __attribute__((target("avx2,fma"), always_inline)) inline void moment4(__m256d P,
                                                                        __m256d Q,
                                                                        const double* lv,
@@ -113,10 +114,9 @@ __attribute__((target("avx2,fma"), always_inline)) inline void moment4(__m256d P
         fmax = _mm256_max_pd(fmax, f[j]);
     }
     // NaN or non-finite maximum: no update (the reference's moments are NaN there)
-    const __m256d bad =
-        _mm256_or_pd(nan,
-                     _mm256_or_pd(_mm256_cmp_pd(fmax, inf, _CMP_EQ_OQ),
-                                  _mm256_cmp_pd(fmax, ninf, _CMP_EQ_OQ)));
+    const __m256d bad = _mm256_or_pd(nan,
+                                     _mm256_or_pd(_mm256_cmp_pd(fmax, inf, _CMP_EQ_OQ),
+                                                  _mm256_cmp_pd(fmax, ninf, _CMP_EQ_OQ)));
     __m256d e[MAX_LEVELS];
     __m256d tot = zero, sm = zero;
     for (int j = 0; j < na; j++) {
@@ -190,11 +190,11 @@ struct ep_consts {
     double ee[2][2][2];
 };
 
-// EP of 4 channel uses at once, one per lane, for NF real dimensions: run_one's arithmetic
-// operation for operation (so each channel use gets the same result as there). Writes the
-// statistics of channel use l at t + l * NF, g + l * NF; returns the mask of the channel uses
-// it could not finish (a factorisation that needs the diagonal loading, or statistics that
-// are not finite), which the caller hands to run_one.
+// EP of 4 channel uses at once, one per lane, for NF real dimensions: run_one's
+// arithmetic operation for operation (so each channel use gets the same result as there).
+// Writes the statistics of channel use l at t + l * NF, g + l * NF; returns the mask of
+// the channel uses it could not finish (a factorisation that needs the diagonal loading,
+// or statistics that are not finite), which the caller hands to run_one.
 template <int NF>
 __attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
                                                   const std::complex<float>* y,
@@ -227,17 +227,21 @@ __attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
         const __m256d yr = lanes_of(yf, yoff, 2 * std::size_t(r)),
                       yi = lanes_of(yf, yoff, 2 * std::size_t(r) + 1);
         for (int a = 0; a < nt; a++) {
-            zre[a] = _mm256_add_pd(zre[a],
-                                   _mm256_add_pd(_mm256_mul_pd(hr[a], yr), _mm256_mul_pd(hi[a], yi)));
-            zim[a] = _mm256_add_pd(zim[a],
-                                   _mm256_sub_pd(_mm256_mul_pd(hr[a], yi), _mm256_mul_pd(hi[a], yr)));
+            zre[a] = _mm256_add_pd(
+                zre[a],
+                _mm256_add_pd(_mm256_mul_pd(hr[a], yr), _mm256_mul_pd(hi[a], yi)));
+            zim[a] = _mm256_add_pd(
+                zim[a],
+                _mm256_sub_pd(_mm256_mul_pd(hr[a], yi), _mm256_mul_pd(hi[a], yr)));
             for (int b = a; b < nt; b++) {
-                gre[a * nt + b] = _mm256_add_pd(
-                    gre[a * nt + b],
-                    _mm256_add_pd(_mm256_mul_pd(hr[a], hr[b]), _mm256_mul_pd(hi[a], hi[b])));
-                gim[a * nt + b] = _mm256_add_pd(
-                    gim[a * nt + b],
-                    _mm256_sub_pd(_mm256_mul_pd(hr[a], hi[b]), _mm256_mul_pd(hi[a], hr[b])));
+                gre[a * nt + b] =
+                    _mm256_add_pd(gre[a * nt + b],
+                                  _mm256_add_pd(_mm256_mul_pd(hr[a], hr[b]),
+                                                _mm256_mul_pd(hi[a], hi[b])));
+                gim[a * nt + b] =
+                    _mm256_add_pd(gim[a * nt + b],
+                                  _mm256_sub_pd(_mm256_mul_pd(hr[a], hi[b]),
+                                                _mm256_mul_pd(hi[a], hr[b])));
             }
         }
     }
@@ -258,14 +262,15 @@ __attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
                 const __m256d er = _mm256_set1_pd(c.ee[d][d2][0]),
                               ei = _mm256_set1_pd(c.ee[d][d2][1]);
                 for (int b = 0; b < nt; b++)
-                    g0[i * n + d2 * nt + b] = _mm256_sub_pd(_mm256_mul_pd(gre[a * nt + b], er),
-                                                            _mm256_mul_pd(gim[a * nt + b], ei));
+                    g0[i * n + d2 * nt + b] =
+                        _mm256_sub_pd(_mm256_mul_pd(gre[a * nt + b], er),
+                                      _mm256_mul_pd(gim[a * nt + b], ei));
             }
         }
     }
-    const __m256d s =
-        _mm256_mul_pd(_mm256_set1_pd(0.5),
-                      _mm256_set_pd(double(nv[3]), double(nv[2]), double(nv[1]), double(nv[0])));
+    const __m256d s = _mm256_mul_pd(
+        _mm256_set1_pd(0.5),
+        _mm256_set_pd(double(nv[3]), double(nv[2]), double(nv[1]), double(nv[0])));
     __m256d lam[n], gam[n], A[n * n], L[n * n], W[n * n], dinv[n], p[n], prec[n];
     for (int i = 0; i < n; i++) {
         lam[i] = _mm256_set1_pd(c.lam0);
@@ -311,7 +316,8 @@ __attribute__((target("avx2,fma"))) unsigned run4(const ep_consts& c,
             for (int j = 0; j <= i; j++)
                 acc = _mm256_add_pd(
                     acc,
-                    _mm256_mul_pd(W[i * n + j], _mm256_add_pd(z[j], _mm256_mul_pd(s, gam[j]))));
+                    _mm256_mul_pd(W[i * n + j],
+                                  _mm256_add_pd(z[j], _mm256_mul_pd(s, gam[j]))));
             cv[i] = acc;
         }
         for (int i = 0; i < n; i++) {
@@ -375,7 +381,8 @@ ep_detector::ep_detector(int nr,
         throw std::invalid_argument("ep_detector: need nr >= 1 and 1 <= nt <= 16");
     d_a = int(levels.size());
     if (d_a < 2 || d_a > MAX_LEVELS || (d_a & (d_a - 1)))
-        throw std::invalid_argument("ep_detector: levels must hold 2, 4, 8 or 16 entries");
+        throw std::invalid_argument(
+            "ep_detector: levels must hold 2, 4, 8 or 16 entries");
     if (n_dims != 1 && n_dims != 2)
         throw std::invalid_argument("ep_detector: n_dims must be 1 or 2");
     if (!(scale > 0.0))
@@ -385,7 +392,8 @@ ep_detector::ep_detector(int nr,
     if (!(beta > 0.0 && beta <= 1.0))
         throw std::invalid_argument("ep_detector: beta (damping) must be in (0, 1]");
     if (!(eps > 0.0 && eps < 1.0))
-        throw std::invalid_argument("ep_detector: eps (variance floor) must be in (0, 1)");
+        throw std::invalid_argument(
+            "ep_detector: eps (variance floor) must be in (0, 1)");
     d_bpd = 0;
     while ((1 << d_bpd) < d_a)
         d_bpd++;
@@ -433,8 +441,8 @@ void ep_detector::set_isa(const std::string& isa)
 std::string ep_detector::isa() const { return d_use_avx2 ? "avx2" : "generic"; }
 
 // EP of one channel use; NF = real dimensions when fixed at compile time (0: run time).
-// -> per real dimension i = d * nt + k the demapping statistics t = p / 2 and g = prec / 2,
-// written at [k * dims + d]; false where they are not finite (zero LLRs).
+// -> per real dimension i = d * nt + k the demapping statistics t = p / 2 and g = prec /
+// 2, written at [k * dims + d]; false where they are not finite (zero LLRs).
 template <int NF>
 bool ep_detector::run_one(const std::complex<float>* y,
                           const std::complex<float>* h,
@@ -550,9 +558,19 @@ bool ep_detector::run_one(const std::complex<float>* y,
         }
         if (it == d_iter)
             break;
-        // moments of the cavity exp(p a - prec a^2 / 2) times the uniform prior on the levels
+        // moments of the cavity exp(p a - prec a^2 / 2) times the uniform prior on the
+        // levels
         if (d_use_avx2) {
-            moments_avx2(p, prec, n, d_sorted.data(), d_sorted2.data(), na, d_eps, d_beta, lam, gam);
+            moments_avx2(p,
+                         prec,
+                         n,
+                         d_sorted.data(),
+                         d_sorted2.data(),
+                         na,
+                         d_eps,
+                         d_beta,
+                         lam,
+                         gam);
             continue;
         }
         for (int i = 0; i < n; i++) {
@@ -629,9 +647,9 @@ bool ep_detector::run_one(const std::complex<float>* y,
     return true;
 }
 
-// Demapping of nq real dimensions (instance q: symbol q / dims, dimension q % dims) from the
-// metric 2 a t - g a^2: mapping.level_offsets (float32 level metrics, w in float64) and
-// llr_from_label_metrics.
+// Demapping of nq real dimensions (instance q: symbol q / dims, dimension q % dims) from
+// the metric 2 a t - g a^2: mapping.level_offsets (float32 level metrics, w in float64)
+// and llr_from_label_metrics.
 void ep_detector::demap_generic(const double* t,
                                 const double* g,
                                 std::size_t nq,
@@ -672,7 +690,10 @@ void ep_detector::demap_generic(const double* t,
 }
 
 // The same in float64 (the reference with dtype float64), saturated to float32's range.
-void ep_detector::demap_f64(const double* t, const double* g, std::size_t nq, float* llr) const
+void ep_detector::demap_f64(const double* t,
+                            const double* g,
+                            std::size_t nq,
+                            float* llr) const
 {
     const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
     double f[MAX_LEVELS];
@@ -701,15 +722,18 @@ void ep_detector::demap_f64(const double* t, const double* g, std::size_t nq, fl
                 lse[v] = mx + std::log(sum);
             }
             const double L = lse[1] - lse[0];
-            o[j * dims] = std::isfinite(L) ? float(std::min(std::max(L, -double(FLT_MAX)),
-                                                            double(FLT_MAX)))
-                                           : 0.0f;
+            o[j * dims] =
+                std::isfinite(L)
+                    ? float(std::min(std::max(L, -double(FLT_MAX)), double(FLT_MAX)))
+                    : 0.0f;
         }
     }
 }
 
-__attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
-    const double* t, const double* g_in, std::size_t nq, float* llr) const
+__attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(const double* t,
+                                                                 const double* g_in,
+                                                                 std::size_t nq,
+                                                                 float* llr) const
 {
     const int a = d_a, m = d_bpd, dims = d_dims, k = d_k;
     const float scale_f = float(d_scale), two_scale_f = float(2.0 * d_scale),
@@ -718,12 +742,12 @@ __attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
     __m256 alpha[MAX_LEVELS], f[MAX_LEVELS];
     for (int l = 0; l < a; l++)
         alpha[l] = _mm256_set1_ps(d_alpha_f[l]);
-    // 8 dimensions at a time; a last partial group is padded with t = g = 0 (every dimension
-    // is demapped by the same code, whatever its position in the batch)
+    // 8 dimensions at a time; a last partial group is padded with t = g = 0 (every
+    // dimension is demapped by the same code, whatever its position in the batch)
     for (std::size_t q0 = 0; q0 < nq; q0 += 8) {
         const int lanes = int(std::min<std::size_t>(8, nq - q0));
-        // nearest levels and 2 w (w in float64): demap_generic's steps on 8 lanes (max/min with
-        // the NaN-propagating operand order of std::max / std::min)
+        // nearest levels and 2 w (w in float64): demap_generic's steps on 8 lanes
+        // (max/min with the NaN-propagating operand order of std::max / std::min)
         alignas(32) double tpad[8] = { 0, 0, 0, 0, 0, 0, 0, 0 },
                            gpad[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
         const double* tq = t + q0;
@@ -738,21 +762,24 @@ __attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
         const __m256d g0 = _mm256_loadu_pd(gq), g1 = _mm256_loadu_pd(gq + 4);
         const __m256 tl = _mm256_set_m128(_mm256_cvtpd_ps(t1), _mm256_cvtpd_ps(t0));
         const __m256 gv = _mm256_set_m128(_mm256_cvtpd_ps(g1), _mm256_cvtpd_ps(g0));
-        const __m256 inv = _mm256_div_ps(
-            _mm256_set1_ps(0.5f),
-            _mm256_mul_ps(_mm256_max_ps(_mm256_set1_ps(1e-30f), gv), _mm256_set1_ps(scale_f)));
+        const __m256 inv =
+            _mm256_div_ps(_mm256_set1_ps(0.5f),
+                          _mm256_mul_ps(_mm256_max_ps(_mm256_set1_ps(1e-30f), gv),
+                                        _mm256_set1_ps(scale_f)));
         __m256 nl = _mm256_round_ps(
             _mm256_add_ps(_mm256_mul_ps(tl, inv), _mm256_set1_ps(0.5f * float(a - 1))),
             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        nl = _mm256_min_ps(_mm256_set1_ps(float(a - 1)), _mm256_max_ps(_mm256_setzero_ps(), nl));
+        nl = _mm256_min_ps(_mm256_set1_ps(float(a - 1)),
+                           _mm256_max_ps(_mm256_setzero_ps(), nl));
         const __m256 b = _mm256_sub_ps(_mm256_mul_ps(nl, _mm256_set1_ps(two_scale_f)),
                                        _mm256_set1_ps(off_f));
         const __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(b)),
                       b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
         const __m256d w0 = _mm256_sub_pd(t0, _mm256_mul_pd(g0, b0)),
                       w1 = _mm256_sub_pd(t1, _mm256_mul_pd(g1, b1));
-        const __m256 tw = _mm256_mul_ps(
-            _mm256_set1_ps(2.0f), _mm256_set_m128(_mm256_cvtpd_ps(w1), _mm256_cvtpd_ps(w0)));
+        const __m256 tw =
+            _mm256_mul_ps(_mm256_set1_ps(2.0f),
+                          _mm256_set_m128(_mm256_cvtpd_ps(w1), _mm256_cvtpd_ps(w0)));
         for (int l = 0; l < a; l++) {
             const __m256 delta = _mm256_sub_ps(alpha[l], b);
             f[l] = _mm256_mul_ps(_mm256_sub_ps(tw, _mm256_mul_ps(delta, gv)), delta);
@@ -768,7 +795,8 @@ __attribute__((target("avx2,fma"))) void ep_detector::demap_avx2(
                 __m256 sum = _mm256_setzero_ps();
                 for (int l = 0; l < a; l++)
                     if (((l >> sh) & 1) == v)
-                        sum = _mm256_add_ps(sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
+                        sum =
+                            _mm256_add_ps(sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
                 lse[v] = _mm256_add_ps(mx, simd::log256(sum));
             }
             _mm256_store_ps(out[j], _mm256_sub_ps(lse[1], lse[0]));
@@ -827,8 +855,8 @@ std::size_t ep_detector::detect(const std::complex<float>* y,
             st[j] = ok ? 0 : 1;
             bad += ok ? 0 : 1;
         }
-        // one channel use by run_one; zero statistics where it fails (every level's metric 0,
-        // every LLR exactly 0)
+        // one channel use by run_one; zero statistics where it fails (every level's
+        // metric 0, every LLR exactly 0)
         auto single = [&](std::size_t j) {
             const std::size_t i = i0 + j;
             double* t = tb.data() + j * nd;

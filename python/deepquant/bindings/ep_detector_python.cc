@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(ep_detector.h)                                             */
-/* BINDTOOL_HEADER_FILE_HASH(b86ddb2548de08535448f66f99a728f1)                     */
+/* BINDTOOL_HEADER_FILE_HASH(e91b8f5dd323bbcf35408e2a94e70308)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
