@@ -33,7 +33,19 @@ def assert_close_to_reference(got, ref, rel=2e-6):
     assert err <= rel, f"max error {err:.3g} of the row scale > {rel}"
 
 
-CONFIGS = [(2, 2, 6), (4, 4, 4), (1, 1, 6), (3, 2, 4), (2, 3, 2), (2, 2, 1), (1, 1, 1), (2, 2, 8), (1, 3, 4)]
+CONFIGS = [
+    (2, 2, 6),
+    (4, 4, 4),
+    (1, 1, 6),
+    (3, 2, 4),
+    (2, 3, 2),
+    (2, 2, 1),
+    (1, 1, 1),
+    (2, 2, 8),
+    (1, 3, 4),
+    (6, 8, 2),
+    (16, 16, 4),
+]
 
 
 @pytest.mark.parametrize("nr,nt,k", CONFIGS)
