@@ -209,3 +209,20 @@ def test_bad_parameters_raise():
         dq.ep_detector(2, 2, [1, -1], 1.0, 1, 1.0, 0.0, 2, 0.0, 0.01)
     with pytest.raises(ValueError):
         dq.ep_detector(2, 2, [3, 1, -1], 1.0, 2)
+
+
+def test_block_wrapper_counts_overflow_and_falls_back_beyond_16_streams():
+    """``blocks._kernels.ep`` (what mimo_detector calls): the kernel's LLRs and its count of float32
+    overflows; more than 16 streams: the torch reference."""
+    from gnuradio.deepquant.blocks import _kernels
+
+    rng = np.random.default_rng(18)
+    y, H, nv = channel(rng, 40, 2, 2, 4, 10.0)
+    nv[:3] = 1e-42
+    llr, n_overflow = _kernels.ep(y, H, nv, 4)
+    assert n_overflow == 3
+    np.testing.assert_array_equal(llr, mimo.ep_cpp(y, H, nv, 4))
+    y, H, nv = channel(rng, 6, 17, 17, 2, 10.0)
+    llr, n_overflow = _kernels.ep(y, H, nv, 2)
+    assert n_overflow == 0
+    np.testing.assert_array_equal(llr, mimo.ep(y, H, nv, 2))
