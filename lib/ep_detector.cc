@@ -26,6 +26,7 @@ constexpr float EXP_FLOOR_F = -87.0f;
 constexpr double EXP_FLOOR_D = -708.0;
 // cavity-times-prior weights below this (relative to the largest, 1) change no sum
 constexpr double TINY_WEIGHT = 1e-200;
+
 // Cholesky a = l l^T of an n x n symmetric matrix (row-major, row stride S, lower
 // triangle read); dinv = 1 / diag(l). false where a pivot is not positive (or NaN), as
 // LAPACK's potrf. NF: n when fixed at compile time (0: n_rt).
