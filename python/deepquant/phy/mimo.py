@@ -822,8 +822,7 @@ def ep(y, H, noise_var, bits_per_symbol: int, *, iterations=EP_ITERATIONS, beta=
     use: ``iterations + 1`` inversions of a ``2 Nt x 2 Nt`` symmetric positive definite real
     matrix (``Nt x Nt`` for BPSK) plus ``O(Nt sqrt(M))`` moments per iteration; no hypotheses are
     enumerated. :func:`ep_cpp` computes the same in the module's C++ kernel (what
-    ``mimo_detector`` runs); this function stays the reference and
-    serves torch / GPU tensors.
+    ``mimo_detector`` runs); this function stays the reference and serves torch / GPU tensors.
 
     Parameters
     ----------
