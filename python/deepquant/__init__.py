@@ -33,6 +33,7 @@ _BINDINGS = (
     "adc_cc",
     "dequantizer_bf",
     "eqnet_detector",
+    "ep_detector",
     "exact_mixer_cc",
     "finite_guard_cc",
     "ldpc_bp_decoder",

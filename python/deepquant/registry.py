@@ -73,7 +73,7 @@ def detect(method: str, y, H, noise_var, bits_per_symbol: int, **kwargs):
 #: ``bench/eqnet.py --threads 1`` (accuracy: gap to exact ML at BLER 1e-2, ``deepquant eval``).  The
 #: measurements behind each entry, and why exact ML is not the 2x2 64-QAM entry (its block rate is
 #: at or below the bar, depending on the CPU), are in docs/eqnet.md, "Which detector to pick".
-AUTO_DETECTOR = {(2, 2, 6): "ep", (4, 4, 4): "lmmse"}
+AUTO_DETECTOR = {(2, 2, 6): "ep", (4, 4, 4): "ep"}
 AUTO_MIN_CHANNEL_USES_PER_S = 1e5
 
 

@@ -158,6 +158,48 @@ def test_mimo_detector_block_matches_numeric_and_survives_bad_input(method):
     np.testing.assert_allclose(out[good], ref, rtol=1e-4, atol=1e-4)
 
 
+def _run_mimo_detector(blk, y, h, nv):
+    n, nr = y.shape
+    nt = h.shape[2]
+    tb = gr.top_block()
+    snk = blocks.vector_sink_f(blk.nt * blk.k)
+    tb.connect(blocks.vector_source_c(y.ravel().tolist(), False, nr), (blk, 0))
+    tb.connect(blocks.vector_source_c(h.ravel().tolist(), False, nr * nt), (blk, 1))
+    tb.connect(blocks.vector_source_f(nv.tolist()), (blk, 2))
+    tb.connect(blk, snk)
+    tb.run()
+    return np.asarray(snk.data()).reshape(n, blk.nt * blk.k)
+
+
+@pytest.mark.parametrize("nr,nt,k", [(2, 2, 6), (4, 4, 4), (3, 2, 2)])
+def test_mimo_detector_ep_runs_the_cpp_kernel_with_the_reference_llrs(nr, nt, k):
+    """'ep' in a flowgraph: the C++ EP's LLRs, equal to the torch EP's (phy.mimo.ep) to float
+    rounding (2e-6 of each channel use's largest |L|) over 0..40 dB; invalid channel uses zero and
+    counted; channel uses whose float32 LLRs overflow (sigma^2 = 1e-42) finite, counted as overflow,
+    equal to the float64 reference clipped to the block's 1e30."""
+    from gnuradio.deepquant.phy import mimo
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    h = ((rng.standard_normal((n, nr, nt)) + 1j * rng.standard_normal((n, nr, nt))) / np.sqrt(2)).astype(np.complex64)
+    x = np.exp(2j * np.pi * rng.uniform(size=(n, nt)))
+    nv = (nt * 10 ** (-rng.uniform(0, 40, n) / 10)).astype(np.float32)
+    y = (np.einsum("brt,bt->br", h, x) + np.sqrt(nv[:, None] / 2) * rng.standard_normal((n, nr))).astype(np.complex64)
+    y[11, 0] = np.nan
+    nv[12] = 0.0
+    nv[20:25] = 1e-42
+    blk = dq.mimo_detector(nr, nt, k, "ep")
+    out = _run_mimo_detector(blk, y, h, nv)
+    assert blk.bad_count == 2 + 5 and blk.overflow_count == 5
+    np.testing.assert_array_equal(out[[11, 12]], 0.0)
+    good = np.setdiff1d(np.arange(n), [11, 12] + list(range(20, 25)))
+    ref = np.asarray(mimo.ep(y[good], h[good], nv[good], k), np.float64)
+    err = np.abs(out[good] - ref) / (1.0 + np.abs(ref).max(axis=1, keepdims=True))
+    assert err.max() <= 2e-6, err.max()
+    big = np.clip(np.asarray(mimo.ep(y[20:25], h[20:25], nv[20:25], k, dtype="float64")), -1e30, 1e30)
+    np.testing.assert_allclose(out[20:25], big, rtol=1e-5, atol=1e-5 * np.abs(big).max())
+
+
 def test_mimo_detector_auto_is_the_measured_default():
     """method='auto' (the default) resolves per (Nr, Nt, K) from the registry's measured table and
     gives that detector's LLRs in a flowgraph; set_method('auto') resolves the same way."""
@@ -165,7 +207,7 @@ def test_mimo_detector_auto_is_the_measured_default():
     from gnuradio.deepquant.phy import mimo
 
     assert dq.mimo_detector(2, 2, 6).method == registry.AUTO_DETECTOR[(2, 2, 6)] == "ep"
-    assert dq.mimo_detector(4, 4, 4).method == registry.AUTO_DETECTOR[(4, 4, 4)] == "lmmse"
+    assert dq.mimo_detector(4, 4, 4).method == registry.AUTO_DETECTOR[(4, 4, 4)] == "ep"
     assert registry.auto_detector(1, 1, 4) == "exact_ml" and registry.auto_detector(8, 8, 6) == "lmmse"
     blk = dq.mimo_detector(2, 2, 4, "lmmse")
     blk.set_method("auto")

@@ -83,6 +83,8 @@ def _specs() -> Dict[str, Spec]:
         Spec("soft_demapper_cf", lambda: dq.soft_demapper_cf(6, "exact", 0.1, True, "stream")),
         Spec("soft_demapper_tag", lambda: dq.soft_demapper_cf(4, "maxlog", 0.1, False, "tag")),
         Spec("mimo_detector_lmmse", lambda: dq.mimo_detector(2, 2, 4, "lmmse")),
+        Spec("mimo_detector_ep", lambda: dq.mimo_detector(2, 2, 6, "ep")),
+        Spec("mimo_detector_ep_3x3", lambda: dq.mimo_detector(3, 3, 2, "ep")),
         Spec("mimo_detector_exact", lambda: dq.mimo_detector(2, 2, 4, "exact_ml")),
         Spec("mimo_detector_zfsic_1x1", lambda: dq.mimo_detector(1, 1, 2, "zf_sic")),
         Spec("mimo_detector_eqnet_p", lambda: dq.mimo_detector(2, 2, 6, "eqnet_p")),

@@ -43,6 +43,7 @@ namespace py = pybind11;
     void bind_llr_to_gr_order_ff(py::module& m);
     void bind_sc_correlator_ccf(py::module& m);
     void bind_eqnet_detector(py::module& m);
+    void bind_ep_detector(py::module& m);
 // ) END BINDING_FUNCTION_PROTOTYPES
 
 
@@ -93,5 +94,6 @@ PYBIND11_MODULE(deepquant_python, m)
     bind_llr_to_gr_order_ff(m);
     bind_sc_correlator_ccf(m);
     bind_eqnet_detector(m);
+    bind_ep_detector(m);
     // ) END BINDING_FUNCTION_CALLS
 }

@@ -86,6 +86,25 @@ def lmmse(y, h, noise_var, bits_per_symbol: int) -> np.ndarray:
     return lmmse_detector(nr, nt, int(bits_per_symbol)).detect(y, h, nv, False)
 
 
+def ep(y, h, noise_var, bits_per_symbol: int):
+    """EP LLRs [B, Nt * K] float32 (:func:`gnuradio.deepquant.phy.mimo.ep_cpp`, the C++
+    ``ep_detector``, with EP's default parameters) and the number of channel uses whose float32
+    LLRs overflowed (demapped in float64 and saturated). ``y`` [B, Nr], ``H`` [B, Nr, Nt],
+    ``noise_var`` [B] (or a scalar); inputs finite, ``noise_var > 0``. More streams than the
+    kernel takes: the torch reference :func:`~gnuradio.deepquant.phy.mimo.ep` (overflow shows as
+    non-finite LLRs there)."""
+    from ..phy import mimo
+
+    h = np.ascontiguousarray(h, dtype=np.complex64)
+    b, nr, nt = h.shape
+    y = np.ascontiguousarray(y, dtype=np.complex64).reshape(b, nr)
+    nv = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, np.float32), (b,)))
+    if nt > mimo.EP_CPP_MAX_STREAMS:
+        return np.asarray(mimo.ep(y, h, nv.copy(), int(bits_per_symbol)), dtype=np.float32), 0
+    llr, status = mimo.ep_cpp(y, h, nv, int(bits_per_symbol), on_invalid="zero", return_status=True)
+    return llr, int((status == 2).sum())
+
+
 def ofdm_estimator(layout):
     """C++ ``ofdm_estimator`` of an :class:`gnuradio.deepquant.ofdm.layout.OfdmLayout` (made once
     per layout): the per-packet channel / noise estimation, pilot phase tracking and header

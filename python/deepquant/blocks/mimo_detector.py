@@ -101,8 +101,8 @@ class mimo_detector(gr.sync_block):
         K: 1, 2, 4, 6 or 8.
     method : str
         'auto' (default): the most accurate method that streams >= 1e5 channel uses/s through this
-        block on one thread, as measured for (Nr, Nt, K) (``registry.AUTO_DETECTOR``: EP for
-        2x2 64-QAM, LMMSE for 4x4 16-QAM); 'eqnet_p', 'eqnet_l' (EQ-Net, Arvinte, Tewfik &
+        block on one thread, as measured for (Nr, Nt, K) (``registry.AUTO_DETECTOR``: EP, in
+        C++, for 2x2 64-QAM and 4x4 16-QAM); 'eqnet_p', 'eqnet_l' (EQ-Net, Arvinte, Tewfik &
         Vishwanath: learned estimation encoder + decoder),
         'exact_ml', 'maxlog_ml', 'zf_sic', 'lmmse' or 'ep' (expectation propagation, Céspedes et al.).
     model : str
@@ -128,7 +128,9 @@ class mimo_detector(gr.sync_block):
     budget) raise ValueError at construction; ``set_method`` logs and ignores them.
     Everything GNU Radio hands to work() is detected in one batched call: for 'lmmse' the kernel
     library's C++ ``lmmse_detector`` (the LLRs of :func:`gnuradio.deepquant.phy.mimo.lmmse` to
-    float rounding), for 'eqnet_l' / 'eqnet_p' its C++ ``eqnet_detector`` (EQNetRuntime's default
+    float rounding), for 'ep' its C++ ``ep_detector`` (:func:`gnuradio.deepquant.phy.mimo.ep_cpp`:
+    the LLRs of :func:`gnuradio.deepquant.phy.mimo.ep` to float rounding; more than 16 streams:
+    the torch reference), for 'eqnet_l' / 'eqnet_p' its C++ ``eqnet_detector`` (EQNetRuntime's default
     backend: the LLRs of the torch networks to float rounding), torch for the others.
     """
 
@@ -237,6 +239,15 @@ class mimo_detector(gr.sync_block):
 
             def run(rows):
                 return _kernels.lmmse(y[rows], h[rows], nv[rows], self.k)
+
+            def recompute(rows):
+                return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)
+        elif method == "ep":  # the kernel library's C++ EP (phy.mimo.ep's LLRs to float rounding)
+
+            def run(rows):
+                llr, n_overflow = _kernels.ep(y[rows], h[rows], nv[rows], self.k)
+                self._overflow.add(n_overflow)  # saturated by the kernel, so finite_llrs does not see them
+                return llr
 
             def recompute(rows):
                 return _detect_float64(self._mimo, method, y[rows], h[rows], nv[rows], self.k)

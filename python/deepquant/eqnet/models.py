@@ -217,19 +217,14 @@ def stats_kind(stats) -> str:
 
 
 def ep_softbits(y, H, noise_var, bits_per_symbol: int) -> torch.Tensor:
-    """Soft bits ``tanh(L/2)`` of the classical EP detector's LLRs (:func:`..phy.mimo.ep`, float64,
-    its default iterations and damping): float32 [B, Nt K], stream-major as every LLR here."""
+    """Soft bits ``tanh(L/2)`` of the classical EP detector's LLRs with its default iterations and
+    damping: float32 [B, Nt K], stream-major as every LLR here, on ``y``'s device.  Computed by the
+    module's C++ kernel (:func:`..phy.mimo.ep_cpp`: EP in float64, float32 LLRs equal to
+    :func:`..phy.mimo.ep`'s to float rounding) on complex64 / float32 copies of the inputs."""
     from ..phy import mimo
 
-    llr = mimo.ep(
-        y.detach().cpu().to(torch.complex128),
-        H.detach().cpu().to(torch.complex128),
-        noise_var.detach().cpu().reshape(-1).to(torch.float64),
-        bits_per_symbol,
-        dtype="float64",
-    )
-    llr = torch.as_tensor(llr).to(torch.float64)
-    return torch.tanh(0.5 * llr).to(torch.float32).to(y.device)
+    llr = mimo.ep_cpp(y, H, noise_var.reshape(-1), bits_per_symbol)
+    return torch.tanh(0.5 * torch.from_numpy(llr).to(torch.float64)).to(torch.float32).to(y.device)
 
 
 class EstimationEncoder(nn.Module):

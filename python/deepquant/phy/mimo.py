@@ -123,6 +123,9 @@ __all__ = [
     "Equalized",
     "ep",
     "ep_cavity",
+    "ep_cpp",
+    "ep_kernel",
+    "EP_CPP_MAX_STREAMS",
     "EPCavity",
     "EP_ITERATIONS",
     "EP_BETA",
@@ -818,7 +821,8 @@ def ep(y, H, noise_var, bits_per_symbol: int, *, iterations=EP_ITERATIONS, beta=
     is the likelihood itself at every iteration and the LLRs are exact ML's. Work per channel
     use: ``iterations + 1`` inversions of a ``2 Nt x 2 Nt`` symmetric positive definite real
     matrix (``Nt x Nt`` for BPSK) plus ``O(Nt sqrt(M))`` moments per iteration; no hypotheses are
-    enumerated.
+    enumerated. :func:`ep_cpp` computes the same in the module's C++ kernel (what
+    ``mimo_detector`` runs); this function stays the reference and serves torch / GPU tensors.
 
     Parameters
     ----------
@@ -850,6 +854,104 @@ def ep(y, H, noise_var, bits_per_symbol: int, *, iterations=EP_ITERATIONS, beta=
     f, _ = level_offsets(t, g, k, nv.dtype)  # [D, A, n]
     llr = llr_from_label_metrics(f, sp.bits_per_dim, False)  # [D, m, n]
     return out_like(llr.permute(2, 1, 0).reshape(b, nt * k), as_numpy)
+
+
+#: streams the C++ EP kernel handles (its matrices live on the stack)
+EP_CPP_MAX_STREAMS = 16
+
+
+@functools.lru_cache(maxsize=64)
+def ep_kernel(nr: int, nt: int, bits_per_symbol: int, iterations=EP_ITERATIONS, beta=EP_BETA, eps=EP_EPS):
+    """The compiled ``ep_detector`` (the module's kernel library) for (Nr, Nt, K) and EP's
+    parameters, made once per combination; loads the compiled bindings on first use."""
+    from .. import deepquant_python as dq
+
+    iterations, beta, eps = _ep_check(iterations, beta, eps, "ep_kernel")
+    if not (1 <= int(nt) <= EP_CPP_MAX_STREAMS) or int(nr) < 1:
+        raise ValueError(f"ep_kernel: need nr >= 1 and 1 <= nt <= {EP_CPP_MAX_STREAMS}, got nr={nr}, nt={nt}")
+    sp = _spec(check_bits_per_symbol(bits_per_symbol))
+    d = complex(sp.directions[0])
+    return dq.ep_detector(
+        int(nr),
+        int(nt),
+        [int(v) for v in sp.levels],
+        float(sp.scale),
+        int(sp.n_dims),
+        d.real,
+        d.imag,
+        iterations,
+        beta,
+        eps,
+    )
+
+
+def ep_cpp(
+    y,
+    H,
+    noise_var,
+    bits_per_symbol: int,
+    *,
+    iterations=EP_ITERATIONS,
+    beta=EP_BETA,
+    eps=EP_EPS,
+    on_invalid: str = "raise",
+    return_status: bool = False,
+):
+    """:func:`ep` computed by the module's C++ kernel ``ep_detector`` (one thread, CPU).
+
+    The same algorithm step for step (float64 EP, float32 demapping of the final cavities with
+    the level offsets of :func:`ep`), so the LLRs are :func:`ep`'s float32 ones to float
+    rounding (tests: ~3e-7 of the channel use's largest ``|L|``). Differences: inputs are taken
+    as complex64 / float32 (the precision of the module's streams); channel uses whose EP
+    precision matrix is not numerically positive definite get the smallest diagonal loading
+    that factorises *that* channel use (:func:`ep` applies one loading to all such uses of a
+    batch); LLRs beyond float32's range are saturated at +-3.4e38 instead of overflowing.
+    Nt <= :data:`EP_CPP_MAX_STREAMS`.
+
+    Parameters
+    ----------
+    y, H, noise_var, bits_per_symbol
+        As :func:`exact_ml`; numpy arrays or CPU tensors (converted to complex64 / float32).
+    iterations, beta, eps
+        As :func:`ep`.
+    on_invalid : {"raise", "zero"}
+        As :func:`detect`: invalid channel uses (:func:`bad_channel_uses`) raise ``ValueError``,
+        or get zero LLRs.
+    return_status : bool
+        Also return the kernel's status per channel use (uint8 [B]: 0 detected, 1 invalid input,
+        2 float32 overflow).
+
+    Returns
+    -------
+    numpy.ndarray
+        [B, Nt*K] float32 LLRs, stream-major, finite (and the status with ``return_status``).
+    """
+    iterations, beta, eps = _ep_check(iterations, beta, eps, "ep_cpp")
+    k = check_bits_per_symbol(bits_per_symbol)
+    if on_invalid not in ("raise", "zero"):
+        raise ValueError(f"on_invalid must be 'raise' or 'zero', got {on_invalid!r}")
+
+    def arr(x, dt):
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        return np.asarray(x, dtype=dt)  # (np.ascontiguousarray would make a scalar 1-D)
+
+    y, H = arr(y, np.complex64), arr(H, np.complex64)
+    if y.ndim != 2:
+        raise ValueError(f"ep_cpp: y must have shape [B, Nr], got {y.shape}")
+    b, nr = y.shape
+    if H.ndim != 3 or H.shape[:2] != (b, nr) or H.shape[2] < 1 or nr < 1:
+        raise ValueError(f"ep_cpp: H must have shape [B, Nr, Nt] = [{b}, {nr}, Nt] to match y {y.shape}, got {H.shape}")
+    nt = H.shape[2]
+    nv = arr(noise_var, np.float32)
+    if nv.ndim == 0:
+        nv = np.full(b, nv, np.float32)
+    elif nv.shape != (b,):
+        raise ValueError(f"ep_cpp: noise_var must be a scalar or have shape [B] = [{b}], got {nv.shape}")
+    llr, status = ep_kernel(nr, nt, k, iterations, beta, eps).detect(y, H, nv, True)
+    if on_invalid == "raise" and bool((status == 1).any()):
+        _prepare(y, H, nv, k, None, "ep_cpp")  # raises, naming what is invalid
+    return (llr, status) if return_status else llr
 
 
 # ---------------------------------------------------------------------------------------------
