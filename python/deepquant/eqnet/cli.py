@@ -29,6 +29,7 @@ SHIPPED_ORDER = (
     "eqnet-l-2x2-64qam",
     "eqnet-l-4x4-16qam-s12",
     "eqnet-p-4x4-16qam-j",
+    "eqnet-p-4x4-16qam-k",
     "eqnet-p-4x4-16qam",
     "eqnet-l-4x4-16qam",
 )
