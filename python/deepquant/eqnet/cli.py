@@ -31,6 +31,7 @@ SHIPPED_ORDER = (
     "eqnet-p-4x4-16qam-j",
     "eqnet-p-4x4-16qam-k",
     "eqnet-p-4x4-16qam",
+    "eqnet-l-4x4-16qam-m",
     "eqnet-l-4x4-16qam",
 )
 
