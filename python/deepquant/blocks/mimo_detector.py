@@ -131,7 +131,14 @@ class mimo_detector(gr.sync_block):
     float rounding), for 'ep' its C++ ``ep_detector`` (:func:`gnuradio.deepquant.phy.mimo.ep_cpp`:
     the LLRs of :func:`gnuradio.deepquant.phy.mimo.ep` to float rounding; more than 16 streams:
     the torch reference), for 'eqnet_l' / 'eqnet_p' its C++ ``eqnet_detector`` (EQNetRuntime's default
-    backend: the LLRs of the torch networks to float rounding), torch for the others.
+    backend: the LLRs of the torch networks to float rounding), torch for the others. With these
+    C++ detectors (up to 16 streams; EQ-Net models with the C++ backend) work() is one
+    ``detect_into`` call on GNU Radio's buffers that writes the LLRs into the output buffer and
+    does the input checks, zero LLRs, SNR-range fallback and clipping in C++
+    (``bindings/mimo_guard.h``), returning the counts; only channel uses whose float32 LLRs are not
+    finite come back to Python for the float64 recomputation (LMMSE; the others saturate or zero
+    them in C++). The LLRs and counts are those of the generic numpy path for the same work() call
+    bit for bit (``tests/blocks/qa_mimo_detector_fast_path.py``).
     """
 
     def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="auto", model="", snr_policy="lmmse"):
