@@ -51,27 +51,19 @@ def _run(blk, y, h, nv):
     return np.asarray(snk.data(), np.float32).reshape(n, blk.nt * blk.k)
 
 
+_CLASSICAL = [(2, 2, 6, "lmmse"), (3, 2, 2, "lmmse"), (1, 1, 4, "lmmse"), (2, 2, 6, "ep"), (4, 4, 4, "ep")]
+_LEARNED = [(2, 2, 6, "eqnet_l"), (2, 2, 6, "eqnet_p"), (4, 4, 4, "eqnet_l")]
+
+
 @pytest.mark.parametrize(
-    "nr,nt,k,method",
-    [
-        (2, 2, 6, "lmmse"),
-        (3, 2, 2, "lmmse"),
-        (1, 1, 4, "lmmse"),
-        (2, 2, 6, "ep"),
-        (4, 4, 4, "ep"),
-        (2, 2, 6, "eqnet_l"),
-        (2, 2, 6, "eqnet_p"),
-        (4, 4, 4, "eqnet_l"),
-    ],
+    "nr,nt,k,method,snr_policy",
+    [c + ("lmmse",) for c in _CLASSICAL + _LEARNED] + [c + ("none",) for c in _LEARNED],
 )
-@pytest.mark.parametrize("snr_policy", ["lmmse", "none"])
 def test_cpp_path_is_bit_identical_to_the_generic_path(nr, nt, k, method, snr_policy):
-    if snr_policy == "none" and method not in ("eqnet_l", "eqnet_p"):
-        pytest.skip("snr_policy only acts on the learned methods")
     y, h, nv = _inputs(nr, nt)
     fast = dq.mimo_detector(nr, nt, k, method, snr_policy=snr_policy)
     # the C++ path is what the block runs (EQ-Net models without the C++ kernel run in torch)
-    cpp = method in ("lmmse", "ep") or fast._learned[method]._kernel is not None
+    cpp = method in ("lmmse", "ep") or fast._learned[method].cpp_kernel is not None
     assert (fast._fast is not None) == cpp
     slow = dq.mimo_detector(nr, nt, k, method, snr_policy=snr_policy)
     slow._fast = None  # the generic path: numpy guards around the kernels' array calls

@@ -234,7 +234,7 @@ class mimo_detector(gr.sync_block):
             return self._mimo.ep_kernel(nr, nt, k).detect_into
         if method in LEARNED and nt <= _kernels.MAX_LMMSE_STREAMS:
             rt = self._learned[method]
-            kern = getattr(rt, "_kernel", None)
+            kern = rt.cpp_kernel
             if kern is None:
                 return None
             rng = rt.channel_snr_range_db() if self.snr_policy == "lmmse" else None
