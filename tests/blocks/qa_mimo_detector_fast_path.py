@@ -32,7 +32,7 @@ def _work(blk, y, h, nv, cuts=(1, 8, 1000, 1001)):
     """blk.work() called directly on GNU Radio's buffer layout, in calls of the given sizes."""
     n, nr = y.shape
     out = np.full((n, blk.nt * blk.k), np.nan, np.float32)
-    bounds = np.concatenate([[0], np.cumsum(cuts), [n]])
+    bounds = np.concatenate([[0], np.cumsum(cuts, dtype=np.int64), [n]]).astype(np.int64)
     for a, b in zip(bounds[:-1], bounds[1:]):
         ins = [y[a:b], h[a:b].reshape(b - a, -1), nv[a:b]]
         assert blk.work(ins, [out[a:b]]) == b - a
@@ -97,3 +97,16 @@ def test_cpp_path_in_a_flowgraph(nr, nt, k, method):
         slow.overflow_count,
         slow.out_of_range_count,
     )
+
+
+def test_buffers_the_cpp_path_refuses_fall_back_to_the_generic_path():
+    """A non-contiguous output view (not what GNU Radio hands over, but never a crash): the block
+    logs, switches to the generic path for good and still writes the right LLRs."""
+    y, h, nv = _inputs(2, 2, n=64)
+    blk = dq.mimo_detector(2, 2, 6, "lmmse")
+    ref = _work(dq.mimo_detector(2, 2, 6, "lmmse"), y, h, nv, cuts=())
+    wide = np.zeros((64, 24), np.float32)
+    out = wide[:, ::2]  # strided: detect_into raises before writing anything
+    assert blk.work([y, h.reshape(64, 4), nv], [out]) == 64
+    assert blk._fast is None
+    np.testing.assert_array_equal(out, ref)

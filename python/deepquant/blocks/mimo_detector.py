@@ -276,7 +276,11 @@ class mimo_detector(gr.sync_block):
         n = len(output_items[0])
         fast = self._fast
         if fast is not None:
-            return self._work_fast(fast, input_items, output_items[0], n)
+            try:
+                return self._work_fast(fast, input_items, output_items[0], n)
+            except ValueError as e:  # buffers detect_into does not take as they are (checked before any write)
+                self.logger.warn(f"C++ detection path refused the buffers ({e}); using the generic path")
+                self._fast = None
         y = input_items[0][:n].reshape(n, self.nr)  # a vlen-1 port arrives 1-D
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]
