@@ -177,8 +177,8 @@ finish(const buffers& b, std::size_t width, bool zero_nonfinite, counts& c)
         }
         if (s == 2)
             c.overflow++;
-        for (std::size_t j = 0; j < width; j++)
-            o[j] = std::fmin(std::fmax(o[j], -LLR_LIMIT), LLR_LIMIT);
+        for (std::size_t j = 0; j < width; j++) // finite here: plain compares (no libm calls)
+            o[j] = o[j] < -LLR_LIMIT ? -LLR_LIMIT : (o[j] > LLR_LIMIT ? LLR_LIMIT : o[j]);
     }
 }
 
