@@ -163,6 +163,7 @@ def main(argv=None) -> int:
             (estimation, "decoded_symbols", "  estimation.decoded_symbols"),
             (_kernels, "bp_decode", "  C++ ldpc_bp_decoder"),
             (_kernels, "lmmse", "  C++ lmmse_detector"),
+            (dq.lmmse_detector, "detect_into", "  C++ lmmse_detector.detect_into (mimo_detector)"),
             (estimation, "estimate_channel", "  estimation.estimate_channel"),
             (ofdm_mimo, "payload_channel_uses", "  ofdm.mimo.payload_channel_uses"),
             (dq.ofdm_estimator, "feedback_mimo", "  C++ ofdm_estimator.feedback_mimo (re-estimation)"),

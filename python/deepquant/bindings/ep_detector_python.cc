@@ -21,6 +21,7 @@
 
 namespace py = pybind11;
 
+#include "mimo_guard.h"
 #include <gnuradio/deepquant/ep_detector.h>
 #include <complex>
 #include <vector>
@@ -58,6 +59,21 @@ py::object detect(const det_t& self, const py::object& y, const py::object& h, c
         return py::make_tuple(out, st);
     return std::move(out);
 }
+
+py::tuple detect_into(const det_t& self, const py::array& y, const py::array& h, const py::array& nv,
+                      const py::array& out, const py::array& status)
+{
+    namespace g = ::gr::deepquant::guard;
+    const int nr = self.nr(), nt = self.nt(), k = self.bits_per_symbol();
+    const g::buffers b = g::check_buffers(y, h, nv, out, status, nr, nt, k);
+    g::counts c;
+    {
+        py::gil_scoped_release nogil;
+        self.detect(b.y, b.h, b.nv, b.n, b.llr, b.status); // zero LLRs for invalid input itself
+        g::finish(b, std::size_t(nt) * k, false, c);
+    }
+    return c.to_tuple();
+}
 } // namespace
 
 void bind_ep_detector(py::module& m)
@@ -71,6 +87,10 @@ the constellation as qam_demapper, EP's rounds of site updates, damping and vari
 detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,), return_status=False)
 -> float32 (n, nt * K) [, uint8 (n,) status: 0 detected, 1 invalid input (zero LLRs), 2 float32
 overflow (float64 demapping, saturated at +-FLT_MAX)]. Outputs are finite.
+detect_into(y, H, noise_var, out, status) -> (n_invalid, n_overflow, 0, n_nonfinite): mimo_detector's
+hot path (see mimo_guard.h): LLRs written into out (float32, n * nt * K), status (uint8, >= n) as
+above (4: non-finite LLRs left for the caller), LLRs clipped to +-1e30. No copies; the arrays must be
+contiguous with exactly these dtypes.
 )doc")
         .def(py::init<int, int, const std::vector<int>&, double, int, double, double, int, double, double>(),
              py::arg("nr"), py::arg("nt"), py::arg("levels"), py::arg("scale"), py::arg("n_dims"),
@@ -83,6 +103,8 @@ overflow (float64 demapping, saturated at +-FLT_MAX)]. Outputs are finite.
         .def_property_readonly("beta", &det_t::beta)
         .def_property_readonly("eps", &det_t::eps)
         .def("detect", &detect, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("return_status") = false)
+        .def("detect_into", &detect_into, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("out"),
+             py::arg("status"))
         .def("set_isa", &det_t::set_isa, py::arg("isa"))
         .def("isa", &det_t::isa);
 }

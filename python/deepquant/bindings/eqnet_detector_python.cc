@@ -21,7 +21,11 @@
 
 namespace py = pybind11;
 
+#include "mimo_guard.h"
 #include <gnuradio/deepquant/eqnet_detector.h>
+#include <gnuradio/deepquant/lmmse_detector.h>
+#include <algorithm>
+#include <cmath>
 #include <complex>
 #include <vector>
 
@@ -54,6 +58,84 @@ py::array_t<float> detect(const det_t& self, const py::object& y, const py::obje
     return out;
 }
 
+// rows of the batch with status s, gathered into scratch, detected by fn, scattered into b.llr
+template <class F>
+void detect_rows(const ::gr::deepquant::guard::buffers& b, unsigned char s, int nr, int nt, std::size_t width,
+                 F fn)
+{
+    namespace g = ::gr::deepquant::guard;
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < b.n; i++)
+        if (b.status[i] == s)
+            rows.push_back(i);
+    if (rows.empty())
+        return;
+    const std::size_t m = rows.size();
+    std::vector<g::cf> ys(m * nr), hs(m * nr * nt);
+    std::vector<float> ns(m), out(m * width);
+    for (std::size_t j = 0; j < m; j++) {
+        const std::size_t i = rows[j];
+        std::copy(b.y + i * nr, b.y + (i + 1) * nr, ys.begin() + j * nr);
+        std::copy(b.h + i * nr * nt, b.h + (i + 1) * nr * nt, hs.begin() + j * nr * nt);
+        ns[j] = b.nv[i];
+    }
+    fn(ys.data(), hs.data(), ns.data(), m, out.data());
+    for (std::size_t j = 0; j < m; j++)
+        std::copy(out.begin() + j * width, out.begin() + (j + 1) * width, b.llr + rows[j] * width);
+}
+
+py::tuple detect_into(const det_t& self, const py::array& y, const py::array& h, const py::array& nv,
+                      const py::array& out, const py::array& status, const py::object& lmmse, double snr_lo_db,
+                      double snr_hi_db)
+{
+    namespace g = ::gr::deepquant::guard;
+    using lmmse_t = ::gr::deepquant::lmmse_detector;
+    const int nr = self.nr(), nt = self.nt(), k = self.bits_per_symbol();
+    const std::size_t width = std::size_t(nt) * k;
+    const g::buffers b = g::check_buffers(y, h, nv, out, status, nr, nt, k);
+    const lmmse_t* lm = lmmse.is_none() ? nullptr : &lmmse.cast<const lmmse_t&>();
+    if (lm && (lm->nr() != nr || lm->nt() != nt || lm->bits_per_symbol() != k))
+        throw py::value_error("detect_into: the LMMSE detector must have this detector's nr, nt and K");
+    g::counts c;
+    {
+        py::gil_scoped_release nogil;
+        const std::size_t bad = g::mark_invalid(b, nr, nt, b.status);
+        std::size_t oor = 0;
+        if (lm) { // out of the trained range: SNR ||H||_F^2 / sigma^2 as EQNetRuntime.in_trained_range
+            const std::size_t nh = std::size_t(nr) * nt;
+            for (std::size_t i = 0; i < b.n; i++) {
+                if (b.status[i] != 0)
+                    continue;
+                double p = 0.0;
+                for (std::size_t j = 0; j < nh; j++) {
+                    const double a = double(std::abs(b.h[i * nh + j]));
+                    p += a * a;
+                }
+                const double snr = 10.0 * std::log10(p / double(b.nv[i]));
+                if (!(snr >= snr_lo_db && snr <= snr_hi_db)) {
+                    b.status[i] = 3;
+                    oor++;
+                }
+            }
+        }
+        if (bad == 0 && oor == 0) {
+            self.detect(b.y, b.h, b.nv, b.n, b.llr);
+        } else { // each kind of channel use detected as its own batch (invalid ones: zeroed in finish)
+            detect_rows(b, 0, nr, nt, width,
+                        [&](const g::cf* yy, const g::cf* hh, const float* vv, std::size_t m, float* o) {
+                            self.detect(yy, hh, vv, m, o);
+                        });
+            if (lm)
+                detect_rows(b, 3, nr, nt, width,
+                            [&](const g::cf* yy, const g::cf* hh, const float* vv, std::size_t m, float* o) {
+                                lm->detect(yy, hh, vv, m, false, o);
+                            });
+        }
+        g::finish(b, width, true, c);
+    }
+    return c.to_tuple();
+}
+
 std::vector<float> flat(const py::object& a, const char* what, std::size_t l)
 {
     auto arr = f32arr::ensure(a);
@@ -74,6 +156,12 @@ order in_y, in_h, in_s, [in_x], fuse, residual layers, out, decoder layers (torc
 holds (out, in) per layer). gnuradio.deepquant.eqnet.EQNetRuntime builds it from a model file.
 detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,)) -> float32
 (n, nt * k). Inputs must be finite with noise_var > 0.
+detect_into(y, H, noise_var, out, status, lmmse, snr_lo_db, snr_hi_db) -> (n_invalid, n_overflow,
+n_out_of_range, 0): mimo_detector's hot path (see mimo_guard.h): LLRs written into out (float32,
+n * nt * k), status (uint8, >= n) per channel use: 0 detected, 1 invalid input (zero LLRs), 2
+non-finite LLRs (zeroed), 3 SNR ||H||_F^2 / sigma^2 outside [snr_lo_db, snr_hi_db] dB, detected by
+lmmse (an lmmse_detector; None: no range); LLRs clipped to +-1e30. No copies; contiguous arrays
+with exactly these dtypes.
 set_isa('auto' | 'avx512' | 'avx2' | 'avx512_bf16' | 'generic').
 )doc")
         .def(py::init([](int nr, int nt, int k, bool stats, const std::vector<py::object>& ws,
@@ -94,6 +182,8 @@ set_isa('auto' | 'avx512' | 'avx2' | 'avx512_bf16' | 'generic').
         .def_property_readonly("latent_dim", &det_t::latent_dim)
         .def_property_readonly("macs_per_channel_use", &det_t::macs_per_channel_use)
         .def("detect", &detect, py::arg("y"), py::arg("H"), py::arg("noise_var"))
+        .def("detect_into", &detect_into, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("out"),
+             py::arg("status"), py::arg("lmmse"), py::arg("snr_lo_db"), py::arg("snr_hi_db"))
         .def("set_isa", &det_t::set_isa, py::arg("isa"))
         .def("isa", &det_t::isa)
         .def_static("cpu_has_avx512", &det_t::cpu_has_avx512)

@@ -21,6 +21,7 @@
 
 namespace py = pybind11;
 
+#include "mimo_guard.h"
 #include <gnuradio/deepquant/lmmse_detector.h>
 #include <complex>
 #include <vector>
@@ -54,6 +55,26 @@ py::array_t<float> detect(const det_t& self, const py::object& y, const py::obje
     }
     return out;
 }
+
+py::tuple detect_into(const det_t& self, const py::array& y, const py::array& h, const py::array& nv,
+                      const py::array& out, const py::array& status, bool maxlog)
+{
+    namespace g = ::gr::deepquant::guard;
+    const int nr = self.nr(), nt = self.nt(), k = self.bits_per_symbol();
+    const g::buffers b = g::check_buffers(y, h, nv, out, status, nr, nt, k);
+    g::counts c;
+    {
+        py::gil_scoped_release nogil;
+        if (g::mark_invalid(b, nr, nt, b.status)) {
+            const g::sanitized s(b, nr, nt, b.status);
+            self.detect(s.y.data(), s.h.data(), s.nv.data(), b.n, maxlog, b.llr);
+        } else {
+            self.detect(b.y, b.h, b.nv, b.n, maxlog, b.llr);
+        }
+        g::finish(b, std::size_t(nt) * k, false, c);
+    }
+    return c.to_tuple();
+}
 } // namespace
 
 void bind_lmmse_detector(py::module& m)
@@ -65,6 +86,11 @@ lmmse_detector.h). L = ln P(b=1)/P(b=0), stream-major.
 lmmse_detector(nr, nt, levels, scale, n_dims, dir_re=1, dir_im=0): the constellation as qam_demapper.
 detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,), maxlog=False)
 -> float32 (n, nt * K). Inputs must be finite with noise_var > 0.
+detect_into(y, H, noise_var, out, status, maxlog=False) -> (n_invalid, n_overflow, 0, n_nonfinite):
+mimo_detector's hot path (see mimo_guard.h): any input, LLRs written into out (float32, n * nt * K),
+per channel use status (uint8, >= n): 0 detected, 1 invalid input (zero LLRs), 4 non-finite LLRs
+(left for a float64 recomputation); other LLRs clipped to +-1e30. No copies; the arrays must be
+contiguous with exactly these dtypes.
 )doc")
         .def(py::init<int, int, const std::vector<int>&, double, int, double, double>(), py::arg("nr"),
              py::arg("nt"), py::arg("levels"), py::arg("scale"), py::arg("n_dims"), py::arg("dir_re") = 1.0,
@@ -73,6 +99,8 @@ detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,), max
         .def_property_readonly("nt", &det_t::nt)
         .def_property_readonly("bits_per_symbol", &det_t::bits_per_symbol)
         .def("detect", &detect, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("maxlog") = false)
+        .def("detect_into", &detect_into, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("out"),
+             py::arg("status"), py::arg("maxlog") = false)
         .def("set_isa", &det_t::set_isa, py::arg("isa"))
         .def("isa", &det_t::isa);
 }

@@ -131,7 +131,14 @@ class mimo_detector(gr.sync_block):
     float rounding), for 'ep' its C++ ``ep_detector`` (:func:`gnuradio.deepquant.phy.mimo.ep_cpp`:
     the LLRs of :func:`gnuradio.deepquant.phy.mimo.ep` to float rounding; more than 16 streams:
     the torch reference), for 'eqnet_l' / 'eqnet_p' its C++ ``eqnet_detector`` (EQNetRuntime's default
-    backend: the LLRs of the torch networks to float rounding), torch for the others.
+    backend: the LLRs of the torch networks to float rounding), torch for the others. With these
+    C++ detectors (up to 16 streams; EQ-Net models with the C++ backend) work() is one
+    ``detect_into`` call on GNU Radio's buffers that writes the LLRs into the output buffer and
+    does the input checks, zero LLRs, SNR-range fallback and clipping in C++
+    (``bindings/mimo_guard.h``), returning the counts; only channel uses whose float32 LLRs are not
+    finite come back to Python for the float64 recomputation (LMMSE; the others saturate or zero
+    them in C++). The LLRs and counts are those of the generic numpy path for the same work() call
+    bit for bit (``tests/blocks/qa_mimo_detector_fast_path.py``).
     """
 
     def __init__(self, nr=2, nt=2, bits_per_symbol=6, method="auto", model="", snr_policy="lmmse"):
@@ -153,6 +160,8 @@ class mimo_detector(gr.sync_block):
         self.model = str(model or "")
         self._learned = {}
         self.method = None
+        self._fast = None
+        self._status = np.empty(0, np.uint8)  # per channel use status of the C++ path, reused
         self._set(method, raise_errors=True)
         self._bad = BadInputCounter(
             self.logger, "channel use(s) with non-finite y/H or invalid noise variance detected as zero LLRs"
@@ -207,12 +216,71 @@ class mimo_detector(gr.sync_block):
                 self.logger.error(f"ignoring method {method!r}: {e}")
                 return
         self.method = method
+        self._fast = self._fast_path(method)
 
     def set_method(self, method):
         self._set(method, raise_errors=False)
 
+    def _fast_path(self, method):
+        """``detect_into(y, h, nv, out, status) -> (invalid, overflow, out_of_range, nonfinite)``
+        of the C++ kernel that runs ``method`` with the block's guards (bindings/mimo_guard.h), or
+        None where ``method`` runs elsewhere (torch, more streams than the kernels take, an EQ-Net
+        runtime without the C++ backend)."""
+        nr, nt, k = self.nr, self.nt, self.k
+        if method == "lmmse" and nt <= _kernels.MAX_LMMSE_STREAMS:
+            det = _kernels.lmmse_detector(nr, nt, k)
+            return lambda y, h, nv, out, st: det.detect_into(y, h, nv, out, st, False)
+        if method == "ep" and nt <= self._mimo.EP_CPP_MAX_STREAMS:
+            return self._mimo.ep_kernel(nr, nt, k).detect_into
+        if method in LEARNED and nt <= _kernels.MAX_LMMSE_STREAMS:
+            rt = self._learned[method]
+            kern = rt.cpp_kernel
+            if kern is None:
+                return None
+            rng = rt.channel_snr_range_db() if self.snr_policy == "lmmse" else None
+            if rng is None:
+                return lambda y, h, nv, out, st: kern.detect_into(y, h, nv, out, st, None, 0.0, 0.0)
+            lm, lo, hi = _kernels.lmmse_detector(nr, nt, k), float(rng[0]), float(rng[1])
+            return lambda y, h, nv, out, st: kern.detect_into(y, h, nv, out, st, lm, lo, hi)
+        return None
+
+    def _work_fast(self, fast, input_items, out, n):
+        """One kernel call on GNU Radio's buffers; Python only adds the counts (and recomputes in
+        float64 the rare channel uses whose float32 LLRs are not finite, status 4)."""
+        if self._status.size < n:
+            self._status = np.empty(max(n, 2 * self._status.size), np.uint8)
+        st = self._status
+        invalid, overflow, out_of_range, nonfinite = fast(
+            input_items[0][:n], input_items[1][:n], input_items[2][:n], out, st
+        )
+        if invalid:
+            self._bad.add(invalid)
+        if out_of_range:
+            self._out_of_range.add(out_of_range)
+        if overflow:
+            self._overflow.add(overflow)
+        if nonfinite:
+            rows = np.flatnonzero(st[:n] == 4)
+            llr = out.reshape(n, self.nt * self.k)
+            y = input_items[0][:n].reshape(n, self.nr)[rows]
+            h = input_items[1][:n].reshape(n, self.nr, self.nt)[rows]
+            nv = input_items[2][:n][rows]
+            sub = llr[rows]
+            finite_llrs(
+                sub, lambda r: _detect_float64(self._mimo, self.method, y[r], h[r], nv[r], self.k), self._overflow
+            )
+            llr[rows] = sub
+        return n
+
     def work(self, input_items, output_items):
         n = len(output_items[0])
+        fast = self._fast
+        if fast is not None:
+            try:
+                return self._work_fast(fast, input_items, output_items[0], n)
+            except ValueError as e:  # buffers detect_into does not take as they are (checked before any write)
+                self.logger.warn(f"C++ detection path refused the buffers ({e}); using the generic path")
+                self._fast = None
         y = input_items[0][:n].reshape(n, self.nr)  # a vlen-1 port arrives 1-D
         h = input_items[1][:n].reshape(n, self.nr, self.nt)
         nv = input_items[2][:n]

@@ -163,6 +163,11 @@ class EQNetRuntime:
                 self._snr_range = (rng[0] + 10 * np.log10(q05), rng[1] + 10 * np.log10(q95))
         return self._snr_range
 
+    @property
+    def cpp_kernel(self):
+        """The C++ ``eqnet_detector`` that runs :meth:`detect` (backend 'cpp'), or None (torch)."""
+        return self._kernel
+
     def in_trained_range(self, H, noise_var) -> np.ndarray:
         """[B] bool: channel uses whose SNR ``||H||_F^2 / sigma^2`` lies in
         :meth:`channel_snr_range_db` (all True when the range is unknown)."""
