@@ -99,7 +99,7 @@ def card(name, meta, repro, bench):
             else None
         ),
         (
-            "- f_E input `est_stats: \"lmmse+ep\"`: besides y, H, sigma and the LMMSE statistics, the soft bits "
+            '- f_E input `est_stats: "lmmse+ep"`: besides y, H, sigma and the LMMSE statistics, the soft bits '
             "of the classical EP detector (Céspedes, Olmos, Sánchez-Fernández & Pérez-Cruz, 2 iterations), and the "
             "residual output form f_Q(EP soft bits) + trunk: the warm start from an LMMSE-statistics f_E zeroes the "
             "output layer, so training starts from EP's LLRs passed through this model's autoencoder"
