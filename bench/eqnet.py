@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CONFIGS = [("2x2_64qam", 2, 2, 6, ["eqnet_l", "eqnet_p"]), ("4x4_16qam", 4, 4, 4, ["eqnet_l"])]
+CONFIGS = [("2x2_64qam", 2, 2, 6, ["eqnet_l", "eqnet_p"]), ("4x4_16qam", 4, 4, 4, ["eqnet_l", "eqnet_p"])]
 BATCHES = (1, 16, 256, 8192)
 SNR_DB = 20.0
 
@@ -197,7 +197,7 @@ def main(argv=None):
             f"mimo_detector({m}) in a flowgraph, 2x2 64-QAM: {blocks_[m]:.3g} channel uses/s "
             f"({cpu22[m]:.3g} per CPU second)"
         )
-    for m in ("eqnet_l", "lmmse", "exact_ml", "ep", "ep_torch"):
+    for m in ("eqnet_l", "eqnet_p", "lmmse", "exact_ml", "ep", "ep_torch"):
         n44 = (
             a.block_uses
             if m not in ("exact_ml", "ep_torch")
@@ -215,6 +215,8 @@ def main(argv=None):
     fig["block_eqnet_l_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_l"] / blocks_["lmmse"], 3)
     fig["block_eqnet_p_vs_lmmse_2x2_ratio"] = round(blocks_["eqnet_p"] / blocks_["lmmse"], 3)
     fig["block_eqnet_l_vs_exact_ml_4x4_ratio"] = round(blocks44["eqnet_l"] / blocks44["exact_ml"], 2)
+    fig["block_eqnet_p_vs_exact_ml_4x4_ratio"] = round(blocks44["eqnet_p"] / blocks44["exact_ml"], 2)
+    fig["block_eqnet_l_vs_ep_4x4_ratio"] = round(blocks44["eqnet_l"] / blocks44["ep"], 3)
     fig["block_ep_vs_ep_torch_2x2_ratio"] = round(blocks_["ep"] / blocks_["ep_torch"], 2)
     fig["block_ep_vs_ep_torch_4x4_ratio"] = round(blocks44["ep"] / blocks44["ep_torch"], 2)
     fig.update({f"block_{m}_2x2_64qam_cu_per_cpu_s": round(v, 1) for m, v in cpu22.items()})

@@ -537,11 +537,51 @@ eqnet_detector::eqnet_detector(int nr,
                                const std::vector<unsigned>& dims,
                                unsigned n_residual,
                                unsigned dec_layers)
-    : d_nr(nr), d_nt(nt), d_k(k), d_stats(stats)
+    : eqnet_detector(nr,
+                     nt,
+                     k,
+                     stats,
+                     weights,
+                     biases,
+                     dims,
+                     n_residual,
+                     dec_layers,
+                     nullptr,
+                     {},
+                     {},
+                     {})
+{
+}
+
+eqnet_detector::eqnet_detector(int nr,
+                               int nt,
+                               int k,
+                               bool stats,
+                               const std::vector<std::vector<float>>& weights,
+                               const std::vector<std::vector<float>>& biases,
+                               const std::vector<unsigned>& dims,
+                               unsigned n_residual,
+                               unsigned dec_layers,
+                               std::shared_ptr<const ep_detector> ep,
+                               const std::vector<std::vector<float>>& fq_weights,
+                               const std::vector<std::vector<float>>& fq_biases,
+                               const std::vector<unsigned>& fq_dims)
+    : d_nr(nr), d_nt(nt), d_k(k), d_stats(stats), d_ep(std::move(ep)), d_nep(0)
 {
     if (nr < 1 || nt < 1 || nt > int(MAX_NT) || k < 1)
         throw std::invalid_argument(
             "eqnet_detector: need nr >= 1, 1 <= nt <= 16 and k >= 1");
+    if (d_ep) {
+        if (!stats)
+            throw std::invalid_argument(
+                "eqnet_detector: the EP-input mode needs the statistics input (stats)");
+        if (d_ep->nr() != nr || d_ep->nt() != nt || d_ep->bits_per_symbol() != k)
+            throw std::invalid_argument(
+                "eqnet_detector: the ep_detector must have this detector's nr, nt and K");
+        d_nep = unsigned(nt * k);
+    } else if (!fq_weights.empty() || !fq_biases.empty() || !fq_dims.empty())
+        throw std::invalid_argument(
+            "eqnet_detector: f_Q's layers are given without an ep_detector");
     if (dec_layers < 1)
         throw std::invalid_argument(
             "eqnet_detector: the decoder needs at least one layer");
@@ -556,7 +596,7 @@ eqnet_detector::eqnet_detector(int nr,
                                     std::to_string(biases.size()) + " biases, " +
                                     std::to_string(dims.size()) + " dims");
     d_nout = unsigned(nt * k);
-    const unsigned nx = unsigned(3 * nt + nt * (nt - 1));
+    const unsigned nx = unsigned(3 * nt + nt * (nt - 1)) + d_nep;
     const unsigned in_dims[4] = { unsigned(2 * nr), unsigned(2 * nr * nt), 2u, nx };
     const char* in_names[4] = { "in_y", "in_h", "in_s", "in_x" };
     std::size_t l = 0;
@@ -620,6 +660,29 @@ eqnet_detector::eqnet_detector(int nr,
         }
         prev = out;
     }
+    if (d_ep) {
+        const std::size_t nq = fq_weights.size();
+        if (nq < 1 || fq_biases.size() != nq || fq_dims.size() != 2 * nq)
+            throw std::invalid_argument(
+                "eqnet_detector: f_Q needs at least one layer (weights, biases and 2 "
+                "dims each), got " +
+                std::to_string(fq_weights.size()) + " weights, " +
+                std::to_string(fq_biases.size()) + " biases, " +
+                std::to_string(fq_dims.size()) + " dims");
+        unsigned prev_q = d_nep;
+        for (std::size_t j = 0; j < nq; j++) {
+            const unsigned out = fq_dims[2 * j], in = fq_dims[2 * j + 1];
+            if (in != prev_q || (j + 1 == nq && out != d_latent))
+                throw std::invalid_argument(
+                    "eqnet_detector: f_Q layer " + std::to_string(j) + " is " +
+                    std::to_string(out) + " x " + std::to_string(in) + "; it must take " +
+                    std::to_string(prev_q) + " inputs (the last gives the " +
+                    std::to_string(d_latent) + " latents)");
+            d_fq.push_back(make_dense(
+                fq_weights[j], fq_biases[j], out, in, "fq" + std::to_string(j)));
+            prev_q = out;
+        }
+    }
     d_clamp = float(std::atanh(double(1.0f - 1e-6f)));
     d_mode = cpu_has_avx512() ? 1 : (cpu_has_avx2() ? 3 : 0);
 }
@@ -636,6 +699,8 @@ std::size_t eqnet_detector::macs_per_channel_use() const
     for (const auto& br : d_dec)
         for (const auto& L : br)
             m += std::size_t(L.in) * L.out;
+    for (const auto& L : d_fq)
+        m += std::size_t(L.in) * L.out;
     return m;
 }
 
@@ -670,13 +735,15 @@ std::string eqnet_detector::isa() const
 }
 
 // Features of channel uses r0 .. r0 + rows - 1 into f [d_nfeat][T]; lanes rows .. T - 1
-// repeat channel use r0 (their results are discarded).
+// repeat channel use r0 (their results are discarded). sb: in EP-input mode the EP soft
+// bits of these channel uses, rows x d_nep (row-major), else unused.
 void eqnet_detector::features(const std::complex<float>* y,
                               const std::complex<float>* h,
                               const float* nv,
                               std::size_t r0,
                               std::size_t rows,
                               unsigned T,
+                              const float* sb,
                               float* f) const
 {
     typedef std::complex<double> cd;
@@ -766,6 +833,10 @@ void eqnet_detector::features(const std::complex<float>* y,
                 f[(ox + 3 * nt + p) * T + t] = float(c.real());
                 f[(ox + 3 * nt + np + p) * T + t] = float(c.imag());
             }
+        const unsigned oe = ox + 3 * nt + 2 * np;
+        const float* sbt = sb + std::size_t(t < rows ? t : 0) * d_nep;
+        for (unsigned j = 0; j < d_nep; j++)
+            f[(oe + j) * T + t] = sbt[j];
     }
 }
 
@@ -788,7 +859,14 @@ void eqnet_detector::tile(
     float* a = z + std::size_t(d_latent) * T;
     float* b = a + std::size_t(bw) * T;
     float* hh = b + std::size_t(bw) * T;
-    uint32_t* pairs = reinterpret_cast<uint32_t*>(hh + std::size_t(d_nout) * T);
+    // EP-input mode: f_Q's activations qa, qb [widest f_Q layer]
+    unsigned qw = 1;
+    for (const auto& L : d_fq)
+        qw = std::max(qw, L.out);
+    float* qa = hh + std::size_t(d_nout) * T;
+    float* qb = qa + (d_fq.empty() ? 0 : std::size_t(qw) * T);
+    uint32_t* pairs =
+        reinterpret_cast<uint32_t*>(qb + (d_fq.empty() ? 0 : std::size_t(qw) * T));
 
     const unsigned off[4] = { 0,
                               unsigned(2 * d_nr),
@@ -808,6 +886,18 @@ void eqnet_detector::tile(
         std::swap(x, tmp);
     }
     layer<MODE>(d_out, x, T, pairs, z, nullptr, LINEAR);
+    if (!d_fq.empty()) { // z += tanh(f_Q(EP soft bits)), the soft bits f's last d_nep
+                         // rows
+        const float* in = f + std::size_t(d_nfeat - d_nep) * T;
+        for (std::size_t j = 0; j < d_fq.size(); j++) {
+            const bool last = j + 1 == d_fq.size();
+            float* out = in == qa ? qb : qa;
+            layer<MODE>(d_fq[j], in, T, pairs, out, nullptr, last ? LINEAR : RELU);
+            in = out;
+        }
+        for (std::size_t i = 0; i < std::size_t(d_latent) * T; i++)
+            z[i] += std::tanh(in[i]);
+    }
     for (unsigned br = 0; br < d_nout; br++) {
         const auto& layers = d_dec[br];
         const float* in = z;
@@ -831,12 +921,14 @@ void eqnet_detector::detect(const std::complex<float>* y,
                             std::size_t n,
                             float* llr) const
 {
-    unsigned bw = 1, widest = std::max(d_width, unsigned(d_in.size()) * d_iw);
+    unsigned bw = 1, widest = std::max(d_width, unsigned(d_in.size()) * d_iw), qw = 0;
     for (const auto& L : d_dec[0])
         bw = std::max(bw, L.out);
-    widest = std::max(std::max(widest, d_nfeat), bw);
+    for (const auto& L : d_fq)
+        qw = std::max(qw, L.out);
+    widest = std::max(std::max(std::max(widest, d_nfeat), bw), qw);
     const std::size_t ws_floats = (d_in.size() * d_iw + 2 * d_width + d_latent + 2 * bw +
-                                   d_nout + (widest + 1) / 2) *
+                                   d_nout + 2 * qw + (widest + 1) / 2) *
                                   TMAX;
     // 64-byte aligned buffers for the SIMD loads
     std::vector<float> buf(ws_floats + d_nfeat * TMAX + 32);
@@ -844,21 +936,41 @@ void eqnet_detector::detect(const std::complex<float>* y,
         (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t(63));
     float* f = base;
     float* ws = base + std::size_t(d_nfeat) * TMAX;
-    for (std::size_t r = 0; r < n;) {
-        const std::size_t left = n - r;
-        const unsigned T = (d_mode == 3 || (d_mode != 0 && left <= 16)) ? 16 : TMAX;
-        const unsigned rows = unsigned(std::min<std::size_t>(left, T));
-        features(y, h, noise_var, r, rows, T, f);
-        float* out = llr + r * d_nout;
-        if (d_mode == 3)
-            tile<3>(f, T, rows, ws, out);
-        else if (d_mode == 2)
-            tile<2>(f, T, rows, ws, out);
-        else if (d_mode == 1)
-            tile<1>(f, T, rows, ws, out);
-        else
-            tile<0>(f, T, rows, ws, out);
-        r += rows;
+    // EP-input mode: EP's LLRs and soft bits of a chunk of channel uses
+    constexpr std::size_t EP_CHUNK = 256;
+    std::vector<float> sb(d_ep ? EP_CHUNK * d_nep : 0);
+    for (std::size_t c0 = 0; c0 < n;) {
+        const std::size_t cn = d_ep ? std::min(EP_CHUNK, n - c0) : n - c0;
+        if (d_ep) {
+            d_ep->detect(
+                y + c0 * d_nr, h + c0 * d_nr * d_nt, noise_var + c0, cn, sb.data());
+            for (std::size_t i = 0; i < cn * d_nep; i++) // as eqnet.models.ep_softbits
+                sb[i] = float(std::tanh(0.5 * double(sb[i])));
+        }
+        for (std::size_t r = c0; r < c0 + cn;) {
+            const std::size_t left = c0 + cn - r;
+            const unsigned T = (d_mode == 3 || (d_mode != 0 && left <= 16)) ? 16 : TMAX;
+            const unsigned rows = unsigned(std::min<std::size_t>(left, T));
+            features(y,
+                     h,
+                     noise_var,
+                     r,
+                     rows,
+                     T,
+                     d_ep ? sb.data() + (r - c0) * d_nep : nullptr,
+                     f);
+            float* out = llr + r * d_nout;
+            if (d_mode == 3)
+                tile<3>(f, T, rows, ws, out);
+            else if (d_mode == 2)
+                tile<2>(f, T, rows, ws, out);
+            else if (d_mode == 1)
+                tile<1>(f, T, rows, ws, out);
+            else
+                tile<0>(f, T, rows, ws, out);
+            r += rows;
+        }
+        c0 += cn;
     }
 }
 

@@ -52,7 +52,7 @@ def _run(blk, y, h, nv):
 
 
 _CLASSICAL = [(2, 2, 6, "lmmse"), (3, 2, 2, "lmmse"), (1, 1, 4, "lmmse"), (2, 2, 6, "ep"), (4, 4, 4, "ep")]
-_LEARNED = [(2, 2, 6, "eqnet_l"), (2, 2, 6, "eqnet_p"), (4, 4, 4, "eqnet_l")]
+_LEARNED = [(2, 2, 6, "eqnet_l"), (2, 2, 6, "eqnet_p"), (4, 4, 4, "eqnet_l"), (4, 4, 4, "eqnet_p")]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,9 @@ def test_cpp_path_is_bit_identical_to_the_generic_path(nr, nt, k, method, snr_po
         assert fast.out_of_range_count > 100
 
 
-@pytest.mark.parametrize("nr,nt,k,method", [(2, 2, 6, "lmmse"), (2, 2, 6, "ep"), (2, 2, 6, "eqnet_l")])
+@pytest.mark.parametrize(
+    "nr,nt,k,method", [(2, 2, 6, "lmmse"), (2, 2, 6, "ep"), (2, 2, 6, "eqnet_l"), (4, 4, 4, "eqnet_l")]
+)
 def test_cpp_path_in_a_flowgraph(nr, nt, k, method):
     """The same in a flowgraph (the scheduler's buffers, its cuts): the counts, and LLRs to float rounding."""
     y, h, nv = _inputs(nr, nt)

@@ -432,8 +432,8 @@ def test_widened_estimator_starts_at_the_source_function():
 def test_ep_residual_estimator_starts_at_ep_through_the_autoencoder(tmp_path):
     """est_stats "lmmse+ep": warm-started from an LMMSE-statistics f_E, the new f_E is exactly
     f_Q(tanh(L_EP / 2)) (the classical EP detector's LLRs through the quantization encoder), its
-    trunk still learns, a model file round-trips through the runtime (torch path, the C++ kernel has
-    no EP) with the eager LLRs, and a source without statistics is refused."""
+    trunk still learns, a model file round-trips through the runtime (the C++ kernel's EP-input
+    mode) with the eager LLRs, and a source without statistics is refused."""
     from gnuradio.deepquant.eqnet import data
     from gnuradio.deepquant.phy import mimo
 
@@ -465,11 +465,10 @@ def test_ep_residual_estimator_starts_at_ep_through_the_autoencoder(tmp_path):
     meta = {"nr": 2, "nt": 2, "k": 6, "variant": "p", "arch": dict(est_stats="lmmse+ep", **kw)}
     path = eqio.save(tmp_path / "ep.safetensors", dst.eval(), cbs, meta)
     rt = eqnet.EQNetRuntime(path, expect=(2, 2, 6), need_estimator=True)
-    assert rt.backend == "torchscript"
+    assert rt.backend == "cpp" and rt.cpp_kernel.ep_input  # the kernel's EP-input mode
     from gnuradio.deepquant.eqnet import kernel
 
-    with pytest.raises(ValueError, match="EP's soft bits"):
-        kernel.build(dst)
+    assert kernel.build(dst).ep_input
     eager = eqnet.EQNetRuntime(path, need_estimator=True, backend="eager")
     np.testing.assert_allclose(rt.detect(y.numpy(), H.numpy(), nv.numpy()), eager.detect(y, H, nv), atol=2e-3)
     bare = models.EQNet(2, 2, 6, est_stats=False, **kw)

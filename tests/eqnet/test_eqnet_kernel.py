@@ -32,8 +32,9 @@ def _random_net(nr, nt, k, seed, **arch):
     net = models.EQNet(nr, nt, k, **arch)
     with torch.no_grad():
         for name, p in net.named_parameters():
-            if name.startswith(("f_e", "g.")):
+            if name.startswith(("f_e", "g.")) or (name.startswith("f_q") and net.f_e.n_ep):
                 fan_in = p.shape[-2] if name.startswith("g.weights") else (p.shape[-1] if p.dim() > 1 else 16)
+                # (EP-input f_E: f_Q's layers too, which add tanh(f_Q(EP soft bits)) to f_E's output)
                 gain = 0.5 if ".blocks." in name else 1.2  # residual layers: keep x + relu(W x) from exploding
                 p.copy_(torch.randn_like(p) * (gain / np.sqrt(fan_in)))
         y, H, nv = _data(500, nr, nt, seed=seed + 100)
@@ -189,3 +190,111 @@ def test_runtime_backends_agree(tmp_path):
         np.testing.assert_allclose(other[ok], ref[ok], atol=2e-3, rtol=1e-4, err_msg=backend)
     with pytest.raises(ValueError, match="backend must be one of"):
         eqnet.EQNetRuntime(path, backend="onnx")
+
+
+EP_CASES = [
+    (
+        "2x2 64-QAM, EP input",
+        2,
+        2,
+        6,
+        dict(est_width=32, est_blocks=1, est_input_width=16, est_stats="lmmse+ep", dec_branch_width=16),
+    ),
+    (
+        "4x4 16-QAM, EP input, latent 24",
+        4,
+        4,
+        4,
+        dict(
+            est_width=24,
+            est_blocks=1,
+            est_input_width=8,
+            est_stats="lmmse+ep",
+            dec_branch_width=8,
+            latent_dim=24,
+            enc_hidden_layers=3,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("name,nr,nt,k,arch", EP_CASES, ids=[c[0] for c in EP_CASES])
+def test_kernel_ep_input_matches_references(name, nr, nt, k, arch):
+    """EP-input mode (est_stats 'lmmse+ep'): the C++ EP's soft bits, in_x over the statistics and
+    them, f_Q's tanh output added to f_E's; against the float64 reference and the eager torch path."""
+    net = _random_net(nr, nt, k, seed=nr * 10 + nt + 7, **arch)
+    y, H, nv = _data(300, nr, nt, seed=4)
+    ref = _reference(net, y, H, nv)
+    assert np.abs(ref).max() > 2 and (np.abs(ref) < CLAMP).mean() > 0.5
+    k_ = kernel.build(net)
+    assert k_.ep_input
+    # the f_Q term is far from negligible on these inputs
+    with torch.no_grad():
+        z_fq = net.f_q(models.ep_softbits(torch.from_numpy(y), torch.from_numpy(H), torch.from_numpy(nv), k))
+    assert float(z_fq.abs().mean()) > 0.05
+    fq_macs = sum(lin.in_features * lin.out_features for lin in net.f_q.mlp.net if isinstance(lin, torch.nn.Linear))
+    n_ep = nt * k
+    fe = net.f_e
+    assert fe.in_x.in_features == 3 * nt + nt * (nt - 1) + n_ep
+    for isa in _isas():
+        k_.set_isa(isa)
+        out = k_.detect(y, H, nv)
+        assert out.shape == (300, nt * k) and out.dtype == np.float32
+        np.testing.assert_allclose(out, ref, atol=2e-4 * (1 + np.abs(ref).max()), rtol=1e-4, err_msg=isa)
+        # EP runs in chunks and the network in tiles: every batch size gives the same rows
+        for n in (0, 1, 15, 17, 33, 255, 256, 257):
+            assert np.array_equal(k_.detect(y[:n], H[:n], nv[:n]), out[:n]), (isa, n)
+    # f_Q's multiply-accumulates are counted with f_E's and g's
+    fe_macs = sum(m.in_features * m.out_features for m in net.f_e.modules() if isinstance(m, torch.nn.Linear))
+    g_macs = sum(w.shape[0] * w.shape[1] * w.shape[2] for w in net.g.weights)
+    assert k_.macs_per_channel_use == fe_macs + fq_macs + g_macs
+    with torch.no_grad():
+        z = net.f_e(torch.from_numpy(y), torch.from_numpy(H), torch.from_numpy(nv))
+        llr_eager = models.softbit_to_llr(net.g(z)).numpy()
+    ok = np.abs(ref) < 10  # the eager path's float32 tanh/atanh saturates near |L| = 14.5
+    np.testing.assert_allclose(k_.detect(y, H, nv)[ok], llr_eager[ok], atol=2e-3, rtol=1e-4)
+
+
+def test_kernel_ep_input_rejects_inconsistent_parts():
+    from gnuradio.deepquant.phy import mimo
+
+    net = _random_net(2, 2, 6, seed=1, est_width=16, est_input_width=8, est_stats="lmmse+ep", dec_branch_width=8)
+    fe = net.f_e
+    lins = [fe.in_y, fe.in_h, fe.in_s, fe.in_x, fe.fuse] + [lin for b in fe.blocks for lin in b.layers] + [fe.out]
+    ws = [lin.weight.detach().numpy() for lin in lins] + [w.detach().numpy() for w in net.g.weights]
+    bs = [lin.bias.detach().numpy() for lin in lins] + [b.detach().numpy().reshape(-1) for b in net.g.biases]
+    dims = []
+    for lin in lins:
+        dims += [lin.out_features, lin.in_features]
+    for w in net.g.weights:
+        dims += [w.shape[2], w.shape[1]]
+    qlin = [m for m in net.f_q.mlp.net if isinstance(m, torch.nn.Linear)]
+    qw = [lin.weight.detach().numpy() for lin in qlin]
+    qb = [lin.bias.detach().numpy() for lin in qlin]
+    qd = []
+    for lin in qlin:
+        qd += [lin.out_features, lin.in_features]
+    nres, ndec = len(lins) - 6, len(net.g.weights)
+    ep = mimo.ep_kernel(2, 2, 6)
+    ok = dq.eqnet_detector(2, 2, 6, True, ws, bs, dims, nres, ndec, ep=ep, fq_weights=qw, fq_biases=qb, fq_dims=qd)
+    assert ok.ep_input
+    with pytest.raises(ValueError, match="in_x must be"):  # the EP input's width without EP
+        dq.eqnet_detector(2, 2, 6, True, ws, bs, dims, nres, ndec)
+    with pytest.raises(ValueError, match="without an ep_detector"):
+        dq.eqnet_detector(2, 2, 6, True, ws, bs, dims, nres, ndec, fq_weights=qw, fq_biases=qb, fq_dims=qd)
+    with pytest.raises(ValueError, match="nr, nt and K"):
+        dq.eqnet_detector(
+            2, 2, 6, True, ws, bs, dims, nres, ndec, ep=mimo.ep_kernel(2, 2, 4), fq_weights=qw, fq_biases=qb, fq_dims=qd
+        )
+    with pytest.raises(ValueError, match="f_Q needs at least one layer"):
+        dq.eqnet_detector(2, 2, 6, True, ws, bs, dims, nres, ndec, ep=ep)
+    with pytest.raises(ValueError, match="f_Q layer 0"):
+        dq.eqnet_detector(
+            2, 2, 6, True, ws, bs, dims, nres, ndec, ep=ep, fq_weights=qw[1:], fq_biases=qb[1:], fq_dims=qd[2:]
+        )
+    with pytest.raises(ValueError, match="the last gives the"):
+        dq.eqnet_detector(
+            2, 2, 6, True, ws, bs, dims, nres, ndec, ep=ep, fq_weights=qw[:-1], fq_biases=qb[:-1], fq_dims=qd[:-2]
+        )
+    with pytest.raises(ValueError, match="statistics input"):
+        dq.eqnet_detector(2, 2, 6, False, ws, bs, dims, nres, ndec, ep=ep, fq_weights=qw, fq_biases=qb, fq_dims=qd)

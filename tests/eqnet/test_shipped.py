@@ -34,8 +34,8 @@ def test_shipped_model_reproduces_known_output(key):
     assert rt.meta["model_id"] == check["model_id"]
     assert rt.has_estimator and sorted(rt.codebooks) == [5, 6]
     y, H, nv, llr = cards.check_inputs(rt.nr, rt.nt, rt.k, check["seed"], check["uses"])
-    # the C++ kernel, as the blocks use it (torch for an f_E on EP's soft bits: the kernel has no EP)
-    assert rt.backend == ("torchscript" if rt.net.f_e.n_ep else "cpp")
+    # the C++ kernel, as the blocks use it (its EP-input mode for an f_E on EP's soft bits)
+    assert rt.backend == "cpp" and rt.cpp_kernel.ep_input == bool(rt.net.f_e.n_ep)
     _assert_llr_close(rt.detect(y, H, nv), np.array(check["detect_llr"]))
     for b in (5, 6):
         idx = rt.quantize(llr, b)

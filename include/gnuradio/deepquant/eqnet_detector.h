@@ -9,8 +9,10 @@
 #define INCLUDED_DEEPQUANT_EQNET_DETECTOR_H
 
 #include <gnuradio/deepquant/api.h>
+#include <gnuradio/deepquant/ep_detector.h>
 #include <complex>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,13 @@ namespace deepquant {
  * pre-tanh output and c = atanh(float(1 - 1e-6)) (the clamp of
  * eqnet.models.softbit_to_llr without its float32 tanh/atanh round trip), L = ln
  * P(b=1)/P(b=0), stream-major.
+ *
+ * EP-input mode (arch est_stats "lmmse+ep", constructed with an ep_detector and f_Q's
+ * layers): the statistics are followed by the soft bits tanh(L/2) of the ep_detector's
+ * float32 LLRs (tanh in float64, as eqnet.models.ep_softbits), in_x takes them too, and
+ * f_E's output is the residual form z = out(trunk) + tanh(f_Q(soft bits)), f_Q the
+ * quantization encoder (ReLU hidden layers, a linear output to D latents, tanh). The EP
+ * soft bits are computed per chunk of 256 channel uses by ep_detector::detect.
  *
  * Channel uses are processed in tiles of 16 or 32 with activations stored feature-major
  * (one SIMD lane per channel use), so every layer is a sequence of broadcast-weight FMAs.
@@ -70,11 +79,36 @@ public:
                    unsigned n_residual,
                    unsigned dec_layers);
 
+    /*!
+     * \brief EP-input mode (see above) when \p ep is not null: \p ep (same nr, nt and
+     * bits per symbol; stats must be true) gives the soft bits, in_x takes 3 Nt + Nt (Nt
+     * - 1) + Nt K inputs, and \p fq_weights, \p fq_biases, \p fq_dims are f_Q's layers
+     * (torch nn.Linear layout, (out, in) per layer; the first takes Nt K inputs, the last
+     * gives the latent dimension D). With a null \p ep the f_Q lists must be empty (the
+     * LMMSE-statistics or plain mode of the constructor above).
+     */
+    eqnet_detector(int nr,
+                   int nt,
+                   int k,
+                   bool stats,
+                   const std::vector<std::vector<float>>& weights,
+                   const std::vector<std::vector<float>>& biases,
+                   const std::vector<unsigned>& dims,
+                   unsigned n_residual,
+                   unsigned dec_layers,
+                   std::shared_ptr<const ep_detector> ep,
+                   const std::vector<std::vector<float>>& fq_weights,
+                   const std::vector<std::vector<float>>& fq_biases,
+                   const std::vector<unsigned>& fq_dims);
+
     int nr() const { return d_nr; }
     int nt() const { return d_nt; }
     int bits_per_symbol() const { return d_k; }
     unsigned latent_dim() const { return d_latent; }
-    //! multiply-accumulates per channel use (f_E + g; the LMMSE statistics not counted).
+    //! true in EP-input mode (EP soft bits and f_Q).
+    bool ep_input() const { return bool(d_ep); }
+    //! multiply-accumulates per channel use (f_E, f_Q in EP-input mode, g; the LMMSE
+    //! statistics and EP not counted).
     std::size_t macs_per_channel_use() const;
 
     /*!
@@ -120,7 +154,10 @@ private:
     dense d_fuse;
     std::vector<dense> d_res;
     dense d_out;
-    std::vector<std::vector<dense>> d_dec; // [branch][layer]
+    std::vector<std::vector<dense>> d_dec;   // [branch][layer]
+    std::shared_ptr<const ep_detector> d_ep; // EP-input mode, else null
+    unsigned d_nep;                          // EP soft bits per channel use (Nt K or 0)
+    std::vector<dense> d_fq;                 // f_Q's layers (EP-input mode)
     float d_clamp;
     int d_mode; // 0 generic, 1 avx512, 2 avx512_bf16, 3 avx2
 
@@ -130,6 +167,7 @@ private:
                   std::size_t r0,
                   std::size_t rows,
                   unsigned T,
+                  const float* sb,
                   float* f) const;
     template <int MODE>
     void tile(const float* f, unsigned T, unsigned rows, float* ws, float* llr) const;

@@ -11,7 +11,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0)                                                       */
 /* BINDTOOL_USE_PYGCCXML(0)                                                        */
 /* BINDTOOL_HEADER_FILE(eqnet_detector.h)                                          */
-/* BINDTOOL_HEADER_FILE_HASH(f23132747569494de1dc960b99b99d6a)                     */
+/* BINDTOOL_HEADER_FILE_HASH(e1d0aeeb2bd95cd279a215b744c6088b)                     */
 /***********************************************************************************/
 
 #include <pybind11/complex.h>
@@ -153,7 +153,10 @@ statistics, f_E and the branched decoder g. L = ln P(b=1)/P(b=0), stream-major.
 
 eqnet_detector(nr, nt, k, stats, weights, biases, dims, n_residual, dec_layers): layers in the
 order in_y, in_h, in_s, [in_x], fuse, residual layers, out, decoder layers (torch layouts; dims
-holds (out, in) per layer). gnuradio.deepquant.eqnet.EQNetRuntime builds it from a model file.
+holds (out, in) per layer). EP-input mode (est_stats 'lmmse+ep'): ep an ep_detector (the soft bits
+tanh(L/2) of its LLRs follow the LMMSE statistics; in_x takes them too) and fq_weights, fq_biases,
+fq_dims f_Q's layers (nn.Linear layout), whose tanh output is added to f_E's.
+gnuradio.deepquant.eqnet.EQNetRuntime builds it from a model file.
 detect(y complex64 (n, nr), H complex64 (n, nr, nt), noise_var float32 (n,)) -> float32
 (n, nt * k). Inputs must be finite with noise_var > 0.
 detect_into(y, H, noise_var, out, status, lmmse, snr_lo_db, snr_hi_db) -> (n_invalid, n_overflow,
@@ -166,20 +169,33 @@ set_isa('auto' | 'avx512' | 'avx2' | 'avx512_bf16' | 'generic').
 )doc")
         .def(py::init([](int nr, int nt, int k, bool stats, const std::vector<py::object>& ws,
                          const std::vector<py::object>& bs, const std::vector<unsigned>& dims,
-                         unsigned n_residual, unsigned dec_layers) {
-                 std::vector<std::vector<float>> w, b;
+                         unsigned n_residual, unsigned dec_layers, const py::object& ep,
+                         const std::vector<py::object>& fq_ws, const std::vector<py::object>& fq_bs,
+                         const std::vector<unsigned>& fq_dims) {
+                 std::vector<std::vector<float>> w, b, qw, qb;
                  for (std::size_t l = 0; l < ws.size(); l++)
                      w.push_back(flat(ws[l], "weights", l));
                  for (std::size_t l = 0; l < bs.size(); l++)
                      b.push_back(flat(bs[l], "biases", l));
-                 return std::make_shared<det_t>(nr, nt, k, stats, w, b, dims, n_residual, dec_layers);
+                 for (std::size_t l = 0; l < fq_ws.size(); l++)
+                     qw.push_back(flat(fq_ws[l], "fq_weights", l));
+                 for (std::size_t l = 0; l < fq_bs.size(); l++)
+                     qb.push_back(flat(fq_bs[l], "fq_biases", l));
+                 std::shared_ptr<const ::gr::deepquant::ep_detector> epd;
+                 if (!ep.is_none())
+                     epd = ep.cast<std::shared_ptr<::gr::deepquant::ep_detector>>();
+                 return std::make_shared<det_t>(nr, nt, k, stats, w, b, dims, n_residual, dec_layers, epd, qw, qb,
+                                                fq_dims);
              }),
              py::arg("nr"), py::arg("nt"), py::arg("k"), py::arg("stats"), py::arg("weights"), py::arg("biases"),
-             py::arg("dims"), py::arg("n_residual"), py::arg("dec_layers"))
+             py::arg("dims"), py::arg("n_residual"), py::arg("dec_layers"), py::arg("ep") = py::none(),
+             py::arg("fq_weights") = std::vector<py::object>(), py::arg("fq_biases") = std::vector<py::object>(),
+             py::arg("fq_dims") = std::vector<unsigned>())
         .def_property_readonly("nr", &det_t::nr)
         .def_property_readonly("nt", &det_t::nt)
         .def_property_readonly("bits_per_symbol", &det_t::bits_per_symbol)
         .def_property_readonly("latent_dim", &det_t::latent_dim)
+        .def_property_readonly("ep_input", &det_t::ep_input)
         .def_property_readonly("macs_per_channel_use", &det_t::macs_per_channel_use)
         .def("detect", &detect, py::arg("y"), py::arg("H"), py::arg("noise_var"))
         .def("detect_into", &detect_into, py::arg("y"), py::arg("H"), py::arg("noise_var"), py::arg("out"),

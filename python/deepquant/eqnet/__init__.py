@@ -57,7 +57,8 @@ class EQNetRuntime:
         float32 where the CPU has it), the fastest at every batch size measured by
         ``bench/eqnet_backends.py``; 'torchscript' (traced, frozen) or 'eager' torch, the
         references it is tested against. A model whose f_E takes EP's soft bits (arch
-        ``est_stats: "lmmse+ep"``) always runs 'torchscript' (the kernel has no EP). Quantization mode (:meth:`quantize`, :meth:`dequantize`)
+        ``est_stats: "lmmse+ep"``) runs the kernel's EP-input mode (the C++ EP detector's soft
+        bits and f_Q in the same call). Quantization mode (:meth:`quantize`, :meth:`dequantize`)
         runs in torch with every backend.
     isa : str
         The C++ kernel's instruction set: 'auto' (default: avx512, else avx2, else generic),
@@ -81,9 +82,6 @@ class EQNetRuntime:
         self._core = None
         self._kernel = None
         self._g = self.net.g
-        if backend == "cpp" and self.has_estimator and self.net.f_e.n_ep:
-            # the C++ kernel computes LMMSE statistics only; EP's soft bits come from torch
-            backend = "torchscript"
         self.backend = backend
         if backend == "cpp" and self.has_estimator:
             from . import kernel

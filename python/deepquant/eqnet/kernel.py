@@ -2,7 +2,8 @@
 the weights of an :class:`.models.EQNet` handed over in the layer order the kernel takes.
 
 The kernel computes what :class:`.models.DetectCore` computes on the features of
-:meth:`.models.EstimationEncoder.features` (LMMSE statistics included), followed by
+:meth:`.models.EstimationEncoder.features` (LMMSE statistics included, and for f_E with EP input
+the soft bits of the C++ EP detector and f_Q's residual term), followed by
 ``softbit_to_llr``, in one call per batch: float32 (AVX-512, AVX2/FMA or portable loops), or with
 ``isa='avx512_bf16'`` bfloat16 weights and layer inputs with float32 accumulation.  The LLR is
 ``2 clamp(h, +-c)`` from g's pre-tanh output h, which equals ``2 atanh(clamp(tanh(h)))`` without
@@ -26,7 +27,9 @@ LLR_CLAMP = 2 * np.arctanh(np.float64(np.float32(1 - 1e-6)))
 
 def reference_llr(net: EQNet, y, H, noise_var) -> np.ndarray:
     """The kernel's reference: ``net``'s f_E core and g evaluated in float64 torch on the features
-    of :meth:`.models.EstimationEncoder.features` (computed from complex128 inputs), LLRs clamped to
+    of :meth:`.models.EstimationEncoder.features` (computed from complex128 inputs; EP's soft bits,
+    where f_E takes them, from the C++ EP on complex64 copies, and f_Q's tanh in float32 as
+    :class:`.models.QuantEncoder` computes it), LLRs clamped to
     :data:`LLR_CLAMP` as the kernel clamps them.  float64 numpy ``[B, Nt K]``."""
     import copy
 
@@ -49,16 +52,16 @@ def _linear(lin):
 
 
 def build(net: EQNet, isa: str = "auto"):
-    """The C++ ``eqnet_detector`` for ``net`` (which must have an estimation encoder)."""
+    """The C++ ``eqnet_detector`` for ``net`` (which must have an estimation encoder).  An f_E that
+    takes EP's soft bits (arch ``est_stats: "lmmse+ep"``) gets the kernel's EP-input mode: the
+    soft bits from the C++ ``ep_detector`` of :func:`..phy.mimo.ep_kernel` with EP's default
+    parameters (as :func:`.models.ep_softbits`) and the model's f_Q layers."""
+    import torch
+
     from .. import deepquant_python as dq
 
     if net.f_e is None:
         raise ValueError("EQ-Net kernel: the model has no estimation encoder f_E")
-    if net.f_e.n_ep:
-        raise ValueError(
-            "EQ-Net kernel: this f_E takes EP's soft bits (est_stats 'lmmse+ep'), which the kernel does not "
-            "compute; run it with EQNetRuntime's torch backends"
-        )
     if isa not in ISAS:
         raise ValueError(f"EQ-Net kernel: isa must be one of {ISAS}, got {isa!r}")
     fe = net.f_e
@@ -76,8 +79,31 @@ def build(net: EQNet, isa: str = "auto"):
         ws.append(np.ascontiguousarray(wn))
         bs.append(np.ascontiguousarray(b.detach().cpu().numpy().astype(np.float32)).reshape(-1))
         dims += [wn.shape[2], wn.shape[1]]
+    ep_args = {}
+    if fe.n_ep:  # EP-input mode: the C++ EP of ep_softbits, and f_Q (Linear + ReLU ..., Linear; tanh)
+        from ..phy import mimo
+        from .models import QuantEncoder
+
+        if not isinstance(net.f_q, QuantEncoder):
+            raise ValueError("EQ-Net kernel: the EP-input f_E needs the model's f_Q (a QuantEncoder)")
+        mods = list(net.f_q.mlp.net)
+        lins = mods[0::2]
+        acts = mods[1::2]
+        if (
+            not all(isinstance(m, torch.nn.Linear) for m in lins)
+            or not all(isinstance(m, torch.nn.ReLU) for m in acts)
+            or len(acts) != len(lins) - 1
+        ):
+            raise ValueError("EQ-Net kernel: f_Q must be Linear + ReLU hidden layers and a Linear output")
+        qw, qb, qd = [], [], []
+        for lin in lins:
+            w, b, (o, i) = _linear(lin)
+            qw.append(w)
+            qb.append(b)
+            qd += [o, i]
+        ep_args = dict(ep=mimo.ep_kernel(net.nr, net.nt, net.k), fq_weights=qw, fq_biases=qb, fq_dims=qd)
     k = dq.eqnet_detector(
-        net.nr, net.nt, net.k, bool(fe.stats), ws, bs, [int(v) for v in dims], len(res), len(g.weights)
+        net.nr, net.nt, net.k, bool(fe.stats), ws, bs, [int(v) for v in dims], len(res), len(g.weights), **ep_args
     )
     k.set_isa(isa)
     return k
