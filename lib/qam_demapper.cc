@@ -225,27 +225,9 @@ __attribute__((target("avx2,fma"))) std::size_t qam_demapper::core_avx2(
                 const __m256 delta = _mm256_sub_ps(alpha[l], b);
                 f[l] = _mm256_mul_ps(_mm256_sub_ps(tw, _mm256_mul_ps(delta, g)), delta);
             }
-            for (int j = 0; j < m; j++) {
-                __m256 lse[2];
-                const int sh = m - 1 - j;
-                for (int v = 0; v < 2; v++) {
-                    __m256 mx = _mm256_set1_ps(-INFINITY);
-                    for (int l = 0; l < a; l++)
-                        if (((l >> sh) & 1) == v)
-                            mx = _mm256_max_ps(mx, f[l]);
-                    if (maxlog) {
-                        lse[v] = mx;
-                        continue;
-                    }
-                    __m256 sum = _mm256_setzero_ps();
-                    for (int l = 0; l < a; l++)
-                        if (((l >> sh) & 1) == v)
-                            sum = _mm256_add_ps(
-                                sum, simd::exp_neg256(_mm256_sub_ps(f[l], mx)));
-                    lse[v] = _mm256_add_ps(mx, simd::log256(sum));
-                }
-                _mm256_store_ps(out[j * 2 + d], _mm256_sub_ps(lse[1], lse[0]));
-            }
+            for (int j = 0; j < m; j++)
+                _mm256_store_ps(out[j * 2 + d],
+                                simd::bit_llr256(f, a, m - 1 - j, maxlog));
         }
         float* o = llr + i0 * k;
         for (int lane = 0; lane < 8; lane++)

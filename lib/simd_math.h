@@ -11,6 +11,8 @@
 #ifndef INCLUDED_DEEPQUANT_SIMD_MATH_H
 #define INCLUDED_DEEPQUANT_SIMD_MATH_H
 
+#include <cmath>
+
 #include <immintrin.h>
 
 namespace gr {
@@ -89,6 +91,32 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 log256(__m256 x
     y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
     x = _mm256_add_ps(x, y);
     return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), x);
+}
+
+// LLR of bit ``sh`` (label bit (l >> sh) & 1) over the eight lanes, from per-level
+// metrics f[0..a): log-sum-exp of the levels whose bit is 1 minus that of the levels
+// whose bit is 0 (each stabilised by its maximum); with ``maxlog`` the maxima alone.
+// Shared by the QAM demapper and the EP detector's per-dimension demapping.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256
+bit_llr256(const __m256* f, int a, int sh, bool maxlog = false)
+{
+    __m256 lse[2];
+    for (int v = 0; v < 2; v++) {
+        __m256 mx = _mm256_set1_ps(-INFINITY);
+        for (int l = 0; l < a; l++)
+            if (((l >> sh) & 1) == v)
+                mx = _mm256_max_ps(mx, f[l]);
+        if (maxlog) {
+            lse[v] = mx;
+            continue;
+        }
+        __m256 sum = _mm256_setzero_ps();
+        for (int l = 0; l < a; l++)
+            if (((l >> sh) & 1) == v)
+                sum = _mm256_add_ps(sum, exp_neg256(_mm256_sub_ps(f[l], mx)));
+        lse[v] = _mm256_add_ps(mx, log256(sum));
+    }
+    return _mm256_sub_ps(lse[1], lse[0]);
 }
 
 } // namespace simd
